@@ -1,0 +1,44 @@
+# The two commands of the README: `make demo` (the main job) and `make test` (the suite).
+# Both do all set-up on a fresh machine: a virtualenv with the project, then the local stack.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint stack-up stack-down bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crisis-radar needs Python 3.11+")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,sqlcheck]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/crisis-radar demo
+
+test: setup
+	$(BIN)/crisis-radar stack up
+	$(BIN)/ruff check .
+	$(BIN)/mypy detectors schemas
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy detectors schemas
+
+stack-up: setup
+	$(BIN)/crisis-radar stack up
+
+stack-down: setup
+	$(BIN)/crisis-radar stack down
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	-$(BIN)/crisis-radar stack down
+	rm -rf $(VENV) .stack

@@ -1,0 +1,63 @@
+"""``crisis-radar`` command line: one sub-command per module in ``crisis_radar.commands``.
+
+Each command module exposes ``main(argv: list[str]) -> int`` and builds its own argparse parser,
+so start-up only imports what the chosen command needs (``sentiment`` must not pay for Faust).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> (module, one-line help). Keep alphabetical within each group.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("crisis_radar.commands.demo", "run the whole pipeline on the local stack"),
+    "stack": ("crisis_radar.commands.stack", "up | down | status | logs of the local stack"),
+    "migrate": ("crisis_radar.commands.migrate", "apply ClickHouse migrations"),
+    "worker": ("crisis_radar.commands.worker", "run a Faust stream worker"),
+    "ingest": ("crisis_radar.commands.ingest", "send posts from files, stdin or a live source"),
+    "simulate": ("crisis_radar.commands.simulate", "generate a labelled scenario of posts"),
+    "dlq": ("crisis_radar.commands.dlq", "show and replay dead letters"),
+    "sentiment": ("crisis_radar.commands.sentiment", "score one text per stdin line"),
+    "evaluate": ("crisis_radar.commands.evaluate", "NAB and scenario evaluation of detectors"),
+    "report": ("crisis_radar.commands.report", "post-crisis report (HTML + Markdown)"),
+    "explain": ("crisis_radar.commands.explain", "why an alert fired, in the terminal"),
+}
+
+
+def _usage() -> str:
+    width = max(len(n) for n in COMMANDS)
+    lines = ["usage: crisis-radar COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run 'crisis-radar COMMAND --help' for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return 0
+    if args[0] == "--version":
+        from crisis_radar import __version__
+
+        print(__version__)
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"crisis-radar: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module_name = COMMANDS[name][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            print(f"crisis-radar: command {name!r} is not built yet", file=sys.stderr)
+            return 2
+        raise
+    code: int = module.main(rest)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""One settings object for every process, read from environment variables.
+
+Every variable is prefixed ``CRISIS_RADAR_`` (``CRISIS_RADAR_KAFKA_BOOTSTRAP=...``).
+Defaults point at the local stack started by ``crisis-radar stack up`` (127.0.0.1 only).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRISIS_RADAR_", extra="ignore")
+
+    # Where the local stack keeps binaries caches, data, logs and PID files.
+    stack_dir: Path = PROJECT_ROOT / ".stack"
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_controller_port: int = 9097
+    kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    kafka_sasl_mechanism: str | None = None  # SCRAM-SHA-256 | SCRAM-SHA-512 | PLAIN
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = None
+    # Prefix for every topic name: tests use it to isolate their data.
+    topic_prefix: str = ""
+    topic_partitions: int = 4
+
+    # ClickHouse (native protocol for the driver, HTTP for health checks)
+    clickhouse_host: str = "127.0.0.1"
+    clickhouse_port: int = 9000
+    clickhouse_http_port: int = 8123
+    clickhouse_user: str = "default"
+    clickhouse_password: str = ""
+    clickhouse_database: str = "crisis_radar"
+    clickhouse_secure: bool = False
+
+    # Prometheus / Alertmanager
+    prometheus_port: int = 9090
+    alertmanager_port: int = 9093
+
+    # Faust worker
+    worker_id: str = "crisis-radar"
+    worker_web_host: str = "127.0.0.1"
+    worker_web_port: int = 6066
+    metrics_port: int = 8000
+
+    # Pipeline behaviour
+    watchlist_path: Path = PROJECT_ROOT / "deploy" / "watchlist.yaml"
+    allowed_lateness_s: int = Field(default=120, ge=0)
+    dedup_horizon_s: int = Field(default=6 * 3600, ge=60)
+
+    def topic(self, stage: str) -> str:
+        """Full topic name for a stage (stage names are topic names)."""
+        return f"{self.topic_prefix}{stage}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

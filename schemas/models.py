@@ -1,0 +1,221 @@
+"""Pydantic v2 models for every record crisis-radar produces or consumes.
+
+>>> from datetime import datetime, timezone
+>>> p = Post(platform="bluesky", post_id="3k1", author=Author(id="did:plc:x", handle="ann"),
+...          text="@acme my order never came", created_at="2026-11-23T10:00:05Z")
+>>> p.created_at.tzinfo is not None, p.minute.isoformat()
+(True, '2026-11-23T10:00:00+00:00')
+>>> Post.model_validate_json(p.model_dump_json()) == p
+True
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+)
+
+SCHEMA_VERSION = 1
+
+# Size limits: a post beyond them is rejected with a clear error (and dead-lettered).
+MAX_TEXT_CHARS = 10_000
+MAX_ID_CHARS = 256
+MAX_URL_CHARS = 2_048
+MAX_LIST_ITEMS = 100
+
+Platform = Literal["bluesky", "mastodon", "x", "reddit", "csv", "jsonl", "simulated", "other"]
+SentimentLabel = Literal["negative", "neutral", "positive"]
+
+
+def _utc(value: datetime) -> datetime:
+    """Require an aware datetime and normalise it to UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must be timezone-aware (e.g. end with Z or +00:00)")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+ShortStr = Annotated[str, Field(max_length=MAX_ID_CHARS)]
+
+
+class Severity(IntEnum):
+    """Crisis severity; ordered, so ``max()`` and comparisons work."""
+
+    NONE = 0
+    WATCH = 1
+    WARNING = 2
+    CRISIS = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> _Record:
+        return cls.model_validate_json(data)
+
+
+class Author(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: ShortStr = Field(min_length=1)
+    handle: ShortStr | None = None
+    followers: NonNegativeInt = 0
+    verified: bool = False
+
+
+class Engagement(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    likes: NonNegativeInt = 0
+    reposts: NonNegativeInt = 0
+    replies: NonNegativeInt = 0
+    quotes: NonNegativeInt = 0
+
+
+class Post(_Record):
+    """One social-media post in the shape every normaliser produces."""
+
+    platform: Platform
+    post_id: ShortStr = Field(min_length=1)
+    author: Author
+    text: str = Field(max_length=MAX_TEXT_CHARS)
+    lang: Annotated[str, Field(max_length=16)] | None = None
+    created_at: UtcDatetime
+    url: Annotated[str, Field(max_length=MAX_URL_CHARS)] | None = None
+    reply_to: ShortStr | None = None
+    repost_of: ShortStr | None = None
+    quote_of: ShortStr | None = None
+    hashtags: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = []
+    mentions: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = []
+    engagement: Engagement = Engagement()
+    source: ShortStr | None = None  # where it came from: a file, a live source name
+
+    @property
+    def key(self) -> str:
+        """Globally unique id: platform + post id."""
+        return f"{self.platform}:{self.post_id}"
+
+    @property
+    def minute(self) -> datetime:
+        return self.created_at.replace(second=0, microsecond=0)
+
+
+class ScoredPost(_Record):
+    """A post after dedup, brand matching and sentiment: one record per (post, brand)."""
+
+    post: Post
+    brand: ShortStr
+    sentiment_label: SentimentLabel
+    sentiment_score: float = Field(ge=-1.0, le=1.0)
+    cluster_id: ShortStr
+    is_duplicate: bool  # not the first post of its cluster
+    cluster_size: NonNegativeInt = 1
+    cluster_authors: NonNegativeInt = 1
+    campaign: bool = False  # the cluster looks like a coordinated copy-paste campaign
+    scored_at: UtcDatetime
+
+
+class BrandMinute(_Record):
+    """Per-brand per-minute aggregate, on event time."""
+
+    brand: ShortStr
+    minute: UtcDatetime
+    posts: NonNegativeInt = 0
+    unique_posts: NonNegativeInt = 0  # after dedup
+    unique_authors: NonNegativeInt = 0
+    negative: NonNegativeInt = 0
+    neutral: NonNegativeInt = 0
+    positive: NonNegativeInt = 0
+    sentiment_sum: float = 0.0
+    reach: NonNegativeInt = 0  # sum of author followers
+    duplicates: NonNegativeInt = 0
+    campaign_posts: NonNegativeInt = 0
+    new_clusters: NonNegativeInt = 0
+    late_posts: NonNegativeInt = 0  # arrived after the minute had been emitted once
+    version: NonNegativeInt = 1  # bumps when late posts amend an emitted minute
+
+    @property
+    def negative_share(self) -> float:
+        return self.negative / self.posts if self.posts else 0.0
+
+    @property
+    def mean_sentiment(self) -> float:
+        return self.sentiment_sum / self.posts if self.posts else 0.0
+
+
+class SignalExplanation(BaseModel):
+    """One signal that drove an alert: what was expected and what was observed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    signal: ShortStr  # e.g. "volume", "negative_share"
+    observed: float
+    expected: float
+    score: float = Field(ge=0.0, le=1.0)  # this signal's anomaly score
+    detail: str = ""
+
+
+class TopPost(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    post_key: ShortStr
+    text: str = Field(max_length=MAX_TEXT_CHARS)
+    author: ShortStr
+    reach: NonNegativeInt = 0
+    sentiment_score: float = 0.0
+
+
+class TopCluster(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cluster_id: ShortStr
+    example_text: str = Field(max_length=MAX_TEXT_CHARS)
+    posts: NonNegativeInt
+    distinct_authors: NonNegativeInt
+    campaign: bool = False
+
+
+class CrisisAlert(_Record):
+    """A severity change for one brand, with the reason it fired."""
+
+    alert_id: ShortStr = Field(default_factory=lambda: uuid.uuid4().hex)
+    brand: ShortStr
+    minute: UtcDatetime  # the deciding minute (event time)
+    severity: Severity
+    previous_severity: Severity
+    score: float = Field(ge=0.0, le=1.0)
+    summary: str = Field(max_length=2_000)
+    signals: Annotated[list[SignalExplanation], Field(max_length=MAX_LIST_ITEMS)] = []
+    top_posts: Annotated[list[TopPost], Field(max_length=MAX_LIST_ITEMS)] = []
+    top_terms: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = []
+    top_clusters: Annotated[list[TopCluster], Field(max_length=MAX_LIST_ITEMS)] = []
+    created_at: UtcDatetime  # wall-clock time the alert was raised
+
+
+class DeadLetter(_Record):
+    """A message that could not be processed, kept with the reason so it can be replayed."""
+
+    reason: ShortStr  # short machine-readable reason, the metric label
+    error: str = Field(max_length=4_000)  # human-readable detail
+    source: ShortStr  # stage or source that rejected it
+    original: str  # original bytes, base64 (bytes may not be valid UTF-8)
+    received_at: UtcDatetime
