@@ -1,0 +1,277 @@
+"""``crisis-radar simulate``: write a seeded, labelled scenario to JSONL(.gz) or Kafka posts.raw.
+
+Examples:
+  crisis-radar simulate --preset demo --out posts.jsonl.gz --truth truth.json
+  crisis-radar simulate --days 1 --brands 4 --seed 7 --start 2026-11-23T00:00Z \\
+      --events "product_defect:crunchly@10:00,launch_spike:pixelon@14:00" \\
+      --out posts.jsonl --truth t.json
+  crisis-radar simulate --preset eval --weeks 4 --out eval.jsonl.gz --truth eval-truth.json
+  crisis-radar simulate --preset demo --kafka
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from tqdm import tqdm
+
+from crisis_radar.settings import get_settings
+from crisis_radar.simulate import (
+    KINDS,
+    EventSpec,
+    Scenario,
+    SimBrand,
+    Simulator,
+    load_brands,
+    post_json,
+    random_events,
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="crisis-radar simulate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--preset",
+        choices=["demo", "eval"],
+        help="demo: 1 day, a crisis + a launch; "
+        "eval: --weeks of all brands with ~1 random event per brand-week",
+    )
+    p.add_argument("--days", type=float, help="scenario length in days (default 1)")
+    p.add_argument("--weeks", type=float, help="scenario length in weeks (eval preset default 4)")
+    p.add_argument(
+        "--brands", default="all", help="N (first N of the watchlist), 'all', or ids a,b,c"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--start", default="2026-11-23T00:00Z", help="UTC start, ISO 8601 (default %(default)s)"
+    )
+    p.add_argument(
+        "--events",
+        default="",
+        help="kind:brand@HH:MM or kind:brand@ISO, comma separated; "
+        f"kinds: {', '.join(KINDS)}. HH:MM may be prefixed by a day: 2/10:00",
+    )
+    p.add_argument("--random-events", type=int, metavar="K", help="add K random events")
+    p.add_argument("--rate-scale", type=float, default=None, help="multiply every brand's base rate")
+    p.add_argument("--watchlist", type=Path, help="brands file (default: settings.watchlist_path)")
+    p.add_argument("--out", help="posts file: .jsonl, .jsonl.gz, or - for stdout")
+    p.add_argument("--truth", type=Path, help="ground-truth JSON file")
+    p.add_argument("--kafka", action="store_true", help="produce to the posts.raw topic")
+    p.add_argument(
+        "--topic", help="override the Kafka topic (default: settings.topic('posts.raw'))"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def parse_time(value: str) -> datetime:
+    t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def parse_events(spec: str, start: datetime) -> list[EventSpec]:
+    """``product_defect:acme@10:00,launch_spike:globex@2/14:00`` -> EventSpecs.
+
+    Day 1 is the start day; a full ISO time is accepted too."""
+    out = []
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        try:
+            kind_brand, when = item.split("@", 1)
+            kind, brand = kind_brand.split(":", 1)
+        except ValueError:
+            raise ValueError(f"bad event {item!r}: expected kind:brand@HH:MM") from None
+        if kind not in KINDS:
+            raise ValueError(
+                f"bad event {item!r}: unknown kind {kind!r} (known: {', '.join(KINDS)})"
+            )
+        if "T" in when or "-" in when:
+            t = parse_time(when)
+        else:
+            day, _, hm = when.rpartition("/")
+            try:
+                hh, mm = (int(x) for x in hm.split(":"))
+                t = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
+                    days=int(day or 1) - 1, hours=hh, minutes=mm
+                )
+            except ValueError:
+                raise ValueError(
+                    f"bad event time {when!r} in {item!r}: use HH:MM, D/HH:MM or ISO"
+                ) from None
+        out.append(EventSpec(kind, brand.strip(), t))
+    return out
+
+
+def pick_brands(all_brands: list[SimBrand], spec: str) -> list[SimBrand]:
+    if spec == "all":
+        return all_brands
+    if spec.isdigit():
+        n = int(spec)
+        if not 1 <= n <= len(all_brands):
+            raise ValueError(f"--brands {n}: the watchlist has {len(all_brands)} brands")
+        return all_brands[:n]
+    ids = [s.strip() for s in spec.split(",") if s.strip()]
+    known = {b.id: b for b in all_brands}
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise ValueError(f"--brands: unknown ids {missing}; known: {', '.join(known)}")
+    return [known[i] for i in ids]
+
+
+def build_scenario(args: argparse.Namespace) -> Scenario:
+    path = args.watchlist or get_settings().watchlist_path
+    brands = pick_brands(load_brands(path), args.brands)
+    start = parse_time(args.start)
+    if args.weeks is not None:
+        minutes = int(args.weeks * 7 * 1440)
+    else:
+        minutes = int((args.days if args.days is not None else 1) * 1440)
+    if args.preset == "eval" and args.weeks is None and args.days is None:
+        minutes = 4 * 7 * 1440
+    if minutes < 1:
+        raise ValueError("scenario must last at least one minute")
+    events = parse_events(args.events, start)
+    if args.preset == "demo" and not args.events:
+        crisis = next((b for b in brands if b.team == "crisis-desk"), brands[0])
+        launch = next((b for b in brands if b.id != crisis.id), crisis)
+        events = [
+            EventSpec("product_defect", crisis.id, start + timedelta(hours=10)),
+            EventSpec("launch_spike", launch.id, start + timedelta(hours=14)),
+        ]
+    k = args.random_events
+    if k is None and args.preset == "eval":
+        k = max(1, round(len(brands) * minutes / (7 * 1440)))
+    if k:
+        events += random_events(brands, start, minutes, k, args.seed)
+    return Scenario(
+        start=start,
+        minutes=minutes,
+        brands=brands,
+        seed=args.seed,
+        events=events,
+        rate_scale=args.rate_scale or (1.5 if args.preset == "demo" else 1.0),
+    )
+
+
+@contextmanager
+def open_out(path: str) -> Iterator[IO[str]]:
+    if path == "-":
+        yield sys.stdout
+        return
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix == ".gz":  # mtime=0 and no file name in the header: same seed, same bytes
+        with (
+            open(p, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+            io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as f,
+        ):
+            yield f
+    else:
+        with open(p, "w", encoding="utf-8", newline="\n") as f:
+            yield f
+
+
+def _producer() -> Any:
+    from kafka import KafkaProducer
+
+    s = get_settings()
+    kw: dict[str, Any] = {
+        "bootstrap_servers": s.kafka_bootstrap,
+        "security_protocol": s.kafka_security_protocol,
+        "linger_ms": 20,
+        "batch_size": 512 * 1024,
+        "acks": 1,
+        "max_request_size": 4 << 20,
+    }
+    if s.kafka_sasl_mechanism:
+        kw.update(
+            sasl_mechanism=s.kafka_sasl_mechanism,
+            sasl_plain_username=s.kafka_sasl_username,
+            sasl_plain_password=s.kafka_sasl_password,
+        )
+    if s.kafka_ssl_cafile:
+        kw["ssl_cafile"] = str(s.kafka_ssl_cafile)
+    return KafkaProducer(**kw)
+
+
+def run(
+    sc: Scenario, out: str | None, truth: Path | None, kafka_topic: str | None, quiet: bool
+) -> int:
+    """Generate once, fan out to file and/or Kafka; returns the number of posts."""
+    sim = Simulator(sc)
+    if truth:
+        truth.parent.mkdir(parents=True, exist_ok=True)
+        truth.write_text(
+            json.dumps(sim.truth_doc(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    producer = _producer() if kafka_topic else None
+    bar = tqdm(total=sc.minutes, unit="min", desc="simulate", disable=quiet, file=sys.stderr)
+    n = 0
+    with open_out(out) if out else _null() as f:
+        buf: list[str] = []
+        for post in sim.posts(progress=bar.update):
+            line = post_json(post)
+            n += 1
+            if f is not None:
+                buf.append(line)
+                if len(buf) >= 5000:
+                    f.write("\n".join(buf) + "\n")
+                    buf.clear()
+            if producer is not None:
+                producer.send(
+                    kafka_topic, key=f"simulated:{post['post_id']}".encode(), value=line.encode()
+                )
+        if f is not None and buf:
+            f.write("\n".join(buf) + "\n")
+    bar.close()
+    if producer is not None:
+        producer.flush()
+        producer.close()
+    return n
+
+
+@contextmanager
+def _null() -> Iterator[None]:
+    yield None
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if not args.out and not args.kafka:
+        print("crisis-radar simulate: give --out FILE (or -) and/or --kafka", file=sys.stderr)
+        return 2
+    try:
+        sc = build_scenario(args)
+        topic = (args.topic or get_settings().topic("posts.raw")) if args.kafka else None
+        n = run(sc, args.out, args.truth, topic, args.quiet)
+    except ValueError as exc:
+        print(f"crisis-radar simulate: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if type(exc).__module__.startswith("kafka"):
+            print(
+                f"crisis-radar simulate: Kafka error ({get_settings().kafka_bootstrap}): {exc!r}; "
+                "is the stack up? (crisis-radar stack up)",
+                file=sys.stderr,
+            )
+            return 1
+        raise
+    where = ", ".join(x for x in (args.out and f"file {args.out}", topic and f"topic {topic}") if x)
+    print(
+        f"simulated {n} posts, {len(sc.events)} events, {len(sc.brands)} brands -> {where}",
+        file=sys.stderr,
+    )
+    return 0
