@@ -1,0 +1,83 @@
+"""``crisis-radar stack up|down|status|logs``: Kafka, ClickHouse, Prometheus, Alertmanager."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from crisis_radar import stack
+from crisis_radar.stack import _proc
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="crisis-radar stack",
+        description="Run the local stack on 127.0.0.1 with all data under .stack/ "
+                    "(CRISIS_RADAR_STACK_DIR). Services: " + ", ".join(stack.SERVICE_NAMES))
+    sub = p.add_subparsers(dest="action", required=True)
+    for action, help_ in (("up", "install what is missing, start, wait until healthy"),
+                          ("down", "stop what this checkout started"),
+                          ("status", "state, PID and ports of each service")):
+        sp = sub.add_parser(action, help=help_)
+        sp.add_argument("services", nargs="*", metavar="SERVICE",
+                        help="only these services (default: all)")
+    lg = sub.add_parser("logs", help="show the end of a service's log")
+    lg.add_argument("service", nargs="?", choices=stack.SERVICE_NAMES, default=None,
+                    help="service (default: all, 20 lines each)")
+    lg.add_argument("-n", "--lines", type=int, default=50)
+    lg.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    return p
+
+
+def _print_status(statuses: list[stack.ServiceStatus]) -> None:
+    print(f"{'SERVICE':<13}{'STATE':<10}{'PID':<9}PORTS")
+    for st in statuses:
+        print(st.line())
+
+
+def _follow(path: str) -> None:
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        while True:
+            chunk = fh.read()
+            if chunk:
+                sys.stdout.write(chunk.decode(errors="replace"))
+                sys.stdout.flush()
+            else:
+                time.sleep(0.3)
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.action == "up":
+            t0 = time.monotonic()
+            statuses = stack.up(args.services or None)
+            print(f"stack up in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+            _print_status(statuses)
+            return 0 if all(s.state in ("running", "external") for s in statuses) else 1
+        if args.action == "down":
+            stack.down(args.services or None)
+            left = [s for s in stack.status(args.services or None) if s.state != "stopped"]
+            for s in left:
+                print(f"{s.name} still answers on {s.ports} ({s.state})", file=sys.stderr)
+            return 0 if all(s.state == "external" for s in left) else 1
+        if args.action == "status":
+            statuses = stack.status(args.services or None)
+            _print_status(statuses)
+            return 0 if all(s.state == "running" for s in statuses) else 3
+        # logs
+        chosen = stack.status([args.service] if args.service else None)
+        for st in chosen:
+            if not args.service:
+                print(f"==> {st.name}: {st.log} <==")
+            print(_proc.tail(st.log, args.lines if args.service else 20))
+        if args.follow and args.service:
+            _follow(str(chosen[0].log))
+        return 0
+    except stack.StackError as exc:
+        print(f"crisis-radar stack: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,181 @@
+"""The local stack: Kafka (KRaft), ClickHouse, Prometheus and Alertmanager on 127.0.0.1.
+
+Everything lives under ``Settings.stack_dir`` (``.stack/`` of the checkout): data, rendered
+configs, logs (``logs/``) and PID files (``run/``). ``up`` is idempotent and serialised by a file
+lock; ``down`` stops only the processes this checkout started.
+
+A port already served by a *healthy* service that this checkout did not start (typically the
+stack of another checkout of the project) is reused, reported as ``external``, and never
+stopped by ``down``. A port held by anything else is an error that names the holder.
+
+>>> [s.name for s in services()]
+['kafka', 'clickhouse', 'prometheus', 'alertmanager']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from crisis_radar.settings import Settings, get_settings
+from crisis_radar.stack import _proc
+from crisis_radar.stack._errors import StackError
+from crisis_radar.stack.services import SERVICE_TYPES, Service
+
+__all__ = ["ServiceStatus", "StackError", "down", "listeners_of", "services", "status", "up"]
+
+SERVICE_NAMES = tuple(SERVICE_TYPES)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    state: str  # running | starting | unhealthy | stopped | external
+    pid: int | None
+    ports: tuple[int, ...]
+    log: Path
+
+    def line(self) -> str:
+        ports = ",".join(f"127.0.0.1:{p}" for p in self.ports)
+        return f"{self.name:<13}{self.state:<10}{self.pid or '-'!s:<9}{ports}"
+
+
+def services(names: list[str] | None = None, settings: Settings | None = None) -> list[Service]:
+    settings = settings or get_settings()
+    unknown = sorted(set(names or ()) - set(SERVICE_TYPES))
+    if unknown:
+        raise StackError(f"unknown service(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(SERVICE_TYPES)}")
+    return [cls(settings) for name, cls in SERVICE_TYPES.items() if not names or name in names]
+
+
+@contextlib.contextmanager
+def _locked(settings: Settings) -> Iterator[None]:
+    """Serialise up/down of one stack folder across processes."""
+    settings.stack_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.stack_dir / "stack.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _say("another `stack up/down` is running on this folder: waiting for it...")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _holder(port: int) -> tuple[int | None, str]:
+    for lst in _proc.listeners():
+        if lst.port == port and lst.pid is not None:
+            return lst.pid, _proc.cmdline(lst.pid)[:160]
+    return None, "(unknown process)"
+
+
+def _state(svc: Service) -> ServiceStatus:
+    pid = _proc.owned_pid(svc.pid_file, svc.marker)
+    if pid is not None:
+        state = "running" if svc.healthy() else "unhealthy"
+    elif any(_proc.port_open("127.0.0.1", p) for p in svc.ports) and svc.healthy():
+        state, pid = "external", _holder(svc.ports[0])[0]
+    else:
+        state = "stopped"
+    return ServiceStatus(svc.name, state, pid, svc.ports, svc.main_log)
+
+
+def status(names: list[str] | None = None, settings: Settings | None = None
+           ) -> list[ServiceStatus]:
+    return [_state(svc) for svc in services(names, settings)]
+
+
+def up(names: list[str] | None = None, settings: Settings | None = None) -> list[ServiceStatus]:
+    """Start what is not running and wait until every service is healthy (no-op when up)."""
+    settings = settings or get_settings()
+    chosen = services(names, settings)
+    with _locked(settings):
+        waiting: dict[str, tuple[Service, int, float]] = {}
+        for svc in chosen:
+            t0 = time.monotonic()
+            pid = _proc.owned_pid(svc.pid_file, svc.marker)
+            if pid is not None:
+                if svc.healthy():
+                    _say(f"{svc.name:<13}already running (pid {pid}, {svc.describe()})")
+                else:
+                    waiting[svc.name] = (svc, pid, t0)
+                continue
+            busy = [p for p in svc.ports if _proc.port_open("127.0.0.1", p)]
+            if busy:
+                holder, cmd = _holder(busy[0])
+                if svc.healthy():
+                    _say(f"{svc.name:<13}reusing a healthy {svc.name} on port {busy[0]} not "
+                         f"started by this checkout (pid {holder or '?'}: {cmd})")
+                    continue
+                raise StackError(
+                    f"{svc.name}: port {busy[0]} is taken by pid {holder or '?'} ({cmd}), which "
+                    f"is not a healthy {svc.name}. Stop it, or move this stack to other ports "
+                    f"with CRISIS_RADAR_* settings.")
+            svc.install()
+            argv = svc.argv()
+            pid = _proc.spawn(argv, svc.log_file, svc.pid_file, cwd=svc.home)
+            _say(f"{svc.name:<13}started (pid {pid}), waiting for health...")
+            waiting[svc.name] = (svc, pid, t0)
+        _wait_healthy(waiting)
+    return status(names, settings)
+
+
+def _wait_healthy(waiting: dict[str, tuple[Service, int, float]]) -> None:
+    pending = dict(waiting)
+    while pending:
+        for name, (svc, pid, t0) in list(pending.items()):
+            if svc.healthy():
+                _say(f"{name:<13}healthy in {time.monotonic() - t0:.1f}s "
+                     f"(pid {pid}, {svc.describe()})")
+                del pending[name]
+            elif not _proc.alive(pid):
+                svc.pid_file.unlink(missing_ok=True)
+                raise StackError(f"{name} exited during start-up; last lines of {svc.log_file}:\n"
+                                 + _proc.tail(svc.log_file, 25))
+            elif time.monotonic() - t0 > svc.start_timeout_s:
+                raise StackError(f"{name} (pid {pid}) not healthy after {svc.start_timeout_s:.0f}s;"
+                                 f" see {svc.main_log}:\n" + _proc.tail(svc.main_log, 15))
+        if pending:
+            time.sleep(0.1)
+
+
+def down(names: list[str] | None = None, settings: Settings | None = None) -> list[str]:
+    """Stop the services this checkout started; returns the names that were stopped."""
+    settings = settings or get_settings()
+    stopped: list[str] = []
+    with _locked(settings):
+        for svc in reversed(services(names, settings)):
+            pid = _proc.owned_pid(svc.pid_file, svc.marker)
+            if pid is None:
+                svc.pid_file.unlink(missing_ok=True)
+                if _state(svc).state == "external":
+                    _say(f"{svc.name:<13}not started by this checkout: left running")
+                continue
+            t0 = time.monotonic()
+            killed = _proc.stop(pid, svc.stop_timeout_s)
+            svc.pid_file.unlink(missing_ok=True)
+            how = "killed (SIGKILL after timeout)" if killed else "stopped"
+            _say(f"{svc.name:<13}{how} in {time.monotonic() - t0:.1f}s (pid {pid})")
+            stopped.append(svc.name)
+    return stopped
+
+
+def listeners_of(statuses: list[ServiceStatus]) -> list[_proc.Listener]:
+    """Listening sockets of the running services' processes (and their children)."""
+    family: set[int] = set()
+    for st in statuses:
+        if st.pid is not None and st.state != "stopped":
+            family |= _proc.descendants(st.pid)
+    return [lst for lst in _proc.listeners() if lst.pid in family]

@@ -1,0 +1,233 @@
+"""The four services of the local stack: how to prepare, start and health-check each one."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import struct
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from crisis_radar.settings import Settings
+from crisis_radar.stack import _install
+from crisis_radar.stack._errors import StackError
+from crisis_radar.stack._proc import http_get
+
+DEPLOY = _install.DEPLOY
+
+
+def _render(template: Path, out: Path, values: dict[str, str]) -> Path:
+    text = template.read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return out
+
+
+@dataclass
+class Service:
+    """One process of the stack. Subclasses fill in install/argv/health."""
+
+    name: str
+    settings: Settings
+    start_timeout_s: float = 30.0
+    stop_timeout_s: float = 15.0
+
+    @property
+    def home(self) -> Path:
+        return self.settings.stack_dir / self.name
+
+    @property
+    def pid_file(self) -> Path:
+        return self.settings.stack_dir / "run" / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        """stdout/stderr of the process."""
+        return self.settings.stack_dir / "logs" / f"{self.name}.log"
+
+    @property
+    def main_log(self) -> Path:
+        """The log worth reading (`stack logs`)."""
+        return self.log_file
+
+    @property
+    def marker(self) -> str:
+        # Every argv below names a path under this stack's data folder: that is how a PID is
+        # recognised as ours (and not a reused PID or another checkout's server).
+        return str(self.home)
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def install(self) -> None:
+        """Find or install binaries (may take a while the first time)."""
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def healthy(self) -> bool:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return ", ".join(f"127.0.0.1:{p}" for p in self.ports)
+
+
+class Kafka(Service):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("kafka", settings, start_timeout_s=90.0, stop_timeout_s=30.0)
+        self._java = ""
+        self._libs = Path()
+
+    @property
+    def broker_port(self) -> int:
+        return int(self.settings.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.broker_port, self.settings.kafka_controller_port)
+
+    def install(self) -> None:
+        self._java = _install.java()
+        self._libs = _install.kafka_libs()
+
+    def _java_cmd(self, main: str, *args: str) -> list[str]:
+        return [self._java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j.configuration=file:{DEPLOY / 'kafka' / 'log4j.properties'}",
+                f"-Dkafka.logs.dir={self.home / 'logs'}",
+                "-cp", f"{self._libs}/*", main, *args]
+
+    def argv(self) -> list[str]:
+        data = self.home / "data"
+        props = _render(DEPLOY / "kafka" / "server.properties.in", self.home / "server.properties",
+                        {"broker_port": str(self.broker_port),
+                         "controller_port": str(self.settings.kafka_controller_port),
+                         "data_dir": str(data)})
+        if not (data / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            done = subprocess.run(
+                self._java_cmd("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                               "-c", str(props), "--ignore-formatted"),
+                capture_output=True, text=True)
+            if done.returncode != 0:
+                raise StackError(f"formatting Kafka storage failed:\n{done.stdout}{done.stderr}")
+        return self._java_cmd("kafka.Kafka", str(props))
+
+    def healthy(self) -> bool:
+        return kafka_broker_count("127.0.0.1", self.broker_port) >= 1
+
+
+def kafka_broker_count(host: str, port: int, timeout_s: float = 2.0) -> int:
+    """Brokers listed in a Metadata v0 answer (0 when the broker does not answer properly)."""
+    client = b"crisis-radar-stack"
+    body = struct.pack(">hhih", 3, 0, 1, len(client)) + client + struct.pack(">i", 0)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            head = _recv(sock, 4)
+            payload = _recv(sock, struct.unpack(">i", head)[0])
+    except (OSError, struct.error):
+        return 0
+    correlation, brokers = struct.unpack(">ii", payload[:8])
+    return brokers if correlation == 1 else 0
+
+
+def _recv(sock: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise OSError("connection closed")
+        buf += chunk
+    return buf
+
+
+class ClickHouse(Service):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("clickhouse", settings, start_timeout_s=30.0, stop_timeout_s=20.0)
+        self._bin = ""
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.settings.clickhouse_port, self.settings.clickhouse_http_port)
+
+    @property
+    def main_log(self) -> Path:
+        return self.home / "log" / "clickhouse-server.log"
+
+    def install(self) -> None:
+        self._bin = _install.ensure_tool(
+            ("clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server"),
+            ["clickhouse-server", "clickhouse-client"], "ClickHouse server")
+
+    def argv(self) -> list[str]:
+        for sub in ("data", "tmp", "user_files", "format_schemas", "log"):
+            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        config = _render(DEPLOY / "clickhouse" / "config.xml", self.home / "config.xml",
+                         {"stack": str(self.home),
+                          "users_xml": str(DEPLOY / "clickhouse" / "users.xml"),
+                          "tcp_port": str(self.settings.clickhouse_port),
+                          "http_port": str(self.settings.clickhouse_http_port)})
+        return [self._bin, f"--config-file={config}"]
+
+    def healthy(self) -> bool:
+        status, body = http_get(f"http://127.0.0.1:{self.settings.clickhouse_http_port}/ping")
+        return status == 200 and body.strip() == "Ok."
+
+
+class Prometheus(Service):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("prometheus", settings)
+        self._bin = ""
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.settings.prometheus_port,)
+
+    def install(self) -> None:
+        self._bin = _install.ensure_tool(("prometheus",), ["prometheus"], "Prometheus")
+
+    def argv(self) -> list[str]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return [self._bin, f"--config.file={DEPLOY / 'prometheus' / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.home}",
+                f"--web.listen-address=127.0.0.1:{self.settings.prometheus_port}",
+                "--web.enable-lifecycle"]
+
+    def healthy(self) -> bool:
+        return http_get(f"http://127.0.0.1:{self.settings.prometheus_port}/-/ready")[0] == 200
+
+
+class Alertmanager(Service):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("alertmanager", settings)
+        self._bin = ""
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.settings.alertmanager_port,)
+
+    def install(self) -> None:
+        self._bin = _install.ensure_tool(("prometheus-alertmanager", "alertmanager"),
+                                         ["prometheus-alertmanager"], "Alertmanager")
+
+    def argv(self) -> list[str]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return [self._bin, f"--config.file={DEPLOY / 'alertmanager' / 'alertmanager.yml'}",
+                f"--storage.path={self.home}",
+                f"--web.listen-address=127.0.0.1:{self.settings.alertmanager_port}",
+                "--cluster.listen-address="]
+
+    def healthy(self) -> bool:
+        return http_get(f"http://127.0.0.1:{self.settings.alertmanager_port}/-/ready")[0] == 200
+
+
+SERVICE_TYPES: dict[str, type[Service]] = {
+    "kafka": Kafka, "clickhouse": ClickHouse, "prometheus": Prometheus,
+    "alertmanager": Alertmanager,
+}
