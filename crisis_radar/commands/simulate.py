@@ -65,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
         f"kinds: {', '.join(KINDS)}. HH:MM may be prefixed by a day: 2/10:00",
     )
     p.add_argument("--random-events", type=int, metavar="K", help="add K random events")
-    p.add_argument("--rate-scale", type=float, default=None, help="multiply every brand's base rate")
+    p.add_argument(
+        "--rate-scale", type=float, default=None, help="multiply every brand's base rate"
+    )
     p.add_argument("--watchlist", type=Path, help="brands file (default: settings.watchlist_path)")
     p.add_argument("--out", help="posts file: .jsonl, .jsonl.gz, or - for stdout")
     p.add_argument("--truth", type=Path, help="ground-truth JSON file")
@@ -73,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--topic", help="override the Kafka topic (default: settings.topic('posts.raw'))"
     )
+    p.add_argument(
+        "--labels",
+        help="per-post intended labels JSONL (post_id, brand, sentiment, event, role)",
+    )
+    p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: settings)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -184,12 +191,12 @@ def open_out(path: str) -> Iterator[IO[str]]:
             yield f
 
 
-def _producer() -> Any:
+def _producer(bootstrap: str | None) -> Any:
     from kafka import KafkaProducer
 
     s = get_settings()
     kw: dict[str, Any] = {
-        "bootstrap_servers": s.kafka_bootstrap,
+        "bootstrap_servers": bootstrap or s.kafka_bootstrap,
         "security_protocol": s.kafka_security_protocol,
         "linger_ms": 20,
         "batch_size": 512 * 1024,
@@ -208,23 +215,35 @@ def _producer() -> Any:
 
 
 def run(
-    sc: Scenario, out: str | None, truth: Path | None, kafka_topic: str | None, quiet: bool
+    sc: Scenario,
+    out: str | None,
+    truth: Path | None = None,
+    kafka_topic: str | None = None,
+    quiet: bool = True,
+    labels: str | None = None,
+    bootstrap: str | None = None,
 ) -> int:
     """Generate once, fan out to file and/or Kafka; returns the number of posts."""
-    sim = Simulator(sc)
+    sim = Simulator(sc, record_labels=labels is not None)
     if truth:
         truth.parent.mkdir(parents=True, exist_ok=True)
         truth.write_text(
             json.dumps(sim.truth_doc(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-    producer = _producer() if kafka_topic else None
+    producer = _producer(bootstrap) if kafka_topic else None
     bar = tqdm(total=sc.minutes, unit="min", desc="simulate", disable=quiet, file=sys.stderr)
     n = 0
-    with open_out(out) if out else _null() as f:
+    with open_out(out) if out else _null() as f, open_out(labels) if labels else _null() as lf:
         buf: list[str] = []
         for post in sim.posts(progress=bar.update):
             line = post_json(post)
             n += 1
+            if lf is not None and sim.labels is not None:  # pop: memory stays bounded
+                b, senti, event, role = sim.labels.pop(post["post_id"])
+                lf.write(
+                    f'{{"post_id":"{post["post_id"]}","brand":"{b}","sentiment":"{senti}",'
+                    f'"event":{event},"role":"{role}"}}\n'
+                )
             if f is not None:
                 buf.append(line)
                 if len(buf) >= 5000:
@@ -244,7 +263,7 @@ def run(
 
 
 @contextmanager
-def _null() -> Iterator[None]:
+def _null() -> Iterator[Any]:
     yield None
 
 
@@ -256,7 +275,7 @@ def main(argv: list[str]) -> int:
     try:
         sc = build_scenario(args)
         topic = (args.topic or get_settings().topic("posts.raw")) if args.kafka else None
-        n = run(sc, args.out, args.truth, topic, args.quiet)
+        n = run(sc, args.out, args.truth, topic, args.quiet, args.labels, args.bootstrap)
     except ValueError as exc:
         print(f"crisis-radar simulate: {exc}", file=sys.stderr)
         return 2

@@ -39,6 +39,7 @@ from crisis_radar.simulate.events import EventSpec, TruthEvent
 from crisis_radar.simulate.watchlist import SimBrand
 
 PostDict = dict[str, Any]
+Label = tuple[str, str, int, str]  # brand id ("" = none), sentiment, event index, role
 _TAG = re.compile(r"#(\w+)")
 _AT = re.compile(r"@(\w+)")
 _BOTWORDS = ["truth", "news", "real", "patriot", "daily", "fan"]
@@ -139,7 +140,7 @@ def daily_curve() -> np.ndarray:
 class Simulator:
     """Everything random is drawn from ``scenario.seed``; iterate ``posts()`` once."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, record_labels: bool = False) -> None:
         self.sc = scenario
         self.rng = random.Random(scenario.seed)
         self.np_rng = np.random.default_rng(scenario.seed)
@@ -156,6 +157,8 @@ class Simulator:
         self._recent_neg: list[deque[tuple[str, str]]] = [deque(maxlen=50) for _ in scenario.brands]
         self._t0 = int(scenario.start.timestamp()) // 60 * 60
         self._prefix = (-1, "")
+        # Per-post intended labels (brand, sentiment, event index or -1, role), if asked for.
+        self.labels: dict[str, Label] | None = {} if record_labels else None
 
     # -- baseline -------------------------------------------------------------------------
     def _rates(self) -> np.ndarray:
@@ -186,7 +189,7 @@ class Simulator:
     def _authors(self) -> None:
         n, r = self.sc.authors, self.rng
         self.a_handle = [
-            f"{r.choice(_SYLL)}{r.choice(_SYLL)}{r.choice(['', '_', '.'])}{r.randrange(10_000)}"
+            f"{r.choice(_SYLL)}{r.choice(_SYLL)}{r.choice(['', '_', '__'])}{r.randrange(10_000)}"
             for _ in range(n)
         ]
         followers = np.minimum(self.np_rng.lognormal(4.5, 2.0, n), 5e7).astype(np.int64)
@@ -232,7 +235,7 @@ class Simulator:
                 params["competitor"] = r.choice(rivals)
             target, params["spillover_brand"] = params.pop("competitor"), spec.brand
         if spec.kind == "viral_complaint":
-            params["seed_text"] = tx.background_text(r, brand, "negative")
+            params["seed_text"] = tx.viral_text(r, brand)
         if spec.kind == "copy_paste_campaign":
             params["text"] = tx.fill(
                 r, tx.CAMPAIGN[int(params["template"]) % len(tx.CAMPAIGN)], brand, "negative"
@@ -260,9 +263,12 @@ class Simulator:
         repost_of: str | None = None,
         quote_of: str | None = None,
         reply_to: str | None = None,
+        lab: Label = ("", "neutral", -1, "baseline"),
     ) -> str:
         self._counter += 1
         pid = f"s{self.sc.seed}-{self._counter}"
+        if self.labels is not None:
+            self.labels[pid] = lab
         if ts_ms is None:
             ts_ms = int(self.rng.random() * 60_000)
         sec, ms = divmod(ts_ms, 1000)
@@ -320,9 +326,17 @@ class Simulator:
                 "followers": 250_000,
                 "verified": True,
             }
-            self._post(out, minute, author, tx.support_reply(r, handle), reply_to=target_id)
+            self._post(
+                out,
+                minute,
+                author,
+                tx.support_reply(r, handle),
+                reply_to=target_id,
+                lab=(brand.id, "neutral", -1, "support"),
+            )
             return
-        pid = self._post(out, minute, author, tx.background_text(r, brand, sentiment, comp))
+        text = tx.background_text(r, brand, sentiment, comp)
+        pid = self._post(out, minute, author, text, lab=(brand.id, sentiment, -1, "baseline"))
         if sentiment == "negative":
             recent.append((pid, author["handle"]))
 
@@ -374,7 +388,7 @@ class Simulator:
                         if senti == "negative"
                         else tx.background_text(r, brand, senti)
                     )
-                pid = self._post(out, minute, author, text)
+                pid = self._post(out, minute, author, text, lab=(te.brand, senti, idx, k))
                 if senti == "negative":
                     self._recent_neg[bi].append((pid, author["handle"]))
             if k == "competitor_crisis":  # the named brand sees comparison chatter, not a crisis
@@ -382,14 +396,16 @@ class Simulator:
                 extra = p["spillover_multiple"] * float(self.lam[si, minute]) * s
                 for _ in range(poisson(extra)):
                     text = tx.comparison_text(r, self.sc.brands[si], brand)
-                    self._post(out, minute, self._author(self._regular(si)), text)
+                    lab = (self.sc.brands[si].id, "neutral", idx, "spillover")
+                    self._post(out, minute, self._author(self._regular(si)), text, lab=lab)
         elif k == "viral_complaint":
+            vl: Label = (te.brand, "negative", idx, k)
             if "origin" not in state:
                 sample = [r.randrange(self.sc.authors) for _ in range(300)]
                 star = max(sample, key=lambda i: self.a_followers[i])  # an account with reach
                 state["origin_author"] = self._author(star)
                 state["origin"] = self._post(
-                    out, minute, state["origin_author"], p["seed_text"], ts_ms=0
+                    out, minute, state["origin_author"], p["seed_text"], ts_ms=0, lab=vl
                 )
                 return
             if "total" not in state:
@@ -399,7 +415,7 @@ class Simulator:
                 author = self._author(r.randrange(self.sc.authors))
                 u = r.random()
                 if u < p["rt_text_share"]:
-                    self._post(out, minute, author, f"RT @{oa['handle']}: {p['seed_text']}")
+                    self._post(out, minute, author, f"RT @{oa['handle']}: {p['seed_text']}", lab=vl)
                 elif u < p["rt_text_share"] + p["quote_share"]:
                     self._post(
                         out,
@@ -407,9 +423,10 @@ class Simulator:
                         author,
                         tx.background_text(r, brand, "negative"),
                         quote_of=origin,
+                        lab=vl,
                     )
                 else:
-                    self._post(out, minute, author, p["seed_text"], repost_of=origin)
+                    self._post(out, minute, author, p["seed_text"], repost_of=origin, lab=vl)
             base = float(self.lam[bi, minute])
             for _ in range(poisson(p["chatter_multiple"] * base * s)):
                 self._post(
@@ -419,6 +436,7 @@ class Simulator:
                     tx.crisis_text(r, brand, "defect")
                     if r.random() < 0.3
                     else tx.background_text(r, brand, "negative"),
+                    lab=vl,
                 )
         elif k == "copy_paste_campaign":
             if "pool" not in state:
@@ -436,7 +454,13 @@ class Simulator:
                     author, state["next"] = pool[state["next"]], state["next"] + 1
                 else:
                     author = r.choice(pool)
-                self._post(out, minute, author, tx.campaign_variant(r, p["text"], brand))
+                self._post(
+                    out,
+                    minute,
+                    author,
+                    tx.campaign_variant(r, p["text"], brand),
+                    lab=(te.brand, "negative", idx, k),
+                )
         elif k == "bot_burst":
             if "bots" not in state:
                 state["bots"] = [self._new_account(f"b{idx}", r, 25) for _ in range(int(p["bots"]))]
@@ -447,7 +471,8 @@ class Simulator:
                     if r.random() < p["spam_share"]
                     else tx.background_text(r, brand, "negative")
                 )
-                self._post(out, minute, r.choice(state["bots"]), text)
+                bot = r.choice(state["bots"])
+                self._post(out, minute, bot, text, lab=(te.brand, "negative", idx, k))
 
     # -- main loop ------------------------------------------------------------------------
     def posts(self, progress: Callable[[int], object] | None = None) -> Iterator[PostDict]:
@@ -478,7 +503,8 @@ class Simulator:
                 if r.random() < sc.offtopic_rate:
                     text = tx.offtopic_text(r, sc.brands[bi])
                     if text:
-                        self._post(out, m, self._author(r.randrange(sc.authors)), text)
+                        author = self._author(r.randrange(sc.authors))
+                        self._post(out, m, author, text, lab=("", "neutral", -1, "offtopic"))
             out.sort(key=lambda x: (x[0], x[1]))
             for item in out:
                 yield item[2]

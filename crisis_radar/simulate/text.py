@@ -286,6 +286,13 @@ LAUNCH = [
     "{b} {new} > anything {c} makes {e}",
     "queued at the {b} store in {city} for the {new} {e}",
 ]
+VIRAL = [
+    "{b} cancelled my {p} while I was in hospital and charged me ${n} to restore it. unreal {e}",
+    "{b} support told me to 'just buy another {p}' after theirs broke on day one. never again {e}",
+    "so {b} kept my refund for {d} and then blocked me when I asked. retweet so they see this",
+    "my dad waited {d} for {b} to fix his {p}. he's 84. they hung up on him {e}",
+    "{b} billed me ${n} for a {p} I never ordered and now threatens collections {e}",
+]
 CAMPAIGN = [
     "{b} is poisoning customers and hiding it. share before they delete this {u}",
     "boycott {b} now. they exploit workers and lie about it {u}",
@@ -458,6 +465,10 @@ def campaign_variant(rng: random.Random, base: str, brand: SimBrand) -> str:
     if rng.random() < 0.2:
         words.insert(0, rng.choice(["RT", "PLEASE SHARE", "‼️", "read this:"]))
     return " ".join(words)
+
+
+def viral_text(rng: random.Random, brand: SimBrand) -> str:
+    return fill(rng, rng.choice(VIRAL), brand, "negative")
 
 
 def spam_text(rng: random.Random, brand: SimBrand) -> str:
