@@ -1,0 +1,264 @@
+"""The Faust app: one worker runs every stage. Agents only move batches; logic lives in
+``streams.processing`` and ``detectors``.
+
+posts.raw -validate-> posts.valid (+ posts.dlq) -enrich-> posts.scored (key brand)
+  -aggregate-> brand.minutes -crisis-> crisis.alerts;  sinks: posts, brand_minutes, alerts,
+  dead_letters (ClickHouse).  Stage label = output topic name (``schemas.stages``).
+
+State: tables use ``memory://`` (rocksdb is not installable here) with changelog topics, so a
+restarted worker reloads them from Kafka. The crisis scorer of every brand is pickled into
+``crisis-state`` (one write per brand-minute, cheap). Dedup and open minute windows are kept in
+memory only (too hot to changelog per post): a restart re-opens them from the uncommitted
+offsets, which Faust replays (at-least-once; sinks are idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections import defaultdict
+from collections.abc import AsyncIterable
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from crisis_radar.clickhouse import make_client
+from crisis_radar.settings import get_settings
+from schemas import stages
+from schemas.models import BrandMinute, DeadLetter, Post, ScoredPost, Severity
+from streams import metrics, sinks
+from streams.processing import (
+    AlertContext,
+    Enricher,
+    PartitionWindow,
+    build_alert,
+    load_brand_labels,
+    route_key,
+    validate_batch,
+)
+from streams.topics import declare
+
+log = logging.getLogger("crisis_radar.worker")
+settings = get_settings()
+
+app = faust.App(
+    f"{settings.topic_prefix}{settings.worker_id}",  # consumer group + changelog names isolated
+    broker=f"kafka://{settings.kafka_bootstrap}",
+    store="memory://",
+    autodiscover=False,
+    web_enabled=False,
+    web_bind=settings.worker_web_host,
+    web_port=settings.worker_web_port,
+    datadir=str(settings.stack_dir / "faust" / f"{settings.topic_prefix}{settings.worker_id}"),
+    topic_partitions=settings.topic_partitions,
+    topic_allow_declare=True,
+    broker_session_timeout=8,
+    broker_heartbeat_interval=2,
+    consumer_max_fetch_size=16 * 1024 * 1024,
+    broker_max_poll_records=20_000,
+    stream_buffer_maxsize=65_536,
+    producer_linger_ms=5,
+    producer_max_batch_size=1024 * 1024,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+TOPICS = declare(app, settings)
+BRAND_LABELS = load_brand_labels(settings.watchlist_path)
+SERIES = metrics.BrandSeries(BRAND_LABELS)
+CONTEXT = AlertContext()
+WINDOWS: dict[int, PartitionWindow] = {}
+
+crisis_state = app.Table(
+    "crisis-state",
+    default=None,
+    partitions=settings.topic_partitions,
+    key_type=bytes,
+    value_type=bytes,
+)
+
+_SINK_SPECS = {
+    "posts": sinks.POSTS_COLUMNS,
+    "brand_minutes": sinks.BRAND_MINUTES_COLUMNS,
+    "alerts": sinks.ALERTS_COLUMNS,
+    "dead_letters": sinks.DEAD_LETTERS_COLUMNS,
+}
+_sinks: dict[str, sinks.ClickHouseSink] = {}
+_enricher: list[Enricher] = []
+
+
+def sink(table: str) -> sinks.ClickHouseSink:
+    if table not in _sinks:
+        _sinks[table] = sinks.ClickHouseSink(
+            table, _SINK_SPECS[table], lambda: make_client(settings)
+        )
+    return _sinks[table]
+
+
+def enricher() -> Enricher:
+    if not _enricher:  # loading the models takes a moment: once per worker, on first use
+        _enricher.append(Enricher(settings.watchlist_path, settings.dedup_horizon_s))
+    return _enricher[0]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _send(stage: str, key: bytes, value: bytes) -> None:
+    # send_soon buffers into the producer: never await a send per event.
+    TOPICS[stage].send_soon(key=key, value=value)
+
+
+# ---------------------------------------------------------------- validate
+@app.agent(TOPICS[stages.POSTS_RAW], name=stages.POSTS_VALID)
+async def validate(stream: AsyncIterable[bytes]) -> None:
+    stage = stages.POSTS_VALID
+    async for values in stream.take(2000, within=0.2):  # type: ignore[attr-defined]
+        posts, dead = validate_batch(values, stages.POSTS_RAW, utcnow())
+        metrics.POSTS_IN.labels(stage).inc(len(values))
+        metrics.POSTS_OUT.labels(stage).inc(len(posts))
+        for p in posts:
+            _send(stage, route_key(p), p.to_json())
+        for d in dead:
+            metrics.DLQ.labels(stage, d.reason).inc()
+            _send(stages.POSTS_DLQ, d.reason.encode(), d.to_json())
+
+
+@app.agent(TOPICS[stages.POSTS_DLQ], name=stages.POSTS_DLQ)
+async def dead_letters(stream: AsyncIterable[bytes]) -> None:
+    async for values in stream.take(1000, within=0.5):  # type: ignore[attr-defined]
+        rows = [sinks.dead_letter_row(DeadLetter.model_validate_json(v)) for v in values]
+        await sink("dead_letters").put(rows)
+
+
+# ---------------------------------------------------------------- enrich
+@app.agent(TOPICS[stages.POSTS_VALID], name=stages.POSTS_SCORED)
+async def enrich(stream: AsyncIterable[bytes]) -> None:
+    stage = stages.POSTS_SCORED
+    async for values in stream.take(1000, within=0.2):  # type: ignore[attr-defined]
+        now = utcnow()
+        posts = [Post.model_validate_json(v) for v in values]
+        scored = enricher().process(posts, now)
+        metrics.POSTS_IN.labels(stage).inc(len(posts))
+        metrics.POSTS_OUT.labels(stage).inc(len(scored))
+        hist = metrics.LATENCY.labels(stage)
+        for sp in scored:
+            _send(stage, sp.brand.encode(), sp.to_json())
+            hist.observe(max(0.0, (now - sp.post.created_at).total_seconds()))
+        await sink("posts").put([sinks.post_row(sp) for sp in scored])
+
+
+# ---------------------------------------------------------------- aggregate
+def _emit_minutes(partition: int, closed: list[BrandMinute]) -> None:
+    for m in closed:
+        _send(stages.BRAND_MINUTES, m.brand.encode(), m.to_json())
+    metrics.POSTS_OUT.labels(stages.BRAND_MINUTES).inc(len(closed))
+
+
+@app.agent(TOPICS[stages.POSTS_SCORED], name=stages.BRAND_MINUTES)
+async def aggregate(stream: Any) -> None:
+    stage = stages.BRAND_MINUTES
+    async for events in stream.take_events(2000, within=0.2):
+        wall = utcnow()
+        touched: set[int] = set()
+        late = 0
+        for ev in events:
+            sp = ScoredPost.model_validate_json(ev.value)
+            part = ev.message.partition
+            win = WINDOWS.get(part)
+            if win is None:
+                win = WINDOWS[part] = PartitionWindow(settings.allowed_lateness_s)
+            late += win.add(sp, wall)
+            CONTEXT.add(sp)
+            metrics.BRAND_POSTS.labels(sp.brand).inc()
+            touched.add(part)
+        metrics.POSTS_IN.labels(stage).inc(len(events))
+        if late:
+            metrics.LATE_POSTS.labels(stage).inc(late)
+        closed_rows = []
+        for part in sorted(touched):
+            closed = WINDOWS[part].advance(wall)
+            _emit_minutes(part, closed)
+            closed_rows += [sinks.minute_row(m) for m in closed]
+        if closed_rows:
+            await sink("brand_minutes").put(closed_rows)
+
+
+@app.timer(interval=2.0)
+async def advance_idle_partitions() -> None:
+    """Event time does not move on a quiet partition: close its minutes on wall-clock time."""
+    wall = utcnow()
+    rows = []
+    for part, win in sorted(WINDOWS.items()):
+        closed = win.advance(wall)
+        _emit_minutes(part, closed)
+        rows += [sinks.minute_row(m) for m in closed]
+    if rows:
+        await sink("brand_minutes").put(rows)
+
+
+# ---------------------------------------------------------------- crisis scoring
+def _new_scorer() -> Any:
+    from detectors.crisis import CrisisScorer
+
+    return CrisisScorer()
+
+
+@app.agent(TOPICS[stages.BRAND_MINUTES], name=stages.CRISIS_ALERTS)
+async def crisis(stream: Any) -> None:
+    stage = stages.CRISIS_ALERTS
+    async for ev in stream.events():
+        minute = BrandMinute.model_validate_json(ev.value)
+        metrics.POSTS_IN.labels(stage).inc()
+        if minute.version > 1:
+            continue  # amended by late posts: stored, but the scorer already saw this minute
+        key = minute.brand.encode()
+        blob = crisis_state.get(key)
+        scorer, previous = pickle.loads(blob) if blob else (_new_scorer(), Severity.NONE)
+        assessment = scorer.process_one(minute)
+        severity = Severity(int(assessment.severity))
+        crisis_state[key] = pickle.dumps((scorer, severity))  # changelogged: survives restarts
+        SERIES.set(
+            ev.message.partition,
+            minute.brand,
+            volume=minute.posts,
+            negative_share=minute.negative_share,
+            score=float(assessment.score),
+            severity=int(severity),
+        )
+        if assessment.changed and severity != previous:
+            alert = build_alert(minute.brand, minute, assessment, previous, CONTEXT, utcnow())
+            _send(stage, key, alert.to_json())
+            metrics.POSTS_OUT.labels(stage).inc()
+            log.warning("ALERT %s", alert.summary)
+            await sink("alerts").put([sinks.alert_row(alert)])
+
+
+# ---------------------------------------------------------------- housekeeping
+@app.on_partitions_revoked.connect
+async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
+    minutes_topic = settings.topic(stages.BRAND_MINUTES)
+    for tp in revoked:
+        if tp.topic == minutes_topic:
+            SERIES.revoke(tp.partition)  # no stale per-brand gauges on this worker
+
+
+@app.timer(interval=5.0)
+async def consumer_lag() -> None:
+    consumer = app.consumer
+    by_topic: dict[str, int] = defaultdict(int)
+    for tp in consumer.assignment():
+        try:
+            pos = await consumer.position(tp)
+            high = consumer.highwater(tp)
+        except Exception:  # partition just moved; next tick will see the new assignment
+            continue
+        if pos is not None and high is not None:
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - pos))
+            by_topic[tp.topic] += max(0, high - pos)
+
+
+@app.timer(interval=1.0)
+async def flush_producer() -> None:
+    await app.producer.flush()

@@ -1,0 +1,250 @@
+"""Per-stage processing for the agents, without Faust: testable on plain lists.
+
+Each class turns a batch of input records into output records and keeps the stage's state.
+The agents in ``streams.app`` only move batches between topics, sinks and these objects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import xxhash
+import yaml
+
+from detectors.text import normalize
+from schemas.models import (
+    BrandMinute,
+    CrisisAlert,
+    DeadLetter,
+    Post,
+    ScoredPost,
+    Severity,
+    TopCluster,
+    TopPost,
+)
+from schemas.validate import decode_post
+
+
+def load_brand_labels(path: Path) -> dict[str, tuple[str, str]]:
+    """brand id -> (group, team) from the watchlist, for metric labels."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {
+        str(b["id"]): (str(b.get("group", "")), str(b.get("team", "")))
+        for b in data.get("brands", [])
+    }
+
+
+def route_key(post: Post) -> bytes:
+    """posts.valid key: hash of the normalised text, so exact duplicates share a partition."""
+    return xxhash.xxh3_64_hexdigest(normalize(post.text)).encode()
+
+
+def validate_batch(
+    raws: Iterable[bytes], source: str, now: datetime
+) -> tuple[list[Post], list[DeadLetter]]:
+    posts: list[Post] = []
+    dead: list[DeadLetter] = []
+    for raw in raws:
+        out = decode_post(raw, source, now)
+        (posts if isinstance(out, Post) else dead).append(out)  # type: ignore[arg-type]
+    return posts, dead
+
+
+class Enricher:
+    """Dedup + brand match + sentiment: one ScoredPost per (post, matched brand)."""
+
+    def __init__(self, watchlist_path: Path, dedup_horizon_s: float, seed: int = 0) -> None:
+        from detectors.brands import BrandMatcher, Watchlist
+
+        from detectors.dedup import Deduplicator
+        from detectors.sentiment import SentimentModel
+
+        self.matcher = BrandMatcher(Watchlist.from_yaml(watchlist_path))
+        self.dedup = Deduplicator(horizon_s=dedup_horizon_s, seed=seed)
+        self.sentiment = SentimentModel.load_default()
+        self.unmatched = 0
+
+    def process(self, posts: Sequence[Post], now: datetime) -> list[ScoredPost]:
+        matched: list[tuple[Post, list[str]]] = []
+        for p in posts:
+            brands = self.matcher.match(p.text, p.lang, tuple(p.hashtags), tuple(p.mentions))
+            if brands:
+                matched.append((p, brands))
+            else:
+                self.unmatched += 1
+        # Dedup sees every matched post in arrival order; unmatched posts cannot alert anyone.
+        sentiments = self.sentiment.predict_many([p.text for p, _ in matched])
+        out: list[ScoredPost] = []
+        for (p, brands), s in zip(matched, sentiments, strict=True):
+            d = self.dedup.process_one(
+                p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id
+            )
+            for brand in brands:
+                out.append(
+                    ScoredPost(
+                        post=p,
+                        brand=brand,
+                        sentiment_label=s.label,
+                        sentiment_score=max(-1.0, min(1.0, s.score)),
+                        cluster_id=d.cluster_id,
+                        is_duplicate=not d.is_first,
+                        cluster_size=d.cluster_size,
+                        cluster_authors=d.distinct_authors,
+                        campaign=d.campaign,
+                        scored_at=now,
+                    )
+                )
+        return out
+
+
+@dataclass
+class PartitionWindow:
+    """Minute aggregation for one posts.scored partition, with its own event-time watermark."""
+
+    lateness_s: float
+    aggregator: Any = None
+    max_event: datetime | None = None
+    last_wall: datetime | None = None
+    watermark: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.aggregator is None:
+            from detectors.aggregate import MinuteAggregator
+
+            self.aggregator = MinuteAggregator(allowed_lateness_s=self.lateness_s)
+
+    def add(self, sp: ScoredPost, wall: datetime) -> bool:
+        """Add one post; True if it is late (its minute was already closed)."""
+        self.aggregator.add(sp)
+        ts = sp.post.created_at
+        if self.max_event is None or ts > self.max_event:
+            self.max_event = ts
+        self.last_wall = wall
+        return self.watermark is not None and sp.post.minute < self.watermark
+
+    def advance(self, wall: datetime) -> list[BrandMinute]:
+        """Close minutes up to max event time - lateness; an idle partition's event clock
+        keeps running at wall speed since its last post, so its last minutes still close."""
+        if self.max_event is None or self.last_wall is None:
+            return []
+        idle = max(timedelta(0), wall - self.last_wall)
+        wm = self.max_event + idle - timedelta(seconds=self.lateness_s)
+        if self.watermark is not None and wm <= self.watermark:
+            return []
+        self.watermark = wm
+        closed: list[BrandMinute] = self.aggregator.advance(wm)
+        return closed
+
+
+_WORD = re.compile(r"[a-z][a-z0-9'_-]{2,}")
+_STOP = """the and for you your are was were this that with have has had not but all just our
+out they them their what when why how who its it's can can't cant don't dont from get got again
+still been will would about any there here then than more most very too now one today http https
+www com amp new via"""
+STOPWORDS = frozenset(_STOP.split())
+
+
+@dataclass
+class AlertContext:
+    """Bounded per-brand buffer of recent scored posts, to explain alerts."""
+
+    per_brand: int = 400
+    window_min: int = 5
+    _posts: dict[str, deque[ScoredPost]] = field(default_factory=dict)
+
+    def add(self, sp: ScoredPost) -> None:
+        buf = self._posts.get(sp.brand)
+        if buf is None:
+            buf = self._posts[sp.brand] = deque(maxlen=self.per_brand)
+        buf.append(sp)
+
+    def window(self, brand: str, minute: datetime) -> list[ScoredPost]:
+        lo = minute - timedelta(minutes=self.window_min - 1)
+        hi = minute + timedelta(minutes=1)
+        return [sp for sp in self._posts.get(brand, ()) if lo <= sp.post.created_at < hi]
+
+    def explain(
+        self, brand: str, minute: datetime, brand_words: Iterable[str] = ()
+    ) -> tuple[list[TopPost], list[str], list[TopCluster]]:
+        posts = self.window(brand, minute)
+        by_key = {sp.post.key: sp for sp in posts}
+        ranked = sorted(
+            by_key.values(),
+            key=lambda sp: (sp.sentiment_score, -sp.post.author.followers, sp.post.key),
+        )
+        top_posts = [
+            TopPost(
+                post_key=sp.post.key,
+                text=sp.post.text[:500],
+                author=sp.post.author.id,
+                reach=sp.post.author.followers,
+                sentiment_score=sp.sentiment_score,
+            )
+            for sp in ranked[:5]
+        ]
+        skip = STOPWORDS | {w.lower() for w in brand_words} | {brand.lower()}
+        terms: Counter[str] = Counter()
+        for sp in by_key.values():
+            terms.update(set(_WORD.findall(sp.post.text.lower())) - skip)
+        top_terms = [t for t, _ in sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
+        clusters: dict[str, list[ScoredPost]] = defaultdict(list)
+        for sp in by_key.values():
+            clusters[sp.cluster_id].append(sp)
+        top_clusters = [
+            TopCluster(
+                cluster_id=cid,
+                example_text=group[0].post.text[:500],
+                posts=len(group),
+                distinct_authors=len({g.post.author.id for g in group}),
+                campaign=any(g.campaign for g in group),
+            )
+            for cid, group in sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+            if len(group) > 1
+        ][:5]
+        return top_posts, top_terms, top_clusters
+
+
+def alert_id(brand: str, minute: datetime, severity: Severity) -> str:
+    """Deterministic: a replay of the same stream produces the same ids."""
+    return xxhash.xxh3_64_hexdigest(f"{brand}|{minute.astimezone(UTC).isoformat()}|{int(severity)}")
+
+
+def build_alert(
+    brand: str,
+    minute: BrandMinute,
+    assessment: Any,
+    previous: Severity,
+    context: AlertContext,
+    now: datetime,
+) -> CrisisAlert:
+    severity = Severity(int(assessment.severity))
+    signals = sorted(assessment.signals, key=lambda s: -s.score)
+    reasons = "; ".join(
+        s.detail or f"{s.signal} {s.observed:.3g} vs expected {s.expected:.3g}" for s in signals[:3]
+    )
+    summary = (
+        f"{brand}: {previous.label} -> {severity.label} at {minute.minute:%Y-%m-%d %H:%M} UTC "
+        f"(score {assessment.score:.2f}, {minute.posts} posts, "
+        f"{minute.negative_share:.0%} negative)" + (f": {reasons}" if reasons else "")
+    )
+    top_posts, top_terms, top_clusters = context.explain(brand, minute.minute)
+    return CrisisAlert(
+        alert_id=alert_id(brand, minute.minute, severity),
+        brand=brand,
+        minute=minute.minute,
+        severity=severity,
+        previous_severity=previous,
+        score=max(0.0, min(1.0, float(assessment.score))),
+        summary=summary[:2000],
+        signals=list(assessment.signals)[:20],
+        top_posts=top_posts,
+        top_terms=top_terms,
+        top_clusters=top_clusters,
+        created_at=now,
+    )

@@ -1,0 +1,53 @@
+"""Every topic of the pipeline, declared in one place (names from ``schemas.stages``).
+
+Values travel as raw bytes (canonical JSON from ``schemas``): pydantic is the one codec, and
+Faust's own serializers would only add a second, slower one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import faust
+
+from crisis_radar.settings import Settings
+from schemas import stages
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    stage: str
+    retention: timedelta
+    partitions: int | None = None  # None: Settings.topic_partitions
+
+
+SPECS: dict[str, TopicSpec] = {
+    stages.POSTS_RAW: TopicSpec(stages.POSTS_RAW, 3 * DAY),
+    stages.POSTS_DLQ: TopicSpec(stages.POSTS_DLQ, 14 * DAY, partitions=1),
+    stages.POSTS_VALID: TopicSpec(stages.POSTS_VALID, 3 * DAY),
+    stages.POSTS_SCORED: TopicSpec(stages.POSTS_SCORED, 3 * DAY),
+    # brand.minutes and crisis.alerts share the posts.scored partition count (keyed by brand),
+    # so Faust assigns the same partitions of all three to one worker (co-partitioning).
+    stages.BRAND_MINUTES: TopicSpec(stages.BRAND_MINUTES, 30 * DAY),
+    stages.CRISIS_ALERTS: TopicSpec(stages.CRISIS_ALERTS, 90 * DAY),
+}
+
+
+def declare(app: faust.App, settings: Settings) -> dict[str, faust.TopicT]:
+    """Faust topic objects by stage name, with partitions and retention."""
+    return {
+        stage: app.topic(
+            settings.topic(stage),
+            partitions=spec.partitions or settings.topic_partitions,
+            retention=spec.retention,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            internal=True,  # let the worker create the topic with these settings
+        )
+        for stage, spec in SPECS.items()
+    }
