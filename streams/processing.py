@@ -42,7 +42,7 @@ def load_brand_labels(path: Path) -> dict[str, tuple[str, str]]:
 
 def route_key(post: Post) -> bytes:
     """posts.valid key: hash of the normalised text, so exact duplicates share a partition."""
-    return xxhash.xxh3_64_hexdigest(normalize(post.text)).encode()
+    return xxhash.xxh3_64_hexdigest(normalize(post.text).encode()).encode()
 
 
 def validate_batch(
@@ -212,7 +212,9 @@ class AlertContext:
 
 def alert_id(brand: str, minute: datetime, severity: Severity) -> str:
     """Deterministic: a replay of the same stream produces the same ids."""
-    return xxhash.xxh3_64_hexdigest(f"{brand}|{minute.astimezone(UTC).isoformat()}|{int(severity)}")
+    return xxhash.xxh3_64_hexdigest(
+        f"{brand}|{minute.astimezone(UTC).isoformat()}|{int(severity)}".encode()
+    )
 
 
 def build_alert(

@@ -83,7 +83,9 @@ def alert_row(a: CrisisAlert) -> Row:
 
 
 def dead_letter_row(d: DeadLetter) -> Row:
-    letter_id = xxhash.xxh3_64_hexdigest(f"{d.source}\0{d.received_at.isoformat()}\0{d.original}")
+    letter_id = xxhash.xxh3_64_hexdigest(
+        f"{d.source}\0{d.received_at.isoformat()}\0{d.original}".encode()
+    )
     return (_dt(d.received_at), d.reason, letter_id, d.source, d.error, d.original)
 
 
