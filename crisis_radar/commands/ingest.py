@@ -27,7 +27,7 @@ from crisis_radar.ingest.pipeline import (
     read_records,
     sniff_format,
 )
-from crisis_radar.settings import get_settings
+from crisis_radar.settings import Settings, get_settings
 
 LIVE_DEFAULT_URLS = {
     "bluesky": "wss://jetstream2.us-east.bsky.network/subscribe",
@@ -76,7 +76,7 @@ def _progress(records: Iterator[Record], pipeline: Pipeline, quiet: bool) -> Ite
         bar.close()
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], settings: Settings | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.inputs and not args.live:
         print("crisis-radar ingest: give input files, - for stdin, or --live", file=sys.stderr)
@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
 
     from crisis_radar.ingest.producer import Sink, make_producer, run, serve_metrics
 
-    settings = get_settings()
+    settings = settings or get_settings()
     if args.metrics_port:
         serve_metrics(args.metrics_port)
     producer = None

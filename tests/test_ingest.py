@@ -1,0 +1,185 @@
+"""Ingest command and pipeline: dry runs, pacing, and the real local Kafka (raw + dlq topics)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from kafka import TopicPartition
+
+from crisis_radar.commands import dlq as dlq_cmd
+from crisis_radar.commands import ingest as ingest_cmd
+from crisis_radar.ingest.pipeline import Pacer, Pipeline, Send, read_records, sniff_format
+from crisis_radar.ingest.producer import REGISTRY, make_consumer
+from crisis_radar.settings import Settings
+from schemas import stages
+from schemas.models import Author, DeadLetter, Post
+from schemas.validate import original_bytes
+
+SAMPLES = Path(__file__).parent / "samples"
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def canonical_lines(n: int) -> list[bytes]:
+    base = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    return [
+        Post(platform="simulated", post_id=f"p{i}", author=Author(id=f"u{i % 5}"),
+             text=f"acme post {i}", created_at=base + timedelta(seconds=i)).to_json()
+        for i in range(n)
+    ]  # fmt: skip
+
+
+BAD_LINES = [
+    b"\xff\xfe not utf8",
+    b'{"platform": "x", "post_id": "trunc',
+    b'{"platform": "x", "post_id": "1", "author": {"id": "u"}, "text": "t", '
+    b'"created_at": "2099-01-01T00:00:00Z"}',
+    b'{"platform": "x", "post_id": "2", "author": {"id": "u"}, "text": "t", '
+    b'"created_at": "2001-01-01T00:00:00Z"}',
+    b'{"platform": "x", "post_id": "3", "author": {"id": "u", "followers": -5}, "text": "t", '
+    b'"created_at": "2026-11-23T10:00:00Z"}',
+]
+
+
+def mixed_file(tmp_path: Path, gz: bool = False) -> Path:
+    lines = canonical_lines(20)
+    lines[5:5] = BAD_LINES
+    path = tmp_path / ("mixed.jsonl.gz" if gz else "mixed.jsonl")
+    data = b"\n".join(lines) + b"\n"
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def test_canonical_fast_path_sends_original_bytes(tmp_path: Path) -> None:
+    path = mixed_file(tmp_path)
+    assert sniff_format(str(path), "auto") == "canonical"
+    pipeline = Pipeline("canonical", now=lambda: NOW)
+    outs = [o for raw, obj, plat in read_records(str(path)) for o in pipeline.process(raw, obj)]
+    sends = [o for o in outs if isinstance(o, Send)]
+    letters = [o for o in outs if isinstance(o, DeadLetter)]
+    assert [s.value for s in sends] == canonical_lines(20)  # byte-identical, file order
+    assert [s.key for s in sends] == [f"simulated:p{i}".encode() for i in range(20)]
+    assert [d.reason for d in letters] == [
+        "bad_utf8", "bad_json", "future_timestamp", "ancient_timestamp", "schema"
+    ]  # fmt: skip
+    assert [original_bytes(d) for d in letters] == BAD_LINES
+    s = pipeline.stats
+    assert s.read == 25 == s.sent + s.rejected_total + s.skipped
+
+
+def test_gzip_and_stdin_read_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gz = mixed_file(tmp_path, gz=True)
+    plain = mixed_file(tmp_path)
+    from_gz = [r[0] for r in read_records(str(gz))]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(plain.read_bytes())))
+    assert [r[0] for r in read_records("-")] == from_gz == plain.read_bytes().split(b"\n")[:-1]
+
+
+def test_dry_run_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = mixed_file(tmp_path)
+    code = ingest_cmd.main([str(path), str(SAMPLES / "x_v2_response.json"), "--dry-run", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "read 26, sent 23, skipped 0, rejected 5" in err
+    assert "ancient_timestamp=1, bad_json=1, bad_utf8=1, future_timestamp=1, schema=1" in err
+
+
+def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ingest_cmd.main([]) == 2
+    assert ingest_cmd.main([str(tmp_path / "nope.jsonl"), "--dry-run"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert ingest_cmd.main(["x.csv", "--map", "colour=c", "--dry-run"]) == 2
+    assert "bad mapping" in capsys.readouterr().err
+
+
+def test_pacer_speedup_and_rate() -> None:
+    clock = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        clock[0] += s
+
+    pacer = Pacer(speedup=10, clock=lambda: clock[0], sleep=sleep)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    for offset in (0, 10, 20, 15, 30):  # event time in s; 15 arrives late
+        pacer.wait(t0 + timedelta(seconds=offset))
+    assert slept == pytest.approx([1.0, 1.0, 1.0])  # the late post is not delayed
+    clock[0], slept[:] = 0.0, []
+    rate = Pacer(rate=100, clock=lambda: clock[0], sleep=sleep)
+    for _ in range(11):
+        rate.wait(t0)
+    assert clock[0] == pytest.approx(0.10)
+
+
+def consume(settings: Settings, stage: str) -> list[tuple[bytes | None, bytes]]:
+    """Everything on a topic now, in partition order."""
+    topic = settings.topic(stage)
+    consumer = make_consumer(settings)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        out: list[tuple[bytes | None, bytes]] = []
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            for messages in consumer.poll(timeout_ms=1000).values():
+                out += [(m.key, m.value) for m in messages]
+        return out
+    finally:
+        consumer.close()
+
+
+@pytest.mark.stack
+def test_ingest_into_kafka_and_dead_letters(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = mixed_file(tmp_path)
+    jet = SAMPLES / "bluesky_jetstream.jsonl"
+    assert ingest_cmd.main([str(path), str(jet), "--quiet"], settings=settings) == 0
+    assert "read 31, sent 23, skipped 3, rejected 5" in capsys.readouterr().err
+    raw = consume(settings, stages.POSTS_RAW)
+    posts = [Post.model_validate_json(v) for _, v in raw]
+    assert len(posts) == 23
+    assert all(k == p.key.encode() for (k, _), p in zip(raw, posts, strict=True))
+    assert {p.key for p in posts} >= {f"simulated:p{i}" for i in range(20)}
+    letters = [DeadLetter.model_validate_json(v) for _, v in consume(settings, stages.POSTS_DLQ)]
+    assert sorted(d.reason for d in letters) == [
+        "ancient_timestamp", "bad_json", "bad_utf8", "future_timestamp", "schema"
+    ]  # fmt: skip
+    assert sorted(original_bytes(d) for d in letters) == sorted(BAD_LINES)
+    assert all(d.source == f"ingest:{path}" for d in letters)
+    metric = REGISTRY.get_sample_value(
+        "crisis_radar_dlq_total", {"stage": "ingest", "reason": "bad_utf8"}
+    )
+    assert metric is not None and metric >= 1
+
+
+@pytest.mark.stack
+def test_dlq_show_and_replay_after_fix(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a CSV ingested without its column mapping: every row is dead-lettered (missing text)...
+    csv = SAMPLES / "generic.csv"
+    assert ingest_cmd.main([str(csv), "--quiet"], settings=settings) == 0
+    assert "rejected 5" in capsys.readouterr().err
+    assert consume(settings, stages.POSTS_RAW) == []
+    assert dlq_cmd.main(["show", "--limit", "2"], settings=settings) == 0
+    out = capsys.readouterr().out
+    assert "5 dead letters" in out and "missing_field=5" in out
+    assert out.count("original: ") == 2
+    # ...replayed with the mapping (the fix), the three good rows reach posts.raw
+    fix = "text=body,created_at=ts,id=tweet_id,author=user,hashtags=tags"
+    assert dlq_cmd.main(["replay", "--format", "generic", "--map", fix], settings=settings) == 0
+    out = capsys.readouterr().out
+    assert "re-sent 3 posts" in out and "still invalid 2" in out
+    posts = [Post.model_validate_json(v) for _, v in consume(settings, stages.POSTS_RAW)]
+    assert sorted(p.post_id for p in posts)[:2] == ["a1", "a2"] and len(posts) == 3
+    a1 = next(p for p in posts if p.post_id == "a1")
+    assert a1.hashtags == ["acme", "shipping"] and a1.author.followers == 120
