@@ -1,0 +1,190 @@
+"""Normalisers on real-shaped samples (tests/samples), one platform at a time."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crisis_radar.ingest.normalise import (
+    NormaliseError,
+    NotAPost,
+    detect_format,
+    expand,
+    html_to_text,
+    normalise,
+    normalise_bluesky,
+    normalise_generic,
+    normalise_mastodon,
+    normalise_reddit,
+    normalise_x,
+    parse_mapping,
+    parse_time,
+)
+from schemas.models import Post
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def load(name: str) -> Any:
+    return json.loads((SAMPLES / name).read_text())
+
+
+def jetstream() -> list[dict[str, Any]]:
+    lines = (SAMPLES / "bluesky_jetstream.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_bluesky_post_with_facets() -> None:
+    p = normalise_bluesky(jetstream()[0])
+    assert (
+        p.key == "bluesky:at://did:plc:eygmaihciaxprqvxpfvl6flk/app.bsky.feed.post/3lbwqa2vuowo2b"
+    )
+    assert p.author.id == "did:plc:eygmaihciaxprqvxpfvl6flk"
+    assert p.text == "@acme.com my order never arrived #AcmeFail"
+    assert p.created_at == datetime(2026, 11, 23, 10, 0, 5, 102000, tzinfo=UTC)
+    assert (p.lang, p.hashtags, p.mentions) == (
+        "en",
+        ["AcmeFail"],
+        ["did:plc:acmeofficial000000000000"],
+    )
+    assert p.url == "https://bsky.app/profile/did:plc:eygmaihciaxprqvxpfvl6flk/post/3lbwqa2vuowo2b"
+
+
+def test_bluesky_reply_quote_and_bogus_client_clock() -> None:
+    events = jetstream()
+    first = normalise_bluesky(events[0])
+    reply = normalise_bluesky(events[1])
+    assert reply.reply_to == first.post_id and reply.lang == "en"
+    quote = normalise_bluesky(events[2])  # recordWithMedia embed, createdAt in 2099
+    assert quote.quote_of == first.post_id
+    assert quote.created_at == datetime(2026, 11, 23, 10, 0, 7, tzinfo=UTC)  # relay time_us
+
+
+@pytest.mark.parametrize("index", [3, 4, 5])  # delete, like, identity event
+def test_bluesky_non_posts_are_skipped(index: int) -> None:
+    with pytest.raises(NotAPost):
+        normalise_bluesky(jetstream()[index])
+
+
+def test_mastodon_status_html_and_counts() -> None:
+    p = normalise_mastodon(load("mastodon_status.json"))
+    assert p.text == (
+        "@acme your app is down again & support won't answer\n"
+        "Details: https://status.acme.example/incidents/123456789\n\n#AcmeDown"
+    )
+    assert (p.author.id, p.author.handle, p.author.followers) == ("109302", "bob", 321)
+    assert (p.engagement.likes, p.engagement.reposts, p.engagement.replies) == (11, 5, 2)
+    assert (p.hashtags, p.mentions, p.lang) == (["acmedown"], ["acme@acme.example"], "en")
+    assert p.url == "https://mastodon.social/@bob/113536412345678901"
+
+
+def test_mastodon_reblog_and_stream_envelope() -> None:
+    sse = (SAMPLES / "mastodon_stream.sse").read_text()
+    datas = [line[6:] for line in sse.splitlines() if line.startswith("data: {")]
+    boost = normalise_mastodon(json.loads(datas[1]))
+    assert boost.repost_of == "113536400000000001" and boost.text == "Acme outage again?"
+    assert boost.reply_to == "113536400000000001" and boost.author.handle == "dan@other.example"
+    assert boost.url == "https://other.example/users/dan/statuses/2"
+    envelope = {"stream": ["public"], "event": "update", "payload": datas[0]}
+    assert normalise_mastodon(envelope).post_id == "113536400000000001"
+    with pytest.raises(NotAPost):
+        normalise_mastodon({"event": "delete", "payload": "1"})
+
+
+def test_x_response_with_includes() -> None:
+    doc = load("x_v2_response.json")
+    posts = [normalise_x(t) for t in expand("x", doc)]
+    first, rt, quote = posts
+    assert first.text == "@AcmeSupport refund still not processed & no reply #AcmeFail"
+    assert (first.author.handle, first.author.followers, first.author.verified) == (
+        "erin_x", 51000, True
+    )  # fmt: skip
+    assert (first.engagement.likes, first.engagement.reposts) == (12, 3)
+    assert (first.hashtags, first.mentions) == (["AcmeFail"], ["AcmeSupport"])
+    assert first.url == "https://x.com/erin_x/status/1860000000000000001"
+    assert rt.repost_of == "1859999999999999999"
+    assert (quote.quote_of, quote.reply_to) == ("1859999999999999999", first.post_id)
+
+
+def test_reddit_listing_submission_and_comment() -> None:
+    sub, com = (normalise_reddit(c) for c in expand("reddit", load("reddit_listing.json")))
+    assert sub.post_id == "t3_1h2x3y4"
+    assert sub.text == "Acme billing bug\n\nAnyone else getting charged twice?"
+    assert sub.created_at == datetime(2026, 11, 23, 10, 3, tzinfo=UTC)
+    assert (sub.engagement.likes, sub.engagement.replies) == (154, 87)
+    assert (com.reply_to, com.engagement.likes, com.author.handle) == ("t3_1h2x3y4", 0, "hana")
+    assert com.url is not None and com.url.endswith("/lz9k8j7/")
+
+
+def test_generic_mapping_and_hashed_ids() -> None:
+    m = parse_mapping("text=body,created_at=ts,id=tweet_id,author=user,hashtags=tags")
+    row = {"tweet_id": "a1", "body": "hi", "ts": "2026-11-23 10:04:00", "user": "ivan",
+           "followers": "120", "tags": "acme;shipping"}  # fmt: skip
+    p = normalise_generic(row, m, "csv")
+    assert (p.key, p.author.followers, p.hashtags) == ("csv:a1", 120, ["acme", "shipping"])
+    assert p.created_at == datetime(2026, 11, 23, 10, 4, tzinfo=UTC)  # naive -> UTC
+    no_id = {k: v for k, v in row.items() if k != "tweet_id"}
+    a, b = normalise_generic(no_id, m), normalise_generic(dict(no_id), m)
+    assert a.post_id == b.post_id and a.post_id.startswith("h")  # stable across runs
+    nested = {"msg": {"body": "x"}, "time": 1795428000}
+    assert normalise_generic(nested, {"text": "msg.body"}).text == "x"
+    with pytest.raises(NormaliseError) as err:
+        normalise_generic({"ts": "2026-01-01"}, m)
+    assert err.value.reason == "missing_field"
+    with pytest.raises(ValueError, match="bad mapping"):
+        parse_mapping("colour=c")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-11-23T10:00:00Z", datetime(2026, 11, 23, 10, tzinfo=UTC)),
+        ("2026-11-23T12:00:00+02:00", datetime(2026, 11, 23, 10, tzinfo=UTC)),
+        (1795428000, datetime(2026, 11, 23, 10, tzinfo=UTC)),
+        ("1795428000000", datetime(2026, 11, 23, 10, tzinfo=UTC)),
+        (1795428000000000, datetime(2026, 11, 23, 10, tzinfo=UTC)),
+    ],
+)
+def test_parse_time(value: Any, expected: datetime) -> None:
+    assert parse_time(value) == expected
+
+
+@pytest.mark.parametrize("value", [None, True, "yesterday", 1e300, float("nan"), {}, "9" * 40])
+def test_parse_time_rejects(value: Any) -> None:
+    with pytest.raises(NormaliseError) as err:
+        parse_time(value)
+    assert err.value.reason == "bad_timestamp"
+
+
+def test_detect_format_on_every_sample() -> None:
+    assert detect_format(jetstream()[0]) == "bluesky"
+    assert detect_format(load("mastodon_status.json")) == "mastodon"
+    assert detect_format(load("x_v2_response.json")) == "x"
+    assert detect_format(load("reddit_listing.json")) == "reddit"
+    canonical = normalise_x(expand("x", load("x_v2_response.json"))[0]).model_dump(mode="json")
+    assert detect_format(canonical) == "canonical"
+    assert normalise("canonical", canonical) == Post.model_validate(canonical)
+    assert detect_format({"body": "x"}) == "generic"
+
+
+def test_wrong_shapes_give_reasons() -> None:
+    ev = jetstream()[0]
+    ev["commit"]["record"]["text"] = 42
+    with pytest.raises(NormaliseError) as err:
+        normalise("bluesky", ev)
+    assert err.value.reason == "bad_type"
+    with pytest.raises(NormaliseError) as err:
+        normalise("x", {"data": {"id": "1", "author_id": "2", "text": "x" * 20_000,
+                                 "created_at": "2026-11-23T10:00:00Z"}})  # fmt: skip
+    assert err.value.reason == "too_large"
+    with pytest.raises(NormaliseError) as err:
+        normalise("mastodon", [1, 2])
+    assert err.value.reason == "not_object"
+
+
+def test_html_to_text() -> None:
+    assert html_to_text("<p>a &amp; b<br>c</p><p>d</p>") == "a & b\nc\n\nd"
