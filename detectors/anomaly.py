@@ -1,0 +1,342 @@
+"""Online per-signal anomaly detectors (pure Python, River-style API).
+
+Every detector learns a seasonal expectation (hour-of-day and day-of-week offsets learned
+online with EW means, on top of a slow level and a short-term EW correction), scores how
+surprising a value is against it, and does not let anomalies become normal: points judged
+anomalous are learned with a much smaller weight, until a shift has lasted
+``rebaseline_after`` points, when the detector accepts the new level.
+
+>>> from datetime import datetime, timedelta, UTC
+>>> det = SeasonalDetector(kind="poisson", direction="up")
+>>> t0 = datetime(2026, 11, 23, tzinfo=UTC)
+>>> for i in range(600):
+...     det.learn_one(5.0 + (i % 3), t0 + timedelta(minutes=i))
+>>> t = t0 + timedelta(minutes=600)
+>>> round(det.expected(t))
+6
+>>> det.score_one(6.0, t) < 0.9 < det.score_one(40.0, t)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from array import array
+from datetime import datetime
+from typing import Literal
+
+Kind = Literal["poisson", "gaussian", "auto"]
+Direction = Literal["up", "down", "both"]
+
+_SQRT2 = math.sqrt(2.0)
+
+
+def normal_sf(z: float) -> float:
+    """P(Z >= z) for a standard normal."""
+    return 0.5 * math.erfc(z / _SQRT2)
+
+
+def count_sf(x: float, mu: float, var: float) -> float:
+    """P(X >= x) for a count with mean ``mu`` and variance ``var`` (Poisson or negative binomial).
+
+    Exact sums for small counts (where a Gaussian z is badly wrong), a normal approximation
+    with continuity correction beyond.
+
+    >>> round(count_sf(3, 0.5, 0.5), 4)   # Poisson(0.5): 3 posts at night is rare
+    0.0144
+    >>> count_sf(0, 2.0, 2.0)
+    1.0
+    """
+    k = math.ceil(x - 1e-9)
+    if k <= 0:
+        return 1.0
+    mu = max(mu, 1e-3)
+    var = max(var, mu)
+    if k > 400 or mu > 200:
+        return normal_sf((k - 0.5 - mu) / math.sqrt(var))
+    if var <= mu * 1.02:  # Poisson
+        log_p = -mu
+        cdf = 0.0
+        for i in range(k):
+            if i:
+                log_p += math.log(mu / i)
+            cdf += math.exp(log_p)
+    else:  # negative binomial with the same mean and variance
+        r = mu * mu / (var - mu)
+        p = r / (r + mu)
+        log_p = r * math.log(p)
+        cdf = 0.0
+        for i in range(k):
+            if i:
+                log_p += math.log((i - 1 + r) / i * (1.0 - p))
+            cdf += math.exp(log_p)
+    return min(1.0, max(0.0, 1.0 - cdf))
+
+
+class AnomalyDetector(ABC):
+    """Common API: score a value, then learn it. Time is always passed in."""
+
+    @abstractmethod
+    def learn_one(self, x: float, t: datetime) -> None:
+        """Update the state with value ``x`` observed at ``t``."""
+
+    @abstractmethod
+    def score_one(self, x: float, t: datetime) -> float:
+        """Anomaly score in [0, 1] of ``x`` at ``t`` (1 = certainly anomalous)."""
+
+    @abstractmethod
+    def expected(self, t: datetime) -> float:
+        """The value the detector expected at ``t`` (for explanations)."""
+
+    def process_one(self, x: float, t: datetime) -> float:
+        """Score then learn (no look-ahead)."""
+        s = self.score_one(x, t)
+        self.learn_one(x, t)
+        return s
+
+
+class SeasonalDetector(AnomalyDetector):
+    """Seasonal EW baseline + Poisson/negative-binomial or Gaussian tail scoring.
+
+    kind: ``poisson`` for counts (tail probability of a count, exact at low counts),
+    ``gaussian`` for continuous values, ``auto`` picks poisson while every value seen is a
+    non-negative integer. direction: which side is anomalous.
+    State is 31 seasonal floats plus a few scalars (a few hundred bytes pickled).
+    """
+
+    __slots__ = (
+        "_last",
+        "alpha",
+        "anomalous_run",
+        "direction",
+        "dow",
+        "fast",
+        "fast_alpha",
+        "hod",
+        "integer_only",
+        "kind",
+        "learn_threshold",
+        "level",
+        "min_points",
+        "n",
+        "prior_mean",
+        "prior_var",
+        "rebaseline_after",
+        "recent",
+        "season_alpha",
+        "slow_learn",
+        "var",
+        "var_alpha",
+        "warmup",
+    )
+
+    def __init__(
+        self,
+        kind: Kind = "auto",
+        direction: Direction = "both",
+        level_halflife: float = 1440.0,
+        fast_halflife: float = 30.0,
+        season_alpha: float = 0.02,
+        var_halflife: float = 360.0,
+        learn_threshold: float = 0.99,
+        slow_learn: float = 0.05,
+        rebaseline_after: int = 180,
+        warmup: int = 60,
+        min_points: int = 10,
+        prior_mean: float | None = None,
+        prior_var: float | None = None,
+    ) -> None:
+        self.kind: Kind = kind
+        self.direction: Direction = direction
+        self.alpha = _alpha(level_halflife)
+        self.fast_alpha = _alpha(fast_halflife)
+        self.season_alpha = season_alpha
+        self.var_alpha = _alpha(var_halflife)
+        self.learn_threshold = learn_threshold
+        self.slow_learn = slow_learn
+        self.rebaseline_after = rebaseline_after
+        self.warmup = warmup
+        self.min_points = min_points
+        self.prior_mean = prior_mean
+        self.prior_var = prior_var
+        self.n = 0
+        self.level = prior_mean or 0.0
+        self.fast = 0.0  # short-term EW correction of the seasonal expectation
+        self.var = prior_var if prior_var is not None else 0.0
+        self.recent = 0.0  # EW mean of raw values that always learns: the re-baseline target
+        self.hod = array("d", [0.0] * 24)
+        self.dow = array("d", [0.0] * 7)
+        self.anomalous_run = 0
+        self.integer_only = True
+        self._last: tuple[float, datetime, float] | None = None
+
+    # -- expectation -------------------------------------------------------------
+    def _seasonal(self, t: datetime) -> float:
+        return self.level + self.hod[t.hour] + self.dow[t.weekday()]
+
+    def expected(self, t: datetime) -> float:
+        e = self._seasonal(t) + self.fast
+        return max(e, 0.0) if self._is_count() else e
+
+    def _is_count(self) -> bool:
+        return self.kind == "poisson" or (self.kind == "auto" and self.integer_only)
+
+    # -- scoring -----------------------------------------------------------------
+    def score_one(self, x: float, t: datetime) -> float:
+        if self._last is not None and self._last[0] == x and self._last[1] == t:
+            return self._last[2]
+        s = self._score(x, t)
+        self._last = (x, t, s)
+        return s
+
+    def _score(self, x: float, t: datetime) -> float:
+        if self.n < self.min_points and self.prior_mean is None:
+            return 0.0
+        mu = self.expected(t)
+        # Cold start: inflate the variance while few points are known.
+        inflate = 1.0 + self.warmup / (self.n + 1.0)
+        is_count = self._is_count() and (x == int(x) and x >= 0)
+        if is_count:
+            var = max(self.var, mu, 0.25) * inflate
+            up = count_sf(x, mu, var)
+            down = 1.0 - count_sf(x + 1, mu, var)
+        else:
+            sd = math.sqrt(max(self.var, 1e-12 + 1e-6 * abs(mu)) * inflate)
+            z = (x - mu) / sd
+            up, down = normal_sf(z), normal_sf(-z)
+        if self.direction == "up":
+            p = up
+        elif self.direction == "down":
+            p = down
+        else:
+            p = min(1.0, 2.0 * min(up, down))
+        return min(1.0, max(0.0, 1.0 - p))
+
+    # -- learning ----------------------------------------------------------------
+    def learn_one(self, x: float, t: datetime) -> None:
+        if self.integer_only and (x != int(x) or x < 0):
+            self.integer_only = False
+        if self.n == 0:
+            self._first(x)
+            self.n = 1
+            return
+        s = self.score_one(x, t) if self.n >= self.min_points else 0.0
+        self._last = None
+        w = 1.0
+        if s > self.learn_threshold:
+            self.anomalous_run += 1
+            w = self.slow_learn
+        else:
+            self.anomalous_run = 0
+        self.recent += self.fast_alpha * (x - self.recent)
+        if self.anomalous_run >= self.rebaseline_after:
+            # A shift that lasted long enough is the new normal: move the level to it.
+            self.level += self.recent - self.expected(t)
+            self.fast = 0.0
+            self.var = max(self.var, (x - self.recent) ** 2)
+            self.anomalous_run = 0
+            return
+        seasonal = self._seasonal(t)
+        resid = x - seasonal - self.fast
+        # Variance before the mean moves: the residual is the forecast error.
+        a_v = max(self.var_alpha, 1.0 / (self.n + 1)) * w
+        self.var += a_v * (resid * resid - self.var)
+        a_l = max(self.alpha, 1.0 / (self.n + 1)) * w
+        self.level += a_l * (x - seasonal)
+        a_s = self.season_alpha * w
+        h, d = t.hour, t.weekday()
+        dev = x - self.level
+        self.hod[h] += a_s * (dev - self.dow[d] - self.hod[h])
+        self.dow[d] += a_s * 0.25 * (dev - self.hod[h] - self.dow[d])
+        self.fast += self.fast_alpha * w * (x - self._seasonal(t) - self.fast)
+        self.n += 1
+
+    def _first(self, x: float) -> None:
+        if self.prior_mean is None:
+            self.level = x
+        self.recent = x
+        if self.prior_var is None:
+            self.var = max(abs(x), 1.0) if self._is_count() else (0.1 * abs(x)) ** 2 + 1e-9
+
+    # -- pickling (slots) --------------------------------------------------------
+    def __getstate__(self) -> dict[str, object]:
+        state = {k: getattr(self, k) for k in self.__slots__}
+        state["_last"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+def _alpha(halflife: float) -> float:
+    """EW smoothing factor for a half-life given in points."""
+    return 1.0 - 0.5 ** (1.0 / max(halflife, 1e-9))
+
+
+class ValueDetector(AnomalyDetector):
+    """Detector for continuous values (NAB-style series).
+
+    A ``SeasonalDetector`` gives a raw surprise (|z|, capped) per point; like HTM's anomaly
+    likelihood, the final score compares a short average of raw surprise with its long-run
+    distribution, so a series that is always noisy does not fire all the time while a
+    sustained change does. Continuous vs count tails are chosen by ``kind`` (auto by default).
+    """
+
+    __slots__ = ("base", "damp", "long_alpha", "long_mean", "long_var", "n", "peak",
+                 "peak_decay", "short", "short_alpha")
+
+    def __init__(self, short_halflife: float = 0.3, long_halflife: float = 1000.0,
+                 peak_halflife: float = 100.0, damp: float = 0.5, **kwargs: object) -> None:
+        kwargs.setdefault("kind", "auto")
+        kwargs.setdefault("direction", "both")
+        kwargs.setdefault("learn_threshold", 1.01)
+        self.base = SeasonalDetector(**kwargs)  # type: ignore[arg-type]
+        self.short_alpha = _alpha(short_halflife)
+        self.long_alpha = _alpha(long_halflife)
+        self.short = 0.0
+        self.long_mean = 0.0
+        self.long_var = 1.0
+        self.n = 0
+        self.peak = 0.0  # decaying max of recent scores: repeats of one event are damped
+        self.peak_decay = 0.5 ** (1.0 / peak_halflife)
+        self.damp = damp
+
+    def expected(self, t: datetime) -> float:
+        return self.base.expected(t)
+
+    def _raw(self, x: float, t: datetime) -> float:
+        s = self.base.score_one(x, t)
+        p = max(1.0 - s, 1e-12)
+        return min(-math.log10(p), 12.0)
+
+    def score_one(self, x: float, t: datetime) -> float:
+        s = self._score(x, t)
+        return s if s > self.peak else s * self.damp
+
+    def _score(self, x: float, t: datetime) -> float:
+        if self.n < self.base.min_points:
+            return 0.0
+        short = self.short + self.short_alpha * (self._raw(x, t) - self.short)
+        z = (short - self.long_mean) / math.sqrt(max(self.long_var, 1e-6))
+        # Log scale keeps the extreme tail resolvable (1 - p would round to 1.0).
+        return min(1.0, -math.log10(max(normal_sf(z), 1e-300)) / 300.0) ** 0.25
+
+    def learn_one(self, x: float, t: datetime) -> None:
+        self.peak = max(self.peak * self.peak_decay, self._score(x, t))
+        r = self._raw(x, t)
+        self.short += self.short_alpha * (r - self.short)
+        a = max(self.long_alpha, 1.0 / (self.n + 1))
+        d = r - self.long_mean
+        self.long_mean += a * d
+        self.long_var = (1 - a) * (self.long_var + a * d * d)
+        self.base.learn_one(x, t)
+        self.n += 1
+
+    def __getstate__(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
