@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench [name] [args]``; each module has ``main(argv) -> int``."""
