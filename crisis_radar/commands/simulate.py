@@ -110,6 +110,8 @@ def parse_events(spec: str, start: datetime) -> list[EventSpec]:
             day, _, hm = when.rpartition("/")
             try:
                 hh, mm = (int(x) for x in hm.split(":"))
+                if not (0 <= hh < 24 and 0 <= mm < 60):
+                    raise ValueError
                 t = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
                     days=int(day or 1) - 1, hours=hh, minutes=mm
                 )

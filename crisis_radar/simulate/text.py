@@ -97,6 +97,72 @@ EMOJI = {
 INTENS = ["so", "really", "super", "extremely", "absolutely", "totally", "seriously", "very"]
 FILLERS_NEG = ["ugh", "smh", "wtf", "seriously", "unreal", "again?!", "ffs", "honestly", "lol no"]
 FILLERS_POS = ["lol", "ngl", "tbh", "honestly", "10/10", "can confirm", "yay"]
+# Sentiment-neutral context clauses and openers: cheap combinatorial variety.
+CONTEXT = [
+    "this morning",
+    "today",
+    "again today",
+    "for the 2nd time this week",
+    "before work",
+    "on my lunch break",
+    "at 2am",
+    "since monday",
+    "over the weekend",
+    "this week",
+    "right now",
+    "tonight",
+    "in {city}",
+    "here in {city}",
+    "at the store in {city}",
+    "on the train",
+    "after {n} minutes",
+    "day {n} of this",
+    "as of yesterday",
+    "this month",
+    "yesterday evening",
+    "first thing today",
+    "at work",
+    "on vacation",
+    "at my mom's",
+]
+OPENERS = {
+    "negative": [
+        "ok so",
+        "PSA:",
+        "welp.",
+        "so",
+        "real talk:",
+        "can't believe this.",
+        "just saying,",
+        "update:",
+        "me again.",
+        "hey",
+    ],
+    "neutral": [
+        "quick q:",
+        "so",
+        "fyi",
+        "random thought:",
+        "update:",
+        "hey",
+        "hmm,",
+        "question:",
+        "ok",
+        "psa:",
+    ],
+    "positive": [
+        "ok so",
+        "update:",
+        "not gonna lie,",
+        "friendly reminder:",
+        "just saying,",
+        "hey",
+        "so",
+        "PSA:",
+        "ok wow,",
+        "real talk:",
+    ],
+}
 URL_HOSTS = ["https://t.co/", "https://bit.ly/", "https://sim.example/l/", "https://lnkd.in/"]
 
 # topic -> sentiment -> templates
@@ -409,6 +475,13 @@ def decorate(rng: random.Random, text: str, sentiment: str, brand: SimBrand) -> 
         text = text.upper()
     elif r < 0.30:
         text = text.lower()
+    if rng.random() < 0.4:
+        ctx = rng.choice(CONTEXT)
+        if "{" in ctx:
+            ctx = ctx.format(city=rng.choice(CITIES), n=rng.randint(2, 40))
+        text = f"{text.rstrip()} {ctx}" if rng.random() < 0.5 else f"{ctx}, {text}"
+    if rng.random() < 0.25:
+        text = f"{rng.choice(OPENERS[sentiment])} {text}"
     r = rng.random()
     if r < 0.10:
         fill_words = FILLERS_NEG if sentiment == "negative" else FILLERS_POS
@@ -418,7 +491,7 @@ def decorate(rng: random.Random, text: str, sentiment: str, brand: SimBrand) -> 
         text = f"{text} #{tag}"
     elif r < 0.26:
         text = f"{text} {url(rng)}"
-    if rng.random() < 0.05:
+    if rng.random() < 0.05 and "http" not in text[-30:]:
         text += "!" * rng.randint(1, 3)
     return text.strip()
 
