@@ -163,6 +163,8 @@ def test_throwaway_up_concurrent_then_down(scratch: Settings) -> None:
     assert {scratch.clickhouse_port, scratch.clickhouse_http_port,
             scratch.alertmanager_port} <= ports
     pids = [s.pid for s in statuses if s.pid]
+    assert local_stack.reload(names, scratch) == {}  # Alertmanager re-reads its config
+    assert [s.pid for s in local_stack.status(names, scratch)] == [s.pid for s in statuses]
 
     assert sorted(local_stack.down(names, scratch)) == sorted(names)
     assert {s.state for s in local_stack.status(names, scratch)} == {"stopped"}

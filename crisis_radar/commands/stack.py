@@ -18,7 +18,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="action", required=True)
     for action, help_ in (("up", "install what is missing, start, wait until healthy"),
                           ("down", "stop what this checkout started"),
-                          ("status", "state, PID and ports of each service")):
+                          ("status", "state, PID and ports of each service"),
+                          ("reload", "make Prometheus/Alertmanager re-read their configs")):
         sp = sub.add_parser(action, help=help_)
         sp.add_argument("services", nargs="*", metavar="SERVICE",
                         help="only these services (default: all)")
@@ -67,6 +68,8 @@ def main(argv: list[str]) -> int:
             statuses = stack.status(args.services or None)
             _print_status(statuses)
             return 0 if all(s.state == "running" for s in statuses) else 3
+        if args.action == "reload":
+            return 1 if stack.reload(args.services or None) else 0
         # logs
         chosen = stack.status([args.service] if args.service else None)
         for st in chosen:

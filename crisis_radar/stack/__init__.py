@@ -27,7 +27,8 @@ from crisis_radar.stack import _proc
 from crisis_radar.stack._errors import StackError
 from crisis_radar.stack.services import SERVICE_TYPES, Service
 
-__all__ = ["ServiceStatus", "StackError", "down", "listeners_of", "services", "status", "up"]
+__all__ = ["ServiceStatus", "StackError", "down", "listeners_of", "reload", "services", "status",
+           "up"]
 
 SERVICE_NAMES = tuple(SERVICE_TYPES)
 
@@ -170,6 +171,25 @@ def down(names: list[str] | None = None, settings: Settings | None = None) -> li
             _say(f"{svc.name:<13}{how} in {time.monotonic() - t0:.1f}s (pid {pid})")
             stopped.append(svc.name)
     return stopped
+
+
+def reload(names: list[str] | None = None, settings: Settings | None = None) -> dict[str, str]:
+    """Make running services re-read their configs (Prometheus rules, Alertmanager routes).
+
+    ClickHouse re-reads users.xml by itself; Kafka needs a restart (down + up). Returns
+    service -> error for the services that refused the new config (they keep the old one).
+    """
+    errors: dict[str, str] = {}
+    for svc in services(names, settings):
+        if _proc.owned_pid(svc.pid_file, svc.marker) is None:
+            continue
+        if type(svc).reload is Service.reload:
+            continue  # nothing to reload on the fly
+        err = svc.reload()
+        if err:
+            errors[svc.name] = err
+        _say(f"{svc.name:<13}{err or 'config reloaded'}")
+    return errors
 
 
 def listeners_of(statuses: list[ServiceStatus]) -> list[_proc.Listener]:

@@ -166,10 +166,11 @@ def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
         return False
 
 
-def http_get(url: str, timeout_s: float = 2.0) -> tuple[int, str]:
+def http_get(url: str, timeout_s: float = 2.0, method: str = "GET") -> tuple[int, str]:
     """(status, body); status 0 when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+        req = urllib.request.Request(url, method=method)
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
             return resp.status, resp.read().decode(errors="replace")
     except urllib.error.HTTPError as exc:
         return exc.code, ""

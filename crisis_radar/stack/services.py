@@ -7,6 +7,7 @@ import socket
 import struct
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,10 @@ class Service:
 
     def healthy(self) -> bool:
         raise NotImplementedError
+
+    def reload(self) -> str | None:
+        """Re-read the config without a restart; an error message, or None when done."""
+        return None
 
     def describe(self) -> str:
         return ", ".join(f"127.0.0.1:{p}" for p in self.ports)
@@ -202,6 +207,11 @@ class Prometheus(Service):
     def healthy(self) -> bool:
         return http_get(f"http://127.0.0.1:{self.settings.prometheus_port}/-/ready")[0] == 200
 
+    def reload(self) -> str | None:
+        status, body = http_get(f"http://127.0.0.1:{self.settings.prometheus_port}/-/reload",
+                                timeout_s=10, method="POST")
+        return None if status == 200 else f"reload failed (HTTP {status}): {body.strip()}"
+
 
 class Alertmanager(Service):
     def __init__(self, settings: Settings) -> None:
@@ -226,8 +236,13 @@ class Alertmanager(Service):
     def healthy(self) -> bool:
         return http_get(f"http://127.0.0.1:{self.settings.alertmanager_port}/-/ready")[0] == 200
 
+    def reload(self) -> str | None:
+        status, body = http_get(f"http://127.0.0.1:{self.settings.alertmanager_port}/-/reload",
+                                timeout_s=10, method="POST")
+        return None if status == 200 else f"reload failed (HTTP {status}): {body.strip()}"
 
-SERVICE_TYPES: dict[str, type[Service]] = {
+
+SERVICE_TYPES: dict[str, Callable[[Settings], Service]] = {
     "kafka": Kafka, "clickhouse": ClickHouse, "prometheus": Prometheus,
     "alertmanager": Alertmanager,
 }
