@@ -1,0 +1,234 @@
+"""Helpers for tests/test_queries.py and tests/test_dashboards.py: one seeded data set, run on the
+real ClickHouse (18.16, via the ``clickhouse`` fixture) and on current ClickHouse (chdb)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from crisis_radar.clickhouse import discover
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # sample data: 09:00-12:00 UTC
+CRISIS_AT = T0 + timedelta(minutes=90)  # telvana turns at 10:30
+BRANDS = ("telvana", "orbitel", "nexa", "crunchly")
+
+
+def sql_blocks(markdown: str) -> list[str]:
+    return [b.strip() for b in re.findall(r"```sql\n(.*?)```", markdown, flags=re.S)]
+
+
+def _lit(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, datetime):
+        return f"toDateTime('{value:%Y-%m-%d %H:%M:%S}', 'UTC')"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_lit(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return str(int(value))
+    return repr(value)
+
+
+def insert_sql(table: str, rows: list[dict[str, Any]]) -> str:
+    cols = list(rows[0])
+    values = ", ".join("(" + ", ".join(_lit(r[c]) for c in cols) + ")" for r in rows)
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES {values}"
+
+
+def _posts(rng: random.Random) -> Iterator[dict[str, Any]]:
+    for minute in range(180):
+        at = T0 + timedelta(minutes=minute)
+        for brand in BRANDS:
+            crisis = brand == "telvana" and at >= CRISIS_AT
+            for i in range(8 if crisis else 2):
+                label = "negative" if crisis and i % 4 else rng.choice(["neutral", "positive"])
+                cluster = f"{brand}-outage" if crisis and i % 2 else f"{brand}-{minute}-{i}"
+                yield {
+                    "brand": brand,
+                    "created_at": at + timedelta(seconds=7 * i),
+                    "post_key": f"simulated:{brand}-{minute}-{i}",
+                    "platform": "simulated",
+                    "post_id": f"{brand}-{minute}-{i}",
+                    "author_id": f"a{rng.randrange(500)}",
+                    "author_handle": f"user{i}",
+                    "followers": rng.randrange(10, 5000),
+                    "text": f"{brand} is down again, no signal {i}" if crisis else f"hi {brand}",
+                    "lang": "en",
+                    "url": "",
+                    "hashtags": [brand],
+                    "mentions": [],
+                    "likes": i,
+                    "reposts": 0,
+                    "replies": 0,
+                    "quotes": 0,
+                    "sentiment_label": label,
+                    "sentiment_score": -0.6 if label == "negative" else 0.3,
+                    "cluster_id": cluster,
+                    "is_duplicate": bool(crisis and i % 2 and minute > 90),
+                    "cluster_size": 1,
+                    "cluster_authors": 1,
+                    "campaign": bool(crisis and i % 2),
+                    "scored_at": at + timedelta(seconds=60),
+                }
+
+
+def _minutes(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cells: dict[tuple[str, datetime], dict[str, Any]] = {}
+    for p in posts:
+        minute = p["created_at"].replace(second=0)
+        c = cells.setdefault(
+            (p["brand"], minute),
+            {
+                "brand": p["brand"],
+                "minute": minute,
+                "posts": 0,
+                "unique_posts": 0,
+                "unique_authors": 0,
+                "negative": 0,
+                "neutral": 0,
+                "positive": 0,
+                "sentiment_sum": 0.0,
+                "reach": 0,
+                "duplicates": 0,
+                "campaign_posts": 0,
+                "new_clusters": 0,
+                "late_posts": 0,
+                "version": 1,
+            },
+        )
+        c["posts"] += 1
+        c["unique_posts"] += not p["is_duplicate"]
+        c["unique_authors"] += 1
+        c[p["sentiment_label"]] += 1
+        c["sentiment_sum"] += p["sentiment_score"]
+        c["reach"] += p["followers"]
+        c["duplicates"] += p["is_duplicate"]
+        c["campaign_posts"] += p["campaign"]
+    rows = list(cells.values())
+    # one minute amended by late posts: version 2 must replace version 1, never add to it
+    first = dict(rows[0])
+    rows[0] = {
+        **first,
+        "posts": first["posts"] + 1,
+        "neutral": first["neutral"] + 1,
+        "late_posts": 1,
+        "version": 2,
+    }
+    return [first, *rows]
+
+
+def _alerts() -> list[dict[str, Any]]:
+    signals = json.dumps([{"signal": "volume", "observed": 8, "expected": 2, "score": 0.9}])
+    out = []
+    for offset, sev, label in ((2, 2, "warning"), (4, 3, "crisis")):
+        out.append(
+            {
+                "brand": "telvana",
+                "minute": CRISIS_AT + timedelta(minutes=offset),
+                "alert_id": f"telvana-{offset}-{sev}",
+                "severity": sev,
+                "severity_label": label,
+                "previous_severity": sev - 1,
+                "score": 0.5 + 0.15 * sev,
+                "summary": f"telvana {label}: volume x4, negative share 75%",
+                "signals": signals,
+                "top_posts": "[]",
+                "top_terms": ["outage", "signal"],
+                "top_clusters": "[]",
+                "created_at": CRISIS_AT + timedelta(minutes=offset, seconds=5),
+            }
+        )
+    return out
+
+
+def _dead_letters() -> list[dict[str, Any]]:
+    return [
+        {
+            "received_at": T0 + timedelta(minutes=m),
+            "reason": "bad_json",
+            "letter_id": f"l{m}",
+            "source": "posts.raw",
+            "error": "Expecting value",
+            "original": "e30=",
+        }
+        for m in range(5)
+    ]
+
+
+def seed_statements() -> list[str]:
+    """Migrations then sample data, as SQL text runnable on both servers."""
+    stmts = [s for m in discover() for s in m.statements()]
+    posts = list(_posts(random.Random(7)))
+    for start in range(0, len(posts), 1000):
+        stmts.append(insert_sql("posts", posts[start : start + 1000]))
+    # a redelivered batch: FINAL and uniq-based rollups must not double count it
+    stmts.append(insert_sql("posts", posts[:50]))
+    stmts.append(insert_sql("brand_minutes", _minutes(posts)))
+    stmts.append(insert_sql("alerts", _alerts()))
+    stmts.append(insert_sql("dead_letters", _dead_letters()))
+    return stmts
+
+
+class Chdb:
+    """Current ClickHouse in-process, one database, same call shape as clickhouse_driver."""
+
+    def __init__(self) -> None:
+        from chdb import session
+
+        self._s = session.Session()
+        self._s.query("CREATE DATABASE IF NOT EXISTS crisis_radar")
+        self._s.query("USE crisis_radar")
+
+    def execute(self, sql: str) -> list[tuple[Any, ...]]:
+        out = self._s.query(sql, "JSONCompact")
+        text = out.bytes().decode() if hasattr(out, "bytes") else str(out)
+        return [tuple(r) for r in json.loads(text)["data"]] if text.strip() else []
+
+    def run_all(self, statements: Iterable[str]) -> None:
+        for stmt in statements:
+            self._s.query(stmt)
+
+    def close(self) -> None:
+        self._s.close()
+
+
+class ClickHouseHttp:
+    """The real server through its HTTP interface: runs any SQL text (the native driver cannot
+    send an INSERT with inline VALUES), results as JSONCompact rows."""
+
+    def __init__(
+        self, host: str, port: int, database: str, user: str = "default", password: str = ""
+    ) -> None:
+        self.host, self.port, self.database = host, port, database
+        self.url = f"http://{host}:{port}/"
+        self.params = {"database": database, "user": user, "password": password}
+
+    def as_user(self, user: str, password: str = "") -> ClickHouseHttp:
+        return ClickHouseHttp(self.host, self.port, self.database, user, password)
+
+    def execute(self, sql: str) -> list[tuple[Any, ...]]:
+        is_select = re.match(r"\s*(SELECT|SHOW|DESCRIBE)\b", sql, flags=re.I) is not None
+        text = self.raw(sql + ("\nFORMAT JSONCompact" if is_select else ""))
+        return [tuple(r) for r in json.loads(text)["data"]] if is_select else []
+
+    def raw(self, sql: str) -> str:
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        url = self.url + "?" + urllib.parse.urlencode(self.params)
+        try:
+            with urllib.request.urlopen(url, data=sql.encode(), timeout=60) as resp:
+                return str(resp.read().decode())
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(exc.read().decode()[:2000]) from None
+
+    def run_all(self, statements: Iterable[str]) -> None:
+        for stmt in statements:
+            self.raw(stmt)
