@@ -272,7 +272,7 @@ class SeasonalDetector(AnomalyDetector):
 
 def _alpha(halflife: float) -> float:
     """EW smoothing factor for a half-life given in points."""
-    return 1.0 - 0.5 ** (1.0 / max(halflife, 1e-9))
+    return 1.0 - math.pow(0.5, 1.0 / max(halflife, 1e-9))
 
 
 class ValueDetector(AnomalyDetector):
@@ -321,7 +321,7 @@ class ValueDetector(AnomalyDetector):
         short = self.short + self.short_alpha * (self._raw(x, t) - self.short)
         z = (short - self.long_mean) / math.sqrt(max(self.long_var, 1e-6))
         # Log scale keeps the extreme tail resolvable (1 - p would round to 1.0).
-        return min(1.0, -math.log10(max(normal_sf(z), 1e-300)) / 300.0) ** 0.25
+        return math.pow(min(1.0, -math.log10(max(normal_sf(z), 1e-300)) / 300.0), 0.25)
 
     def learn_one(self, x: float, t: datetime) -> None:
         self.peak = max(self.peak * self.peak_decay, self._score(x, t))

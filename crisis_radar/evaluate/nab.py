@@ -83,7 +83,9 @@ def sweep_points(
     return out
 
 
-def score_by_threshold(points: Iterable[Point], costs: dict[str, float]) -> list[tuple[float, float]]:
+def score_by_threshold(
+    points: Iterable[Point], costs: dict[str, float]
+) -> list[tuple[float, float]]:
     """(threshold, raw score) for every distinct threshold, as ``calcScoreByThreshold``."""
     pts = sorted(points, key=lambda p: p.score, reverse=True)
     parts: dict[str, float] = {p.window: -costs["fnWeight"] for p in pts if p.window is not None}

@@ -1,0 +1,198 @@
+"""Per-brand per-minute aggregation on event time, with allowed lateness and amendments.
+
+A minute closes when ``minute_end + allowed_lateness <= watermark``. Posts for a closed
+minute arriving within ``max_lateness_s`` amend it: the minute is emitted again with
+``version + 1`` and ``late_posts`` counted. Later posts are only counted (``too_late``).
+Known brands get zero-volume minutes (silence is a signal too), bounded by ``max_fill``.
+
+>>> from datetime import datetime, timedelta, UTC
+>>> from schemas.models import Author, Post, ScoredPost
+>>> t0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+>>> def sp(i, sec, neg=False):
+...     post = Post(platform="simulated", post_id=str(i), author=Author(id=f"a{i % 2}"),
+...                 text="x", created_at=t0 + timedelta(seconds=sec))
+...     return ScoredPost(post=post, brand="acme", sentiment_label="negative" if neg else "neutral",
+...                       sentiment_score=-0.5 if neg else 0.0, cluster_id=f"c{i}",
+...                       is_duplicate=False, scored_at=t0)
+>>> agg = MinuteAggregator(allowed_lateness_s=60)
+>>> for i in range(3):
+...     _ = agg.add(sp(i, 10 * i, neg=i == 0))
+>>> agg.advance(t0 + timedelta(seconds=90))     # minute end + 60 s not reached yet
+[]
+>>> closed = agg.advance(t0 + timedelta(minutes=3))
+>>> [(m.posts, m.unique_authors, m.negative, m.version) for m in closed]
+[(3, 2, 1, 1), (0, 0, 0, 1)]
+>>> agg.add(sp(9, 30))                          # late post: amends the first minute
+'amended'
+>>> [(m.posts, m.late_posts, m.version) for m in agg.advance(t0 + timedelta(minutes=3))]
+[(4, 1, 2)]
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from schemas.models import BrandMinute, ScoredPost
+
+MINUTE = timedelta(minutes=1)
+AddStatus = Literal["open", "amended", "too_late"]
+
+
+class _Acc:
+    """Mutable counters of one (brand, minute)."""
+
+    __slots__ = (
+        "authors", "campaign_posts", "duplicates", "late_posts", "negative", "neutral",
+        "new_clusters", "positive", "posts", "reach", "sentiment_sum", "unique_posts", "version",
+    )
+
+    def __init__(self) -> None:
+        self.posts = self.unique_posts = self.negative = self.neutral = self.positive = 0
+        self.reach = self.duplicates = self.campaign_posts = self.new_clusters = 0
+        self.late_posts = 0
+        self.version = 0  # 0 = never emitted
+        self.sentiment_sum = 0.0
+        self.authors: set[str] = set()
+
+    def add(self, sp: ScoredPost, new_cluster: bool) -> None:
+        self.posts += 1
+        self.unique_posts += not sp.is_duplicate
+        self.duplicates += sp.is_duplicate
+        self.campaign_posts += sp.campaign
+        self.new_clusters += new_cluster
+        if sp.sentiment_label == "negative":
+            self.negative += 1
+        elif sp.sentiment_label == "positive":
+            self.positive += 1
+        else:
+            self.neutral += 1
+        self.sentiment_sum += sp.sentiment_score
+        self.reach += sp.post.author.followers
+        self.authors.add(sp.post.author.id)
+
+    def record(self, brand: str, minute: datetime) -> BrandMinute:
+        return BrandMinute(
+            brand=brand, minute=minute, posts=self.posts, unique_posts=self.unique_posts,
+            unique_authors=len(self.authors), negative=self.negative, neutral=self.neutral,
+            positive=self.positive, sentiment_sum=self.sentiment_sum, reach=self.reach,
+            duplicates=self.duplicates, campaign_posts=self.campaign_posts,
+            new_clusters=self.new_clusters, late_posts=self.late_posts, version=self.version,
+        )
+
+
+def floor_minute(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+class MinuteAggregator:
+    """Event-time minute buckets per brand. Deterministic given the same inputs; picklable."""
+
+    def __init__(
+        self,
+        allowed_lateness_s: float = 120,
+        max_lateness_s: float = 3600,
+        max_fill: int = 1440,
+        clusters_per_brand: int = 2048,
+    ) -> None:
+        self.allowed = timedelta(seconds=allowed_lateness_s)
+        self.max_lateness = timedelta(seconds=max(max_lateness_s, allowed_lateness_s))
+        self.max_fill = max_fill  # at most this many zero minutes filled per brand per gap
+        self.clusters_per_brand = clusters_per_brand
+        self.open: dict[tuple[str, datetime], _Acc] = {}
+        self.emitted: dict[tuple[str, datetime], _Acc] = {}  # kept for amendments
+        self.dirty: set[tuple[str, datetime]] = set()
+        self.last_minute: dict[str, datetime] = {}  # last minute emitted per brand
+        self.clusters: dict[str, OrderedDict[str, None]] = {}  # recent cluster ids per brand
+        self.last_post: dict[str, datetime] = {}  # brands idle > max_fill minutes are dropped
+        self.closed_before: datetime | None = None  # minutes < this are closed
+        self.watermark: datetime | None = None
+        self.too_late = 0
+
+    def _new_cluster(self, brand: str, cluster_id: str) -> bool:
+        seen = self.clusters.setdefault(brand, OrderedDict())
+        if cluster_id in seen:
+            seen.move_to_end(cluster_id)
+            return False
+        seen[cluster_id] = None
+        if len(seen) > self.clusters_per_brand:
+            seen.popitem(last=False)
+        return True
+
+    def add(self, scored: ScoredPost, watermark: datetime | None = None) -> AddStatus:
+        """Count one scored post in its event-time minute."""
+        minute = floor_minute(scored.post.created_at)
+        key = (scored.brand, minute)
+        closed = self.closed_before is not None and minute < self.closed_before
+        if not closed:
+            acc = self.open.get(key)
+            if acc is None:
+                acc = self.open[key] = _Acc()
+            acc.add(scored, self._new_cluster(scored.brand, scored.cluster_id))
+            self.last_post[scored.brand] = max(minute, self.last_post.get(scored.brand, minute))
+            return "open"
+        wm = watermark or self.watermark
+        assert wm is not None
+        if minute + MINUTE + self.max_lateness <= wm:
+            self.too_late += 1
+            return "too_late"
+        acc = self.emitted.get(key)
+        if acc is None:  # emitted as a zero minute (version 1), or never (version 0)
+            acc = self.emitted[key] = _Acc()
+            last = self.last_minute.get(scored.brand)
+            acc.version = 1 if last is not None and minute <= last else 0
+        acc.add(scored, self._new_cluster(scored.brand, scored.cluster_id))
+        acc.late_posts += 1
+        self.dirty.add(key)
+        return "amended"
+
+    def advance(self, watermark: datetime) -> list[BrandMinute]:
+        """Close every minute with ``minute_end + allowed_lateness <= watermark``."""
+        # minute m closes when m + 1 min <= watermark - allowed  <=>  m < floor(wm - allowed)
+        boundary = floor_minute(watermark - self.allowed)
+        self.watermark = max(watermark, self.watermark or watermark)
+        if self.closed_before is not None and boundary <= self.closed_before:
+            boundary = self.closed_before
+        out: list[BrandMinute] = []
+        firsts: dict[str, datetime] = {}
+        for b, m in self.open:
+            if m < boundary and (b not in firsts or m < firsts[b]):
+                firsts[b] = m
+        for brand in sorted(set(firsts) | set(self.last_minute)):
+            start = self.last_minute.get(brand)
+            first_post = firsts.get(brand)
+            if start is None:
+                if first_post is None:
+                    continue
+                m = first_post
+            else:
+                m = start + MINUTE
+                if (boundary - m) // MINUTE > self.max_fill:
+                    m = boundary - self.max_fill * MINUTE
+                if first_post is not None and first_post < m:
+                    m = first_post
+            if m >= boundary:
+                continue
+            while m < boundary:
+                acc = self.open.pop((brand, m), None) or _Acc()
+                acc.version = 1
+                out.append(acc.record(brand, m))
+                if acc.posts:
+                    self.emitted[(brand, m)] = acc
+                m += MINUTE
+            self.last_minute[brand] = boundary - MINUTE
+            if (boundary - self.last_post[brand]) // MINUTE > self.max_fill:
+                del self.last_minute[brand], self.last_post[brand]  # idle brand: stop filling
+        for key in sorted(self.dirty, key=lambda k: (k[1], k[0])):
+            acc = self.emitted[key]
+            acc.version += 1
+            out.append(acc.record(*key))
+        self.dirty.clear()
+        self.closed_before = boundary
+        # Forget amendment state beyond max lateness (bounded memory).
+        horizon = watermark - self.max_lateness - MINUTE
+        for key in [k for k in self.emitted if k[1] < horizon]:
+            del self.emitted[key]
+        out.sort(key=lambda r: (r.minute, r.brand, r.version))
+        return out
