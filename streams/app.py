@@ -41,6 +41,8 @@ from streams.topics import declare
 
 log = logging.getLogger("crisis_radar.worker")
 settings = get_settings()
+DATADIR = settings.stack_dir / "faust" / f"{settings.topic_prefix}{settings.worker_id}"
+DATADIR.mkdir(parents=True, exist_ok=True)
 
 app = faust.App(
     f"{settings.topic_prefix}{settings.worker_id}",  # consumer group + changelog names isolated
@@ -50,7 +52,7 @@ app = faust.App(
     web_enabled=False,
     web_bind=settings.worker_web_host,
     web_port=settings.worker_web_port,
-    datadir=str(settings.stack_dir / "faust" / f"{settings.topic_prefix}{settings.worker_id}"),
+    datadir=str(DATADIR),
     topic_partitions=settings.topic_partitions,
     topic_allow_declare=True,
     broker_session_timeout=8,

@@ -120,21 +120,22 @@ class PartitionWindow:
             self.aggregator = MinuteAggregator(allowed_lateness_s=self.lateness_s)
 
     def add(self, sp: ScoredPost, wall: datetime) -> bool:
-        """Add one post; True if it is late (its minute was already closed)."""
-        self.aggregator.add(sp)
+        """Add one post; True if it is late (its minute had already been emitted)."""
+        status = self.aggregator.add(sp)
         ts = sp.post.created_at
         if self.max_event is None or ts > self.max_event:
             self.max_event = ts
         self.last_wall = wall
-        return self.watermark is not None and sp.post.minute < self.watermark
+        return status != "open"
 
     def advance(self, wall: datetime) -> list[BrandMinute]:
-        """Close minutes up to max event time - lateness; an idle partition's event clock
-        keeps running at wall speed since its last post, so its last minutes still close."""
+        """Advance the event clock to the max event time seen on this partition; an idle
+        partition's clock keeps running at wall speed since its last post, so its last minutes
+        still close. The aggregator closes a minute once minute end + lateness <= watermark."""
         if self.max_event is None or self.last_wall is None:
             return []
         idle = max(timedelta(0), wall - self.last_wall)
-        wm = self.max_event + idle - timedelta(seconds=self.lateness_s)
+        wm = self.max_event + idle
         if self.watermark is not None and wm <= self.watermark:
             return []
         self.watermark = wm

@@ -1,0 +1,155 @@
+"""``crisis-radar demo``: the whole pipeline on the local stack, in a few minutes.
+
+stack up -> migrate -> worker subprocess -> simulate one day (preset demo: a product-defect crisis
+and a launch spike) into Kafka as fast as it can be produced (event time drives every window, so
+replay speed does not change the result) -> wait for the alerts -> print them with their
+explanations and a ClickHouse summary -> stop the worker. Exit 1 if the crisis was missed or the
+launch spike was called a crisis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import timedelta
+from typing import Any
+
+from tqdm import tqdm
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crisis-radar demo", description=__doc__.split("\n\n")[1])
+    p.add_argument("--timeout", type=float, default=300, help="seconds to wait for the pipeline")
+    p.add_argument("--prefix", help="topic prefix (default: a fresh demo<time>. per run)")
+    p.add_argument("--database", help="ClickHouse database (default: settings)")
+    p.add_argument("--metrics-port", type=int, default=8000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-stack", action="store_true", help="do not run 'stack up' first")
+    return p
+
+
+def _truth(seed: int) -> tuple[list[Any], Any]:
+    from crisis_radar.commands.simulate import _parser as sim_parser
+    from crisis_radar.commands.simulate import build_scenario
+
+    args = sim_parser().parse_args(["--preset", "demo", "--seed", str(seed), "--out", "-"])
+    return args, build_scenario(args)
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    from crisis_radar import stack
+    from crisis_radar.clickhouse import make_client, migrate
+    from crisis_radar.commands.simulate import run as simulate_run
+    from crisis_radar.settings import get_settings
+    from crisis_radar.simulate import IS_CRISIS
+    from schemas.models import Severity
+    from streams import runner
+
+    base = get_settings()
+    prefix = args.prefix if args.prefix is not None else f"demo{int(time.time())}."
+    settings = base.model_copy(
+        update={
+            "topic_prefix": prefix,
+            "metrics_port": args.metrics_port,
+            "clickhouse_database": args.database or base.clickhouse_database,
+        }
+    )
+    say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if not args.no_stack:
+        say("[1/6] stack up")
+        try:
+            stack.up(None, base)
+        except stack.StackError as exc:
+            say(f"crisis-radar demo: the stack did not come up: {exc}")
+            return 1
+    say(f"[2/6] migrate ClickHouse database {settings.clickhouse_database}")
+    migrate(settings)
+    _, scenario = _truth(args.seed)
+    log_path = settings.stack_dir / "logs" / "demo-worker.log"
+    say(f"[3/6] worker (topic prefix {prefix!r}, log {log_path})")
+    with runner.running_worker(settings, log_path) as proc:
+        runner.wait_ready(proc, settings.metrics_port, log_path, timeout=90)
+        say("[4/6] simulate one day (preset demo) into " + settings.topic("posts.raw"))
+        n = simulate_run(
+            scenario,
+            None,
+            None,
+            settings.topic("posts.raw"),
+            quiet=False,
+            bootstrap=settings.kafka_bootstrap,
+        )
+        say(f"[5/6] waiting for the pipeline ({n} posts, timeout {args.timeout:.0f}s)")
+        done = _wait(proc, settings.metrics_port, n, args.timeout, runner)
+        alerts = runner.read_alerts(settings)
+    say("[6/6] results\n")
+    for a in sorted(alerts, key=lambda a: (a.minute, a.brand)):
+        print(f"== {a.severity.label.upper():8} {a.brand} at {a.minute:%H:%M} UTC  id {a.alert_id}")
+        print(f"   {a.summary}")
+        for s in a.signals[:4]:
+            print(
+                f"   - {s.signal}: observed {s.observed:.3g}, expected {s.expected:.3g} "
+                f"(score {s.score:.2f}) {s.detail}"
+            )
+        if a.top_terms:
+            print(f"   top terms: {', '.join(a.top_terms[:8])}")
+        for tp in a.top_posts[:2]:
+            print(f"   post [{tp.sentiment_score:+.2f}] {tp.text[:110]!r}")
+        for c in a.top_clusters[:1]:
+            print(f"   cluster x{c.posts} by {c.distinct_authors} authors: {c.example_text[:90]!r}")
+    client = make_client(settings)
+    print("\nClickHouse (rows, FINAL):")
+    for table in ("posts", "brand_minutes", "alerts", "dead_letters"):
+        rows = client.execute(f"SELECT count() FROM {table} FINAL")[0][0]
+        print(f"  {table:<14}{rows:>9}")
+    client.disconnect()
+    # Verdict against the scenario's ground truth.
+    ok = done
+    for ev in scenario.events:
+        window = [
+            a
+            for a in alerts
+            if a.brand == ev.brand
+            and ev.start - timedelta(minutes=5) <= a.minute <= ev.start + timedelta(hours=3)
+        ]
+        top = max((a.severity for a in window), default=Severity.NONE)
+        if IS_CRISIS[ev.kind]:
+            hit = top >= Severity.WARNING
+            print(
+                f"\n{ev.kind} on {ev.brand} at {ev.start:%H:%M}: "
+                f"{'DETECTED' if hit else 'MISSED'} (max severity {top.label})"
+            )
+        else:
+            hit = top < Severity.CRISIS
+            print(
+                f"{ev.kind} on {ev.brand} at {ev.start:%H:%M}: "
+                f"{'no crisis alert (good)' if hit else 'FALSE CRISIS'} (max {top.label})"
+            )
+        ok = ok and hit
+    if not done:
+        print("the pipeline did not finish within the timeout (see the worker log)")
+    return 0 if ok else 1
+
+
+def _wait(proc: Any, port: int, n: int, timeout: float, runner: Any) -> bool:
+    """Progress by posts validated; done when every post went through and minutes stopped."""
+    deadline = time.monotonic() + timeout
+    bar = tqdm(total=n, unit="post", desc="pipeline", file=sys.stderr)
+    last_minutes, stable_since = -1.0, time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False
+            m = runner.scrape(port)
+            seen = runner.sample(m, "crisis_radar_posts_in_total", stage="posts.valid")
+            bar.update(int(seen) - bar.n)
+            minutes = runner.sample(m, "crisis_radar_posts_in_total", stage="crisis.alerts")
+            if minutes != last_minutes:
+                last_minutes, stable_since = minutes, time.monotonic()
+            if seen >= n and minutes > 0 and time.monotonic() - stable_since > 5:
+                return True
+            time.sleep(0.5)
+        return False
+    finally:
+        bar.close()

@@ -1,0 +1,107 @@
+"""Run a worker as a subprocess and watch it: shared by ``crisis-radar demo``, the end-to-end test
+and the pipeline benchmark."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from crisis_radar.settings import Settings
+from schemas.models import CrisisAlert
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        CRISIS_RADAR_TOPIC_PREFIX=settings.topic_prefix,
+        CRISIS_RADAR_CLICKHOUSE_DATABASE=settings.clickhouse_database,
+        CRISIS_RADAR_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+        CRISIS_RADAR_CLICKHOUSE_HOST=settings.clickhouse_host,
+        CRISIS_RADAR_CLICKHOUSE_PORT=str(settings.clickhouse_port),
+        CRISIS_RADAR_TOPIC_PARTITIONS=str(settings.topic_partitions),
+        CRISIS_RADAR_METRICS_PORT=str(settings.metrics_port),
+        CRISIS_RADAR_STACK_DIR=str(settings.stack_dir),
+        CRISIS_RADAR_ALLOWED_LATENESS_S=str(settings.allowed_lateness_s),
+    )
+    return env
+
+
+@contextmanager
+def running_worker(settings: Settings, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``python -m streams`` with ``settings``; SIGTERM it (then SIGKILL) on exit."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams", "--loglevel", "info"],
+            env=worker_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """All samples of a /metrics page: (name, sorted labels) -> value; {} if not up."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    out = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = float(s.value)
+    return out
+
+
+def sample(
+    metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def wait_ready(proc: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float) -> None:
+    """Wait for /metrics and for the Faust worker to report Ready in its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited with {proc.returncode}; see {log_path}")
+        if scrape(port) and b"Worker]: Ready" in log_path.read_bytes():
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"worker not ready after {timeout:.0f}s; see {log_path}")
+
+
+def read_alerts(settings: Settings, timeout_ms: int = 1000) -> list[CrisisAlert]:
+    """Every alert on crisis.alerts so far (from the beginning)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        settings.topic("crisis.alerts"),
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=timeout_ms,
+    )
+    try:
+        return [CrisisAlert.model_validate_json(m.value) for m in consumer]
+    finally:
+        consumer.close()
