@@ -1,0 +1,294 @@
+"""Watched brands: the watchlist format and a fast multi-brand matcher.
+
+One Aho-Corasick automaton (pyahocorasick) holds every keyword, ``#hashtag``, ``@handle`` and
+exclusion phrase of every brand, so a post costs one pass over its text whatever the size of
+the watchlist. Matches are case-insensitive and whole-word. An exclusion phrase vetoes the
+keyword/hashtag occurrences it overlaps ("apple pie" is not Apple, but "apple pie at the Apple
+store" still is); an exclusion phrase that overlaps no occurrence vetoes all keyword/hashtag
+matches of its brand in that post (a context veto). ``@handle`` matches and the post's own
+``mentions`` list are explicit addressing and are never vetoed.
+
+>>> wl = Watchlist.from_dict({"brands": [
+...     {"id": "apple", "name": "Apple", "keywords": ["apple"], "hashtags": ["apple"],
+...      "handles": ["apple"], "exclude": ["apple pie"], "group": "tech", "team": "desk"},
+...     {"id": "acme", "name": "Acme", "keywords": ["acme", "acme corp"], "languages": ["en"]},
+... ]})
+>>> m = BrandMatcher(wl)
+>>> m.match("My Apple watch and my ACME Corp phone both died")
+['acme', 'apple']
+>>> m.match("grandma's apple pie recipe"), m.match("pineapple"), m.match("#ApplePie")
+([], [], [])
+>>> m.match("apple pie at the Apple store"), m.match("apple pie", mentions=["@apple"])
+(['apple'], ['apple'])
+>>> m.match("acme is down", lang="de"), m.match("acme is down", lang="en-GB")
+([], ['acme'])
+>>> m.brand("apple").team
+'desk'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+import yaml
+
+from detectors.text import fold
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+_FIELDS = {"id", "name", "keywords", "hashtags", "handles", "exclude", "languages", "group", "team"}
+_KW, _TAG, _HANDLE, _EXCL = 0, 1, 2, 3
+
+
+class WatchlistError(ValueError):
+    """A malformed watchlist; the message names the brand and the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    """One watched brand and who cares about it."""
+
+    id: str
+    name: str
+    keywords: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    handles: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    languages: frozenset[str] = frozenset()
+    group: str = ""
+    team: str = ""
+
+    def labels(self) -> dict[str, str]:
+        """Prometheus labels for this brand."""
+        return {"brand": self.id, "group": self.group, "team": self.team}
+
+
+def _lang(code: str) -> str:
+    """Primary language subtag: 'en-GB' -> 'en'."""
+    return code.strip().casefold().replace("_", "-").split("-", 1)[0]
+
+
+def _parse_brand(i: int, raw: object) -> Brand:
+    if not isinstance(raw, Mapping):
+        raise WatchlistError(f"brand #{i}: expected a mapping, got {type(raw).__name__}")
+    bid = raw.get("id")
+    where = f"brand #{i} ({bid!r})" if isinstance(bid, str) else f"brand #{i}"
+    unknown = set(raw) - _FIELDS
+    if unknown:
+        raise WatchlistError(
+            f"{where}: unknown field(s) {sorted(map(str, unknown))}; allowed: {sorted(_FIELDS)}"
+        )
+    if not isinstance(bid, str) or not _ID.match(bid):
+        raise WatchlistError(f"{where}: field 'id' must be a lowercase id like 'acme', got {bid!r}")
+
+    def strings(field: str, strip: str = "", single_token: bool = False) -> tuple[str, ...]:
+        value = raw.get(field)
+        if value is None:
+            return ()
+        if isinstance(value, str) or not isinstance(value, list):
+            raise WatchlistError(
+                f"{where}: field '{field}' must be a list of strings, got {value!r}"
+            )
+        out = []
+        for v in value:
+            if not isinstance(v, str) or not fold(v).lstrip(strip):
+                raise WatchlistError(
+                    f"{where}: field '{field}' has an empty or non-string entry {v!r}"
+                )
+            term = fold(v).lstrip(strip)
+            if single_token and " " in term:
+                raise WatchlistError(f"{where}: field '{field}' entry {v!r} contains a space")
+            out.append(term)
+        return tuple(dict.fromkeys(out))
+
+    def text(field: str, default: str) -> str:
+        value = raw.get(field, default)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise WatchlistError(f"{where}: field '{field}' must be a string, got {value!r}")
+        return value
+
+    brand = Brand(
+        id=bid,
+        name=text("name", bid),
+        keywords=strings("keywords"),
+        hashtags=strings("hashtags", "#", single_token=True),
+        handles=strings("handles", "@", single_token=True),
+        exclude=strings("exclude"),
+        languages=frozenset(_lang(x) for x in strings("languages")),
+        group=text("group", ""),
+        team=text("team", ""),
+    )
+    if not (brand.keywords or brand.hashtags or brand.handles):
+        raise WatchlistError(f"{where}: needs at least one of 'keywords', 'hashtags', 'handles'")
+    return brand
+
+
+class Watchlist:
+    """The watched brands, validated; index by id (``wl["acme"]``)."""
+
+    def __init__(self, brands: Iterable[Brand]) -> None:
+        self.brands: tuple[Brand, ...] = tuple(brands)
+        self._by_id: dict[str, Brand] = {}
+        for b in self.brands:
+            if b.id in self._by_id:
+                raise WatchlistError(f"brand {b.id!r}: duplicate id")
+            self._by_id[b.id] = b
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | Sequence[Any]) -> Watchlist:
+        """From ``{"brands": [...]}`` (the YAML document) or a bare list of brand mappings."""
+        items = data.get("brands") if isinstance(data, Mapping) else data
+        if not isinstance(items, list):
+            raise WatchlistError("watchlist: expected a top-level 'brands:' list")
+        return cls(_parse_brand(i, raw) for i, raw in enumerate(items, 1))
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Watchlist:
+        p = Path(path)
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise WatchlistError(f"watchlist {p}: cannot read ({e.strerror})") from e
+        except yaml.YAMLError as e:
+            raise WatchlistError(f"watchlist {p}: invalid YAML: {e}") from e
+        try:
+            return cls.from_dict(data if data is not None else {})
+        except WatchlistError as e:
+            raise WatchlistError(f"watchlist {p}: {e}") from e
+
+    @property
+    def ids(self) -> list[str]:
+        return [b.id for b in self.brands]
+
+    def __getitem__(self, brand_id: str) -> Brand:
+        return self._by_id[brand_id]
+
+    def __contains__(self, brand_id: object) -> bool:
+        return brand_id in self._by_id
+
+    def __iter__(self) -> Iterator[Brand]:
+        return iter(self.brands)
+
+    def __len__(self) -> int:
+        return len(self.brands)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Watchlist) and other.brands == self.brands
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _vetoed(spans: list[tuple[int, int]], vetoes: Sequence[tuple[int, int]]) -> bool:
+    """True when exclusions cancel every occurrence, or one excludes by context alone."""
+
+    def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+        return a[0] <= b[1] and b[0] <= a[1]
+
+    if not vetoes:
+        return False
+    if any(not any(overlaps(v, s) for s in spans) for v in vetoes):
+        return True  # context veto: e.g. "museum" anywhere in the post
+    return all(any(overlaps(v, s) for v in vetoes) for s in spans)
+
+
+def _is_word(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+class BrandMatcher:
+    """Finds the watched brands a post talks about. Picklable (rebuilds its automaton)."""
+
+    def __init__(self, watchlist: Watchlist) -> None:
+        self.watchlist = watchlist
+        self._build()
+
+    def _build(self) -> None:
+        brands = self.watchlist.brands
+        terms: dict[str, list[tuple[int, int]]] = {}
+        self._tags: dict[str, list[int]] = {}
+        self._handles: dict[str, list[int]] = {}
+        for bi, b in enumerate(brands):
+            for kind, words, prefix in (
+                (_KW, b.keywords, ""),
+                (_TAG, b.hashtags, "#"),
+                (_HANDLE, b.handles, "@"),
+                (_EXCL, b.exclude, ""),
+            ):
+                for w in words:
+                    terms.setdefault(prefix + w, []).append((bi, kind))
+            for t in b.hashtags:
+                self._tags.setdefault(t, []).append(bi)
+            for h in b.handles:
+                self._handles.setdefault(h, []).append(bi)
+        self._ids = [b.id for b in brands]
+        self._langs = [b.languages for b in brands]
+        self._auto: Any = None
+        if terms:
+            auto = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+            for key, entries in terms.items():
+                auto.add_word(key, (len(key), tuple(entries)))
+            auto.make_automaton()
+            self._auto = auto
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"watchlist": self.watchlist}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.watchlist = state["watchlist"]
+        self._build()
+
+    def brand(self, brand_id: str) -> Brand:
+        """Metadata (name, group, team) of a brand id returned by :meth:`match`."""
+        return self.watchlist[brand_id]
+
+    def match(
+        self,
+        text: str,
+        lang: str | None = None,
+        hashtags: Iterable[str] = (),
+        mentions: Iterable[str] = (),
+    ) -> list[str]:
+        """Sorted, unique ids of the brands ``text`` (and its tags/mentions) refers to.
+
+        ``lang`` filters brands that list ``languages``; an unknown language (None) matches all.
+        """
+        sure: set[int] = set()  # explicit addressing: never vetoed
+        hits: dict[int, list[tuple[int, int]]] = {}  # keyword/hashtag spans, may be vetoed
+        excl: dict[int, list[tuple[int, int]]] = {}
+        for tag in hashtags:
+            for bi in self._tags.get(fold(tag).lstrip("#"), ()):
+                hits.setdefault(bi, []).append((-1, -1))  # a list tag overlaps no exclusion
+        for mention in mentions:
+            h = fold(mention).lstrip("@")
+            sure.update(self._handles.get(h) or self._handles.get(h.split(".", 1)[0]) or ())
+        t = fold(text)
+        if self._auto is not None and t:
+            n = len(t)
+            for end, (length, entries) in self._auto.iter(t):
+                start = end - length + 1
+                if start > 0 and _is_word(t[start - 1]):
+                    continue
+                if end + 1 < n:
+                    nxt = t[end + 1]
+                    if _is_word(nxt) or (nxt == "-" and t[start] == "@"):
+                        continue
+                for bi, kind in entries:
+                    if kind == _HANDLE:
+                        sure.add(bi)
+                    elif kind == _EXCL:
+                        excl.setdefault(bi, []).append((start, end))
+                    else:
+                        hits.setdefault(bi, []).append((start, end))
+        for bi, spans in hits.items():
+            if bi not in sure and not _vetoed(spans, excl.get(bi, ())):
+                sure.add(bi)
+        if lang is not None:
+            code = _lang(lang)
+            sure = {bi for bi in sure if not self._langs[bi] or code in self._langs[bi]}
+        return sorted(self._ids[bi] for bi in sure)
