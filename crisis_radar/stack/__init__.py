@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -76,10 +77,15 @@ def _say(msg: str) -> None:
 
 
 def _holder(port: int) -> tuple[int | None, str]:
+    """PID listening on ``port`` and a hint of what it is (its working folder tells whose stack)."""
     for lst in _proc.listeners():
         if lst.port == port and lst.pid is not None:
-            return lst.pid, _proc.cmdline(lst.pid)[:160]
-    return None, "(unknown process)"
+            try:
+                cwd = os.readlink(f"/proc/{lst.pid}/cwd")
+            except OSError:
+                cwd = "?"
+            return lst.pid, f"{_proc.cmdline(lst.pid).split(' ')[0]}, working folder {cwd}"
+    return None, "unknown process"
 
 
 def _state(svc: Service) -> ServiceStatus:
