@@ -77,6 +77,19 @@ def count_sf(x: float, mu: float, var: float) -> float:
 class AnomalyDetector(ABC):
     """Common API: score a value, then learn it. Time is always passed in."""
 
+    __slots__ = ()
+
+    def __getstate__(self) -> dict[str, object]:
+        # Slotted classes: gather every slot along the MRO; drop caches.
+        keys = {k for c in type(self).__mro__ for k in getattr(c, "__slots__", ())}
+        return {k: getattr(self, k) for k in keys if k != "_last" and hasattr(self, k)}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        if "_last" in {k for c in type(self).__mro__ for k in getattr(c, "__slots__", ())}:
+            setattr(self, "_last", None)  # noqa: B010 - slot declared by subclasses
+        for k, v in state.items():
+            setattr(self, k, v)
+
     @abstractmethod
     def learn_one(self, x: float, t: datetime) -> None:
         """Update the state with value ``x`` observed at ``t``."""
@@ -260,14 +273,6 @@ class SeasonalDetector(AnomalyDetector):
             self.var = max(abs(x), 1.0) if self._is_count() else (0.1 * abs(x)) ** 2 + 1e-9
 
     # -- pickling (slots) --------------------------------------------------------
-    def __getstate__(self) -> dict[str, object]:
-        state = {k: getattr(self, k) for k in self.__slots__}
-        state["_last"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        for k, v in state.items():
-            setattr(self, k, v)
 
 
 def _alpha(halflife: float) -> float:
@@ -334,9 +339,88 @@ class ValueDetector(AnomalyDetector):
         self.base.learn_one(x, t)
         self.n += 1
 
-    def __getstate__(self) -> dict[str, object]:
-        return {k: getattr(self, k) for k in self.__slots__}
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        for k, v in state.items():
-            setattr(self, k, v)
+
+class ShareDetector(AnomalyDetector):
+    """A proportion (e.g. negative share) against its learned baseline, as a binomial tail.
+
+    ``x`` is the share and ``n`` the number of trials, so 2 of 3 negative posts at night is
+    weak evidence while 200 of 300 is strong. Anomalous minutes are learned with a small weight.
+
+    >>> from datetime import datetime, UTC
+    >>> d, t = ShareDetector(prior=0.1), datetime(2026, 1, 1, tzinfo=UTC)
+    >>> d.score_one(2 / 3, t, n=3) < 0.99 < d.score_one(0.6, t, n=300)
+    True
+    """
+
+    __slots__ = ("alpha", "direction", "learn_threshold", "n", "p0", "prior_weight", "slow_learn")
+
+    def __init__(self, prior: float = 0.15, halflife: float = 720.0, direction: Direction = "up",
+                 learn_threshold: float = 0.999, slow_learn: float = 0.05,
+                 prior_weight: float = 30.0) -> None:
+        self.p0 = prior
+        self.alpha = _alpha(halflife)
+        self.direction: Direction = direction
+        self.learn_threshold = learn_threshold
+        self.slow_learn = slow_learn
+        self.prior_weight = prior_weight  # trials the prior is worth: cold start stays cautious
+        self.n = 0.0  # trials seen (capped)
+
+    def expected(self, t: datetime) -> float:
+        return self.p0
+
+    def score_one(self, x: float, t: datetime, n: int = 1) -> float:
+        if n <= 0:
+            return 0.0
+        p0 = min(max(self.p0, 1e-3), 1 - 1e-3)
+        k = round(x * n)
+        mu = n * p0
+        # Uncertainty of p0 while little is known widens the tail (beta-binomial-like).
+        var = n * p0 * (1 - p0) * (1.0 + n / (self.n + self.prior_weight))
+        up = count_sf(k, mu, var) if self.direction != "down" else 1.0
+        down = 1.0 - count_sf(k + 1, mu, var) if self.direction != "up" else 1.0
+        return 1.0 - min(1.0, min(up, down) * (2.0 if self.direction == "both" else 1.0))
+
+    def learn_one(self, x: float, t: datetime, n: int = 1) -> None:
+        if n <= 0:
+            return
+        w = self.slow_learn if self.score_one(x, t, n) > self.learn_threshold else 1.0
+        a = 1.0 - math.pow(1.0 - self.alpha, n * w)
+        self.p0 += a * (x - self.p0)
+        self.n = min(self.n + n, 1e6)
+
+
+
+class MeanDetector(ShareDetector):
+    """A per-minute mean of per-post values (e.g. sentiment) with ``n`` posts behind it.
+
+    The standard error shrinks with n, so a drop carried by many posts scores high.
+    """
+
+    __slots__ = ("var",)
+
+    def __init__(self, prior: float = 0.0, prior_var: float = 0.25, **kwargs: object) -> None:
+        kwargs.setdefault("direction", "down")
+        super().__init__(prior=prior, **kwargs)  # type: ignore[arg-type]
+        self.var = prior_var  # per-post variance
+
+    def score_one(self, x: float, t: datetime, n: int = 1) -> float:
+        if n <= 0:
+            return 0.0
+        se = math.sqrt(self.var / n * (1.0 + n / (self.n + self.prior_weight)))
+        z = (x - self.p0) / se
+        p = {"up": normal_sf(z), "down": normal_sf(-z)}.get(self.direction)
+        if p is None:
+            p = min(1.0, 2 * normal_sf(abs(z)))
+        return 1.0 - p
+
+    def learn_one(self, x: float, t: datetime, n: int = 1) -> None:
+        if n <= 0:
+            return
+        w = self.slow_learn if self.score_one(x, t, n) > self.learn_threshold else 1.0
+        a = 1.0 - math.pow(1.0 - self.alpha, n * w)
+        d = x - self.p0
+        self.p0 += a * d
+        self.var += a * (d * d * n - self.var)
+        self.var = min(max(self.var, 0.01), 1.0)
+        self.n = min(self.n + n, 1e6)
