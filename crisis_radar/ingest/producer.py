@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import xxhash
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.codec import has_lz4
 from prometheus_client import CollectorRegistry, Counter, start_http_server
@@ -47,8 +48,8 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "bootstrap_servers": settings.kafka_bootstrap.split(","),
         "acks": "all",
         "enable_idempotence": True,
-        "linger_ms": 20,
-        "batch_size": 1024 * 1024,
+        "linger_ms": 200,  # fewer, fuller batches: the sender thread competes for the GIL
+        "batch_size": 1024 * 1024,  # uncompressed; stays under the broker's 1 MB message.max.bytes
         "metrics_enabled": False,  # kafka-python's own sensors cost CPU per send
         "max_request_size": 8 * 1024 * 1024,
         "compression_type": "lz4" if has_lz4() else "gzip",
@@ -79,14 +80,26 @@ class Sink:
         self.raw_topic = settings.topic(stages.POSTS_RAW)
         self.dlq_topic = settings.topic(stages.POSTS_DLQ)
         self.errors: list[BaseException] = []
+        self.partitions: dict[str, int] = {}
+        self.posts_out = POSTS_OUT.labels("ingest")
+
+    def _partition(self, topic: str, key: bytes) -> int:
+        """xxh32(key) mod partitions: a key always lands on the same partition, and this is
+        ~10x cheaper than kafka-python's pure-Python murmur2 (it showed up in profiles)."""
+        n = self.partitions.get(topic)
+        if n is None:
+            assert self.producer is not None
+            n = self.partitions[topic] = len(self.producer.partitions_for(topic))
+        return xxhash.xxh32_intdigest(key) % n
 
     def _failed(self, exc: BaseException) -> None:
         self.errors.append(exc)
 
     def post(self, send: Send) -> None:
-        POSTS_OUT.labels("ingest").inc()
+        self.posts_out.inc()
         if self.producer is not None:
-            fut = self.producer.send(self.raw_topic, key=send.key, value=send.value)
+            part = self._partition(self.raw_topic, send.key)
+            fut = self.producer.send(self.raw_topic, key=send.key, value=send.value, partition=part)
             fut.add_errback(self._failed)
 
     def dead(self, letter: DeadLetter) -> None:
