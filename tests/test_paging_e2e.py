@@ -1,0 +1,257 @@
+"""End-to-end paging on the real stack: metrics -> Prometheus rules -> Alertmanager -> webhook.
+
+The exporter (this file run as a script) drives the real ``detectors.crisis.CrisisScorer`` over
+seeded per-minute aggregates of two brands and exports them through the worker's own metric
+objects (``streams.metrics``) on a port Prometheus scrapes (8000-8002). One brand has a crisis,
+the other a product launch (loud but positive). Simulated minutes pass every ``--step`` seconds
+of wall time, so the test measures the real paging path: scrape (1 s) + rule ``for:`` + routing.
+It prints one JSON line per severity change, with the wall time its minute closed.
+
+Reported: time from the deciding minute's close to the page (wall), and from crisis onset
+(event time) to the page = (deciding minute end - onset) in event time + that wall latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+WEBHOOK_PORT = 5001
+HISTORY = 300  # quiet minutes learned before the live part
+ONSET = 3  # live minute at which the crisis (and the launch) start
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def _minutes(brand: str, kind: str, n: int, seed: int) -> Iterator[Any]:
+    """Seeded BrandMinutes: quiet history, then from ONSET a crisis or a launch."""
+    import numpy as np
+
+    from schemas.models import BrandMinute
+
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        live = i - HISTORY
+        lift = max(0, live - ONSET + 1)
+        posts = int(rng.poisson(12 * (1 + 0.8 * lift) if lift else 12))
+        share = (0.65 if kind == "crisis" else 0.04) if lift else 0.15
+        neg = int(rng.binomial(posts, share))
+        pos = int(rng.binomial(posts - neg, 0.9 if kind == "launch" and lift else 0.3))
+        yield BrandMinute(
+            brand=brand,
+            minute=T0 + timedelta(minutes=i),
+            posts=posts,
+            unique_posts=posts,
+            unique_authors=posts,
+            negative=neg,
+            positive=pos,
+            neutral=posts - neg - pos,
+            sentiment_sum=-0.6 * neg + 0.5 * pos,
+            reach=posts * 300,
+        )
+
+
+def exporter(argv: list[str]) -> int:
+    """Run the simulated worker: quiet history instantly, then one minute per ``--step``."""
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--crisis-brand", required=True)
+    p.add_argument("--launch-brand", required=True)
+    p.add_argument("--live", type=int, default=12, help="live minutes after the history")
+    p.add_argument("--step", type=float, default=1.0, help="wall seconds per simulated minute")
+    args = p.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from detectors.crisis import CrisisScorer
+    from streams.metrics import BRAND_POSTS, BrandSeries, serve
+
+    series = BrandSeries(
+        {args.crisis_brand: ("e2e", "crisis-desk"), args.launch_brand: ("e2e", "crisis-desk")}
+    )
+    scorer = CrisisScorer()
+    streams = [
+        _minutes(args.crisis_brand, "crisis", HISTORY + args.live, 1),
+        _minutes(args.launch_brand, "launch", HISTORY + args.live, 2),
+    ]
+    serve(args.port)
+    for i, minutes in enumerate(zip(*streams, strict=True)):
+        if i >= HISTORY:
+            time.sleep(args.step)  # the minute closes now
+        for m in minutes:
+            a = scorer.process_one(m)
+            series.set(
+                0,
+                m.brand,
+                volume=m.posts,
+                negative_share=m.negative_share,
+                score=a.score,
+                severity=int(a.severity),
+            )
+            BRAND_POSTS.labels(m.brand).inc(m.posts)
+            if a.changed and i >= HISTORY:
+                print(
+                    json.dumps(
+                        {
+                            "brand": m.brand,
+                            "minute": m.minute.isoformat(),
+                            "live_minute": i - HISTORY,
+                            "severity": a.severity.label,
+                            "closed_at": time.time(),
+                        }
+                    ),
+                    flush=True,
+                )
+    print(json.dumps({"done": True}), flush=True)
+    time.sleep(3600)  # keep the last values up until the test stops us
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    payloads: ClassVar[list[tuple[float, dict[str, Any]]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.payloads.append((time.time(), json.loads(body)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[list[tuple[float, dict[str, Any]]]]:
+    server = None
+    for _ in range(60):  # another test may hold the port for a moment
+        try:
+            server = HTTPServer(("127.0.0.1", WEBHOOK_PORT), _Receiver)
+            break
+        except OSError:
+            time.sleep(1)
+    if server is None:
+        pytest.fail(f"127.0.0.1:{WEBHOOK_PORT} stays busy: cannot receive Alertmanager's webhook")
+    _Receiver.payloads = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield _Receiver.payloads
+    server.shutdown()
+    server.server_close()
+
+
+def _free_scrape_port() -> int:
+    for port in (8002, 8001, 8000):  # prometheus.yml scrapes these; real workers prefer 8000
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    pytest.fail("ports 8000-8002 are all busy: no room for the test exporter")
+
+
+def _post(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10)
+
+
+def _alerts_for(
+    payloads: list[tuple[float, dict[str, Any]]], brand: str
+) -> list[tuple[float, dict[str, Any]]]:
+    return [
+        (t, a)
+        for t, p in payloads
+        for a in p.get("alerts", [])
+        if a["labels"].get("brand") == brand
+    ]
+
+
+@pytest.mark.stack
+def test_crisis_pages_and_launch_does_not(
+    prometheus_url: str, alertmanager_url: str, webhook: list[tuple[float, dict[str, Any]]]
+) -> None:
+    # the running services must use the rules and routes of this checkout
+    _post(f"{prometheus_url}/-/reload")
+    _post(f"{alertmanager_url}/-/reload")
+    tag = uuid.uuid4().hex[:6]
+    crisis, launch = f"e2ecrisis{tag}", f"e2elaunch{tag}"
+    port = _free_scrape_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--port",
+            str(port),
+            "--crisis-brand",
+            crisis,
+            "--launch-brand",
+            launch,
+            "--step",
+            "1.0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
+    changes: list[dict[str, Any]] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # severity changes, until the exporter has played every minute
+            event = json.loads(line)
+            if event.get("done"):
+                break
+            changes.append(event)
+        deadline = time.time() + 30
+        while time.time() < deadline and not any(
+            a["labels"]["alertname"] == "BrandCrisis" for _, a in _alerts_for(webhook, crisis)
+        ):
+            time.sleep(0.2)
+        time.sleep(5)  # give a wrong page for the launch brand time to show up
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    decided = [c for c in changes if c["brand"] == crisis and c["severity"] == "crisis"]
+    assert decided, f"the scorer never reached crisis: {changes}"
+    pages = [
+        (t, a)
+        for t, a in _alerts_for(webhook, crisis)
+        if a["labels"]["alertname"] == "BrandCrisis" and a["status"] == "firing"
+    ]
+    assert pages, f"no crisis page; webhook got {[p for _, p in webhook]}"
+    paged_at, alert = pages[0]
+    assert alert["labels"]["severity"] == "crisis" and alert["labels"]["brand"] == crisis
+    assert alert["labels"]["team"] == "crisis-desk"
+    assert alert["annotations"]["summary"].startswith(f"{crisis}: crisis (score ")
+    assert "negative share" in alert["annotations"]["description"]
+    assert _alerts_for(webhook, launch) == [], "the product launch paged"
+
+    wall = paged_at - decided[0]["closed_at"]
+    minute_end = datetime.fromisoformat(decided[0]["minute"]) + timedelta(minutes=1)
+    onset = T0 + timedelta(minutes=HISTORY + ONSET)
+    event_delay = (minute_end - onset).total_seconds()
+    print(
+        f"\npaging: deciding minute closed -> page {wall:.1f} s wall; crisis onset -> page "
+        f"{event_delay + wall:.0f} s ({event_delay:.0f} s of event time + {wall:.1f} s)"
+    )
+    assert wall < 15, f"page took {wall:.1f} s after the deciding minute closed"
+
+
+if __name__ == "__main__":
+    raise SystemExit(exporter(sys.argv[1:]))
