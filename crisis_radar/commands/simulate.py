@@ -184,7 +184,7 @@ def open_out(path: str) -> Iterator[IO[str]]:
     if p.suffix == ".gz":  # mtime=0 and no file name in the header: same seed, same bytes
         with (
             open(p, "wb") as raw,
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=5) as gz,
             io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as f,
         ):
             yield f

@@ -40,6 +40,7 @@ from crisis_radar.simulate.watchlist import SimBrand
 
 PostDict = dict[str, Any]
 Label = tuple[str, str, int, str]  # brand id ("" = none), sentiment, event index, role
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _TAG = re.compile(r"#(\w+)")
 _AT = re.compile(r"@(\w+)")
 _BOTWORDS = ["truth", "news", "real", "patriot", "daily", "fan"]
@@ -157,6 +158,10 @@ class Simulator:
         self._recent_neg: list[deque[tuple[str, str]]] = [deque(maxlen=50) for _ in scenario.brands]
         self._t0 = int(scenario.start.timestamp()) // 60 * 60
         self._prefix = (-1, "")
+        self._rivals = [
+            [c for c in scenario.brands if c.group == b.group and c.id != b.id]
+            for b in scenario.brands
+        ]
         # Per-post intended labels (brand, sentiment, event index or -1, role), if asked for.
         self.labels: dict[str, Label] | None = {} if record_labels else None
 
@@ -309,7 +314,7 @@ class Simulator:
 
     def _background(self, out: list[tuple[int, int, PostDict]], minute: int, bi: int) -> None:
         brand, r = self.sc.brands[bi], self.rng
-        rivals = [b for b in self.sc.brands if b.group == brand.group and b.id != brand.id]
+        rivals = self._rivals[bi]
         comp = (
             r.choice(rivals) if rivals and r.random() < 0.08 else None
         )  # some posts name two brands
@@ -526,7 +531,7 @@ class Simulator:
 
 def post_json(post: PostDict) -> str:
     """Canonical JSON, byte-identical to ``schemas.Post.model_validate(post).model_dump_json()``."""
-    return json.dumps(post, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(post)
 
 
 def random_events(

@@ -14,8 +14,10 @@ True
 
 from __future__ import annotations
 
+import functools
 import random
 import re
+import string
 
 from crisis_radar.simulate.watchlist import SimBrand
 
@@ -437,6 +439,49 @@ def _dur(rng: random.Random) -> str:
     return f"{n} {rng.choice(['days', 'hours', 'weeks', 'hrs'])}"
 
 
+_NUMBERS = ["2", "3", "5", "10", "12", "20", "30", "45", "50", "90", "120", "200"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _slot_names(template: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f for _, f, _, _ in string.Formatter().parse(template) if f))
+
+
+def _slot(
+    rng: random.Random,
+    name: str,
+    brand: SimBrand,
+    sentiment: str,
+    competitor: SimBrand | None,
+    new: str,
+) -> str:
+    if name == "b":
+        return mention(rng, brand)
+    if name == "p":
+        return rng.choice(PRODUCTS.get(brand.group, DEFAULT_PRODUCTS))
+    if name == "e":
+        return rng.choice(EMOJI[sentiment])
+    if name == "n":
+        return rng.choice(_NUMBERS)
+    if name == "d":
+        return _dur(rng)
+    if name == "city":
+        return rng.choice(CITIES)
+    if name == "x":
+        return rng.choice(INTENS)
+    if name == "u":
+        return url(rng)
+    if name == "new":
+        return new
+    if name == "c":
+        return (
+            mention(rng, competitor) if competitor else rng.choice(["the others", "everyone else"])
+        )
+    if name == "t":
+        return rng.choice(brand.hashtags) if brand.hashtags else brand.id
+    raise KeyError(name)
+
+
 def fill(
     rng: random.Random,
     template: str,
@@ -445,22 +490,8 @@ def fill(
     competitor: SimBrand | None = None,
     new: str = "",
 ) -> str:
-    prods = PRODUCTS.get(brand.group, DEFAULT_PRODUCTS)
-    slots = {
-        "b": mention(rng, brand),
-        "p": rng.choice(prods),
-        "e": rng.choice(EMOJI[sentiment]),
-        "n": str(rng.choice([2, 3, 5, 10, 12, 20, 30, 45, 50, 90, 120, 200])),
-        "d": _dur(rng),
-        "city": rng.choice(CITIES),
-        "x": rng.choice(INTENS),
-        "u": url(rng),
-        "new": new,
-        "c": mention(rng, competitor)
-        if competitor
-        else rng.choice(["the others", "everyone else"]),
-        "t": rng.choice(brand.hashtags) if brand.hashtags else brand.id,
-    }
+    """Fill only the slots the template uses (a repeated slot gets one value)."""
+    slots = {n: _slot(rng, n, brand, sentiment, competitor, new) for n in _slot_names(template)}
     return template.format(**slots)
 
 
