@@ -61,7 +61,6 @@ class Enricher:
 
     def __init__(self, watchlist_path: Path, dedup_horizon_s: float, seed: int = 0) -> None:
         from detectors.brands import BrandMatcher, Watchlist
-
         from detectors.dedup import Deduplicator
         from detectors.sentiment import SentimentModel
 

@@ -51,3 +51,39 @@ def declare(app: faust.App, settings: Settings) -> dict[str, faust.TopicT]:
         )
         for stage, spec in SPECS.items()
     }
+
+
+def ensure_topics(settings: Settings, timeout_s: float = 30) -> list[str]:
+    """Create missing topics before the worker subscribes: topics created by Faust during
+    start-up miss the first group assignment (metadata race), and the worker then idles."""
+    import time
+
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.worker_id}-admin"
+    )
+    try:
+        wanted = {settings.topic(s): spec for s, spec in SPECS.items()}
+        missing = [name for name in wanted if name not in set(admin.list_topics())]
+        for name in missing:
+            spec = wanted[name]
+            ms = str(int(spec.retention.total_seconds() * 1000))
+            topic = NewTopic(
+                name,
+                spec.partitions or settings.topic_partitions,
+                1,
+                topic_configs={"retention.ms": ms},
+            )
+            with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile elsewhere
+                admin.create_topics([topic])
+        deadline = time.monotonic() + timeout_s
+        while missing and time.monotonic() < deadline:
+            if set(missing) <= set(admin.list_topics()):
+                break
+            time.sleep(0.2)
+        return missing
+    finally:
+        admin.close()

@@ -32,7 +32,24 @@ def main(argv: list[str]) -> int:
     import faust
 
     from streams import metrics
-    from streams.app import app
+    from streams.topics import ensure_topics
+
+    try:
+        ensure_topics(settings)
+    except Exception as exc:  # kafka-python raises several unrelated types when down
+        print(
+            f"crisis-radar worker: Kafka at {settings.kafka_bootstrap}: {exc!r}; "
+            "is the stack up? (crisis-radar stack up)",
+            file=sys.stderr,
+        )
+        return 1
+    from streams.app import app, enricher
+
+    try:
+        enricher()  # load models now: fail fast with a clear message, not in a crashing agent
+    except (OSError, ImportError, ValueError) as exc:
+        print(f"crisis-radar worker: cannot load the detectors: {exc!r}", file=sys.stderr)
+        return 1
 
     try:
         metrics.serve(port)
