@@ -6,6 +6,7 @@ Faust's own serializers would only add a second, slower one.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
