@@ -191,3 +191,13 @@ def test_healthy_service_of_another_checkout_is_reused(stack, tmp_path: Path) ->
         ("external", local_stack.status(["prometheus"], stack.base)[0].pid)]
     assert local_stack.down(["prometheus"], other) == []  # never stops what it did not start
     assert local_stack.status(["prometheus"], stack.base)[0].state in ("running", "external")
+
+
+def test_logs_cli_tails_a_service_log(stack, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    _local_only(stack)
+    if local_stack.status(["prometheus"], stack.base)[0].state != "running":
+        pytest.skip("prometheus runs from another checkout: its log is not ours")
+    assert stack_cmd.main(["logs", "prometheus", "-n", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert 1 <= len(lines) <= 3
+    assert any("level=" in ln for ln in lines)  # Prometheus' logfmt lines

@@ -96,6 +96,11 @@ class Kafka(Service):
     def ports(self) -> tuple[int, ...]:
         return (self.broker_port, self.settings.kafka_controller_port)
 
+    @property
+    def main_log(self) -> Path:
+        server_log = self.home / "logs" / "server.log"  # log4j.properties; stdout before it
+        return server_log if server_log.exists() else self.log_file
+
     def install(self) -> None:
         self._java = _install.java()
         self._libs = _install.kafka_libs()
