@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("crisis_radar.commands.demo", "run the whole pipeline on the local stack"),
     "stack": ("crisis_radar.commands.stack", "up | down | status | logs of the local stack"),
     "migrate": ("crisis_radar.commands.migrate", "apply ClickHouse migrations"),
+    "retention": ("crisis_radar.commands.retention", "drop ClickHouse months past retention"),
     "worker": ("crisis_radar.commands.worker", "run a Faust stream worker"),
     "ingest": ("crisis_radar.commands.ingest", "send posts from files, stdin or a live source"),
     "simulate": ("crisis_radar.commands.simulate", "generate a labelled scenario of posts"),

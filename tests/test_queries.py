@@ -104,3 +104,42 @@ def test_analyst_is_read_only(real_db: ClickHouseHttp, clickhouse_database: str)
         with pytest.raises(RuntimeError, match=r"readonly|Cannot"):
             analyst.raw(sql)
     assert int(real_db.execute("SELECT count() FROM alerts FINAL")[0][0]) == 2
+
+
+def test_retention_cutoff() -> None:
+    from datetime import date
+
+    from crisis_radar.commands.retention import cutoff
+
+    assert cutoff(date(2026, 11, 23), 1) == 202611
+    assert cutoff(date(2026, 11, 23), 13) == 202511
+    assert cutoff(date(2026, 1, 5), 2) == 202512
+
+
+@pytest.mark.stack
+def test_retention_drops_only_old_months(
+    real_db: ClickHouseHttp, clickhouse_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crisis_radar.commands import retention
+
+    old = "INSERT INTO {t} ({c}, brand) VALUES (toDateTime('2024-01-10 00:00:00', 'UTC'), 'x')"
+    real_db.raw(old.format(t="posts", c="created_at"))
+    real_db.raw(old.format(t="alerts", c="minute"))
+    argv = ["--database", clickhouse_database, "--today", "2026-11-23"]
+
+    def counts() -> tuple[int, int, int]:
+        q = "SELECT count() FROM {} WHERE toYear({}) = {}"
+        return (
+            int(real_db.execute(q.format("posts", "created_at", 2024))[0][0]),
+            int(real_db.execute(q.format("posts", "created_at", 2026))[0][0]),
+            int(real_db.execute(q.format("alerts", "minute", 2024))[0][0]),
+        )
+
+    before = counts()
+    assert before[0] == 1 and before[1] > 0 and before[2] == 1
+    assert retention.main([*argv, "--dry-run"]) == 0
+    assert "would drop" in capsys.readouterr().out and counts() == before
+    assert retention.main(argv) == 0
+    assert counts() == (0, before[1], 1)  # old posts gone, this month's kept, alerts kept
+    with pytest.raises(SystemExit):
+        retention.main([*argv, "--keep", "posts=0"])

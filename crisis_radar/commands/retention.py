@@ -1,0 +1,90 @@
+"""``crisis-radar retention``: drop monthly partitions older than the retention policy.
+
+ClickHouse 18.16 has no TTL, so retention is "drop whole months": every table is partitioned by
+``toYYYYMM`` of its event time and ``ALTER TABLE ... DROP PARTITION`` is instant on old and new
+servers. Run it monthly from cron. Default policy: posts and dead letters 13 months; aggregates,
+rollups and alerts are kept (small, and what post-crisis reviews need).
+
+    crisis-radar retention --dry-run
+    crisis-radar retention --keep posts=6 --keep dead_letters=1
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import UTC, date, datetime
+
+from tqdm import tqdm
+
+from crisis_radar.clickhouse import check_identifier, make_client
+from crisis_radar.settings import get_settings
+
+DEFAULT_KEEP_MONTHS = {"posts": 13, "dead_letters": 13}
+_MONTH = re.compile(r"^\d{6}$")
+
+
+def cutoff(today: date, keep_months: int) -> int:
+    """First YYYYMM kept: the current month and the ``keep_months - 1`` before it."""
+    months = today.year * 12 + today.month - 1 - (keep_months - 1)
+    return (months // 12) * 100 + months % 12 + 1
+
+
+def _keep(spec: str) -> tuple[str, int]:
+    table, _, months = spec.partition("=")
+    if not months.isdigit() or int(months) < 1:
+        raise argparse.ArgumentTypeError(f"expected TABLE=MONTHS (MONTHS >= 1), got {spec!r}")
+    return check_identifier(table), int(months)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="crisis-radar retention", description=__doc__)
+    parser.add_argument("--database", help="ClickHouse database (default: from settings)")
+    parser.add_argument(
+        "--keep",
+        type=_keep,
+        action="append",
+        default=[],
+        metavar="TABLE=MONTHS",
+        help="override the policy for a table (repeatable)",
+    )
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        default=datetime.now(UTC).date(),
+        help="reference date (YYYY-MM-DD)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="only list what would be dropped")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    policy = DEFAULT_KEEP_MONTHS | dict(args.keep)
+    db = check_identifier(args.database or settings.clickhouse_database)
+    try:
+        client = make_client(settings, database=db)
+        rows = client.execute(
+            "SELECT table, partition FROM system.parts WHERE database = %(db)s AND active "
+            "GROUP BY table, partition ORDER BY table, partition",
+            {"db": db},
+        )
+    except Exception as exc:  # connection refused, unknown database...
+        print(f"crisis-radar retention: cannot read partitions of {db}: {exc}", file=sys.stderr)
+        return 1
+    doomed = [
+        (t, p)
+        for t, p in rows
+        if t in policy and _MONTH.match(str(p)) and int(p) < cutoff(args.today, policy[t])
+    ]
+    for table, part in doomed:
+        print(f"{'would drop' if args.dry_run else 'drop'} {db}.{table} partition {part}")
+    if not args.dry_run:
+        for table, part in tqdm(
+            doomed, desc="dropping partitions", unit="part", file=sys.stderr, disable=not doomed
+        ):
+            client.execute(f"ALTER TABLE {check_identifier(table)} DROP PARTITION {int(part)}")
+    client.disconnect()
+    print(
+        f"{len(doomed)} partition(s) {'to drop' if args.dry_run else 'dropped'}; policy "
+        + ", ".join(f"{t} {m} months" for t, m in sorted(policy.items()))
+    )
+    return 0
