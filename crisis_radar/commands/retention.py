@@ -68,7 +68,8 @@ def main(argv: list[str]) -> int:
             {"db": db},
         )
     except Exception as exc:  # connection refused, unknown database...
-        print(f"crisis-radar retention: cannot read partitions of {db}: {exc}", file=sys.stderr)
+        reason = " ".join(str(exc).split("Stack trace:")[0].split())  # drop the server's trace
+        print(f"crisis-radar retention: cannot read partitions of {db}: {reason}", file=sys.stderr)
         return 1
     doomed = [
         (t, p)
