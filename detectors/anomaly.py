@@ -355,8 +355,8 @@ class ShareDetector(AnomalyDetector):
 
     __slots__ = ("alpha", "direction", "learn_threshold", "n", "p0", "prior_weight", "slow_learn")
 
-    def __init__(self, prior: float = 0.15, halflife: float = 720.0, direction: Direction = "up",
-                 learn_threshold: float = 0.999, slow_learn: float = 0.05,
+    def __init__(self, prior: float = 0.15, halflife: float = 5000.0, direction: Direction = "up",
+                 learn_threshold: float = 0.99, slow_learn: float = 0.05,
                  prior_weight: float = 30.0) -> None:
         self.p0 = prior
         self.alpha = _alpha(halflife)

@@ -1,0 +1,149 @@
+"""CrisisScorer behaviour on synthetic brand-minute streams (seeded, no stack needed)."""
+
+from __future__ import annotations
+
+import math
+import pickle
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from detectors.crisis import CrisisScorer, alert_id
+from schemas.models import BrandMinute, Severity
+
+T0 = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
+
+
+def rate(i: int, base: float = 6.0) -> float:
+    """Daily rhythm: quiet nights (~0.15x), busy afternoons."""
+    h = (i / 60.0) % 24
+    return base * (0.15 + 0.85 * math.exp(-((h - 15) ** 2) / 18))
+
+
+def minute(i: int, n: int, neg: int, pos: int = 0, brand: str = "acme",
+           campaign: int = 0) -> BrandMinute:
+    neg = min(neg, n)
+    pos = min(pos, n - neg)
+    return BrandMinute(
+        brand=brand, minute=T0 + timedelta(minutes=i), posts=n, unique_posts=n,
+        unique_authors=n, negative=neg, positive=pos, neutral=n - neg - pos,
+        sentiment_sum=-0.6 * neg + 0.6 * pos, reach=100 * n, campaign_posts=campaign,
+        new_clusters=n,
+    )
+
+
+def normal_stream(rng: np.random.Generator, start: int, end: int, mult: float = 1.0,
+                  neg_share: float = 0.2, pos_share: float = 0.25,
+                  brand: str = "acme") -> list[BrandMinute]:
+    out = []
+    for i in range(start, end):
+        n = int(rng.poisson(rate(i) * mult))
+        neg = int(rng.binomial(n, neg_share))
+        pos = int(rng.binomial(n - neg, pos_share / (1 - neg_share)))
+        out.append(minute(i, n, neg, pos, brand))
+    return out
+
+
+def run(cs: CrisisScorer, minutes: list[BrandMinute]) -> list[Severity]:
+    return [cs.process_one(m).severity for m in minutes]
+
+
+def test_rhythmic_poisson_stream_stays_below_warning() -> None:
+    rng = np.random.default_rng(1)
+    sev = run(CrisisScorer(), normal_stream(rng, 0, 4 * 1440))
+    assert max(sev) < Severity.WARNING
+    # "watch" is rare too
+    assert sum(s >= Severity.WATCH for s in sev) < 0.01 * len(sev)
+
+
+def test_negative_volume_step_fires_within_minutes() -> None:
+    rng = np.random.default_rng(2)
+    cs = CrisisScorer()
+    start = 2 * 1440 + 14 * 60
+    run(cs, normal_stream(rng, 0, start))
+    fired = None
+    for k in range(30):
+        i = start + k
+        n = int(rng.poisson(rate(i) * (1 + min(k, 5))))  # ramp to 6x over 5 minutes
+        a = cs.process_one(minute(i, n, int(n * 0.6)))
+        if a.severity >= Severity.WARNING:
+            fired = k
+            assert a.changed and a.previous_severity < a.severity
+            assert {s.signal for s in a.signals} >= {"volume", "negative_share"}
+            break
+    assert fired is not None and fired <= 5
+
+
+def test_launch_spike_is_not_a_crisis() -> None:
+    rng = np.random.default_rng(3)
+    cs = CrisisScorer()
+    start = 2 * 1440 + 14 * 60
+    run(cs, normal_stream(rng, 0, start))
+    launch = normal_stream(rng, start, start + 120, mult=6.0, neg_share=0.1, pos_share=0.7)
+    assert max(run(cs, launch)) < Severity.WARNING
+
+
+def test_hysteresis_no_flapping_on_noisy_border() -> None:
+    cs = CrisisScorer(min_dwell=10)
+    rng = np.random.default_rng(4)
+    start = 2 * 1440
+    run(cs, normal_stream(rng, 0, start))
+    changes = 0
+    for k in range(240):
+        i = start + k
+        # sustained crisis-level minutes alternating with borderline ones
+        n = int(rng.poisson(rate(i) * (5 if k % 2 else 2.5)))
+        a = cs.process_one(minute(i, n, int(n * (0.6 if k % 2 else 0.35))))
+        changes += a.changed
+    assert changes <= 4
+
+
+def test_lasting_level_shift_is_eventually_accepted() -> None:
+    cs = CrisisScorer()
+    rng = np.random.default_rng(5)
+    start = 2 * 1440 + 14 * 60
+    run(cs, normal_stream(rng, 0, start))
+    shifted = normal_stream(rng, start, start + 3 * 1440, mult=4.0, neg_share=0.5)
+    sev = run(cs, shifted)
+    assert max(sev[:60]) >= Severity.WARNING  # the shift is noticed
+    assert max(sev[-1440:]) < Severity.WARNING  # and a day later it is the new normal
+
+
+def test_cold_start_does_not_fire() -> None:
+    cs = CrisisScorer()
+    sev = [cs.process_one(minute(i, 3 + 20 * (i == 8), 1 + 12 * (i == 8))).severity
+           for i in range(20)]
+    assert max(sev) <= Severity.WATCH
+
+
+def test_campaign_raises_watch_only() -> None:
+    rng = np.random.default_rng(6)
+    cs = CrisisScorer()
+    start = 2 * 1440 + 14 * 60
+    run(cs, normal_stream(rng, 0, start))
+    sev = []
+    for k in range(20):
+        i = start + k
+        n = int(rng.poisson(rate(i) * 4))
+        sev.append(cs.process_one(minute(i, n, int(n * 0.2), int(n * 0.2), campaign=n)).severity)
+    assert max(sev) == Severity.WATCH
+
+
+def test_alert_id_is_deterministic() -> None:
+    t = T0 + timedelta(minutes=5)
+    assert alert_id("acme", t, Severity.CRISIS) == alert_id("acme", t, Severity.CRISIS)
+    assert alert_id("acme", t, Severity.CRISIS) != alert_id("acme", t, Severity.WARNING)
+    assert alert_id("acme", t, Severity.CRISIS) != alert_id("acmf", t, Severity.CRISIS)
+
+
+def test_pickle_and_determinism() -> None:
+    stream = normal_stream(np.random.default_rng(7), 0, 600)
+    a, b = CrisisScorer(), CrisisScorer()
+    run(a, stream[:300])
+    run(b, stream[:300])
+    c = pickle.loads(pickle.dumps(a))
+    ra = [(x.score, x.severity) for x in map(a.process_one, stream[300:])]
+    rb = [(x.score, x.severity) for x in map(b.process_one, stream[300:])]
+    rc = [(x.score, x.severity) for x in map(c.process_one, stream[300:])]
+    assert ra == rb == rc
+    assert len(pickle.dumps(a.brands["acme"])) < 8000
