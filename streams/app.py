@@ -229,6 +229,7 @@ async def crisis(stream: Any) -> None:
             score=float(assessment.score),
             severity=int(severity),
         )
+        previous = Severity(int(getattr(assessment, "previous_severity", previous)))
         if assessment.changed and severity != previous:
             alert = build_alert(minute.brand, minute, assessment, previous, CONTEXT, utcnow())
             _send(stage, key, alert.to_json())

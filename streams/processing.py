@@ -211,10 +211,10 @@ class AlertContext:
 
 
 def alert_id(brand: str, minute: datetime, severity: Severity) -> str:
-    """Deterministic: a replay of the same stream produces the same ids."""
-    return xxhash.xxh3_64_hexdigest(
-        f"{brand}|{minute.astimezone(UTC).isoformat()}|{int(severity)}".encode()
-    )
+    """Deterministic (the detectors' definition): a replay produces the same ids."""
+    from detectors.crisis import alert_id as crisis_alert_id
+
+    return crisis_alert_id(brand, minute.astimezone(UTC), severity)
 
 
 def build_alert(

@@ -1,0 +1,104 @@
+"""End to end on the real stack: a small simulated crisis through a worker subprocess.
+
+posts.raw of an isolated topic prefix -> worker -> crisis.alerts, ClickHouse (isolated database),
+/metrics. About 2k posts over 4 simulated hours; a product defect on telvana at 08:30.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from crisis_radar.clickhouse import migrate
+from crisis_radar.commands.simulate import _parser as simulate_parser
+from crisis_radar.commands.simulate import build_scenario
+from crisis_radar.commands.simulate import run as simulate_run
+from schemas.models import Post, Severity
+from streams import runner
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+CRISIS_AT = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
+SIM_ARGS = [
+    "--days",
+    "0.17",
+    "--brands",
+    "telvana,orbitel,nexa",
+    "--start",
+    "2026-11-23T06:00Z",
+    "--events",
+    "product_defect:telvana@08:30",
+    "--seed",
+    "3",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def expected_pairs(path: Path, watchlist: Path) -> int:
+    """(post, brand) pairs the matcher finds in the valid input: the posts table's row count."""
+    from detectors.brands import BrandMatcher, Watchlist
+
+    matcher = BrandMatcher(Watchlist.from_yaml(watchlist))
+    n = 0
+    for line in path.read_text().splitlines():
+        p = Post.model_validate(json.loads(line))
+        n += len(matcher.match(p.text, p.lang, p.hashtags, p.mentions))
+    return n
+
+
+def test_simulated_crisis_end_to_end(settings, clickhouse, tmp_path: Path) -> None:
+    settings = settings.model_copy(update={"metrics_port": free_port(), "topic_partitions": 2})
+    migrate(settings)
+    scenario = build_scenario(simulate_parser().parse_args([*SIM_ARGS, "--out", "-"]))
+    posts_file = tmp_path / "posts.jsonl"
+    log = tmp_path / "worker.log"
+    with runner.running_worker(settings, log) as proc:
+        runner.wait_ready(proc, settings.metrics_port, log, timeout=60)
+        n = simulate_run(
+            scenario,
+            str(posts_file),
+            None,
+            settings.topic("posts.raw"),
+            bootstrap=settings.kafka_bootstrap,
+        )
+        want = expected_pairs(posts_file, settings.watchlist_path)
+        deadline = time.monotonic() + 90
+        alerts, stored = [], -1
+        while time.monotonic() < deadline:
+            alerts = [a for a in runner.read_alerts(settings, 300) if a.brand == "telvana"]
+            stored = clickhouse.execute("SELECT count() FROM posts FINAL")[0][0]
+            if stored >= want and any(a.severity >= Severity.WARNING for a in alerts):
+                break
+            assert proc.poll() is None, log.read_text()[-3000:]
+            time.sleep(1)
+        metrics = runner.scrape(settings.metrics_port)
+    assert n > 1000
+    hot = [a for a in alerts if a.severity >= Severity.WARNING]
+    assert hot, f"no telvana alert; worker log tail:\n{log.read_text()[-2000:]}"
+    first = min(hot, key=lambda a: a.minute)
+    assert CRISIS_AT <= first.minute <= CRISIS_AT.replace(hour=10)
+    assert first.signals and first.top_posts and first.top_terms and first.summary
+    # ClickHouse: every matched (post, brand) once, no duplicates, the alert stored.
+    assert stored == want
+    total, distinct = clickhouse.execute("SELECT count(), uniqExact(post_key, brand) FROM posts")[0]
+    assert total == distinct == want
+    ids = {r[0] for r in clickhouse.execute("SELECT alert_id FROM alerts FINAL")}
+    assert first.alert_id in ids
+    assert clickhouse.execute("SELECT count() FROM brand_minutes FINAL")[0][0] > 100
+    # Prometheus metrics of the worker.
+    labels = {"brand": "telvana", "group": "telecom", "team": "crisis-desk"}
+    assert runner.sample(metrics, "crisis_radar_brand_crisis_score", **labels) >= 0.0
+    assert ("crisis_radar_brand_severity", tuple(sorted(labels.items()))) in metrics
+    assert runner.sample(metrics, "crisis_radar_posts_in_total", stage="posts.valid") == n
+    assert (
+        runner.sample(metrics, "crisis_radar_clickhouse_insert_rows_total", table="posts") >= want
+    )
