@@ -134,6 +134,12 @@ class Deduplicator:
 
     ``ts`` is the post's event time in seconds (or an aware ``datetime``); ``post_id`` lets a
     later ``repost_of`` find its original even when the repost carries no text.
+
+    Parameters: ``threshold`` is the minimum estimated Jaccard similarity of the char
+    ``shingle_k``-gram sets for a near-duplicate; texts shorter than ``min_chars`` after
+    normalisation are matched exactly only ("so bad" vs "so sad"); the first ``max_chars``
+    characters are shingled. An indexed post costs about 2 KB (16 band keys, a 256-byte
+    signature), so the default ``max_items`` bounds the index near 200 MB.
     """
 
     def __init__(
