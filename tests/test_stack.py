@@ -201,3 +201,20 @@ def test_logs_cli_tails_a_service_log(stack, capsys: pytest.CaptureFixture[str])
     lines = capsys.readouterr().out.strip().splitlines()
     assert 1 <= len(lines) <= 3
     assert any("level=" in ln for ln in lines)  # Prometheus' logfmt lines
+
+
+def test_prometheus_scrapes_itself_and_alertmanager(prometheus_url: str) -> None:
+    import json
+
+    deadline = time.monotonic() + 15
+    while True:
+        status, body = _proc.http_get(f"{prometheus_url}/api/v1/targets")
+        targets = json.loads(body)["data"]["activeTargets"] if status == 200 else []
+        health = {t["labels"]["job"]: t["health"] for t in targets
+                  if t["labels"]["job"] in ("prometheus", "alertmanager")}
+        if health == {"prometheus": "up", "alertmanager": "up"}:
+            break
+        assert time.monotonic() < deadline, health
+        time.sleep(0.5)
+    jobs = {t["labels"]["job"] for t in targets}
+    assert {"crisis-radar", "crisis-radar-extra"} <= jobs  # worker jobs are configured
