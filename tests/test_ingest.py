@@ -71,6 +71,21 @@ def test_canonical_fast_path_sends_original_bytes(tmp_path: Path) -> None:
     assert s.read == 25 == s.sent + s.rejected_total + s.skipped
 
 
+def test_chunked_fast_path_equals_per_line() -> None:
+    good = canonical_lines(12)
+    two_on_one_line = good[0] + b"," + good[1]
+    # each line invalid alone, but comma-joined they parse as three objects
+    sneaky = [b'{"a":"}', b'{","b":1},{"c":2}', good[2]]
+    lines = [*good[3:8], *BAD_LINES, two_on_one_line, *good[8:]]
+    for chunk in (lines, sneaky, good):
+        per_line = Pipeline("canonical", now=lambda: NOW)
+        chunked = Pipeline("canonical", now=lambda: NOW)
+        expected = [o for raw in chunk for o in per_line.process(raw)]
+        assert chunked.process_canonical_chunk(chunk) == expected
+        assert chunked.stats == per_line.stats
+    assert [o.reason for o in expected if isinstance(o, DeadLetter)] == []  # last chunk: all good
+
+
 def test_gzip_and_stdin_read_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     gz = mixed_file(tmp_path, gz=True)
     plain = mixed_file(tmp_path)

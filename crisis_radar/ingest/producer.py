@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 import xxhash
@@ -10,7 +11,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.codec import has_lz4
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from crisis_radar.ingest.pipeline import Pacer, Pipeline, Record, Send
+from crisis_radar.ingest.pipeline import Outcome, Pacer, Pipeline, Record, Send
 from crisis_radar.settings import Settings
 from schemas import stages
 from schemas.models import DeadLetter
@@ -121,13 +122,30 @@ def run(
     records: Iterable[Record], pipeline: Pipeline, sink: Sink, pacer: Pacer | None = None
 ) -> None:
     """The ingest loop; the caller flushes (so several inputs share one producer)."""
+    if pipeline.fmt == "canonical" and pacer is None:
+        for chunk in _chunks(records, CHUNK):
+            _emit(pipeline.process_canonical_chunk([raw for raw, _, _ in chunk]), sink, None)
+        return
     for raw, obj, platform in records:
-        for outcome in pipeline.process(raw, obj, platform):
-            if outcome is None:
-                continue
-            if isinstance(outcome, DeadLetter):
-                sink.dead(outcome)
-            else:
-                if pacer is not None:
-                    pacer.wait(outcome.created_at)
-                sink.post(outcome)
+        _emit(pipeline.process(raw, obj, platform), sink, pacer)
+
+
+CHUNK = 500
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    it = iter(records)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _emit(outcomes: list[Outcome], sink: Sink, pacer: Pacer | None) -> None:
+    for outcome in outcomes:
+        if outcome is None:
+            continue
+        if isinstance(outcome, DeadLetter):
+            sink.dead(outcome)
+        else:
+            if pacer is not None:
+                pacer.wait(outcome.created_at)
+            sink.post(outcome)
