@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,7 @@ def stack() -> Iterator[Stack]:
         or f"http://127.0.0.1:{base.alertmanager_port}",
         source=source,
     )
+    _delete_topics(base.kafka_bootstrap, _PREFIXES)
     for container in containers:
         container.stop()
 
@@ -151,30 +153,37 @@ def alertmanager_url(stack: Stack) -> str:
     return stack.alertmanager_url
 
 
+_PREFIXES: list[str] = []  # topic prefixes handed out this session, cleaned up at its end
+
+
 @pytest.fixture
-def topic_prefix(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Unique per test (``t<uuid8>.``); its topics are deleted afterwards if Kafka was used."""
+def topic_prefix() -> str:
+    """Unique per test (``t<uuid8>.``); its topics are deleted when the session ends."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    yield prefix
-    if "stack" in request.fixturenames:
-        _delete_topics(request.getfixturevalue("stack").kafka_bootstrap, prefix)
+    _PREFIXES.append(prefix)
+    return prefix
 
 
-def _delete_topics(bootstrap: str, prefix: str) -> None:
-    from kafka import KafkaAdminClient
+def _delete_topics(bootstrap: str, prefixes: list[str]) -> None:
+    """One admin call for the whole session (per-test cleanup would cost a connection each)."""
+    if not prefixes:
+        return
+    with warnings.catch_warnings():  # kafka-python's own importlib.resources deprecations
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from kafka import KafkaAdminClient
 
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crisis-radar-tests")
-    except Exception:
-        return  # cleanup only: a broken broker is reported by the test itself
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            admin.delete_topics(mine)
-    except Exception:
-        pass
-    finally:
-        admin.close()
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crisis-radar-tests")
+        except Exception:
+            return  # cleanup only: a broken broker is reported by the tests themselves
+        try:
+            mine = [t for t in admin.list_topics() if t.startswith(tuple(prefixes))]
+            if mine:
+                admin.delete_topics(mine)
+        except Exception:
+            pass
+        finally:
+            admin.close()
 
 
 def _client(base: Settings, database: str = "default") -> Any:

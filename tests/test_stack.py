@@ -18,7 +18,11 @@ from crisis_radar.settings import Settings
 from crisis_radar.stack import _install, _proc
 from crisis_radar.stack.services import kafka_broker_count
 
-pytestmark = pytest.mark.stack
+pytestmark = [
+    pytest.mark.stack,
+    # kafka-python 3.0 loads its protocol schemas with deprecated importlib.resources calls.
+    pytest.mark.filterwarnings(r"ignore:.*Use files\(\) instead:DeprecationWarning"),
+]
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
 
