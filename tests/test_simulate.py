@@ -133,6 +133,7 @@ def test_every_line_validates_and_is_canonical() -> None:
         assert model.model_dump_json() == line  # byte-identical to pydantic's own output
         keys.add(model.key)
         assert model.created_at >= last  # event-time order
+        assert "." in p["created_at"]  # so the strings sort like the times
         last = model.created_at
         assert model.hashtags == re.findall(r"#(\w+)", model.text)
     assert len(keys) == len(posts)
@@ -142,7 +143,7 @@ def test_every_line_validates_and_is_canonical() -> None:
 @pytest.fixture(scope="module")
 def baseline_week():
     # Two brands with different time zones, a week, no events.
-    return run(["crunchly", "telvana"], 7 * 1440, offtopic_rate=0.0)
+    return run(["crunchly", "telvana"], 7 * 1440, offtopic_rate=0.0, foreign_share=0.0)
 
 
 def test_daily_rhythm_night_below_day(baseline_week) -> None:
@@ -311,6 +312,14 @@ def test_offtopic_texts_use_excluded_phrases() -> None:
     off = [p["text"].lower() for p in posts if sim.labels[p["post_id"]][3] == "offtopic"]
     assert len(off) > 100
     assert all(any(x in t for x in BRANDS["nimbus"].exclude) for t in off)
+
+
+def test_some_posts_are_not_english() -> None:
+    sim, posts = run(["telvana"], 600, foreign_share=0.1)
+    foreign = [p for p in posts if p["lang"] != "en"]
+    assert {p["lang"] for p in foreign} == {"es", "de", "fr"}
+    assert 0.05 < len(foreign) / len(posts) < 0.15
+    assert all(sim.labels[p["post_id"]][0] == "" for p in foreign)
 
 
 def test_random_events_do_not_overlap_per_brand() -> None:

@@ -1,4 +1,18 @@
-"""Scenario simulator: seeded, labelled synthetic posts for demos, tests and detector evaluation."""
+"""Scenario simulator: seeded, labelled synthetic posts for demos, tests and detector evaluation.
+
+Outputs of ``crisis-radar simulate``:
+- posts: JSONL, one canonical ``schemas.Post.model_dump_json()`` per line, event-time order,
+  ``platform="simulated"``, ``source="simulate"``; Kafka key ``simulated:<post_id>``.
+- truth (``--truth``): ``{"seed", "scenario": {...config...}, "brands": {id: profile},
+  "crisis_kinds": [...], "events": [{"brand", "kind", "start", "end", "is_crisis", "severity",
+  "params"}]}``; times are ISO UTC with ``Z``. ``brand`` is where the signal is (for
+  ``competitor_crisis``: the competitor; ``params.spillover_brand`` is the named brand).
+  ``severity`` is what a good detector should reach: crisis | watch (bot_burst) | none (launch).
+- labels (``--labels``): JSONL ``{"post_id", "brand", "sentiment", "event", "role"}`` with the
+  intended brand ("" = should match none: off-topic excluded phrases, non-English posts), the
+  intended sentiment, the event index in truth ``events`` (-1 = baseline) and the role
+  (baseline, support, offtopic, foreign, spillover, or the event kind).
+"""
 
 from crisis_radar.simulate.events import IS_CRISIS, KINDS, EventSpec, TruthEvent
 from crisis_radar.simulate.generator import Scenario, Simulator, post_json, random_events

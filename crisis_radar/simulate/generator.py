@@ -83,6 +83,7 @@ class Scenario:
     rate_scale: float = 1.0  # multiplies every brand's base rate
     authors: int = 50_000  # size of the regular author population
     offtopic_rate: float = 0.03  # excluded-phrase posts per minute per brand with excludes
+    foreign_share: float = 0.02  # baseline posts in es/de/fr (labelled brand "": not to match)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +94,7 @@ class Scenario:
             "rate_scale": self.rate_scale,
             "authors": self.authors,
             "offtopic_rate": self.offtopic_rate,
+            "foreign_share": self.foreign_share,
             "events": [
                 {"kind": e.kind, "brand": e.brand, "start": _iso(e.start), "params": e.params}
                 for e in self.events
@@ -269,6 +271,7 @@ class Simulator:
         quote_of: str | None = None,
         reply_to: str | None = None,
         lab: Label = ("", "neutral", -1, "baseline"),
+        lang: str = "en",
     ) -> str:
         self._counter += 1
         pid = f"s{self.sc.seed}-{self._counter}"
@@ -276,6 +279,8 @@ class Simulator:
             self.labels[pid] = lab
         if ts_ms is None:
             ts_ms = int(self.rng.random() * 60_000)
+        if ts_ms % 1000 == 0:  # keep a fraction: then created_at strings sort like times
+            ts_ms += 1
         sec, ms = divmod(ts_ms, 1000)
         if minute != self._prefix[0]:
             self._prefix = (
@@ -291,7 +296,7 @@ class Simulator:
             "post_id": pid,
             "author": author,
             "text": text,
-            "lang": "en",
+            "lang": lang,
             "created_at": created,
             "url": f"https://sim.example/{author['handle']}/{pid}",
             "reply_to": reply_to,
@@ -339,6 +344,10 @@ class Simulator:
                 reply_to=target_id,
                 lab=(brand.id, "neutral", -1, "support"),
             )
+            return
+        if r.random() < self.sc.foreign_share:
+            lang, text = tx.foreign_text(r, brand)
+            self._post(out, minute, author, text, lang=lang, lab=("", sentiment, -1, "foreign"))
             return
         text = tx.background_text(r, brand, sentiment, comp)
         pid = self._post(out, minute, author, text, lab=(brand.id, sentiment, -1, "baseline"))

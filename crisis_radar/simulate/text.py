@@ -397,6 +397,30 @@ OFFTOPIC = [
     "pics from {x} {e}",
     "anyone been to {x}?",
 ]
+# Non-English posts (a watchlist with ``languages: [en]`` must drop them).
+FOREIGN: dict[str, list[str]] = {
+    "es": [
+        "{b} no funciona otra vez {e}",
+        "mi pedido de {b} nunca llegó",
+        "me encanta {b} {e}",
+        "¿alguien sabe si {b} tiene ofertas?",
+        "el servicio de {b} es pésimo {e}",
+    ],
+    "de": [
+        "{b} ist schon wieder down {e}",
+        "meine Bestellung von {b} ist nie angekommen",
+        "ich liebe {b} {e}",
+        "hat jemand Erfahrung mit {b}?",
+        "der Kundenservice von {b} ist mies",
+    ],
+    "fr": [
+        "{b} ne marche plus {e}",
+        "ma commande {b} n'est jamais arrivée",
+        "j'adore {b} {e}",
+        "quelqu'un a testé {b} ?",
+        "le service client de {b} est nul {e}",
+    ],
+}
 _ELONGATE = re.compile(r"\b(so|bad|love|please|no|good|slow|why)\b")
 _WORD = re.compile(r"[A-Za-z]{4,}")
 
@@ -582,6 +606,12 @@ def spam_text(rng: random.Random, brand: SimBrand) -> str:
 def comparison_text(rng: random.Random, brand: SimBrand, competitor: SimBrand) -> str:
     tpl = rng.choice(COMPARISON)
     return decorate(rng, fill(rng, tpl, brand, "neutral", competitor), "neutral", brand)
+
+
+def foreign_text(rng: random.Random, brand: SimBrand) -> tuple[str, str]:
+    """(lang, text): a post about the brand in another language."""
+    lang = rng.choice(sorted(FOREIGN))
+    return lang, fill(rng, rng.choice(FOREIGN[lang]), brand, "neutral")
 
 
 def support_reply(rng: random.Random, user_handle: str) -> str:
