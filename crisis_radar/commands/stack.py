@@ -67,7 +67,8 @@ def main(argv: list[str]) -> int:
         if args.action == "status":
             statuses = stack.status(args.services or None)
             _print_status(statuses)
-            return 0 if all(s.state == "running" for s in statuses) else 3
+            # 3 = something is down: scripts can test `stack status` before using the stack.
+            return 0 if all(s.state in ("running", "external") for s in statuses) else 3
         if args.action == "reload":
             return 1 if stack.reload(args.services or None) else 0
         # logs
