@@ -143,3 +143,22 @@ def test_retention_drops_only_old_months(
     assert counts() == (0, before[1], 1)  # old posts gone, this month's kept, alerts kept
     with pytest.raises(SystemExit):
         retention.main([*argv, "--keep", "posts=0"])
+
+
+@pytest.mark.stack
+def test_explain_shows_why(
+    real_db: ClickHouseHttp, clickhouse_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crisis_radar.commands import explain
+
+    assert explain.main(["--brand", "telvana", "--database", clickhouse_database]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("telvana: crisis at 2026-11-23 10:34 UTC (score 0.95, was warning")
+    assert "volume" in out and "top terms: outage, signal" in out
+    assert "10:34" in out and "<- deciding minute" in out  # minutes around it, from ClickHouse
+    assert (
+        explain.main(["--brand", "telvana", "--last", "2", "--database", clickhouse_database]) == 0
+    )
+    assert "warning at 2026-11-23 10:32" in capsys.readouterr().out
+    assert explain.main(["--brand", "nobody", "--database", clickhouse_database]) == 1
+    assert "no alert for nobody" in capsys.readouterr().err

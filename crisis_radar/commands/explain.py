@@ -1,0 +1,127 @@
+"""``crisis-radar explain``: why an alert fired, in the terminal (from ClickHouse).
+
+    crisis-radar explain --brand telvana            # the brand's latest alert
+    crisis-radar explain --brand telvana --last 3
+    crisis-radar explain --alert-id 4f1c...
+
+Shows the deciding minute, the signals (observed vs expected), top terms, posts and duplicate
+clusters stored with the alert, and the brand's minutes around it. Pages link here
+(deploy/prometheus/rules/crisis.yml).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from crisis_radar.clickhouse import check_identifier, make_client
+from crisis_radar.settings import get_settings
+
+SEVERITY = {0: "none", 1: "watch", 2: "warning", 3: "crisis"}
+_ALERT_COLS = (
+    "alert_id, brand, minute, severity, previous_severity, score, summary, signals, "
+    "top_posts, top_terms, top_clusters, created_at"
+)
+
+
+def _json(text: str) -> list[dict[str, Any]]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+def render(alert: dict[str, Any], context: list[tuple[Any, ...]]) -> str:
+    sev, prev = SEVERITY.get(alert["severity"], "?"), SEVERITY.get(alert["previous_severity"], "?")
+    out = [
+        f"{alert['brand']}: {sev} at {alert['minute']:%Y-%m-%d %H:%M} UTC "
+        f"(score {alert['score']:.2f}, was {prev}; raised {alert['created_at']:%H:%M:%S}, "
+        f"id {alert['alert_id']})",
+        f"  {alert['summary']}",
+        "",
+        "  signals (observed vs expected):",
+    ]
+    for s in sorted(_json(alert["signals"]), key=lambda s: -float(s.get("score", 0))):
+        out.append(
+            f"    {s.get('signal', '?'):<16} {float(s.get('observed', 0)):>10.3g} vs "
+            f"{float(s.get('expected', 0)):>10.3g}   score {float(s.get('score', 0)):.2f}"
+        )
+    if alert["top_terms"]:
+        out += ["", "  top terms: " + ", ".join(alert["top_terms"])]
+    posts = _json(alert["top_posts"])
+    if posts:
+        out += ["", "  top posts:"]
+        out += [
+            f"    [{p.get('reach', 0)} reach] {p.get('author', '?')}: "
+            f"{str(p.get('text', ''))[:110]}"
+            for p in posts[:5]
+        ]
+    clusters = _json(alert["top_clusters"])
+    if clusters:
+        out += ["", "  duplicate clusters:"]
+        out += [
+            f"    {c.get('posts', 0)} posts / {c.get('distinct_authors', 0)} authors"
+            f"{' CAMPAIGN' if c.get('campaign') else ''}: {str(c.get('example_text', ''))[:90]}"
+            for c in clusters[:5]
+        ]
+    if context:
+        out += ["", "  minute       posts  negative  share"]
+        for minute, posts_n, neg in context:
+            mark = "  <- deciding minute" if minute == alert["minute"] else ""
+            share = neg / posts_n if posts_n else 0.0
+            out.append(f"    {minute:%H:%M}  {posts_n:>7}  {neg:>8}  {share:>5.0%}{mark}")
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="crisis-radar explain",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--brand", help="brand id (latest alerts of this brand)")
+    who.add_argument("--alert-id", help="one alert by id (from the crisis.alerts record)")
+    parser.add_argument("--last", type=int, default=1, help="how many alerts (default 1)")
+    parser.add_argument("--context", type=int, default=5, help="minutes shown around (default 5)")
+    parser.add_argument("--database", help="ClickHouse database (default: from settings)")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    db = check_identifier(args.database or settings.clickhouse_database)
+    where, params = (
+        ("brand = %(v)s", {"v": args.brand})
+        if args.brand
+        else ("alert_id = %(v)s", {"v": args.alert_id})
+    )
+    try:
+        client = make_client(settings, database=db)
+        rows = client.execute(
+            f"SELECT {_ALERT_COLS} FROM alerts FINAL WHERE {where} "
+            "ORDER BY minute DESC, severity DESC LIMIT %(n)s",
+            params | {"n": max(1, args.last)},
+        )
+    except Exception as exc:
+        reason = " ".join(str(exc).split("Stack trace:")[0].split())
+        print(f"crisis-radar explain: cannot read alerts from {db}: {reason}", file=sys.stderr)
+        return 1
+    if not rows:
+        print(
+            f"crisis-radar explain: no alert for {args.brand or args.alert_id} in {db}",
+            file=sys.stderr,
+        )
+        return 1
+    names = [c.strip() for c in _ALERT_COLS.split(",")]
+    for i, row in enumerate(rows):
+        alert = dict(zip(names, row, strict=True))
+        context = client.execute(
+            "SELECT minute, posts, negative FROM brand_minutes FINAL WHERE brand = %(b)s "
+            "AND minute >= toDateTime(%(t)s) - %(w)s AND minute <= toDateTime(%(t)s) + %(w)s "
+            "ORDER BY minute",
+            {"b": alert["brand"], "t": alert["minute"], "w": args.context * 60},
+        )
+        print(("\n" if i else "") + render(alert, context))
+    client.disconnect()
+    return 0
