@@ -111,6 +111,21 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "bad mapping" in capsys.readouterr().err
 
 
+def test_metrics_port_exposes_dlq_counter(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = mixed_file(tmp_path)
+    assert ingest_cmd.main([str(path), "--dry-run", "--quiet", "--metrics-port", str(port)]) == 0
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    line = next(x for x in body.splitlines() if x.startswith("crisis_radar_dlq_total{")
+                and 'reason="future_timestamp"' in x)  # fmt: skip
+    assert 'stage="ingest"' in line and float(line.split()[-1]) >= 1
+
+
 def test_pacer_speedup_and_rate() -> None:
     clock = [0.0]
     slept: list[float] = []

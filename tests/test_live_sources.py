@@ -189,3 +189,15 @@ def test_mastodon_reconnects_dedups_and_backfills(sse_server: str) -> None:
     pipeline = Pipeline("mastodon")
     outs = [o for raw in got for o in pipeline.process(raw)]
     assert pipeline.stats.sent == 11 and all(o is not None for o in outs)
+
+
+def test_ingest_command_live_dry_run(
+    jetstream_server: tuple[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crisis_radar.commands import ingest as ingest_cmd
+
+    url, requests = jetstream_server
+    argv = ["--live", "bluesky", "--url", url, "--track", "acme", "--max-posts", "30"]
+    assert ingest_cmd.main([*argv, "--dry-run", "--quiet"]) == 0
+    assert "read 30, sent 15, skipped 15, rejected 0" in capsys.readouterr().err
+    assert len(requests) == 3  # survived both drops

@@ -282,7 +282,7 @@ class MastodonSource(_Source):
 
 def _sse_events(resp: Any) -> Iterator[tuple[str, str]]:
     """Parse a text/event-stream; an event cut off before its blank line is dropped."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     while True:
         line = resp.readline()
         if not line:

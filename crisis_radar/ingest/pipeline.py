@@ -109,7 +109,10 @@ class Pipeline:
         for raw, post in zip(raws, posts, strict=True):
             problem = check_post(post, now)
             if len(raw) > MAX_RAW_BYTES or problem is not None:
-                out.append(decode_post(raw, self.source, now))  # the exact letter, as per line
+                got = decode_post(raw, self.source, now)  # the exact letter, as per line
+                out.append(
+                    Send(got.key.encode(), raw, got.created_at) if isinstance(got, Post) else got
+                )
             else:
                 out.append(Send(post.key.encode(), raw, post.created_at))
         self.stats.read += len(raws)
@@ -170,7 +173,7 @@ def _open(path: str) -> IO[bytes]:
     if path == "-":
         return sys.stdin.buffer
     if path.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     return open(path, "rb")
 
 
