@@ -29,24 +29,49 @@ BUCKET = "toDateTime(intDiv(toUInt32({col}), STEP) * STEP)".replace("STEP", STEP
 
 
 def prom(expr: str, legend: str = "", instant: bool = False) -> Json:
-    return {"datasource": PROM, "expr": expr, "legendFormat": legend, "instant": instant,
-            "range": not instant}
+    return {
+        "datasource": PROM,
+        "expr": expr,
+        "legendFormat": legend,
+        "instant": instant,
+        "range": not instant,
+    }
 
 
 def ch(sql: str, fmt: int = CH_TIMESERIES) -> Json:
     sql = " ".join(line.strip() for line in sql.strip().splitlines())
-    return {"datasource": CH, "editorType": "sql", "format": fmt, "rawSql": sql,
-            "queryType": "table" if fmt == CH_TABLE else "timeseries"}
+    return {
+        "datasource": CH,
+        "editorType": "sql",
+        "format": fmt,
+        "rawSql": sql,
+        "queryType": "table" if fmt == CH_TABLE else "timeseries",
+    }
 
 
-def panel(title: str, targets: list[Json], kind: str = "timeseries", w: int = 12, h: int = 8,
-          unit: str = "short", description: str = "", **extra: Any) -> Json:
+def panel(
+    title: str,
+    targets: list[Json],
+    kind: str = "timeseries",
+    w: int = 12,
+    h: int = 8,
+    unit: str = "short",
+    description: str = "",
+    **extra: Any,
+) -> Json:
     ds = targets[0]["datasource"]
     for ref, t in zip("ABCDEFGH", targets, strict=False):
         t["refId"] = ref
-    return {"type": kind, "title": title, "description": description, "datasource": ds,
-            "targets": targets, "gridPos": {"w": w, "h": h},
-            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []}, **extra}
+    return {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": ds,
+        "targets": targets,
+        "gridPos": {"w": w, "h": h},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        **extra,
+    }
 
 
 def layout(panels: list[Json]) -> list[Json]:
@@ -63,47 +88,95 @@ def layout(panels: list[Json]) -> list[Json]:
 
 
 def row(title: str, repeat: str | None = None) -> Json:
-    r: Json = {"type": "row", "title": title, "collapsed": False, "panels": [],
-               "gridPos": {"w": 24, "h": 1}}
+    r: Json = {
+        "type": "row",
+        "title": title,
+        "collapsed": False,
+        "panels": [],
+        "gridPos": {"w": 24, "h": 1},
+    }
     if repeat:
         r["repeat"] = repeat
     return r
 
 
 def var_prom(name: str, label: str, metric: str) -> Json:
-    return {"name": name, "label": label, "type": "query", "datasource": PROM,
-            "query": {"query": f"label_values({metric}, {name})", "refId": "v"},
-            "definition": f"label_values({metric}, {name})", "refresh": 2, "sort": 1,
-            "multi": True, "includeAll": True, "allValue": ".*",
-            "current": {"text": "All", "value": "$__all"}}
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": PROM,
+        "query": {"query": f"label_values({metric}, {name})", "refId": "v"},
+        "definition": f"label_values({metric}, {name})",
+        "refresh": 2,
+        "sort": 1,
+        "multi": True,
+        "includeAll": True,
+        "allValue": ".*",
+        "current": {"text": "All", "value": "$__all"},
+    }
 
 
 def var_ch(name: str, label: str, sql: str) -> Json:
-    return {"name": name, "label": label, "type": "query", "datasource": CH, "query": sql,
-            "definition": sql, "refresh": 2, "sort": 1, "multi": False, "includeAll": False}
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": CH,
+        "query": sql,
+        "definition": sql,
+        "refresh": 2,
+        "sort": 1,
+        "multi": False,
+        "includeAll": False,
+    }
 
 
 ALERT_ANNOTATION = {
-    "name": "Crisis alerts (ClickHouse)", "datasource": CH, "enable": True,
+    "name": "Crisis alerts (ClickHouse)",
+    "datasource": CH,
+    "enable": True,
     "iconColor": "red",
-    "target": ch("""
+    "target": ch(
+        """
         SELECT minute AS time, concat(brand, ': ', severity_label) AS title, summary AS text,
                brand AS tags
         FROM alerts FINAL
         WHERE $__timeFilter(minute) AND severity >= 2
-        ORDER BY time""", CH_TABLE),
+        ORDER BY time""",
+        CH_TABLE,
+    ),
 }
 
 
-def board(uid: str, title: str, panels: list[Json], variables: list[Json],
-          annotations: list[Json], refresh: str = "10s") -> Json:
-    links = [{"title": t, "type": "link", "url": BOARD_URL.format(uid=u), "targetBlank": False}
-             for u, t in (("crisis-overview", "Overview"), ("crisis-brand", "Brand"),
-                          ("crisis-pipeline", "Pipeline")) if u != uid]
+def board(
+    uid: str,
+    title: str,
+    panels: list[Json],
+    variables: list[Json],
+    annotations: list[Json],
+    refresh: str = "10s",
+) -> Json:
+    links = [
+        {"title": t, "type": "link", "url": BOARD_URL.format(uid=u), "targetBlank": False}
+        for u, t in (
+            ("crisis-overview", "Overview"),
+            ("crisis-brand", "Brand"),
+            ("crisis-pipeline", "Pipeline"),
+        )
+        if u != uid
+    ]
     return {
-        "uid": uid, "title": title, "tags": ["crisis-radar"], "timezone": "utc",
-        "schemaVersion": 39, "version": 1, "editable": False, "refresh": refresh,
-        "time": {"from": "now-6h", "to": "now"}, "links": links,
+        "uid": uid,
+        "title": title,
+        "tags": ["crisis-radar"],
+        "timezone": "utc",
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": False,
+        "refresh": refresh,
+        "time": {"from": "now-6h", "to": "now"},
+        "links": links,
         "templating": {"list": variables},
         "annotations": {"list": [dict(a) for a in annotations]},
         "panels": layout(panels),
@@ -113,156 +186,376 @@ def board(uid: str, title: str, panels: list[Json], variables: list[Json],
 def overview() -> Json:
     sel = 'group=~"$group"'
     panels = [
-        panel("Brands by severity (0 none, 1 watch, 2 warning, 3 crisis)",
-              [prom("sort_desc(max by (brand, group, team) "
-                    f"(crisis_radar_brand_severity{{{sel}}}))", "{{brand}}", instant=True)],
-              kind="bargauge", w=8, h=9,
-              options={"orientation": "horizontal", "displayMode": "basic"},
-              fieldConfig={"defaults": {"min": 0, "max": 3, "unit": "none", "thresholds": {
-                  "mode": "absolute", "steps": [
-                      {"color": "green", "value": None}, {"color": "yellow", "value": 1},
-                      {"color": "orange", "value": 2}, {"color": "red", "value": 3}]}},
-                  "overrides": []}),
-        panel("Firing alerts", [prom('ALERTS{alertstate="firing"}', instant=True)],
-              kind="table", w=8, h=9),
-        panel("Latest crisis alerts", [ch("""
+        panel(
+            "Brands by severity (0 none, 1 watch, 2 warning, 3 crisis)",
+            [
+                prom(
+                    "sort_desc(max by (brand, group, team) "
+                    f"(crisis_radar_brand_severity{{{sel}}}))",
+                    "{{brand}}",
+                    instant=True,
+                )
+            ],
+            kind="bargauge",
+            w=8,
+            h=9,
+            options={"orientation": "horizontal", "displayMode": "basic"},
+            fieldConfig={
+                "defaults": {
+                    "min": 0,
+                    "max": 3,
+                    "unit": "none",
+                    "thresholds": {
+                        "mode": "absolute",
+                        "steps": [
+                            {"color": "green", "value": None},
+                            {"color": "yellow", "value": 1},
+                            {"color": "orange", "value": 2},
+                            {"color": "red", "value": 3},
+                        ],
+                    },
+                },
+                "overrides": [],
+            },
+        ),
+        panel(
+            "Firing alerts",
+            [prom('ALERTS{alertstate="firing"}', instant=True)],
+            kind="table",
+            w=8,
+            h=9,
+        ),
+        panel(
+            "Latest crisis alerts",
+            [
+                ch(
+                    """
             SELECT minute, brand, severity_label, round(score, 2) AS score, summary
             FROM alerts FINAL WHERE $__timeFilter(minute)
-            ORDER BY minute DESC LIMIT 50""", CH_TABLE)], kind="table", w=8, h=9),
+            ORDER BY minute DESC LIMIT 50""",
+                    CH_TABLE,
+                )
+            ],
+            kind="table",
+            w=8,
+            h=9,
+        ),
         # Competitor groups side by side: one row per group, its brands compared inside.
         row("Group $group", repeat="group"),
-        panel("Crisis score — $group",
-              [prom('max by (brand) (crisis_radar_brand_crisis_score{group=~"$group"})',
-                    "{{brand}}")], w=8, unit="percentunit",
-              fieldConfig={"defaults": {"min": 0, "max": 1, "unit": "percentunit"},
-                           "overrides": []}),
-        panel("Volume (posts / closed minute) — $group",
-              [prom('sum by (brand) (crisis_radar_brand_volume{group=~"$group"})',
-                    "{{brand}}")], w=8),
-        panel("Negative share — $group",
-              [prom('max by (brand) (crisis_radar_brand_negative_share{group=~"$group"})',
-                    "{{brand}}")], w=8, unit="percentunit"),
+        panel(
+            "Crisis score — $group",
+            [
+                prom(
+                    'max by (brand) (crisis_radar_brand_crisis_score{group=~"$group"})', "{{brand}}"
+                )
+            ],
+            w=8,
+            unit="percentunit",
+            fieldConfig={"defaults": {"min": 0, "max": 1, "unit": "percentunit"}, "overrides": []},
+        ),
+        panel(
+            "Volume (posts / closed minute) — $group",
+            [prom('sum by (brand) (crisis_radar_brand_volume{group=~"$group"})', "{{brand}}")],
+            w=8,
+        ),
+        panel(
+            "Negative share — $group",
+            [
+                prom(
+                    'max by (brand) (crisis_radar_brand_negative_share{group=~"$group"})',
+                    "{{brand}}",
+                )
+            ],
+            w=8,
+            unit="percentunit",
+        ),
         row("History (ClickHouse)"),
-        panel("Volume per brand", [ch(f"""
+        panel(
+            "Volume per brand",
+            [
+                ch(f"""
             SELECT {BUCKET.format(col="minute")} AS time, brand, sum(posts) AS posts
             FROM brand_minutes FINAL WHERE $__timeFilter(minute)
-            GROUP BY time, brand ORDER BY time""")], w=12),
-        panel("Negative share per brand", [ch(f"""
+            GROUP BY time, brand ORDER BY time""")
+            ],
+            w=12,
+        ),
+        panel(
+            "Negative share per brand",
+            [
+                ch(f"""
             SELECT {BUCKET.format(col="minute")} AS time, brand,
                    if(sum(posts) = 0, 0, sum(negative) / sum(posts)) AS negative_share
             FROM brand_minutes FINAL WHERE $__timeFilter(minute)
-            GROUP BY time, brand ORDER BY time""")], w=12, unit="percentunit"),
+            GROUP BY time, brand ORDER BY time""")
+            ],
+            w=12,
+            unit="percentunit",
+        ),
     ]
-    return board("crisis-overview", "crisis-radar: overview", panels,
-                 [var_prom("group", "Competitor group", "crisis_radar_brand_severity")],
-                 [ALERT_ANNOTATION])
+    return board(
+        "crisis-overview",
+        "crisis-radar: overview",
+        panels,
+        [var_prom("group", "Competitor group", "crisis_radar_brand_severity")],
+        [ALERT_ANNOTATION],
+    )
 
 
 def brand() -> Json:
     where = "brand = '${brand}' AND $__timeFilter(minute)"
     series = BUCKET.format(col="minute")
     panels = [
-        panel("Crisis score and severity",
-              [prom('max(crisis_radar_brand_crisis_score{brand="$brand"})', "score"),
-               prom('max(crisis_radar_brand_severity{brand="$brand"}) / 3', "severity / 3")],
-              w=12, unit="percentunit"),
-        panel("Volume: posts, unique, duplicates, campaign", [ch(f"""
+        panel(
+            "Crisis score and severity",
+            [
+                prom('max(crisis_radar_brand_crisis_score{brand="$brand"})', "score"),
+                prom('max(crisis_radar_brand_severity{brand="$brand"}) / 3', "severity / 3"),
+            ],
+            w=12,
+            unit="percentunit",
+        ),
+        panel(
+            "Volume: posts, unique, duplicates, campaign",
+            [
+                ch(f"""
             SELECT {series} AS time, sum(posts) AS posts, sum(unique_posts) AS unique_posts,
                    sum(duplicates) AS duplicates, sum(campaign_posts) AS campaign
             FROM brand_minutes FINAL WHERE {where}
-            GROUP BY time ORDER BY time""")], w=12),
-        panel("Sentiment split", [ch(f"""
+            GROUP BY time ORDER BY time""")
+            ],
+            w=12,
+        ),
+        panel(
+            "Sentiment split",
+            [
+                ch(f"""
             SELECT {series} AS time, sum(negative) AS negative, sum(neutral) AS neutral,
                    sum(positive) AS positive
             FROM brand_minutes FINAL WHERE {where}
-            GROUP BY time ORDER BY time""")], w=12,
-              fieldConfig={"defaults": {"custom": {"stacking": {"mode": "percent"}},
-                                        "unit": "short"}, "overrides": []}),
-        panel("Reach (sum of author followers)", [ch(f"""
+            GROUP BY time ORDER BY time""")
+            ],
+            w=12,
+            fieldConfig={
+                "defaults": {"custom": {"stacking": {"mode": "percent"}}, "unit": "short"},
+                "overrides": [],
+            },
+        ),
+        panel(
+            "Reach (sum of author followers)",
+            [
+                ch(f"""
             SELECT {series} AS time, sum(reach) AS reach
             FROM brand_minutes FINAL WHERE {where}
-            GROUP BY time ORDER BY time""")], w=12),
-        panel("Duplicate clusters (narratives, copy-paste campaigns)", [ch("""
+            GROUP BY time ORDER BY time""")
+            ],
+            w=12,
+        ),
+        panel(
+            "Duplicate clusters (narratives, copy-paste campaigns)",
+            [
+                ch(
+                    """
             SELECT cluster_id, count() AS posts, uniq(author_id) AS authors,
                    max(campaign) AS campaign, min(created_at) AS first_seen, any(text) AS example
             FROM posts FINAL
             WHERE brand = '${brand}' AND $__timeFilter(created_at)
             GROUP BY cluster_id HAVING posts > 1
-            ORDER BY posts DESC LIMIT 20""", CH_TABLE)], kind="table", w=24),
-        panel("Top negative posts by reach", [ch("""
+            ORDER BY posts DESC LIMIT 20""",
+                    CH_TABLE,
+                )
+            ],
+            kind="table",
+            w=24,
+        ),
+        panel(
+            "Top negative posts by reach",
+            [
+                ch(
+                    """
             SELECT created_at, platform, author_handle, followers,
                    round(sentiment_score, 2) AS sentiment, text, url
             FROM posts FINAL
             WHERE brand = '${brand}' AND $__timeFilter(created_at)
               AND sentiment_label = 'negative' AND is_duplicate = 0
-            ORDER BY followers DESC LIMIT 20""", CH_TABLE)], kind="table", w=24),
-        panel("Alert history", [ch("""
+            ORDER BY followers DESC LIMIT 20""",
+                    CH_TABLE,
+                )
+            ],
+            kind="table",
+            w=24,
+        ),
+        panel(
+            "Alert history",
+            [
+                ch(
+                    """
             SELECT minute, severity_label, previous_severity, round(score, 2) AS score, summary,
                    top_terms
             FROM alerts FINAL
             WHERE brand = '${brand}' AND $__timeFilter(minute)
-            ORDER BY minute DESC LIMIT 50""", CH_TABLE)], kind="table", w=24),
+            ORDER BY minute DESC LIMIT 50""",
+                    CH_TABLE,
+                )
+            ],
+            kind="table",
+            w=24,
+        ),
     ]
     brands = var_ch("brand", "Brand", "SELECT DISTINCT brand FROM brand_minutes ORDER BY brand")
-    return board("crisis-brand", "crisis-radar: brand drill-down", panels, [brands],
-                 [ALERT_ANNOTATION | {"target": ch("""
+    return board(
+        "crisis-brand",
+        "crisis-radar: brand drill-down",
+        panels,
+        [brands],
+        [
+            ALERT_ANNOTATION
+            | {
+                "target": ch(
+                    """
                     SELECT minute AS time, severity_label AS title, summary AS text,
                            brand AS tags
                     FROM alerts FINAL
                     WHERE brand = '${brand}' AND $__timeFilter(minute)
-                    ORDER BY time""", CH_TABLE)}])
+                    ORDER BY time""",
+                    CH_TABLE,
+                )
+            }
+        ],
+    )
 
 
 def pipeline() -> Json:
     rate = "[$__rate_interval]"
     panels = [
         panel("Worker up", [prom('up{job="crisis-radar"}', "{{instance}}")], kind="stat", w=6),
-        panel("Firing pipeline alerts", [prom('ALERTS{alertstate="firing", team="platform"}',
-                                             instant=True)], kind="table", w=18),
-        panel("Posts in per stage (/s)",
-              [prom(f"sum by (stage) (rate(crisis_radar_posts_in_total{rate}))", "{{stage}}")],
-              unit="ops"),
-        panel("Posts out per stage (/s)",
-              [prom(f"sum by (stage) (rate(crisis_radar_posts_out_total{rate}))", "{{stage}}")],
-              unit="ops"),
-        panel("Dead letters by reason (/s)",
-              [prom(f"sum by (stage, reason) (rate(crisis_radar_dlq_total{rate}))",
-                    "{{stage}} {{reason}}")], unit="ops"),
-        panel("Late posts (/s)",
-              [prom(f"sum by (stage) (rate(crisis_radar_late_posts_total{rate}))", "{{stage}}")],
-              unit="ops"),
+        panel(
+            "Firing pipeline alerts",
+            [prom('ALERTS{alertstate="firing", team="platform"}', instant=True)],
+            kind="table",
+            w=18,
+        ),
+        panel(
+            "Posts in per stage (/s)",
+            [prom(f"sum by (stage) (rate(crisis_radar_posts_in_total{rate}))", "{{stage}}")],
+            unit="ops",
+        ),
+        panel(
+            "Posts out per stage (/s)",
+            [prom(f"sum by (stage) (rate(crisis_radar_posts_out_total{rate}))", "{{stage}}")],
+            unit="ops",
+        ),
+        panel(
+            "Dead letters by reason (/s)",
+            [
+                prom(
+                    f"sum by (stage, reason) (rate(crisis_radar_dlq_total{rate}))",
+                    "{{stage}} {{reason}}",
+                )
+            ],
+            unit="ops",
+        ),
+        panel(
+            "Late posts (/s)",
+            [prom(f"sum by (stage) (rate(crisis_radar_late_posts_total{rate}))", "{{stage}}")],
+            unit="ops",
+        ),
         panel("Consumer lag", [prom("sum by (topic) (crisis_radar_consumer_lag)", "{{topic}}")]),
-        panel("Latency event time → scored (p50, p99)", [
-            prom("histogram_quantile(0.5, sum by (le, stage) "
-                 f"(rate(crisis_radar_processing_latency_seconds_bucket{rate})))", "p50 {{stage}}"),
-            prom("histogram_quantile(0.99, sum by (le, stage) "
-                 f"(rate(crisis_radar_processing_latency_seconds_bucket{rate})))",
-                 "p99 {{stage}}")], unit="s"),
-        panel("ClickHouse rows inserted (/s)",
-              [prom(f"sum by (table) (rate(crisis_radar_clickhouse_insert_rows_total{rate}))",
-                    "{{table}}")], w=8, unit="ops"),
-        panel("ClickHouse insert errors (/s)",
-              [prom(f"sum by (table) (rate(crisis_radar_clickhouse_insert_errors_total{rate}))",
-                    "{{table}}")], w=8, unit="ops"),
-        panel("ClickHouse insert p99", [prom(
-            "histogram_quantile(0.99, sum by (le, table) "
-            f"(rate(crisis_radar_clickhouse_insert_seconds_bucket{rate})))", "{{table}}")],
-              w=8, unit="s"),
-        panel("Rows per table (ClickHouse)", [ch("""
+        panel(
+            "Latency event time → scored (p50, p99)",
+            [
+                prom(
+                    "histogram_quantile(0.5, sum by (le, stage) "
+                    f"(rate(crisis_radar_processing_latency_seconds_bucket{rate})))",
+                    "p50 {{stage}}",
+                ),
+                prom(
+                    "histogram_quantile(0.99, sum by (le, stage) "
+                    f"(rate(crisis_radar_processing_latency_seconds_bucket{rate})))",
+                    "p99 {{stage}}",
+                ),
+            ],
+            unit="s",
+        ),
+        panel(
+            "ClickHouse rows inserted (/s)",
+            [
+                prom(
+                    f"sum by (table) (rate(crisis_radar_clickhouse_insert_rows_total{rate}))",
+                    "{{table}}",
+                )
+            ],
+            w=8,
+            unit="ops",
+        ),
+        panel(
+            "ClickHouse insert errors (/s)",
+            [
+                prom(
+                    f"sum by (table) (rate(crisis_radar_clickhouse_insert_errors_total{rate}))",
+                    "{{table}}",
+                )
+            ],
+            w=8,
+            unit="ops",
+        ),
+        panel(
+            "ClickHouse insert p99",
+            [
+                prom(
+                    "histogram_quantile(0.99, sum by (le, table) "
+                    f"(rate(crisis_radar_clickhouse_insert_seconds_bucket{rate})))",
+                    "{{table}}",
+                )
+            ],
+            w=8,
+            unit="s",
+        ),
+        panel(
+            "Rows per table (ClickHouse)",
+            [
+                ch(
+                    """
             SELECT table, sum(rows) AS rows, round(sum(bytes_on_disk) / 1048576, 1) AS mib,
                    count() AS parts
             FROM system.parts WHERE database = currentDatabase() AND active
-            GROUP BY table ORDER BY table""", CH_TABLE)], kind="table", w=8),
-        panel("Freshness: last post per brand", [ch("""
+            GROUP BY table ORDER BY table""",
+                    CH_TABLE,
+                )
+            ],
+            kind="table",
+            w=8,
+        ),
+        panel(
+            "Freshness: last post per brand",
+            [
+                ch(
+                    """
             SELECT brand, max(created_at) AS last_post, max(inserted_at) AS last_insert,
                    toInt64(max(inserted_at)) - toInt64(max(created_at)) AS lag_s
             FROM posts WHERE $__timeFilter(created_at)
-            GROUP BY brand ORDER BY last_post""", CH_TABLE)], kind="table", w=8),
-        panel("Dead letters by reason (ClickHouse)", [ch("""
+            GROUP BY brand ORDER BY last_post""",
+                    CH_TABLE,
+                )
+            ],
+            kind="table",
+            w=8,
+        ),
+        panel(
+            "Dead letters by reason (ClickHouse)",
+            [
+                ch(
+                    """
             SELECT source, reason, count() AS letters, max(received_at) AS last_seen,
                    any(error) AS example_error
             FROM dead_letters FINAL WHERE $__timeFilter(received_at)
-            GROUP BY source, reason ORDER BY letters DESC""", CH_TABLE)], kind="table", w=8),
+            GROUP BY source, reason ORDER BY letters DESC""",
+                    CH_TABLE,
+                )
+            ],
+            kind="table",
+            w=8,
+        ),
     ]
     return board("crisis-pipeline", "crisis-radar: pipeline health", panels, [], [])
 
@@ -271,8 +564,10 @@ DASHBOARDS = {"crisis-overview": overview, "crisis-brand": brand, "crisis-pipeli
 
 
 def render() -> dict[str, str]:
-    return {f"{uid}.json": json.dumps(build(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-            for uid, build in DASHBOARDS.items()}
+    return {
+        f"{uid}.json": json.dumps(build(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        for uid, build in DASHBOARDS.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,8 +585,10 @@ def main(argv: list[str] | None = None) -> int:
             args.out.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
     if stale:
-        print(f"stale dashboards (run grafana/build_dashboards.py): {', '.join(stale)}",
-              file=sys.stderr)
+        print(
+            f"stale dashboards (run grafana/build_dashboards.py): {', '.join(stale)}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
