@@ -143,7 +143,13 @@ def test_every_line_validates_and_is_canonical() -> None:
 @pytest.fixture(scope="module")
 def baseline_week():
     # Two brands with different time zones, a week, no events.
-    return run(["crunchly", "telvana"], 7 * 1440, offtopic_rate=0.0, foreign_share=0.0)
+    return run(
+        ["crunchly", "telvana"],
+        7 * 1440,
+        offtopic_rate=0.0,
+        foreign_share=0.0,
+        benign_bursts_per_day=0.0,
+    )
 
 
 def test_daily_rhythm_night_below_day(baseline_week) -> None:
@@ -312,6 +318,21 @@ def test_offtopic_texts_use_excluded_phrases() -> None:
     off = [p["text"].lower() for p in posts if sim.labels[p["post_id"]][3] == "offtopic"]
     assert len(off) > 100
     assert all(any(x in t for x in BRANDS["nimbus"].exclude) for t in off)
+
+
+def test_benign_bursts_raise_volume_but_not_negativity() -> None:
+    sim, posts = run(["crunchly"], 3 * 1440, benign_bursts_per_day=2.0)
+    assert len(sim.benign) >= 2 and sim.truth_doc()["benign_bursts"] == sim.benign
+    checked = 0
+    for b in sim.benign:
+        lo = int((datetime.fromisoformat(b["start"]) - T0).total_seconds() // 60)
+        hi = int((datetime.fromisoformat(b["end"]) - T0).total_seconds() // 60)
+        w = window(sim, posts, "crunchly", lo, hi)
+        if w["expected"] > 50:
+            checked += 1
+            assert w["n"] > 1.2 * w["expected"]
+            assert w["neg"] < 0.4
+    assert checked >= 1
 
 
 def test_some_posts_are_not_english() -> None:

@@ -83,6 +83,7 @@ class Scenario:
     rate_scale: float = 1.0  # multiplies every brand's base rate
     authors: int = 50_000  # size of the regular author population
     offtopic_rate: float = 0.03  # excluded-phrase posts per minute per brand with excludes
+    benign_bursts_per_day: float = 1.0  # per brand; unlabelled harmless volume bumps
     foreign_share: float = 0.02  # baseline posts in es/de/fr (labelled brand "": not to match)
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,6 +96,7 @@ class Scenario:
             "authors": self.authors,
             "offtopic_rate": self.offtopic_rate,
             "foreign_share": self.foreign_share,
+            "benign_bursts_per_day": self.benign_bursts_per_day,
             "events": [
                 {"kind": e.kind, "brand": e.brand, "start": _iso(e.start), "params": e.params}
                 for e in self.events
@@ -151,6 +153,7 @@ class Simulator:
         self.index = {b.id: i for i, b in enumerate(scenario.brands)}
         self.profiles = [BrandProfile.for_brand(b.id) for b in scenario.brands]
         self.lam = self._rates()
+        self.benign = self._benign_bursts()
         self._authors()
         self.truth = [
             self._resolve(e, random.Random(f"{scenario.seed}:{i}"))
@@ -188,6 +191,35 @@ class Simulator:
                 x[k] = cur
             lam[i] = prof.base_rate * sc.rate_scale * daily * weekly * np.exp(x - sd * sd / 2)
         return lam
+
+    def _benign_bursts(self) -> list[dict[str, Any]]:
+        """Unlabelled harmless bursts (a TV spot, a news mention): the hard negatives.
+
+        Volume x1.5-3.5 for 10-45 minutes with the brand's usual sentiment mix; alerting on them
+        is a false alarm. Listed in the truth file under ``benign_bursts``."""
+        r = random.Random(f"benign:{self.sc.seed}")
+        self.burst_lam = np.zeros_like(self.lam)
+        bursts = []
+        for bi, b in enumerate(self.sc.brands):
+            n = int(
+                np.random.default_rng(r.randrange(2**32)).poisson(
+                    self.sc.benign_bursts_per_day * self.sc.minutes / 1440
+                )
+            )
+            for _ in range(n):
+                s, dur, mult = r.randrange(self.sc.minutes), r.randint(10, 45), r.uniform(1.5, 3.5)
+                e = min(s + dur, self.sc.minutes)
+                self.burst_lam[bi, s:e] += (mult - 1) * self.lam[bi, s:e]
+                t = self.sc.start.astimezone(UTC).replace(second=0, microsecond=0)
+                bursts.append(
+                    {
+                        "brand": b.id,
+                        "start": _iso(t + timedelta(minutes=s)),
+                        "end": _iso(t + timedelta(minutes=e)),
+                        "multiple": round(mult, 2),
+                    }
+                )
+        return sorted(bursts, key=lambda x: (x["start"], x["brand"]))
 
     def expected_rate(self, brand_id: str, minute: int) -> float:
         """Expected baseline posts in minute ``minute`` (index from the start), no events."""
@@ -503,7 +535,7 @@ class Simulator:
             )
             for t in self.truth
         ]
-        counts = self.np_rng.poisson(self.lam)
+        counts = self.np_rng.poisson(self.lam + self.burst_lam)
         off_brands = [i for i, b in enumerate(sc.brands) if b.exclude]
         for m in range(sc.minutes):
             out: list[tuple[int, int, PostDict]] = []
@@ -534,6 +566,7 @@ class Simulator:
                 for i, b in enumerate(self.sc.brands)
             },
             "crisis_kinds": sorted(k for k, v in ev.IS_CRISIS.items() if v),
+            "benign_bursts": self.benign,
             "events": [t.to_dict() for t in self.truth],
         }
 
