@@ -154,6 +154,13 @@ class Simulator:
         self.profiles = [BrandProfile.for_brand(b.id) for b in scenario.brands]
         self.lam = self._rates()
         self.benign = self._benign_bursts()
+        # Day-to-day wobble of each brand's negative share (x0.8-1.25 typical): some days are
+        # grumpier than others, so a fixed negative-share threshold is not enough.
+        days = scenario.minutes // 1440 + 1
+        wobble = np.random.default_rng([scenario.seed, 7]).lognormal(
+            0, 0.15, (len(self.profiles), days)
+        )
+        self.neg_day = wobble.tolist()
         self._authors()
         self.truth = [
             self._resolve(e, random.Random(f"{scenario.seed}:{i}"))
@@ -355,7 +362,9 @@ class Simulator:
         comp = (
             r.choice(rivals) if rivals and r.random() < 0.08 else None
         )  # some posts name two brands
-        sentiment = self._sentiment(bi)
+        sentiment = self._sentiment(
+            bi, neg=self.profiles[bi].neg_share * self.neg_day[bi][minute // 1440]
+        )
         ai = self._regular(bi)
         author = self._author(ai)
         recent = self._recent_neg[bi]
