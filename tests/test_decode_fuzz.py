@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,12 @@ from schemas.validate import REASONS, decode_post, original_bytes
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SAMPLES = Path(__file__).parent / "samples"
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CRISIS_RADAR_FUZZ_EXAMPLES=5000 for a long local hunt; CI keeps it modest
+FUZZ = settings(
+    max_examples=int(os.environ.get("CRISIS_RADAR_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 GOOD = Post(platform="x", post_id="1", author={"id": "u"}, text="acme", created_at=NOW).model_dump(
     mode="json"
