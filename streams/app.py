@@ -207,35 +207,58 @@ def _new_scorer() -> Any:
     return CrisisScorer()
 
 
+SCORERS: dict[bytes, tuple[Any, Severity, int]] = {}  # brand -> (scorer, severity, partition)
+
+
+def _scorer(key: bytes, partition: int) -> tuple[Any, Severity]:
+    """Live scorer of a brand; first use on this worker loads it from the changelogged table."""
+    if key not in SCORERS:
+        blob = crisis_state.data.get(key)
+        scorer, sev = pickle.loads(blob) if blob else (_new_scorer(), Severity.NONE)
+        SCORERS[key] = (scorer, sev, partition)
+    scorer, sev, _ = SCORERS[key]
+    return scorer, sev
+
+
 @app.agent(TOPICS[stages.BRAND_MINUTES], name=stages.CRISIS_ALERTS)
 async def crisis(stream: Any) -> None:
     stage = stages.CRISIS_ALERTS
-    async for ev in stream.events():
-        minute = BrandMinute.model_validate_json(ev.value)
-        metrics.POSTS_IN.labels(stage).inc()
-        if minute.version > 1:
-            continue  # amended by late posts: stored, but the scorer already saw this minute
-        key = minute.brand.encode()
-        blob = crisis_state.get(key)
-        scorer, previous = pickle.loads(blob) if blob else (_new_scorer(), Severity.NONE)
-        assessment = scorer.process_one(minute)
-        severity = Severity(int(assessment.severity))
-        crisis_state[key] = pickle.dumps((scorer, severity))  # changelogged: survives restarts
-        SERIES.set(
-            ev.message.partition,
-            minute.brand,
-            volume=minute.posts,
-            negative_share=minute.negative_share,
-            score=float(assessment.score),
-            severity=int(severity),
-        )
-        previous = Severity(int(getattr(assessment, "previous_severity", previous)))
-        if assessment.changed and severity != previous:
-            alert = build_alert(minute.brand, minute, assessment, previous, CONTEXT, utcnow())
-            _send(stage, key, alert.to_json())
-            metrics.POSTS_OUT.labels(stage).inc()
-            log.warning("ALERT %s", alert.summary)
-            await sink("alerts").put([sinks.alert_row(alert)])
+    async for events in stream.take_events(500, within=0.5):
+        metrics.POSTS_IN.labels(stage).inc(len(events))
+        touched: set[bytes] = set()
+        rows = []
+        for ev in events:
+            minute = BrandMinute.model_validate_json(ev.value)
+            if minute.version > 1:
+                continue  # amended by late posts: stored, but the scorer already saw the minute
+            key, part = minute.brand.encode(), ev.message.partition
+            scorer, previous = _scorer(key, part)
+            assessment = scorer.process_one(minute)
+            severity = Severity(int(assessment.severity))
+            SCORERS[key] = (scorer, severity, part)
+            touched.add(key)
+            SERIES.set(
+                part,
+                minute.brand,
+                volume=minute.posts,
+                negative_share=minute.negative_share,
+                score=float(assessment.score),
+                severity=int(severity),
+            )
+            previous = Severity(int(getattr(assessment, "previous_severity", previous)))
+            if assessment.changed and severity != previous:
+                alert = build_alert(minute.brand, minute, assessment, previous, CONTEXT, utcnow())
+                _send(stage, key, alert.to_json())
+                metrics.POSTS_OUT.labels(stage).inc()
+                log.warning("ALERT %s", alert.summary)
+                rows.append(sinks.alert_row(alert))
+        for key in touched:  # one changelog write per brand per batch: survives restarts
+            scorer, severity, part = SCORERS[key]
+            blob = pickle.dumps((scorer, severity))
+            crisis_state.data[key] = blob
+            crisis_state.send_changelog(part, key, blob)
+        if rows:
+            await sink("alerts").put(rows)
 
 
 # ---------------------------------------------------------------- housekeeping
@@ -245,6 +268,8 @@ async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
     for tp in revoked:
         if tp.topic == minutes_topic:
             SERIES.revoke(tp.partition)  # no stale per-brand gauges on this worker
+            for key in [k for k, v in SCORERS.items() if v[2] == tp.partition]:
+                del SCORERS[key]  # the new owner recovers it from the changelog
 
 
 @app.timer(interval=5.0)
