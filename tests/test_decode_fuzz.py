@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from crisis_radar.ingest.normalise import FORMATS, NormaliseError, normalise
 from crisis_radar.ingest.pipeline import Pipeline, Send
 from schemas.models import DeadLetter, Post
-from schemas.validate import REASONS, decode_post, original_bytes
+from schemas.validate import REASONS, decode_post, decode_posts, original_bytes
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SAMPLES = Path(__file__).parent / "samples"
@@ -143,3 +143,15 @@ def test_pipeline_counts_add_up(batch: list[st.DataObject]) -> None:
     for o in outcomes:
         if isinstance(o, Send):
             assert Post.model_validate_json(o.value).key.encode() == o.key
+
+
+@FUZZ
+@given(st.lists(st.data(), min_size=1, max_size=6))
+def test_decode_posts_equals_decode_post(batch: list[st.DataObject]) -> None:
+    raws = []
+    for data in batch:
+        raw = json.dumps(mutate(GOOD, data) if data.draw(st.booleans()) else GOOD).encode()
+        if data.draw(st.booleans()):
+            raw = raw[: data.draw(st.integers(0, len(raw)))]
+        raws.append(raw)
+    assert decode_posts(raws, "fuzz", NOW) == [decode_post(r, "fuzz", NOW) for r in raws]
