@@ -201,3 +201,13 @@ def test_ingest_command_live_dry_run(
     assert ingest_cmd.main([*argv, "--dry-run", "--quiet"]) == 0
     assert "read 30, sent 15, skipped 15, rejected 0" in capsys.readouterr().err
     assert len(requests) == 3  # survived both drops
+
+
+def test_jetstream_keeps_events_sharing_a_time_us_in_steady_flow() -> None:
+    source = JetstreamSource("ws://unused")
+    a, b = jet_event(1), jet_event(5)
+    b["time_us"] = a["time_us"]
+    raws = [json.dumps(e).encode() for e in (a, b)]
+    assert [source._accept(r) for r in raws] == raws
+    source.replayed_until = source.last_time_us  # what a reconnect does
+    assert [source._accept(r) for r in raws] == [None, None] and source.duplicates == 2

@@ -114,6 +114,9 @@ class JetstreamSource(_Source):
         self.url = url
         self.collections = list(collections)
         self.last_time_us = cursor - 1 if cursor else None  # deliver events from cursor on
+        # after a (re)connect, events up to here were already delivered: drop them; in steady
+        # flow nothing is dropped (two events may share a time_us)
+        self.replayed_until = self.last_time_us
         self.rewind_us = rewind_us
 
     def connect_url(self) -> str:
@@ -128,6 +131,7 @@ class JetstreamSource(_Source):
             error: BaseException | None = None
             try:
                 self.connections += 1
+                self.replayed_until = self.last_time_us
                 with ws_connect(self.connect_url(), open_timeout=10, max_size=2**22) as ws:
                     for message in ws:
                         raw = message.encode() if isinstance(message, str) else message
@@ -145,10 +149,12 @@ class JetstreamSource(_Source):
             time_us = int(event["time_us"])
         except (ValueError, KeyError, TypeError):
             return raw  # malformed: let the pipeline dead-letter it
-        if self.last_time_us is not None and time_us <= self.last_time_us:
-            self.duplicates += 1
-            return None
-        self.last_time_us = time_us
+        if self.replayed_until is not None:
+            if time_us <= self.replayed_until:
+                self.duplicates += 1
+                return None
+            self.replayed_until = None
+        self.last_time_us = max(time_us, self.last_time_us or 0)
         record = (event.get("commit") or {}).get("record") or {}
         text = record.get("text") if isinstance(record, dict) else None
         if isinstance(text, str) and not self.filter.keep(text):
