@@ -126,17 +126,24 @@ def test_every_line_validates_and_is_canonical() -> None:
     _, posts = run(list(BRANDS), 240, EVENTS_ALL)
     assert len(posts) > 5000
     keys = set()
+    seen: set[str] = set()
+    replies = 0
     last = T0
     for p in posts:
         line = post_json(p)
         model = Post.model_validate_json(line)
         assert model.model_dump_json() == line  # byte-identical to pydantic's own output
         keys.add(model.key)
+        for ref in (model.reply_to, model.repost_of, model.quote_of):
+            assert ref is None or ref in seen  # references point to earlier posts
+        replies += model.reply_to is not None
+        seen.add(model.post_id)
         assert model.created_at >= last  # event-time order
         assert "." in p["created_at"]  # so the strings sort like the times
         last = model.created_at
         assert model.hashtags == re.findall(r"#(\w+)", model.text)
     assert len(keys) == len(posts)
+    assert replies > 50
 
 
 # --- baseline realism ----------------------------------------------------------------------

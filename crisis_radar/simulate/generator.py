@@ -167,7 +167,10 @@ class Simulator:
             for i, e in enumerate(scenario.events)
         ]
         self._counter = 0
-        self._recent_neg: list[deque[tuple[str, str]]] = [deque(maxlen=50) for _ in scenario.brands]
+        # Recent complaints per brand (post id, handle, minute): targets for replies.
+        self._recent_neg: list[deque[tuple[str, str, int]]] = [
+            deque(maxlen=50) for _ in scenario.brands
+        ]
         self._t0 = int(scenario.start.timestamp()) // 60 * 60
         self._prefix = (-1, "")
         self._rivals = [
@@ -368,8 +371,9 @@ class Simulator:
         ai = self._regular(bi)
         author = self._author(ai)
         recent = self._recent_neg[bi]
-        if recent and r.random() < 0.04:  # the brand's support account answers a complaint
-            target_id, handle = recent.popleft()
+        # Replies only target posts of earlier minutes, so they come after them in the output.
+        if recent and recent[0][2] < minute and r.random() < 0.04:  # support answers
+            target_id, handle, _ = recent.popleft()
             sup = brand.handles[-1] if brand.handles else brand.id
             author = {
                 "id": f"sim:brand:{brand.id}",
@@ -386,6 +390,13 @@ class Simulator:
                 lab=(brand.id, "neutral", -1, "support"),
             )
             return
+        if recent and sentiment == "negative" and r.random() < 0.1:  # "me too" replies
+            target_id, handle, tm = recent[int(r.random() * len(recent))]
+            if handle != author["handle"] and tm < minute:
+                text = tx.user_reply(r, brand, handle)
+                lab = (brand.id, "negative", -1, "reply")
+                self._post(out, minute, author, text, reply_to=target_id, lab=lab)
+                return
         if r.random() < self.sc.foreign_share:
             lang, text = tx.foreign_text(r, brand)
             self._post(out, minute, author, text, lang=lang, lab=("", sentiment, -1, "foreign"))
@@ -393,7 +404,7 @@ class Simulator:
         text = tx.background_text(r, brand, sentiment, comp)
         pid = self._post(out, minute, author, text, lab=(brand.id, sentiment, -1, "baseline"))
         if sentiment == "negative":
-            recent.append((pid, author["handle"]))
+            recent.append((pid, author["handle"], minute))
 
     def _new_account(self, tag: str, r: random.Random, max_followers: int) -> dict[str, Any]:
         sep, word = r.choice(["_", "", "x"]), r.choice(_BOTWORDS)
@@ -445,7 +456,7 @@ class Simulator:
                     )
                 pid = self._post(out, minute, author, text, lab=(te.brand, senti, idx, k))
                 if senti == "negative":
-                    self._recent_neg[bi].append((pid, author["handle"]))
+                    self._recent_neg[bi].append((pid, author["handle"], minute))
             if k == "competitor_crisis":  # the named brand sees comparison chatter, not a crisis
                 si = self.index[p["spillover_brand"]]
                 extra = p["spillover_multiple"] * float(self.lam[si, minute]) * s

@@ -614,6 +614,22 @@ def foreign_text(rng: random.Random, brand: SimBrand) -> tuple[str, str]:
     return lang, fill(rng, rng.choice(FOREIGN[lang]), brand, "neutral")
 
 
+USER_REPLY = [
+    "@{h} same thing happened to me with {b} {e}",
+    "@{h} {b} did this to me too",
+    "@{h} did {b} ever answer you?",
+    "@{h} +1, {b} has been awful {d} now",
+    "@{h} this. {x} tired of {b}",
+    "@{h} same here with {b} in {city}",
+]
+
+
+def user_reply(rng: random.Random, brand: SimBrand, handle: str) -> str:
+    # The handle goes in after filling so the template cache sees a handful of templates.
+    tpl = rng.choice(USER_REPLY).replace("{h}", "\x00")
+    return fill(rng, tpl, brand, "negative").replace("\x00", handle)
+
+
 def support_reply(rng: random.Random, user_handle: str) -> str:
     return rng.choice(SUPPORT_REPLY).format(u=user_handle, e=rng.choice(EMOJI["positive"]))
 
