@@ -211,7 +211,8 @@ class SeasonalDetector(AnomalyDetector):
         inflate = 1.0 + self.warmup / (self.n + 1.0)
         is_count = self._is_count() and (x == int(x) and x >= 0)
         if is_count:
-            var = max(self.var, mu, 0.25) * inflate
+            # Counts: var is a dispersion index (1 = Poisson), so nights get narrow tails.
+            var = max(self.var, 1.0) * max(mu, 0.05) * inflate
             up = count_sf(x, mu, var)
             down = 1.0 - count_sf(x + 1, mu, var)
         else:
@@ -247,14 +248,18 @@ class SeasonalDetector(AnomalyDetector):
             # A shift that lasted long enough is the new normal: move the level to it.
             self.level += self.recent - self.expected(t)
             self.fast = 0.0
-            self.var = max(self.var, (x - self.recent) ** 2)
+            if not self._is_count():
+                self.var = max(self.var, (x - self.recent) ** 2)
             self.anomalous_run = 0
             return
         seasonal = self._seasonal(t)
         resid = x - seasonal - self.fast
         # Variance before the mean moves: the residual is the forecast error.
         a_v = max(self.var_alpha, 1.0 / (self.n + 1)) * w
-        self.var += a_v * (resid * resid - self.var)
+        sq = resid * resid
+        if self._is_count():
+            sq = min(sq / max(seasonal + self.fast, 0.5), 50.0 * max(self.var, 1.0))
+        self.var += a_v * (sq - self.var)
         a_l = max(self.alpha, 1.0 / (self.n + 1)) * w
         self.level += a_l * (x - seasonal)
         a_s = self.season_alpha * w
@@ -270,7 +275,7 @@ class SeasonalDetector(AnomalyDetector):
             self.level = x
         self.recent = x
         if self.prior_var is None:
-            self.var = max(abs(x), 1.0) if self._is_count() else (0.1 * abs(x)) ** 2 + 1e-9
+            self.var = 1.0 if self._is_count() else (0.1 * abs(x)) ** 2 + 1e-9
 
     # -- pickling (slots) --------------------------------------------------------
 

@@ -45,6 +45,11 @@ def alert_id(brand: str, minute: datetime, severity: Severity) -> str:
     return hashlib.blake2b(key, digest_size=16).hexdigest()
 
 
+def _lp(s: float) -> float:
+    """-log10 of the tail probability behind a score in [0, 1]."""
+    return -math.log10(max(1.0 - s, 1e-12))
+
+
 def to_score(s: float) -> float:
     """Map a probability-like score in [0, 1] to a 0-1 scale linear in -log10(1 - s)."""
     return min(1.0, -math.log10(max(1.0 - s, 1e-10)) / 10.0)
@@ -65,8 +70,8 @@ class Assessment:
 class BrandState:
     """Detectors and hysteresis state of one brand (a few KB pickled)."""
 
-    __slots__ = ("authors", "below", "dwell", "n", "neg_share", "reach", "sentiment",
-                 "severity", "volume")
+    __slots__ = ("authors", "below", "dwell", "ev_neg", "ev_up", "n", "neg_share", "reach",
+                 "sentiment", "severity", "volume")
 
     def __init__(self) -> None:
         self.volume = SeasonalDetector(kind="poisson", direction="up")
@@ -78,6 +83,8 @@ class BrandState:
         self.dwell = 0  # minutes at the current severity
         self.below = 0  # consecutive minutes below the exit threshold
         self.n = 0
+        self.ev_up = 0.0  # accumulated evidence, in -log10 p units
+        self.ev_neg = 0.0
 
     def __getstate__(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -91,8 +98,12 @@ class CrisisScorer:
     """Per-brand crisis assessment, one closed ``BrandMinute`` at a time."""
 
     def __init__(self, min_dwell: int = 10, min_history: int = 30,
-                 campaign_watch_share: float = 0.3) -> None:
+                 campaign_watch_share: float = 0.3, decay: float = 0.8,
+                 drift: float = 0.3, scale: float = 10.0) -> None:
         self.min_dwell = min_dwell
+        self.scale = scale  # evidence (-log10 p) that maps to score 1
+        self.decay = decay  # evidence kept from one minute to the next
+        self.drift = drift  # -log10 p below this adds no evidence (ordinary minutes)
         self.min_history = min_history  # minutes before a new brand may go past "watch"
         self.campaign_watch_share = campaign_watch_share
         self.brands: dict[str, BrandState] = {}
@@ -102,18 +113,24 @@ class CrisisScorer:
         if st is None:
             st = self.brands[minute.brand] = BrandState()
         t, posts = minute.minute, minute.posts
-        uniq = float(minute.unique_posts)
+        # Volume counts every post: a viral complaint is mostly reposts of one text. Bot bursts
+        # and copy-paste by a few accounts are held back by the unique-authors signal.
+        vol = float(minute.posts)
         share = minute.negative / posts if posts else 0.0
         mean_sent = minute.mean_sentiment
         reach = math.log1p(minute.reach)
-        s_vol = st.volume.score_one(uniq, t)
+        s_vol = st.volume.score_one(vol, t)
         s_auth = st.authors.score_one(float(minute.unique_authors), t)
         s_share = st.neg_share.score_one(share, t, n=posts)
         s_sent = st.sentiment.score_one(mean_sent, t, n=posts)
         s_reach = st.reach.score_one(reach, t)
-        up = min(s_vol, s_auth)  # many posts from few authors is a campaign, not a crisis
+        up = min(s_vol, s_auth)  # many posts from few authors is a bot burst, not a crisis
         neg = max(s_share, s_sent)
-        score = min(to_score(up), to_score(neg))
+        # Evidence accumulates over a few minutes (leaky CUSUM of -log10 p): a crisis that
+        # ramps up is caught while each single minute is only mildly unusual.
+        ev_up = self.decay * st.ev_up + max(0.0, _lp(up) - self.drift)
+        ev_neg = self.decay * st.ev_neg + max(0.0, _lp(neg) - self.drift)
+        score = min(1.0, min(ev_up, ev_neg) / self.scale)
         campaign = minute.campaign_posts / posts if posts else 0.0
         candidate = _level(score, ENTER)
         if campaign >= self.campaign_watch_share and to_score(s_vol) >= ENTER[Severity.WATCH]:
@@ -121,7 +138,7 @@ class CrisisScorer:
         if st.n < self.min_history:
             candidate = min(candidate, Severity.WATCH)
         signals = [
-            _sig("volume", uniq, st.volume.expected(t), s_vol),
+            _sig("volume", vol, st.volume.expected(t), s_vol),
             _sig("unique_authors", minute.unique_authors, st.authors.expected(t), s_auth),
             _sig("negative_share", share, st.neg_share.expected(t), s_share),
             _sig("mean_sentiment", mean_sent, st.sentiment.expected(t), s_sent),
@@ -138,7 +155,8 @@ class CrisisScorer:
             return Assessment(minute.brand, t, score, prev, prev, False, signals,
                               _summary(minute.brand, prev, signals))
         new = self._hysteresis(st, score, candidate)
-        st.volume.learn_one(uniq, t)
+        st.ev_up, st.ev_neg = ev_up, ev_neg
+        st.volume.learn_one(vol, t)
         st.authors.learn_one(float(minute.unique_authors), t)
         st.neg_share.learn_one(share, t, n=posts)
         st.sentiment.learn_one(mean_sent, t, n=posts)

@@ -195,6 +195,7 @@ def evaluate(rep: Replay, truth: dict[str, Any]) -> dict[str, Any]:
         s, end = _parse(e["start"]), _parse(e["end"])
         windows[e["brand"]].append((s - timedelta(minutes=5), end + GRACE))
     by_kind: dict[str, dict[str, Any]] = {}
+    crisis_kinds = set(truth.get("crisis_kinds", []))
     for e in events:
         s, end = _parse(e["start"]), _parse(e["end"]) + GRACE
         lo = s - timedelta(minutes=5)
@@ -221,14 +222,16 @@ def evaluate(rep: Replay, truth: dict[str, Any]) -> dict[str, Any]:
             prev = sev
     brand_days = max(len(brands) * span_min / 1440.0, 1e-9)
     kinds = {}
+    delays: list[float] = []
     for kind, k in sorted(by_kind.items()):
         d = k.pop("delays")
+        if kind in crisis_kinds:
+            delays += d
         kinds[kind] = {**k, "recall": k["detected"] / k["events"],
                        "median_delay_min": statistics.median(d) if d else None,
                        "max_delay_min": max(d) if d else None}
-    crisis_kinds = set(truth.get("crisis_kinds", []))
     det = [k for n, k in kinds.items() if n in crisis_kinds]
-    delays = [x for n, k in by_kind.items() if n in crisis_kinds for x in k.get("delays", [])]
+
     return {
         "brands": len(brands), "brand_days": brand_days, "brand_weeks": brand_days / 7,
         "false_warnings": false_warn,
