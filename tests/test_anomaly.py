@@ -79,7 +79,7 @@ def test_cold_start_scores_low() -> None:
 
 def test_share_detector_uses_counts() -> None:
     d = ShareDetector(prior=0.2)
-    for i in range(200):
+    for _ in range(200):
         d.learn_one(0.2, T0, n=10)
     assert d.score_one(1.0, T0, n=2) < 0.99  # 2 of 2 negative: weak evidence
     assert d.score_one(0.6, T0, n=200) > 0.9999
