@@ -15,6 +15,7 @@ import argparse
 import gzip
 import io
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -281,10 +282,14 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"crisis-radar simulate: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `--out - | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         if type(exc).__module__.startswith("kafka"):
+            where = args.bootstrap or get_settings().kafka_bootstrap
             print(
-                f"crisis-radar simulate: Kafka error ({get_settings().kafka_bootstrap}): {exc!r}; "
+                f"crisis-radar simulate: Kafka error ({where}): {exc!r}; "
                 "is the stack up? (crisis-radar stack up)",
                 file=sys.stderr,
             )
