@@ -7,7 +7,7 @@ The agents in ``streams.app`` only move batches between topics, sinks and these 
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -152,22 +152,34 @@ STOPWORDS = frozenset(_STOP.split())
 
 @dataclass
 class AlertContext:
-    """Bounded per-brand buffer of recent scored posts, to explain alerts."""
+    """Bounded per-brand sample of recent scored posts by event minute, to explain alerts.
 
-    per_brand: int = 400
+    Keyed by minute (not just the last N posts) because in a fast replay the scorer runs while
+    the aggregator is already far ahead: the deciding minute's posts must still be here.
+    Bounded: ``per_minute`` posts per (brand, minute), ``keep_minutes`` minutes per brand.
+    """
+
+    per_minute: int = 50
+    keep_minutes: int = 180
     window_min: int = 5
-    _posts: dict[str, deque[ScoredPost]] = field(default_factory=dict)
+    _posts: dict[str, dict[datetime, list[ScoredPost]]] = field(default_factory=dict)
 
     def add(self, sp: ScoredPost) -> None:
-        buf = self._posts.get(sp.brand)
-        if buf is None:
-            buf = self._posts[sp.brand] = deque(maxlen=self.per_brand)
-        buf.append(sp)
+        minutes = self._posts.setdefault(sp.brand, {})
+        bucket = minutes.get(sp.post.minute)
+        if bucket is None:
+            bucket = minutes[sp.post.minute] = []
+            if len(minutes) > self.keep_minutes:
+                del minutes[min(minutes)]
+        if len(bucket) < self.per_minute:
+            bucket.append(sp)
 
     def window(self, brand: str, minute: datetime) -> list[ScoredPost]:
-        lo = minute - timedelta(minutes=self.window_min - 1)
-        hi = minute + timedelta(minutes=1)
-        return [sp for sp in self._posts.get(brand, ()) if lo <= sp.post.created_at < hi]
+        minutes = self._posts.get(brand, {})
+        out: list[ScoredPost] = []
+        for k in range(self.window_min - 1, -1, -1):
+            out += minutes.get(minute - timedelta(minutes=k), [])
+        return out
 
     def explain(
         self, brand: str, minute: datetime, brand_words: Iterable[str] = ()

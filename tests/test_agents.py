@@ -60,18 +60,18 @@ def test_route_key_groups_exact_duplicates() -> None:
 
 
 def test_alert_context_bounded_and_explains() -> None:
-    ctx = AlertContext(per_brand=50)
-    for i in range(80):  # only the last 50 are kept
+    ctx = AlertContext(per_minute=20, keep_minutes=3)
+    for i in range(80):  # 80 posts over 4 minutes; at most 20 kept per minute
         ctx.add(
             scored(
-                post(i, f"telvana refund outage {i}", author=f"u{i % 9}", followers=i, sec=i),
+                post(i, f"telvana refund outage {i}", author=f"u{i % 9}", followers=i, sec=i * 3),
                 cluster=f"c{i % 4}",
             )
         )
     ctx.add(scored(post(999, "pixelon launch rocks", sec=5), brand="pixelon", score=0.9))
-    assert len(ctx.window("telvana", T0 + timedelta(minutes=1))) == 50
-    assert len(ctx.window("telvana", T0)) == 30  # only the minute and the 4 before it
-    top_posts, terms, clusters = ctx.explain("telvana", T0 + timedelta(minutes=1))
+    assert len(ctx.window("telvana", T0 + timedelta(minutes=3))) == 60  # 3 minutes kept
+    assert ctx.window("telvana", T0) == []  # the oldest minute was dropped
+    top_posts, terms, clusters = ctx.explain("telvana", T0 + timedelta(minutes=3))
     assert len(top_posts) == 5 and all(p.post_key.startswith("simulated:") for p in top_posts)
     assert terms[:2] == ["outage", "refund"] and "telvana" not in terms
     assert clusters and clusters[0].posts >= clusters[-1].posts and clusters[0].posts > 1
