@@ -1,0 +1,1 @@
+"""Model files shipped with the detectors (loaded with importlib.resources)."""
