@@ -35,13 +35,15 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from detectors.sentiment_features import DENSE_NAMES, extract
+from detectors.sentiment_features import DENSE_NAMES, analyse, char_grams
 
 Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, Label, Label] = ("negative", "neutral", "positive")
 # Relative weight of the char n-gram block against the word block (train and run time).
 CHAR_WEIGHT = 0.5
 MODEL_PATH = Path(__file__).parent / "models" / "sentiment.npz"
+_CACHE_MAX = 100_000  # per-token cache entries (~20 MB at most)
+_ZERO = (0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,12 @@ class SentimentModel:
         self.dense_weights = dense_weights.astype(np.float32)
         self.bias = bias.astype(np.float32)
         self.version = version
+        # name -> weight row as Python floats: per-name numpy indexing costs more than the sum.
+        self._rows: dict[str, tuple[float, float, float]] = {
+            name: (float(a), float(b), float(c)) for name, (a, b, c) in zip(
+                vocab, self.weights.tolist(), strict=True)
+        }
+        self._cache: dict[str, tuple[float, float, float, float, float, float, int]] = {}
 
     @classmethod
     def load(cls, path: str | Path) -> SentimentModel:
@@ -106,32 +114,66 @@ class SentimentModel:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
 
+    def _token(self, tok: str) -> tuple[float, float, float, float, float, float, int]:
+        """Unigram weights, summed char n-gram weights and n-gram count of one token (cached:
+        tokens follow Zipf's law, so most posts only hit the cache)."""
+        hit = self._cache.get(tok)
+        if hit is not None:
+            return hit
+        w = self._rows.get("w:" + tok, _ZERO)
+        grams = char_grams(tok)
+        c0 = c1 = c2 = 0.0
+        for g in grams:
+            r = self._rows.get(g)
+            if r is not None:
+                c0 += r[0]
+                c1 += r[1]
+                c2 += r[2]
+        out = (w[0], w[1], w[2], c0, c1, c2, len(grams))
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()  # bounded memory; refills within a few thousand posts
+        self._cache[tok] = out
+        return out
+
     def logits(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Raw class scores, shape (len(texts), 3): the dot product of features and weights."""
+        """Raw class scores, shape (len(texts), 3): the dot product of features and weights.
+
+        Same arithmetic as the training matrix: word block / sqrt(#word names), char block *
+        CHAR_WEIGHT / sqrt(#char names), plus dense features and bias.
+        """
         n = len(texts)
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[float] = []
+        sparse_part = np.zeros((n, 3), dtype=np.float64)
         dense = np.empty((n, len(DENSE_NAMES)), dtype=np.float32)
-        get = self.index.get
+        rows = self._rows
+        token = self._token
         for r, text in enumerate(texts):
-            f = extract(text)
-            dense[r] = f.dense
-            for names, scale in ((f.words, 1.0), (f.chars, CHAR_WEIGHT)):
-                if not names:
-                    continue
-                idx = [i for i in map(get, names) if i is not None]
-                if idx:
-                    w = scale / math.sqrt(len(names))
-                    rows += [r] * len(idx)
-                    cols += idx
-                    vals += [w] * len(idx)
-        out = dense @ self.dense_weights + self.bias
-        if cols:
-            contrib = self.weights[np.asarray(cols)] * np.asarray(vals, dtype=np.float32)[:, None]
-            r_arr = np.asarray(rows)
-            for k in range(3):
-                out[:, k] += np.bincount(r_arr, weights=contrib[:, k], minlength=n)
+            toks, dense[r] = analyse(text)
+            if not toks:
+                continue
+            w0 = w1 = w2 = c0 = c1 = c2 = 0.0
+            nc = 0
+            prev = ""
+            for t in toks:
+                a = token(t)
+                w0 += a[0]
+                w1 += a[1]
+                w2 += a[2]
+                c0 += a[3]
+                c1 += a[4]
+                c2 += a[5]
+                nc += a[6]
+                if prev:
+                    b = rows.get("b:" + prev + " " + t)
+                    if b is not None:
+                        w0 += b[0]
+                        w1 += b[1]
+                        w2 += b[2]
+                prev = t
+            sw = 1.0 / math.sqrt(2 * len(toks) - 1)
+            sc = CHAR_WEIGHT / math.sqrt(nc)
+            sparse_part[r] = (w0 * sw + c0 * sc, w1 * sw + c1 * sc, w2 * sw + c2 * sc)
+        out: npt.NDArray[np.float32] = (dense @ self.dense_weights + self.bias).astype(np.float32)
+        out += sparse_part.astype(np.float32)
         return out
 
     def predict_many(self, texts: Iterable[str]) -> list[Sentiment]:

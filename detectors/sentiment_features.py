@@ -126,82 +126,120 @@ def _damp(x: float) -> float:
 
 def extract(text: str) -> Features:
     """Features of one post (see module docstring)."""
+    toks, dense = analyse(text)
+    words = ["w:" + t for t in toks]
+    words += ["b:" + a + " " + b for a, b in zip(toks, toks[1:], strict=False)]
+    chars: list[str] = []
+    for t in toks:
+        chars += char_grams(t)
+    return Features(words, chars, dense)
+
+
+_PUNCT, _EMOJI, _CLAUSE, _WORD = range(4)
+_Info = tuple[int, str, str, float, float, int, int, int, int, float, float, float, bool]
+_RAW_CACHE: dict[str, _Info] = {}  # raw token -> its context-free analysis (pure, bounded)
+
+
+def _classify(raw: str) -> _Info:
+    """Everything about one raw token that does not depend on its neighbours."""
+    caps = int(len(raw) > 2 and raw.isupper() and raw.isalpha())
+    low = raw.lower()
+    el = 0
+    if _ELONG.search(low):
+        el = 1
+        low = _ELONG.sub(r"\1\1", low)
+    c0 = low[0]
+    info: _Info
+    if c0 in "!?.":
+        info = (_PUNCT, low[:3], "", 0.0, 0.0, caps, el, low.count("!"), low.count("?"),
+                0.0, 0.0, 0.0, False)
+    elif low in _POS_EMOTICONS:
+        info = (_EMOJI, "EMO+", "", 0.0, 0.0, caps, el, 0, 0, 1.0, 0.0, 0.0, False)
+    elif low in _NEG_EMOTICONS:
+        info = (_EMOJI, "EMO-", "", 0.0, 0.0, caps, el, 0, 0, 0.0, 1.0, 0.0, False)
+    elif low in emoji_valence():
+        ev = emoji_valence()[low]
+        info = (_EMOJI, low, "", 0.0, 0.0, caps, el, 0, 0, max(ev, 0.0), max(-ev, 0.0), 0.0,
+                False)
+    else:
+        sarc = 1.0 if low in SARCASM_TAGS else 0.0
+        tag = ""
+        if c0 == "#" and len(low) > 1:
+            tag, low = low, low[1:]  # the tag itself, and its word
+        if low in _CLAUSE_END:
+            info = (_CLAUSE, low, tag, 0.0, 0.0, caps, el, 0, 0, 0.0, 0.0, sarc, False)
+        else:
+            word = low.replace("'", "").replace("’", "")
+            lex = lexicon()
+            v = lex.get(low, lex.get(word, 0.0))
+            cw = 0.0
+            if low in CRISIS_WORDS or word in CRISIS_WORDS:
+                cw = 0.5 if word in _WEAK_CRISIS else 1.0
+            is_neg = word in NEGATIONS or low.endswith("n't")
+            info = (_WORD, low, tag, v, cw, caps, el, 0, 0, 0.0, 0.0, sarc, is_neg)
+    if len(_RAW_CACHE) >= 200_000:
+        _RAW_CACHE.clear()
+    _RAW_CACHE[raw] = info
+    return info
+
+
+def analyse(text: str) -> tuple[list[str], list[float]]:
+    """Tokens (lower-cased, negation-marked) and the dense vector; feature names derive from
+    the tokens alone, so the model can cache per-token work."""
     norm = normalise(text)
     raw_tokens = _TOKEN.findall(norm)
-    lex = lexicon()
-    emo = emoji_valence()
-    words: list[str] = []
     toks: list[str] = []
     pos = neg = 0.0
     vmax = vmin = 0.0
     epos = eneg = 0.0
-    crisis = 0.0
+    crisis = sarcasm = 0.0
     allcaps = elong = excl = quest = nneg = 0
     negated = False
-    sarcasm = 0.0
+    cache = _RAW_CACHE
     for raw in raw_tokens:
-        if len(raw) > 2 and raw.isupper() and raw.isalpha():
-            allcaps += 1
-        low = raw.lower()
-        if _ELONG.search(low):
-            elong += 1
-            low = _ELONG.sub(r"\1\1", low)
-        c0 = low[0]
-        if c0 in "!?.":
-            excl += low.count("!")
-            quest += low.count("?")
-            low = low[:3]
+        info = cache.get(raw)
+        if info is None:
+            info = _classify(raw)
+        kind, low, tag, v, cw, caps, el, ex, qu, ep, en, sarc, is_neg = info
+        allcaps += caps
+        elong += el
+        if kind == _PUNCT:
+            excl += ex
+            quest += qu
             negated = False
             toks.append(low)
             continue
-        if low in _POS_EMOTICONS:
-            epos += 1.0
-            toks.append("EMO+")
-            continue
-        if low in _NEG_EMOTICONS:
-            eneg += 1.0
-            toks.append("EMO-")
-            continue
-        if low in emo:
-            v = emo[low]
-            if v > 0:
-                epos += v
-            else:
-                eneg -= v
+        if kind == _EMOJI:
+            epos += ep
+            eneg += en
             toks.append(low)
             continue
-        if low in SARCASM_TAGS:
-            sarcasm += 1.0
-        if c0 == "#" and len(low) > 1:
-            toks.append(low)  # the tag itself, and below its word
-            low = low[1:]
-        if low in _CLAUSE_END:
+        sarcasm += sarc
+        if tag:
+            toks.append(tag)
+        if kind == _CLAUSE:
             negated = False
             toks.append(low)
             continue
-        word = low.replace("'", "").replace("’", "")
-        v = lex.get(low, lex.get(word, 0.0))
-        if low in CRISIS_WORDS or word in CRISIS_WORDS:
-            crisis += 0.5 if word in _WEAK_CRISIS else 1.0
-        if negated and v:
+        crisis += cw
+        if negated:
             v = -0.74 * v  # VADER's negation scalar
+            toks.append(low + "_NEG")
+        else:
+            toks.append(low)
         if v > 0:
             pos += v
             vmax = max(vmax, v)
         elif v < 0:
             neg -= v
             vmin = min(vmin, v)
-        toks.append(low + "_NEG" if negated else low)
-        if word in NEGATIONS or low.endswith("n't"):
+        if is_neg:
             negated = True
             nneg += 1
     if toks:
         first = toks[0]
         if first in _SARCASM_OPENERS and crisis and any(t in _SARCASM_CUES for t in toks):
             sarcasm += 1.0
-    words = ["w:" + t for t in toks]
-    words += ["b:" + a + " " + b for a, b in zip(toks, toks[1:], strict=False)]
-    chars = _char_grams(toks)
     dense = [
         _damp(pos),
         _damp(neg),
@@ -218,20 +256,15 @@ def extract(text: str) -> Features:
         float(nneg > 0),
         1.0,
     ]
-    return Features(words, chars, dense)
+    return toks, dense
 
 
-def _char_grams(toks: list[str]) -> list[str]:
+def char_grams(tok: str) -> list[str]:
     """In-word char 3- and 4-grams with boundary marks (robust to typos and inflection)."""
-    out: list[str] = []
-    for t in toks:
-        if t.endswith("_NEG"):
-            t = t[:-4]
-        s = "<" + t + ">"
-        n = len(s)
-        if n <= 4:
-            out.append(s)
-            continue
-        out += [s[i : i + 3] for i in range(n - 2)]
-        out += [s[i : i + 4] for i in range(n - 3)]
-    return out
+    if tok.endswith("_NEG"):
+        tok = tok[:-4]
+    s = "<" + tok + ">"
+    n = len(s)
+    if n <= 4:
+        return [s]
+    return [s[i : i + 3] for i in range(n - 2)] + [s[i : i + 4] for i in range(n - 3)]
