@@ -1,0 +1,250 @@
+"""Pure report numbers: milestones of a crisis and sentiment per phase, from plain rows.
+
+Nothing here touches ClickHouse: the queries (``report.queries``) hand over rows, these functions
+turn them into numbers, so every figure of the report is unit-testable.
+
+Definitions (docs/report.md):
+- baseline: minutes before the first alert (or the first third of the window if there is no
+  alert), minus ``guard`` minutes. Band = mean +- max(k * std, min_width) of the per-minute
+  negative share and mean sentiment.
+- first anomalous minute: start of the run of anomalous minutes (volume above its band, or
+  negative share above / mean sentiment below theirs) that ends at detection (else at the peak).
+- detection: first alert of severity >= warning; page: created_at of the first crisis alert.
+- peak: the max-volume minute from the first anomalous minute on.
+- recovery: first minute after the peak that starts ``recover_minutes`` consecutive minutes with
+  both negative share and mean sentiment back inside the baseline band.
+
+>>> from datetime import datetime, timedelta, UTC
+>>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
+>>> ms = [Minute(t0 + timedelta(minutes=i), 10, 2, -0.1 * 10) for i in range(60)]
+>>> ms += [Minute(t0 + timedelta(minutes=60 + i), 80 - 5 * i, 60 - 4 * i, -40.0 + 2 * i)
+...        for i in range(10)]
+>>> ms += [Minute(t0 + timedelta(minutes=70 + i), 10, 2, -1.0) for i in range(30)]
+>>> al = [Alert(t0 + timedelta(minutes=61), 2, t0 + timedelta(minutes=62)),
+...       Alert(t0 + timedelta(minutes=62), 3, t0 + timedelta(minutes=63))]
+>>> tl = compute_timeline(ms, al, recover_minutes=5)
+>>> [f"{m:%H:%M}" if m else None for m in
+...  (tl.first_anomalous, tl.detection, tl.page, tl.peak, tl.recovery)]
+['01:00', '01:01', '01:03', '01:00', '01:10']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+WARNING, CRISIS = 2, 3
+MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Minute:
+    """One brand minute (brand_minutes FINAL row)."""
+
+    minute: datetime
+    posts: int
+    negative: int
+    sentiment_sum: float
+
+    @property
+    def negative_share(self) -> float:
+        return self.negative / self.posts if self.posts else 0.0
+
+    @property
+    def mean_sentiment(self) -> float:
+        return self.sentiment_sum / self.posts if self.posts else 0.0
+
+
+@dataclass(frozen=True)
+class Alert:
+    minute: datetime
+    severity: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Band:
+    mean: float
+    lo: float
+    hi: float
+
+    def contains(self, x: float) -> bool:
+        return self.lo <= x <= self.hi
+
+
+@dataclass
+class Timeline:
+    baseline_end: datetime | None
+    volume: Band
+    negative_share: Band
+    sentiment: Band
+    first_anomalous: datetime | None = None
+    detection: datetime | None = None  # minute of the first warning-or-worse alert
+    page: datetime | None = None  # created_at of the first crisis alert
+    peak: datetime | None = None
+    peak_posts: int = 0
+    recovery: datetime | None = None
+
+    def delay(self, milestone: datetime | None, start: datetime | None = None) -> float | None:
+        """Minutes from ``start`` (default: first anomalous minute) to ``milestone``."""
+        start = start or self.first_anomalous
+        if milestone is None or start is None:
+            return None
+        return (milestone - start) / MINUTE
+
+
+def band(values: Sequence[float], k: float = 2.0, min_width: float = 0.0) -> Band:
+    """mean +- max(k * std, min_width); an empty input gives an infinitely wide band."""
+    if not values:
+        return Band(0.0, -math.inf, math.inf)
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    half = max(k * std, min_width)
+    return Band(mean, mean - half, mean + half)
+
+
+def _anomalous(m: Minute, tl: Timeline) -> bool:
+    return m.posts > tl.volume.hi or (
+        m.posts > 0
+        and (m.negative_share > tl.negative_share.hi or m.mean_sentiment < tl.sentiment.lo)
+    )
+
+
+def compute_timeline(
+    minutes: Sequence[Minute],
+    alerts: Iterable[Alert],
+    *,
+    k: float = 2.0,
+    guard: int = 5,
+    recover_minutes: int = 10,
+) -> Timeline:
+    """Milestones of one brand's crisis; ``minutes`` sorted, one per minute (gaps = 0 posts)."""
+    ms = sorted(minutes, key=lambda m: m.minute)
+    als = sorted(alerts, key=lambda a: (a.minute, a.severity))
+    warn = next((a for a in als if a.severity >= WARNING), None)
+    crisis = [a for a in als if a.severity >= CRISIS]
+    if als:
+        baseline_end: datetime | None = als[0].minute - guard * MINUTE
+    else:
+        baseline_end = ms[len(ms) // 3].minute if ms else None
+    base = [m for m in ms if baseline_end is not None and m.minute < baseline_end]
+    tl = Timeline(
+        baseline_end=baseline_end,
+        volume=band([m.posts for m in base], k, min_width=2.0),
+        negative_share=band([m.negative_share for m in base if m.posts], k, min_width=0.05),
+        sentiment=band([m.mean_sentiment for m in base if m.posts], k, min_width=0.05),
+        detection=warn.minute if warn else None,
+        page=min(a.created_at for a in crisis) if crisis else None,
+    )
+    if not ms:
+        return tl
+    # Walk back from detection (or the overall peak) over consecutive anomalous minutes.
+    anchor = tl.detection or max(ms, key=lambda m: m.posts).minute
+    idx = {m.minute: i for i, m in enumerate(ms)}
+    i = idx.get(anchor, max((j for j, m in enumerate(ms) if m.minute <= anchor), default=0))
+    while i > 0 and _anomalous(ms[i - 1], tl) and ms[i - 1].minute - ms[i].minute == -MINUTE:
+        i -= 1
+    tl.first_anomalous = ms[i].minute
+    after = ms[i:]
+    peak = max(after, key=lambda m: m.posts)  # first of equal maxima
+    tl.peak, tl.peak_posts = peak.minute, peak.posts
+    run = 0
+    for m in ms[idx[peak.minute] + 1 :]:
+        ok = (m.posts == 0) or (
+            tl.negative_share.contains(m.negative_share) and tl.sentiment.contains(m.mean_sentiment)
+        )
+        run = run + 1 if ok else 0
+        if run == recover_minutes:
+            tl.recovery = m.minute - (recover_minutes - 1) * MINUTE
+            break
+    return tl
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    start: datetime | None
+    end: datetime | None  # exclusive
+    minutes: int
+    posts: int
+    negative_share: float
+    mean_sentiment: float
+
+
+def phases(minutes: Sequence[Minute], tl: Timeline) -> list[Phase]:
+    """Sentiment before (up to the first anomalous minute), during (to recovery) and after."""
+    cuts = [tl.first_anomalous, tl.recovery]
+    spans = [("before", None, cuts[0]), ("during", cuts[0], cuts[1]), ("after", cuts[1], None)]
+    out = []
+    for name, lo, hi in spans:
+        if name != "before" and lo is None:
+            out.append(Phase(name, lo, hi, 0, 0, 0.0, 0.0))
+            continue
+        sel = [
+            m for m in minutes
+            if (lo is None or m.minute >= lo) and (hi is None or m.minute < hi)
+        ]
+        posts = sum(m.posts for m in sel)
+        neg = sum(m.negative for m in sel)
+        sent = sum(m.sentiment_sum for m in sel)
+        out.append(Phase(name, lo, hi, len(sel), posts, neg / posts if posts else 0.0,
+                         sent / posts if posts else 0.0))
+    return out
+
+
+def fill_gaps(minutes: Sequence[Minute], start: datetime, end: datetime) -> list[Minute]:
+    """One row per minute of [start, end): minutes without posts are stored nowhere."""
+    have = {m.minute: m for m in minutes}
+    out, t = [], start
+    while t < end:
+        out.append(have.get(t, Minute(t, 0, 0, 0.0)))
+        t += MINUTE
+    return out
+
+
+_WORD = re.compile(r"[#@]?[a-z][a-z0-9']{2,}")
+_STOP_TEXT = (
+    "the and for you your this that with are was were have has had not but all can just our out "
+    "get got what when why how who about from they them their there here its it's i'm im dont "
+    "don't cant can't will would again been more than then very too any one still now day"
+)
+STOP = frozenset(_STOP_TEXT.split())
+
+
+@dataclass(frozen=True)
+class Term:
+    term: str
+    during: int
+    before: int
+    lift: float = field(default=0.0)
+
+
+def top_terms(
+    during: Iterable[str], before: Iterable[str], brand_words: Iterable[str] = (), n: int = 15
+) -> list[Term]:
+    """Words frequent during the crisis and rarer before (add-one smoothed lift, per text)."""
+    skip = STOP | {w.lower() for w in brand_words}
+
+    def counts(texts: Iterable[str]) -> tuple[Counter[str], int]:
+        c: Counter[str] = Counter()
+        k = 0
+        for t in texts:
+            k += 1
+            c.update({w for w in _WORD.findall(t.lower()) if w.lstrip("#@") not in skip})
+        return c, k
+
+    cd, nd = counts(during)
+    cb, nb = counts(before)
+    if not nd:
+        return []
+    terms = [
+        Term(w, c, cb[w], (c / nd) / ((cb[w] + 1) / (nb + 1)))
+        for w, c in cd.items()
+        if c >= 3 and not w.startswith("@")
+    ]
+    terms.sort(key=lambda t: (-t.during * math.log1p(t.lift), t.term))
+    return terms[:n]
