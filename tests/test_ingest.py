@@ -167,12 +167,14 @@ def consume(settings: Settings, stage: str) -> list[tuple[bytes | None, bytes]]:
 
 
 @pytest.mark.stack
+@pytest.mark.parametrize("engine", ["kafka-python", "aiokafka"])
 def test_ingest_into_kafka_and_dead_letters(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str], engine: str
 ) -> None:
     path = mixed_file(tmp_path)
     jet = SAMPLES / "bluesky_jetstream.jsonl"
-    assert ingest_cmd.main([str(path), str(jet), "--quiet"], settings=settings) == 0
+    argv = [str(path), str(jet), "--quiet", "--engine", engine]
+    assert ingest_cmd.main(argv, settings=settings) == 0
     assert "read 31, sent 23, skipped 3, rejected 5" in capsys.readouterr().err
     raw = consume(settings, stages.POSTS_RAW)
     posts = [Post.model_validate_json(v) for _, v in raw]

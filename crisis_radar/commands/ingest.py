@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, help="cap on posts per second")
     p.add_argument("--speedup", type=float, help="replay in event time, gaps divided by N")
     p.add_argument("--dry-run", action="store_true", help="validate only, send nothing")
+    p.add_argument(
+        "--engine",
+        default="kafka-python",
+        choices=["kafka-python", "aiokafka"],
+        help="producer: kafka-python (default) or aiokafka batches (~2x faster bulk loads)",
+    )
     p.add_argument("--metrics-port", type=int, help="expose Prometheus metrics on this port")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -95,15 +101,20 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
         print(f"crisis-radar ingest: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
 
-    from crisis_radar.ingest.producer import Sink, make_producer, run, serve_metrics
+    from crisis_radar.ingest.producer import AioBatchSink, Sink, make_producer, run, serve_metrics
 
     settings = settings or get_settings()
     if args.metrics_port:
         serve_metrics(args.metrics_port)
     producer = None
+    sink: Sink | AioBatchSink = Sink(settings, None)
     if not args.dry_run:
         try:
-            producer = make_producer(settings)
+            if args.engine == "aiokafka":
+                sink = AioBatchSink.start(settings)
+            else:
+                producer = make_producer(settings)
+                sink = Sink(settings, producer)
         except Exception as exc:  # NoBrokersAvailable and friends: say where we looked
             print(
                 f"crisis-radar ingest: cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); "
@@ -111,7 +122,6 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
-    sink = Sink(settings, producer)
     pacer = Pacer(args.rate, args.speedup) if (args.rate or args.speedup) else None
     started = time.monotonic()
     pipeline = Pipeline(args.format, mapping, source=f"ingest:{args.live or 'file'}")
@@ -139,6 +149,8 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     finally:
         if producer is not None:
             producer.close(timeout=10)
+        if isinstance(sink, AioBatchSink):
+            sink.close()
     elapsed = max(time.monotonic() - started, 1e-9)
     s = pipeline.stats
     mode = "validated (dry run)" if args.dry_run else "ingested"
