@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crisis-radar ingest",
         description="Normalise posts and send them to the posts.raw topic; bad input goes to "
         "posts.dlq with a reason.",
+        epilog=__doc__.split("Examples::", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "inputs", nargs="*", help="JSONL/CSV/JSON files (.gz ok), folders, or - for stdin"
@@ -51,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help="Mastodon access token (if the server requires one)")
     p.add_argument("--track", help="comma-separated keywords: keep only posts containing one")
     p.add_argument("--cursor", type=int, help="Jetstream: resume from this time_us")
-    p.add_argument("--max-posts", type=int, help="live: stop after this many posts")
+    p.add_argument("--max-posts", type=int, help="live: stop after this many events")
     p.add_argument("--rate", type=float, help="cap on posts per second")
     p.add_argument("--speedup", type=float, help="replay in event time, gaps divided by N")
     p.add_argument("--dry-run", action="store_true", help="validate only, send nothing")
