@@ -36,6 +36,7 @@ from crisis_radar.simulate import (
     post_json,
     random_events,
 )
+from crisis_radar.simulate.generator import BrandProfile
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,8 +155,17 @@ def build_scenario(args: argparse.Namespace) -> Scenario:
         raise ValueError("scenario must last at least one minute")
     events = parse_events(args.events, start)
     if args.preset == "demo" and not args.events:
-        crisis = next((b for b in brands if b.team == "crisis-desk"), brands[0])
-        launch = next((b for b in brands if b.id != crisis.id), crisis)
+        # The busiest brands make the clearest demo (10:00 UTC is night for a US audience).
+        def busy(b: SimBrand) -> float:
+            prof = BrandProfile.for_brand(b.id)
+            return prof.base_rate * (prof.tz_hours >= 0)
+
+        desk = [b for b in brands if b.team == "crisis-desk"] or brands
+        crisis = max(desk, key=busy)
+        others = [b for b in brands if b.group != crisis.group] or [
+            b for b in brands if b.id != crisis.id
+        ]
+        launch = max(others, key=busy, default=crisis)
         events = [
             EventSpec("product_defect", crisis.id, start + timedelta(hours=10)),
             EventSpec("launch_spike", launch.id, start + timedelta(hours=14)),

@@ -101,15 +101,18 @@ def _logu(rng: random.Random, lo: float, hi: float) -> float:
 def draw_params(kind: str, rng: random.Random, group: str) -> dict[str, Any]:
     """Random parameters of one event (rounded so the truth file stays readable)."""
     if kind in ("product_defect", "competitor_crisis"):
-        return {
+        p = {
             "ramp_min": rng.randint(5, 30),
             "peak_multiple": round(_logu(rng, 3, 20), 2),
             "plateau_min": rng.randint(20, 150),
             "decay_min": rng.randint(15, 60),
             "negative_share": round(rng.uniform(0.65, 0.9), 2),
             "narrative": rng.choice(tx.NARRATIVE_BY_GROUP.get(group, ["defect", "breach"])),
-            "spillover_multiple": round(rng.uniform(0.3, 1.5), 2),
         }
+        spill = round(rng.uniform(0.3, 1.5), 2)  # drawn for both kinds: same stream either way
+        if kind == "competitor_crisis":
+            p["spillover_multiple"] = spill
+        return p
     if kind == "launch_spike":
         return {
             "ramp_min": rng.randint(10, 60),
