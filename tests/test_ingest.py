@@ -148,6 +148,11 @@ def test_pacer_speedup_and_rate() -> None:
 
 def consume(settings: Settings, stage: str) -> list[tuple[bytes | None, bytes]]:
     """Everything on a topic now, in partition order."""
+    return [(k, v) for _, k, v in consume_partitions(settings, stage)]
+
+
+def consume_partitions(settings: Settings, stage: str) -> list[tuple[int, bytes | None, bytes]]:
+    """(partition, key, value) of everything on a topic now, in partition order."""
     topic = settings.topic(stage)
     consumer = make_consumer(settings)
     try:
@@ -157,10 +162,10 @@ def consume(settings: Settings, stage: str) -> list[tuple[bytes | None, bytes]]:
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
-        out: list[tuple[bytes | None, bytes]] = []
+        out: list[tuple[int, bytes | None, bytes]] = []
         while any(consumer.position(tp) < end[tp] for tp in tps):
             for messages in consumer.poll(timeout_ms=1000).values():
-                out += [(m.key, m.value) for m in messages]
+                out += [(m.partition, m.key, m.value) for m in messages]
         return out
     finally:
         consumer.close()
@@ -179,6 +184,13 @@ def test_ingest_into_kafka_and_dead_letters(
     raw = consume(settings, stages.POSTS_RAW)
     posts = [Post.model_validate_json(v) for _, v in raw]
     assert len(posts) == 23
+    # replay order: within each partition, posts keep their file order
+    seq: dict[int, list[int]] = {}
+    for part, _, v in consume_partitions(settings, stages.POSTS_RAW):
+        post = Post.model_validate_json(v)
+        if post.platform == "simulated":
+            seq.setdefault(part, []).append(int(post.post_id[1:]))
+    assert all(s == sorted(s) for s in seq.values()) and len(seq) > 1
     assert all(k == p.key.encode() for (k, _), p in zip(raw, posts, strict=True))
     assert {p.key for p in posts} >= {f"simulated:p{i}" for i in range(20)}
     letters = [DeadLetter.model_validate_json(v) for _, v in consume(settings, stages.POSTS_DLQ)]
