@@ -128,9 +128,10 @@ class CrisisScorer:
         neg = max(s_share, s_sent)
         # Evidence accumulates over a few minutes (leaky CUSUM of -log10 p): a crisis that
         # ramps up is caught while each single minute is only mildly unusual.
-        ev_up = self.decay * st.ev_up + max(0.0, _lp(up) - self.drift)
-        ev_neg = self.decay * st.ev_neg + max(0.0, _lp(neg) - self.drift)
-        score = min(1.0, min(ev_up, ev_neg) / self.scale)
+        cap = 3.0 * self.scale  # bounded, so the all-clear comes minutes after the crisis ends
+        ev_up = min(cap, self.decay * st.ev_up + max(0.0, _lp(up) - self.drift))
+        ev_neg = min(cap, self.decay * st.ev_neg + max(0.0, _lp(neg) - self.drift))
+        score = min(1.0, min(ev_up, ev_neg) / self.scale)  # both sides are needed
         campaign = minute.campaign_posts / posts if posts else 0.0
         candidate = _level(score, ENTER)
         if campaign >= self.campaign_watch_share and to_score(s_vol) >= ENTER[Severity.WATCH]:
