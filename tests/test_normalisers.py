@@ -120,6 +120,17 @@ def test_reddit_listing_submission_and_comment() -> None:
     assert com.url is not None and com.url.endswith("/lz9k8j7/")
 
 
+def test_reddit_dump_lines() -> None:
+    line = {"id": "lz9k8j7", "author": "hana", "body": "same", "created_utc": 1795428240,
+            "subreddit": "technology", "parent_id": "t3_1h2x3y4", "score": 2}  # fmt: skip
+    assert detect_format(line) == "reddit"
+    p = normalise_reddit(line)
+    assert (p.post_id, p.reply_to, p.engagement.likes) == ("t1_lz9k8j7", "t3_1h2x3y4", 2)
+    sub = normalise_reddit({"id": "x", "author": "a", "title": "T", "selftext": "",
+                            "created_utc": "1795428240", "subreddit": "s"})  # fmt: skip
+    assert (sub.post_id, sub.text) == ("t3_x", "T")
+
+
 def test_generic_mapping_and_hashed_ids() -> None:
     m = parse_mapping("text=body,created_at=ts,id=tweet_id,author=user,hashtags=tags")
     row = {"tweet_id": "a1", "body": "hi", "ts": "2026-11-23 10:04:00", "user": "ivan",

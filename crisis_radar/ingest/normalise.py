@@ -323,7 +323,10 @@ def normalise_x(obj: Mapping[str, Any]) -> Post:
 
 
 def normalise_reddit(obj: Mapping[str, Any]) -> Post:
-    """Reddit ``{"kind": "t1"|"t3", "data": {...}}`` (comment or submission)."""
+    """Reddit ``{"kind": "t1"|"t3", "data": {...}}`` (comment or submission), or the flat
+    objects of Reddit data dumps (Pushshift-style lines: submissions have a ``title``)."""
+    if "kind" not in obj and "subreddit" in obj:
+        obj = {"kind": "t3" if "title" in obj else "t1", "data": obj}
     kind = obj.get("kind")
     if kind not in ("t1", "t3"):
         raise NotAPost(f"reddit kind={kind!r}")
@@ -487,6 +490,8 @@ def detect_format(obj: Any) -> str:
         return "bluesky"
     if obj.get("kind") in ("t1", "t3", "Listing"):
         return "reddit"
+    if "subreddit" in obj and "created_utc" in obj and ("body" in obj or "title" in obj):
+        return "reddit"  # a data-dump line
     if "account" in obj and ("content" in obj or "reblog" in obj):
         return "mastodon"
     if obj.get("event") in ("update", "delete", "status.update", "notification"):
