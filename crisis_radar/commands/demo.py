@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crisis-radar demo", description=__doc__.split("\n\n")[1])
-    p.add_argument("--timeout", type=float, default=300, help="seconds to wait for the pipeline")
+    p.add_argument("--timeout", type=float, default=600, help="seconds to wait for the pipeline")
     p.add_argument("--prefix", help="topic prefix (default: a fresh demo<time>. per run)")
     p.add_argument("--database", help="ClickHouse database (default: settings)")
     p.add_argument("--metrics-port", type=int, default=8000)
@@ -53,6 +53,8 @@ def main(argv: list[str]) -> int:
         update={
             "topic_prefix": prefix,
             "metrics_port": args.metrics_port,
+            # one partition per topic: a replay this fast keeps event order through every hop
+            "topic_partitions": 1,
             "clickhouse_database": args.database or base.clickhouse_database,
         }
     )
@@ -133,21 +135,31 @@ def main(argv: list[str]) -> int:
 
 
 def _wait(proc: Any, port: int, n: int, timeout: float, runner: Any) -> bool:
-    """Progress by posts validated; done when every post went through and minutes stopped."""
+    """Progress by posts validated; done when every stage consumed all its input and the
+    scored-minute count has stopped moving for a few seconds."""
     deadline = time.monotonic() + timeout
     bar = tqdm(total=n, unit="post", desc="pipeline", file=sys.stderr)
-    last_minutes, stable_since = -1.0, time.monotonic()
+    last, stable_since = -1.0, time.monotonic()
     try:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 return False
             m = runner.scrape(port)
-            seen = runner.sample(m, "crisis_radar_posts_in_total", stage="posts.valid")
-            bar.update(int(seen) - bar.n)
-            minutes = runner.sample(m, "crisis_radar_posts_in_total", stage="crisis.alerts")
-            if minutes != last_minutes:
-                last_minutes, stable_since = minutes, time.monotonic()
-            if seen >= n and minutes > 0 and time.monotonic() - stable_since > 5:
+
+            def c(kind: str, stage: str, m: Any = m) -> float:
+                return float(runner.sample(m, f"crisis_radar_posts_{kind}_total", stage=stage))
+
+            scored_in, minutes_in = c("in", "posts.scored"), c("in", "crisis.alerts")
+            bar.update(int(scored_in) - bar.n)
+            caught_up = (
+                c("in", "posts.valid") >= n
+                and scored_in >= c("out", "posts.valid")
+                and c("in", "brand.minutes") >= c("out", "posts.scored")
+                and minutes_in >= c("out", "brand.minutes") > 0
+            )
+            if minutes_in != last:
+                last, stable_since = minutes_in, time.monotonic()
+            if caught_up and time.monotonic() - stable_since > 3:
                 return True
             time.sleep(0.5)
         return False
