@@ -97,6 +97,8 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     except ValueError as exc:
         print(f"crisis-radar ingest: {exc}", file=sys.stderr)
         return 2
+    if mapping and args.format == "auto":
+        args.format = "generic"  # a column mapping only means something for generic records
     paths = paths_of(args.inputs)
     missing = [p for p in paths if p != "-" and not _exists(p)]
     if missing:
