@@ -431,6 +431,19 @@ def test_cli_rejects_bad_input_with_clear_error(bad: list[str], tmp_path: Path, 
     assert "crisis-radar simulate:" in err and "Traceback" not in err
 
 
+def test_eval_preset_scenario_has_many_brand_weeks_of_random_events() -> None:
+    args = cmd._parser().parse_args(
+        ["--preset", "eval", "--weeks", "3", "--seed", "2", "--out", "-"]
+    )
+    sc = cmd.build_scenario(args)
+    assert sc.minutes == 3 * 7 * 1440 and len(sc.brands) == len(BRANDS)
+    assert len(sc.events) == 3 * len(BRANDS)  # ~1 per brand-week, leaving quiet weeks too
+    again = cmd.build_scenario(args)
+    assert [(e.kind, e.brand, e.start) for e in sc.events] == [
+        (e.kind, e.brand, e.start) for e in again.events
+    ]
+
+
 def test_cli_needs_a_destination(capsys) -> None:
     assert cmd.main(["--days", "1"]) == 2
     assert "--out" in capsys.readouterr().err
