@@ -1,0 +1,109 @@
+"""MinuteAggregator: event-time minutes, lateness, amendments, zero minutes, determinism."""
+
+from __future__ import annotations
+
+import pickle
+import random
+from datetime import UTC, datetime, timedelta
+
+from detectors.aggregate import MinuteAggregator
+from schemas.models import Author, BrandMinute, Post, ScoredPost
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def sp(i: int, sec: float, brand: str = "acme", author: str | None = None,
+       label: str = "neutral", dup: bool = False, cluster: str | None = None,
+       followers: int = 10, campaign: bool = False) -> ScoredPost:
+    post = Post(platform="simulated", post_id=str(i), author=Author(id=author or f"a{i}",
+                followers=followers), text="x", created_at=T0 + timedelta(seconds=sec))
+    score = {"negative": -0.5, "positive": 0.5}.get(label, 0.0)
+    return ScoredPost(post=post, brand=brand, sentiment_label=label,  # type: ignore[arg-type]
+                      sentiment_score=score, cluster_id=cluster or f"c{i}", is_duplicate=dup,
+                      campaign=campaign, scored_at=T0)
+
+
+def test_counts_of_one_minute() -> None:
+    agg = MinuteAggregator(allowed_lateness_s=0)
+    posts = [sp(0, 1, label="negative", followers=100), sp(1, 2, author="a0", label="positive"),
+             sp(2, 3, dup=True, cluster="c0", campaign=True), sp(3, 59.9, brand="other")]
+    for p in posts:
+        assert agg.add(p) == "open"
+    out = agg.advance(T0 + timedelta(minutes=1))
+    assert [(m.brand, m.minute) for m in out] == [("acme", T0), ("other", T0)]
+    m = out[0]
+    assert (m.posts, m.unique_posts, m.unique_authors, m.duplicates) == (3, 2, 2, 1)
+    assert (m.negative, m.positive, m.neutral, m.reach) == (1, 1, 1, 120)
+    assert (m.campaign_posts, m.new_clusters, m.version, m.late_posts) == (1, 2, 1, 0)
+    assert m.sentiment_sum == 0.0
+
+
+def test_minute_closes_only_after_allowed_lateness() -> None:
+    agg = MinuteAggregator(allowed_lateness_s=120)
+    agg.add(sp(0, 10))
+    assert agg.advance(T0 + timedelta(seconds=179)) == []
+    assert len(agg.advance(T0 + timedelta(seconds=180))) == 1
+
+
+def test_late_post_amends_and_too_late_is_counted() -> None:
+    agg = MinuteAggregator(allowed_lateness_s=60, max_lateness_s=600)
+    agg.add(sp(0, 5))
+    first = agg.advance(T0 + timedelta(minutes=3))
+    assert [m.version for m in first if m.minute == T0] == [1]
+    assert agg.add(sp(1, 20)) == "amended"
+    again = agg.advance(T0 + timedelta(minutes=3))
+    assert [(m.minute, m.posts, m.version, m.late_posts) for m in again] == [(T0, 2, 2, 1)]
+    agg.advance(T0 + timedelta(minutes=30))
+    assert agg.add(sp(2, 30)) == "too_late"
+    assert agg.too_late == 1
+
+
+def test_zero_minutes_are_emitted_and_bounded() -> None:
+    agg = MinuteAggregator(allowed_lateness_s=0, max_fill=30)
+    agg.add(sp(0, 5))
+    agg.advance(T0 + timedelta(minutes=1))
+    out = agg.advance(T0 + timedelta(minutes=11))
+    assert [m.posts for m in out] == [0] * 10
+    assert [m.minute for m in out] == [T0 + timedelta(minutes=k) for k in range(1, 11)]
+    # after max_fill idle minutes the brand is dropped: no unbounded zero stream
+    out = agg.advance(T0 + timedelta(hours=5))
+    assert len(out) <= 30
+    assert agg.advance(T0 + timedelta(hours=6)) == []
+
+
+def test_novelty_counts_clusters_new_to_the_brand() -> None:
+    agg = MinuteAggregator(allowed_lateness_s=0)
+    agg.add(sp(0, 5, cluster="k1"))
+    agg.add(sp(1, 65, cluster="k1", dup=True))
+    agg.add(sp(2, 66, cluster="k2"))
+    out = agg.advance(T0 + timedelta(minutes=2))
+    assert [m.new_clusters for m in out] == [1, 1]
+
+
+def _replay(posts: list[ScoredPost]) -> list[BrandMinute]:
+    agg = MinuteAggregator(allowed_lateness_s=30)
+    out: list[BrandMinute] = []
+    for p in posts:
+        agg.add(p)
+        out += agg.advance(p.post.created_at)
+    return out + agg.advance(T0 + timedelta(hours=2))
+
+
+def test_deterministic_and_picklable() -> None:
+    rng = random.Random(0)
+    # event times jitter by up to 90 s so some posts arrive late
+    posts = [sp(i, max(0.0, i * 2 + rng.uniform(-90, 0)), brand=rng.choice("abc"),
+                label=rng.choice(["negative", "neutral", "positive"])) for i in range(1500)]
+    a, b = _replay(posts), _replay(posts)
+    assert a == b
+    assert any(m.version > 1 for m in a)
+    total = {}
+    for m in a:
+        total[(m.brand, m.minute)] = m.posts  # the latest version wins
+    assert sum(total.values()) == len(posts)
+    agg = MinuteAggregator()
+    for p in posts[:100]:
+        agg.add(p)
+    clone = pickle.loads(pickle.dumps(agg))
+    wm = T0 + timedelta(hours=1)
+    assert clone.advance(wm) == agg.advance(wm)

@@ -1,0 +1,136 @@
+"""NAB scoring on hand-computed cases, the evaluate CLI on tiny data, scenario scoring."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crisis_radar.commands import evaluate as cmd
+from crisis_radar.evaluate import nab
+from crisis_radar.evaluate.scenarios import Replay, evaluate
+from schemas.models import Severity
+
+STD = nab.PROFILES["standard"]
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+TS = [T0 + timedelta(minutes=5 * i) for i in range(100)]
+WIN = [(TS[60], TS[69])]  # width 10; probation = 15 rows
+
+
+def points(flags: dict[int, float]) -> list[nab.Point]:
+    scores = [flags.get(i, 0.0) for i in range(100)]
+    return nab.sweep_points(TS, scores, WIN, "f", STD)
+
+
+def test_probation_rows_are_dropped() -> None:
+    assert len(points({})) == 85
+
+
+def test_detection_at_window_start_scores_full_tp() -> None:
+    assert nab.score_at(points({60: 1.0}), 0.5, STD) == pytest.approx(1.0)
+
+
+def test_late_detection_earns_less() -> None:
+    expected = (2 / (1 + math.exp(-0.5)) - 1) / nab.scaled_sigmoid(-1.0)  # position -0.1
+    assert nab.score_at(points({69: 1.0}), 0.5, STD) == pytest.approx(expected)
+    # only the best detection in a window counts
+    assert nab.score_at(points({60: 1.0, 65: 1.0}), 0.5, STD) == pytest.approx(1.0)
+
+
+def test_false_positives_and_missed_window() -> None:
+    # FP before any window costs the full fpWeight; the window is missed (-fnWeight)
+    assert nab.score_at(points({30: 1.0}), 0.5, STD) == pytest.approx(-1.0 - 0.11)
+    # FP after the window is discounted by its distance: |69 - 75| / (10 - 1)
+    fp = 0.11 * nab.scaled_sigmoid(6 / 9)
+    assert nab.score_at(points({60: 1.0, 75: 1.0}), 0.5, STD) == pytest.approx(1.0 + fp)
+
+
+def test_threshold_sweep_finds_best_cut() -> None:
+    pts = points({60: 0.9, 30: 0.5, 40: 0.3})
+    by = dict(nab.score_by_threshold(pts, STD))
+    assert by[1.1] == pytest.approx(-1.0)
+    assert by[0.9] == pytest.approx(1.0)
+    assert by[0.5] == pytest.approx(1.0 - 0.11)
+    assert max(by.items(), key=lambda kv: kv[1])[0] == 0.9
+
+
+def write_nab_dir(root: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    labels: dict[str, list[list[str]]] = {}
+    for cat, n_files in (("catA", 2), ("catB", 1)):
+        (root / "data" / cat).mkdir(parents=True)
+        for k in range(n_files):
+            name = f"{cat}/s{k}.csv"
+            ts = [T0 + timedelta(minutes=5 * i) for i in range(600)]
+            vals = rng.normal(100, 3, 600)
+            vals[400 + 20 * k:] += 40  # a level shift
+            with (root / "data" / name).open("w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["timestamp", "value"])
+                for t, v in zip(ts, vals, strict=True):
+                    w.writerow([t.strftime("%Y-%m-%d %H:%M:%S"), f"{v:.3f}"])
+            a, b = ts[385 + 20 * k], ts[415 + 20 * k]
+            fmt = "%Y-%m-%d %H:%M:%S.%f"
+            labels[name] = [[a.strftime(fmt), b.strftime(fmt)]]
+    path = root / "windows.json"
+    path.write_text(json.dumps(labels))
+    return root / "data", path
+
+
+def test_cli_nab_writes_results_and_scores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, labels = write_nab_dir(tmp_path)
+    out = tmp_path / "results"
+    assert cmd.main(["nab", str(data), "--labels", str(labels), "--out", str(out)]) == 0
+    with (out / "catA" / "s1.csv").open() as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["timestamp", "value", "anomaly_score"] and len(rows) == 601
+    assert all(0.0 <= float(r[2]) <= 1.0 for r in rows[1:])
+    scores = json.loads((out / "scores.json").read_text())
+    assert set(scores) == {"standard", "reward_low_FP_rate", "reward_low_FN_rate"}
+    assert scores["standard"]["normalized"] > 50  # level shifts are found early
+    assert set(scores["standard"]["by_category"]) == {"catA", "catB"}
+    assert "OVERALL" in capsys.readouterr().out
+
+
+def test_cli_rejects_missing_dir(tmp_path: Path) -> None:
+    code = cmd.main(["nab", str(tmp_path / "nope"), "--labels", str(tmp_path / "w.json"),
+                     "--out", str(tmp_path / "o")])
+    assert code == 2
+
+
+def test_scenario_scoring() -> None:
+    def tl(sevs: dict[int, Severity], n: int = 2880) -> list[tuple[datetime, Severity, float]]:
+        cur, out = Severity.NONE, []
+        for i in range(n):
+            cur = sevs.get(i, cur)
+            out.append((T0 + timedelta(minutes=i), cur, 0.0))
+        return out
+
+    rep = Replay()
+    rep.timeline["a"] = tl({102: Severity.WARNING, 104: Severity.CRISIS, 200: Severity.NONE,
+                            2000: Severity.WARNING, 2010: Severity.NONE})
+    rep.timeline["b"] = tl({500: Severity.CRISIS, 560: Severity.NONE})
+    iso = lambda i: (T0 + timedelta(minutes=i)).isoformat()  # noqa: E731
+    truth = {
+        "brands": {"a": {}, "b": {}},
+        "crisis_kinds": ["product_defect"],
+        "events": [
+            {"brand": "a", "kind": "product_defect", "start": iso(100), "end": iso(180)},
+            {"brand": "b", "kind": "launch_spike", "start": iso(490), "end": iso(600)},
+            {"brand": "b", "kind": "product_defect", "start": iso(1500), "end": iso(1600)},
+        ],
+    }
+    res = evaluate(rep, truth)
+    pd = res["kinds"]["product_defect"]
+    assert (pd["events"], pd["detected"], pd["recall"]) == (2, 1, 0.5)
+    assert pd["median_delay_min"] == 2.0
+    assert res["launch_crisis_alerts"] == 1
+    assert res["false_warnings"] == 1  # brand a at minute 2000
+    assert res["brand_days"] == pytest.approx(4.0)
