@@ -48,13 +48,14 @@ def test_timeline_milestones_on_a_hand_made_crisis() -> None:
     assert tl.detection == T0 + timedelta(minutes=62)
     assert tl.page == T0 + timedelta(minutes=65, seconds=10)
     assert tl.peak == T0 + timedelta(minutes=65) and tl.peak_posts == 90
-    # decay minute 65+i has share (60-6i)/(90-8i): back under the band (0.25) only at 75
-    assert tl.recovery == T0 + timedelta(minutes=75)
+    # pooled over 5 minutes: from 73 (12+6+6 of 74 posts, 32%) still out of the band, from 74
+    # (6+2*4 of 58, 24%) within 2 binomial SE + 0.05 of the baseline 18%
+    assert tl.recovery == T0 + timedelta(minutes=74)
     assert tl.delay(tl.detection) == 2.0
     before, during, after = tlm.phases(ms, tl)
     assert before.minutes == 60 and before.negative_share == pytest.approx(120 / 660)
-    assert during.minutes == 15 and during.negative_share > 0.6
-    assert after.minutes == 30 and after.negative_share == pytest.approx(0.2)
+    assert during.minutes == 14 and during.negative_share > 0.6
+    assert after.minutes == 31 and after.negative_share == pytest.approx((6 + 30 * 2) / 318)
     assert before.mean_sentiment == pytest.approx(-0.5 * 120 / 660)
 
 
@@ -294,7 +295,8 @@ def test_report_of_a_simulated_crisis_matches_ground_truth(
     assert errors == []
     assert shot.read_bytes().startswith(PNG_MAGIC)
     with Image.open(shot) as im:
-        assert im.size[0] >= 1000 and len(set(im.convert("L").getdata())) > 10  # not blank
+        lo, hi = im.convert("L").getextrema()
+        assert im.size[0] >= 1000 and hi - lo > 100  # not a blank page
 
 
 @pytest.mark.stack

@@ -11,8 +11,10 @@ Definitions (docs/report.md):
   negative share above / mean sentiment below theirs) that ends at detection (else at the peak).
 - detection: first alert of severity >= warning; page: created_at of the first crisis alert.
 - peak: the max-volume minute from the first anomalous minute on.
-- recovery: first minute after the peak that starts ``recover_minutes`` consecutive minutes with
-  both negative share and mean sentiment back inside the baseline band.
+- recovery: first minute t after the peak where the ``recover_minutes`` minutes from t, pooled,
+  are back in the baseline band: negative share within z * binomial standard error (+ tolerance)
+  of the baseline share, and mean sentiment within z * sigma / sqrt(posts) (+ tolerance) of the
+  baseline mean. Pooling matters: at a few posts per minute one minute's share is 0, 0.5 or 1.
 
 >>> from datetime import datetime, timedelta, UTC
 >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -76,12 +78,44 @@ class Band:
         return self.lo <= x <= self.hi
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """Pooled baseline: negative share, mean sentiment and per-post sentiment std."""
+
+    posts: int = 0
+    share: float = 0.0
+    mean: float = 0.0
+    sigma: float = 0.0
+
+    def contains(self, posts: int, negative: int, sentiment_sum: float, z: float = 2.0,
+                 tol: float = 0.05) -> bool:
+        """Are these pooled counts compatible with the baseline? (no posts: yes)"""
+        if posts == 0 or self.posts == 0:
+            return True
+        se_share = math.sqrt(self.share * (1 - self.share) / posts)
+        se_mean = self.sigma / math.sqrt(posts)
+        return (abs(negative / posts - self.share) <= z * se_share + tol
+                and abs(sentiment_sum / posts - self.mean) <= z * se_mean + tol)
+
+
+def pooled_baseline(minutes: Sequence[Minute]) -> Baseline:
+    posts = sum(m.posts for m in minutes)
+    if not posts:
+        return Baseline()
+    mean = sum(m.sentiment_sum for m in minutes) / posts
+    # E[n_i (mean_i - mu)^2] = per-post variance: estimate it from the minute means.
+    live = [m for m in minutes if m.posts]
+    var = sum(m.posts * (m.mean_sentiment - mean) ** 2 for m in live) / len(live)
+    return Baseline(posts, sum(m.negative for m in minutes) / posts, mean, math.sqrt(var))
+
+
 @dataclass
 class Timeline:
     baseline_end: datetime | None
     volume: Band
     negative_share: Band
     sentiment: Band
+    baseline: Baseline = field(default_factory=Baseline)
     first_anomalous: datetime | None = None
     detection: datetime | None = None  # minute of the first warning-or-worse alert
     page: datetime | None = None  # created_at of the first crisis alert
@@ -137,6 +171,7 @@ def compute_timeline(
         volume=band([m.posts for m in base], k, min_width=2.0),
         negative_share=band([m.negative_share for m in base if m.posts], k, min_width=0.05),
         sentiment=band([m.mean_sentiment for m in base if m.posts], k, min_width=0.05),
+        baseline=pooled_baseline(base),
         detection=warn.minute if warn else None,
         page=min(a.created_at for a in crisis) if crisis else None,
     )
@@ -152,14 +187,12 @@ def compute_timeline(
     after = ms[i:]
     peak = max(after, key=lambda m: m.posts)  # first of equal maxima
     tl.peak, tl.peak_posts = peak.minute, peak.posts
-    run = 0
-    for m in ms[idx[peak.minute] + 1 :]:
-        ok = (m.posts == 0) or (
-            tl.negative_share.contains(m.negative_share) and tl.sentiment.contains(m.mean_sentiment)
-        )
-        run = run + 1 if ok else 0
-        if run == recover_minutes:
-            tl.recovery = m.minute - (recover_minutes - 1) * MINUTE
+    rest = ms[idx[peak.minute] + 1 :]
+    for j in range(len(rest) - recover_minutes + 1):
+        win = rest[j : j + recover_minutes]
+        if tl.baseline.contains(sum(m.posts for m in win), sum(m.negative for m in win),
+                                sum(m.sentiment_sum for m in win), z=k):
+            tl.recovery = win[0].minute
             break
     return tl
 
