@@ -79,8 +79,8 @@ class SentimentModel:
         self.version = version
         # name -> weight row as Python floats: per-name numpy indexing costs more than the sum.
         self._rows: dict[str, tuple[float, float, float]] = {
-            name: (float(a), float(b), float(c)) for name, (a, b, c) in zip(
-                vocab, self.weights.tolist(), strict=True)
+            name: (float(a), float(b), float(c))
+            for name, (a, b, c) in zip(vocab, self.weights.tolist(), strict=True)
         }
         self._cache: dict[str, tuple[float, float, float, float, float, float, int]] = {}
 
@@ -108,8 +108,9 @@ class SentimentModel:
         return cls(vocab, arrays["weights"], arrays["dense_weights"], arrays["bias"], version)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("vocab", "weights", "dense_weights", "bias",
-                                                "version")}
+        return {
+            k: getattr(self, k) for k in ("vocab", "weights", "dense_weights", "bias", "version")
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
@@ -135,7 +136,7 @@ class SentimentModel:
         self._cache[tok] = out
         return out
 
-    def logits(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    def logits(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
         """Raw class scores, shape (len(texts), 3): the dot product of features and weights.
 
         Same arithmetic as the training matrix: word block / sqrt(#word names), char block *
@@ -143,7 +144,7 @@ class SentimentModel:
         """
         n = len(texts)
         sparse_part = np.zeros((n, 3), dtype=np.float64)
-        dense = np.empty((n, len(DENSE_NAMES)), dtype=np.float32)
+        dense = np.empty((n, len(DENSE_NAMES)), dtype=np.float64)
         rows = self._rows
         token = self._token
         for r, text in enumerate(texts):
@@ -172,9 +173,11 @@ class SentimentModel:
             sw = 1.0 / math.sqrt(2 * len(toks) - 1)
             sc = CHAR_WEIGHT / math.sqrt(nc)
             sparse_part[r] = (w0 * sw + c0 * sc, w1 * sw + c1 * sc, w2 * sw + c2 * sc)
-        out: npt.NDArray[np.float32] = (dense @ self.dense_weights + self.bias).astype(np.float32)
-        out += sparse_part.astype(np.float32)
-        return out
+        # Elementwise product + sum, not a matmul: BLAS may round differently per batch size,
+        # and a post must score the same alone or in a batch.
+        dw = self.dense_weights.astype(np.float64)
+        out: npt.NDArray[np.float64] = (dense[:, :, None] * dw[None]).sum(axis=1)
+        return out + self.bias.astype(np.float64) + sparse_part
 
     def predict_many(self, texts: Iterable[str]) -> list[Sentiment]:
         """Predictions in input order; empty or blank texts are neutral 0.0."""
@@ -183,7 +186,7 @@ class SentimentModel:
         out = [_NEUTRAL] * len(items)
         if not todo:
             return out
-        z = self.logits([items[i] for i in todo]).astype(np.float64)
+        z = self.logits([items[i] for i in todo])
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)

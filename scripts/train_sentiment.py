@@ -29,8 +29,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.multiclass import OneVsRestClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from detectors.sentiment import CHAR_WEIGHT, LABELS, MODEL_PATH  # noqa: E402
-from detectors.sentiment_features import DENSE_NAMES, Features, extract  # noqa: E402
+from detectors.sentiment import CHAR_WEIGHT, LABELS, MODEL_PATH
+from detectors.sentiment_features import DENSE_NAMES, Features, extract
 
 SEED = 0
 _ESC = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -150,16 +150,17 @@ def main(argv: list[str] | None = None) -> int:
             seen.add(k)
             tr_t.append(t)
             tr_y.append(y)
-    print(f"train rows {len(texts)}; removed {overlap} overlapping the val split, {dupes} dupes;"
-          f" kept {len(tr_t)} {dict(Counter(LABELS[y] for y in tr_y))}")
+    print(
+        f"train rows {len(texts)}; removed {overlap} overlapping the val split, {dupes} dupes;"
+        f" kept {len(tr_t)} {dict(Counter(LABELS[y] for y in tr_y))}"
+    )
 
     t0 = time.perf_counter()
     feats = [extract(t) for t in tr_t]
     print(f"features in {time.perf_counter() - t0:.1f} s", flush=True)
     vfeats = [extract(t) for t in vtexts]
     y = np.array(tr_y)
-    idx_a, idx_b = train_test_split(np.arange(len(y)), test_size=0.1, random_state=SEED,
-                                    stratify=y)
+    idx_a, idx_b = train_test_split(np.arange(len(y)), test_size=0.1, random_state=SEED, stratify=y)
     vocab_a = build_vocab([feats[i] for i in idx_a], args.min_word, args.min_char)
     xa = matrix([feats[i] for i in idx_a], vocab_a)
     xb = matrix([feats[i] for i in idx_b], vocab_a)
@@ -170,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         logits = clf.decision_function(xb)
         off = tune_offsets(y[idx_b], logits)
         r0, r1 = macro_recall(y[idx_b], logits, np.zeros(3)), macro_recall(y[idx_b], logits, off)
-        print(f"[{time.perf_counter() - t0:.0f} s] C={c}: held-out macro recall {r0:.4f}, with offsets {off} {r1:.4f}")
+        print(
+            f"[{time.perf_counter() - t0:.0f} s] C={c}: held-out macro recall {r0:.4f}, "
+            f"with offsets {off} {r1:.4f}",
+            flush=True,
+        )
         if r1 > best[0]:
             best = (r1, c, off)
     _, c, off = best
@@ -191,12 +196,16 @@ def main(argv: list[str] | None = None) -> int:
         "weights": w16,
         "dense_weights": dense_w,
         "bias": bias,
-        "meta": np.frombuffer(json.dumps({"C": c, "offsets": off.tolist(),
-                                          "dense": list(DENSE_NAMES)}).encode(), dtype=np.uint8),
+        "meta": np.frombuffer(
+            json.dumps({"C": c, "offsets": off.tolist(), "dense": list(DENSE_NAMES)}).encode(),
+            dtype=np.uint8,
+        ),
     }
     digest = save(args.out, arrays)
-    print(f"C={c}, vocab {nv} -> kept {len(keep)}; wrote {args.out} "
-          f"({args.out.stat().st_size / 1e6:.2f} MB, sha256 {digest})")
+    print(
+        f"C={c}, vocab {nv} -> kept {len(keep)}; wrote {args.out} "
+        f"({args.out.stat().st_size / 1e6:.2f} MB, sha256 {digest})"
+    )
 
     # Validation figure with the saved (pruned, float16) model, i.e. exactly what ships.
     from detectors.sentiment import SentimentModel
@@ -204,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     model = SentimentModel.load(args.out)
     pred = [LABELS.index(s.label) for s in model.predict_many(vtexts)]
     rec = recall_score(vlabels, pred, average=None)
-    print(f"TweetEval val macro recall {100 * rec.mean():.2f} "
-          f"(neg {100 * rec[0]:.1f}, neu {100 * rec[1]:.1f}, pos {100 * rec[2]:.1f})")
+    print(
+        f"TweetEval val macro recall {100 * rec.mean():.2f} "
+        f"(neg {100 * rec[0]:.1f}, neu {100 * rec[1]:.1f}, pos {100 * rec[2]:.1f})"
+    )
     del vfeats
     return 0
 

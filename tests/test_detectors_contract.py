@@ -21,6 +21,7 @@ import pytest
 
 from detectors.brands import BrandMatcher, Watchlist
 from detectors.dedup import Deduplicator
+from detectors.sentiment import SentimentModel
 
 ROOT = Path(__file__).resolve().parents[1]
 BANNED = ("faust", "kafka", "aiokafka", "clickhouse_driver", "mode")
@@ -70,6 +71,12 @@ CASES: list[Case] = [
         make=lambda seed: BrandMatcher(_WATCHLIST),
         inputs=_posts,
         step=lambda m, p: m.match(p[0], lang="en" if p[2] % 2 else "de"),
+    ),
+    Case(
+        "sentiment",
+        make=lambda seed: SentimentModel.load_default(),
+        inputs=_posts,
+        step=lambda m, p: m.predict_one(p[0]),
     ),
 ]
 

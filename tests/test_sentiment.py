@@ -1,0 +1,151 @@
+"""Sentiment model: known cases, score range, determinism, pickling, model size, shipped sample
+(tests/samples/sentiment_labelled.tsv, 150 tweets written for this project), and the CLI."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from detectors.sentiment import LABELS, MODEL_PATH, Sentiment, SentimentModel
+from detectors.sentiment_features import DENSE_NAMES, analyse, extract
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "tests" / "samples" / "sentiment_labelled.tsv"
+
+
+@pytest.fixture(scope="module")
+def model() -> SentimentModel:
+    return SentimentModel.load_default()
+
+
+def _sample() -> list[tuple[str, str]]:
+    rows = []
+    for line in SAMPLE.read_text("utf-8").splitlines():
+        if line and not line.startswith("#"):
+            label, text = line.split("\t", 1)
+            rows.append((label, text))
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Product recall: salmonella found in @Brand peanut butter", "negative"),
+        ("Great, another outage. Thanks @Telco", "negative"),
+        ("love the new phone 😍", "positive"),
+        ("The store opens at 9am on Monday.", "neutral"),
+        ("Acme announced its quarterly results on Tuesday.", "neutral"),
+        ("I don't like the new design at all", "negative"),
+        ("soooo happy with my new bike!!!", "positive"),
+        ("customers report data breach and toxic leak #fail", "negative"),
+    ],
+)
+def test_known_cases(model: SentimentModel, text: str, label: str) -> None:
+    assert model.predict_one(text).label == label
+
+
+def test_negation_flips_polarity(model: SentimentModel) -> None:
+    assert model.predict_one("this is good").score > model.predict_one("this is not good").score
+    assert "good_NEG" in analyse("this is not good")[0]
+
+
+def test_escaped_unicode_and_placeholders() -> None:
+    toks, _ = analyse("I\\u2019m at @Acme http://t.co/x")
+    assert toks == ["i’m", "at", "@user", "url"]
+    assert len(extract("x").dense) == len(DENSE_NAMES)
+
+
+def test_scores_in_range_and_consistent(model: SentimentModel) -> None:
+    texts = [t for _, t in _sample()] + ["", "   ", "!!!", "😡😡😡", "a" * 5000, "#"]
+    for s in model.predict_many(texts):
+        assert -1.0 <= s.score <= 1.0
+        assert abs(sum(s.probs) - 1.0) < 1e-6 or s.probs == (0.0, 1.0, 0.0)
+        assert s.label == LABELS[max(range(3), key=lambda k: s.probs[k])]
+        assert s.score == pytest.approx(s.probs[2] - s.probs[0])
+
+
+def test_empty_is_neutral_zero(model: SentimentModel) -> None:
+    assert model.predict_one("") == Sentiment("neutral", 0.0, (0.0, 1.0, 0.0))
+
+
+def test_batch_equals_single_and_is_deterministic(model: SentimentModel) -> None:
+    texts = [t for _, t in _sample()][:40]
+    many = model.predict_many(texts)
+    assert many == [model.predict_one(t) for t in texts]
+    fresh = SentimentModel.load(MODEL_PATH)  # cold caches give the same answers
+    assert fresh.predict_many(texts) == many
+    assert fresh.version == model.version and fresh.version.startswith("sentiment-")
+
+
+def test_pickle_round_trip(model: SentimentModel) -> None:
+    clone = pickle.loads(pickle.dumps(model))
+    texts = [t for _, t in _sample()][::5]
+    assert clone.predict_many(texts) == model.predict_many(texts)
+    assert len(pickle.dumps(model)) < 5_000_000
+
+
+def test_model_file_ships_and_is_small() -> None:
+    data = resources.files("detectors.models").joinpath("sentiment.npz").read_bytes()
+    assert 100_000 < len(data) < 4_000_000
+
+
+def test_shipped_sample_macro_recall(model: SentimentModel) -> None:
+    rows = _sample()
+    assert len(rows) == 150
+    preds = model.predict_many([t for _, t in rows])
+    recalls = []
+    for label in LABELS:
+        idx = [i for i, (gold, _) in enumerate(rows) if gold == label]
+        recalls.append(sum(preds[i].label == label for i in idx) / len(idx))
+    assert min(recalls) >= 0.8, recalls
+    assert sum(recalls) / 3 >= 0.9, recalls  # 0.97 when written
+
+
+def test_cli_scores_stdin_in_order() -> None:
+    lines = ["I love this so much", "", "Great, another outage. Thanks @Telco", "It is Tuesday"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "crisis_radar.cli", "sentiment"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
+    out = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert [o[0] for o in out] == ["positive", "neutral", "negative", "neutral"]
+    assert out[1][1] == "0.0000"
+    assert all(len(o[1].split(".")[1]) == 4 and -1 <= float(o[1]) <= 1 for o in out)
+    lb = subprocess.run(
+        [sys.executable, "-m", "crisis_radar.cli", "sentiment", "--line-buffered", "--probs"],
+        input="awful\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
+    label, score, *probs = lb.stdout.strip().split("\t")
+    assert label == "negative" and float(score) < 0 and len(probs) == 3
+
+
+def test_cli_bad_model_path_is_a_clear_error() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "crisis_radar.cli", "sentiment", "--model", "/nonexistent.npz"],
+        input="x\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 2 and "cannot load model" in proc.stderr
