@@ -342,6 +342,18 @@ def test_benign_bursts_raise_volume_but_not_negativity() -> None:
     assert checked >= 1
 
 
+def test_late_share_reorders_but_keeps_the_same_posts() -> None:
+    _, on_time = run(["telvana", "crunchly"], 240)
+    _, late = run(["telvana", "crunchly"], 240, late_share=0.05)
+    assert sorted(map(post_json, on_time)) == sorted(map(post_json, late))
+    t = [datetime.fromisoformat(p["created_at"].replace("Z", "+00:00")) for p in late]
+    newest, behind = t[0], 0
+    for x in t[1:]:
+        behind += x < newest - timedelta(minutes=1)  # arrived after newer posts
+        newest = max(newest, x)
+    assert 0.01 < behind / len(t) < 0.1
+
+
 def test_some_posts_are_not_english() -> None:
     sim, posts = run(["telvana"], 600, foreign_share=0.1)
     foreign = [p for p in posts if p["lang"] != "en"]

@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rate-scale", type=float, default=None, help="multiply every brand's base rate"
     )
+    p.add_argument(
+        "--late-share",
+        type=float,
+        default=0.0,
+        help="share of posts delivered 1-30 min late, out of event-time order (default 0)",
+    )
     p.add_argument("--watchlist", type=Path, help="brands file (default: settings.watchlist_path)")
     p.add_argument("--out", help="posts file: .jsonl, .jsonl.gz, or - for stdout")
     p.add_argument("--truth", type=Path, help="ground-truth JSON file")
@@ -182,6 +188,7 @@ def build_scenario(args: argparse.Namespace) -> Scenario:
         seed=args.seed,
         events=events,
         rate_scale=args.rate_scale or (1.5 if args.preset == "demo" else 1.0),
+        late_share=args.late_share,
     )
 
 

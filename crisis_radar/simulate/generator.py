@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import bisect
+import heapq
 import json
 import math
 import random
@@ -84,6 +85,7 @@ class Scenario:
     authors: int = 50_000  # size of the regular author population
     offtopic_rate: float = 0.03  # excluded-phrase posts per minute per brand with excludes
     benign_bursts_per_day: float = 1.0  # per brand; unlabelled harmless volume bumps
+    late_share: float = 0.0  # posts delivered 1-30 min late (out of event-time order)
     foreign_share: float = 0.02  # baseline posts in es/de/fr (labelled brand "": not to match)
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,6 +98,7 @@ class Scenario:
             "authors": self.authors,
             "offtopic_rate": self.offtopic_rate,
             "foreign_share": self.foreign_share,
+            "late_share": self.late_share,
             "benign_bursts_per_day": self.benign_bursts_per_day,
             "events": [
                 {"kind": e.kind, "brand": e.brand, "start": _iso(e.start), "params": e.params}
@@ -544,6 +547,8 @@ class Simulator:
     def posts(self, progress: Callable[[int], object] | None = None) -> Iterator[PostDict]:
         """Posts as dicts in event-time order (ties broken by creation order).
 
+        With ``late_share`` > 0 that share of posts arrives 1-30 minutes late (out of order),
+        as from a lagging source; the posts themselves are the same as with 0.
         ``progress(1)`` is called after each simulated minute (a tqdm bar's ``update``)."""
         sc, r = self.sc, self.rng
         states: list[dict[str, Any]] = [{} for _ in self.truth]
@@ -557,6 +562,8 @@ class Simulator:
         ]
         counts = self.np_rng.poisson(self.lam + self.burst_lam)
         off_brands = [i for i, b in enumerate(sc.brands) if b.exclude]
+        late_rng = random.Random(f"late:{sc.seed}")  # own stream: lateness never changes posts
+        held: list[tuple[int, int, PostDict]] = []  # heap of (release minute, seq, post)
         for m in range(sc.minutes):
             out: list[tuple[int, int, PostDict]] = []
             for bi in range(len(sc.brands)):
@@ -572,10 +579,18 @@ class Simulator:
                         author = self._author(r.randrange(sc.authors))
                         self._post(out, m, author, text, lab=("", "neutral", -1, "offtopic"))
             out.sort(key=lambda x: (x[0], x[1]))
-            for item in out:
-                yield item[2]
+            for _, seq, post in out:
+                if sc.late_share and late_rng.random() < sc.late_share:
+                    delay = 1 + min(int(late_rng.expovariate(1 / 3)), 29)
+                    heapq.heappush(held, (m + delay, seq, post))
+                else:
+                    yield post
+            while held and held[0][0] <= m:
+                yield heapq.heappop(held)[2]
             if progress is not None:
                 progress(1)
+        while held:
+            yield heapq.heappop(held)[2]
 
     def truth_doc(self) -> dict[str, Any]:
         return {
