@@ -16,6 +16,7 @@ import random
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,7 +69,9 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _posts(n: int, brands: list[str], seed: int):  # one JSON line per post, created_at = now
+def _posts(
+    n: int, brands: list[str], seed: int
+) -> Iterator[bytes]:  # one JSON line per post, created_at = now
     rng = random.Random(seed)
     for i in range(n):
         b = rng.choice(brands)

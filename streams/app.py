@@ -187,7 +187,7 @@ async def aggregate(stream: Any) -> None:
             await sink("brand_minutes").put(closed_rows)
 
 
-@app.timer(interval=2.0)
+@app.timer(interval=2.0)  # type: ignore[untyped-decorator]
 async def advance_idle_partitions() -> None:
     """Event time does not move on a quiet partition: close its minutes on wall-clock time."""
     wall = utcnow()
@@ -262,7 +262,7 @@ async def crisis(stream: Any) -> None:
 
 
 # ---------------------------------------------------------------- housekeeping
-@app.on_partitions_revoked.connect
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]
 async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
     minutes_topic = settings.topic(stages.BRAND_MINUTES)
     for tp in revoked:
@@ -272,7 +272,7 @@ async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
                 del SCORERS[key]  # the new owner recovers it from the changelog
 
 
-@app.timer(interval=5.0)
+@app.timer(interval=5.0)  # type: ignore[untyped-decorator]
 async def consumer_lag() -> None:
     consumer = app.consumer
     by_topic: dict[str, int] = defaultdict(int)
@@ -287,6 +287,6 @@ async def consumer_lag() -> None:
             by_topic[tp.topic] += max(0, high - pos)
 
 
-@app.timer(interval=1.0)
+@app.timer(interval=1.0)  # type: ignore[untyped-decorator]
 async def flush_producer() -> None:
     await app.producer.flush()

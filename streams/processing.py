@@ -120,7 +120,7 @@ class PartitionWindow:
 
     def add(self, sp: ScoredPost, wall: datetime) -> bool:
         """Add one post; True if it is late (its minute had already been emitted)."""
-        status = self.aggregator.add(sp)
+        status: str = self.aggregator.add(sp)
         ts = sp.post.created_at
         if self.max_event is None or ts > self.max_event:
             self.max_event = ts

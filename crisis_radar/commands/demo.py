@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _truth(seed: int) -> tuple[list[Any], Any]:
+def _truth(seed: int) -> tuple[argparse.Namespace, Any]:
     from crisis_radar.commands.simulate import _parser as sim_parser
     from crisis_radar.commands.simulate import build_scenario
 
@@ -58,7 +58,6 @@ def main(argv: list[str]) -> int:
             "clickhouse_database": args.database or base.clickhouse_database,
         }
     )
-    say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     if not args.no_stack:
         say("[1/6] stack up")
         try:
@@ -132,6 +131,10 @@ def main(argv: list[str]) -> int:
     if not done:
         print("the pipeline did not finish within the timeout (see the worker log)")
     return 0 if ok else 1
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def _wait(proc: Any, port: int, n: int, timeout: float, runner: Any) -> bool:
