@@ -92,3 +92,18 @@ def test_promtool_catches_a_wrong_expectation(tmp_path: Path) -> None:
     (tmp_path / "bad_test.yml").write_text(bad)
     result = _promtool("test", "rules", str(tmp_path / "bad_test.yml"))
     assert result.returncode != 0 and "FAILED" in result.stdout + result.stderr
+
+
+@pytest.mark.stack
+def test_live_prometheus_loads_the_rules(prometheus_url: str) -> None:
+    """After a reload the running Prometheus evaluates every rule without error."""
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(f"{prometheus_url}/-/reload", method="POST")
+    urllib.request.urlopen(req, timeout=10)
+    with urllib.request.urlopen(f"{prometheus_url}/api/v1/rules", timeout=10) as resp:
+        groups = json.load(resp)["data"]["groups"]
+    health = {r["name"]: r["health"] for g in groups for r in g["rules"]}
+    assert _alert_names() <= set(health)
+    assert {health[n] for n in _alert_names()} <= {"ok", "unknown"}  # unknown: not evaluated yet
