@@ -84,6 +84,14 @@ def test_fill_gaps_gives_one_row_per_minute() -> None:
     assert [m.posts for m in got] == [0, 0, 5, 0]
 
 
+def test_rolling_pools_posts_not_minute_shares() -> None:
+    ms = [_m(0, 1, 1, -1.0), _m(1, 0, 0), _m(2, 3, 0, 0.0)]
+    got = tlm.rolling(ms, 2)
+    assert [(t - T0) // timedelta(minutes=1) for t, _, _ in got] == [0, 1, 2]
+    assert [share for _, share, _ in got] == [1.0, 1.0, 0.0]
+    assert got[0][2] == -1.0 and tlm.rolling(ms, 3)[2][1] == 0.25
+
+
 def test_top_terms_prefers_words_new_in_the_crisis() -> None:
     before = ["love my telvana plan", "telvana support was quick", "nice coverage today"] * 5
     during = ["telvana outage again, no signal", "outage all morning #telvanadown",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import matplotlib
 
@@ -14,7 +15,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from crisis_radar.report.timeline import Minute, Timeline
+from crisis_radar.report.timeline import Minute, Timeline, rolling
 
 MARKS = (  # (attribute, label, colour)
     ("first_anomalous", "first anomalous", "#9467bd"),
@@ -23,6 +24,11 @@ MARKS = (  # (attribute, label, colour)
     ("peak", "peak", "#000000"),
     ("recovery", "recovery", "#2ca02c"),
 )
+
+
+def _x(ts: Sequence[datetime]) -> Any:
+    """Matplotlib date numbers (its stubs do not take datetimes)."""
+    return mdates.date2num(list(ts))  # type: ignore[no-untyped-call]
 
 
 def _png(fig: Figure) -> bytes:
@@ -36,17 +42,18 @@ def _marks(ax: Axes, tl: Timeline) -> None:
     for attr, label, colour in MARKS:
         t: datetime | None = getattr(tl, attr)
         if t is not None:
-            ax.axvline(t, color=colour, linestyle="--", linewidth=1, label=label)
+            ax.axvline(float(_x([t])[0]), color=colour, linestyle="--", linewidth=1, label=label)
 
 
 def _time_axis(ax: Axes) -> None:
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz="UTC"))
+    fmt = mdates.DateFormatter("%H:%M", tz="UTC")  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(fmt)
     ax.grid(alpha=0.3)
 
 
 def volume_chart(minutes: Sequence[Minute], tl: Timeline, brand: str) -> bytes:
     fig, ax = plt.subplots(figsize=(10, 3.2))
-    ts = [m.minute for m in minutes]
+    ts = _x([m.minute for m in minutes])
     ax.bar(ts, [m.posts for m in minutes], width=1 / 1440, color="#1f77b4", label="posts")
     ax.bar(ts, [m.negative for m in minutes], width=1 / 1440, color="#d62728", label="negative")
     if tl.baseline_end is not None:
@@ -58,22 +65,24 @@ def volume_chart(minutes: Sequence[Minute], tl: Timeline, brand: str) -> bytes:
     return _png(fig)
 
 
-def sentiment_chart(minutes: Sequence[Minute], tl: Timeline, brand: str) -> bytes:
+def sentiment_chart(minutes: Sequence[Minute], tl: Timeline, brand: str, w: int = 5) -> bytes:
+    """Trailing ``w``-minute pooled values: one minute of a quiet brand is 0, 0.5 or 1."""
     fig, ax = plt.subplots(figsize=(10, 3.2))
-    live = [m for m in minutes if m.posts]
-    ts = [m.minute for m in live]
-    ax.plot(ts, [m.negative_share for m in live], color="#d62728", linewidth=1,
-            label="negative share")
-    ax.plot(ts, [m.mean_sentiment for m in live], color="#1f77b4", linewidth=1,
-            label="mean sentiment")
-    if tl.baseline_end is not None and ts:
-        ax.fill_between(ts, tl.negative_share.lo, tl.negative_share.hi, color="#d62728",
-                        alpha=0.1, label="baseline band")
-        ax.fill_between(ts, tl.sentiment.lo, tl.sentiment.hi, color="#1f77b4", alpha=0.1)
+    roll = rolling(minutes, w)
+    ts = _x([r[0] for r in roll])
+    ax.plot(ts, [r[1] for r in roll], color="#d62728", linewidth=1,
+            label=f"negative share ({w} min)")
+    ax.plot(ts, [r[2] for r in roll], color="#1f77b4", linewidth=1,
+            label=f"mean sentiment ({w} min)")
+    b = tl.baseline
+    if b.posts and len(ts):
+        ax.axhline(b.share, color="#d62728", linewidth=0.8, linestyle=":",
+                   label="baseline share")
+        ax.axhline(b.mean, color="#1f77b4", linewidth=0.8, linestyle=":", label="baseline mean")
     _marks(ax, tl)
     _time_axis(ax)
     ax.set_ylim(-1.05, 1.05)
-    ax.set_title(f"{brand}: sentiment per minute (UTC)")
+    ax.set_title(f"{brand}: sentiment (UTC)")
     ax.legend(loc="lower left", fontsize=7, ncol=4)
     return _png(fig)
 
@@ -81,7 +90,7 @@ def sentiment_chart(minutes: Sequence[Minute], tl: Timeline, brand: str) -> byte
 def competitors_chart(series: dict[str, Sequence[Minute]], tl: Timeline) -> bytes:
     fig, ax = plt.subplots(figsize=(10, 3.2))
     for brand, ms in series.items():
-        ax.plot([m.minute for m in ms], [m.posts for m in ms], linewidth=1, label=brand)
+        ax.plot(_x([m.minute for m in ms]), [m.posts for m in ms], linewidth=1, label=brand)
     _marks(ax, tl)
     _time_axis(ax)
     ax.set_title("posts per minute, brand and competitors (UTC)")

@@ -229,6 +229,18 @@ def phases(minutes: Sequence[Minute], tl: Timeline) -> list[Phase]:
     return out
 
 
+def rolling(minutes: Sequence[Minute], w: int) -> list[tuple[datetime, float, float]]:
+    """(minute, negative share, mean sentiment) pooled over the trailing ``w`` minutes."""
+    out = []
+    for i, m in enumerate(minutes):
+        win = minutes[max(0, i - w + 1) : i + 1]
+        posts = sum(x.posts for x in win)
+        if posts:
+            out.append((m.minute, sum(x.negative for x in win) / posts,
+                        sum(x.sentiment_sum for x in win) / posts))
+    return out
+
+
 def fill_gaps(minutes: Sequence[Minute], start: datetime, end: datetime) -> list[Minute]:
     """One row per minute of [start, end): minutes without posts are stored nowhere."""
     have = {m.minute: m for m in minutes}
