@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: str | None = None
     kafka_ssl_cafile: Path | None = None
+    # Secrets may come from files (Docker/K8s secrets): *_FILE wins over the plain value.
+    kafka_sasl_password_file: Path | None = None
+    kafka_ssl_certfile: Path | None = None  # client certificate (mutual TLS)
+    kafka_ssl_keyfile: Path | None = None
     # Prefix for every topic name: tests use it to isolate their data.
     topic_prefix: str = ""
     topic_partitions: int = 4
@@ -41,6 +45,9 @@ class Settings(BaseSettings):
     clickhouse_password: str = ""
     clickhouse_database: str = "crisis_radar"
     clickhouse_secure: bool = False
+    clickhouse_password_file: Path | None = None
+    clickhouse_ca_certs: Path | None = None  # CA bundle for secure=True
+    clickhouse_verify: bool = True
 
     # Prometheus / Alertmanager
     prometheus_port: int = 9090
