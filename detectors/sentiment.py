@@ -147,6 +147,7 @@ class SentimentModel:
         dense = np.empty((n, len(DENSE_NAMES)), dtype=np.float64)
         rows = self._rows
         token = self._token
+        cached = self._cache.get
         for r, text in enumerate(texts):
             toks, dense[r] = analyse(text)
             if not toks:
@@ -155,7 +156,9 @@ class SentimentModel:
             nc = 0
             prev = ""
             for t in toks:
-                a = token(t)
+                a = cached(t)
+                if a is None:
+                    a = token(t)
                 w0 += a[0]
                 w1 += a[1]
                 w2 += a[2]
