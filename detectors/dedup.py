@@ -40,6 +40,7 @@ from array import array
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
+from operator import eq
 
 import xxhash
 from rensa import RMinHash
@@ -324,7 +325,7 @@ class Deduplicator:
         ranked = sorted(counts, key=lambda cid: -counts[cid])[: self.max_candidates]
         for cid in ranked:
             other = memoryview(sigs[cid]).cast("I")
-            j = sum(a == b for a, b in zip(me, other, strict=True)) / self.num_perm
+            j = sum(map(eq, me, other)) / self.num_perm
             if j > best_j or (j == best_j and best is None):
                 best, best_j = cid, j
         return best
