@@ -78,6 +78,14 @@ def test_no_alert_uses_first_third_as_baseline_and_the_peak_as_anchor() -> None:
     assert tl.recovery == T0 + timedelta(minutes=71)
 
 
+def test_quiet_window_has_no_crisis_milestones() -> None:
+    ms = [_m(i, 5, 1) for i in range(60)]
+    tl = tlm.compute_timeline(ms, [])
+    assert tl.first_anomalous is None and tl.recovery is None and tl.peak == T0
+    before, during, after = tlm.phases(ms, tl)
+    assert before.minutes == 60 and during.posts == after.posts == 0
+
+
 def test_fill_gaps_gives_one_row_per_minute() -> None:
     got = tlm.fill_gaps([_m(2, 5, 1)], T0, T0 + timedelta(minutes=4))
     assert [(m.minute - T0) // timedelta(minutes=1) for m in got] == [0, 1, 2, 3]

@@ -46,7 +46,10 @@ def _marks(ax: Axes, tl: Timeline) -> None:
 
 
 def _time_axis(ax: Axes) -> None:
+    # Floats from date2num: tell the axis they are dates so ticks land on whole hours.
+    loc = mdates.AutoDateLocator(tz="UTC", minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
     fmt = mdates.DateFormatter("%H:%M", tz="UTC")  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(loc)
     ax.xaxis.set_major_formatter(fmt)
     ax.grid(alpha=0.3)
 

@@ -181,6 +181,10 @@ def compute_timeline(
     anchor = tl.detection or max(ms, key=lambda m: m.posts).minute
     idx = {m.minute: i for i, m in enumerate(ms)}
     i = idx.get(anchor, max((j for j, m in enumerate(ms) if m.minute <= anchor), default=0))
+    if tl.detection is None and not _anomalous(ms[i], tl):  # nothing happened: no milestones
+        peak = max(ms, key=lambda m: m.posts)
+        tl.peak, tl.peak_posts = peak.minute, peak.posts
+        return tl
     while i > 0 and _anomalous(ms[i - 1], tl) and ms[i - 1].minute - ms[i].minute == -MINUTE:
         i -= 1
     tl.first_anomalous = ms[i].minute
