@@ -27,6 +27,7 @@ from crisis_radar.clickhouse import make_client
 from crisis_radar.settings import get_settings
 from schemas import stages
 from schemas.models import BrandMinute, DeadLetter, Post, ScoredPost, Severity
+from schemas.validate import dead_letter
 from streams import metrics, sinks
 from streams.processing import (
     AlertContext,
@@ -135,13 +136,31 @@ async def dead_letters(stream: AsyncIterable[bytes]) -> None:
 
 
 # ---------------------------------------------------------------- enrich
+def _enrich_safely(posts: list[Post], now: datetime) -> list[ScoredPost]:
+    """A detector bug on one post must not kill the agent: retry the batch post by post and
+    dead-letter (reason ``internal``) only the posts that fail."""
+    try:
+        return enricher().process(posts, now)
+    except Exception:
+        log.exception("enrich failed on a batch of %d; retrying one by one", len(posts))
+    out: list[ScoredPost] = []
+    for p in posts:
+        try:
+            out += enricher().process([p], now)
+        except Exception as exc:
+            d = dead_letter(p.to_json(), "internal", repr(exc), stages.POSTS_SCORED, now)
+            metrics.DLQ.labels(stages.POSTS_SCORED, d.reason).inc()
+            _send(stages.POSTS_DLQ, d.reason.encode(), d.to_json())
+    return out
+
+
 @app.agent(TOPICS[stages.POSTS_VALID], name=stages.POSTS_SCORED)
 async def enrich(stream: AsyncIterable[bytes]) -> None:
     stage = stages.POSTS_SCORED
     async for values in stream.take(1000, within=0.2):  # type: ignore[attr-defined]
         now = utcnow()
         posts = [Post.model_validate_json(v) for v in values]
-        scored = enricher().process(posts, now)
+        scored = _enrich_safely(posts, now)
         metrics.POSTS_IN.labels(stage).inc(len(posts))
         metrics.POSTS_OUT.labels(stage).inc(len(scored))
         hist = metrics.LATENCY.labels(stage)
