@@ -386,3 +386,11 @@ def test_explain_with_100k_posts_in_the_alert_window(
     out = capsys.readouterr().out
     assert rc == 0 and "telvana: crisis" in out and "outage" in out
     assert elapsed < 10
+    assert explain.main(["--alert-id", "latest", "--database", clickhouse_database]) == 0
+    assert "id big)" in capsys.readouterr().out
+
+
+def test_timeline_doctest() -> None:
+    import doctest
+
+    assert doctest.testmod(tlm).failed == 0

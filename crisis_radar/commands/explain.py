@@ -3,6 +3,7 @@
     crisis-radar explain --brand telvana            # the brand's latest alert
     crisis-radar explain --brand telvana --last 3
     crisis-radar explain --alert-id 4f1c...
+    crisis-radar explain --alert-id latest          # the newest alert of any brand
 
 Shows the deciding minute, the signals (observed vs expected), top terms, posts and duplicate
 clusters stored with the alert, and the brand's minutes around it. Pages link here
@@ -84,7 +85,8 @@ def main(argv: list[str]) -> int:
     )
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--brand", help="brand id (latest alerts of this brand)")
-    who.add_argument("--alert-id", help="one alert by id (from the crisis.alerts record)")
+    who.add_argument("--alert-id", help="one alert by id (from the crisis.alerts record), "
+                     "or 'latest'")
     parser.add_argument("--last", type=int, default=1, help="how many alerts (default 1)")
     parser.add_argument("--context", type=int, default=5, help="minutes shown around (default 5)")
     parser.add_argument("--database", help="ClickHouse database (default: from settings)")
@@ -96,6 +98,8 @@ def main(argv: list[str]) -> int:
         if args.brand
         else ("alert_id = %(v)s", {"v": args.alert_id})
     )
+    if args.alert_id == "latest":  # newest alert of any brand (as crisis-radar report --alert)
+        where, params = "1 = 1", {}
     try:
         client = make_client(settings, database=db)
         rows = client.execute(
