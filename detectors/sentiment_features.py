@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import html
 import itertools
-import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from math import log1p
 
 # Domain words that SemEval tweets rarely contain but that are negative for a brand in crisis.
 CRISIS_WORDS: frozenset[str] = frozenset(
@@ -242,10 +242,6 @@ def normalise(text: str) -> str:
     return _MENTION.sub(" @USER ", text)
 
 
-def _damp(x: float) -> float:
-    return math.copysign(math.log1p(abs(x)), x)
-
-
 def extract(text: str) -> Features:
     """Features of one post (see module docstring)."""
     toks, dense = analyse(text)
@@ -375,17 +371,17 @@ def analyse(text: str) -> tuple[list[str], list[float]]:
         if first in _SARCASM_OPENERS and crisis and any(t in _SARCASM_CUES for t in toks):
             sarcasm += 1.0
     dense = [
-        _damp(pos),
-        _damp(neg),
+        log1p(pos),
+        log1p(neg),
         vmax,
         vmin,
-        _damp(epos),
-        _damp(eneg),
+        log1p(epos),
+        log1p(eneg),
         crisis,
         sarcasm,
-        _damp(excl),
-        _damp(quest),
-        _damp(allcaps),
+        log1p(excl),
+        log1p(quest),
+        log1p(allcaps),
         float(elong > 0),
         float(nneg > 0),
         1.0,
