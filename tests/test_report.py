@@ -394,3 +394,78 @@ def test_timeline_doctest() -> None:
     import doctest
 
     assert doctest.testmod(tlm).failed == 0
+
+
+# ---------------------------------------------------------------- same report on current ClickHouse
+
+
+class _ChdbClient:
+    """chdb (current ClickHouse, in-process) in the call shape the report uses. Values are
+    escaped by clickhouse-driver's own escaping (what the native client does before sending)."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        import json
+
+        from clickhouse_driver.util.escape import escape_params
+
+        if params:
+            sql = sql % escape_params(params, None)
+        out = self.db._s.query(sql, "JSONCompact")
+        text = out.bytes().decode()
+        if not text.strip():
+            return []
+        doc = json.loads(text)
+        conv = [_conv(m["type"]) for m in doc["meta"]]
+        return [tuple(c(v) for c, v in zip(conv, row, strict=True)) for row in doc["data"]]
+
+
+def _conv(ch_type: str) -> Any:
+    if ch_type.startswith("DateTime"):
+        return lambda v: datetime.strptime(v, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    if "Int" in ch_type:
+        return int
+    if "Float" in ch_type:
+        return float
+    return lambda v: v
+
+
+@pytest.mark.stack
+def test_report_numbers_equal_on_18_16_and_current_clickhouse(
+    stack: Any, clickhouse: Any, clickhouse_database: str
+) -> None:
+    """tests/sqlcheck.py's seeded data set (telvana turns at 10:30) on both servers: the report's
+    SQL must run on both and give the same numbers."""
+    pytest.importorskip("chdb", reason="chdb not installed: pip install -e '.[sqlcheck]'")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from sqlcheck import T0 as S0
+    from sqlcheck import Chdb, ClickHouseHttp, seed_statements
+
+    from crisis_radar.report.build import build_report
+
+    stmts = seed_statements()
+    ClickHouseHttp(stack.base.clickhouse_host, stack.base.clickhouse_http_port,
+                   clickhouse_database).run_all(stmts)
+    current = Chdb()
+    try:
+        current.run_all(stmts)
+        reps = [build_report(c, "telvana", S0, S0 + timedelta(hours=3), progress=lambda _: None)
+                for c in (clickhouse, _ChdbClient(current))]
+    finally:
+        current.close()
+    old, new = reps
+    assert old.timeline.first_anomalous is not None and old.timeline.peak is not None
+    assert old.timeline == new.timeline
+    assert old.minutes == new.minutes and old.phases == new.phases
+    assert old.top_posts == new.top_posts and old.competitors == new.competitors
+    assert old.terms == new.terms
+    assert [(c.cluster_id, c.posts, c.authors, c.campaign, c.reach) for c in old.clusters] == [
+        (c.cluster_id, c.posts, c.authors, c.campaign, c.reach) for c in new.clusters]
+    assert [(p.platform, p.posts, p.negative) for p in old.platforms] == [
+        (p.platform, p.posts, p.negative) for p in new.platforms]
+    assert [p.mean_sentiment for p in old.platforms] == pytest.approx(
+        [p.mean_sentiment for p in new.platforms], abs=1e-5)
