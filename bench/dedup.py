@@ -225,16 +225,24 @@ def main(argv: list[str] | None = None) -> int:
         f"false merges {acc['false_merge']:.4%}"
     )
 
-    # Throughput on pre-built texts, so generation cost is not counted.
+    # Throughput on pre-built texts, so generation cost is not counted. Timed in chunks: the
+    # best chunk (as timeit does) is the figure least disturbed by other load on the machine.
     feed = list(stream(100_000, args.seed + 1))
     dd = Deduplicator(seed=args.seed)
-    w0, c0 = time.perf_counter(), time.process_time()
-    for text, author, ts in feed:
-        dd.process_one(text, author, ts)
-    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    chunk = 5_000
+    cpu_chunks: list[float] = []
+    w0 = time.perf_counter()
+    for i in range(0, len(feed), chunk):
+        c0 = time.process_time()
+        for text, author, ts in feed[i : i + chunk]:
+            dd.process_one(text, author, ts)
+        cpu_chunks.append(time.process_time() - c0)
+    wall, cpu = time.perf_counter() - w0, sum(cpu_chunks)
     pps, pps_wall = len(feed) / cpu, len(feed) / wall
+    pps_best = chunk / min(cpu_chunks)
     print(
         f"throughput: {pps:,.0f} posts/s CPU ({cpu / len(feed) * 1e6:.1f} us/post), "
+        f"best {chunk:,}-post chunk {pps_best:,.0f} posts/s, "
         f"{pps_wall:,.0f} posts/s wall (shared machine)"
     )
     del feed, dd
@@ -270,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "accuracy": acc,
         "posts_per_s_cpu": pps,
         "posts_per_s_wall": pps_wall,
+        "posts_per_s_best_chunk": pps_best,
         "memory_samples": samples,
         "n": args.n,
     }
