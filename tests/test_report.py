@@ -68,6 +68,13 @@ def test_no_recovery_while_sentiment_stays_bad() -> None:
     assert tlm.phases(ms, tl)[2].posts == 0
 
 
+def test_missing_data_after_the_peak_is_not_a_recovery() -> None:
+    ms = [_m(i, 10, 2) for i in range(40)] + [_m(40 + i, 60, 50) for i in range(5)]
+    ms += [_m(45 + i, 0, 0) for i in range(30)]  # nothing stored yet (replay still running)
+    tl = tlm.compute_timeline(ms, [Alert(T0 + timedelta(minutes=41), 3, T0)], recover_minutes=5)
+    assert tl.peak == T0 + timedelta(minutes=40) and tl.recovery is None
+
+
 def test_no_alert_uses_first_third_as_baseline_and_the_peak_as_anchor() -> None:
     ms = [_m(i, 10, 2) for i in range(90)]
     ms[70] = _m(70, 100, 90)

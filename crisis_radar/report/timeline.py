@@ -15,6 +15,7 @@ Definitions (docs/report.md):
   are back in the baseline band: negative share within z * binomial standard error (+ tolerance)
   of the baseline share, and mean sentiment within z * sigma / sqrt(posts) (+ tolerance) of the
   baseline mean. Pooling matters: at a few posts per minute one minute's share is 0, 0.5 or 1.
+  Windows past the last minute with posts (data not there yet) never count as recovery.
 
 >>> from datetime import datetime, timedelta, UTC
 >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -89,8 +90,10 @@ class Baseline:
 
     def contains(self, posts: int, negative: int, sentiment_sum: float, z: float = 2.0,
                  tol: float = 0.05) -> bool:
-        """Are these pooled counts compatible with the baseline? (no posts: yes)"""
-        if posts == 0 or self.posts == 0:
+        """Are these pooled counts compatible with the baseline? (no posts: no evidence, False)"""
+        if posts == 0:
+            return False
+        if self.posts == 0:
             return True
         se_share = math.sqrt(self.share * (1 - self.share) / posts)
         se_mean = self.sigma / math.sqrt(posts)
@@ -191,7 +194,9 @@ def compute_timeline(
     after = ms[i:]
     peak = max(after, key=lambda m: m.posts)  # first of equal maxima
     tl.peak, tl.peak_posts = peak.minute, peak.posts
-    rest = ms[idx[peak.minute] + 1 :]
+    # Only minutes up to the last one with posts: data that is not there yet is no recovery.
+    last = max((j for j, m in enumerate(ms) if m.posts), default=-1)
+    rest = ms[idx[peak.minute] + 1 : last + 1]
     for j in range(len(rest) - recover_minutes + 1):
         win = rest[j : j + recover_minutes]
         if tl.baseline.contains(sum(m.posts for m in win), sum(m.negative for m in win),
