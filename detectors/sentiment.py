@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ LABELS: tuple[Label, Label, Label] = ("negative", "neutral", "positive")
 # Relative weight of the char n-gram block against the word block (train and run time).
 CHAR_WEIGHT = 0.5
 MODEL_PATH = Path(__file__).parent / "models" / "sentiment.npz"
-_CACHE_MAX = 100_000  # per-token cache entries (~20 MB at most)
+_CACHE_MAX = 200_000  # token table rows (~11 MB at most)
 _ZERO = (0.0, 0.0, 0.0)
 
 
@@ -77,12 +76,22 @@ class SentimentModel:
         self.dense_weights = dense_weights.astype(np.float32)
         self.bias = bias.astype(np.float32)
         self.version = version
-        # name -> weight row as Python floats: per-name numpy indexing costs more than the sum.
+        w64 = self.weights.astype(np.float64)
+        self._w64 = w64
+        # Bigram "a b" -> weight row; unigram / char n-gram name -> row as Python floats (used
+        # once per distinct token, when it enters the token table).
+        self._bigram = {n[2:]: i for i, n in enumerate(vocab) if n.startswith("b:")}
         self._rows: dict[str, tuple[float, float, float]] = {
-            name: (float(a), float(b), float(c))
-            for name, (a, b, c) in zip(vocab, self.weights.tolist(), strict=True)
+            n: (r[0], r[1], r[2])
+            for n, r in zip(vocab, w64.tolist(), strict=True)
+            if not n.startswith("b:")
         }
-        self._cache: dict[str, tuple[float, float, float, float, float, float, int]] = {}
+        self._reset_tokens()
+
+    def _reset_tokens(self) -> None:
+        # Token table: token -> row of (unigram w0..w2, summed char-gram c0..c2, #char grams).
+        self._tok_ids: dict[str, int] = {}
+        self._tok_arr = np.zeros((4096, 7), dtype=np.float64)
 
     @classmethod
     def load(cls, path: str | Path) -> SentimentModel:
@@ -115,12 +124,8 @@ class SentimentModel:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
 
-    def _token(self, tok: str) -> tuple[float, float, float, float, float, float, int]:
-        """Unigram weights, summed char n-gram weights and n-gram count of one token (cached:
-        tokens follow Zipf's law, so most posts only hit the cache)."""
-        hit = self._cache.get(tok)
-        if hit is not None:
-            return hit
+    def _new_token(self, tok: str) -> int:
+        """Add a token to the table (tokens follow Zipf's law: most lookups hit)."""
         w = self._rows.get("w:" + tok, _ZERO)
         grams = char_grams(tok)
         c0 = c1 = c2 = 0.0
@@ -130,59 +135,61 @@ class SentimentModel:
                 c0 += r[0]
                 c1 += r[1]
                 c2 += r[2]
-        out = (w[0], w[1], w[2], c0, c1, c2, len(grams))
-        if len(self._cache) >= _CACHE_MAX:
-            self._cache.clear()  # bounded memory; refills within a few thousand posts
-        self._cache[tok] = out
-        return out
+        i = len(self._tok_ids)
+        if i == len(self._tok_arr):
+            self._tok_arr = np.concatenate([self._tok_arr, np.zeros_like(self._tok_arr)])
+        self._tok_arr[i] = (w[0], w[1], w[2], c0, c1, c2, len(grams))
+        self._tok_ids[tok] = i
+        return i
 
     def logits(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
         """Raw class scores, shape (len(texts), 3): the dot product of features and weights.
 
         Same arithmetic as the training matrix: word block / sqrt(#word names), char block *
-        CHAR_WEIGHT / sqrt(#char names), plus dense features and bias.
+        CHAR_WEIGHT / sqrt(#char names), plus dense features and bias. Python only maps tokens
+        to table rows; numpy does the sums (bincount adds each post's terms in token order, so a
+        post scores the same alone or in a batch).
         """
+        if len(self._tok_ids) > _CACHE_MAX:
+            self._reset_tokens()  # bounded memory; refills within a few thousand posts
         n = len(texts)
-        # Python lists, converted once: per-row numpy assignment costs ~1 us per post.
-        sparse_rows: list[tuple[float, float, float]] = []
+        get = self._tok_ids.get
+        new = self._new_token
+        bget = self._bigram.get
+        ids: list[int] = []
+        ntoks: list[int] = []
+        bi_rows: list[int] = []
+        bi_post: list[int] = []
         dense_rows: list[list[float]] = []
-        rows = self._rows
-        token = self._token
-        cached = self._cache.get
-        for text in texts:
+        for r, text in enumerate(texts):
             toks, d = analyse(text)
             dense_rows.append(d)
-            if not toks:
-                sparse_rows.append(_ZERO)
-                continue
-            w0 = w1 = w2 = c0 = c1 = c2 = 0.0
-            nc = 0
-            prev = ""
+            ntoks.append(len(toks))
+            prev = None
             for t in toks:
-                a = cached(t)
-                if a is None:
-                    a = token(t)
-                w0 += a[0]
-                w1 += a[1]
-                w2 += a[2]
-                c0 += a[3]
-                c1 += a[4]
-                c2 += a[5]
-                nc += a[6]
-                if prev:
-                    b = rows.get("b:" + prev + " " + t)
-                    if b is not None:
-                        w0 += b[0]
-                        w1 += b[1]
-                        w2 += b[2]
+                i = get(t)
+                ids.append(new(t) if i is None else i)
+                if prev is not None:
+                    j = bget(f"{prev} {t}")
+                    if j is not None:
+                        bi_rows.append(j)
+                        bi_post.append(r)
                 prev = t
-            sw = 1.0 / math.sqrt(2 * len(toks) - 1)
-            sc = CHAR_WEIGHT / math.sqrt(nc)
-            sparse_rows.append((w0 * sw + c0 * sc, w1 * sw + c1 * sc, w2 * sw + c2 * sc))
-        # Elementwise product + sum, not a matmul: BLAS may round differently per batch size,
-        # and a post must score the same alone or in a batch.
+        nt = np.asarray(ntoks, dtype=np.float64)
+        post = np.repeat(np.arange(n), np.asarray(ntoks, dtype=np.intp))
+        v = self._tok_arr[np.asarray(ids, dtype=np.intp)]
+        sums = np.stack([np.bincount(post, weights=v[:, k], minlength=n) for k in range(7)], 1)
+        word = sums[:, :3]
+        if bi_rows:
+            bw = self._w64[np.asarray(bi_rows, dtype=np.intp)]
+            bp = np.asarray(bi_post, dtype=np.intp)
+            word += np.stack([np.bincount(bp, weights=bw[:, k], minlength=n) for k in range(3)], 1)
+        with np.errstate(divide="ignore"):
+            sw = np.where(nt > 0, 1.0 / np.sqrt(np.maximum(2 * nt - 1, 1)), 0.0)
+            sc = np.where(sums[:, 6] > 0, CHAR_WEIGHT / np.sqrt(np.maximum(sums[:, 6], 1)), 0.0)
+        sparse_part = word * sw[:, None] + sums[:, 3:6] * sc[:, None]
         dense = np.array(dense_rows, dtype=np.float64).reshape(n, len(DENSE_NAMES))
-        sparse_part = np.array(sparse_rows, dtype=np.float64).reshape(n, 3)
+        # Elementwise product + sum, not a matmul: BLAS may round differently per batch size.
         dw = self.dense_weights.astype(np.float64)
         out: npt.NDArray[np.float64] = (dense[:, :, None] * dw[None]).sum(axis=1)
         return out + self.bias.astype(np.float64) + sparse_part
