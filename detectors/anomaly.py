@@ -193,7 +193,9 @@ class SeasonalDetector(AnomalyDetector):
         return max(e, 0.0) if self._is_count() else e
 
     def _is_count(self) -> bool:
-        return self.kind == "poisson" or (self.kind == "auto" and self.integer_only)
+        # auto: low non-negative integers are counts; big integers behave like continuous values
+        return self.kind == "poisson" or (
+            self.kind == "auto" and self.integer_only and self.level < 50.0)
 
     # -- scoring -----------------------------------------------------------------
     def score_one(self, x: float, t: datetime) -> float:
