@@ -25,15 +25,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--database", help="ClickHouse database (default: settings)")
     p.add_argument("--metrics-port", type=int, default=8000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--brands", default="4", help="N first watchlist brands, or ids a,b (default 4)")
     p.add_argument("--no-stack", action="store_true", help="do not run 'stack up' first")
     return p
 
 
-def _truth(seed: int) -> tuple[argparse.Namespace, Any]:
+def _truth(seed: int, brands: str) -> tuple[argparse.Namespace, Any]:
     from crisis_radar.commands.simulate import _parser as sim_parser
     from crisis_radar.commands.simulate import build_scenario
 
-    args = sim_parser().parse_args(["--preset", "demo", "--seed", str(seed), "--out", "-"])
+    args = sim_parser().parse_args(
+        ["--preset", "demo", "--seed", str(seed), "--brands", brands, "--out", "-"]
+    )
     return args, build_scenario(args)
 
 
@@ -67,7 +70,7 @@ def main(argv: list[str]) -> int:
             return 1
     say(f"[2/6] migrate ClickHouse database {settings.clickhouse_database}")
     migrate(settings)
-    _, scenario = _truth(args.seed)
+    _, scenario = _truth(args.seed, args.brands)
     log_path = settings.stack_dir / "logs" / "demo-worker.log"
     say(f"[3/6] worker (topic prefix {prefix!r}, log {log_path})")
     with runner.running_worker(settings, log_path) as proc:
