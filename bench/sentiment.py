@@ -3,10 +3,11 @@
     .venv/bin/python -m bench.sentiment            # 50k posts
     .venv/bin/python -m bench.sentiment --n 200000
 
-Throughput uses a fresh model (cold token caches) over real tweet texts when the shared data is
-present (else the shipped test sample with random suffixes). Figures are posts per CPU-second
-(``time.process_time``), so other load on the machine inflates wall time but not the figure; the
-wall-clock rate is printed too. Writes bench/results/sentiment.json.
+Throughput uses a fresh model (cold token caches, then a warm second pass) over real tweet
+texts when the shared data is present (else the shipped test sample with random suffixes).
+Figures are posts per CPU-second (``time.process_time``): other load on the machine inflates
+wall time more than that figure; the wall-clock rate is printed too.
+Writes bench/results/sentiment.json.
 """
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(0, len(texts), args.batch):
         model.predict_many(texts[i : i + args.batch])
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    # Second pass: every token already in the model's token table (a long-running worker's
+    # steady state is between the two figures).
+    c2 = time.process_time()
+    for i in range(0, len(texts), args.batch):
+        model.predict_many(texts[i : i + args.batch])
+    warm = time.process_time() - c2
     # Single-post latency (what a per-event agent would pay), warm caches.
     c1 = time.process_time()
     for t in texts[:5000]:
@@ -82,11 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         "load_s": round(load_s, 3),
         "posts_per_cpu_s": round(len(texts) / cpu),
         "posts_per_wall_s": round(len(texts) / wall),
+        "posts_per_cpu_s_warm": round(len(texts) / warm),
         "predict_one_us": round(one_us, 1),
     }
     print(
         f"model {model.version}, loaded in {load_s:.2f} s; {len(texts)} posts ({source}): "
-        f"{res['posts_per_cpu_s']} posts/CPU-s ({res['posts_per_wall_s']} posts/s wall), "
+        f"{res['posts_per_cpu_s']} posts/CPU-s cold ({res['posts_per_wall_s']} posts/s wall), "
+        f"{res['posts_per_cpu_s_warm']} posts/CPU-s warm, "
         f"predict_one {one_us:.1f} us"
     )
 
