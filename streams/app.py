@@ -35,6 +35,7 @@ from streams.processing import (
     PartitionWindow,
     build_alert,
     load_brand_labels,
+    load_brand_words,
     route_key,
     validate_batch,
 )
@@ -68,6 +69,7 @@ app = faust.App(
 )
 TOPICS = declare(app, settings)
 BRAND_LABELS = load_brand_labels(settings.watchlist_path)
+BRAND_WORDS = load_brand_words(settings.watchlist_path)
 SERIES = metrics.BrandSeries(BRAND_LABELS)
 CONTEXT = AlertContext()
 WINDOWS: dict[int, PartitionWindow] = {}
@@ -266,7 +268,15 @@ async def crisis(stream: Any) -> None:
             )
             previous = Severity(int(getattr(assessment, "previous_severity", previous)))
             if assessment.changed and severity != previous:
-                alert = build_alert(minute.brand, minute, assessment, previous, CONTEXT, utcnow())
+                alert = build_alert(
+                    minute.brand,
+                    minute,
+                    assessment,
+                    previous,
+                    CONTEXT,
+                    utcnow(),
+                    BRAND_WORDS.get(minute.brand, ()),
+                )
                 _send(stage, key, alert.to_json())
                 metrics.POSTS_OUT.labels(stage).inc()
                 log.warning("ALERT %s", alert.summary)

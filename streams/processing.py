@@ -40,6 +40,17 @@ def load_brand_labels(path: Path) -> dict[str, tuple[str, str]]:
     }
 
 
+def load_brand_words(path: Path) -> dict[str, frozenset[str]]:
+    """brand id -> its own words (keywords, hashtags, handles): never a 'top term' of an alert."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    out: dict[str, frozenset[str]] = {}
+    for b in data.get("brands", []):
+        names = [b["id"], b.get("name", "")]
+        names += [*b.get("keywords", []), *b.get("hashtags", []), *b.get("handles", [])]
+        out[str(b["id"])] = frozenset(w for n in names for w in str(n).lower().split())
+    return out
+
+
 def route_key(post: Post) -> bytes:
     """posts.valid key: hash of the normalised text, so exact duplicates share a partition."""
     return xxhash.xxh3_64_hexdigest(normalize(post.text).encode()).encode()
@@ -236,6 +247,7 @@ def build_alert(
     previous: Severity,
     context: AlertContext,
     now: datetime,
+    brand_words: Iterable[str] = (),
 ) -> CrisisAlert:
     severity = Severity(int(assessment.severity))
     signals = sorted(assessment.signals, key=lambda s: -s.score)
@@ -247,7 +259,7 @@ def build_alert(
         f"(score {assessment.score:.2f}, {minute.posts} posts, "
         f"{minute.negative_share:.0%} negative)" + (f": {reasons}" if reasons else "")
     )
-    top_posts, top_terms, top_clusters = context.explain(brand, minute.minute)
+    top_posts, top_terms, top_clusters = context.explain(brand, minute.minute, brand_words)
     return CrisisAlert(
         alert_id=alert_id(brand, minute.minute, severity),
         brand=brand,

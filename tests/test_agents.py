@@ -15,6 +15,7 @@ from streams.processing import (
     alert_id,
     build_alert,
     load_brand_labels,
+    load_brand_words,
     route_key,
     validate_batch,
 )
@@ -109,6 +110,11 @@ def test_brand_series_removed_on_revoke(tmp_path) -> None:
         "brands:\n  - {id: zz1, group: g1, team: t1}\n  - {id: zz2, group: g2, team: t2}\n"
     )
     series = BrandSeries(load_brand_labels(wl))
+    wl2 = tmp_path / "w2.yaml"
+    wl2.write_text(
+        "brands:\n  - {id: acme, name: Acme Corp, handles: [acmehelp], hashtags: [acmefail]}\n"
+    )
+    assert load_brand_words(wl2)["acme"] == {"acme", "corp", "acmehelp", "acmefail"}
     series.set(0, "zz1", volume=5, negative_share=0.5, score=0.2, severity=1)
     series.set(1, "zz2", volume=7, negative_share=0.1, score=0.1, severity=0)
     labels = {"brand": "zz1", "group": "g1", "team": "t1"}
