@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -81,9 +82,11 @@ class SentimentModel:
         # Bigram "a b" -> weight row; unigram / char n-gram name -> row as Python floats (used
         # once per distinct token, when it enters the token table).
         self._bigram = {n[2:]: i for i, n in enumerate(vocab) if n.startswith("b:")}
+        w64_rows = w64.tolist()
+        self._bi_py: dict[int, list[float]] = {i: w64_rows[i] for i in self._bigram.values()}
         self._rows: dict[str, tuple[float, float, float]] = {
             n: (r[0], r[1], r[2])
-            for n, r in zip(vocab, w64.tolist(), strict=True)
+            for n, r in zip(vocab, w64_rows, strict=True)
             if not n.startswith("b:")
         }
         self._reset_tokens()
@@ -91,6 +94,7 @@ class SentimentModel:
     def _reset_tokens(self) -> None:
         # Token table: token -> row of (unigram w0..w2, summed char-gram c0..c2, #char grams).
         self._tok_ids: dict[str, int] = {}
+        self._tok_py: list[tuple[float, ...]] = []  # same rows as Python floats (single posts)
         self._tok_arr = np.zeros((4096, 7), dtype=np.float64)
 
     @classmethod
@@ -138,7 +142,9 @@ class SentimentModel:
         i = len(self._tok_ids)
         if i == len(self._tok_arr):
             self._tok_arr = np.concatenate([self._tok_arr, np.zeros_like(self._tok_arr)])
-        self._tok_arr[i] = (w[0], w[1], w[2], c0, c1, c2, len(grams))
+        row = (w[0], w[1], w[2], c0, c1, c2, float(len(grams)))
+        self._tok_arr[i] = row
+        self._tok_py.append(row)
         self._tok_ids[tok] = i
         return i
 
@@ -153,6 +159,8 @@ class SentimentModel:
         if len(self._tok_ids) > _CACHE_MAX:
             self._reset_tokens()  # bounded memory; refills within a few thousand posts
         n = len(texts)
+        if n == 1:
+            return self._logits_one(texts[0])
         get = self._tok_ids.get
         new = self._new_token
         bget = self._bigram.get
@@ -193,6 +201,44 @@ class SentimentModel:
         dw = self.dense_weights.astype(np.float64)
         out: npt.NDArray[np.float64] = (dense[:, :, None] * dw[None]).sum(axis=1)
         return out + self.bias.astype(np.float64) + sparse_part
+
+    def _logits_one(self, text: str) -> npt.NDArray[np.float64]:
+        """``logits`` for one post in plain Python (numpy per call would cost ~60 us). Adds the
+        same terms in the same order as the batch path, so results are bit-identical."""
+        toks, d = analyse(text)
+        get = self._tok_ids.get
+        bget = self._bigram.get
+        rows = self._tok_py
+        w0 = w1 = w2 = c0 = c1 = c2 = nc = b0 = b1 = b2 = 0.0
+        prev = None
+        for t in toks:
+            i = get(t)
+            a = rows[self._new_token(t) if i is None else i]
+            w0 += a[0]
+            w1 += a[1]
+            w2 += a[2]
+            c0 += a[3]
+            c1 += a[4]
+            c2 += a[5]
+            nc += a[6]
+            if prev is not None:
+                j = bget(f"{prev} {t}")
+                if j is not None:
+                    b = self._bi_py[j]
+                    b0 += b[0]
+                    b1 += b[1]
+                    b2 += b[2]
+            prev = t
+        sw = 1.0 / math.sqrt(max(2 * len(toks) - 1, 1)) if toks else 0.0
+        sc = CHAR_WEIGHT / math.sqrt(max(nc, 1.0)) if nc > 0 else 0.0
+        sparse_part = np.array(
+            [[(w0 + b0) * sw + c0 * sc, (w1 + b1) * sw + c1 * sc, (w2 + b2) * sw + c2 * sc]]
+        )
+        dense = np.array([d], dtype=np.float64)
+        dw = self.dense_weights.astype(np.float64)
+        out: npt.NDArray[np.float64] = (dense[:, :, None] * dw[None]).sum(axis=1)
+        out = out + self.bias.astype(np.float64) + sparse_part
+        return out
 
     def predict_many(self, texts: Iterable[str]) -> list[Sentiment]:
         """Predictions in input order; empty or blank texts are neutral 0.0."""
