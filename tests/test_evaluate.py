@@ -134,3 +134,20 @@ def test_scenario_scoring() -> None:
     assert res["launch_crisis_alerts"] == 1
     assert res["false_warnings"] == 1  # brand a at minute 2000
     assert res["brand_days"] == pytest.approx(4.0)
+
+
+def test_cli_scenarios_on_simulated_posts(tmp_path: Path) -> None:
+    """End to end on `crisis-radar simulate` output: a defect is caught, a launch is not."""
+    from crisis_radar.commands import simulate
+
+    posts, truth, out = tmp_path / "p.jsonl", tmp_path / "t.json", tmp_path / "r.json"
+    assert simulate.main([
+        "--days", "0.5", "--brands", "2", "--seed", "5", "--out", str(posts), "--truth",
+        str(truth), "--events", "product_defect:telvana@09:00,launch_spike:orbitel@08:30",
+    ]) == 0
+    assert cmd.main(["scenarios", str(posts), "--truth", str(truth), "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["kinds"]["product_defect"]["recall"] == 1.0
+    assert res["kinds"]["product_defect"]["median_delay_min"] <= 15
+    assert res["launch_crisis_alerts"] == 0
+    assert res["false_warnings"] == 0
