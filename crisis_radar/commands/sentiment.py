@@ -43,7 +43,12 @@ def main(argv: list[str]) -> int:
         "--probs", action="store_true", help="also print P(negative), P(neutral), P(positive)"
     )
     parser.add_argument("--model", help="model file (default: the one shipped in the package)")
-    parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when batching and stderr is a terminal)",
+    )
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error("--batch must be >= 1")
@@ -55,10 +60,14 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError, KeyError) as exc:
         print(f"crisis-radar sentiment: cannot load model {args.model!r}: {exc}", file=sys.stderr)
         return 2
+    if hasattr(sys.stdin, "reconfigure"):  # a stray invalid byte must not end a long run
+        sys.stdin.reconfigure(errors="replace")
     line_mode = args.line_buffered or sys.stdin.isatty()
     size = 1 if line_mode else args.batch
     out = sys.stdout
     bar = None
+    if args.progress is None:
+        args.progress = not line_mode and sys.stderr.isatty()
     if args.progress:
         from tqdm import tqdm
 
