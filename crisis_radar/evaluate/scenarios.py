@@ -106,7 +106,7 @@ def default_enricher(watchlist: Path, brand_ids: Iterable[str]) -> Enrich:
     exact = _ExactDedup()
 
     def enrich(posts: Sequence[Post], now: datetime) -> list[ScoredPost]:
-        matched = [(p, b) for p in posts if (b := match(p))]
+        matched = [(p, found) for p in posts if (found := match(p))]
         if model is not None:
             sents = [(s.label, s.score) for s in model.predict_many([p.text for p, _ in matched])]
         else:
