@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -105,3 +106,44 @@ def read_alerts(settings: Settings, timeout_ms: int = 1000) -> list[CrisisAlert]
         return [CrisisAlert.model_validate_json(m.value) for m in consumer]
     finally:
         consumer.close()
+
+
+def caught_up(metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float], n: int) -> bool:
+    """True when the worker validated ``n`` posts and every later stage consumed all the
+    records its upstream stage produced (a few more minutes may still close on idle time)."""
+
+    def c(kind: str, stage: str) -> float:
+        return sample(metrics, f"crisis_radar_posts_{kind}_total", stage=stage)
+
+    return (
+        c("in", "posts.valid") >= n
+        and c("in", "posts.scored") >= c("out", "posts.valid")
+        and c("in", "brand.minutes") >= c("out", "posts.scored")
+        and c("in", "crisis.alerts") >= c("out", "brand.minutes") > 0
+    )
+
+
+def wait_caught_up(
+    proc: subprocess.Popen[bytes],
+    port: int,
+    n: int,
+    timeout: float,
+    quiet_s: float = 3.0,
+    on_progress: Any = None,
+) -> bool:
+    """Wait until ``caught_up`` holds and no minute was scored for ``quiet_s`` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = -1.0, time.monotonic()
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        m = scrape(port)
+        if on_progress is not None:
+            on_progress(m)
+        scored = sample(m, "crisis_radar_posts_in_total", stage="crisis.alerts")
+        if scored != last:
+            last, since = scored, time.monotonic()
+        if caught_up(m, n) and time.monotonic() - since > quiet_s:
+            return True
+        time.sleep(0.5)
+    return False

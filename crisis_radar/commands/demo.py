@@ -141,33 +141,15 @@ def say(msg: str) -> None:
 
 
 def _wait(proc: Any, port: int, n: int, timeout: float, runner: Any) -> bool:
-    """Progress by posts validated; done when every stage consumed all its input and the
-    scored-minute count has stopped moving for a few seconds."""
-    deadline = time.monotonic() + timeout
+    """Progress by posts enriched; done when every stage has caught up (runner.caught_up)."""
     bar = tqdm(total=n, unit="post", desc="pipeline", file=sys.stderr)
-    last, stable_since = -1.0, time.monotonic()
+
+    def progress(m: Any) -> None:
+        done = int(runner.sample(m, "crisis_radar_posts_in_total", stage="posts.scored"))
+        bar.update(min(done, n) - bar.n)
+
     try:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                return False
-            m = runner.scrape(port)
-
-            def c(kind: str, stage: str, m: Any = m) -> float:
-                return float(runner.sample(m, f"crisis_radar_posts_{kind}_total", stage=stage))
-
-            scored_in, minutes_in = c("in", "posts.scored"), c("in", "crisis.alerts")
-            bar.update(int(scored_in) - bar.n)
-            caught_up = (
-                c("in", "posts.valid") >= n
-                and scored_in >= c("out", "posts.valid")
-                and c("in", "brand.minutes") >= c("out", "posts.scored")
-                and minutes_in >= c("out", "brand.minutes") > 0
-            )
-            if minutes_in != last:
-                last, stable_since = minutes_in, time.monotonic()
-            if caught_up and time.monotonic() - stable_since > 3:
-                return True
-            time.sleep(0.5)
-        return False
+        ok: bool = runner.wait_caught_up(proc, port, n, timeout, on_progress=progress)
+        return ok
     finally:
         bar.close()
