@@ -319,3 +319,13 @@ async def consumer_lag() -> None:
 @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
 async def flush_producer() -> None:
     await app.producer.flush()
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]
+async def flush_sinks(sender: Any, **_: Any) -> None:
+    """On SIGTERM write what the sinks still hold (rows already acked in Kafka)."""
+    for s in list(_sinks.values()):
+        try:
+            await s.close()
+        except Exception:  # ClickHouse gone at shutdown: those rows come back on replay
+            log.exception("could not flush sink %s at shutdown", s.table)

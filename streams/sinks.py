@@ -136,6 +136,7 @@ class ClickHouseSink:
             return 0
         delay = self.backoff_initial_s
         columns = [list(col) for col in zip(*rows, strict=True)]
+        tries = 0
         while True:
             start = time.perf_counter()
             try:
@@ -144,11 +145,12 @@ class ClickHouseSink:
                 self._client.execute(self._sql, columns, columnar=True)
             except Exception as exc:  # network, server down, timeouts: all retried
                 self.attempts_failed += 1
+                tries += 1
                 metrics.CLICKHOUSE_INSERT_ERRORS.labels(self.table).inc()
                 log.warning("insert into %s failed (%s); retry in %.1fs", self.table, exc, delay)
                 self._drop_client()
-                if self._closing and self.attempts_failed > 50:
-                    raise
+                if self._closing and tries >= 5:
+                    raise  # shutting down: do not hang; the caller logs the lost batch
                 time.sleep(delay)
                 delay = min(delay * 2, self.backoff_max_s)
                 continue
