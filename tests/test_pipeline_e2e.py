@@ -7,6 +7,7 @@ posts.raw of an isolated topic prefix -> worker -> crisis.alerts, ClickHouse (is
 from __future__ import annotations
 
 import json
+import pickle
 import socket
 import time
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from crisis_radar.commands.simulate import build_scenario
 from crisis_radar.commands.simulate import run as simulate_run
 from schemas.models import Post, Severity
 from streams import runner
+from streams.processing import load_brand_labels
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 CRISIS_AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -100,13 +102,40 @@ def test_simulated_crisis_end_to_end(settings, clickhouse, tmp_path: Path) -> No
     assert first.alert_id in ids
     assert clickhouse.execute("SELECT count() FROM brand_minutes FINAL")[0][0] > 100
     # Prometheus metrics of the worker.
-    labels = {"brand": "telvana", "group": "telecom", "team": "crisis-desk"}
+    group, team = load_brand_labels(settings.watchlist_path)["telvana"]
+    labels = {"brand": "telvana", "group": group, "team": team}
     assert runner.sample(metrics, "crisis_radar_brand_crisis_score", **labels) >= 0.0
     assert ("crisis_radar_brand_severity", tuple(sorted(labels.items()))) in metrics
     assert runner.sample(metrics, "crisis_radar_posts_in_total", stage="posts.valid") == n
     assert (
         runner.sample(metrics, "crisis_radar_clickhouse_insert_rows_total", table="posts") >= want
     )
+    assert any(name == "crisis_radar_consumer_lag" for name, _ in metrics)
+    # Detector state is in the changelog, so a restarted worker resumes it.
+    from detectors.crisis import CrisisScorer
+
+    scorer, severity = latest_state(settings, b"telvana")
+    final = [a for a in runner.read_alerts(settings, 500) if a.brand == "telvana"]
+    assert isinstance(scorer, CrisisScorer)
+    assert severity == max(final, key=lambda a: a.minute).severity  # state and alerts agree
+
+
+def latest_state(settings, key: bytes):
+    from kafka import KafkaConsumer
+
+    topic = f"{settings.topic_prefix}{settings.worker_id}-crisis-state-changelog"
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=1000,
+    )
+    try:
+        blobs = [m.value for m in consumer if m.key == key]
+    finally:
+        consumer.close()
+    assert blobs, f"no changelog entry for {key!r} in {topic}"
+    return pickle.loads(blobs[-1])
 
 
 def _replay(settings, lines: list[bytes], log: Path):
