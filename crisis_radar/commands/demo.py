@@ -89,7 +89,10 @@ def main(argv: list[str]) -> int:
         alerts = runner.read_alerts(settings)
     say("[6/6] results\n")
     for a in sorted(alerts, key=lambda a: (a.minute, a.brand)):
-        print(f"== {a.severity.label.upper():8} {a.brand} at {a.minute:%H:%M} UTC  id {a.alert_id}")
+        head = f"{a.previous_severity.label} -> {a.severity.label.upper():8} {a.brand:<12}"
+        print(f"== {a.minute:%H:%M} UTC  {head} id {a.alert_id}")
+        if max(a.severity, a.previous_severity) < Severity.WARNING:
+            continue  # watch-level changes: one line each, details in ClickHouse
         print(f"   {a.summary}")
         for s in a.signals[:4]:
             print(
