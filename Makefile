@@ -21,6 +21,7 @@ demo: setup
 
 test: setup
 	$(BIN)/crisis-radar stack up
+	$(BIN)/crisis-radar stack test-tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy detectors schemas
 	$(BIN)/pytest

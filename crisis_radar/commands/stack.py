@@ -23,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(action, help=help_)
         sp.add_argument("services", nargs="*", metavar="SERVICE",
                         help="only these services (default: all)")
+    sub.add_parser("test-tools", help="install the tools only tests need (headless Chromium)")
     lg = sub.add_parser("logs", help="show the end of a service's log")
     lg.add_argument("service", nargs="?", choices=stack.SERVICE_NAMES, default=None,
                     help="service (default: all, 20 lines each)")
@@ -69,6 +70,13 @@ def main(argv: list[str]) -> int:
             _print_status(statuses)
             # 3 = something is down: scripts can test `stack status` before using the stack.
             return 0 if all(s.state in ("running", "external") for s in statuses) else 3
+        if args.action == "test-tools":
+            from crisis_radar.stack._install import ensure_tool
+
+            # The report test opens the HTML in a real headless browser (Debian's chromium).
+            path = ensure_tool(("chromium", "/usr/bin/chromium"), ["chromium"], "Chromium")
+            print(f"chromium: {path}")
+            return 0
         if args.action == "reload":
             return 1 if stack.reload(args.services or None) else 0
         # logs
