@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data/sentiment"))
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
-    ap.add_argument("--c", type=float, nargs="+", default=[0.5, 1.0, 2.0])
+    ap.add_argument("--c", type=float, nargs="+", default=[0.5], help="C grid (default 0.5)")
     ap.add_argument("--min-word", type=int, default=2)
     ap.add_argument("--min-char", type=int, default=3)
     ap.add_argument("--prune", type=float, default=0.02, help="drop features with max |w| below")
