@@ -158,7 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     feats = [extract(t) for t in tr_t]
     print(f"features in {time.perf_counter() - t0:.1f} s", flush=True)
-    vfeats = [extract(t) for t in vtexts]
     y = np.array(tr_y)
     idx_a, idx_b = train_test_split(np.arange(len(y)), test_size=0.1, random_state=SEED, stratify=y)
     vocab_a = build_vocab([feats[i] for i in idx_a], args.min_word, args.min_char)
@@ -217,7 +216,6 @@ def main(argv: list[str] | None = None) -> int:
         f"TweetEval val macro recall {100 * rec.mean():.2f} "
         f"(neg {100 * rec[0]:.1f}, neu {100 * rec[1]:.1f}, pos {100 * rec[2]:.1f})"
     )
-    del vfeats
     return 0
 
 
