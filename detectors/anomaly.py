@@ -24,7 +24,10 @@ import math
 from abc import ABC, abstractmethod
 from array import array
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from detectors.value import ValueDetector as ValueDetector
 
 Kind = Literal["poisson", "gaussian", "auto"]
 Direction = Literal["up", "down", "both"]
@@ -287,67 +290,6 @@ def _alpha(halflife: float) -> float:
     return 1.0 - math.pow(0.5, 1.0 / max(halflife, 1e-9))
 
 
-class ValueDetector(AnomalyDetector):
-    """Detector for continuous values (NAB-style series).
-
-    A ``SeasonalDetector`` gives a raw surprise (|z|, capped) per point; like HTM's anomaly
-    likelihood, the final score compares a short average of raw surprise with its long-run
-    distribution, so a series that is always noisy does not fire all the time while a
-    sustained change does. Continuous vs count tails are chosen by ``kind`` (auto by default).
-    """
-
-    __slots__ = ("base", "damp", "long_alpha", "long_mean", "long_var", "n", "peak",
-                 "peak_decay", "short", "short_alpha")
-
-    def __init__(self, short_halflife: float = 0.3, long_halflife: float = 1000.0,
-                 peak_halflife: float = 100.0, damp: float = 0.5, **kwargs: object) -> None:
-        kwargs.setdefault("kind", "auto")
-        kwargs.setdefault("direction", "both")
-        kwargs.setdefault("learn_threshold", 1.01)
-        self.base = SeasonalDetector(**kwargs)  # type: ignore[arg-type]
-        self.short_alpha = _alpha(short_halflife)
-        self.long_alpha = _alpha(long_halflife)
-        self.short = 0.0
-        self.long_mean = 0.0
-        self.long_var = 1.0
-        self.n = 0
-        self.peak = 0.0  # decaying max of recent scores: repeats of one event are damped
-        self.peak_decay = 0.5 ** (1.0 / peak_halflife)
-        self.damp = damp
-
-    def expected(self, t: datetime) -> float:
-        return self.base.expected(t)
-
-    def _raw(self, x: float, t: datetime) -> float:
-        s = self.base.score_one(x, t)
-        p = max(1.0 - s, 1e-12)
-        return min(-math.log10(p), 12.0)
-
-    def score_one(self, x: float, t: datetime) -> float:
-        s = self._score(x, t)
-        return s if s > self.peak else s * self.damp
-
-    def _score(self, x: float, t: datetime) -> float:
-        if self.n < self.base.min_points:
-            return 0.0
-        short = self.short + self.short_alpha * (self._raw(x, t) - self.short)
-        z = (short - self.long_mean) / math.sqrt(max(self.long_var, 1e-6))
-        # Log scale keeps the extreme tail resolvable (1 - p would round to 1.0).
-        return math.pow(min(1.0, -math.log10(max(normal_sf(z), 1e-300)) / 300.0), 0.25)
-
-    def learn_one(self, x: float, t: datetime) -> None:
-        self.peak = max(self.peak * self.peak_decay, self._score(x, t))
-        r = self._raw(x, t)
-        self.short += self.short_alpha * (r - self.short)
-        a = max(self.long_alpha, 1.0 / (self.n + 1))
-        d = r - self.long_mean
-        self.long_mean += a * d
-        self.long_var = (1 - a) * (self.long_var + a * d * d)
-        self.base.learn_one(x, t)
-        self.n += 1
-
-
-
 class ShareDetector(AnomalyDetector):
     """A proportion (e.g. negative share) against its learned baseline, as a binomial tail.
 
@@ -431,3 +373,12 @@ class MeanDetector(ShareDetector):
         self.var += a * (d * d * n - self.var)
         self.var = min(max(self.var, 0.01), 1.0)
         self.n = min(self.n + n, 1e6)
+
+
+def __getattr__(name: str) -> object:
+    # ValueDetector lives in detectors.value (which imports this module): lazy re-export.
+    if name == "ValueDetector":
+        from detectors.value import ValueDetector
+
+        return ValueDetector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
