@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint stack-up stack-down bench clean
+.PHONY: setup demo test lint stack-up stack-down bench clean faults audit
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crisis-radar needs Python 3.11+")'
@@ -39,6 +39,15 @@ stack-down: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# Fault injection on throw-away Kafka/ClickHouse instances (docs/reliability.md), ~5 min.
+faults: setup
+	$(BIN)/crisis-radar stack up
+	$(BIN)/pytest -m faults -rsx
+
+# pip-audit when installed and online; otherwise the test skips and says why.
+audit: setup
+	$(BIN)/pytest -m faults -k pip_audit -rs
 
 clean:
 	-$(BIN)/crisis-radar stack down

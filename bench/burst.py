@@ -33,15 +33,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--warm-s", type=float, default=5.0)
     p.add_argument("--burst-s", type=float, default=15.0)
     p.add_argument("--cool-s", type=float, default=5.0)
-    p.add_argument("--n", type=int, default=0,
-                   help="total posts instead of the phase lengths (scales --burst-s)")
+    p.add_argument(
+        "--n",
+        type=int,
+        default=0,
+        help="total posts instead of the phase lengths (scales --burst-s)",
+    )
     p.add_argument("--timeout", type=float, default=300.0, help="max seconds to drain")
     return p
 
 
 def _lag(metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float], topic: str) -> float:
-    return sum(v for (name, labels), v in metrics.items()
-               if name == "crisis_radar_consumer_lag" and dict(labels).get("topic") == topic)
+    return sum(
+        v
+        for (name, labels), v in metrics.items()
+        if name == "crisis_radar_consumer_lag" and dict(labels).get("topic") == topic
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -57,23 +64,37 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     base = get_settings()
     stack.up(["kafka", "clickhouse"], base)
     tag = f"burst_{uuid.uuid4().hex[:8]}"
-    s = base.model_copy(update={"topic_prefix": f"{tag}.", "clickhouse_database": tag,
-                                "metrics_port": fs.free_port(), "topic_partitions": 4})
+    s = base.model_copy(
+        update={
+            "topic_prefix": f"{tag}.",
+            "clickhouse_database": tag,
+            "metrics_port": fs.free_port(),
+            "topic_partitions": 4,
+        }
+    )
     if args.n:  # the burst takes whatever the warm and cool phases leave
         rest = args.n - args.rate * (args.warm_s + args.cool_s)
         args.burst_s = max(1.0, rest / (args.rate * args.factor))
-    phases = [(args.rate, args.warm_s), (args.rate * args.factor, args.burst_s),
-              (args.rate, args.cool_s)]
+    phases = [
+        (args.rate, args.warm_s),
+        (args.rate * args.factor, args.burst_s),
+        (args.rate, args.cool_s),
+    ]
     total = sum(int(r * d) for r, d in phases)
     now = datetime.now(UTC)
-    posts = fs.make_posts(total, now - timedelta(seconds=total / args.rate), total / args.rate,
-                          seed=7)
+    posts = fs.make_posts(
+        total, now - timedelta(seconds=total / args.rate), total / args.rate, seed=7
+    )
     migrate(s)
     ch = make_client(s)
     samples: list[tuple[float, float, float]] = []  # (t, lag, rss)
     log = Path(s.stack_dir) / "logs" / f"{tag}.log"
-    result: dict[str, Any] = {"rate": args.rate, "factor": args.factor, "burst_s": args.burst_s,
-                              "posts": total}
+    result: dict[str, Any] = {
+        "rate": args.rate,
+        "factor": args.factor,
+        "burst_s": args.burst_s,
+        "posts": total,
+    }
     try:
         with runner.running_worker(s, log) as proc:
             runner.wait_ready(proc, s.metrics_port, log, timeout=90)
@@ -85,7 +106,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for rate, dur in phases:
                     n = int(rate * dur)
                     marks.append(time.monotonic() - t0)
-                    fs.produce(s.kafka_bootstrap, s.topic("posts.raw"), posts[i:i + n], rate=rate)
+                    fs.produce(s.kafka_bootstrap, s.topic("posts.raw"), posts[i : i + n], rate=rate)
                     i += n
                 marks.append(time.monotonic() - t0)
 
@@ -97,8 +118,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if proc.poll() is not None:
                     raise RuntimeError(f"worker crashed; see {log}")
                 m = runner.scrape(s.metrics_port)
-                samples.append((time.monotonic() - t0, _lag(m, s.topic("posts.raw")),
-                                fs.rss_mib(proc.pid)))
+                samples.append(
+                    (time.monotonic() - t0, _lag(m, s.topic("posts.raw")), fs.rss_mib(proc.pid))
+                )
                 new = ch.execute("SELECT count() FROM posts")[0][0]
                 bar.update(new - stored)
                 stored = new
@@ -118,7 +140,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "lag_drain_s": None if drained is None else round(drained - burst_end, 2),
             "all_stored_after_burst_s": round(done_at - burst_end, 2),
             "peak_rss_mib": round(max((r for _, _, r in samples), default=0.0), 1),
-            "lost": sum((want - got).values()), "duplicated": sum((got - want).values()),
+            "lost": sum((want - got).values()),
+            "duplicated": sum((got - want).values()),
         }
     finally:
         ch.execute(f"DROP DATABASE IF EXISTS {tag}")

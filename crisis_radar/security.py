@@ -47,20 +47,26 @@ def _kafka_common(s: Settings) -> tuple[str, dict[str, Any]]:
     if proto not in PROTOCOLS:
         raise SecurityConfigError(
             f"CRISIS_RADAR_KAFKA_SECURITY_PROTOCOL={proto!r}; "
-            f"expected one of {', '.join(PROTOCOLS)}")
+            f"expected one of {', '.join(PROTOCOLS)}"
+        )
     out: dict[str, Any] = {"security_protocol": proto}
     if proto.startswith("SASL"):
         mech = (s.kafka_sasl_mechanism or "").upper()
         if mech not in MECHANISMS:
             raise SecurityConfigError(
-                f"{proto} needs CRISIS_RADAR_KAFKA_SASL_MECHANISM in {', '.join(MECHANISMS)}")
+                f"{proto} needs CRISIS_RADAR_KAFKA_SASL_MECHANISM in {', '.join(MECHANISMS)}"
+            )
         password = secret(s.kafka_sasl_password, s.kafka_sasl_password_file)
         if not s.kafka_sasl_username or not password:
             raise SecurityConfigError(
                 f"{proto} needs CRISIS_RADAR_KAFKA_SASL_USERNAME and a password "
-                "(CRISIS_RADAR_KAFKA_SASL_PASSWORD or CRISIS_RADAR_KAFKA_SASL_PASSWORD_FILE)")
-        out |= {"sasl_mechanism": mech, "sasl_plain_username": s.kafka_sasl_username,
-                "sasl_plain_password": password}
+                "(CRISIS_RADAR_KAFKA_SASL_PASSWORD or CRISIS_RADAR_KAFKA_SASL_PASSWORD_FILE)"
+            )
+        out |= {
+            "sasl_mechanism": mech,
+            "sasl_plain_username": s.kafka_sasl_username,
+            "sasl_plain_password": password,
+        }
     return proto, out
 
 
@@ -68,8 +74,9 @@ def kafka_ssl_context(s: Settings) -> ssl.SSLContext:
     """Verifying TLS context (hostname checked) with the optional CA and client certificate."""
     ctx = ssl.create_default_context(cafile=str(s.kafka_ssl_cafile) if s.kafka_ssl_cafile else None)
     if s.kafka_ssl_certfile:
-        ctx.load_cert_chain(str(s.kafka_ssl_certfile),
-                            str(s.kafka_ssl_keyfile) if s.kafka_ssl_keyfile else None)
+        ctx.load_cert_chain(
+            str(s.kafka_ssl_certfile), str(s.kafka_ssl_keyfile) if s.kafka_ssl_keyfile else None
+        )
     return ctx
 
 
@@ -77,9 +84,15 @@ def kafka_python_kwargs(s: Settings) -> dict[str, Any]:
     """For ``KafkaProducer`` / ``KafkaConsumer`` / ``KafkaAdminClient`` (kafka-python)."""
     proto, out = _kafka_common(s)
     if proto.endswith("SSL"):
-        out |= {k: str(v) for k, v in (("ssl_cafile", s.kafka_ssl_cafile),
-                                       ("ssl_certfile", s.kafka_ssl_certfile),
-                                       ("ssl_keyfile", s.kafka_ssl_keyfile)) if v}
+        out |= {
+            k: str(v)
+            for k, v in (
+                ("ssl_cafile", s.kafka_ssl_cafile),
+                ("ssl_certfile", s.kafka_ssl_certfile),
+                ("ssl_keyfile", s.kafka_ssl_keyfile),
+            )
+            if v
+        }
         out["ssl_check_hostname"] = True
     return out
 
@@ -102,9 +115,14 @@ def faust_kwargs(s: Settings) -> dict[str, Any]:
     ctx = kafka_ssl_context(s) if proto.endswith("SSL") else None
     if proto == "SSL":
         return {"broker_credentials": faust.SSLCredentials(ctx)}
-    return {"broker_credentials": faust.SASLCredentials(
-        username=out["sasl_plain_username"], password=out["sasl_plain_password"],
-        ssl_context=ctx, mechanism=out["sasl_mechanism"])}
+    return {
+        "broker_credentials": faust.SASLCredentials(
+            username=out["sasl_plain_username"],
+            password=out["sasl_plain_password"],
+            ssl_context=ctx,
+            mechanism=out["sasl_mechanism"],
+        )
+    }
 
 
 def clickhouse_kwargs(s: Settings) -> dict[str, Any]:

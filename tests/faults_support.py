@@ -20,8 +20,24 @@ from typing import Any
 from crisis_radar.settings import Settings
 
 BRANDS = ("telvana", "orbitel")  # watched in deploy/watchlist.yaml; each post names exactly one
-_WORDS = ("outage", "love", "support", "billing", "signal", "great", "slow", "refund", "app",
-          "coverage", "price", "thanks", "broken", "fast", "again", "today")
+_WORDS = (
+    "outage",
+    "love",
+    "support",
+    "billing",
+    "signal",
+    "great",
+    "slow",
+    "refund",
+    "app",
+    "coverage",
+    "price",
+    "thanks",
+    "broken",
+    "fast",
+    "again",
+    "today",
+)
 
 
 def free_port() -> int:
@@ -43,8 +59,10 @@ def throwaway_stack(tmp: Path, names: Sequence[str], base: Settings) -> Iterator
 
     update: dict[str, Any] = {"stack_dir": tmp / f"stack-{uuid.uuid4().hex[:6]}"}
     if "kafka" in names:
-        update |= {"kafka_bootstrap": f"127.0.0.1:{free_port()}",
-                   "kafka_controller_port": free_port()}
+        update |= {
+            "kafka_bootstrap": f"127.0.0.1:{free_port()}",
+            "kafka_controller_port": free_port(),
+        }
     if "clickhouse" in names:
         update |= {"clickhouse_port": free_port(), "clickhouse_http_port": free_port()}
     settings = base.model_copy(update=update)
@@ -67,8 +85,9 @@ def start(name: str, settings: Settings) -> None:
     stack.up([name], settings)
 
 
-def make_posts(n: int, start: datetime, span_s: float, seed: int = 0,
-               prefix: str = "p") -> list[dict[str, Any]]:
+def make_posts(
+    n: int, start: datetime, span_s: float, seed: int = 0, prefix: str = "p"
+) -> list[dict[str, Any]]:
     """``n`` canonical posts spread over ``span_s`` seconds from ``start`` in time order; post
     ``i`` names exactly one brand, so the posts table gets exactly one row per post."""
     rng = random.Random(seed)
@@ -94,12 +113,18 @@ def producer(bootstrap: str) -> Any:
         warnings.simplefilter("ignore", DeprecationWarning)
         from kafka import KafkaProducer
 
-        return KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
-                             max_request_size=4 * 1024 * 1024, retries=20)
+        return KafkaProducer(
+            bootstrap_servers=bootstrap,
+            linger_ms=5,
+            acks="all",
+            max_request_size=4 * 1024 * 1024,
+            retries=20,
+        )
 
 
-def produce(bootstrap: str, topic: str, values: Sequence[bytes | dict[str, Any]],
-            rate: float | None = None) -> None:
+def produce(
+    bootstrap: str, topic: str, values: Sequence[bytes | dict[str, Any]], rate: float | None = None
+) -> None:
     """Send in order (one key per value: ``post_key`` or its index); ``rate`` caps posts/s."""
     prod = producer(bootstrap)
     t0 = time.monotonic()
@@ -122,8 +147,13 @@ def stored_keys(client: Any) -> list[str]:
     return [r[0] for r in client.execute("SELECT post_key FROM posts FINAL")]
 
 
-def wait_until(cond: Callable[[], bool], timeout: float, what: str, every: float = 1.0,
-               alive: Callable[[], str | None] | None = None) -> None:
+def wait_until(
+    cond: Callable[[], bool],
+    timeout: float,
+    what: str,
+    every: float = 1.0,
+    alive: Callable[[], str | None] | None = None,
+) -> None:
     """Poll ``cond`` until true; ``alive`` returns an error text when the worker died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -23,7 +23,8 @@ pytestmark = [
 
 def test_short_burst_drains_without_loss(stack: Any) -> None:
     args = burst._parser().parse_args(
-        ["--rate", "100", "--warm-s", "2", "--burst-s", "10", "--cool-s", "3", "--timeout", "120"])
+        ["--rate", "100", "--warm-s", "2", "--burst-s", "10", "--cool-s", "3", "--timeout", "120"]
+    )
     result = burst.run(args)
     assert result["posts"] == 100 * 2 + 1000 * 10 + 100 * 3
     assert result["lost"] == 0 and result["duplicated"] == 0

@@ -32,8 +32,9 @@ RSS_GROWTH_MAX_MIB = 300  # 3k posts queued are a few MiB; an unbounded leak/ret
 
 def _errors(port: int) -> float:
     m = runner.scrape(port)
-    return sum(v for (name, _), v in m.items()
-               if name == "crisis_radar_clickhouse_insert_errors_total")
+    return sum(
+        v for (name, _), v in m.items() if name == "crisis_radar_clickhouse_insert_errors_total"
+    )
 
 
 def test_clickhouse_down_under_load(settings: Any, tmp_path: Path) -> None:
@@ -56,8 +57,11 @@ def test_clickhouse_down_under_load(settings: Any, tmp_path: Path) -> None:
             rss0 = fs.rss_mib(proc.pid)
             assert _errors(s.metrics_port) == 0
             fs.stop("clickhouse", s)
-            feeder = threading.Thread(target=fs.produce, args=(
-                s.kafka_bootstrap, s.topic("posts.raw"), posts[500:]), kwargs={"rate": 300.0})
+            feeder = threading.Thread(
+                target=fs.produce,
+                args=(s.kafka_bootstrap, s.topic("posts.raw"), posts[500:]),
+                kwargs={"rate": 300.0},
+            )
             feeder.start()
             peak, t_end = rss0, time.monotonic() + OUTAGE_S
             while time.monotonic() < t_end:
@@ -70,8 +74,12 @@ def test_clickhouse_down_under_load(settings: Any, tmp_path: Path) -> None:
             fs.start("clickhouse", s)
             ch = make_client(s)
             want = Counter(fs.post_key(p) for p in posts)
-            fs.wait_until(lambda: len(fs.stored_keys(ch)) >= len(want), 120,
-                          "every post stored after ClickHouse came back", alive=alive)
+            fs.wait_until(
+                lambda: len(fs.stored_keys(ch)) >= len(want),
+                120,
+                "every post stored after ClickHouse came back",
+                alive=alive,
+            )
             after = _errors(s.metrics_port)
             time.sleep(3)
             assert _errors(s.metrics_port) == after, "inserts still failing after recovery"

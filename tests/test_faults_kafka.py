@@ -40,12 +40,19 @@ def test_broker_restart_mid_stream(settings: Any, clickhouse: Any, tmp_path: Pat
                 return None if proc.poll() is None else "worker died:\n" + log.read_text()[-3000:]
 
             feeder = threading.Thread(
-                target=fs.produce, args=(s.kafka_bootstrap, s.topic("posts.raw"), posts[:1500]),
-                kwargs={"rate": 500.0})
+                target=fs.produce,
+                args=(s.kafka_bootstrap, s.topic("posts.raw"), posts[:1500]),
+                kwargs={"rate": 500.0},
+            )
             feeder.start()
             # Stop the broker while the worker is busy: some posts stored, not all.
-            fs.wait_until(lambda: len(fs.stored_keys(clickhouse)) >= 200, 60,
-                          "first posts stored", every=0.2, alive=alive)
+            fs.wait_until(
+                lambda: len(fs.stored_keys(clickhouse)) >= 200,
+                60,
+                "first posts stored",
+                every=0.2,
+                alive=alive,
+            )
             feeder.join()
             fs.stop("kafka", s)
             time.sleep(OUTAGE_S)
@@ -53,12 +60,17 @@ def test_broker_restart_mid_stream(settings: Any, clickhouse: Any, tmp_path: Pat
             fs.start("kafka", s)
             fs.produce(s.kafka_bootstrap, s.topic("posts.raw"), posts[1500:])
             want = Counter(fs.post_key(p) for p in posts)
-            fs.wait_until(lambda: len(fs.stored_keys(clickhouse)) >= len(want), 150,
-                          "every post stored after the restart", alive=alive)
+            fs.wait_until(
+                lambda: len(fs.stored_keys(clickhouse)) >= len(want),
+                150,
+                "every post stored after the restart",
+                alive=alive,
+            )
             time.sleep(2)  # a late duplicate insert would show up now
             metrics = runner.scrape(s.metrics_port)
         got = Counter(fs.stored_keys(clickhouse))
-        assert got == want, (f"lost {len(want - got)}, duplicated "
-                             f"{sum((got - want).values())} (FINAL)")
+        assert got == want, (
+            f"lost {len(want - got)}, duplicated {sum((got - want).values())} (FINAL)"
+        )
         # At-least-once: the counter may exceed the input after redelivery, never fall short.
         assert runner.sample(metrics, "crisis_radar_posts_in_total", stage="posts.valid") >= 1500

@@ -25,9 +25,15 @@ pytestmark = [
 
 def _poison(now: Any) -> list[tuple[str, bytes]]:
     """(expected reason, message). All but the last two are valid JSON."""
+
     def post(i: int, **over: Any) -> dict[str, Any]:
-        p: dict[str, Any] = {"platform": "x", "post_id": f"bad{i}", "author": {"id": "evil"},
-                             "text": "telvana poison", "created_at": now.isoformat()}
+        p: dict[str, Any] = {
+            "platform": "x",
+            "post_id": f"bad{i}",
+            "author": {"id": "evil"},
+            "text": "telvana poison",
+            "created_at": now.isoformat(),
+        }
         p.update(over)
         return p
 
@@ -75,9 +81,12 @@ def test_poison_messages_and_late_posts(settings: Any, clickhouse: Any, tmp_path
         fs.produce(settings.kafka_bootstrap, settings.topic("posts.raw"), raw)
         # Lateness is relative to the watermark when a post is processed: send the late ones
         # once the on-time minutes have been closed (else one batch may hold them all).
-        fs.wait_until(lambda: clickhouse.execute("SELECT count() FROM brand_minutes")[0][0] > 5,
-                      90, "closed minutes",
-                      alive=lambda: None if proc.poll() is None else log.read_text()[-3000:])
+        fs.wait_until(
+            lambda: clickhouse.execute("SELECT count() FROM brand_minutes")[0][0] > 5,
+            90,
+            "closed minutes",
+            alive=lambda: None if proc.poll() is None else log.read_text()[-3000:],
+        )
         fs.produce(settings.kafka_bootstrap, settings.topic("posts.raw"), late)
         want = {fs.post_key(p) for p in good + late}
 
@@ -85,24 +94,38 @@ def test_poison_messages_and_late_posts(settings: Any, clickhouse: Any, tmp_path
             n = clickhouse.execute("SELECT count() FROM dead_letters")[0][0]
             return n >= len(poison) and len(fs.stored_keys(clickhouse)) >= len(want)
 
-        fs.wait_until(done, 90, "posts and dead letters in ClickHouse",
-                      alive=lambda: None if proc.poll() is None else log.read_text()[-3000:])
-        fs.wait_until(lambda: runner.sample(runner.scrape(settings.metrics_port),
-                                            "crisis_radar_late_posts_total",
-                                            stage="brand.minutes") >= 2, 30, "late post count")
+        fs.wait_until(
+            done,
+            90,
+            "posts and dead letters in ClickHouse",
+            alive=lambda: None if proc.poll() is None else log.read_text()[-3000:],
+        )
+        fs.wait_until(
+            lambda: (
+                runner.sample(
+                    runner.scrape(settings.metrics_port),
+                    "crisis_radar_late_posts_total",
+                    stage="brand.minutes",
+                )
+                >= 2
+            ),
+            30,
+            "late post count",
+        )
         # The post inside max lateness amends its minute (version > 1, late_posts counted).
-        amend_sql = ("SELECT count() FROM brand_minutes FINAL WHERE late_posts > 0 "
-                     "AND version >= 2")
+        amend_sql = "SELECT count() FROM brand_minutes FINAL WHERE late_posts > 0 AND version >= 2"
         fs.wait_until(lambda: clickhouse.execute(amend_sql)[0][0] >= 1, 30, "amended minute")
         metrics = runner.scrape(settings.metrics_port)
     keys = fs.stored_keys(clickhouse)
     assert Counter(keys) == Counter(want), "lost or duplicated posts"
     assert not any(k.startswith("x:bad") for k in keys)
-    reasons = Counter(r for r, in clickhouse.execute("SELECT reason FROM dead_letters"))
+    reasons = Counter(r for (r,) in clickhouse.execute("SELECT reason FROM dead_letters"))
     assert reasons == Counter(r for r, _ in poison)
     for reason, n in Counter(r for r, _ in poison).items():
-        assert runner.sample(metrics, "crisis_radar_dlq_total", stage="posts.valid",
-                             reason=reason) == n
+        assert (
+            runner.sample(metrics, "crisis_radar_dlq_total", stage="posts.valid", reason=reason)
+            == n
+        )
     # Every dead letter keeps its original bytes (replayable) and a readable error.
     errors = clickhouse.execute("SELECT reason, error, length(original) FROM dead_letters")
     assert all(err and size > 0 for _, err, size in errors)

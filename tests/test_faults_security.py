@@ -30,32 +30,46 @@ ROOT = Path(__file__).resolve().parent.parent
 def _client(stack: Any, user: str, database: str) -> Any:
     from clickhouse_driver import Client
 
-    return Client(host=stack.base.clickhouse_host, port=stack.base.clickhouse_port, user=user,
-                  database=database)
+    return Client(
+        host=stack.base.clickhouse_host,
+        port=stack.base.clickhouse_port,
+        user=user,
+        database=database,
+    )
 
 
-def test_writer_can_insert_but_not_drop(stack: Any, clickhouse: Any,
-                                        clickhouse_database: str) -> None:
+def test_writer_can_insert_but_not_drop(
+    stack: Any, clickhouse: Any, clickhouse_database: str
+) -> None:
     clickhouse.execute("CREATE TABLE t (n UInt32) ENGINE = MergeTree ORDER BY n")
     writer = _client(stack, "writer", clickhouse_database)
     writer.execute("INSERT INTO t (n) VALUES", [(1,), (2,)])
     assert writer.execute("SELECT count() FROM t") == [(2,)]
-    for ddl in ("DROP TABLE t", "TRUNCATE TABLE t", "ALTER TABLE t DELETE WHERE n = 1",
-                f"DROP DATABASE {clickhouse_database}", "SET allow_ddl = 1"):
+    for ddl in (
+        "DROP TABLE t",
+        "TRUNCATE TABLE t",
+        "ALTER TABLE t DELETE WHERE n = 1",
+        f"DROP DATABASE {clickhouse_database}",
+        "SET allow_ddl = 1",
+    ):
         with pytest.raises(Exception, match="DDL queries are prohibited"):
             writer.execute(ddl)
     writer.disconnect()
     assert clickhouse.execute("SELECT count() FROM t") == [(2,)]  # still there, untouched
 
 
-def test_analyst_can_select_but_not_write(stack: Any, clickhouse: Any,
-                                          clickhouse_database: str) -> None:
+def test_analyst_can_select_but_not_write(
+    stack: Any, clickhouse: Any, clickhouse_database: str
+) -> None:
     clickhouse.execute("CREATE TABLE t (n UInt32) ENGINE = MergeTree ORDER BY n")
     clickhouse.execute("INSERT INTO t (n) VALUES", [(7,)])
     analyst = _client(stack, "analyst", clickhouse_database)
     assert analyst.execute("SELECT sum(n) FROM t") == [(7,)]
-    for query, params in (("INSERT INTO t (n) VALUES", [(8,)]), ("DROP TABLE t", None),
-                          ("ALTER TABLE t DELETE WHERE n = 7", None)):
+    for query, params in (
+        ("INSERT INTO t (n) VALUES", [(8,)]),
+        ("DROP TABLE t", None),
+        ("ALTER TABLE t DELETE WHERE n = 7", None),
+    ):
         with pytest.raises(Exception, match="readonly"):
             analyst.execute(query, params)
     analyst.disconnect()
@@ -102,8 +116,9 @@ def test_secrets_from_env_and_files(tmp_path: Path, monkeypatch: pytest.MonkeyPa
       "KAFKA_SASL_USERNAME": "w", "KAFKA_SASL_PASSWORD_FILE": "/nonexistent/pw"},
      "cannot read secret file"),
 ])  # fmt: skip
-def test_bad_security_settings_are_clear_errors(env: dict[str, str], message: str,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_security_settings_are_clear_errors(
+    env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for k, v in env.items():
         monkeypatch.setenv(f"CRISIS_RADAR_{k}", v)
     with pytest.raises(security.SecurityConfigError, match=message):
@@ -118,22 +133,31 @@ def test_plaintext_defaults_add_nothing() -> None:
 
 
 def test_sasl_scram_client_really_authenticates_against_plaintext_broker(
-        kafka_bootstrap: str) -> None:
+    kafka_bootstrap: str,
+) -> None:
     """The kwargs are accepted by kafka-python and really used: a SCRAM handshake against the
     PLAINTEXT local broker fails instead of silently connecting without auth."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
-    s = Settings(kafka_bootstrap=kafka_bootstrap, kafka_security_protocol="SASL_PLAINTEXT",
-                 kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username="w",
-                 kafka_sasl_password="p")
+    s = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="w",
+        kafka_sasl_password="p",
+    )
     with pytest.raises((KafkaError, OSError)):
-        admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=3000,
-                                 api_version_auto_timeout_ms=3000,
-                                 **security.kafka_python_kwargs(s))
+        admin = KafkaAdminClient(
+            bootstrap_servers=kafka_bootstrap,
+            request_timeout_ms=3000,
+            api_version_auto_timeout_ms=3000,
+            **security.kafka_python_kwargs(s),
+        )
         admin.list_topics()
-    plain = KafkaAdminClient(bootstrap_servers=kafka_bootstrap,
-                             **security.kafka_python_kwargs(Settings()))
+    plain = KafkaAdminClient(
+        bootstrap_servers=kafka_bootstrap, **security.kafka_python_kwargs(Settings())
+    )
     assert isinstance(plain.list_topics(), list)
     plain.close()
 
@@ -174,34 +198,54 @@ def sql_violations(source: str) -> list[tuple[int, str]]:
         if isinstance(node, ast.JoinedStr):
             text = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
             if _SQL.search(str(text)):
-                bad += [(node.lineno, ast.unparse(v.value)) for v in node.values
-                        if isinstance(v, ast.FormattedValue) and not _safe(v.value)]
-        elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod)
-              and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str)
-              and _SQL.search(node.left.value)):
+                bad += [
+                    (node.lineno, ast.unparse(v.value))
+                    for v in node.values
+                    if isinstance(v, ast.FormattedValue) and not _safe(v.value)
+                ]
+        elif (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Mod)
+            and isinstance(node.left, ast.Constant)
+            and isinstance(node.left.value, str)
+            and _SQL.search(node.left.value)
+        ):
             bad.append((node.lineno, ast.unparse(node)))
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr == "format" and isinstance(node.func.value, ast.Constant)
-              and isinstance(node.func.value.value, str) and _SQL.search(node.func.value.value)):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "format"
+            and isinstance(node.func.value, ast.Constant)
+            and isinstance(node.func.value.value, str)
+            and _SQL.search(node.func.value.value)
+        ):
             bad.append((node.lineno, ast.unparse(node)[:80]))
     return bad
 
 
 def test_no_sql_built_from_values() -> None:
     found = []
-    files = [f for d in ("crisis_radar", "streams", "schemas", "detectors", "bench")
-             for f in (ROOT / d).rglob("*.py")]
+    files = [
+        f
+        for d in ("crisis_radar", "streams", "schemas", "detectors", "bench")
+        for f in (ROOT / d).rglob("*.py")
+    ]
     assert len(files) > 30
     for f in files:
-        found += [f"{f.relative_to(ROOT)}:{line}: {snip}"
-                  for line, snip in sql_violations(f.read_text(encoding="utf-8"))]
+        found += [
+            f"{f.relative_to(ROOT)}:{line}: {snip}"
+            for line, snip in sql_violations(f.read_text(encoding="utf-8"))
+        ]
     assert not found, "SQL text built from values (pass them as parameters):\n" + "\n".join(found)
 
 
 # --- container and network defaults -------------------------------------------------------------
 def test_dockerfile_runs_as_non_root() -> None:
-    users = [line.split(None, 1)[1].strip() for line in
-             (ROOT / "Dockerfile").read_text().splitlines() if line.strip().startswith("USER ")]
+    users = [
+        line.split(None, 1)[1].strip()
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.strip().startswith("USER ")
+    ]
     assert users, "Dockerfile has no USER: the worker would run as root"
     assert users[-1] not in {"root", "0", "0:0"}
 
@@ -217,8 +261,7 @@ def test_services_bind_loopback_by_default() -> None:
     assert re.findall(r"<listen_host>(.*?)</listen_host>", ch) == ["127.0.0.1"]
     users = (ROOT / "deploy/clickhouse/users.xml").read_text()
     nets = re.findall(r"<networks>(.*?)</networks>", users, re.S)
-    assert nets and all(set(re.findall(r"<ip>(.*?)</ip>", n)) <= {"127.0.0.1", "::1"}
-                        for n in nets)
+    assert nets and all(set(re.findall(r"<ip>(.*?)</ip>", n)) <= {"127.0.0.1", "::1"} for n in nets)
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     for name, svc in compose["services"].items():
         for port in svc.get("ports", []):
@@ -234,14 +277,34 @@ def test_services_bind_loopback_by_default() -> None:
 # --- dependency audit ---------------------------------------------------------------------------
 def test_pip_audit_or_clear_skip(tmp_path: Path) -> None:
     """Runs pip-audit when installed and its vulnerability DB reachable; else skips saying why."""
-    if shutil.which("pip-audit") is None and subprocess.run(
-            [sys.executable, "-c", "import pip_audit"], capture_output=True).returncode:
-        pytest.skip("pip-audit not installed (`.venv/bin/pip install pip-audit`); "
-                    "it also needs the PyPI/OSV vulnerability API, unreachable offline")
-    out = subprocess.run([sys.executable, "-m", "pip_audit", "--progress-spinner", "off",
-                          "--cache-dir", str(tmp_path / f"c{uuid.uuid4().hex[:4]}")],
-                         capture_output=True, text=True, timeout=300)
-    if out.returncode and re.search(r"ConnectionError|Max retries|Name or service|timed out|"
-                                    r"Temporary failure|Failed to establish", out.stderr):
+    if (
+        shutil.which("pip-audit") is None
+        and subprocess.run(
+            [sys.executable, "-c", "import pip_audit"], capture_output=True
+        ).returncode
+    ):
+        pytest.skip(
+            "pip-audit not installed (`.venv/bin/pip install pip-audit`); "
+            "it also needs the PyPI/OSV vulnerability API, unreachable offline"
+        )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip_audit",
+            "--progress-spinner",
+            "off",
+            "--cache-dir",
+            str(tmp_path / f"c{uuid.uuid4().hex[:4]}"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if out.returncode and re.search(
+        r"ConnectionError|Max retries|Name or service|timed out|"
+        r"Temporary failure|Failed to establish",
+        out.stderr,
+    ):
         pytest.skip(f"pip-audit cannot reach its vulnerability DB: {out.stderr.strip()[-300:]}")
     assert out.returncode == 0, out.stdout + out.stderr

@@ -26,21 +26,41 @@ pytestmark = [
     pytest.mark.filterwarnings(r"ignore:.*Use files\(\) instead:DeprecationWarning"),
 ]
 # Six quiet hours then a defect: enough minutes for the scorer to alert, small enough to be fast.
-SIM_ARGS = ["--days", "0.3", "--brands", "telvana,orbitel", "--start", "2026-11-23T00:00Z",
-            "--events", "product_defect:telvana@06:00", "--rate-scale", "1.5", "--seed", "0"]
-MINUTE_COLS = ("brand, toString(minute), posts, unique_posts, unique_authors, negative, neutral, "
-               "positive, round(sentiment_sum, 6), reach, duplicates")
+SIM_ARGS = [
+    "--days",
+    "0.3",
+    "--brands",
+    "telvana,orbitel",
+    "--start",
+    "2026-11-23T00:00Z",
+    "--events",
+    "product_defect:telvana@06:00",
+    "--rate-scale",
+    "1.5",
+    "--seed",
+    "0",
+]
+MINUTE_COLS = (
+    "brand, toString(minute), posts, unique_posts, unique_authors, negative, neutral, "
+    "positive, round(sentiment_sum, 6), reach, duplicates"
+)
 # late_posts is left out: it records *when* a post arrived relative to the watermark, and after
 # a restart the rebuilt windows see replayed posts at different moments (docs/reliability.md).
 
 
-def _run(settings: Any, db: str, lines: list[bytes], tmp: Path, kills: tuple[float, ...]
-         ) -> tuple[list[tuple[Any, ...]], set[tuple[str, int]], int]:
+def _run(
+    settings: Any, db: str, lines: list[bytes], tmp: Path, kills: tuple[float, ...]
+) -> tuple[list[tuple[Any, ...]], set[tuple[str, int]], int]:
     """Feed ``lines`` to a worker, SIGKILL it when the posts table reaches each fraction in
     ``kills`` (restarting it each time); return minutes, alerts and stored post count."""
-    s = settings.model_copy(update={
-        "metrics_port": fs.free_port(), "topic_partitions": 1, "clickhouse_database": db,
-        "topic_prefix": f"{settings.topic_prefix}{db[-6:]}."})
+    s = settings.model_copy(
+        update={
+            "metrics_port": fs.free_port(),
+            "topic_partitions": 1,
+            "clickhouse_database": db,
+            "topic_prefix": f"{settings.topic_prefix}{db[-6:]}.",
+        }
+    )
     migrate(s)
     ch = make_client(s)
     posts = [json.loads(x) for x in lines]
@@ -54,8 +74,11 @@ def _run(settings: Any, db: str, lines: list[bytes], tmp: Path, kills: tuple[flo
             target = int(want * pending[0]) if pending else want
             fs.wait_until(
                 lambda t=target: ch.execute("SELECT count() FROM posts FINAL")[0][0] >= t,
-                150, f"{target} posts stored", every=0.1,
-                alive=lambda p=proc, f=log: None if p.poll() is None else f.read_text()[-3000:])
+                150,
+                f"{target} posts stored",
+                every=0.1,
+                alive=lambda p=proc, f=log: None if p.poll() is None else f.read_text()[-3000:],
+            )
             if pending:
                 pending.pop(0)
                 proc.send_signal(signal.SIGKILL)
@@ -112,6 +135,8 @@ def test_sigkill_replay_equals_undisturbed_run(settings: Any, stack: Any, tmp_pa
         # replace the stored counts in ReplacingMergeTree. It depends on where the kill lands
         # relative to the last commit, so it is an explicit xfail, not xfail(strict=True).
         diff = sorted(set(kill_min) ^ set(base_min))
-        pytest.xfail("aggregates/alerts differ after SIGKILL (restart re-emits minutes "
-                     f"zero-filled): {len(diff)} rows differ, alerts equal: "
-                     f"{kill_alerts == base_alerts}; e.g. {diff[:2]}")
+        pytest.xfail(
+            "aggregates/alerts differ after SIGKILL (restart re-emits minutes "
+            f"zero-filled): {len(diff)} rows differ, alerts equal: "
+            f"{kill_alerts == base_alerts}; e.g. {diff[:2]}"
+        )
