@@ -21,17 +21,23 @@ from detectors.anomaly import AnomalyDetector, SeasonalDetector, _alpha, normal_
 class ValueDetector(AnomalyDetector):
     """Detector for continuous values (NAB-style series).
 
-    A ``SeasonalDetector`` gives a raw surprise (|z|, capped) per point; like HTM's anomaly
-    likelihood, the final score compares a short average of raw surprise with its long-run
-    distribution, so a series that is always noisy does not fire all the time while a
-    sustained change does. Continuous vs count tails are chosen by ``kind`` (auto by default).
+    Two raw surprises per point, ``-log10 p`` (capped at 12): a ``SeasonalDetector``
+    forecast residual, and a slow Gaussian on the value itself (EW mean/variance with
+    half-life ``level_halflife``) that catches values outside the series' usual range once
+    the fast forecast has adapted. Like HTM's anomaly likelihood, the larger surprise is
+    compared with its own long-run mean and spread, so an always-noisy series does not fire
+    all the time; repeats of one event are damped (a score only counts fully when it
+    exceeds the decaying recent peak), since NAB rewards one early detection per window.
     """
 
-    __slots__ = ("base", "damp", "long_alpha", "long_mean", "long_var", "n", "peak",
+    __slots__ = ("base", "damp", "level_alpha", "level_mean", "level_n", "level_var",
+                 "level_weight", "long_alpha", "long_mean", "long_var", "n", "peak",
                  "peak_decay", "short", "short_alpha")
 
     def __init__(self, short_halflife: float = 0.3, long_halflife: float = 1000.0,
-                 peak_halflife: float = 100.0, damp: float = 0.5, **kwargs: object) -> None:
+                 peak_halflife: float = 100.0, damp: float = 0.5,
+                 level_halflife: float = 3000.0, level_weight: float = 1.0,
+                 **kwargs: object) -> None:
         kwargs.setdefault("kind", "auto")
         kwargs.setdefault("direction", "both")
         kwargs.setdefault("learn_threshold", 1.01)
@@ -45,14 +51,27 @@ class ValueDetector(AnomalyDetector):
         self.peak = 0.0  # decaying max of recent scores: repeats of one event are damped
         self.peak_decay = 0.5 ** (1.0 / peak_halflife)
         self.damp = damp
+        self.level_alpha = _alpha(level_halflife)
+        self.level_weight = level_weight
+        self.level_mean = 0.0
+        self.level_var = 0.0
+        self.level_n = 0
 
     def expected(self, t: datetime) -> float:
         return self.base.expected(t)
 
+    def _level_raw(self, x: float) -> float:
+        if self.level_n < 10:
+            return 0.0
+        # Floor the spread so a flat series does not turn float noise into certainty.
+        var = max(self.level_var, 1e-12 + (1e-3 * self.level_mean) ** 2)
+        z = abs(x - self.level_mean) / math.sqrt(var)
+        return min(-math.log10(max(2.0 * normal_sf(z), 1e-12)), 12.0)
+
     def _raw(self, x: float, t: datetime) -> float:
-        s = self.base.score_one(x, t)
-        p = max(1.0 - s, 1e-12)
-        return min(-math.log10(p), 12.0)
+        p = max(1.0 - self.base.score_one(x, t), 1e-12)
+        seasonal = min(-math.log10(p), 12.0)
+        return max(seasonal, self.level_weight * self._level_raw(x))
 
     def score_one(self, x: float, t: datetime) -> float:
         s = self._score(x, t)
@@ -76,6 +95,8 @@ class ValueDetector(AnomalyDetector):
         self.long_var = (1 - a) * (self.long_var + a * d * d)
         self.base.learn_one(x, t)
         self.n += 1
-
-
-
+        a = max(self.level_alpha, 1.0 / (self.level_n + 1))
+        d = x - self.level_mean
+        self.level_mean += a * d
+        self.level_var = (1 - a) * (self.level_var + a * d * d)
+        self.level_n += 1

@@ -1,0 +1,74 @@
+"""ValueDetector (NAB-style continuous series): behaviour on small generated series."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from detectors.anomaly import ValueDetector as ReExported
+from detectors.value import ValueDetector
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _run(det: ValueDetector, xs: np.ndarray, start: int = 0) -> list[float]:
+    return [det.process_one(float(x), T0 + timedelta(minutes=5 * (start + i)))
+            for i, x in enumerate(xs)]
+
+
+def test_reexported_from_anomaly() -> None:
+    assert ReExported is ValueDetector
+
+
+def test_spike_beats_every_normal_point() -> None:
+    rng = np.random.default_rng(5)
+    xs = rng.normal(50.0, 2.0, 1500)
+    xs[1200] = 75.0
+    s = _run(ValueDetector(), xs)
+    assert s[1200] > 0.5 > max(s[300:1200])
+
+
+def test_level_shift_detected_once_not_repeatedly() -> None:
+    # A lasting jump: the first points after it fire, the new level then stops firing.
+    rng = np.random.default_rng(6)
+    xs = np.concatenate([rng.normal(10.0, 0.5, 1200), rng.normal(16.0, 0.5, 800)])
+    s = _run(ValueDetector(), xs)
+    assert max(s[1200:1210]) > 0.5
+    assert max(s[300:1200]) < 0.5
+    assert sum(v > 0.5 for v in s[1300:]) < 20
+
+
+def test_drift_out_of_usual_range_is_caught() -> None:
+    # Slow ramp to a level never seen: the slow level Gaussian catches what the fast
+    # forecast adapts to.
+    rng = np.random.default_rng(7)
+    xs = rng.normal(20.0, 1.0, 2000)
+    xs[1500:1600] += np.linspace(0.0, 15.0, 100)
+    xs[1600:] += 15.0
+    s = _run(ValueDetector(), xs)
+    assert max(s[1500:1700]) > 0.6 > 0.45 > max(s[400:1500])
+
+
+def test_flat_series_with_float_noise_stays_quiet() -> None:
+    xs = 5.0 + np.random.default_rng(8).normal(0.0, 1e-9, 1500)
+    assert max(_run(ValueDetector(), xs)) < 0.3
+
+
+def test_scores_in_unit_interval_and_cold_start_silent() -> None:
+    rng = np.random.default_rng(9)
+    det = ValueDetector()
+    s = _run(det, rng.lognormal(0.0, 1.5, 1000))
+    assert all(0.0 <= v <= 1.0 for v in s)
+    assert max(s[: det.base.min_points]) == 0.0
+
+
+def test_pickle_roundtrip_and_determinism() -> None:
+    rng = np.random.default_rng(10)
+    xs = rng.normal(3.0, 1.0, 600)
+    a = ValueDetector()
+    _run(a, xs[:300])
+    b = pickle.loads(pickle.dumps(a))
+    assert _run(a, xs[300:], 300) == _run(b, xs[300:], 300)
+    assert _run(ValueDetector(), xs) == _run(ValueDetector(), xs)
