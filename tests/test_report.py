@@ -476,3 +476,13 @@ def test_report_numbers_equal_on_18_16_and_current_clickhouse(
         (p.platform, p.posts, p.negative) for p in new.platforms]
     assert [p.mean_sentiment for p in old.platforms] == pytest.approx(
         [p.mean_sentiment for p in new.platforms], abs=1e-5)
+
+
+def test_page_time_of_a_replay_is_the_end_of_the_deciding_minute() -> None:
+    from crisis_radar.report.timeline import Alert, page_time
+
+    minute = datetime(2026, 11, 23, 10, 3, tzinfo=UTC)
+    live = Alert(minute, 3, minute + timedelta(minutes=1, seconds=4))
+    replay = Alert(minute, 3, minute + timedelta(hours=6, minutes=28))
+    assert page_time(live) == live.created_at
+    assert page_time(replay) == minute + timedelta(minutes=1)

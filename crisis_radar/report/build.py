@@ -91,7 +91,7 @@ def build_report(
     alert_rows = queries.alerts(client, brand, start, end)
     tl = tlm.compute_timeline(ms, queries.as_alerts(alert_rows), recover_minutes=recover_minutes)
     if alert and alert["severity"] >= tlm.CRISIS and tl.page is None:
-        tl.page = alert["created_at"]
+        tl.page = tlm.page_time(tlm.Alert(alert["minute"], alert["severity"], alert["created_at"]))
     ph = tlm.phases(ms, tl)
     progress("reading posts: top posts, terms, clusters, platforms")
     during_start = tl.first_anomalous or start

@@ -9,7 +9,9 @@ Definitions (docs/report.md):
   negative share and mean sentiment.
 - first anomalous minute: start of the run of anomalous minutes (volume above its band, or
   negative share above / mean sentiment below theirs) that ends at detection (else at the peak).
-- detection: first alert of severity >= warning; page: created_at of the first crisis alert.
+- detection: first alert of severity >= warning; page: created_at of the first crisis alert, or,
+  for a replayed stream (raised more than an hour after its minute in wall-clock time), the end
+  of its deciding minute: paging follows a closed minute within seconds (docs/paging.md).
 - peak: the max-volume minute from the first anomalous minute on.
 - recovery: first minute t after the peak where the ``recover_minutes`` minutes from t, pooled,
   are back in the baseline band: negative share within z * binomial standard error (+ tolerance)
@@ -42,6 +44,7 @@ from datetime import datetime, timedelta
 
 WARNING, CRISIS = 2, 3
 MINUTE = timedelta(minutes=1)
+REPLAY_GAP = timedelta(hours=1)  # created_at this far from its minute: a replay
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,13 @@ def _anomalous(m: Minute, tl: Timeline) -> bool:
     )
 
 
+def page_time(alert: Alert) -> datetime:
+    """When the page went out in event time (wall-clock created_at means nothing in a replay)."""
+    if abs(alert.created_at - alert.minute) > REPLAY_GAP:
+        return alert.minute + MINUTE
+    return alert.created_at
+
+
 def compute_timeline(
     minutes: Sequence[Minute],
     alerts: Iterable[Alert],
@@ -176,7 +186,7 @@ def compute_timeline(
         sentiment=band([m.mean_sentiment for m in base if m.posts], k, min_width=0.05),
         baseline=pooled_baseline(base),
         detection=warn.minute if warn else None,
-        page=min(a.created_at for a in crisis) if crisis else None,
+        page=min(page_time(a) for a in crisis) if crisis else None,
     )
     if not ms:
         return tl
