@@ -27,16 +27,17 @@ class ValueDetector(AnomalyDetector):
     the fast forecast has adapted. Like HTM's anomaly likelihood, the larger surprise is
     compared with its own long-run mean and spread, so an always-noisy series does not fire
     all the time; repeats of one event are damped (a score only counts fully when it
-    exceeds the decaying recent peak), since NAB rewards one early detection per window.
+    exceeds the decaying recent peak by ``margin``), since NAB rewards one early detection
+    per window and charges every false-positive point.
     """
 
     __slots__ = ("base", "damp", "level_alpha", "level_mean", "level_n", "level_var",
-                 "level_weight", "long_alpha", "long_mean", "long_var", "n", "peak",
+                 "level_weight", "long_alpha", "long_mean", "long_var", "margin", "n", "peak",
                  "peak_decay", "short", "short_alpha")
 
     def __init__(self, short_halflife: float = 0.3, long_halflife: float = 1000.0,
                  peak_halflife: float = 100.0, damp: float = 0.5,
-                 level_halflife: float = 3000.0, level_weight: float = 1.0,
+                 level_halflife: float = 3000.0, level_weight: float = 1.0, margin: float = 1.05,
                  **kwargs: object) -> None:
         kwargs.setdefault("kind", "auto")
         kwargs.setdefault("direction", "both")
@@ -48,7 +49,9 @@ class ValueDetector(AnomalyDetector):
         self.long_mean = 0.0
         self.long_var = 1.0
         self.n = 0
-        self.peak = 0.0  # decaying max of recent scores: repeats of one event are damped
+        # Decaying max of recent scores: a score counts fully only when it beats the peak by
+        # ``margin``, so a slowly rising run of one event does not fire at every point.
+        self.peak = 0.0
         self.peak_decay = 0.5 ** (1.0 / peak_halflife)
         self.damp = damp
         self.level_alpha = _alpha(level_halflife)
@@ -56,6 +59,7 @@ class ValueDetector(AnomalyDetector):
         self.level_mean = 0.0
         self.level_var = 0.0
         self.level_n = 0
+        self.margin = margin
 
     def expected(self, t: datetime) -> float:
         return self.base.expected(t)
@@ -75,7 +79,7 @@ class ValueDetector(AnomalyDetector):
 
     def score_one(self, x: float, t: datetime) -> float:
         s = self._score(x, t)
-        return s if s > self.peak else s * self.damp
+        return s if s > self.peak * self.margin else s * self.damp
 
     def _score(self, x: float, t: datetime) -> float:
         if self.n < self.base.min_points:
