@@ -33,13 +33,13 @@ def check_identifier(name: str) -> str:
 
 def make_client(settings: Settings, database: str | None = None, **kwargs: Any) -> Client:
     """A clickhouse-driver client for ``database`` (default: Settings.clickhouse_database)."""
+    from crisis_radar.security import clickhouse_kwargs
+
     return Client(
         host=settings.clickhouse_host,
         port=settings.clickhouse_port,
-        user=settings.clickhouse_user,
-        password=settings.clickhouse_password,
         database=check_identifier(database or settings.clickhouse_database),
-        secure=settings.clickhouse_secure,
+        **clickhouse_kwargs(settings),  # user, password (or *_FILE), TLS
         connect_timeout=kwargs.pop("connect_timeout", 5),
         send_receive_timeout=kwargs.pop("send_receive_timeout", 60),
         **kwargs,

@@ -91,7 +91,7 @@ def main(argv: list[str]) -> int:
         done = _wait(proc, settings.metrics_port, n, args.timeout, runner)
         alerts = runner.read_alerts(settings)
     if args.prefix is None and not args.keep_topics:
-        _delete_topics(settings.kafka_bootstrap, prefix)  # results stay in ClickHouse
+        _delete_topics(settings, prefix)  # results stay in ClickHouse
     say("[6/6] results\n")
     for a in sorted(alerts, key=lambda a: (a.minute, a.brand)):
         head = f"{a.previous_severity.label} -> {a.severity.label.upper():8} {a.brand:<12}"
@@ -178,10 +178,16 @@ def _write_report(settings: Any, scenario: Any, alerts: list[Any], is_crisis: An
         client.disconnect()
 
 
-def _delete_topics(bootstrap: str, prefix: str) -> None:
+def _delete_topics(settings: Any, prefix: str) -> None:
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="crisis-radar-demo")
+    from crisis_radar.security import kafka_python_kwargs
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id="crisis-radar-demo",
+        **kafka_python_kwargs(settings),
+    )
     try:
         mine = [t for t in admin.list_topics() if t.startswith(prefix)]
         if mine:

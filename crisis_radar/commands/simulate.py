@@ -214,23 +214,17 @@ def open_out(path: str) -> Iterator[IO[str]]:
 def _producer(bootstrap: str | None) -> Any:
     from kafka import KafkaProducer
 
+    from crisis_radar.security import kafka_python_kwargs
+
     s = get_settings()
     kw: dict[str, Any] = {
         "bootstrap_servers": bootstrap or s.kafka_bootstrap,
-        "security_protocol": s.kafka_security_protocol,
         "linger_ms": 20,
         "batch_size": 512 * 1024,
         "acks": 1,
         "max_request_size": 4 << 20,
+        **kafka_python_kwargs(s),  # SASL/SCRAM, TLS, secrets from files
     }
-    if s.kafka_sasl_mechanism:
-        kw.update(
-            sasl_mechanism=s.kafka_sasl_mechanism,
-            sasl_plain_username=s.kafka_sasl_username,
-            sasl_plain_password=s.kafka_sasl_password,
-        )
-    if s.kafka_ssl_cafile:
-        kw["ssl_cafile"] = str(s.kafka_ssl_cafile)
     return KafkaProducer(**kw)
 
 

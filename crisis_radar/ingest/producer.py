@@ -30,14 +30,10 @@ def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
 
 
 def kafka_security(settings: Settings) -> dict[str, Any]:
-    conf: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    if settings.kafka_sasl_mechanism:
-        conf["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        conf["sasl_plain_username"] = settings.kafka_sasl_username
-        conf["sasl_plain_password"] = settings.kafka_sasl_password
-    if settings.kafka_ssl_cafile:
-        conf["ssl_cafile"] = str(settings.kafka_ssl_cafile)
-    return conf
+    """kafka-python security options (SASL/SCRAM, TLS, secret files): crisis_radar.security."""
+    from crisis_radar.security import kafka_python_kwargs
+
+    return kafka_python_kwargs(settings)
 
 
 def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
@@ -177,11 +173,9 @@ class AioBatchSink:
 
         from aiokafka import AIOKafkaProducer
 
-        security: dict[str, Any] = kafka_security(settings)
-        if security.pop("ssl_cafile", None):
-            from aiokafka.helpers import create_ssl_context
+        from crisis_radar.security import aiokafka_kwargs
 
-            security["ssl_context"] = create_ssl_context(cafile=str(settings.kafka_ssl_cafile))
+        security: dict[str, Any] = aiokafka_kwargs(settings)
         loop = asyncio.new_event_loop()
 
         async def make() -> Any:
