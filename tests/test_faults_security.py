@@ -307,4 +307,9 @@ def test_pip_audit_or_clear_skip(tmp_path: Path) -> None:
         out.stderr,
     ):
         pytest.skip(f"pip-audit cannot reach its vulnerability DB: {out.stderr.strip()[-300:]}")
+    unaudited = re.findall(r"^(\S+)\s+Dependency not found on PyPI", out.stdout + out.stderr, re.M)
+    if "faust-streaming" in unaudited or "river" in unaudited:
+        # The registry mirror here serves no per-version JSON, so nothing was really audited:
+        # passing would claim an audit that did not happen.
+        pytest.skip(f"pip-audit could not audit {len(unaudited)} packages (no vulnerability data)")
     assert out.returncode == 0, out.stdout + out.stderr
