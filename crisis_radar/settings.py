@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int = 6066
     metrics_port: int = 8000
+    # Loopback by default; containers set 0.0.0.0 so Prometheus in another container can scrape.
+    metrics_host: str = "127.0.0.1"
 
     # Pipeline behaviour
     watchlist_path: Path = PROJECT_ROOT / "deploy" / "watchlist.yaml"

@@ -52,10 +52,10 @@ def main(argv: list[str]) -> int:
         return 1
 
     try:
-        metrics.serve(port)
+        metrics.serve(port, settings.metrics_host)
     except OSError as exc:
         print(
-            f"crisis-radar worker: cannot serve /metrics on 127.0.0.1:{port}: {exc}",
+            f"crisis-radar worker: cannot serve /metrics on {settings.metrics_host}:{port}: {exc}",
             file=sys.stderr,
         )
         return 1
