@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import pickle
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterable
 from datetime import UTC, datetime
 from typing import Any
@@ -111,8 +111,18 @@ def utcnow() -> datetime:
 
 
 def _send(stage: str, key: bytes, value: bytes) -> None:
-    # send_soon buffers into the producer: never await a send per event.
+    # send_soon buffers into the producer: never await a send per event (see _delivered).
     TOPICS[stage].send_soon(key=key, value=value)
+
+
+async def _delivered() -> None:
+    """Wait until everything sent so far is acknowledged by Kafka. Agents await it once per
+    batch, before taking the next one: Faust acks (then commits) a batch's offsets only when
+    the agent moves past it, so a crash never loses a send whose input offset was committed."""
+    producer = app.producer
+    while producer.buffer.size:  # send_soon queue -> aiokafka (flush gives up after 0.1 s idle)
+        await producer.buffer.flush()
+    await producer.flush()  # aiokafka: every batch handed over so far is delivered
 
 
 # ---------------------------------------------------------------- validate
@@ -128,13 +138,14 @@ async def validate(stream: AsyncIterable[bytes]) -> None:
         for d in dead:
             metrics.DLQ.labels(stage, d.reason).inc()
             _send(stages.POSTS_DLQ, d.reason.encode(), d.to_json())
+        await _delivered()
 
 
 @app.agent(TOPICS[stages.POSTS_DLQ], name=stages.POSTS_DLQ)
 async def dead_letters(stream: AsyncIterable[bytes]) -> None:
     async for values in stream.take(1000, within=0.5):  # type: ignore[attr-defined]
         rows = [sinks.dead_letter_row(DeadLetter.model_validate_json(v)) for v in values]
-        await sink("dead_letters").put(rows)
+        await sink("dead_letters").write(rows)
 
 
 # ---------------------------------------------------------------- enrich
@@ -169,7 +180,8 @@ async def enrich(stream: AsyncIterable[bytes]) -> None:
         for sp in scored:
             _send(stage, sp.brand.encode(), sp.to_json())
             hist.observe(max(0.0, (now - sp.post.created_at).total_seconds()))
-        await sink("posts").put([sinks.post_row(sp) for sp in scored])
+        await sink("posts").write([sinks.post_row(sp) for sp in scored])
+        await _delivered()
 
 
 # ---------------------------------------------------------------- aggregate
@@ -186,6 +198,7 @@ async def aggregate(stream: Any) -> None:
         wall = utcnow()
         touched: set[int] = set()
         late = 0
+        per_brand: Counter[str] = Counter()  # metrics once per batch, not per post
         for ev in events:
             sp = ScoredPost.model_validate_json(ev.value)
             part = ev.message.partition
@@ -194,9 +207,11 @@ async def aggregate(stream: Any) -> None:
                 win = WINDOWS[part] = PartitionWindow(settings.allowed_lateness_s)
             late += win.add(sp, wall)
             CONTEXT.add(sp)
-            metrics.BRAND_POSTS.labels(sp.brand).inc()
+            per_brand[sp.brand] += 1
             touched.add(part)
         metrics.POSTS_IN.labels(stage).inc(len(events))
+        for brand, n in per_brand.items():
+            metrics.BRAND_POSTS.labels(brand).inc(n)
         if late:
             metrics.LATE_POSTS.labels(stage).inc(late)
         closed_rows = []
@@ -204,8 +219,8 @@ async def aggregate(stream: Any) -> None:
             closed = WINDOWS[part].advance(wall)
             _emit_minutes(part, closed)
             closed_rows += [sinks.minute_row(m) for m in closed]
-        if closed_rows:
-            await sink("brand_minutes").put(closed_rows)
+        await sink("brand_minutes").write(closed_rows)
+        await _delivered()
 
 
 @app.timer(interval=2.0)  # type: ignore[untyped-decorator]
@@ -217,8 +232,9 @@ async def advance_idle_partitions() -> None:
         closed = win.advance(wall)
         _emit_minutes(part, closed)
         rows += [sinks.minute_row(m) for m in closed]
+    await sink("brand_minutes").write(rows)
     if rows:
-        await sink("brand_minutes").put(rows)
+        await _delivered()
 
 
 # ---------------------------------------------------------------- crisis scoring
@@ -286,8 +302,8 @@ async def crisis(stream: Any) -> None:
             blob = pickle.dumps((scorer, severity))
             crisis_state.data[key] = blob
             crisis_state.send_changelog(part, key, blob)
-        if rows:
-            await sink("alerts").put(rows)
+        await sink("alerts").write(rows)
+        await _delivered()  # alerts and the scorers' changelog writes
 
 
 # ---------------------------------------------------------------- housekeeping

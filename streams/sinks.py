@@ -123,6 +123,7 @@ class ClickHouseSink:
         self._has_room = asyncio.Event()
         self._has_room.set()
         self._wake = asyncio.Event()
+        self._write_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.rows_written = 0
@@ -173,6 +174,15 @@ class ClickHouseSink:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"sink:{self.table}"
             )
+
+    async def write(self, rows: Sequence[Row]) -> None:
+        """Insert ``rows`` now (off the event loop, retried with backoff) and return once they
+        are durable. Agents call it once per ``stream.take`` batch before moving on, so Faust
+        commits an offset only after its rows are stored; the wait is the back-pressure."""
+        if not rows:
+            return
+        async with self._write_lock:  # one driver connection: never two inserts at once
+            await asyncio.get_running_loop().run_in_executor(None, self.insert, rows)
 
     async def put(self, rows: Sequence[Row]) -> None:
         """Queue rows; waits (back-pressure) while the queue is full."""
