@@ -28,16 +28,22 @@ class ValueDetector(AnomalyDetector):
     compared with its own long-run mean and spread, so an always-noisy series does not fire
     all the time; repeats of one event are damped (a score only counts fully when it
     exceeds the decaying recent peak by ``margin``), since NAB rewards one early detection
-    per window and charges every false-positive point.
+    per window and charges every false-positive point. As in NAB's HTM detector, a value
+    beyond the range of every value seen so far (by more than ``spatial_tol`` of the range)
+    is lifted to at least ``spatial_floor`` — if its raw surprise is at least
+    ``spatial_raw``, so float noise on a flat series never counts as a new extreme.
     """
 
-    __slots__ = ("base", "damp", "level_alpha", "level_mean", "level_n", "level_var",
-                 "level_weight", "long_alpha", "long_mean", "long_var", "margin", "n", "peak",
-                 "peak_decay", "short", "short_alpha")
+    __slots__ = ("base", "damp", "hi", "level_alpha", "level_mean", "level_n", "level_var",
+                 "level_weight", "lo", "long_alpha", "long_mean", "long_var", "margin", "n",
+                 "peak", "peak_decay", "short", "short_alpha", "spatial_floor", "spatial_raw",
+                 "spatial_tol")
 
     def __init__(self, short_halflife: float = 0.3, long_halflife: float = 1000.0,
                  peak_halflife: float = 100.0, damp: float = 0.5,
                  level_halflife: float = 3000.0, level_weight: float = 1.0, margin: float = 1.05,
+                 spatial_tol: float = 0.02, spatial_raw: float = 1.0,
+                 spatial_floor: float = 0.5,
                  **kwargs: object) -> None:
         kwargs.setdefault("kind", "auto")
         kwargs.setdefault("direction", "both")
@@ -60,6 +66,11 @@ class ValueDetector(AnomalyDetector):
         self.level_var = 0.0
         self.level_n = 0
         self.margin = margin
+        self.spatial_tol = spatial_tol
+        self.spatial_raw = spatial_raw
+        self.spatial_floor = spatial_floor
+        self.lo = math.inf  # range of every value seen (HTM's "spatial anomaly" check)
+        self.hi = -math.inf
 
     def expected(self, t: datetime) -> float:
         return self.base.expected(t)
@@ -81,13 +92,23 @@ class ValueDetector(AnomalyDetector):
         s = self._score(x, t)
         return s if s > self.peak * self.margin else s * self.damp
 
+    def _outside_range(self, x: float) -> bool:
+        if self.hi <= self.lo:
+            return False
+        tol = (self.hi - self.lo) * self.spatial_tol
+        return x > self.hi + tol or x < self.lo - tol
+
     def _score(self, x: float, t: datetime) -> float:
         if self.n < self.base.min_points:
             return 0.0
-        short = self.short + self.short_alpha * (self._raw(x, t) - self.short)
+        raw = self._raw(x, t)
+        short = self.short + self.short_alpha * (raw - self.short)
         z = (short - self.long_mean) / math.sqrt(max(self.long_var, 1e-6))
         # Log scale keeps the extreme tail resolvable (1 - p would round to 1.0).
-        return math.pow(min(1.0, -math.log10(max(normal_sf(z), 1e-300)) / 300.0), 0.25)
+        s = math.pow(min(1.0, -math.log10(max(normal_sf(z), 1e-300)) / 300.0), 0.25)
+        if raw >= self.spatial_raw and self._outside_range(x):
+            return self.spatial_floor + (1.0 - self.spatial_floor) * s
+        return s
 
     def learn_one(self, x: float, t: datetime) -> None:
         self.peak = max(self.peak * self.peak_decay, self._score(x, t))
@@ -104,3 +125,5 @@ class ValueDetector(AnomalyDetector):
         self.level_mean += a * d
         self.level_var = (1 - a) * (self.level_var + a * d * d)
         self.level_n += 1
+        self.lo = min(self.lo, x)
+        self.hi = max(self.hi, x)

@@ -27,7 +27,9 @@ def test_spike_beats_every_normal_point() -> None:
     xs = rng.normal(50.0, 2.0, 1500)
     xs[1200] = 75.0
     s = _run(ValueDetector(), xs)
-    assert s[1200] > 0.5 > max(s[300:1200])
+    assert s[1200] > 0.85 > max(s[300:1200])
+    # New extremes of pure noise are lifted to >= 0.5 (range check), but only a few.
+    assert sum(v > 0.5 for v in s[300:1200]) <= 5
 
 
 def test_level_shift_detected_once_not_repeatedly() -> None:
@@ -35,8 +37,7 @@ def test_level_shift_detected_once_not_repeatedly() -> None:
     rng = np.random.default_rng(6)
     xs = np.concatenate([rng.normal(10.0, 0.5, 1200), rng.normal(16.0, 0.5, 800)])
     s = _run(ValueDetector(), xs)
-    assert max(s[1200:1210]) > 0.5
-    assert max(s[300:1200]) < 0.5
+    assert max(s[1200:1210]) > 0.85 > max(s[300:1200])
     assert sum(v > 0.5 for v in s[1300:]) < 20
 
 
@@ -48,10 +49,11 @@ def test_drift_out_of_usual_range_is_caught() -> None:
     xs[1500:1600] += np.linspace(0.0, 15.0, 100)
     xs[1600:] += 15.0
     s = _run(ValueDetector(), xs)
-    assert max(s[1500:1700]) > 0.6 > 0.45 > max(s[400:1500])
+    assert max(s[1500:1700]) > 0.8 > 0.7 > max(s[400:1500])
 
 
 def test_flat_series_with_float_noise_stays_quiet() -> None:
+    # Every value is a "new extreme" of a 1e-9 range: the raw-surprise gate keeps it quiet.
     xs = 5.0 + np.random.default_rng(8).normal(0.0, 1e-9, 1500)
     assert max(_run(ValueDetector(), xs)) < 0.3
 
