@@ -68,13 +68,19 @@ class _ExactDedup:
         return self.seen.setdefault(key, f"c{len(self.seen)}"), dup
 
 
+# What the last ``default_enricher`` used (brands, dedup, sentiment): reported with results,
+# so a run that silently fell back to VADER is visible.
+COMPONENTS: dict[str, str] = {}
+
+
 def default_enricher(watchlist: Path, brand_ids: Iterable[str]) -> Enrich:
     """Dedup + brand match + sentiment from ``detectors`` when available, else fallbacks.
 
     Fallbacks (documented in docs/detection.md): brand-id substring match, exact-text dedup,
-    VADER sentiment. Never the labels the simulator may carry.
+    VADER sentiment. Never the labels the simulator may carry. ``COMPONENTS`` says which.
     """
     ids = list(brand_ids)
+    COMPONENTS.clear()
     try:
         from detectors.brands import BrandMatcher, Watchlist
 
@@ -82,7 +88,9 @@ def default_enricher(watchlist: Path, brand_ids: Iterable[str]) -> Enrich:
 
         def match(p: Post) -> list[str]:
             return matcher.match(p.text, p.lang, tuple(p.hashtags), tuple(p.mentions))
+        COMPONENTS["brands"] = "BrandMatcher"
     except (ImportError, OSError, ValueError):
+        COMPONENTS["brands"] = "fallback: brand-id substring"
 
         def match(p: Post) -> list[str]:
             low = p.text.lower()
@@ -94,15 +102,19 @@ def default_enricher(watchlist: Path, brand_ids: Iterable[str]) -> Enrich:
 
         model = SentimentModel.load_default()
         sentiment = None
+        COMPONENTS["sentiment"] = f"SentimentModel {model.version}"
     except (ImportError, OSError):
         model, sentiment = None, _Vader()
+        COMPONENTS["sentiment"] = "fallback: VADER"
     dedup: Any
     try:
         from detectors.dedup import Deduplicator
 
         dedup = Deduplicator(horizon_s=6 * 3600, seed=0)
+        COMPONENTS["dedup"] = "Deduplicator"
     except ImportError:
         dedup = None
+        COMPONENTS["dedup"] = "fallback: exact text"
     exact = _ExactDedup()
 
     def enrich(posts: Sequence[Post], now: datetime) -> list[ScoredPost]:
@@ -233,6 +245,7 @@ def evaluate(rep: Replay, truth: dict[str, Any]) -> dict[str, Any]:
     det = [k for n, k in kinds.items() if n in crisis_kinds]
 
     return {
+        "enrichment": dict(COMPONENTS),
         "brands": len(brands), "brand_days": brand_days, "brand_weeks": brand_days / 7,
         "false_warnings": false_warn,
         "false_warnings_per_brand_day": false_warn / brand_days,
@@ -258,6 +271,8 @@ def format_report(res: dict[str, Any]) -> str:
         f"median delay {res['median_delay_min']} min; false warnings {res['false_warnings']} "
         f"({res['false_warnings_per_brand_week']:.2f}/brand-week); "
         f"launches with a crisis alert {res['launch_crisis_alerts']}")
+    if res.get("enrichment"):
+        lines.append("enrichment: " + ", ".join(f"{k} {v}" for k, v in res["enrichment"].items()))
     return "\n".join(lines)
 
 
