@@ -115,6 +115,35 @@ def _send(stage: str, key: bytes, value: bytes) -> None:
     TOPICS[stage].send_soon(key=key, value=value)
 
 
+_KNOWN_TOPICS: set[str] = set()
+
+
+async def _publish(stage: str, items: list[tuple[bytes, bytes]]) -> None:
+    """Hot-path sends (one per post): hand them to aiokafka as one record batch per partition,
+    skipping Faust's per-message future/task chain (~15% of the worker's CPU when profiled).
+    Same partitioner as Faust's own sends. Delivery is awaited by ``_delivered``."""
+    if not items:
+        return
+    kp = app.producer._ensure_producer()  # type: ignore[attr-defined]
+    topic = TOPICS[stage].get_topic_name()
+    if topic not in _KNOWN_TOPICS:  # _partition needs the topic's metadata
+        await kp.partitions_for(topic)
+        _KNOWN_TOPICS.add(topic)
+    batches: dict[int, Any] = {}
+    for key, value in items:
+        part = kp._partition(topic, None, key, value, key, value)
+        batch = batches.get(part)
+        if batch is None:
+            batch = batches[part] = kp.create_batch()
+        if batch.append(timestamp=None, key=key, value=value) is None:  # full: ship it
+            await kp.send_batch(batch, topic, partition=part)
+            batch = batches[part] = kp.create_batch()
+            if batch.append(timestamp=None, key=key, value=value) is None:
+                raise ValueError(f"record of {len(value)} bytes exceeds the producer batch size")
+    for part, batch in batches.items():
+        await kp.send_batch(batch, topic, partition=part)
+
+
 async def _delivered() -> None:
     """Wait until everything sent so far is acknowledged by Kafka. Agents await it once per
     batch, before taking the next one: Faust acks (then commits) a batch's offsets only when
@@ -133,8 +162,7 @@ async def validate(stream: AsyncIterable[bytes]) -> None:
         posts, dead = validate_batch(values, stages.POSTS_RAW, utcnow())
         metrics.POSTS_IN.labels(stage).inc(len(values))
         metrics.POSTS_OUT.labels(stage).inc(len(posts))
-        for p in posts:
-            _send(stage, route_key(p), p.to_json())
+        await _publish(stage, [(route_key(p), p.to_json()) for p in posts])
         for d in dead:
             metrics.DLQ.labels(stage, d.reason).inc()
             _send(stages.POSTS_DLQ, d.reason.encode(), d.to_json())
@@ -176,10 +204,10 @@ async def enrich(stream: AsyncIterable[bytes]) -> None:
         scored = _enrich_safely(posts, now)
         metrics.POSTS_IN.labels(stage).inc(len(posts))
         metrics.POSTS_OUT.labels(stage).inc(len(scored))
-        hist = metrics.LATENCY.labels(stage)
+        observe = metrics.LATENCY.labels(stage).observe
         for sp in scored:
-            _send(stage, sp.brand.encode(), sp.to_json())
-            hist.observe(max(0.0, (now - sp.post.created_at).total_seconds()))
+            observe(max(0.0, (now - sp.post.created_at).total_seconds()))
+        await _publish(stage, [(sp.brand.encode(), sp.to_json()) for sp in scored])
         await sink("posts").write([sinks.post_row(sp) for sp in scored])
         await _delivered()
 
