@@ -325,6 +325,7 @@ async def crisis(stream: Any) -> None:
                 metrics.POSTS_OUT.labels(stage).inc()
                 log.warning("ALERT %s", alert.summary)
                 rows.append(sinks.alert_row(alert))
+            CONTEXT.release(minute.brand, minute.minute)
         for key in touched:  # one changelog write per brand per batch: survives restarts
             scorer, severity, part = SCORERS[key]
             blob = pickle.dumps((scorer, severity))

@@ -166,12 +166,15 @@ class AlertContext:
     """Bounded per-brand sample of recent scored posts by event minute, to explain alerts.
 
     Keyed by minute (not just the last N posts) because in a fast replay the scorer runs while
-    the aggregator is already far ahead: the deciding minute's posts must still be here.
-    Bounded: ``per_minute`` posts per (brand, minute), ``keep_minutes`` minutes per brand.
+    the aggregator is already far ahead: the deciding minute's posts must still be here. So
+    minutes are dropped when the scorer is done with them (``release``), not when newer ones
+    arrive: evicting by arrival would make an alert's explanation depend on replay speed.
+    Bounded: ``per_minute`` posts per (brand, minute), ``keep_minutes`` minutes per brand as a
+    hard cap for a scorer that falls a whole day behind.
     """
 
     per_minute: int = 50
-    keep_minutes: int = 180
+    keep_minutes: int = 24 * 60
     window_min: int = 5
     _posts: dict[str, dict[datetime, list[ScoredPost]]] = field(default_factory=dict)
 
@@ -184,6 +187,15 @@ class AlertContext:
                 del minutes[min(minutes)]
         if len(bucket) < self.per_minute:
             bucket.append(sp)
+
+    def release(self, brand: str, scored_minute: datetime) -> None:
+        """The scorer has decided ``scored_minute``: drop minutes no later window can use."""
+        minutes = self._posts.get(brand)
+        if not minutes:
+            return
+        cutoff = scored_minute - timedelta(minutes=self.window_min - 1)
+        for m in [m for m in minutes if m < cutoff]:
+            del minutes[m]
 
     def window(self, brand: str, minute: datetime) -> list[ScoredPost]:
         minutes = self._posts.get(brand, {})

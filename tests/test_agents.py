@@ -127,3 +127,17 @@ def test_brand_series_removed_on_revoke(tmp_path) -> None:
         )
         == 7
     )
+
+
+def test_alert_context_keeps_minutes_until_the_scorer_releases_them() -> None:
+    """Eviction follows the scorer, not arrival: a replay far ahead keeps the deciding minute."""
+    from datetime import UTC, datetime, timedelta
+
+    from streams.processing import AlertContext
+
+    t0 = datetime(2026, 11, 23, tzinfo=UTC)
+    ctx = AlertContext(window_min=5)
+    ctx._posts["acme"] = {t0 + timedelta(minutes=i): [] for i in range(600)}  # 10 h ahead
+    assert len(ctx._posts["acme"]) == 600  # nothing dropped by arrival alone
+    ctx.release("acme", t0 + timedelta(minutes=10))
+    assert min(ctx._posts["acme"]) == t0 + timedelta(minutes=6)  # window of minute 10 intact
