@@ -131,8 +131,6 @@ def test_brand_series_removed_on_revoke(tmp_path) -> None:
 
 def test_alert_context_keeps_minutes_until_the_scorer_releases_them() -> None:
     """Eviction follows the scorer, not arrival: a replay far ahead keeps the deciding minute."""
-    from datetime import UTC, datetime, timedelta
-
     from streams.processing import AlertContext
 
     t0 = datetime(2026, 11, 23, tzinfo=UTC)
