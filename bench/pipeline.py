@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -21,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tqdm import tqdm
+
+from crisis_radar.stack._proc import free_port
 
 RESULTS = Path(__file__).parent / "results"
 WORDS = [
@@ -52,11 +53,6 @@ WORDS = [
     "fast",
 ]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -104,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = f"bench{int(time.time())}"
     base = get_settings()
     settings = base.model_copy(
-        update={"topic_prefix": f"{tag}.", "clickhouse_database": tag, "metrics_port": _free_port()}
+        update={"topic_prefix": f"{tag}.", "clickhouse_database": tag, "metrics_port": free_port()}
     )
     migrate(settings)
     brands = [b.id for b in Watchlist.from_yaml(settings.watchlist_path).brands][:8]

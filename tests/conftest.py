@@ -219,3 +219,18 @@ def settings(stack: Stack, topic_prefix: str, clickhouse_database: str) -> Setti
     """Settings pointing at the session's services, with this test's topic prefix and database."""
     return stack.base.model_copy(
         update={"topic_prefix": topic_prefix, "clickhouse_database": clickhouse_database})
+
+
+@pytest.fixture(scope="module")
+def chdb_db() -> Iterator[Any]:
+    """Embedded current ClickHouse (chdb) seeded with tests/sqlcheck.py's sample data."""
+    import importlib.util
+
+    if importlib.util.find_spec("chdb") is None:
+        pytest.skip("chdb not installed: pip install -e '.[sqlcheck]'")
+    from sqlcheck import Chdb, seed_statements
+
+    db = Chdb()
+    db.run_all(seed_statements())
+    yield db
+    db.close()

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import time
 import uuid
 import warnings
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from crisis_radar.settings import Settings
+from crisis_radar.stack._proc import free_port
 
 BRANDS = ("telvana", "orbitel")  # watched in deploy/watchlist.yaml; each post names exactly one
 _WORDS = (
@@ -39,11 +39,6 @@ _WORDS = (
     "today",
 )
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def env_seconds(name: str, default: float) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from crisis_radar.stack._proc import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
@@ -121,18 +122,13 @@ def test_secrets_only_from_files() -> None:
     assert "hooks.slack.com" not in text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[str]:
     """A private real Alertmanager on this config (the shared one may run an older file)."""
     if ALERTMANAGER is None:
         pytest.skip("alertmanager missing: apt-get install prometheus-alertmanager")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             ALERTMANAGER,

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import yaml
 from sqlcheck import CRISIS_AT, T0, Chdb, ClickHouseHttp, seed_statements
-from test_queries import HAS_CHDB
 
 ROOT = Path(__file__).resolve().parent.parent
 GEN = ROOT / "grafana" / "build_dashboards.py"
@@ -107,15 +106,6 @@ def _run_all(db: Any) -> tuple[dict[str, str], list[str]]:
             errors[where] = str(exc)[:500]
     return errors, empty
 
-
-@pytest.fixture(scope="module")
-def chdb_db() -> Iterator[Chdb]:
-    if not HAS_CHDB:
-        pytest.skip("chdb not installed: pip install -e '.[sqlcheck]'")
-    db = Chdb()
-    db.run_all(seed_statements())
-    yield db
-    db.close()
 
 
 def test_clickhouse_panels_on_current_clickhouse(chdb_db: Chdb) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from crisis_radar.clickhouse import migrate
 from crisis_radar.commands.simulate import _parser as simulate_parser
 from crisis_radar.commands.simulate import build_scenario
 from crisis_radar.commands.simulate import run as simulate_run
+from crisis_radar.stack._proc import free_port
 from schemas.models import Post, Severity
 from streams import runner
 from streams.processing import load_brand_labels
@@ -41,11 +41,6 @@ SIM_ARGS = [
     "0",
 ]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def expected_pairs(path: Path, watchlist: Path) -> int:

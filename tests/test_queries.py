@@ -3,8 +3,6 @@ ClickHouse (chdb) on sample data; rollups and FINAL do not double count; analyst
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,6 @@ from sqlcheck import Chdb, ClickHouseHttp, seed_statements, sql_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = sql_blocks((ROOT / "docs" / "queries.md").read_text())
-HAS_CHDB = importlib.util.find_spec("chdb") is not None
 
 
 def _run_all(db: Any) -> dict[str, str]:
@@ -52,15 +49,6 @@ def test_docs_have_queries() -> None:
         assert "JSONEXTRACT" not in upper and "TOSTARTOFINTERVAL" not in upper
         assert " OVER (" not in upper and not upper.lstrip().startswith("WITH ")
 
-
-@pytest.fixture(scope="module")
-def chdb_db() -> Iterator[Chdb]:
-    if not HAS_CHDB:
-        pytest.skip("chdb not installed: pip install -e '.[sqlcheck]'")
-    db = Chdb()
-    db.run_all(seed_statements())
-    yield db
-    db.close()
 
 
 def test_queries_run_on_current_clickhouse(chdb_db: Chdb) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import REGISTRY
 
 from crisis_radar.clickhouse import make_client, migrate
+from crisis_radar.stack._proc import free_port
 from schemas.models import Author, BrandMinute, CrisisAlert, Post, ScoredPost, Severity
 from streams.sinks import (
     ALERTS_COLUMNS,
@@ -44,11 +44,6 @@ def scored(i: int, brand: str = "telvana") -> ScoredPost:
         scored_at=T0 + timedelta(seconds=i + 1),
     )
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from crisis_radar import stack as local_stack
 from crisis_radar.commands import stack as stack_cmd
 from crisis_radar.settings import Settings
 from crisis_radar.stack import _install, _proc
+from crisis_radar.stack._proc import free_port
 from crisis_radar.stack.services import kafka_broker_count
 
 pytestmark = [
@@ -26,11 +27,6 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_kafka_produce_and_consume(kafka_bootstrap: str, topic_prefix: str) -> None:
@@ -58,7 +54,7 @@ def test_kafka_produce_and_consume(kafka_bootstrap: str, topic_prefix: str) -> N
 def test_kafka_health_probe(kafka_bootstrap: str) -> None:
     host, port = kafka_bootstrap.split(",")[0].rsplit(":", 1)
     assert kafka_broker_count(host, int(port)) == 1
-    assert kafka_broker_count("127.0.0.1", _free_port()) == 0
+    assert kafka_broker_count("127.0.0.1", free_port()) == 0
 
 
 def test_clickhouse_low_cardinality_roundtrip(clickhouse) -> None:  # type: ignore[no-untyped-def]
@@ -145,8 +141,8 @@ def scratch(tmp_path: Path, stack) -> Settings:  # type: ignore[no-untyped-def]
     """A throw-away stack folder with ClickHouse and Alertmanager on free ports."""
     _local_only(stack)
     return Settings(stack_dir=tmp_path / f"s{uuid.uuid4().hex[:6]}",
-                    clickhouse_port=_free_port(), clickhouse_http_port=_free_port(),
-                    alertmanager_port=_free_port())
+                    clickhouse_port=free_port(), clickhouse_http_port=free_port(),
+                    alertmanager_port=free_port())
 
 
 def test_throwaway_up_concurrent_then_down(scratch: Settings) -> None:

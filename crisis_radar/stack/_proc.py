@@ -158,6 +158,13 @@ def descendants(pid: int) -> set[int]:
     return family
 
 
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now (for throw-away services and workers)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout_s):
