@@ -18,11 +18,13 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from functools import lru_cache
+from typing import Any, Final
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import SchemaValidator, core_schema
 
-from schemas.models import DeadLetter, Post
+from schemas.models import DeadLetter, Post, _utc
 
 # A canonical post is at most ~10k chars of text plus small fields: anything far above is junk.
 MAX_RAW_BYTES: Final = 256 * 1024
@@ -150,3 +152,118 @@ def decode_posts(raws: Sequence[bytes], source: str, now: datetime) -> list[Post
     except Exception:  # any invalid line: redo the batch line by line for exact letters
         pass
     return [decode_post(raw, source, now) for raw in raws]
+
+
+# --- fast screen for bulk ingest ---------------------------------------------------------------
+# Building Post/Author/Engagement instances is ~2/3 of model_validate_json's cost. The screen runs
+# the *same* core schema with every model turned into a typed dict, derived from Post at import
+# time (so it follows edits to Post). Only node types whose meaning does not change are carried
+# over; anything else (a model validator, computed fields, ...) disables the screen and every
+# line takes the full decode_post path. Lines the screen does not accept are redone by
+# decode_post, so dead letters keep their exact reason and message.
+
+
+class _Unsupported(Exception):
+    pass
+
+
+_LEAF_TYPES: Final = frozenset({"str", "bool", "float", "literal", "none", "any"})
+_CONFIG_KEYS: Final = frozenset({"title", "extra_fields_behavior", "str_strip_whitespace"})
+
+
+def _as_typed_dict(node: Any, latest: datetime) -> Any:
+    """Post's core schema with models as typed dicts, check_post's bounds added (stricter is
+    fine: decode_post redoes what the screen rejects). Raises _Unsupported on anything unknown."""
+    kind = node["type"]
+    if kind in _LEAF_TYPES or kind == "definition-ref":
+        return node
+    if kind == "int":  # absurd_count: every count must fit a ClickHouse Int64
+        return {**node, "le": min(node.get("le", MAX_COUNT), MAX_COUNT)}
+    if kind in ("nullable", "list", "default", "definitions"):
+        out = dict(node)
+        if "schema" in node:
+            out["schema"] = _as_typed_dict(node["schema"], latest)
+        if "items_schema" in node:
+            out["items_schema"] = _as_typed_dict(node["items_schema"], latest)
+        if "definitions" in node:
+            out["definitions"] = [_as_typed_dict(d, latest) for d in node["definitions"]]
+        if isinstance(node.get("default"), BaseModel):
+            out["default"] = node["default"].model_dump()
+        return out
+    if kind == "function-after" and node["function"].get("function") is _utc:
+        # _utc demands an offset (then converts, which the screen does not need); the only
+        # datetime is created_at, so ancient_timestamp and future_timestamp bounds go here too
+        inner = node["schema"]
+        if inner["type"] != "datetime" or set(inner) - {"type", "microseconds_precision"}:
+            raise _Unsupported("datetime constraints")
+        return {**inner, "tz_constraint": "aware", "ge": EPOCH_FLOOR, "le": latest}
+    if kind == "model":
+        config = node.get("config", {})
+        inner = node["schema"]
+        if (node.get("custom_init") or node.get("root_model") or node.get("post_init")
+                or set(config) - _CONFIG_KEYS or config.get("str_strip_whitespace")
+                or inner["type"] != "model-fields" or inner.get("computed_fields")
+                or inner.get("extras_schema")):  # fmt: skip
+            raise _Unsupported(str(node.get("ref")))
+        fields = {}
+        for name, field in inner["fields"].items():
+            if set(field) - {"type", "schema", "metadata", "frozen"}:
+                raise _Unsupported(f"{name}: {sorted(field)}")
+            schema = _as_typed_dict(field["schema"], latest)
+            fields[name] = core_schema.typed_dict_field(
+                schema, required=schema["type"] != "default"
+            )
+        return core_schema.typed_dict_schema(
+            fields, extra_behavior=config.get("extra_fields_behavior", "ignore"),
+            ref=node.get("ref"),
+        )  # fmt: skip
+    raise _Unsupported(kind)
+
+
+@lru_cache(maxsize=2)
+def _screen(minute: datetime) -> SchemaValidator | None:
+    """The screen for every ``now`` in [minute, minute + 1 min): it allows created_at up to
+    minute + 1 day, never later than check_post would."""
+    try:
+        return SchemaValidator(_as_typed_dict(Post.__pydantic_core_schema__, minute + MAX_FUTURE))
+    except _Unsupported:
+        return None
+
+
+def screen_enabled() -> bool:
+    return _screen(datetime(2026, 1, 1, tzinfo=UTC)) is not None
+
+
+def screen_posts(raws: Sequence[bytes], now: datetime) -> list[tuple[str, datetime] | None]:
+    """(key, created_at) for each line ``decode_post`` would accept, None where it would not
+    (or may not: the caller redoes those with ``decode_post``). ~3x cheaper than decoding.
+
+    >>> from datetime import datetime, timezone
+    >>> now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    >>> good = b'{"platform":"x","post_id":"1","author":{"id":"u"},"text":"hi",'
+    >>> good += b'"created_at":"2026-11-23T11:59:00Z"}'
+    >>> [r and r[0] for r in screen_posts([good, b"{", good.replace(b"2026", b"2099")], now)]
+    ['x:1', None, None]
+    """
+    try:
+        screen = _screen(now.replace(second=0, microsecond=0))
+    except TypeError:  # a naive now: decode_post deals with it
+        screen = None
+    if screen is None:
+        out: list[tuple[str, datetime] | None] = []
+        for raw in raws:
+            got = decode_post(raw, "screen", now)
+            out.append((got.key, got.created_at) if isinstance(got, Post) else None)
+        return out
+    validate, limit = screen.validate_json, MAX_RAW_BYTES
+    result: list[tuple[str, datetime] | None] = []
+    for raw in raws:
+        try:
+            if len(raw) <= limit:
+                d = validate(raw)
+                result.append((f"{d['platform']}:{d['post_id']}", d["created_at"]))
+                continue
+        except Exception:  # ValidationError, or raw not bytes-like: decode_post explains
+            pass
+        result.append(None)
+    return result

@@ -11,6 +11,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.codec import has_lz4
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
+from crisis_radar.ingest.bulk import MAX_BODY, MAX_RECORDS, BatchQueue
 from crisis_radar.ingest.pipeline import Outcome, Pacer, Pipeline, Record, Send
 from crisis_radar.settings import Settings
 from schemas import stages
@@ -70,10 +71,17 @@ def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaCo
 
 
 class Sink:
-    """Sends outcomes: posts to ``posts.raw``, dead letters to ``posts.dlq`` (or nowhere)."""
+    """Sends outcomes: posts to ``posts.raw``, dead letters to ``posts.dlq`` (or nowhere).
+
+    ``post`` sends one record (live and paced input: no added latency); ``post_many`` gathers
+    bulk input into one whole record batch per partition (``bulk.BatchQueue``).
+    """
 
     def __init__(self, settings: Settings, producer: KafkaProducer | None) -> None:
         self.producer = producer
+        self.bulk = BatchQueue(producer) if producer is not None else None
+        self.pending: dict[int, list[tuple[bytes, bytes]]] = {}
+        self.pending_bytes: dict[int, int] = {}
         self.raw_topic = settings.topic(stages.POSTS_RAW)
         self.dlq_topic = settings.topic(stages.POSTS_DLQ)
         self.errors: list[BaseException] = []
@@ -99,6 +107,33 @@ class Sink:
             fut = self.producer.send(self.raw_topic, key=send.key, value=send.value, partition=part)
             fut.add_errback(self._failed)
 
+    def post_many(self, pairs: list[tuple[bytes, bytes]]) -> None:
+        """(key, value) pairs in input order; per partition they stay in that order."""
+        self.posts_out.inc(len(pairs))
+        if self.bulk is None:
+            return
+        if self.raw_topic not in self.partitions:
+            self._partition(self.raw_topic, b"")  # looks the partition count up
+        n = self.partitions[self.raw_topic]
+        pending, size, h = self.pending, self.pending_bytes, xxhash.xxh32_intdigest
+        for key, value in pairs:
+            part = h(key) % n
+            batch = pending.get(part)
+            if batch is None:
+                batch = pending[part] = []
+                size[part] = 0
+            batch.append((key, value))
+            size[part] += len(key) + len(value) + 16  # 16: varints etc., at most
+            if size[part] >= MAX_BODY or len(batch) == MAX_RECORDS:
+                self.bulk.put(self.raw_topic, part, pending.pop(part))
+
+    def ship(self) -> None:
+        """Queue what ``post_many`` gathered (before any ``post``, so order holds)."""
+        if self.bulk is not None:
+            for part in sorted(self.pending):
+                self.bulk.put(self.raw_topic, part, self.pending.pop(part))
+        self.pending.clear()
+
     def dead(self, letter: DeadLetter) -> None:
         DLQ_TOTAL.labels("ingest", letter.reason).inc()
         if self.producer is not None:
@@ -108,8 +143,13 @@ class Sink:
             fut.add_errback(self._failed)
 
     def flush(self, timeout: float | None = 60) -> None:
+        self.ship()
         if self.producer is not None:
             self.producer.flush(timeout=timeout)
+        if self.bulk is not None:
+            self.bulk.wait_all()
+            self.errors += self.bulk.errors
+            self.bulk.errors = []
         if self.errors:
             raise RuntimeError(f"{len(self.errors)} sends failed, first: {self.errors[0]!r}")
 
@@ -123,7 +163,11 @@ def run(
     """The ingest loop; the caller flushes (so several inputs share one producer)."""
     if pipeline.fmt == "canonical" and pacer is None:
         for chunk in _chunks(records, CHUNK):
-            _emit(pipeline.process_canonical_chunk([raw for raw, _, _ in chunk]), sink, None)
+            pairs, letters = pipeline.split_canonical_chunk([raw for raw, _, _ in chunk])
+            sink.post_many(pairs)
+            for letter in letters:
+                sink.dead(letter)
+        sink.ship()
         return
     for raw, obj, platform in records:
         _emit(pipeline.process(raw, obj, platform), sink, pacer)
@@ -229,6 +273,14 @@ class AioBatchSink:
     def post(self, send: Send) -> None:
         self.posts_out.inc()
         self._append(self.raw_topic, send.key, send.value)
+
+    def post_many(self, pairs: list[tuple[bytes, bytes]]) -> None:
+        self.posts_out.inc(len(pairs))
+        for key, value in pairs:
+            self._append(self.raw_topic, key, value)
+
+    def ship(self) -> None:
+        pass  # batches ship when full or at flush
 
     def dead(self, letter: DeadLetter) -> None:
         DLQ_TOTAL.labels("ingest", letter.reason).inc()
