@@ -40,7 +40,7 @@ from array import array
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from operator import eq
+from functools import cache
 
 import xxhash
 from rensa import RMinHash
@@ -53,6 +53,15 @@ _xxh3 = xxhash.xxh3_64_intdigest
 def _h(text: str) -> int:
     """xxh3-64 of a string (surrogates from broken JSON must not crash the stream)."""
     return _xxh3(text.encode("utf-8", "surrogatepass"))
+
+
+@cache
+def _lanes(n: int) -> tuple[int, int]:
+    """Masks over ``n`` 32-bit lanes: 0x7fffffff and 0x80000000 in each (see ``_near``)."""
+    return (
+        int.from_bytes(b"\xff\xff\xff\x7f" * n, "little"),
+        int.from_bytes(b"\x00\x00\x00\x80" * n, "little"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,12 +329,16 @@ class Deduplicator:
                 sigs.setdefault(e[2], e[1])
         if not counts:
             return None
-        me = memoryview(sig).cast("I")
+        me = int.from_bytes(sig, "little")
+        low, high = _lanes(self.num_perm)
         best, best_j = None, self.threshold
         ranked = sorted(counts, key=lambda cid: -counts[cid])[: self.max_candidates]
         for cid in ranked:
-            other = memoryview(sigs[cid]).cast("I")
-            j = sum(map(eq, me, other)) / self.num_perm
+            # Equal 32-bit hash values, counted in one go on big ints (SWAR, ~7x faster than
+            # comparing 64 elements in Python): a lane of x is non-zero iff its top bit is set
+            # in ((x & 0x7fffffff) + 0x7fffffff) | x, and the add never carries across lanes.
+            x = me ^ int.from_bytes(sigs[cid], "little")
+            j = (self.num_perm - ((((x & low) + low) | x) & high).bit_count()) / self.num_perm
             if j > best_j or (j == best_j and best is None):
                 best, best_j = cid, j
         return best
