@@ -170,3 +170,21 @@ def rss_mib(pid: int) -> float:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def expected_rows(lines: Sequence[bytes], watchlist: Path) -> tuple[set[tuple[str, str]], int]:
+    """What the pipeline must store for raw input ``lines``, by the worker's own validator and
+    matcher: the posts table's (post_key, brand) rows, and how many lines are dead letters."""
+    from detectors.brands import BrandMatcher, Watchlist
+    from schemas.models import Post
+    from schemas.validate import decode_post
+
+    matcher = BrandMatcher(Watchlist.from_yaml(watchlist))
+    rows, dead = set(), 0
+    for raw in lines:
+        p = decode_post(raw, "expected", now_utc())
+        if not isinstance(p, Post):
+            dead += 1
+            continue
+        rows |= {(p.key, b) for b in matcher.match(p.text, p.lang, p.hashtags, p.mentions)}
+    return rows, dead
