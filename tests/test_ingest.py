@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from kafka import TopicPartition
+from kafka.record.default_records import DefaultRecordBatch
+from test_decode_fuzz import FUZZ, GOOD, mutate
 
 from crisis_radar.commands import dlq as dlq_cmd
 from crisis_radar.commands import ingest as ingest_cmd
+from crisis_radar.ingest import producer as producer_mod
+from crisis_radar.ingest.bulk import PrebuiltRecords
 from crisis_radar.ingest.pipeline import Pacer, Pipeline, Send, read_records, sniff_format
-from crisis_radar.ingest.producer import REGISTRY, make_consumer
+from crisis_radar.ingest.producer import REGISTRY, Sink, make_consumer, make_producer
 from crisis_radar.settings import Settings
 from schemas import stages
 from schemas.models import Author, DeadLetter, Post
-from schemas.validate import original_bytes
+from schemas.validate import decode_post, original_bytes, screen_enabled, screen_posts
 
 SAMPLES = Path(__file__).parent / "samples"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -84,6 +91,50 @@ def test_chunked_fast_path_equals_per_line() -> None:
         assert chunked.process_canonical_chunk(chunk) == expected
         assert chunked.stats == per_line.stats
     assert [o.reason for o in expected if isinstance(o, DeadLetter)] == []  # last chunk: all good
+
+
+def test_screen_accepts_what_decode_post_accepts() -> None:
+    assert screen_enabled(), "schemas.validate: the screen no longer understands Post's schema"
+    base = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    full = Post(platform="x", post_id="9", author=Author(id="u", handle="h", followers=2**63 - 1),
+                text="t", lang=None, created_at=base, url="https://x/9", reply_to="1",
+                repost_of="2", quote_of="3", hashtags=["a"] * 100, mentions=["b"],
+                engagement={"likes": 2**63 - 1}, source="s").to_json()  # fmt: skip
+    offset = GOOD | {"created_at": "2026-11-24T13:59:59+02:00", "engagement": {"likes": 3}}
+    good = [*canonical_lines(5), full, json.dumps(offset).encode()]
+    got = screen_posts(good, NOW)
+    assert got == [((p := Post.model_validate_json(r)).key, p.created_at) for r in good]
+    assert screen_posts(BAD_LINES, NOW) == [None] * len(BAD_LINES)
+
+
+@FUZZ
+@given(st.lists(st.data(), min_size=1, max_size=6))
+def test_screen_is_never_looser_than_decode_post(batch: list[st.DataObject]) -> None:
+    raws = []
+    for data in batch:
+        raw = json.dumps(mutate(GOOD, data)).encode()
+        if data.draw(st.booleans()):
+            raw = raw[: data.draw(st.integers(0, len(raw)))]
+        raws.append(raw)
+    for raw, ok in zip(raws, screen_posts(raws, NOW), strict=True):
+        if ok is not None:
+            post = decode_post(raw, "fuzz", NOW)
+            assert isinstance(post, Post) and ok == (post.key, post.created_at), raw
+
+
+@pytest.mark.parametrize("lz4", [True, False])
+def test_prebuilt_batch_is_a_valid_kafka_batch(lz4: bool) -> None:
+    records = [(f"k{i}".encode(), b"v%d" % i * (i * 97 % 6000)) for i in range(300)]  # some > 16 KB
+    batch = PrebuiltRecords(records, lz4)
+    batch.set_producer_state(7, 1, 42, False)
+    batch.close()
+    parsed = DefaultRecordBatch(bytes(batch.buffer()))  # kafka-python's own reader
+    assert parsed.validate_crc()
+    assert (parsed.producer_id, parsed.producer_epoch, parsed.base_sequence) == (7, 1, 42)
+    assert parsed.compression_type == (DefaultRecordBatch.CODEC_LZ4 if lz4 else 0)
+    assert parsed.last_offset_delta == 299 and parsed.records_count == 300
+    assert [(r.offset, r.key, r.value) for r in parsed] == [(i, k, v) for i, (k, v) in
+                                                            enumerate(records)]  # fmt: skip
 
 
 def test_gzip_and_stdin_read_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,3 +278,38 @@ def test_dlq_show_and_replay_after_fix(
     assert sorted(p.post_id for p in posts)[:2] == ["a1", "a2"] and len(posts) == 3
     a1 = next(p for p in posts if p.post_id == "a1")
     assert a1.hashtags == ["acme", "shipping"] and a1.author.followers == 120
+
+
+@pytest.mark.stack
+def test_bulk_path_many_batches_in_order(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small batches: hundreds per partition, more than may be in flight, so the sink waits
+    monkeypatch.setattr(producer_mod, "MAX_BODY", 8_000)
+    lines = canonical_lines(6000)
+    path = tmp_path / "many.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert ingest_cmd.main([str(path), "--quiet"], settings=settings) == 0
+    got = consume_partitions(settings, stages.POSTS_RAW)
+    assert sorted(v for _, _, v in got) == sorted(lines)  # each post exactly once
+    seq: dict[int, list[int]] = {}
+    for part, key, value in got:
+        post = Post.model_validate_json(value)
+        assert key == post.key.encode()
+        seq.setdefault(part, []).append(int(post.post_id[1:]))
+    assert all(s == sorted(s) for s in seq.values()) and len(seq) == settings.topic_partitions
+
+
+@pytest.mark.stack
+def test_bulk_send_failure_is_reported(settings: Settings) -> None:
+    producer = make_producer(settings, linger_ms=0, request_timeout_ms=1000,
+                             delivery_timeout_ms=1500)  # fmt: skip
+    sink = Sink(settings, producer)
+    try:
+        sink.post_many([(b"x:1", canonical_lines(1)[0])])
+        assert sink.bulk is not None
+        sink.bulk.put(sink.raw_topic, 99, [(b"x:2", b"{}")])  # a partition that does not exist
+        with pytest.raises(RuntimeError, match=r"1 sends failed.*partition=99"):
+            sink.flush(timeout=30)
+    finally:
+        producer.close(timeout=5)

@@ -69,7 +69,7 @@ class PrebuiltRecords:
 
     def __init__(self, records: Sequence[tuple[bytes, bytes]], lz4: bool) -> None:
         body = encode_records(records)
-        self._raw_size = len(body) + HEADER.size
+        self._raw_size: int = len(body) + HEADER.size
         self._codec = CODEC_NONE
         if lz4:
             packed = lz4_encode(body)
@@ -128,8 +128,8 @@ class BatchQueue:
 
     def __init__(self, producer: KafkaProducer, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self.producer = producer
-        self.accumulator: Any = producer._accumulator  # type: ignore[attr-defined]
-        self.sender: Any = producer._sender  # type: ignore[attr-defined]
+        self.accumulator: Any = producer._accumulator
+        self.sender: Any = producer._sender
         self.lz4 = has_lz4() and producer.config["compression_type"] == "lz4"
         self.max_in_flight = max_in_flight
         self.in_flight: deque[ProducerBatch] = deque()
@@ -150,10 +150,13 @@ class BatchQueue:
             self._settle(self.in_flight.popleft())
 
     def _settle(self, batch: ProducerBatch) -> None:
-        if not batch.produce_future.wait(timeout=self.timeout):
+        future = batch.produce_future
+        if not future.wait(timeout=self.timeout):
             self.errors.append(TimeoutError(f"no ack for {batch.topic_partition} in time"))
-        elif batch.produce_future.failed():
-            self.errors.append(batch.produce_future.exception)
+        elif future.failed():
+            self.errors.append(future.exception)
+        elif future.value[2] is not None:  # kafka-python reports a failed batch this way
+            self.errors.append(future.value[2](0))
 
     def wait_all(self) -> None:
         while self.in_flight:
