@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     watchlist_path: Path = PROJECT_ROOT / "deploy" / "watchlist.yaml"
     allowed_lateness_s: int = Field(default=120, ge=0)
     dedup_horizon_s: int = Field(default=6 * 3600, ge=60)
+    # Dedup index snapshot period (streams/state.py); a restart re-applies at most this much input.
+    state_snapshot_interval_s: float = Field(default=10.0, gt=0)
 
     def topic(self, stage: str) -> str:
         """Full topic name for a stage (stage names are topic names)."""

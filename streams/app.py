@@ -5,30 +5,35 @@ posts.raw -validate-> posts.valid (+ posts.dlq) -enrich-> posts.scored (key bran
   -aggregate-> brand.minutes -crisis-> crisis.alerts;  sinks: posts, brand_minutes, alerts,
   dead_letters (ClickHouse).  Stage label = output topic name (``schemas.stages``).
 
-State: tables use ``memory://`` (rocksdb is not installable here) with changelog topics, so a
-restarted worker reloads them from Kafka. The crisis scorer of every brand is pickled into
-``crisis-state`` (one write per brand-minute, cheap). Dedup and open minute windows are kept in
-memory only (too hot to changelog per post): a restart re-opens them from the uncommitted
-offsets, which Faust replays (at-least-once; sinks are idempotent).
+State (docs/reliability.md): per input partition, the dedup index (enrich, every
+``state_snapshot_interval_s``) and the open minute windows (aggregate, every batch) are
+snapshotted with the input offset they include (``streams.state``); the crisis scorer of every
+brand is pickled into the ``crisis-state`` table with the last minute it learned. A restarted
+worker skips what a snapshot already holds and drops replayed upstream outputs by their source
+tag, so state effects are exactly once although delivery is at-least-once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import pickle
+import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
 from crisis_radar.clickhouse import make_client
+from crisis_radar.security import aiokafka_kwargs
 from crisis_radar.settings import get_settings
 from schemas import stages
 from schemas.models import BrandMinute, DeadLetter, Post, ScoredPost, Severity
-from schemas.validate import dead_letter
-from streams import metrics, sinks
+from schemas.validate import dead_letter, decode_post
+from streams import metrics, sinks, state
 from streams.processing import (
     AlertContext,
     Enricher,
@@ -37,9 +42,8 @@ from streams.processing import (
     load_brand_labels,
     load_brand_words,
     route_key,
-    validate_batch,
 )
-from streams.topics import declare
+from streams.topics import declare, state_topic
 
 log = logging.getLogger("crisis_radar.worker")
 settings = get_settings()
@@ -73,6 +77,18 @@ BRAND_WORDS = load_brand_words(settings.watchlist_path)
 SERIES = metrics.BrandSeries(BRAND_LABELS)
 CONTEXT = AlertContext()
 WINDOWS: dict[int, PartitionWindow] = {}
+AGG_SEEN: dict[int, state.Seen] = {}  # posts.scored partition -> source tags counted
+AGG_OFFSET: dict[int, int] = {}  # posts.scored partition -> last offset in WINDOWS
+AGG_LOCK = asyncio.Lock()  # the idle timer must not close minutes mid-batch/mid-snapshot
+
+
+async def _send_state(key: bytes, value: bytes) -> None:
+    await app.producer.send_and_wait(STORE.topic, key, value, 0, None, None)
+
+
+STORE = state.SnapshotStore(
+    state_topic(settings), settings.kafka_bootstrap, aiokafka_kwargs(settings), _send_state
+)
 
 crisis_state = app.Table(
     "crisis-state",
@@ -118,10 +134,11 @@ def _send(stage: str, key: bytes, value: bytes) -> None:
 _KNOWN_TOPICS: set[str] = set()
 
 
-async def _publish(stage: str, items: list[tuple[bytes, bytes]]) -> None:
+async def _publish(stage: str, items: list[tuple[bytes, bytes]] | list[Any]) -> None:
     """Hot-path sends (one per post): hand them to aiokafka as one record batch per partition,
     skipping Faust's per-message future/task chain (~15% of the worker's CPU when profiled).
-    Same partitioner as Faust's own sends. Delivery is awaited by ``_delivered``."""
+    Same partitioner as Faust's own sends. Delivery is awaited by ``_delivered``.
+    An item may carry headers as a third element (the source tag, ``streams.state``)."""
     if not items:
         return
     kp = app.producer._ensure_producer()  # type: ignore[attr-defined]
@@ -130,15 +147,17 @@ async def _publish(stage: str, items: list[tuple[bytes, bytes]]) -> None:
         await kp.partitions_for(topic)
         _KNOWN_TOPICS.add(topic)
     batches: dict[int, Any] = {}
-    for key, value in items:
+    for item in items:
+        key, value, *rest = item
+        headers = rest[0] if rest else []
         part = kp._partition(topic, None, key, value, key, value)
         batch = batches.get(part)
         if batch is None:
             batch = batches[part] = kp.create_batch()
-        if batch.append(timestamp=None, key=key, value=value) is None:  # full: ship it
+        if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:  # full
             await kp.send_batch(batch, topic, partition=part)
             batch = batches[part] = kp.create_batch()
-            if batch.append(timestamp=None, key=key, value=value) is None:
+            if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
                 raise ValueError(f"record of {len(value)} bytes exceeds the producer batch size")
     for part, batch in batches.items():
         await kp.send_batch(batch, topic, partition=part)
@@ -158,11 +177,18 @@ async def _delivered() -> None:
 @app.agent(TOPICS[stages.POSTS_RAW], name=stages.POSTS_VALID)
 async def validate(stream: AsyncIterable[bytes]) -> None:
     stage = stages.POSTS_VALID
-    async for values in stream.take(2000, within=0.2):  # type: ignore[attr-defined]
-        posts, dead = validate_batch(values, stages.POSTS_RAW, utcnow())
-        metrics.POSTS_IN.labels(stage).inc(len(values))
-        metrics.POSTS_OUT.labels(stage).inc(len(posts))
-        await _publish(stage, [(route_key(p), p.to_json()) for p in posts])
+    async for events in stream.take_events(2000, within=0.2):  # type: ignore[attr-defined]
+        now, items, dead = utcnow(), [], []
+        for ev in events:  # decode_post per record, as validate_batch: keeps the source tag
+            out = decode_post(ev.value, stages.POSTS_RAW, now)
+            if isinstance(out, Post):
+                tag = state.tag(ev.message.partition, ev.message.offset)
+                items.append((route_key(out), out.to_json(), tag))
+            else:
+                dead.append(out)
+        metrics.POSTS_IN.labels(stage).inc(len(events))
+        metrics.POSTS_OUT.labels(stage).inc(len(items))
+        await _publish(stage, items)
         for d in dead:
             metrics.DLQ.labels(stage, d.reason).inc()
             _send(stages.POSTS_DLQ, d.reason.encode(), d.to_json())
@@ -177,17 +203,17 @@ async def dead_letters(stream: AsyncIterable[bytes]) -> None:
 
 
 # ---------------------------------------------------------------- enrich
-def _enrich_safely(posts: list[Post], now: datetime) -> list[ScoredPost]:
+def _enrich_safely(posts: list[Post], now: datetime, dedup: Any = None) -> list[ScoredPost]:
     """A detector bug on one post must not kill the agent: retry the batch post by post and
     dead-letter (reason ``internal``) only the posts that fail."""
     try:
-        return enricher().process(posts, now)
+        return enricher().process(posts, now, dedup)
     except Exception:
         log.exception("enrich failed on a batch of %d; retrying one by one", len(posts))
     out: list[ScoredPost] = []
     for p in posts:
         try:
-            out += enricher().process([p], now)
+            out += enricher().process([p], now, dedup)
         except Exception as exc:
             d = dead_letter(p.to_json(), "internal", repr(exc), stages.POSTS_SCORED, now)
             metrics.DLQ.labels(stages.POSTS_SCORED, d.reason).inc()
@@ -195,21 +221,92 @@ def _enrich_safely(posts: list[Post], now: datetime) -> list[ScoredPost]:
     return out
 
 
+class _EnrichState:
+    """Dedup index of one posts.valid partition + source tags seen, as of input ``offset``."""
+
+    def __init__(self, offset: int = -1) -> None:
+        from detectors.dedup import Deduplicator
+
+        self.offset = offset
+        self.dedup = Deduplicator(horizon_s=settings.dedup_horizon_s, seed=0)
+        self.seen = state.Seen()
+        self.saved_at = float("-inf")  # monotonic time of the last snapshot
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"offset": self.offset, "dedup": self.dedup, "seen": self.seen}
+
+    def __setstate__(self, d: dict[str, Any]) -> None:
+        self.__dict__.update(d, saved_at=time.monotonic())
+
+    def fresh(self, posts: list[tuple[int, Any, bytes]]) -> list[tuple[int, Post]]:
+        """Posts not yet applied to this state (offset after the snapshot, tag not seen)."""
+        out = []
+        for offset, headers, value in posts:
+            if offset > self.offset and self.seen.fresh(headers):
+                out.append((offset, Post.model_validate_json(value)))
+            self.offset = max(self.offset, offset)
+        return out
+
+
+ENRICH: dict[int, _EnrichState] = {}  # posts.valid partition -> state
+
+
+async def _enrich_state(part: int, first_offset: int) -> _EnrichState:
+    """The partition's state; on first use load its snapshot and silently re-apply the records
+    between it and ``first_offset`` (their outputs are durable: Faust committed them)."""
+    st = ENRICH.get(part)
+    if st is not None:
+        return st
+    snap = await STORE.load(stages.POSTS_SCORED, part)
+    st = snap.state if snap is not None else _EnrichState()
+    recs = await state.read_range(
+        settings.kafka_bootstrap, aiokafka_kwargs(settings),
+        settings.topic(stages.POSTS_VALID), part, st.offset + 1, first_offset,
+    )  # fmt: skip
+    if recs:
+        with contextlib.suppress(Exception):  # a post that failed before fails again: skip it
+            enricher().process([p for _, p in st.fresh(recs)], utcnow(), st.dedup)
+        log.info("enrich p%d: re-applied %d records after the snapshot", part, len(recs))
+    ENRICH[part] = st
+    return st
+
+
 @app.agent(TOPICS[stages.POSTS_VALID], name=stages.POSTS_SCORED)
-async def enrich(stream: AsyncIterable[bytes]) -> None:
+async def enrich(stream: Any) -> None:
     stage = stages.POSTS_SCORED
-    async for values in stream.take(1000, within=0.2):  # type: ignore[attr-defined]
+    async for events in stream.take_events(1000, within=0.2):
         now = utcnow()
-        posts = [Post.model_validate_json(v) for v in values]
-        scored = _enrich_safely(posts, now)
-        metrics.POSTS_IN.labels(stage).inc(len(posts))
+        by_part: dict[int, list[tuple[int, Any, bytes]]] = defaultdict(list)
+        for ev in events:
+            m = ev.message
+            by_part[m.partition].append((m.offset, m.headers, ev.value))
+        items: list[tuple[bytes, bytes, Any]] = []
+        scored: list[ScoredPost] = []
+        for part, recs in by_part.items():
+            st = await _enrich_state(part, recs[0][0])
+            fresh = st.fresh(recs)
+            offsets = {id(p): off for off, p in fresh}
+            out = _enrich_safely([p for _, p in fresh], now, st.dedup)
+            k, prev = 0, None
+            for sp in out:  # tag: (partition, offset, k-th output of that post)
+                k = k + 1 if sp.post is prev else 0
+                prev = sp.post
+                tag = state.tag(part, offsets[id(sp.post)], k)
+                items.append((sp.brand.encode(), sp.to_json(), tag))
+            scored += out
+        metrics.POSTS_IN.labels(stage).inc(len(events))
         metrics.POSTS_OUT.labels(stage).inc(len(scored))
         observe = metrics.LATENCY.labels(stage).observe
         for sp in scored:
             observe(max(0.0, (now - sp.post.created_at).total_seconds()))
-        await _publish(stage, [(sp.brand.encode(), sp.to_json()) for sp in scored])
+        await _publish(stage, items)
         await sink("posts").write([sinks.post_row(sp) for sp in scored])
         await _delivered()
+        for part in by_part:  # snapshot after the outputs are durable, before Faust commits
+            st = ENRICH[part]
+            if time.monotonic() - st.saved_at >= settings.state_snapshot_interval_s:
+                await STORE.save(stages.POSTS_SCORED, part, state.Snapshot(st.offset, st))
+                st.saved_at = time.monotonic()
 
 
 # ---------------------------------------------------------------- aggregate
@@ -219,50 +316,84 @@ def _emit_minutes(partition: int, closed: list[BrandMinute]) -> None:
     metrics.POSTS_OUT.labels(stages.BRAND_MINUTES).inc(len(closed))
 
 
+async def _window(part: int, wall: datetime) -> PartitionWindow:
+    """The partition's open minutes; on first use restored from its snapshot."""
+    win = WINDOWS.get(part)
+    if win is None:
+        snap = await STORE.load(stages.BRAND_MINUTES, part)
+        if snap is None:
+            win, seen, offset = PartitionWindow(settings.allowed_lateness_s), state.Seen(), -1
+        else:
+            (win, seen), offset = snap.state, snap.offset
+            if win.last_wall is not None:
+                win.last_wall = wall  # the restart gap is not event-time idleness
+        WINDOWS[part], AGG_SEEN[part], AGG_OFFSET[part] = win, seen, offset
+    return win
+
+
+async def _save_windows(parts: Iterable[int]) -> None:
+    for part in sorted(parts):
+        snap = state.Snapshot(AGG_OFFSET[part], (WINDOWS[part], AGG_SEEN[part]))
+        await STORE.save(stages.BRAND_MINUTES, part, snap)
+
+
 @app.agent(TOPICS[stages.POSTS_SCORED], name=stages.BRAND_MINUTES)
 async def aggregate(stream: Any) -> None:
-    stage = stages.BRAND_MINUTES
     async for events in stream.take_events(2000, within=0.2):
-        wall = utcnow()
-        touched: set[int] = set()
-        late = 0
-        per_brand: Counter[str] = Counter()  # metrics once per batch, not per post
-        for ev in events:
-            sp = ScoredPost.model_validate_json(ev.value)
-            part = ev.message.partition
-            win = WINDOWS.get(part)
-            if win is None:
-                win = WINDOWS[part] = PartitionWindow(settings.allowed_lateness_s)
-            late += win.add(sp, wall)
-            CONTEXT.add(sp)
-            per_brand[sp.brand] += 1
-            touched.add(part)
-        metrics.POSTS_IN.labels(stage).inc(len(events))
-        for brand, n in per_brand.items():
-            metrics.BRAND_POSTS.labels(brand).inc(n)
-        if late:
-            metrics.LATE_POSTS.labels(stage).inc(late)
-        closed_rows = []
-        for part in sorted(touched):
-            closed = WINDOWS[part].advance(wall)
-            _emit_minutes(part, closed)
-            closed_rows += [sinks.minute_row(m) for m in closed]
-        await sink("brand_minutes").write(closed_rows)
-        await _delivered()
+        async with AGG_LOCK:
+            await _aggregate(events)
+
+
+async def _aggregate(events: list[Any]) -> None:
+    stage = stages.BRAND_MINUTES
+    wall = utcnow()
+    touched: set[int] = set()
+    last: dict[int, int] = {}  # partition -> last offset in this batch (dropped ones too)
+    late = 0
+    per_brand: Counter[str] = Counter()  # metrics once per batch, not per post
+    for ev in events:
+        part, offset = ev.message.partition, ev.message.offset
+        win = await _window(part, wall)
+        fresh = offset > AGG_OFFSET[part] and AGG_SEEN[part].fresh(ev.message.headers)
+        last[part] = AGG_OFFSET[part] = max(offset, AGG_OFFSET[part])
+        if not fresh:
+            continue  # in the snapshot already, or a replayed upstream output
+        sp = ScoredPost.model_validate_json(ev.value)
+        late += win.add(sp, wall)
+        CONTEXT.add(sp)
+        per_brand[sp.brand] += 1
+        touched.add(part)
+    metrics.POSTS_IN.labels(stage).inc(len(events))
+    for brand, n in per_brand.items():
+        metrics.BRAND_POSTS.labels(brand).inc(n)
+    if late:
+        metrics.LATE_POSTS.labels(stage).inc(late)
+    closed_rows = []
+    for part in sorted(touched):
+        closed = WINDOWS[part].advance(wall)
+        _emit_minutes(part, closed)
+        closed_rows += [sinks.minute_row(m) for m in closed]
+    await sink("brand_minutes").write(closed_rows)
+    await _delivered()
+    await _save_windows(last)  # outputs durable first, then the state that sent them
 
 
 @app.timer(interval=2.0)  # type: ignore[untyped-decorator]
 async def advance_idle_partitions() -> None:
     """Event time does not move on a quiet partition: close its minutes on wall-clock time."""
-    wall = utcnow()
-    rows = []
-    for part, win in sorted(WINDOWS.items()):
-        closed = win.advance(wall)
-        _emit_minutes(part, closed)
-        rows += [sinks.minute_row(m) for m in closed]
-    await sink("brand_minutes").write(rows)
-    if rows:
-        await _delivered()
+    async with AGG_LOCK:
+        wall = utcnow()
+        rows, moved = [], []
+        for part, win in sorted(WINDOWS.items()):
+            closed = win.advance(wall)
+            _emit_minutes(part, closed)
+            rows += [sinks.minute_row(m) for m in closed]
+            if closed:
+                moved.append(part)
+        await sink("brand_minutes").write(rows)
+        if rows:
+            await _delivered()
+            await _save_windows(moved)
 
 
 # ---------------------------------------------------------------- crisis scoring
@@ -273,14 +404,17 @@ def _new_scorer() -> Any:
 
 
 SCORERS: dict[bytes, tuple[Any, Severity, int]] = {}  # brand -> (scorer, severity, partition)
+LEARNED: dict[bytes, datetime] = {}  # brand -> last minute its scorer learned
 
 
 def _scorer(key: bytes, partition: int) -> tuple[Any, Severity]:
     """Live scorer of a brand; first use on this worker loads it from the changelogged table."""
     if key not in SCORERS:
         blob = crisis_state.data.get(key)
-        scorer, sev = pickle.loads(blob) if blob else (_new_scorer(), Severity.NONE)
+        scorer, sev, *learned = pickle.loads(blob) if blob else (_new_scorer(), Severity.NONE)
         SCORERS[key] = (scorer, sev, partition)
+        if learned and learned[0] is not None:
+            LEARNED[key] = learned[0]
     scorer, sev, _ = SCORERS[key]
     return scorer, sev
 
@@ -298,6 +432,9 @@ async def crisis(stream: Any) -> None:
                 continue  # amended by late posts: stored, but the scorer already saw the minute
             key, part = minute.brand.encode(), ev.message.partition
             scorer, previous = _scorer(key, part)
+            if key in LEARNED and minute.minute <= LEARNED[key]:
+                continue  # learned before a restart (replayed offset or re-sent minute)
+            LEARNED[key] = minute.minute
             assessment = scorer.process_one(minute)
             severity = Severity(int(assessment.severity))
             SCORERS[key] = (scorer, severity, part)
@@ -326,24 +463,32 @@ async def crisis(stream: Any) -> None:
                 log.warning("ALERT %s", alert.summary)
                 rows.append(sinks.alert_row(alert))
             CONTEXT.release(minute.brand, minute.minute)
+        await sink("alerts").write(rows)
+        await _delivered()  # alerts durable before the state that says they were sent
         for key in touched:  # one changelog write per brand per batch: survives restarts
             scorer, severity, part = SCORERS[key]
-            blob = pickle.dumps((scorer, severity))
+            blob = pickle.dumps((scorer, severity, LEARNED.get(key)))
             crisis_state.data[key] = blob
             crisis_state.send_changelog(part, key, blob)
-        await sink("alerts").write(rows)
-        await _delivered()  # alerts and the scorers' changelog writes
+        await _delivered()  # the changelog, before Faust commits this batch's offsets
 
 
 # ---------------------------------------------------------------- housekeeping
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]
 async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
     minutes_topic = settings.topic(stages.BRAND_MINUTES)
+    STORE.invalidate()  # whoever owns a partition next reads its latest snapshot
     for tp in revoked:
         if tp.topic == minutes_topic:
             SERIES.revoke(tp.partition)  # no stale per-brand gauges on this worker
             for key in [k for k, v in SCORERS.items() if v[2] == tp.partition]:
                 del SCORERS[key]  # the new owner recovers it from the changelog
+                LEARNED.pop(key, None)
+        elif tp.topic == settings.topic(stages.POSTS_VALID):
+            ENRICH.pop(tp.partition, None)  # reloaded from the snapshot if assigned again
+        elif tp.topic == settings.topic(stages.POSTS_SCORED):
+            for d in (WINDOWS, AGG_SEEN, AGG_OFFSET):
+                d.pop(tp.partition, None)
 
 
 @app.timer(interval=5.0)  # type: ignore[untyped-decorator]

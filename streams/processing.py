@@ -80,7 +80,11 @@ class Enricher:
         self.sentiment = SentimentModel.load_default()
         self.unmatched = 0
 
-    def process(self, posts: Sequence[Post], now: datetime) -> list[ScoredPost]:
+    def process(
+        self, posts: Sequence[Post], now: datetime, dedup: Any = None
+    ) -> list[ScoredPost]:
+        """``dedup``: the input partition's index (streams/state.py), else ``self.dedup``."""
+        dedup = self.dedup if dedup is None else dedup
         matched: list[tuple[Post, list[str]]] = []
         for p in posts:
             brands = self.matcher.match(p.text, p.lang, tuple(p.hashtags), tuple(p.mentions))
@@ -92,7 +96,7 @@ class Enricher:
         sentiments = self.sentiment.predict_many([p.text for p, _ in matched])
         out: list[ScoredPost] = []
         for (p, brands), s in zip(matched, sentiments, strict=True):
-            d = self.dedup.process_one(
+            d = dedup.process_one(
                 p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id
             )
             for brand in brands:

@@ -37,6 +37,18 @@ SPECS: dict[str, TopicSpec] = {
 }
 
 
+# Stage snapshots (streams/state.py): compacted, one partition, per app (= consumer group).
+STATE_TOPIC_CONFIG = {
+    "cleanup.policy": "compact",
+    "segment.ms": str(10 * 60 * 1000),  # roll often so old snapshots get compacted away
+    "min.cleanable.dirty.ratio": "0.1",
+}
+
+
+def state_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}{settings.worker_id}-stage-state"
+
+
 def declare(app: faust.App, settings: Settings) -> dict[str, faust.TopicT]:
     """Faust topic objects by stage name, with partitions and retention."""
     return {
@@ -69,7 +81,14 @@ def ensure_topics(settings: Settings, timeout_s: float = 30) -> list[str]:
     try:
         wanted = {settings.topic(s): spec for s, spec in SPECS.items()}
         missing = [name for name in wanted if name not in set(admin.list_topics())]
+        if state_topic(settings) not in set(admin.list_topics()):
+            missing.append(state_topic(settings))
         for name in missing:
+            if name == state_topic(settings):
+                topic = NewTopic(name, 1, 1, topic_configs=STATE_TOPIC_CONFIG)
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    admin.create_topics([topic])
+                continue
             spec = wanted[name]
             ms = str(int(spec.retention.total_seconds() * 1000))
             topic = NewTopic(
