@@ -303,10 +303,10 @@ async def enrich(stream: Any) -> None:
         await sink("posts").write([sinks.post_row(sp) for sp in scored])
         await _delivered()
         for part in by_part:  # snapshot after the outputs are durable, before Faust commits
-            st = ENRICH[part]
-            if time.monotonic() - st.saved_at >= settings.state_snapshot_interval_s:
-                await STORE.save(stages.POSTS_SCORED, part, state.Snapshot(st.offset, st))
-                st.saved_at = time.monotonic()
+            owned = ENRICH.get(part)  # None: revoked meanwhile, the new owner has its snapshot
+            if owned and time.monotonic() - owned.saved_at >= settings.state_snapshot_interval_s:
+                await STORE.save(stages.POSTS_SCORED, part, state.Snapshot(owned.offset, owned))
+                owned.saved_at = time.monotonic()
 
 
 # ---------------------------------------------------------------- aggregate
@@ -332,7 +332,7 @@ async def _window(part: int, wall: datetime) -> PartitionWindow:
 
 
 async def _save_windows(parts: Iterable[int]) -> None:
-    for part in sorted(parts):
+    for part in sorted(p for p in parts if p in WINDOWS):  # not if revoked meanwhile
         snap = state.Snapshot(AGG_OFFSET[part], (WINDOWS[part], AGG_SEEN[part]))
         await STORE.save(stages.BRAND_MINUTES, part, snap)
 

@@ -125,10 +125,12 @@ class SnapshotStore:
             return
         slot = 1 - self._slot.get(head_key, 1)  # never overwrite the slot the head points at
         nonce = os.urandom(8)
-        n = 0
-        for n, start in enumerate(range(0, len(payload), CHUNK), 1):
-            key = b"%s/%d/%d" % (head_key, slot, n - 1)
-            await self.send(key, nonce + payload[start : start + CHUNK])
+        starts = range(0, len(payload), CHUNK)
+        n = len(starts)
+        await asyncio.gather(*(  # in flight together: one round trip, not one per chunk
+            self.send(b"%s/%d/%d" % (head_key, slot, i), nonce + payload[start : start + CHUNK])
+            for i, start in enumerate(starts)
+        ))  # fmt: skip
         await self.send(head_key, pickle.dumps({"slot": slot, "chunks": n, "nonce": nonce}))
         self._slot[head_key] = slot
 
