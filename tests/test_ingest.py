@@ -281,15 +281,23 @@ def test_dlq_show_and_replay_after_fix(
 
 
 @pytest.mark.stack
+@pytest.mark.parametrize("workers", [0, 2])
 def test_bulk_path_many_batches_in_order(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    # small batches: hundreds per partition, more than may be in flight, so the sink waits
+    # small batches: hundreds per partition, more than may be in flight, so the sink waits;
+    # with workers, small chunks so several are screened at once and must come back in order
     monkeypatch.setattr(producer_mod, "MAX_BODY", 8_000)
+    monkeypatch.setattr(producer_mod, "POOL_CHUNK", 300)
     lines = canonical_lines(6000)
+    lines[4321] = BAD_LINES[2]  # a dead letter mid-way (future timestamp)
     path = tmp_path / "many.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    assert ingest_cmd.main([str(path), "--quiet"], settings=settings) == 0
+    argv = [str(path), "--quiet", "--workers", str(workers)]
+    assert ingest_cmd.main(argv, settings=settings) == 0
+    letters = [DeadLetter.model_validate_json(v) for _, v in consume(settings, stages.POSTS_DLQ)]
+    assert [(d.reason, original_bytes(d)) for d in letters] == [("future_timestamp", lines[4321])]
+    del lines[4321]
     got = consume_partitions(settings, stages.POSTS_RAW)
     assert sorted(v for _, _, v in got) == sorted(lines)  # each post exactly once
     seq: dict[int, list[int]] = {}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from itertools import islice
 from typing import Any
 
@@ -12,7 +15,7 @@ from kafka.codec import has_lz4
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from crisis_radar.ingest.bulk import MAX_BODY, MAX_RECORDS, BatchQueue
-from crisis_radar.ingest.pipeline import Outcome, Pacer, Pipeline, Record, Send
+from crisis_radar.ingest.pipeline import Outcome, Pacer, Pipeline, Record, Send, screen_keys
 from crisis_radar.settings import Settings
 from schemas import stages
 from schemas.models import DeadLetter
@@ -159,11 +162,16 @@ def run(
     pipeline: Pipeline,
     sink: Sink | AioBatchSink,
     pacer: Pacer | None = None,
+    pool: Executor | None = None,
 ) -> None:
-    """The ingest loop; the caller flushes (so several inputs share one producer)."""
+    """The ingest loop; the caller flushes (so several inputs share one producer).
+
+    ``pool``: processes that screen canonical chunks in parallel (``screen_pool``); results
+    are used in input order, so partitions still get posts in file order.
+    """
     if pipeline.fmt == "canonical" and pacer is None:
-        for chunk in _chunks(records, CHUNK):
-            pairs, letters = pipeline.split_canonical_chunk([raw for raw, _, _ in chunk])
+        for raws, screened in _screened(records, pipeline, pool):
+            pairs, letters = pipeline.split_canonical_chunk(raws, screened)
             sink.post_many(pairs)
             for letter in letters:
                 sink.dead(letter)
@@ -173,6 +181,35 @@ def run(
         _emit(pipeline.process(raw, obj, platform), sink, pacer)
 
 
+def _screened(
+    records: Iterable[Record], pipeline: Pipeline, pool: Executor | None
+) -> Iterator[tuple[list[bytes], list[bytes | None] | None]]:
+    if pool is None:
+        for chunk in _chunks(records, CHUNK):
+            yield [raw for raw, _, _ in chunk], None
+        return
+    window: deque[tuple[list[bytes], Future[list[bytes | None]]]] = deque()
+    for chunk in _chunks(records, POOL_CHUNK):
+        raws = [raw for raw, _, _ in chunk]
+        window.append((raws, pool.submit(screen_keys, raws, pipeline.now())))
+        if len(window) > POOL_WINDOW:  # bounded read-ahead: memory stays flat on big files
+            raws, fut = window.popleft()
+            yield raws, fut.result()
+    while window:
+        raws, fut = window.popleft()
+        yield raws, fut.result()
+
+
+def screen_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for ``run``; forkserver, as the producer's threads make fork unsafe."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["crisis_radar.ingest.pipeline"])
+    return ProcessPoolExecutor(workers, mp_context=ctx)
+
+
+CHUNK = 500
+POOL_CHUNK = 2000  # lines per task: amortises the pickling round trip
+POOL_WINDOW = 8
 CHUNK = 500
 
 
