@@ -33,7 +33,7 @@ from crisis_radar.settings import get_settings
 from schemas import stages
 from schemas.models import BrandMinute, DeadLetter, Post, ScoredPost, Severity
 from schemas.validate import dead_letter, decode_post
-from streams import metrics, sinks, state
+from streams import fastpath, metrics, sinks, state
 from streams.processing import (
     AlertContext,
     Enricher,
@@ -50,6 +50,7 @@ settings = get_settings()
 DATADIR = settings.stack_dir / "faust" / f"{settings.topic_prefix}{settings.worker_id}"
 DATADIR.mkdir(parents=True, exist_ok=True)
 
+fastpath.install()  # Faust's per-message wait_first: ~11% of the worker's CPU
 app = faust.App(
     f"{settings.topic_prefix}{settings.worker_id}",  # consumer group + changelog names isolated
     broker=f"kafka://{settings.kafka_bootstrap}",
