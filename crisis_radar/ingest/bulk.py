@@ -48,7 +48,12 @@ MAX_RECORDS = _SMALL  # per batch, so offset deltas always come from the table
 
 
 def encode_records(records: Sequence[tuple[bytes, bytes]]) -> bytes:
-    """Record bodies of a v2 batch: offset deltas 0.., timestamp deltas 0, no headers."""
+    """Record bodies of a v2 batch: offset deltas 0.., timestamp deltas 0, no headers.
+
+    >>> encode_records([(b"k", b"v")]).hex(" ")  # zigzag varints: length 8, attributes, time
+    '10 00 00 00 02 6b 02 76 00'
+    >>> # and offset deltas 0, key length 1, key, value length 1, value, no headers
+    """
     assert len(records) <= MAX_RECORDS
     parts: list[bytes] = []
     add, t, big, small = parts.extend, _VARINTS, _zigzag_varint, _SMALL
