@@ -20,7 +20,14 @@ from crisis_radar.commands import dlq as dlq_cmd
 from crisis_radar.commands import ingest as ingest_cmd
 from crisis_radar.ingest import producer as producer_mod
 from crisis_radar.ingest.bulk import PrebuiltRecords
-from crisis_radar.ingest.pipeline import Pacer, Pipeline, Send, read_records, sniff_format
+from crisis_radar.ingest.pipeline import (
+    Pacer,
+    Pipeline,
+    Send,
+    read_line_chunks,
+    read_records,
+    sniff_format,
+)
 from crisis_radar.ingest.producer import REGISTRY, Sink, make_consumer, make_producer
 from crisis_radar.settings import Settings
 from schemas import stages
@@ -143,6 +150,15 @@ def test_gzip_and_stdin_read_the_same(tmp_path: Path, monkeypatch: pytest.Monkey
     from_gz = [r[0] for r in read_records(str(gz))]
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(plain.read_bytes())))
     assert [r[0] for r in read_records("-")] == from_gz == plain.read_bytes().split(b"\n")[:-1]
+    # the bulk reader: same lines, blank ones and surrounding whitespace dropped alike
+    gappy = tmp_path / "gappy.jsonl"
+    numbers = b"\n".join(b"%d" % i for i in range(20))
+    gappy.write_bytes(b"\n\n  a \n\n\n\nb\r\n" + numbers + b"\n \n")
+    want = [r[0] for r in read_records(str(gappy))]
+    assert len(want) == 22
+    for size in (1, 3, 7, 1000):
+        assert [line for c in read_line_chunks(str(gappy), size) for line in c] == want
+        assert [line for c in read_line_chunks(str(gz), size) for line in c] == from_gz
 
 
 def test_dry_run_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

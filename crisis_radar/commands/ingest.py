@@ -23,7 +23,9 @@ from crisis_radar.ingest.pipeline import (
     Pacer,
     Pipeline,
     Record,
+    file_kind,
     paths_of,
+    read_line_chunks,
     read_records,
     sniff_format,
 )
@@ -75,6 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _progress_chunks(
+    chunks: Iterator[list[bytes]], pipeline: Pipeline, quiet: bool
+) -> Iterator[list[bytes]]:
+    bar = tqdm(unit=" rec", file=sys.stderr, disable=quiet, mininterval=0.5)
+    try:
+        for chunk in chunks:
+            yield chunk
+            s = pipeline.stats
+            bar.set_postfix(sent=s.sent, rejected=s.rejected_total, skipped=s.skipped,
+                            refresh=False)  # fmt: skip
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+
+
 def _progress(records: Iterator[Record], pipeline: Pipeline, quiet: bool) -> Iterator[Record]:
     bar = tqdm(unit=" rec", file=sys.stderr, disable=quiet, mininterval=0.5)
     try:
@@ -113,10 +130,13 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
         return 2
 
     from crisis_radar.ingest.producer import (
+        CHUNK,
+        POOL_CHUNK,
         AioBatchSink,
         Sink,
         make_producer,
         run,
+        run_canonical,
         screen_pool,
         serve_metrics,
     )
@@ -156,6 +176,12 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
             for path in paths:
                 pipeline.fmt = sniff_format(path, args.format)
                 pipeline.source = f"ingest:{path}"[:256]
+                lines = file_kind(path, args.format) == "lines"
+                if pipeline.fmt == "canonical" and not pacer and lines:
+                    size = POOL_CHUNK if pool is not None else CHUNK
+                    chunks = _progress_chunks(read_line_chunks(path, size), pipeline, args.quiet)
+                    run_canonical(chunks, pipeline, sink, pool)
+                    continue
                 run(_progress(read_records(path, args.format), pipeline, args.quiet), pipeline,
                     sink, pacer, pool)  # fmt: skip
         sink.flush()

@@ -170,27 +170,37 @@ def run(
     are used in input order, so partitions still get posts in file order.
     """
     if pipeline.fmt == "canonical" and pacer is None:
-        for raws, screened in _screened(records, pipeline, pool):
-            pairs, letters = pipeline.split_canonical_chunk(raws, screened)
-            sink.post_many(pairs)
-            for letter in letters:
-                sink.dead(letter)
-        sink.ship()
+        size = CHUNK if pool is None else POOL_CHUNK
+        run_canonical(([r for r, _, _ in c] for c in _chunks(records, size)), pipeline, sink, pool)
         return
     for raw, obj, platform in records:
         _emit(pipeline.process(raw, obj, platform), sink, pacer)
 
 
+def run_canonical(
+    chunks: Iterable[list[bytes]],
+    pipeline: Pipeline,
+    sink: Sink | AioBatchSink,
+    pool: Executor | None = None,
+) -> None:
+    """The bulk path for canonical JSON lines, in chunks (``read_line_chunks``)."""
+    for raws, screened in _screened(chunks, pipeline, pool):
+        pairs, letters = pipeline.split_canonical_chunk(raws, screened)
+        sink.post_many(pairs)
+        for letter in letters:
+            sink.dead(letter)
+    sink.ship()
+
+
 def _screened(
-    records: Iterable[Record], pipeline: Pipeline, pool: Executor | None
+    chunks: Iterable[list[bytes]], pipeline: Pipeline, pool: Executor | None
 ) -> Iterator[tuple[list[bytes], list[bytes | None] | None]]:
     if pool is None:
-        for chunk in _chunks(records, CHUNK):
-            yield [raw for raw, _, _ in chunk], None
+        for raws in chunks:
+            yield raws, None
         return
     window: deque[tuple[list[bytes], Future[list[bytes | None]]]] = deque()
-    for chunk in _chunks(records, POOL_CHUNK):
-        raws = [raw for raw, _, _ in chunk]
+    for raws in chunks:
         window.append((raws, pool.submit(screen_keys, raws, pipeline.now())))
         if len(window) > POOL_WINDOW:  # bounded read-ahead: memory stays flat on big files
             raws, fut = window.popleft()
