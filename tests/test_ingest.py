@@ -19,7 +19,7 @@ from test_decode_fuzz import FUZZ, GOOD, mutate
 from crisis_radar.commands import dlq as dlq_cmd
 from crisis_radar.commands import ingest as ingest_cmd
 from crisis_radar.ingest import producer as producer_mod
-from crisis_radar.ingest.bulk import PrebuiltRecords
+from crisis_radar.ingest.bulk import EncodedBatch, PrebuiltRecords
 from crisis_radar.ingest.pipeline import (
     Pacer,
     Pipeline,
@@ -132,7 +132,7 @@ def test_screen_is_never_looser_than_decode_post(batch: list[st.DataObject]) -> 
 @pytest.mark.parametrize("lz4", [True, False])
 def test_prebuilt_batch_is_a_valid_kafka_batch(lz4: bool) -> None:
     records = [(f"k{i}".encode(), b"v%d" % i * (i * 97 % 6000)) for i in range(300)]  # some > 16 KB
-    batch = PrebuiltRecords(records, lz4)
+    batch = PrebuiltRecords(EncodedBatch.encode(3, records, lz4))
     batch.set_producer_state(7, 1, 42, False)
     batch.close()
     parsed = DefaultRecordBatch(bytes(batch.buffer()))  # kafka-python's own reader
@@ -161,9 +161,13 @@ def test_gzip_and_stdin_read_the_same(tmp_path: Path, monkeypatch: pytest.Monkey
         assert [line for c in read_line_chunks(str(gz), size) for line in c] == from_gz
 
 
-def test_dry_run_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_dry_run_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
     path = mixed_file(tmp_path)
-    code = ingest_cmd.main([str(path), str(SAMPLES / "x_v2_response.json"), "--dry-run", "--quiet"])
+    argv = [str(path), str(SAMPLES / "x_v2_response.json"), "--dry-run", "--quiet"]
+    code = ingest_cmd.main([*argv, "--workers", workers])
     err = capsys.readouterr().err
     assert code == 0
     assert "read 26, sent 23, skipped 0, rejected 5" in err

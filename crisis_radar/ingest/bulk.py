@@ -13,8 +13,10 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import xxhash
 from kafka import KafkaProducer
 from kafka.codec import has_lz4, lz4_encode
 from kafka.producer.producer_batch import ProducerBatch
@@ -65,6 +67,30 @@ def encode_records(records: Sequence[tuple[bytes, bytes]]) -> bytes:
     return b"".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedBatch:
+    """A partition's records, encoded (and compressed) but without the batch header: what a
+    worker process hands back (plain bytes pickle cheaply)."""
+
+    partition: int
+    body: bytes
+    count: int
+    codec: int
+    raw_size: int  # before compression
+
+    @classmethod
+    def encode(
+        cls, partition: int, records: Sequence[tuple[bytes, bytes]], lz4: bool
+    ) -> EncodedBatch:
+        body = encode_records(records)
+        raw_size, codec = len(body), CODEC_NONE
+        if lz4:
+            packed = lz4_encode(body)
+            if len(packed) < len(body):
+                body, codec = packed, CODEC_LZ4
+        return cls(partition, body, len(records), codec, raw_size)
+
+
 class PrebuiltRecords:
     """Stands in for kafka-python's MemoryRecordsBuilder: a closed, full batch of records.
 
@@ -72,16 +98,9 @@ class PrebuiltRecords:
     drains the batch, after ``set_producer_state``) only writes the header and the CRC.
     """
 
-    def __init__(self, records: Sequence[tuple[bytes, bytes]], lz4: bool) -> None:
-        body = encode_records(records)
-        self._raw_size: int = len(body) + HEADER.size
-        self._codec = CODEC_NONE
-        if lz4:
-            packed = lz4_encode(body)
-            if len(packed) < len(body):
-                body, self._codec = packed, CODEC_LZ4
-        self._body = body
-        self._count = len(records)
+    def __init__(self, batch: EncodedBatch) -> None:
+        self._raw_size: int = batch.raw_size + HEADER.size
+        self._codec, self._body, self._count = batch.codec, batch.body, batch.count
         self._timestamp = int(time.time() * 1000)
         self._buffer: bytearray | None = None
         self.producer_id, self.producer_epoch, self.base_sequence = -1, -1, -1
@@ -143,8 +162,11 @@ class BatchQueue:
 
     def put(self, topic: str, partition: int, records: Sequence[tuple[bytes, bytes]]) -> None:
         """Queue ``records`` (key, value pairs, in order) as one batch for ``topic/partition``."""
-        tp = TopicPartition(topic, partition)
-        batch = ProducerBatch(tp, PrebuiltRecords(records, self.lz4))
+        self.put_encoded(topic, EncodedBatch.encode(partition, records, self.lz4))
+
+    def put_encoded(self, topic: str, encoded: EncodedBatch) -> None:
+        tp = TopicPartition(topic, encoded.partition)
+        batch = ProducerBatch(tp, PrebuiltRecords(encoded))
         acc = self.accumulator
         with acc._tp_lock(tp):
             acc._batches[tp].append(batch)
@@ -166,3 +188,30 @@ class BatchQueue:
     def wait_all(self) -> None:
         while self.in_flight:
             self._settle(self.in_flight.popleft())
+
+
+def partition_batches(
+    pairs: Sequence[tuple[bytes, bytes]], partitions: int, lz4: bool
+) -> list[EncodedBatch]:
+    """(key, value) pairs -> batches by ``xxh32(key) % partitions``, each under MAX_BODY and
+    MAX_RECORDS, in input order within a partition (what ``Sink.post_many`` does, at once)."""
+    by_part: dict[int, list[tuple[bytes, bytes]]] = {}
+    h = xxhash.xxh32_intdigest
+    for pair in pairs:
+        part = h(pair[0]) % partitions
+        if part in by_part:
+            by_part[part].append(pair)
+        else:
+            by_part[part] = [pair]
+    out: list[EncodedBatch] = []
+    for part in sorted(by_part):
+        batch: list[tuple[bytes, bytes]] = []
+        size = 0
+        for key, value in by_part[part]:
+            size += len(key) + len(value) + 16
+            if batch and (size > MAX_BODY or len(batch) == MAX_RECORDS):
+                out.append(EncodedBatch.encode(part, batch, lz4))
+                batch, size = [], len(key) + len(value) + 16
+            batch.append((key, value))
+        out.append(EncodedBatch.encode(part, batch, lz4))
+    return out

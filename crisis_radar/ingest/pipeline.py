@@ -40,6 +40,12 @@ class Stats:
     skipped: int = 0  # well-formed events that are not posts
     rejected: Counter[str] = field(default_factory=Counter)
 
+    def add(self, other: Stats) -> None:
+        self.read += other.read
+        self.sent += other.sent
+        self.skipped += other.skipped
+        self.rejected.update(other.rejected)
+
     @property
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
@@ -109,17 +115,15 @@ class Pipeline:
         return out
 
     def split_canonical_chunk(
-        self, raws: list[bytes], screened: list[bytes | None] | None = None
+        self, raws: list[bytes]
     ) -> tuple[list[tuple[bytes, bytes]], list[DeadLetter]]:
-        """The bulk path: (key, original bytes) of the posts in order, and the dead letters.
-
-        ``screened``: ``screen_keys(raws, ...)`` if a worker process already ran it."""
+        """The bulk path: (key, original bytes) of the posts in order, and the dead letters."""
         pairs: list[tuple[bytes, bytes]] = []
         letters: list[DeadLetter] = []
         now = self.now()
-        for raw, key in zip(raws, screened or screen_keys(raws, now), strict=True):
-            if key is not None:
-                pairs.append((key, raw))
+        for raw, ok in zip(raws, screen_posts(raws, now), strict=True):
+            if ok is not None:
+                pairs.append((ok[0].encode(), raw))
                 continue
             got = decode_post(raw, self.source, now)
             if isinstance(got, Post):
@@ -170,11 +174,6 @@ class Pipeline:
             else:
                 out.append(Send(post.key.encode(), post.to_json(), post.created_at))
         return out
-
-
-def screen_keys(raws: list[bytes], now: datetime) -> list[bytes | None]:
-    """Keys of the lines ``decode_post`` accepts, None for the rest (worker-process task)."""
-    return [ok and ok[0].encode() for ok in screen_posts(raws, now)]
 
 
 # --- readers: yield (raw bytes, pre-parsed object or None, generic platform name) -------------

@@ -6,6 +6,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -14,8 +15,14 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.codec import has_lz4
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from crisis_radar.ingest.bulk import MAX_BODY, MAX_RECORDS, BatchQueue
-from crisis_radar.ingest.pipeline import Outcome, Pacer, Pipeline, Record, Send, screen_keys
+from crisis_radar.ingest.bulk import (
+    MAX_BODY,
+    MAX_RECORDS,
+    BatchQueue,
+    EncodedBatch,
+    partition_batches,
+)
+from crisis_radar.ingest.pipeline import Outcome, Pacer, Pipeline, Record, Send, Stats
 from crisis_radar.settings import Settings
 from schemas import stages
 from schemas.models import DeadLetter
@@ -130,6 +137,21 @@ class Sink:
             if size[part] >= MAX_BODY or len(batch) == MAX_RECORDS:
                 self.bulk.put(self.raw_topic, part, pending.pop(part))
 
+    def bulk_params(self) -> tuple[int, bool]:
+        """(partitions of posts.raw, lz4?) for ``encode_chunk``; (0, False) on a dry run."""
+        if self.bulk is None:
+            return 0, False
+        if self.raw_topic not in self.partitions:
+            self._partition(self.raw_topic, b"")
+        return self.partitions[self.raw_topic], self.bulk.lz4
+
+    def post_encoded(self, batches: list[EncodedBatch], posts: int) -> None:
+        """Batches a worker encoded (``encode_chunk``), holding ``posts`` posts."""
+        self.posts_out.inc(posts)
+        if self.bulk is not None:
+            for batch in batches:
+                self.bulk.put_encoded(self.raw_topic, batch)
+
     def ship(self) -> None:
         """Queue what ``post_many`` gathered (before any ``post``, so order holds)."""
         if self.bulk is not None:
@@ -166,8 +188,7 @@ def run(
 ) -> None:
     """The ingest loop; the caller flushes (so several inputs share one producer).
 
-    ``pool``: processes that screen canonical chunks in parallel (``screen_pool``); results
-    are used in input order, so partitions still get posts in file order.
+    ``pool``: processes that validate and encode canonical chunks (``run_canonical``).
     """
     if pipeline.fmt == "canonical" and pacer is None:
         size = CHUNK if pool is None else POOL_CHUNK
@@ -183,42 +204,60 @@ def run_canonical(
     sink: Sink | AioBatchSink,
     pool: Executor | None = None,
 ) -> None:
-    """The bulk path for canonical JSON lines, in chunks (``read_line_chunks``)."""
-    for raws, screened in _screened(chunks, pipeline, pool):
-        pairs, letters = pipeline.split_canonical_chunk(raws, screened)
-        sink.post_many(pairs)
+    """The bulk path for canonical JSON lines, in chunks (``read_line_chunks``).
+
+    With a ``pool``, worker processes validate and encode whole chunks (``encode_chunk``) and
+    this process only reads lines and queues the batches, in input order.
+    """
+    if pool is None or not isinstance(sink, Sink):
+        for raws in chunks:
+            pairs, letters = pipeline.split_canonical_chunk(raws)
+            sink.post_many(pairs)
+            for letter in letters:
+                sink.dead(letter)
+        sink.ship()
+        return
+    partitions, lz4 = sink.bulk_params()
+    window: deque[Future[tuple[list[EncodedBatch], list[DeadLetter], Stats]]] = deque()
+
+    def settle(fut: Future[tuple[list[EncodedBatch], list[DeadLetter], Stats]]) -> None:
+        batches, letters, stats = fut.result()
+        pipeline.stats.add(stats)
+        sink.post_encoded(batches, stats.sent)
         for letter in letters:
             sink.dead(letter)
-    sink.ship()
 
-
-def _screened(
-    chunks: Iterable[list[bytes]], pipeline: Pipeline, pool: Executor | None
-) -> Iterator[tuple[list[bytes], list[bytes | None] | None]]:
-    if pool is None:
-        for raws in chunks:
-            yield raws, None
-        return
-    window: deque[tuple[list[bytes], Future[list[bytes | None]]]] = deque()
+    sink.ship()  # anything gathered before goes first
     for raws in chunks:
-        window.append((raws, pool.submit(screen_keys, raws, pipeline.now())))
+        args = (raws, pipeline.now(), pipeline.source, partitions, lz4)
+        window.append(pool.submit(encode_chunk, *args))
         if len(window) > POOL_WINDOW:  # bounded read-ahead: memory stays flat on big files
-            raws, fut = window.popleft()
-            yield raws, fut.result()
+            settle(window.popleft())
     while window:
-        raws, fut = window.popleft()
-        yield raws, fut.result()
+        settle(window.popleft())
+
+
+def encode_chunk(
+    raws: list[bytes], now: datetime, source: str, partitions: int, lz4: bool
+) -> tuple[list[EncodedBatch], list[DeadLetter], Stats]:
+    """Worker-process task: validate a chunk and encode its posts as per-partition batches
+    (none when ``partitions`` is 0: a dry run)."""
+    pipeline = Pipeline("canonical", source=source, now=lambda: now)
+    pairs, letters = pipeline.split_canonical_chunk(raws)
+    batches = partition_batches(pairs, partitions, lz4) if partitions and pairs else []
+    return batches, letters, pipeline.stats
 
 
 def screen_pool(workers: int) -> ProcessPoolExecutor:
-    """Worker processes for ``run``; forkserver, as the producer's threads make fork unsafe."""
+    """Worker processes for ``run_canonical``; forkserver: the producer's threads make a plain
+    fork unsafe."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["crisis_radar.ingest.pipeline"])
+    ctx.set_forkserver_preload(["crisis_radar.ingest.producer"])
     return ProcessPoolExecutor(workers, mp_context=ctx)
 
 
 CHUNK = 500
-POOL_CHUNK = 2000  # lines per task: amortises the pickling round trip
+POOL_CHUNK = 4000  # lines per worker task: ~1.5 MB, one batch per partition or so
 POOL_WINDOW = 8
 CHUNK = 500
 
