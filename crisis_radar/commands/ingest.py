@@ -15,6 +15,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from tqdm import tqdm
 
@@ -23,6 +24,7 @@ from crisis_radar.ingest.pipeline import (
     Pacer,
     Pipeline,
     Record,
+    Stats,
     file_kind,
     paths_of,
     read_line_chunks,
@@ -69,12 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=0,
-        help="processes that validate canonical JSONL beside the sender (0: none; try 2 "
-        "on big files when the broker runs elsewhere)",
+        help="processes that validate and encode canonical JSONL while this one sends "
+        "(default 0: all in this process; 2 can help on big files, see README)",
     )
     p.add_argument("--metrics-port", type=int, help="expose Prometheus metrics on this port")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def _postfix(bar: tqdm[Any], s: Stats, refresh: bool = True) -> None:
+    # strings: tqdm would print 30000 as 3e+4
+    bar.set_postfix(sent=str(s.sent), rejected=str(s.rejected_total), skipped=str(s.skipped),
+                    refresh=refresh)  # fmt: skip
 
 
 def _progress_chunks(
@@ -85,8 +93,7 @@ def _progress_chunks(
         for chunk in chunks:
             yield chunk
             s = pipeline.stats
-            bar.set_postfix(sent=s.sent, rejected=s.rejected_total, skipped=s.skipped,
-                            refresh=False)  # fmt: skip
+            _postfix(bar, s, refresh=False)
             bar.update(len(chunk))
     finally:
         bar.close()
@@ -99,10 +106,10 @@ def _progress(records: Iterator[Record], pipeline: Pipeline, quiet: bool) -> Ite
             yield rec
             if i % 2000 == 0:
                 s = pipeline.stats
-                bar.set_postfix(sent=s.sent, rejected=s.rejected_total, skipped=s.skipped)
+                _postfix(bar, s)
                 bar.update(2000)
         s = pipeline.stats
-        bar.set_postfix(sent=s.sent, rejected=s.rejected_total, skipped=s.skipped)
+        _postfix(bar, s)
         bar.update(s.read - bar.n)
     finally:
         bar.close()
