@@ -86,17 +86,13 @@ def _postfix(bar: tqdm[Any], s: Stats, refresh: bool = True) -> None:
 
 
 def _progress_chunks(
-    chunks: Iterator[list[bytes]], pipeline: Pipeline, quiet: bool
+    chunks: Iterator[list[bytes]], pipeline: Pipeline, bar: tqdm[Any]
 ) -> Iterator[list[bytes]]:
-    bar = tqdm(unit=" rec", file=sys.stderr, disable=quiet, mininterval=0.5)
-    try:
-        for chunk in chunks:
-            yield chunk
-            s = pipeline.stats
-            _postfix(bar, s, refresh=False)
-            bar.update(len(chunk))
-    finally:
-        bar.close()
+    """Counts lines as they are read; the caller closes ``bar`` once the last are sent."""
+    for chunk in chunks:
+        yield chunk
+        _postfix(bar, pipeline.stats, refresh=False)
+        bar.update(len(chunk))
 
 
 def _progress(records: Iterator[Record], pipeline: Pipeline, quiet: bool) -> Iterator[Record]:
@@ -186,8 +182,13 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
                 lines = file_kind(path, args.format) == "lines"
                 if pipeline.fmt == "canonical" and not pacer and lines:
                     size = POOL_CHUNK if pool is not None else CHUNK
-                    chunks = _progress_chunks(read_line_chunks(path, size), pipeline, args.quiet)
-                    run_canonical(chunks, pipeline, sink, pool)
+                    bar = tqdm(unit=" rec", file=sys.stderr, disable=args.quiet, mininterval=0.5)
+                    try:
+                        chunks = read_line_chunks(path, size)
+                        run_canonical(_progress_chunks(chunks, pipeline, bar), pipeline, sink, pool)
+                        _postfix(bar, pipeline.stats)
+                    finally:
+                        bar.close()
                     continue
                 run(_progress(read_records(path, args.format), pipeline, args.quiet), pipeline,
                     sink, pacer, pool)  # fmt: skip
