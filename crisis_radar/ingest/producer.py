@@ -50,7 +50,10 @@ def kafka_security(settings: Settings) -> dict[str, Any]:
 def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     """Throughput settings: large batches, a short linger, lz4 (gzip without the lz4 module).
 
-    Idempotence keeps per-partition order across retries, so a replay is sent in file order.
+    acks=all with idempotence: a bulk load must neither lose nor double posts, and on the local
+    single broker all costs no more than acks=1. Idempotence also keeps per-partition order
+    across retries, so a replay is sent in file order. The bulk path (``bulk.BatchQueue``)
+    hands whole batches to this producer, so the same settings govern it.
     """
     conf: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap.split(","),
