@@ -269,3 +269,33 @@ def screen_posts(raws: Sequence[bytes], now: datetime) -> list[tuple[str, dateti
             pass
         result.append(None)
     return result
+
+
+def screen_keys(raws: Sequence[bytes], now: datetime) -> list[bytes | None]:
+    """``screen_posts`` for the bulk path: the key bytes only, None where decode_post must look.
+
+    >>> from datetime import datetime, timezone
+    >>> now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    >>> ok = b'{"platform":"x","post_id":"1","author":{"id":"u"},"text":"hi",'
+    >>> ok += b'"created_at":"2026-11-23T11:59:00Z"}'
+    >>> screen_keys([ok, b"[]"], now)
+    [b'x:1', None]
+    """
+    try:
+        screen = _screen(now.replace(second=0, microsecond=0))
+    except TypeError:
+        screen = None
+    if screen is None:
+        return [None if ok is None else ok[0].encode() for ok in screen_posts(raws, now)]
+    validate, limit = screen.validate_json, MAX_RAW_BYTES
+    keys: list[bytes | None] = []
+    for raw in raws:
+        try:
+            if len(raw) <= limit:
+                d = validate(raw)
+                keys.append(f"{d['platform']}:{d['post_id']}".encode())
+                continue
+        except Exception:  # as in screen_posts
+            pass
+        keys.append(None)
+    return keys

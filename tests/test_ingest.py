@@ -32,7 +32,13 @@ from crisis_radar.ingest.producer import REGISTRY, Sink, make_consumer, make_pro
 from crisis_radar.settings import Settings
 from schemas import stages
 from schemas.models import Author, DeadLetter, Post
-from schemas.validate import decode_post, original_bytes, screen_enabled, screen_posts
+from schemas.validate import (
+    decode_post,
+    original_bytes,
+    screen_enabled,
+    screen_keys,
+    screen_posts,
+)
 
 SAMPLES = Path(__file__).parent / "samples"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -111,7 +117,8 @@ def test_screen_accepts_what_decode_post_accepts() -> None:
     good = [*canonical_lines(5), full, json.dumps(offset).encode()]
     got = screen_posts(good, NOW)
     assert got == [((p := Post.model_validate_json(r)).key, p.created_at) for r in good]
-    assert screen_posts(BAD_LINES, NOW) == [None] * len(BAD_LINES)
+    assert screen_keys(good, NOW) == [k.encode() for k, _ in got]  # type: ignore[union-attr]
+    assert screen_posts(BAD_LINES, NOW) == [None] * len(BAD_LINES) == screen_keys(BAD_LINES, NOW)
 
 
 @FUZZ
@@ -123,10 +130,13 @@ def test_screen_is_never_looser_than_decode_post(batch: list[st.DataObject]) -> 
         if data.draw(st.booleans()):
             raw = raw[: data.draw(st.integers(0, len(raw)))]
         raws.append(raw)
-    for raw, ok in zip(raws, screen_posts(raws, NOW), strict=True):
+    keys = screen_keys(raws, NOW)
+    for raw, ok, key in zip(raws, screen_posts(raws, NOW), keys, strict=True):
+        assert (ok is None) == (key is None)
         if ok is not None:
             post = decode_post(raw, "fuzz", NOW)
             assert isinstance(post, Post) and ok == (post.key, post.created_at), raw
+            assert key == post.key.encode()
 
 
 @pytest.mark.parametrize("lz4", [True, False])
