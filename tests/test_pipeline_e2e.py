@@ -109,10 +109,11 @@ def test_simulated_crisis_end_to_end(settings, clickhouse, tmp_path: Path) -> No
     # Detector state is in the changelog, so a restarted worker resumes it.
     from detectors.crisis import CrisisScorer
 
-    scorer, severity = latest_state(settings, b"telvana")
+    scorer, severity, learned = latest_state(settings, b"telvana")  # learned: streams/state.py
     final = [a for a in runner.read_alerts(settings, 500) if a.brand == "telvana"]
     assert isinstance(scorer, CrisisScorer)
     assert severity == max(final, key=lambda a: a.minute).severity  # state and alerts agree
+    assert learned >= max(final, key=lambda a: a.minute).minute  # the last minute it learned
 
 
 def latest_state(settings, key: bytes):
