@@ -99,7 +99,8 @@ def _produce(producer: Any, topic: str, posts: Iterator[bytes], n: int, rate: fl
 
 
 def _count(ch: Any, prefix: str) -> int:
-    return int(ch.execute(f"SELECT count() FROM posts WHERE post_id LIKE '{prefix}%'")[0][0])
+    sql = "SELECT count() FROM posts WHERE startsWith(post_id, %(prefix)s)"
+    return int(ch.execute(sql, {"prefix": prefix})[0][0])
 
 
 def _wait_rows(ch: Any, prefix: str, n: int, deadline: float) -> tuple[int, float | None, float]:
@@ -138,7 +139,9 @@ def _wait_drained(port: int, n: int, deadline: float) -> float:
 def _latency(ch: Any, prefix: str) -> tuple[float, float, float]:
     (p50, p99), mx = ch.execute(
         "SELECT quantiles(0.5, 0.99)(toInt64(inserted_at) - toInt64(created_at)), "
-        f"max(toInt64(inserted_at) - toInt64(created_at)) FROM posts WHERE post_id LIKE '{prefix}%'"
+        "max(toInt64(inserted_at) - toInt64(created_at)) FROM posts "
+        "WHERE startsWith(post_id, %(prefix)s)",
+        {"prefix": prefix},
     )[0]
     return float(p50), float(p99), float(mx)
 
