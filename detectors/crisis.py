@@ -1,18 +1,21 @@
 """Crisis scoring: combine per-signal anomaly scores into a severity with hysteresis.
 
-A crisis needs attention up (unique posts and unique authors above their seasonal baseline)
-AND negativity up (negative share above its baseline, or mean sentiment below it). A launch
-(volume up, sentiment positive) therefore is not a crisis; a copy-paste campaign raises
-"watch". Severity enters at higher scores than it exits and holds ``min_dwell`` minutes, so
-alerts don't flap on a noisy border.
+A crisis needs attention up AND negativity up. Attention: unique posts and unique authors above
+their seasonal baseline, or the count of negative posts far above its usual level (a Poisson
+CUSUM: a complaint going viral doubles the volume but multiplies the negatives by ten).
+Negativity: negative share above its baseline, or mean sentiment below it. A launch (volume up,
+sentiment positive) therefore is not a crisis; a copy-paste campaign raises "watch". A burst
+carried by a few accounts posting again and again (a bot burst) is held at "warning" at most.
+Severity enters at higher scores than it exits and holds ``min_dwell`` minutes, so alerts don't
+flap on a noisy border.
 
 >>> from datetime import datetime, timedelta, UTC
 >>> from schemas.models import BrandMinute
 >>> cs = CrisisScorer()
 >>> t0 = datetime(2026, 11, 23, tzinfo=UTC)
->>> def bm(i, posts, neg):
+>>> def bm(i, posts, neg, authors=None):
 ...     return BrandMinute(brand="acme", minute=t0 + timedelta(minutes=i), posts=posts,
-...                        unique_posts=posts, unique_authors=posts, negative=neg,
+...                        unique_posts=posts, unique_authors=authors or posts, negative=neg,
 ...                        neutral=posts - neg, sentiment_sum=-0.5 * neg)
 >>> quiet = [cs.process_one(bm(i, 10, 1 + i % 2)) for i in range(240)]
 >>> max(a.severity for a in quiet).label
@@ -22,6 +25,10 @@ alerts don't flap on a noisy border.
 ('crisis', True, 'volume')
 >>> len(alert_id("acme", a.minute, a.severity))
 32
+>>> bots = CrisisScorer()   # 60 negative posts a minute from the same 12 accounts
+>>> _ = [bots.process_one(bm(i, 10, 1 + i % 2)) for i in range(240)]
+>>> max(bots.process_one(bm(240 + i, 60, 40, authors=12)).severity for i in range(30)).label
+'warning'
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from schemas.models import BrandMinute, Severity, SignalExplanation
 # (scale 8: tuned on seeds 101/102, 10 was slower with no fewer false warnings to show for it).
 ENTER = {Severity.WATCH: 0.3, Severity.WARNING: 0.5, Severity.CRISIS: 0.7}
 EXIT = {Severity.WATCH: 0.2, Severity.WARNING: 0.35, Severity.CRISIS: 0.5}
+_LOG10E = math.log10(math.e)
 
 
 def alert_id(brand: str, minute: datetime, severity: Severity) -> str:
@@ -56,6 +64,23 @@ def to_score(s: float) -> float:
     return min(1.0, -math.log10(max(1.0 - s, 1e-10)) / 10.0)
 
 
+def poisson_cusum_step(ev: float, k: int, lam0: float, mult: float, cap: float,
+                       step: float = math.inf) -> float:
+    """One step of a Poisson CUSUM (log10 likelihood ratio of rate ``mult * lam0`` vs ``lam0``).
+
+    Drifts down under the usual rate (so noise does not pile up, unlike a leaky sum of
+    p-values) and climbs fast when counts jump ``mult``-fold, even at night's low counts.
+    ``step`` caps what one count adds, so one freak count is not enough on its own.
+
+    >>> round(poisson_cusum_step(0.0, 4, 0.2, 12.0, 24.0), 2)   # 4 negatives where 0.2 expected
+    3.36
+    >>> poisson_cusum_step(3.36, 0, 0.2, 12.0, 24.0) < 3.36
+    True
+    """
+    llr = min(step, k * math.log10(mult) - (mult - 1.0) * lam0 * _LOG10E)
+    return min(cap, max(0.0, ev + llr))
+
+
 @dataclass
 class Assessment:
     brand: str
@@ -66,13 +91,15 @@ class Assessment:
     changed: bool
     signals: list[SignalExplanation] = field(default_factory=list)
     summary: str = ""
+    # each side's accumulated evidence as a fraction of the warning level (1.0 = at the level)
+    evidence: dict[str, float] = field(default_factory=dict)
 
 
 class BrandState:
     """Detectors and hysteresis state of one brand (a few KB pickled)."""
 
-    __slots__ = ("authors", "below", "dwell", "ev_neg", "ev_up", "n", "neg_share", "reach",
-                 "sentiment", "severity", "volume")
+    __slots__ = ("authors", "below", "bot", "dwell", "ev_nc", "ev_neg", "ev_up", "ew_posts",
+                 "ew_repeats", "n", "neg_share", "reach", "sentiment", "severity", "volume")
 
     def __init__(self) -> None:
         self.volume = SeasonalDetector(kind="poisson", direction="up")
@@ -86,27 +113,43 @@ class BrandState:
         self.n = 0
         self.ev_up = 0.0  # accumulated evidence, in -log10 p units
         self.ev_neg = 0.0
+        self.ev_nc = 0.0  # Poisson CUSUM of the negative count (log10 likelihood ratio)
+        self.ew_posts = 0.0  # EW sums of posts and of repeat posts (posts - unique authors)
+        self.ew_repeats = 0.0
+        self.bot = False  # this episode looks like a bot burst (sticky until severity none)
 
     def __getstate__(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__}
 
     def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__()  # type: ignore[misc]  # defaults for slots newer than the pickle
         for k, v in state.items():
             setattr(self, k, v)
 
 
 class CrisisScorer:
-    """Per-brand crisis assessment, one closed ``BrandMinute`` at a time."""
+    """Per-brand crisis assessment, one closed ``BrandMinute`` at a time.
+
+    ``neg_count_mult``: the negative-count CUSUM tests for negatives at this multiple of their
+    usual rate (12: a TV-spot burst, x1.5-3.5 with the usual mix, drifts it down). Bot bursts:
+    when posts minus unique authors (repeat posts) make up ``bot_repeat`` of the recent posts
+    (EW, ``bot_decay`` per minute, at least ``bot_min_posts``), severity stops at ``bot_cap``.
+    """
 
     def __init__(self, min_dwell: int = 10, min_history: int = 30,
                  campaign_watch_share: float = 0.3, decay: float = 0.8,
-                 drift: float = 0.3, scale: float = 8.0) -> None:
+                 drift: float = 0.3, scale: float = 8.0, neg_count_mult: float = 12.0,
+                 bot_repeat: float = 0.12, bot_decay: float = 0.9, bot_min_posts: float = 10.0,
+                 bot_cap: Severity = Severity.WARNING) -> None:
         self.min_dwell = min_dwell
         self.scale = scale  # evidence (-log10 p) that maps to score 1
         self.decay = decay  # evidence kept from one minute to the next
         self.drift = drift  # -log10 p below this adds no evidence (ordinary minutes)
         self.min_history = min_history  # minutes before a new brand may go past "watch"
         self.campaign_watch_share = campaign_watch_share
+        self.neg_count_mult = neg_count_mult
+        self.bot_repeat, self.bot_decay, self.bot_min_posts = bot_repeat, bot_decay, bot_min_posts
+        self.bot_cap = bot_cap
         self.brands: dict[str, BrandState] = {}
 
     def process_one(self, minute: BrandMinute) -> Assessment:
@@ -132,13 +175,31 @@ class CrisisScorer:
         cap = 3.0 * self.scale  # bounded, so the all-clear comes minutes after the crisis ends
         ev_up = min(cap, self.decay * st.ev_up + max(0.0, _lp(up) - self.drift))
         ev_neg = min(cap, self.decay * st.ev_neg + max(0.0, _lp(neg) - self.drift))
-        score = min(1.0, min(ev_up, ev_neg) / self.scale)  # both sides are needed
+        exp_neg = max(st.volume.expected(t) * st.neg_share.expected(t), 0.05)
+        ev_nc = st.ev_nc
+        if self.neg_count_mult > 1.0:
+            # at most half the warning level per minute: it takes two minutes of negatives
+            ev_nc = poisson_cusum_step(st.ev_nc, minute.negative, exp_neg, self.neg_count_mult,
+                                       cap, step=self.scale * ENTER[Severity.WARNING] / 2)
+        attention = max(ev_up, ev_nc)
+        score = min(1.0, min(attention, ev_neg) / self.scale)  # both sides are needed
         campaign = minute.campaign_posts / posts if posts else 0.0
         candidate = _level(score, ENTER)
         if campaign >= self.campaign_watch_share and to_score(s_vol) >= ENTER[Severity.WATCH]:
             candidate = max(candidate, Severity.WATCH)
+        # Bot burst: the same few accounts post minute after minute (10 bots, 20 posts a
+        # minute), while crisis posts come from distinct people.
+        ew_posts = self.bot_decay * st.ew_posts + posts
+        ew_rep = self.bot_decay * st.ew_repeats + (posts - minute.unique_authors)
+        repeat = ew_rep / ew_posts if ew_posts > 0 else 0.0
+        bot = st.bot or (ew_posts >= self.bot_min_posts and repeat >= self.bot_repeat)
+        if bot:
+            candidate = min(candidate, self.bot_cap)
         if st.n < self.min_history:
             candidate = min(candidate, Severity.WATCH)
+        warn = self.scale * ENTER[Severity.WARNING]
+        evidence = {"attention": attention / warn, "negativity": ev_neg / warn,
+                    "negative_count": ev_nc / warn, "repeat_share": repeat}
         signals = [
             _sig("volume", vol, st.volume.expected(t), s_vol),
             _sig("unique_authors", minute.unique_authors, st.authors.expected(t), s_auth),
@@ -146,18 +207,21 @@ class CrisisScorer:
             _sig("mean_sentiment", mean_sent, st.sentiment.expected(t), s_sent),
             _sig("reach", float(minute.reach), math.expm1(max(st.reach.expected(t), 0.0)),
                  s_reach),
-            _sig("negative_volume", minute.negative,
-                 st.volume.expected(t) * st.neg_share.expected(t), neg),
+            _sig("negative_volume", minute.negative, exp_neg, min(1.0, ev_nc / cap)),
             _sig("campaign_share", campaign, 0.0, min(1.0, campaign)),
             _sig("novelty", minute.new_clusters / posts if posts else 0.0, 0.0,
                  min(1.0, minute.new_clusters / posts) if posts else 0.0),
+            _sig("repeat_posts", repeat, 0.0, min(1.0, repeat / (2 * self.bot_repeat)),
+                 "bot-like: capped at " + self.bot_cap.label if bot else ""),
         ]
         prev = st.severity
         if minute.version > 1:  # an amendment: report, but neither learn nor move state twice
             return Assessment(minute.brand, t, score, prev, prev, False, signals,
-                              _summary(minute.brand, prev, signals))
+                              _summary(minute.brand, prev, signals), evidence)
         new = self._hysteresis(st, score, candidate)
-        st.ev_up, st.ev_neg = ev_up, ev_neg
+        st.ev_up, st.ev_neg, st.ev_nc = ev_up, ev_neg, ev_nc
+        st.ew_posts, st.ew_repeats = ew_posts, ew_rep
+        st.bot = bot and new > Severity.NONE
         st.volume.learn_one(vol, t)
         st.authors.learn_one(float(minute.unique_authors), t)
         st.neg_share.learn_one(share, t, n=posts)
@@ -165,8 +229,7 @@ class CrisisScorer:
         st.reach.learn_one(reach, t)
         st.n += 1
         return Assessment(minute.brand, t, score, new, prev, new != prev, signals,
-                          _summary(minute.brand, new, signals))
-
+                          _summary(minute.brand, new, signals), evidence)
     def _hysteresis(self, st: BrandState, score: float, candidate: Severity) -> Severity:
         cur = st.severity
         if candidate > cur:
@@ -192,9 +255,10 @@ def _level(score: float, table: dict[Severity, float]) -> Severity:
     return best
 
 
-def _sig(name: str, observed: float, expected: float, score: float) -> SignalExplanation:
+def _sig(name: str, observed: float, expected: float, score: float,
+         detail: str = "") -> SignalExplanation:
     return SignalExplanation(signal=name, observed=float(observed), expected=float(expected),
-                             score=min(1.0, max(0.0, score)))
+                             score=min(1.0, max(0.0, score)), detail=detail)
 
 
 def _summary(brand: str, sev: Severity, signals: list[SignalExplanation]) -> str:

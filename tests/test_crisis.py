@@ -147,3 +147,71 @@ def test_pickle_and_determinism() -> None:
     rc = [(x.score, x.severity) for x in map(c.process_one, stream[300:])]
     assert ra == rb == rc
     assert len(pickle.dumps(a.brands["acme"])) < 8000
+
+
+def test_negative_turn_at_moderate_volume_is_warned_within_two_minutes() -> None:
+    """Volume only x1.5 but the mix turns negative (0.2 -> 0.8 share): the negative count is ~6x
+    its usual level, so attention comes from the negative count while the total volume is still
+    unremarkable. The old rule (volume evidence needed) warned after 9-18 minutes or never."""
+    for seed in (11, 12, 13):
+        rng = np.random.default_rng(seed)
+        cs = CrisisScorer()
+        start = 2 * 1440 + 15 * 60  # afternoon peak, ~6 posts/min
+        run(cs, normal_stream(rng, 0, start))
+        fired = None
+        for k in range(15):
+            i = start + k
+            n = int(rng.poisson(rate(i) * 1.5))
+            a = cs.process_one(minute(i, n, round(n * 0.8)))
+            if a.severity >= Severity.WARNING:
+                fired = k
+                assert a.evidence["attention"] >= 1.0 and a.evidence["negativity"] >= 1.0
+                break
+        assert fired is not None and fired <= 2, seed
+
+
+def test_benign_burst_with_usual_mix_stays_below_warning() -> None:
+    """A TV-spot burst (volume x3.5 for 40 min, usual sentiment mix) is the hard negative."""
+    for seed in (12, 13, 14):
+        rng = np.random.default_rng(seed)
+        cs = CrisisScorer()
+        start = 2 * 1440 + 14 * 60
+        run(cs, normal_stream(rng, 0, start))
+        burst = normal_stream(rng, start, start + 40, mult=3.5)
+        assert max(run(cs, burst)) < Severity.WARNING
+
+
+def test_bot_burst_never_reaches_crisis() -> None:
+    """12 new accounts posting negative spam ~2x a minute each at night: many posts from the
+    same few authors minute after minute. Watch or warning, never crisis."""
+    rng = np.random.default_rng(15)
+    cs = CrisisScorer()
+    start = 2 * 1440 + 3 * 60  # 3 am: ~1 post/min
+    run(cs, normal_stream(rng, 0, start))
+    sev = []
+    for k in range(60):
+        i = start + k
+        base = normal_stream(rng, i, i + 1)[0]
+        bots = int(rng.poisson(20))
+        active = min(12, bots)
+        sev.append(cs.process_one(base.model_copy(update={
+            "posts": base.posts + bots, "unique_posts": base.unique_posts + bots // 4,
+            "unique_authors": base.unique_authors + active,
+            "negative": base.negative + int(0.7 * bots), "neutral": base.neutral + bots
+            - int(0.7 * bots), "sentiment_sum": base.sentiment_sum - 0.42 * bots,
+            "reach": base.reach + 12 * active})).severity)
+    assert max(sev) >= Severity.WATCH  # seen
+    assert max(sev) < Severity.CRISIS  # but not a crisis
+
+
+def test_crisis_with_distinct_authors_still_reaches_crisis() -> None:
+    rng = np.random.default_rng(16)
+    cs = CrisisScorer()
+    start = 2 * 1440 + 3 * 60
+    run(cs, normal_stream(rng, 0, start))
+    sev = []
+    for k in range(30):
+        i = start + k
+        n = int(rng.poisson(20))
+        sev.append(cs.process_one(minute(i, n, int(0.7 * n))).severity)
+    assert max(sev) == Severity.CRISIS

@@ -146,9 +146,15 @@ def default_enricher(watchlist: Path, brand_ids: Iterable[str]) -> Enrich:
 
 @dataclass
 class Replay:
-    """Severity timeline per brand: list of (minute, severity, score)."""
+    """Severity timeline per brand: list of (minute, severity, score); evidence per side.
+
+    ``evidence[brand]``: (minute, attention, negativity), each side's accumulated evidence as a
+    fraction of what a warning needs (1.0 = that side alone is at the warning level).
+    """
 
     timeline: dict[str, list[tuple[datetime, Severity, float]]] = field(
+        default_factory=lambda: defaultdict(list))
+    evidence: dict[str, list[tuple[datetime, float, float]]] = field(
         default_factory=lambda: defaultdict(list))
     minutes: list[BrandMinute] = field(default_factory=list)
 
@@ -160,6 +166,8 @@ def replay_minutes(minutes: Iterable[BrandMinute], scorer: CrisisScorer | None =
         a = scorer.process_one(m)
         if m.version == 1:
             rep.timeline[m.brand].append((m.minute, a.severity, a.score))
+            rep.evidence[m.brand].append((m.minute, a.evidence.get("attention", 0.0),
+                                          a.evidence.get("negativity", 0.0)))
     return rep
 
 
@@ -208,6 +216,7 @@ def evaluate(rep: Replay, truth: dict[str, Any]) -> dict[str, Any]:
         windows[e["brand"]].append((s - timedelta(minutes=5), end + GRACE))
     by_kind: dict[str, dict[str, Any]] = {}
     crisis_kinds = set(truth.get("crisis_kinds", []))
+    per_event: list[dict[str, Any]] = []
     for e in events:
         s, end = _parse(e["start"]), _parse(e["end"]) + GRACE
         lo = s - timedelta(minutes=5)
@@ -220,8 +229,15 @@ def evaluate(rep: Replay, truth: dict[str, Any]) -> dict[str, Any]:
         k["detected"] += first_warn is not None
         k["crisis_alerts"] += peak >= Severity.CRISIS
         k["watch_or_more"] += peak >= Severity.WATCH
-        if first_warn is not None:
-            k["delays"].append(max(0.0, (first_warn - s).total_seconds() / 60.0))
+        delay = None if first_warn is None else max(0.0, (first_warn - s).total_seconds() / 60)
+        if delay is not None:
+            k["delays"].append(delay)
+        ev = [x for x in rep.evidence.get(e["brand"], []) if lo <= x[0] <= end]
+        per_event.append({
+            "kind": e["kind"], "brand": e["brand"], "start": e["start"], "delay_min": delay,
+            "peak": peak.label,
+            # which side of the evidence reached its warning level first, and when
+            "attention_min": _first_min(ev, 1, s), "negativity_min": _first_min(ev, 2, s)})
     false_warn = 0
     span_min = 0
     for b in brands:
@@ -255,7 +271,38 @@ def evaluate(rep: Replay, truth: dict[str, Any]) -> dict[str, Any]:
         "launch_crisis_alerts": kinds.get("launch_spike", {}).get("crisis_alerts", 0),
         "median_delay_min": statistics.median(delays) if delays else None,
         "kinds": kinds,
+        "signals": _signal_breakdown(per_event, crisis_kinds),
+        "events": per_event,
     }
+
+
+def _first_min(ev: list[tuple[datetime, float, float]], side: int,
+               start: datetime) -> float | None:
+    """Minutes from ``start`` to the first minute this evidence side reached 1 (None: never)."""
+    m = next((x[0] for x in ev if x[side] >= 1.0), None)
+    return None if m is None else (m - start).total_seconds() / 60.0
+
+
+def _signal_breakdown(per_event: list[dict[str, Any]],
+                      crisis_kinds: set[str]) -> dict[str, dict[str, Any]]:
+    """Per kind: median minute each side reached its warning level, and which side was last
+    (the one that set the delay)."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in sorted({e["kind"] for e in per_event}):
+        evs = [e for e in per_event if e["kind"] == kind]
+        row: dict[str, Any] = {"crisis_kind": kind in crisis_kinds}
+        for side in ("attention", "negativity"):
+            xs = [e[f"{side}_min"] for e in evs if e[f"{side}_min"] is not None]
+            row[f"{side}_median_min"] = statistics.median(xs) if xs else None
+        last = {"attention": 0, "negativity": 0, "tie": 0}
+        for e in evs:
+            a, n = e["attention_min"], e["negativity_min"]
+            if a is None or n is None:
+                continue
+            last["tie" if a == n else "attention" if a > n else "negativity"] += 1
+        row["last_side"] = last
+        out[kind] = row
+    return out
 
 
 def format_report(res: dict[str, Any]) -> str:
@@ -271,6 +318,12 @@ def format_report(res: dict[str, Any]) -> str:
         f"median delay {res['median_delay_min']} min; false warnings {res['false_warnings']} "
         f"({res['false_warnings_per_brand_week']:.2f}/brand-week); "
         f"launches with a crisis alert {res['launch_crisis_alerts']}")
+    sig = res.get("signals") or {}
+    for kind, r in sig.items():
+        fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+        lines.append(f"  {kind:<20} attention at {fmt(r['attention_median_min'])} min, "
+                     f"negativity at {fmt(r['negativity_median_min'])} min (median); "
+                     f"last to cross: {r['last_side']}")
     if res.get("enrichment"):
         lines.append("enrichment: " + ", ".join(f"{k} {v}" for k, v in res["enrichment"].items()))
     return "\n".join(lines)
