@@ -279,7 +279,7 @@ def evaluate(rep: Replay, truth: dict[str, Any]) -> dict[str, Any]:
 def _first_min(ev: list[tuple[datetime, float, float]], side: int,
                start: datetime) -> float | None:
     """Minutes from ``start`` to the first minute this evidence side reached 1 (None: never)."""
-    m = next((x[0] for x in ev if x[side] >= 1.0), None)
+    m = next((x[0] for x in ev if (x[1] if side == 1 else x[2]) >= 1.0), None)
     return None if m is None else (m - start).total_seconds() / 60.0
 
 
@@ -320,13 +320,16 @@ def format_report(res: dict[str, Any]) -> str:
         f"launches with a crisis alert {res['launch_crisis_alerts']}")
     sig = res.get("signals") or {}
     for kind, r in sig.items():
-        fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
-        lines.append(f"  {kind:<20} attention at {fmt(r['attention_median_min'])} min, "
-                     f"negativity at {fmt(r['negativity_median_min'])} min (median); "
+        lines.append(f"  {kind:<20} attention at {_fmt(r['attention_median_min'])} min, "
+                     f"negativity at {_fmt(r['negativity_median_min'])} min (median); "
                      f"last to cross: {r['last_side']}")
     if res.get("enrichment"):
         lines.append("enrichment: " + ", ".join(f"{k} {v}" for k, v in res["enrichment"].items()))
     return "\n".join(lines)
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}"
 
 
 def minutes_to_jsonl(minutes: Sequence[BrandMinute], path: Path) -> None:
