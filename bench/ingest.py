@@ -140,12 +140,12 @@ def run(n: int, keep: bool, engines: list[str], workers: int) -> dict[str, float
         "n": n, "bytes": size, "generate_s": round(gen_s, 3), "loadavg_1m_before": round(load0, 2)
     }  # fmt: skip
     try:
-        wall, cpu, _ = _timed([str(path), "--dry-run", "--quiet"], get_settings())
+        wall, cpu, _ = _timed([str(path), "--dry-run", "--quiet", "--workers", "0"], get_settings())
         print(f"validate only (ingest --dry-run): {n / wall:,.0f} posts/s wall, "
               f"{n / cpu:,.0f} posts per CPU-second")  # fmt: skip
         result["validate_posts_per_s"] = round(n / wall)
         result["validate_posts_per_cpu_s"] = round(n / cpu)
-        runs = [(e, ["--engine", e]) for e in engines]
+        runs = [(e, ["--engine", e, "--workers", "0"]) for e in engines]
         if workers:
             runs.append((f"kafka-python-workers{workers}", ["--workers", str(workers)]))
         for engine, extra in runs:
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=200_000, help="posts to generate and ingest")
     ap.add_argument("--keep", action="store_true", help="keep the bench topics")
     ap.add_argument("--engines", default="kafka-python,aiokafka", help="comma-separated")
-    ap.add_argument("--workers", type=int, default=0, help="also run ingest --workers N")
+    ap.add_argument("--workers", type=int, default=2, help="also run ingest --workers N (0: no)")
     args = ap.parse_args(argv)
     result = run(args.n, args.keep, args.engines.split(","), args.workers)
     RESULTS.mkdir(parents=True, exist_ok=True)

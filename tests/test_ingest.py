@@ -184,6 +184,22 @@ def test_dry_run_summary(
     assert "ancient_timestamp=1, bad_json=1, bad_utf8=1, future_timestamp=1, schema=1" in err
 
 
+def test_workers_default_only_for_big_canonical_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(mixed_file(tmp_path))
+    parse = ingest_cmd.build_parser().parse_args
+    monkeypatch.setattr(ingest_cmd.os, "cpu_count", lambda: 2)
+    assert ingest_cmd._workers(parse([path]), [path]) == 0  # small: the pool's start costs more
+    monkeypatch.setattr(ingest_cmd, "AUTO_WORKERS_BYTES", 100)
+    assert ingest_cmd._workers(parse([path]), [path]) == 2
+    assert ingest_cmd._workers(parse([path, "--workers", "0"]), [path]) == 0
+    assert ingest_cmd._workers(parse([path, "--engine", "aiokafka"]), [path]) == 0
+    assert ingest_cmd._workers(parse(["-"]), ["-"]) == 0  # stdin: size unknown
+    monkeypatch.setattr(ingest_cmd.os, "cpu_count", lambda: 1)
+    assert ingest_cmd._workers(parse([path]), [path]) == 0
+
+
 def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert ingest_cmd.main([]) == 2
     assert ingest_cmd.main([str(tmp_path / "nope.jsonl"), "--dry-run"]) == 2

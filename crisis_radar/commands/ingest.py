@@ -12,6 +12,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -70,9 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=int,
-        default=0,
         help="processes that validate and encode canonical JSONL while this one sends "
-        "(default 0: all in this process; 2 can help on big files, see README)",
+        f"(default: 2 for >= {AUTO_WORKERS_BYTES >> 20} MB of it on 2+ cores, else 0)",
     )
     p.add_argument("--metrics-port", type=int, help="expose Prometheus metrics on this port")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -164,7 +164,8 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
             )
             return 1
     pacer = Pacer(args.rate, args.speedup) if (args.rate or args.speedup) else None
-    pool = screen_pool(args.workers) if args.workers > 0 and not args.live and not pacer else None
+    workers = _workers(args, paths) if not args.live and not pacer else 0
+    pool = None
     started = time.monotonic()
     pipeline = Pipeline(args.format, mapping, source=f"ingest:{args.live or 'file'}")
     try:
@@ -181,6 +182,8 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
                 pipeline.source = f"ingest:{path}"[:256]
                 lines = file_kind(path, args.format) == "lines"
                 if pipeline.fmt == "canonical" and not pacer and lines:
+                    if workers and pool is None:
+                        pool = screen_pool(workers)
                     size = POOL_CHUNK if pool is not None else CHUNK
                     bar = tqdm(unit=" rec", file=sys.stderr, disable=args.quiet, mininterval=0.5)
                     try:
@@ -212,6 +215,21 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     print(f"{mode}: {s.summary()} in {elapsed:.1f}s ({s.sent / elapsed:,.0f} posts/s)",
           file=sys.stderr)  # fmt: skip
     return 0
+
+
+# Below this the pool's start (~1-2 CPU-s of imports) costs more than it saves (bench/ingest.py:
+# 1M posts, 390 MB: 48k posts/s with 2 workers vs 29k without, same CPU per post; 200k: a draw).
+AUTO_WORKERS_BYTES = 128 << 20
+
+
+def _workers(args: argparse.Namespace, paths: list[str]) -> int:
+    if args.workers is not None:
+        return max(int(args.workers), 0)
+    if args.engine != "kafka-python" or (os.cpu_count() or 1) < 2:
+        return 0
+    lines = [p for p in paths if p != "-" and file_kind(p, args.format) == "lines"]
+    size = sum(os.path.getsize(p) * (4 if p.endswith(".gz") else 1) for p in lines)
+    return 2 if size >= AUTO_WORKERS_BYTES else 0
 
 
 def _exists(path: str) -> bool:
