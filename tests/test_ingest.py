@@ -139,6 +139,14 @@ def test_screen_is_never_looser_than_decode_post(batch: list[st.DataObject]) -> 
             assert key == post.key.encode()
 
 
+def test_bulk_doctests() -> None:  # crisis_radar/ is outside pytest's doctest paths
+    import doctest
+
+    from crisis_radar.ingest import bulk
+
+    assert doctest.testmod(bulk).failed == 0
+
+
 @pytest.mark.parametrize("lz4", [True, False])
 def test_prebuilt_batch_is_a_valid_kafka_batch(lz4: bool) -> None:
     records = [(f"k{i}".encode(), b"v%d" % i * (i * 97 % 6000)) for i in range(300)]  # some > 16 KB
