@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import xxhash
 from kafka import KafkaProducer
 from kafka.codec import has_lz4, lz4_encode
 from kafka.producer.producer_batch import ProducerBatch
 from kafka.record.default_records import DefaultRecordBatchBuilder as _Builder
 from kafka.record.memory_records import MemoryRecords
 from kafka.structs import TopicPartition
+
+from crisis_radar.ingest.route import route_hash
 
 try:  # aiokafka's C crc32c: kafka-python's fallback is pure Python (~0.1 s per MB)
     from aiokafka.record._crecords.cutil import crc32c_cython as _crc32c
@@ -193,12 +194,12 @@ class BatchQueue:
 def partition_batches(
     pairs: Sequence[tuple[bytes, bytes]], partitions: int, lz4: bool
 ) -> list[EncodedBatch]:
-    """(key, value) pairs -> batches by ``xxh32(key) % partitions``, each under MAX_BODY and
-    MAX_RECORDS, in input order within a partition (what ``Sink.post_many`` does, at once)."""
+    """(key, value) pairs -> batches by ``route_hash(key, value) % partitions`` (the normalised
+    text: exact duplicates share a partition), each under MAX_BODY and MAX_RECORDS, in input
+    order within a partition (what ``Sink.post_many`` does, at once)."""
     by_part: dict[int, list[tuple[bytes, bytes]]] = {}
-    h = xxhash.xxh32_intdigest
     for pair in pairs:
-        part = h(pair[0]) % partitions
+        part = route_hash(*pair) % partitions
         if part in by_part:
             by_part[part].append(pair)
         else:

@@ -23,6 +23,7 @@ from crisis_radar.ingest.bulk import (
     partition_batches,
 )
 from crisis_radar.ingest.pipeline import Outcome, Pacer, Pipeline, Record, Send, Stats
+from crisis_radar.ingest.route import route_hash
 from crisis_radar.settings import Settings
 from schemas import stages
 from schemas.models import DeadLetter
@@ -116,7 +117,8 @@ class Sink:
     def post(self, send: Send) -> None:
         self.posts_out.inc()
         if self.producer is not None:
-            part = self._partition(self.raw_topic, send.key)
+            self._partition(self.raw_topic, b"")  # looks the partition count up
+            part = route_hash(send.key, send.value) % self.partitions[self.raw_topic]
             fut = self.producer.send(self.raw_topic, key=send.key, value=send.value, partition=part)
             fut.add_errback(self._failed)
 
@@ -128,9 +130,9 @@ class Sink:
         if self.raw_topic not in self.partitions:
             self._partition(self.raw_topic, b"")  # looks the partition count up
         n = self.partitions[self.raw_topic]
-        pending, size, h = self.pending, self.pending_bytes, xxhash.xxh32_intdigest
+        pending, size = self.pending, self.pending_bytes
         for key, value in pairs:
-            part = h(key) % n
+            part = route_hash(key, value) % n  # exact duplicates share a partition
             batch = pending.get(part)
             if batch is None:
                 batch = pending[part] = []
@@ -335,7 +337,8 @@ class AioBatchSink:
 
     def _append(self, topic: str, key: bytes, value: bytes) -> None:
         parts = self._partitions(topic)
-        tp = (topic, parts[xxhash.xxh32_intdigest(key) % len(parts)])
+        h = route_hash(key, value) if topic == self.raw_topic else xxhash.xxh32_intdigest(key)
+        tp = (topic, parts[h % len(parts)])
         batch = self.batches.get(tp)
         if batch is None:
             batch = self.batches[tp] = self.producer.create_batch()

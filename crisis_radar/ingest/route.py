@@ -1,0 +1,36 @@
+"""Which posts.raw partition a post goes to: the hash of its normalised text.
+
+The worker validates and enriches posts.raw in one pass and keeps one dedup index per input
+partition (docs/architecture.md), so exact duplicates - the same text after
+``detectors.text.normalize`` (case, URLs, mentions, an RT prefix, trailing hashtags,
+punctuation) - must land on one partition to be clustered together. A post whose normalised
+text is empty (a bare repost) is routed by its key instead. Kafka keys stay ``platform:post_id``.
+
+>>> n = 4
+>>> a = route_hash(b"x:1", b'{"text": "RT @ann: Acme stole my data!!! https://t.co/x"}') % n
+>>> b = route_hash(b"bluesky:2", b'{"text": "acme stole my data"}') % n
+>>> a == b
+True
+"""
+
+from __future__ import annotations
+
+import xxhash
+from pydantic_core import from_json
+
+from detectors.text import normalize
+
+_h = xxhash.xxh32_intdigest
+
+
+def route_hash(key: bytes, value: bytes) -> int:
+    """xxh32 of the normalised text of a canonical post (JSON ``value``), else of ``key``."""
+    try:
+        text = from_json(value).get("text")
+    except (ValueError, AttributeError, RecursionError):
+        text = None
+    if isinstance(text, str):
+        norm = normalize(text) or text.strip()
+        if norm:
+            return _h(norm.encode("utf-8", "surrogatepass"))
+    return _h(key)
