@@ -151,3 +151,22 @@ def test_cli_scenarios_on_simulated_posts(tmp_path: Path) -> None:
     assert res["kinds"]["product_defect"]["median_delay_min"] <= 15
     assert res["launch_crisis_alerts"] == 0
     assert res["false_warnings"] == 0
+
+
+def test_scenario_breakdown_says_which_side_crossed_when() -> None:
+    rep = Replay()
+    for i in range(300):
+        t = T0 + timedelta(minutes=i)
+        rep.timeline["a"].append((t, Severity.WARNING if 105 <= i < 150 else Severity.NONE, 0.0))
+        # attention reaches its warning level at minute 102, negativity at 105
+        rep.evidence["a"].append((t, 1.2 if i >= 102 else 0.1, 1.0 if i >= 105 else 0.5))
+    iso = lambda i: (T0 + timedelta(minutes=i)).isoformat()  # noqa: E731
+    truth = {"brands": {"a": {}}, "crisis_kinds": ["product_defect"],
+             "events": [{"brand": "a", "kind": "product_defect", "start": iso(100),
+                         "end": iso(140)}]}
+    res = evaluate(rep, truth)
+    ev = res["events"][0]
+    assert (ev["delay_min"], ev["attention_min"], ev["negativity_min"]) == (5.0, 2.0, 5.0)
+    row = res["signals"]["product_defect"]
+    assert row["last_side"] == {"attention": 0, "negativity": 1, "tie": 0}
+    assert row["attention_median_min"] == 2.0 and row["crisis_kind"]
