@@ -271,31 +271,36 @@ def screen_posts(raws: Sequence[bytes], now: datetime) -> list[tuple[str, dateti
     return result
 
 
-def screen_keys(raws: Sequence[bytes], now: datetime) -> list[bytes | None]:
-    """``screen_posts`` for the bulk path: the key bytes only, None where decode_post must look.
+def screen_key_texts(raws: Sequence[bytes], now: datetime) -> list[tuple[bytes, str] | None]:
+    """``screen_posts`` for the bulk path: (key bytes, text), None where decode_post must look.
+    The text is there so the caller can route by it without parsing the line again.
 
     >>> from datetime import datetime, timezone
     >>> now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
     >>> ok = b'{"platform":"x","post_id":"1","author":{"id":"u"},"text":"hi",'
     >>> ok += b'"created_at":"2026-11-23T11:59:00Z"}'
-    >>> screen_keys([ok, b"[]"], now)
-    [b'x:1', None]
+    >>> screen_key_texts([ok, b"[]"], now)
+    [(b'x:1', 'hi'), None]
     """
     try:
         screen = _screen(now.replace(second=0, microsecond=0))
     except TypeError:
         screen = None
     if screen is None:
-        return [None if ok is None else ok[0].encode() for ok in screen_posts(raws, now)]
+        out: list[tuple[bytes, str] | None] = []
+        for raw in raws:
+            got = decode_post(raw, "screen", now)
+            out.append((got.key.encode(), got.text) if isinstance(got, Post) else None)
+        return out
     validate, limit = screen.validate_json, MAX_RAW_BYTES
-    keys: list[bytes | None] = []
+    result: list[tuple[bytes, str] | None] = []
     for raw in raws:
         try:
             if len(raw) <= limit:
                 d = validate(raw)
-                keys.append(f"{d['platform']}:{d['post_id']}".encode())
+                result.append((f"{d['platform']}:{d['post_id']}".encode(), d["text"]))
                 continue
         except Exception:  # as in screen_posts
             pass
-        keys.append(None)
-    return keys
+        result.append(None)
+    return result

@@ -29,6 +29,7 @@ from crisis_radar.ingest.pipeline import (
     sniff_format,
 )
 from crisis_radar.ingest.producer import REGISTRY, Sink, make_consumer, make_producer
+from crisis_radar.ingest.route import route_hash
 from crisis_radar.settings import Settings
 from schemas import stages
 from schemas.models import Author, DeadLetter, Post
@@ -36,7 +37,7 @@ from schemas.validate import (
     decode_post,
     original_bytes,
     screen_enabled,
-    screen_keys,
+    screen_key_texts,
     screen_posts,
 )
 
@@ -117,8 +118,23 @@ def test_screen_accepts_what_decode_post_accepts() -> None:
     good = [*canonical_lines(5), full, json.dumps(offset).encode()]
     got = screen_posts(good, NOW)
     assert got == [((p := Post.model_validate_json(r)).key, p.created_at) for r in good]
-    assert screen_keys(good, NOW) == [k.encode() for k, _ in got]  # type: ignore[union-attr]
-    assert screen_posts(BAD_LINES, NOW) == [None] * len(BAD_LINES) == screen_keys(BAD_LINES, NOW)
+    texts = [Post.model_validate_json(r).text for r in good]
+    want = [(k.encode(), t) for (k, _), t in zip(got, texts, strict=True)]  # type: ignore[misc]
+    assert screen_key_texts(good, NOW) == want
+    assert screen_posts(BAD_LINES, NOW) == [None] * len(BAD_LINES)
+    assert screen_key_texts(BAD_LINES, NOW) == [None] * len(BAD_LINES)
+
+
+def test_bulk_routes_equal_route_hash() -> None:
+    base = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    texts = ["RT @bob: ACME stole my data!!! https://t.co/x #fail", "acme stole my data", "",
+             "   ", "#only #tags", "caf\u00e9 \U0001f600 ok", "x" * 10_000]  # fmt: skip
+    lines = [Post(platform="x", post_id=f"r{i}", author=Author(id="u"), text=t,
+                  created_at=base).to_json() for i, t in enumerate(texts)]  # fmt: skip
+    for chunk in (lines, [*lines, BAD_LINES[1]]):  # clean chunk, and one with a dead letter
+        pairs, routes, letters = Pipeline("canonical", now=lambda: NOW).split_canonical_chunk(chunk)
+        assert [v for _, v in pairs] == lines and len(letters) == len(chunk) - len(lines)
+        assert routes == [route_hash(k, v) for k, v in pairs]
 
 
 @FUZZ
@@ -130,13 +146,13 @@ def test_screen_is_never_looser_than_decode_post(batch: list[st.DataObject]) -> 
         if data.draw(st.booleans()):
             raw = raw[: data.draw(st.integers(0, len(raw)))]
         raws.append(raw)
-    keys = screen_keys(raws, NOW)
-    for raw, ok, key in zip(raws, screen_posts(raws, NOW), keys, strict=True):
-        assert (ok is None) == (key is None)
+    key_texts = screen_key_texts(raws, NOW)
+    for raw, ok, kt in zip(raws, screen_posts(raws, NOW), key_texts, strict=True):
+        assert (ok is None) == (kt is None)
         if ok is not None:
             post = decode_post(raw, "fuzz", NOW)
             assert isinstance(post, Post) and ok == (post.key, post.created_at), raw
-            assert key == post.key.encode()
+            assert kt == (post.key.encode(), post.text)
 
 
 def test_bulk_doctests() -> None:  # crisis_radar/ is outside pytest's doctest paths

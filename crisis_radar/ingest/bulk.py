@@ -192,14 +192,19 @@ class BatchQueue:
 
 
 def partition_batches(
-    pairs: Sequence[tuple[bytes, bytes]], partitions: int, lz4: bool
+    pairs: Sequence[tuple[bytes, bytes]],
+    partitions: int,
+    lz4: bool,
+    routes: Sequence[int] | None = None,
 ) -> list[EncodedBatch]:
     """(key, value) pairs -> batches by ``route_hash(key, value) % partitions`` (the normalised
-    text: exact duplicates share a partition), each under MAX_BODY and MAX_RECORDS, in input
-    order within a partition (what ``Sink.post_many`` does, at once)."""
+    text: exact duplicates share a partition; ``routes``: those hashes, if known), each under
+    MAX_BODY and MAX_RECORDS, in input order within a partition (as ``Sink.post_many``)."""
+    if routes is None:
+        routes = [route_hash(*pair) for pair in pairs]
     by_part: dict[int, list[tuple[bytes, bytes]]] = {}
-    for pair in pairs:
-        part = route_hash(*pair) % partitions
+    for pair, route in zip(pairs, routes, strict=True):
+        part = route % partitions
         if part in by_part:
             by_part[part].append(pair)
         else:

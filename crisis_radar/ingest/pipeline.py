@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from crisis_radar.ingest.normalise import NormaliseError, NotAPost, detect_format, expand, normalise
+from crisis_radar.ingest.route import route_text_hash
 from schemas.models import DeadLetter, Post
 from schemas.validate import (
     MAX_RAW_BYTES,
     check_post,
     dead_letter,
     decode_post,
-    screen_keys,
+    screen_key_texts,
     screen_posts,
 )
 
@@ -123,28 +124,34 @@ class Pipeline:
 
     def split_canonical_chunk(
         self, raws: list[bytes]
-    ) -> tuple[list[tuple[bytes, bytes]], list[DeadLetter]]:
-        """The bulk path: (key, original bytes) of the posts in order, and the dead letters."""
+    ) -> tuple[list[tuple[bytes, bytes]], list[int], list[DeadLetter]]:
+        """The bulk path: (key, original bytes) of the posts in order, their routes
+        (``route_text_hash``: the text is only parsed once), and the dead letters."""
         now = self.now()
-        keys = screen_keys(raws, now)
+        screened = screen_key_texts(raws, now)
         self.stats.read += len(raws)
-        if None not in keys:  # the usual case: no Python step per line
+        if None not in screened:  # the usual case
             self.stats.sent += len(raws)
-            return list(zip(keys, raws, strict=True)), []  # type: ignore[arg-type]
+            keys = [kt[0] for kt in screened]  # type: ignore[index]
+            routes = [route_text_hash(*kt) for kt in screened]  # type: ignore[misc]
+            return list(zip(keys, raws, strict=True)), routes, []
         pairs: list[tuple[bytes, bytes]] = []
+        routes = []
         letters: list[DeadLetter] = []
-        for raw, key in zip(raws, keys, strict=True):
-            if key is not None:
-                pairs.append((key, raw))
+        for raw, kt in zip(raws, screened, strict=True):
+            if kt is not None:
+                pairs.append((kt[0], raw))
+                routes.append(route_text_hash(*kt))
                 continue
             got = decode_post(raw, self.source, now)
             if isinstance(got, Post):
                 pairs.append((got.key.encode(), raw))
+                routes.append(route_text_hash(got.key.encode(), got.text))
             else:
                 letters.append(got)
                 self.stats.rejected[got.reason] += 1
         self.stats.sent += len(pairs)
-        return pairs, letters
+        return pairs, routes, letters
 
     def _dead(self, raw: bytes, reason: str, error: str) -> DeadLetter:
         return dead_letter(raw, reason, error, self.source, self.now())

@@ -122,8 +122,11 @@ class Sink:
             fut = self.producer.send(self.raw_topic, key=send.key, value=send.value, partition=part)
             fut.add_errback(self._failed)
 
-    def post_many(self, pairs: list[tuple[bytes, bytes]]) -> None:
-        """(key, value) pairs in input order; per partition they stay in that order."""
+    def post_many(
+        self, pairs: list[tuple[bytes, bytes]], routes: list[int] | None = None
+    ) -> None:
+        """(key, value) pairs in input order; per partition they stay in that order.
+        ``routes``: their ``route_hash`` values when the caller has them."""
         self.posts_out.inc(len(pairs))
         if self.bulk is None:
             return
@@ -131,8 +134,10 @@ class Sink:
             self._partition(self.raw_topic, b"")  # looks the partition count up
         n = self.partitions[self.raw_topic]
         pending, size = self.pending, self.pending_bytes
-        for key, value in pairs:
-            part = route_hash(key, value) % n  # exact duplicates share a partition
+        if routes is None:
+            routes = [route_hash(key, value) for key, value in pairs]
+        for (key, value), route in zip(pairs, routes, strict=True):
+            part = route % n  # exact duplicates share a partition
             batch = pending.get(part)
             if batch is None:
                 batch = pending[part] = []
@@ -216,8 +221,8 @@ def run_canonical(
     """
     if pool is None or not isinstance(sink, Sink):
         for raws in chunks:
-            pairs, letters = pipeline.split_canonical_chunk(raws)
-            sink.post_many(pairs)
+            pairs, routes, letters = pipeline.split_canonical_chunk(raws)
+            sink.post_many(pairs, routes)
             for letter in letters:
                 sink.dead(letter)
         sink.ship()
@@ -248,8 +253,8 @@ def encode_chunk(
     """Worker-process task: validate a chunk and encode its posts as per-partition batches
     (none when ``partitions`` is 0: a dry run)."""
     pipeline = Pipeline("canonical", source=source, now=lambda: now)
-    pairs, letters = pipeline.split_canonical_chunk(raws)
-    batches = partition_batches(pairs, partitions, lz4) if partitions and pairs else []
+    pairs, routes, letters = pipeline.split_canonical_chunk(raws)
+    batches = partition_batches(pairs, partitions, lz4, routes) if partitions and pairs else []
     return batches, letters, pipeline.stats
 
 
@@ -366,7 +371,9 @@ class AioBatchSink:
         self.posts_out.inc()
         self._append(self.raw_topic, send.key, send.value)
 
-    def post_many(self, pairs: list[tuple[bytes, bytes]]) -> None:
+    def post_many(
+        self, pairs: list[tuple[bytes, bytes]], routes: list[int] | None = None
+    ) -> None:
         self.posts_out.inc(len(pairs))
         for key, value in pairs:
             self._append(self.raw_topic, key, value)

@@ -15,6 +15,8 @@ True
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import xxhash
 from pydantic_core import from_json
 
@@ -29,8 +31,16 @@ def route_hash(key: bytes, value: bytes) -> int:
         text = from_json(value).get("text")
     except (ValueError, AttributeError, RecursionError):
         text = None
-    if isinstance(text, str):
-        norm = normalize(text) or text.strip()
-        if norm:
-            return _h(norm.encode("utf-8", "surrogatepass"))
-    return _h(key)
+    return route_text_hash(key, text) if isinstance(text, str) else _h(key)
+
+
+def route_text_hash(key: bytes, text: str) -> int:
+    """``route_hash`` when the text is at hand (the bulk ingest path parses each line once)."""
+    h = _text_hash(text)
+    return _h(key) if h is None else h
+
+
+@lru_cache(maxsize=1 << 15)  # reposts and copy-paste campaigns repeat texts
+def _text_hash(text: str) -> int | None:
+    norm = normalize(text) or text.strip()
+    return _h(norm.encode("utf-8", "surrogatepass")) if norm else None
