@@ -215,3 +215,19 @@ def test_crisis_with_distinct_authors_still_reaches_crisis() -> None:
         n = int(rng.poisson(20))
         sev.append(cs.process_one(minute(i, n, int(0.7 * n))).severity)
     assert max(sev) == Severity.CRISIS
+
+
+def test_state_pickled_before_new_fields_still_loads() -> None:
+    """Changelog recovery: a BrandState pickled by an older version lacks the newer slots."""
+    from detectors.crisis import BrandState
+
+    cs = CrisisScorer()
+    run(cs, normal_stream(np.random.default_rng(17), 0, 200))
+    state = cs.brands["acme"].__getstate__()
+    for k in ("ev_nc", "ew_posts", "ew_repeats", "bot"):
+        del state[k]
+    old = BrandState.__new__(BrandState)
+    old.__setstate__(state)
+    cs.brands["acme"] = old
+    assert cs.process_one(minute(200, 5, 1)).severity == Severity.NONE
+    assert old.n == 201 and old.ev_nc >= 0.0
