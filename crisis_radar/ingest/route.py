@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import xxhash
@@ -47,11 +48,14 @@ def _text_hash(text: str) -> int | None:
 
 
 # --- detectors.text.normalize, same output, ~2x faster -----------------------------------------
-# Routing runs it on every ingested post, where its three whole-text regex passes cost more than
-# validation. Here the URL/mention regex only runs on the words that can match, the trailing
-# hashtag block is found by scanning back from the end, and ASCII text drops punctuation with
-# str.translate. tests/test_ingest.py fuzzes it against normalize.
+# Routing runs it on every ingested post, where its three whole-text regex passes cost about as
+# much as validation. Here the URL/mention regex skips to its possible first characters, the
+# trailing hashtag block is found by scanning back from the end, and ASCII text drops
+# punctuation with str.translate. tests/test_ingest.py fuzzes it against normalize.
 
+# _URL_OR_MENTION behind a lookahead for its possible first characters: same matches, and the
+# regex engine skips to those characters instead of trying the alternation everywhere (2x).
+_URL_OR_MENTION_FAST = re.compile(r"(?=[hw@])(?:" + _URL_OR_MENTION.pattern + ")")
 _ASCII_DROP = str.maketrans(
     "", "", "".join(c for c in map(chr, range(128)) if not (c.isalnum() or c.isspace()))
 )
@@ -66,9 +70,8 @@ def fast_normalize(text: str) -> str:
     t = text.casefold()
     if t.lstrip().startswith("rt"):
         t = _RT_PREFIX.sub("", t, count=1)
-    if "@" in t or "http" in t or "www." in t:  # a URL or mention never spans whitespace
-        t = " ".join([_URL_OR_MENTION.sub(" ", w) if "@" in w or "://" in w or "www." in w
-                      else w for w in t.split()])  # fmt: skip
+    if "@" in t or "http" in t or "www." in t:
+        t = _URL_OR_MENTION_FAST.sub(" ", t)
     if "#" in t:
         body = _strip_trailing_tags(t)
         if body.strip():
