@@ -340,9 +340,12 @@ class AioBatchSink:
             )
         return self.partitions[topic]
 
-    def _append(self, topic: str, key: bytes, value: bytes) -> None:
+    def _append(self, topic: str, key: bytes, value: bytes, route: int | None = None) -> None:
         parts = self._partitions(topic)
-        h = route_hash(key, value) if topic == self.raw_topic else xxhash.xxh32_intdigest(key)
+        if route is not None:
+            h = route
+        else:
+            h = route_hash(key, value) if topic == self.raw_topic else xxhash.xxh32_intdigest(key)
         tp = (topic, parts[h % len(parts)])
         batch = self.batches.get(tp)
         if batch is None:
@@ -375,8 +378,10 @@ class AioBatchSink:
         self, pairs: list[tuple[bytes, bytes]], routes: list[int] | None = None
     ) -> None:
         self.posts_out.inc(len(pairs))
-        for key, value in pairs:
-            self._append(self.raw_topic, key, value)
+        if routes is None:
+            routes = [route_hash(key, value) for key, value in pairs]
+        for (key, value), route in zip(pairs, routes, strict=True):
+            self._append(self.raw_topic, key, value, route)
 
     def ship(self) -> None:
         pass  # batches ship when full or at flush
