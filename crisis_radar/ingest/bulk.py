@@ -4,8 +4,12 @@
 records into one Kafka v2 record batch (a join of pre-encoded varints, then lz4) and hands the
 batch to the producer's own accumulator, so kafka-python's sender thread still does the rest:
 idempotent sequence numbers (written into the header when the batch is drained), acks=all,
-retries in order, splitting on MESSAGE_TOO_LARGE. Relies on kafka-python internals
-(``_accumulator``, ``_sender``), pinned in pyproject.toml and covered by tests/test_ingest.py.
+retries in order, delivery timeouts. Relies on kafka-python internals (``_accumulator``,
+``_sender``), pinned in pyproject.toml and covered by tests/test_ingest.py.
+
+Batches stay under the broker's default 1 MB ``message.max.bytes`` even uncompressed: when a
+broker refuses a batch as too large, kafka-python 3.0.12 splits it and then never completes it
+with idempotence on (its own batches as well: seen with a topic limited to 20 kB).
 """
 
 from __future__ import annotations
