@@ -1,9 +1,11 @@
 """The Faust app: one worker runs every stage. Agents only move batches; logic lives in
 ``streams.processing`` and ``detectors``.
 
-posts.raw -validate-> posts.valid (+ posts.dlq) -enrich-> posts.scored (key brand)
-  -aggregate-> brand.minutes -crisis-> crisis.alerts;  sinks: posts, brand_minutes, alerts,
-  dead_letters (ClickHouse).  Stage label = output topic name (``schemas.stages``).
+posts.raw -validate+enrich-> posts.scored (key brand) (+ posts.dlq) -aggregate-> brand.minutes
+  -crisis-> crisis.alerts;  sinks: posts, brand_minutes, alerts, dead_letters (ClickHouse).
+  Stage label = output topic name (``schemas.stages``); validation keeps its ``posts.valid``
+  metric label. posts.valid is declared but no longer written: one hop less per post, and
+  exact duplicates meet because ingest partitions posts.raw by normalised text (docs).
 
 State (docs/reliability.md): per input partition, the dedup index (enrich, every
 ``state_snapshot_interval_s``) and the open minute windows (aggregate, every batch) are
@@ -41,7 +43,6 @@ from streams.processing import (
     build_alert,
     load_brand_labels,
     load_brand_words,
-    route_key,
 )
 from streams.topics import declare, state_topic
 
@@ -50,7 +51,8 @@ settings = get_settings()
 DATADIR = settings.stack_dir / "faust" / f"{settings.topic_prefix}{settings.worker_id}"
 DATADIR.mkdir(parents=True, exist_ok=True)
 
-fastpath.install()  # Faust's per-message wait_first: ~11% of the worker's CPU
+if settings.faust_fastpath:  # off by default: see streams/fastpath.py (SIGKILL replay test)
+    fastpath.install()
 app = faust.App(
     f"{settings.topic_prefix}{settings.worker_id}",  # consumer group + changelog names isolated
     broker=f"kafka://{settings.kafka_bootstrap}",
@@ -174,28 +176,6 @@ async def _delivered() -> None:
     await producer.flush()  # aiokafka: every batch handed over so far is delivered
 
 
-# ---------------------------------------------------------------- validate
-@app.agent(TOPICS[stages.POSTS_RAW], name=stages.POSTS_VALID)
-async def validate(stream: AsyncIterable[bytes]) -> None:
-    stage = stages.POSTS_VALID
-    async for events in stream.take_events(2000, within=0.2):  # type: ignore[attr-defined]
-        now, items, dead = utcnow(), [], []
-        for ev in events:  # decode_post per record, as validate_batch: keeps the source tag
-            out = decode_post(ev.value, stages.POSTS_RAW, now)
-            if isinstance(out, Post):
-                tag = state.tag(ev.message.partition, ev.message.offset)
-                items.append((route_key(out), out.to_json(), tag))
-            else:
-                dead.append(out)
-        metrics.POSTS_IN.labels(stage).inc(len(events))
-        metrics.POSTS_OUT.labels(stage).inc(len(items))
-        await _publish(stage, items)
-        for d in dead:
-            metrics.DLQ.labels(stage, d.reason).inc()
-            _send(stages.POSTS_DLQ, d.reason.encode(), d.to_json())
-        await _delivered()
-
-
 @app.agent(TOPICS[stages.POSTS_DLQ], name=stages.POSTS_DLQ)
 async def dead_letters(stream: AsyncIterable[bytes]) -> None:
     async for values in stream.take(1000, within=0.5):  # type: ignore[attr-defined]
@@ -223,7 +203,7 @@ def _enrich_safely(posts: list[Post], now: datetime, dedup: Any = None) -> list[
 
 
 class _EnrichState:
-    """Dedup index of one posts.valid partition + source tags seen, as of input ``offset``."""
+    """Dedup index of one posts.raw partition + source tags seen, as of input ``offset``."""
 
     def __init__(self, offset: int = -1) -> None:
         from detectors.dedup import Deduplicator
@@ -239,17 +219,25 @@ class _EnrichState:
     def __setstate__(self, d: dict[str, Any]) -> None:
         self.__dict__.update(d, saved_at=time.monotonic())
 
-    def fresh(self, posts: list[tuple[int, Any, bytes]]) -> list[tuple[int, Post]]:
-        """Posts not yet applied to this state (offset after the snapshot, tag not seen)."""
-        out = []
-        for offset, headers, value in posts:
+    def fresh(
+        self, records: list[tuple[int, Any, bytes]], now: datetime
+    ) -> tuple[list[tuple[int, Post]], list[DeadLetter]]:
+        """Validate the records not yet applied to this state (offset after the snapshot, tag
+        not seen): posts to enrich, and dead letters for the rest."""
+        posts, dead = [], []
+        for offset, headers, value in records:
             if offset > self.offset and self.seen.fresh(headers):
-                out.append((offset, Post.model_validate_json(value)))
+                out = decode_post(value, stages.POSTS_RAW, now)
+                if isinstance(out, Post):
+                    posts.append((offset, out))
+                else:
+                    dead.append(out)
             self.offset = max(self.offset, offset)
-        return out
+        return posts, dead
 
 
-ENRICH: dict[int, _EnrichState] = {}  # posts.valid partition -> state
+ENRICH: dict[int, _EnrichState] = {}  # posts.raw partition -> state
+ENRICH_STATE = f"{stages.POSTS_RAW}>{stages.POSTS_SCORED}"  # snapshot name: offsets of posts.raw
 
 
 async def _enrich_state(part: int, first_offset: int) -> _EnrichState:
@@ -258,24 +246,28 @@ async def _enrich_state(part: int, first_offset: int) -> _EnrichState:
     st = ENRICH.get(part)
     if st is not None:
         return st
-    snap = await STORE.load(stages.POSTS_SCORED, part)
+    snap = await STORE.load(ENRICH_STATE, part)
     st = snap.state if snap is not None else _EnrichState()
     recs = await state.read_range(
         settings.kafka_bootstrap, aiokafka_kwargs(settings),
-        settings.topic(stages.POSTS_VALID), part, st.offset + 1, first_offset,
+        settings.topic(stages.POSTS_RAW), part, st.offset + 1, first_offset,
     )  # fmt: skip
     if recs:
         with contextlib.suppress(Exception):  # a post that failed before fails again: skip it
-            enricher().process([p for _, p in st.fresh(recs)], utcnow(), st.dedup)
+            posts, _ = st.fresh(recs, utcnow())  # their dead letters were sent already
+            enricher().process([p for _, p in posts], utcnow(), st.dedup)
         log.info("enrich p%d: re-applied %d records after the snapshot", part, len(recs))
     ENRICH[part] = st
     return st
 
 
-@app.agent(TOPICS[stages.POSTS_VALID], name=stages.POSTS_SCORED)
+@app.agent(TOPICS[stages.POSTS_RAW], name=stages.POSTS_SCORED)
 async def enrich(stream: Any) -> None:
+    """Validate + dedup + brand match + sentiment in one pass over posts.raw: one Faust hop and
+    one JSON parse per post (a separate validate stage cost a hop, an encode and a re-parse).
+    Metrics keep both stage labels: posts.valid (validation) and posts.scored (enrichment)."""
     stage = stages.POSTS_SCORED
-    async for events in stream.take_events(1000, within=0.2):
+    async for events in stream.take_events(2000, within=0.2):
         now = utcnow()
         by_part: dict[int, list[tuple[int, Any, bytes]]] = defaultdict(list)
         for ev in events:
@@ -283,9 +275,14 @@ async def enrich(stream: Any) -> None:
             by_part[m.partition].append((m.offset, m.headers, ev.value))
         items: list[tuple[bytes, bytes, Any]] = []
         scored: list[ScoredPost] = []
+        n_valid = 0
         for part, recs in by_part.items():
             st = await _enrich_state(part, recs[0][0])
-            fresh = st.fresh(recs)
+            fresh, dead = st.fresh(recs, now)
+            n_valid += len(fresh)
+            for d in dead:
+                metrics.DLQ.labels(stages.POSTS_VALID, d.reason).inc()
+                _send(stages.POSTS_DLQ, d.reason.encode(), d.to_json())
             offsets = {id(p): off for off, p in fresh}
             out = _enrich_safely([p for _, p in fresh], now, st.dedup)
             k, prev = 0, None
@@ -295,7 +292,9 @@ async def enrich(stream: Any) -> None:
                 tag = state.tag(part, offsets[id(sp.post)], k)
                 items.append((sp.brand.encode(), sp.to_json(), tag))
             scored += out
-        metrics.POSTS_IN.labels(stage).inc(len(events))
+        metrics.POSTS_IN.labels(stages.POSTS_VALID).inc(len(events))
+        metrics.POSTS_OUT.labels(stages.POSTS_VALID).inc(n_valid)
+        metrics.POSTS_IN.labels(stage).inc(n_valid)
         metrics.POSTS_OUT.labels(stage).inc(len(scored))
         observe = metrics.LATENCY.labels(stage).observe
         for sp in scored:
@@ -306,7 +305,7 @@ async def enrich(stream: Any) -> None:
         for part in by_part:  # snapshot after the outputs are durable, before Faust commits
             owned = ENRICH.get(part)  # None: revoked meanwhile, the new owner has its snapshot
             if owned and time.monotonic() - owned.saved_at >= settings.state_snapshot_interval_s:
-                await STORE.save(stages.POSTS_SCORED, part, state.Snapshot(owned.offset, owned))
+                await STORE.save(ENRICH_STATE, part, state.Snapshot(owned.offset, owned))
                 owned.saved_at = time.monotonic()
 
 
@@ -317,16 +316,10 @@ def _emit_minutes(partition: int, closed: list[BrandMinute]) -> None:
     metrics.POSTS_OUT.labels(stages.BRAND_MINUTES).inc(len(closed))
 
 
-Rec = tuple[int, int, Any, bytes]  # partition, offset, headers, value
-
-
-async def _restore_windows(recs: list[Rec], wall: datetime) -> list[Rec]:
-    """Restore the snapshot of each partition seen for the first time, and put the records
-    between its offset and the first one Faust handed us in front of the batch: processed again
-    *with* their outputs (duplicates downstream are dropped), so nothing is lost even if the
-    committed offset ran ahead of the snapshot."""
-    gaps: list[Rec] = []
-    for part in sorted({r[0] for r in recs} - set(WINDOWS)):
+async def _window(part: int, wall: datetime) -> PartitionWindow:
+    """The partition's open minutes; on first use restored from its snapshot."""
+    win = WINDOWS.get(part)
+    if win is None:
         snap = await STORE.load(stages.BRAND_MINUTES, part)
         if snap is None:
             win, seen, offset = PartitionWindow(settings.allowed_lateness_s), state.Seen(), -1
@@ -335,14 +328,7 @@ async def _restore_windows(recs: list[Rec], wall: datetime) -> list[Rec]:
             if win.last_wall is not None:
                 win.last_wall = wall  # the restart gap is not event-time idleness
         WINDOWS[part], AGG_SEEN[part], AGG_OFFSET[part] = win, seen, offset
-        first = min(r[1] for r in recs if r[0] == part)
-        gap = await state.read_range(
-            settings.kafka_bootstrap, aiokafka_kwargs(settings),
-            settings.topic(stages.POSTS_SCORED), part, offset + 1, first,
-        )  # fmt: skip
-        gaps += [(part, o, h, v) for o, h, v in gap]
-        log.info("aggregate p%d: snapshot at %d, first record %d", part, offset, first)
-    return gaps + recs
+    return win
 
 
 async def _save_windows(parts: Iterable[int]) -> None:
@@ -355,25 +341,24 @@ async def _save_windows(parts: Iterable[int]) -> None:
 async def aggregate(stream: Any) -> None:
     async for events in stream.take_events(2000, within=0.2):
         async with AGG_LOCK:
-            recs = [(e.message.partition, e.message.offset, e.message.headers, e.value)
-                    for e in events]  # fmt: skip
-            await _aggregate(await _restore_windows(recs, utcnow()))
+            await _aggregate(events)
 
 
-async def _aggregate(events: list[Rec]) -> None:
+async def _aggregate(events: list[Any]) -> None:
     stage = stages.BRAND_MINUTES
     wall = utcnow()
     touched: set[int] = set()
     last: dict[int, int] = {}  # partition -> last offset in this batch (dropped ones too)
     late = 0
     per_brand: Counter[str] = Counter()  # metrics once per batch, not per post
-    for part, offset, headers, value in events:
-        win = WINDOWS[part]
-        fresh = offset > AGG_OFFSET[part] and AGG_SEEN[part].fresh(headers)
+    for ev in events:
+        part, offset = ev.message.partition, ev.message.offset
+        win = await _window(part, wall)
+        fresh = offset > AGG_OFFSET[part] and AGG_SEEN[part].fresh(ev.message.headers)
         last[part] = AGG_OFFSET[part] = max(offset, AGG_OFFSET[part])
         if not fresh:
             continue  # in the snapshot already, or a replayed upstream output
-        sp = ScoredPost.model_validate_json(value)
+        sp = ScoredPost.model_validate_json(ev.value)
         late += win.add(sp, wall)
         CONTEXT.add(sp)
         per_brand[sp.brand] += 1
@@ -434,32 +419,6 @@ def _scorer(key: bytes, partition: int) -> tuple[Any, Severity]:
     return scorer, sev
 
 
-CRISIS_OFFSET: dict[int, int] = {}  # brand.minutes partition -> last offset the scorers hold
-
-
-def _offset_key(part: int) -> bytes:
-    """crisis-state key of a partition's offset (never a brand id: those are printable)."""
-    return b"\x00offset/%d" % part
-
-
-async def _crisis_gaps(recs: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
-    """brand.minutes records between the scorers' changelogged offset and the first one Faust
-    handed us, for partitions seen for the first time: learned again unless already learned
-    (``LEARNED``), so no minute is skipped if the committed offset ran ahead of the state."""
-    gaps: list[tuple[int, int, bytes]] = []
-    for part in sorted({r[0] for r in recs} - set(CRISIS_OFFSET)):
-        blob = crisis_state.data.get(_offset_key(part))
-        CRISIS_OFFSET[part] = offset = int(blob) if blob else -1
-        first = min(r[1] for r in recs if r[0] == part)
-        gap = await state.read_range(
-            settings.kafka_bootstrap, aiokafka_kwargs(settings),
-            settings.topic(stages.BRAND_MINUTES), part, offset + 1, first,
-        )  # fmt: skip
-        gaps += [(part, o, v) for o, _, v in gap]
-        log.info("crisis p%d: state at %d, first record %d", part, offset, first)
-    return gaps
-
-
 @app.agent(TOPICS[stages.BRAND_MINUTES], name=stages.CRISIS_ALERTS)
 async def crisis(stream: Any) -> None:
     stage = stages.CRISIS_ALERTS
@@ -467,14 +426,11 @@ async def crisis(stream: Any) -> None:
         metrics.POSTS_IN.labels(stage).inc(len(events))
         touched: set[bytes] = set()
         rows = []
-        recs = [(e.message.partition, e.message.offset, e.value) for e in events]
-        recs = await _crisis_gaps(recs) + recs
-        for part, offset, value in recs:
-            CRISIS_OFFSET[part] = max(CRISIS_OFFSET[part], offset)
-            minute = BrandMinute.model_validate_json(value)
+        for ev in events:
+            minute = BrandMinute.model_validate_json(ev.value)
             if minute.version > 1:
                 continue  # amended by late posts: stored, but the scorer already saw the minute
-            key = minute.brand.encode()
+            key, part = minute.brand.encode(), ev.message.partition
             scorer, previous = _scorer(key, part)
             if key in LEARNED and minute.minute <= LEARNED[key]:
                 continue  # learned before a restart (replayed offset or re-sent minute)
@@ -514,10 +470,6 @@ async def crisis(stream: Any) -> None:
             blob = pickle.dumps((scorer, severity, LEARNED.get(key)))
             crisis_state.data[key] = blob
             crisis_state.send_changelog(part, key, blob)
-        for part in {r[0] for r in recs}:  # after the scorers: never ahead of them on replay
-            blob = b"%d" % CRISIS_OFFSET[part]
-            crisis_state.data[_offset_key(part)] = blob
-            crisis_state.send_changelog(part, _offset_key(part), blob)
         await _delivered()  # the changelog, before Faust commits this batch's offsets
 
 
@@ -532,7 +484,6 @@ async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
             for key in [k for k, v in SCORERS.items() if v[2] == tp.partition]:
                 del SCORERS[key]  # the new owner recovers it from the changelog
                 LEARNED.pop(key, None)
-            CRISIS_OFFSET.pop(tp.partition, None)
         elif tp.topic == settings.topic(stages.POSTS_RAW):
             ENRICH.pop(tp.partition, None)  # reloaded from the snapshot if assigned again
         elif tp.topic == settings.topic(stages.POSTS_SCORED):
