@@ -18,7 +18,6 @@ tag, so state effects are exactly once although delivery is at-least-once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import pickle
 import time
@@ -240,25 +239,25 @@ ENRICH: dict[int, _EnrichState] = {}  # posts.raw partition -> state
 ENRICH_STATE = f"{stages.POSTS_RAW}>{stages.POSTS_SCORED}"  # snapshot name: offsets of posts.raw
 
 
-async def _enrich_state(part: int, first_offset: int) -> _EnrichState:
-    """The partition's state; on first use load its snapshot and silently re-apply the records
-    between it and ``first_offset`` (their outputs are durable: Faust committed them)."""
+async def _enrich_state(
+    part: int, first_offset: int
+) -> tuple[_EnrichState, list[tuple[int, Any, bytes]]]:
+    """The partition's state and the records to process before ``first_offset``: on first use
+    its snapshot and the records between it and ``first_offset``. Those are processed again
+    *with* their outputs (the next stage drops the copies by source tag), so nothing is lost
+    even if the committed offset ran ahead of the snapshot."""
     st = ENRICH.get(part)
     if st is not None:
-        return st
+        return st, []
     snap = await STORE.load(ENRICH_STATE, part)
     st = snap.state if snap is not None else _EnrichState()
-    recs = await state.read_range(
+    gap = await state.read_range(
         settings.kafka_bootstrap, aiokafka_kwargs(settings),
         settings.topic(stages.POSTS_RAW), part, st.offset + 1, first_offset,
     )  # fmt: skip
-    if recs:
-        with contextlib.suppress(Exception):  # a post that failed before fails again: skip it
-            posts, _ = st.fresh(recs, utcnow())  # their dead letters were sent already
-            enricher().process([p for _, p in posts], utcnow(), st.dedup)
-        log.info("enrich p%d: re-applied %d records after the snapshot", part, len(recs))
+    log.info("enrich p%d: snapshot at %d, first record %d", part, st.offset, first_offset)
     ENRICH[part] = st
-    return st
+    return st, gap
 
 
 @app.agent(TOPICS[stages.POSTS_RAW], name=stages.POSTS_SCORED)
@@ -277,8 +276,8 @@ async def enrich(stream: Any) -> None:
         scored: list[ScoredPost] = []
         n_valid = 0
         for part, recs in by_part.items():
-            st = await _enrich_state(part, recs[0][0])
-            fresh, dead = st.fresh(recs, now)
+            st, gap = await _enrich_state(part, recs[0][0])
+            fresh, dead = st.fresh(gap + recs, now)
             n_valid += len(fresh)
             for d in dead:
                 metrics.DLQ.labels(stages.POSTS_VALID, d.reason).inc()
@@ -316,10 +315,16 @@ def _emit_minutes(partition: int, closed: list[BrandMinute]) -> None:
     metrics.POSTS_OUT.labels(stages.BRAND_MINUTES).inc(len(closed))
 
 
-async def _window(part: int, wall: datetime) -> PartitionWindow:
-    """The partition's open minutes; on first use restored from its snapshot."""
-    win = WINDOWS.get(part)
-    if win is None:
+Rec = tuple[int, int, Any, bytes]  # partition, offset, headers, value
+
+
+async def _restore_windows(recs: list[Rec], wall: datetime) -> list[Rec]:
+    """Restore the snapshot of each partition seen for the first time, and put the records
+    between its offset and the first one Faust handed us in front of the batch: processed again
+    *with* their outputs (duplicates downstream are dropped), so nothing is lost even if the
+    committed offset ran ahead of the snapshot."""
+    gaps: list[Rec] = []
+    for part in sorted({r[0] for r in recs} - set(WINDOWS)):
         snap = await STORE.load(stages.BRAND_MINUTES, part)
         if snap is None:
             win, seen, offset = PartitionWindow(settings.allowed_lateness_s), state.Seen(), -1
@@ -328,7 +333,14 @@ async def _window(part: int, wall: datetime) -> PartitionWindow:
             if win.last_wall is not None:
                 win.last_wall = wall  # the restart gap is not event-time idleness
         WINDOWS[part], AGG_SEEN[part], AGG_OFFSET[part] = win, seen, offset
-    return win
+        first = min(r[1] for r in recs if r[0] == part)
+        gap = await state.read_range(
+            settings.kafka_bootstrap, aiokafka_kwargs(settings),
+            settings.topic(stages.POSTS_SCORED), part, offset + 1, first,
+        )  # fmt: skip
+        gaps += [(part, o, h, v) for o, h, v in gap]
+        log.info("aggregate p%d: snapshot at %d, first record %d", part, offset, first)
+    return gaps + recs
 
 
 async def _save_windows(parts: Iterable[int]) -> None:
@@ -341,24 +353,25 @@ async def _save_windows(parts: Iterable[int]) -> None:
 async def aggregate(stream: Any) -> None:
     async for events in stream.take_events(2000, within=0.2):
         async with AGG_LOCK:
-            await _aggregate(events)
+            recs = [(e.message.partition, e.message.offset, e.message.headers, e.value)
+                    for e in events]  # fmt: skip
+            await _aggregate(await _restore_windows(recs, utcnow()))
 
 
-async def _aggregate(events: list[Any]) -> None:
+async def _aggregate(events: list[Rec]) -> None:
     stage = stages.BRAND_MINUTES
     wall = utcnow()
     touched: set[int] = set()
     last: dict[int, int] = {}  # partition -> last offset in this batch (dropped ones too)
     late = 0
     per_brand: Counter[str] = Counter()  # metrics once per batch, not per post
-    for ev in events:
-        part, offset = ev.message.partition, ev.message.offset
-        win = await _window(part, wall)
-        fresh = offset > AGG_OFFSET[part] and AGG_SEEN[part].fresh(ev.message.headers)
+    for part, offset, headers, value in events:
+        win = WINDOWS[part]
+        fresh = offset > AGG_OFFSET[part] and AGG_SEEN[part].fresh(headers)
         last[part] = AGG_OFFSET[part] = max(offset, AGG_OFFSET[part])
         if not fresh:
             continue  # in the snapshot already, or a replayed upstream output
-        sp = ScoredPost.model_validate_json(ev.value)
+        sp = ScoredPost.model_validate_json(value)
         late += win.add(sp, wall)
         CONTEXT.add(sp)
         per_brand[sp.brand] += 1
@@ -419,6 +432,32 @@ def _scorer(key: bytes, partition: int) -> tuple[Any, Severity]:
     return scorer, sev
 
 
+CRISIS_OFFSET: dict[int, int] = {}  # brand.minutes partition -> last offset the scorers hold
+
+
+def _offset_key(part: int) -> bytes:
+    """crisis-state key of a partition's offset (never a brand id: those are printable)."""
+    return b"\x00offset/%d" % part
+
+
+async def _crisis_gaps(recs: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """brand.minutes records between the scorers' changelogged offset and the first one Faust
+    handed us, for partitions seen for the first time: learned again unless already learned
+    (``LEARNED``), so no minute is skipped if the committed offset ran ahead of the state."""
+    gaps: list[tuple[int, int, bytes]] = []
+    for part in sorted({r[0] for r in recs} - set(CRISIS_OFFSET)):
+        blob = crisis_state.data.get(_offset_key(part))
+        CRISIS_OFFSET[part] = offset = int(blob) if blob else -1
+        first = min(r[1] for r in recs if r[0] == part)
+        gap = await state.read_range(
+            settings.kafka_bootstrap, aiokafka_kwargs(settings),
+            settings.topic(stages.BRAND_MINUTES), part, offset + 1, first,
+        )  # fmt: skip
+        gaps += [(part, o, v) for o, _, v in gap]
+        log.info("crisis p%d: state at %d, first record %d", part, offset, first)
+    return gaps
+
+
 @app.agent(TOPICS[stages.BRAND_MINUTES], name=stages.CRISIS_ALERTS)
 async def crisis(stream: Any) -> None:
     stage = stages.CRISIS_ALERTS
@@ -426,11 +465,14 @@ async def crisis(stream: Any) -> None:
         metrics.POSTS_IN.labels(stage).inc(len(events))
         touched: set[bytes] = set()
         rows = []
-        for ev in events:
-            minute = BrandMinute.model_validate_json(ev.value)
+        recs = [(e.message.partition, e.message.offset, e.value) for e in events]
+        recs = await _crisis_gaps(recs) + recs
+        for part, offset, value in recs:
+            CRISIS_OFFSET[part] = max(CRISIS_OFFSET[part], offset)
+            minute = BrandMinute.model_validate_json(value)
             if minute.version > 1:
                 continue  # amended by late posts: stored, but the scorer already saw the minute
-            key, part = minute.brand.encode(), ev.message.partition
+            key = minute.brand.encode()
             scorer, previous = _scorer(key, part)
             if key in LEARNED and minute.minute <= LEARNED[key]:
                 continue  # learned before a restart (replayed offset or re-sent minute)
@@ -470,6 +512,10 @@ async def crisis(stream: Any) -> None:
             blob = pickle.dumps((scorer, severity, LEARNED.get(key)))
             crisis_state.data[key] = blob
             crisis_state.send_changelog(part, key, blob)
+        for part in {r[0] for r in recs}:  # after the scorers: never ahead of them on replay
+            blob = b"%d" % CRISIS_OFFSET[part]
+            crisis_state.data[_offset_key(part)] = blob
+            crisis_state.send_changelog(part, _offset_key(part), blob)
         await _delivered()  # the changelog, before Faust commits this batch's offsets
 
 
@@ -484,6 +530,7 @@ async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
             for key in [k for k, v in SCORERS.items() if v[2] == tp.partition]:
                 del SCORERS[key]  # the new owner recovers it from the changelog
                 LEARNED.pop(key, None)
+            CRISIS_OFFSET.pop(tp.partition, None)
         elif tp.topic == settings.topic(stages.POSTS_RAW):
             ENRICH.pop(tp.partition, None)  # reloaded from the snapshot if assigned again
         elif tp.topic == settings.topic(stages.POSTS_SCORED):
