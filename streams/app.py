@@ -18,7 +18,6 @@ tag, so state effects are exactly once although delivery is at-least-once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import pickle
 import time
@@ -240,25 +239,25 @@ ENRICH: dict[int, _EnrichState] = {}  # posts.raw partition -> state
 ENRICH_STATE = f"{stages.POSTS_RAW}>{stages.POSTS_SCORED}"  # snapshot name: offsets of posts.raw
 
 
-async def _enrich_state(part: int, first_offset: int) -> _EnrichState:
-    """The partition's state; on first use load its snapshot and silently re-apply the records
-    between it and ``first_offset`` (their outputs are durable: Faust committed them)."""
+async def _enrich_state(
+    part: int, first_offset: int
+) -> tuple[_EnrichState, list[tuple[int, Any, bytes]]]:
+    """The partition's state and the records to process before ``first_offset``: on first use
+    its snapshot and the records between it and ``first_offset``. Those are processed again
+    *with* their outputs (the next stage drops the copies by source tag), so nothing is lost
+    even if the committed offset ran ahead of the snapshot."""
     st = ENRICH.get(part)
     if st is not None:
-        return st
+        return st, []
     snap = await STORE.load(ENRICH_STATE, part)
     st = snap.state if snap is not None else _EnrichState()
-    recs = await state.read_range(
+    gap = await state.read_range(
         settings.kafka_bootstrap, aiokafka_kwargs(settings),
         settings.topic(stages.POSTS_RAW), part, st.offset + 1, first_offset,
     )  # fmt: skip
-    if recs:
-        with contextlib.suppress(Exception):  # a post that failed before fails again: skip it
-            posts, _ = st.fresh(recs, utcnow())  # their dead letters were sent already
-            enricher().process([p for _, p in posts], utcnow(), st.dedup)
-        log.info("enrich p%d: re-applied %d records after the snapshot", part, len(recs))
+    log.info("enrich p%d: snapshot at %d, first record %d", part, st.offset, first_offset)
     ENRICH[part] = st
-    return st
+    return st, gap
 
 
 @app.agent(TOPICS[stages.POSTS_RAW], name=stages.POSTS_SCORED)
@@ -277,8 +276,8 @@ async def enrich(stream: Any) -> None:
         scored: list[ScoredPost] = []
         n_valid = 0
         for part, recs in by_part.items():
-            st = await _enrich_state(part, recs[0][0])
-            fresh, dead = st.fresh(recs, now)
+            st, gap = await _enrich_state(part, recs[0][0])
+            fresh, dead = st.fresh(gap + recs, now)
             n_valid += len(fresh)
             for d in dead:
                 metrics.DLQ.labels(stages.POSTS_VALID, d.reason).inc()
