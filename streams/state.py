@@ -8,7 +8,7 @@ yet), so on restart or partition assignment:
 * records with ``offset <= snapshot offset`` are skipped: their effects are in the snapshot and
   their outputs are durable;
 * records between the snapshot and the committed offset (the dedup index is snapshotted every
-  few seconds, not per batch) are re-applied silently (``read_range``): their outputs are durable.
+  few seconds, not per batch) are read (``read_range``) and processed first, with outputs.
 
 Replaying a stage's input re-sends its outputs with new offsets downstream. Outputs therefore
 carry a *source tag* header (input partition, offset, index of the output for that record) and
@@ -185,7 +185,7 @@ async def read_range(
     bootstrap: str, opts: dict[str, Any], topic: str, partition: int, start: int, stop: int
 ) -> list[tuple[int, Any, bytes]]:
     """(offset, headers, value) of ``topic/partition`` records in ``[start, stop)``: the records
-    a restored stage must re-apply silently (snapshot older than the committed offset)."""
+    a restored stage processes before the records Faust hands it (snapshot behind Faust)."""
     from aiokafka import TopicPartition
 
     if start >= stop:
