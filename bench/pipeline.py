@@ -17,7 +17,7 @@ Two phases against one worker (fresh topics and database per run):
 Also prints the worker's peak RSS and the load average (1 min) at the start and end of each
 phase. ``--phases max`` or ``--phases rate`` runs one of them.
 
-    .venv/bin/python -m bench.pipeline                        # 50k preloaded + 20 s at 3000/s
+    .venv/bin/python -m bench.pipeline                        # 50k preloaded + 20 s at 500/s
     .venv/bin/python -m bench.pipeline --n 1000000 --rate 5000 --seconds 60
 """
 
@@ -149,7 +149,12 @@ def _latency(ch: Any, prefix: str) -> tuple[float, float, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__)
     ap.add_argument("--n", type=int, default=50_000, help="posts preloaded for the max phase")
-    ap.add_argument("--rate", type=float, default=3000, help="posts/s fed in the rate phase")
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=500,
+        help="posts/s fed in the rate phase (one loaded worker keeps up)",
+    )
     ap.add_argument("--seconds", type=float, default=20, help="length of the rate phase")
     ap.add_argument("--phases", default="max,rate", help="max, rate or max,rate")
     ap.add_argument("--partitions", type=int, default=0, help="topic partitions (0: settings)")
