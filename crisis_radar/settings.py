@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # Task-free per-message delivery in Faust's consumer loop (streams/fastpath.py): ~30% less
     # worker CPU per post, off until the SIGKILL replay test is understood with it on.
     faust_fastpath: bool = False
+    # Drop records fetched before a rebalance's seek and re-seek (streams/faustfix.py): candidate
+    # fix for the two-worker takeover gap in docs/reliability.md, off until its hang is understood.
+    faust_seek_fix: bool = False
 
     def topic(self, stage: str) -> str:
         """Full topic name for a stage (stage names are topic names)."""

@@ -34,7 +34,7 @@ from crisis_radar.settings import get_settings
 from schemas import stages
 from schemas.models import BrandMinute, DeadLetter, Post, ScoredPost, Severity
 from schemas.validate import dead_letter, decode_post
-from streams import fastpath, metrics, sinks, state
+from streams import fastpath, faustfix, metrics, sinks, state
 from streams.processing import (
     AlertContext,
     Enricher,
@@ -52,6 +52,8 @@ DATADIR.mkdir(parents=True, exist_ok=True)
 
 if settings.faust_fastpath:  # off by default: see streams/fastpath.py (SIGKILL replay test)
     fastpath.install()
+if settings.faust_seek_fix:  # off by default: see streams/faustfix.py (two-worker takeover)
+    faustfix.install()
 app = faust.App(
     f"{settings.topic_prefix}{settings.worker_id}",  # consumer group + changelog names isolated
     broker=f"kafka://{settings.kafka_bootstrap}",
