@@ -13,8 +13,8 @@ seek are dropped, and every agent partition is sought again to its committed off
 beginning if none), so the consumer re-reads from there. Changelog records pass as before.
 Redelivery is harmless downstream (at-least-once, idempotent sinks).
 
-Opt-in (``CRISIS_RADAR_FAUST_SEEK_FIX=1``): with it the two-worker test passed 6 of 7 runs (the
-stale fetch was caught in 4) and the 7th hung in changelog recovery, not yet explained.
+Opt-in (``CRISIS_RADAR_FAUST_SEEK_FIX=1``): with it the two-worker test passed 9 of 10 runs (the
+stale fetch was caught in 6) and one hung in changelog recovery, not yet explained.
 """
 
 from __future__ import annotations
