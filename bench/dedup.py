@@ -73,7 +73,8 @@ class _Words:
         self.rng = rng
 
     def sentence(self, lo: int = 8, hi: int = 25) -> list[str]:
-        return self.rng.choices(self.vocab, cum_weights=self.cum_weights, k=self.rng.randint(lo, hi))
+        k = self.rng.randint(lo, hi)
+        return self.rng.choices(self.vocab, cum_weights=self.cum_weights, k=k)
 
 
 def _variant(rng: random.Random, words: _Words, base: list[str]) -> tuple[str, str]:
