@@ -82,7 +82,15 @@ def test_simulated_crisis_end_to_end(settings, clickhouse, tmp_path: Path) -> No
                 break
             assert proc.poll() is None, log.read_text()[-3000:]
             time.sleep(1)
-        metrics = runner.scrape(settings.metrics_port)
+        # Consumer lag is set by a 5 s timer: a fast run can be done before its first tick.
+        lag_deadline = time.monotonic() + 20
+        while True:
+            metrics = runner.scrape(settings.metrics_port)
+            if any(name == "crisis_radar_consumer_lag" for name, _ in metrics):
+                break
+            if time.monotonic() > lag_deadline:
+                break
+            time.sleep(1)
     assert n > 1000
     hot = [a for a in alerts if a.severity >= Severity.WARNING]
     assert hot, f"no telvana alert; worker log tail:\n{log.read_text()[-2000:]}"
