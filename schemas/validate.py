@@ -16,15 +16,17 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator, core_schema
 
 from schemas.models import DeadLetter, Post, _utc
+
+_T = TypeVar("_T")
 
 # A canonical post is at most ~10k chars of text plus small fields: anything far above is junk.
 MAX_RAW_BYTES: Final = 256 * 1024
@@ -232,6 +234,37 @@ def _screen(minute: datetime) -> SchemaValidator | None:
         return None
 
 
+def _screen_each(
+    raws: Sequence[bytes],
+    now: datetime,
+    from_dict: Callable[[dict[str, Any]], _T],
+    from_post: Callable[[Post], _T],
+) -> list[_T | None]:
+    """One screen loop for both callers: ``from_dict`` reads a screened line, ``from_post`` a
+    line decode_post accepted when the screen is unavailable; None where decode_post must look."""
+    try:
+        screen = _screen(now.replace(second=0, microsecond=0))
+    except TypeError:  # a naive now: decode_post deals with it
+        screen = None
+    if screen is None:
+        out: list[_T | None] = []
+        for raw in raws:
+            got = decode_post(raw, "screen", now)
+            out.append(from_post(got) if isinstance(got, Post) else None)
+        return out
+    validate, limit = screen.validate_json, MAX_RAW_BYTES
+    result: list[_T | None] = []
+    for raw in raws:
+        try:
+            if len(raw) <= limit:
+                result.append(from_dict(validate(raw)))
+                continue
+        except Exception:  # ValidationError, or raw not bytes-like: decode_post explains
+            pass
+        result.append(None)
+    return result
+
+
 def screen_enabled() -> bool:
     return _screen(datetime(2026, 1, 1, tzinfo=UTC)) is not None
 
@@ -247,28 +280,12 @@ def screen_posts(raws: Sequence[bytes], now: datetime) -> list[tuple[str, dateti
     >>> [r and r[0] for r in screen_posts([good, b"{", good.replace(b"2026", b"2099")], now)]
     ['x:1', None, None]
     """
-    try:
-        screen = _screen(now.replace(second=0, microsecond=0))
-    except TypeError:  # a naive now: decode_post deals with it
-        screen = None
-    if screen is None:
-        out: list[tuple[str, datetime] | None] = []
-        for raw in raws:
-            got = decode_post(raw, "screen", now)
-            out.append((got.key, got.created_at) if isinstance(got, Post) else None)
-        return out
-    validate, limit = screen.validate_json, MAX_RAW_BYTES
-    result: list[tuple[str, datetime] | None] = []
-    for raw in raws:
-        try:
-            if len(raw) <= limit:
-                d = validate(raw)
-                result.append((f"{d['platform']}:{d['post_id']}", d["created_at"]))
-                continue
-        except Exception:  # ValidationError, or raw not bytes-like: decode_post explains
-            pass
-        result.append(None)
-    return result
+    return _screen_each(
+        raws,
+        now,
+        lambda d: (f"{d['platform']}:{d['post_id']}", d["created_at"]),
+        lambda p: (p.key, p.created_at),
+    )
 
 
 def screen_key_texts(raws: Sequence[bytes], now: datetime) -> list[tuple[bytes, str] | None]:
@@ -282,25 +299,9 @@ def screen_key_texts(raws: Sequence[bytes], now: datetime) -> list[tuple[bytes, 
     >>> screen_key_texts([ok, b"[]"], now)
     [(b'x:1', 'hi'), None]
     """
-    try:
-        screen = _screen(now.replace(second=0, microsecond=0))
-    except TypeError:
-        screen = None
-    if screen is None:
-        out: list[tuple[bytes, str] | None] = []
-        for raw in raws:
-            got = decode_post(raw, "screen", now)
-            out.append((got.key.encode(), got.text) if isinstance(got, Post) else None)
-        return out
-    validate, limit = screen.validate_json, MAX_RAW_BYTES
-    result: list[tuple[bytes, str] | None] = []
-    for raw in raws:
-        try:
-            if len(raw) <= limit:
-                d = validate(raw)
-                result.append((f"{d['platform']}:{d['post_id']}".encode(), d["text"]))
-                continue
-        except Exception:  # as in screen_posts
-            pass
-        result.append(None)
-    return result
+    return _screen_each(
+        raws,
+        now,
+        lambda d: (f"{d['platform']}:{d['post_id']}".encode(), d["text"]),
+        lambda p: (p.key.encode(), p.text),
+    )
