@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     watchlist_path: Path = PROJECT_ROOT / "deploy" / "watchlist.yaml"
     allowed_lateness_s: int = Field(default=120, ge=0)
     dedup_horizon_s: int = Field(default=6 * 3600, ge=60)
+    # Dedup index bound (posts) of one worker, split over the posts.raw partitions (one index
+    # each, ~2 KB per post): without the split, every partition took the whole bound.
+    dedup_max_items: int = Field(default=100_000, ge=1000)
     # Dedup index snapshot period (streams/state.py); a restart re-applies at most this much input.
     state_snapshot_interval_s: float = Field(default=10.0, gt=0)
     # Task-free per-message delivery in Faust's consumer loop (streams/fastpath.py): ~30% less

@@ -134,6 +134,35 @@ class ScoredPost(_Record):
     scored_at: UtcDatetime
 
 
+class _View(BaseModel):
+    """A narrower read of a record's JSON: the fields a hot consumer needs, the rest skipped."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class AuthorRef(_View):
+    id: str
+    followers: NonNegativeInt = 0
+
+
+class PostTime(_View):
+    author: AuthorRef
+    created_at: UtcDatetime
+
+
+class ScoredPostCounts(_View):
+    """What minute aggregation reads of a ``ScoredPost`` JSON (same field paths), parsed in
+    about half the time of the whole record: the worker's aggregate stage parses one per post."""
+
+    post: PostTime
+    brand: str
+    sentiment_label: SentimentLabel
+    sentiment_score: float
+    cluster_id: str
+    is_duplicate: bool
+    campaign: bool = False
+
+
 class BrandMinute(_Record):
     """Per-brand per-minute aggregate, on event time."""
 

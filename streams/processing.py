@@ -24,6 +24,7 @@ from schemas.models import (
     DeadLetter,
     Post,
     ScoredPost,
+    ScoredPostCounts,
     Severity,
     TopCluster,
     TopPost,
@@ -80,9 +81,7 @@ class Enricher:
         self.sentiment = SentimentModel.load_default()
         self.unmatched = 0
 
-    def process(
-        self, posts: Sequence[Post], now: datetime, dedup: Any = None
-    ) -> list[ScoredPost]:
+    def process(self, posts: Sequence[Post], now: datetime, dedup: Any = None) -> list[ScoredPost]:
         """``dedup``: the input partition's index (streams/state.py), else ``self.dedup``."""
         dedup = self.dedup if dedup is None else dedup
         matched: list[tuple[Post, list[str]]] = []
@@ -96,9 +95,7 @@ class Enricher:
         sentiments = self.sentiment.predict_many([p.text for p, _ in matched])
         out: list[ScoredPost] = []
         for (p, brands), s in zip(matched, sentiments, strict=True):
-            d = dedup.process_one(
-                p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id
-            )
+            d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
             for brand in brands:
                 out.append(
                     ScoredPost(
@@ -133,8 +130,9 @@ class PartitionWindow:
 
             self.aggregator = MinuteAggregator(allowed_lateness_s=self.lateness_s)
 
-    def add(self, sp: ScoredPost, wall: datetime) -> bool:
-        """Add one post; True if it is late (its minute had already been emitted)."""
+    def add(self, sp: ScoredPost | ScoredPostCounts, wall: datetime) -> bool:
+        """Add one post; True if it is late (its minute had already been emitted). The
+        aggregator reads only the fields of ``ScoredPostCounts`` (same paths as ScoredPost)."""
         status: str = self.aggregator.add(sp)
         ts = sp.post.created_at
         if self.max_event is None or ts > self.max_event:
@@ -181,6 +179,11 @@ class AlertContext:
     keep_minutes: int = 24 * 60
     window_min: int = 5
     _posts: dict[str, dict[datetime, list[ScoredPost]]] = field(default_factory=dict)
+
+    def wants(self, brand: str, minute: datetime) -> bool:
+        """Would ``add`` keep a post of ``brand`` in ``minute``? (Skip parsing it if not.)"""
+        bucket = self._posts.get(brand, {}).get(minute)
+        return bucket is None or len(bucket) < self.per_minute
 
     def add(self, sp: ScoredPost) -> None:
         minutes = self._posts.setdefault(sp.brand, {})

@@ -50,15 +50,20 @@ def _dt(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(microsecond=0)
 
 
+def _ts(value: datetime) -> int:
+    # Whole UTC seconds as an int: the driver skips its per-value pytz conversion (hot path).
+    return int(value.timestamp())
+
+
 def post_row(sp: ScoredPost) -> Row:
     p, e = sp.post, sp.post.engagement
     return (
-        sp.brand, _dt(p.created_at), p.key, p.platform, p.post_id, p.author.id,
+        sp.brand, _ts(p.created_at), p.key, p.platform, p.post_id, p.author.id,
         p.author.handle or "", p.author.followers, p.text, p.lang or "", p.url or "",
         p.reply_to or "", p.repost_of or "", list(p.hashtags), list(p.mentions),
         e.likes, e.reposts, e.replies, e.quotes, sp.sentiment_label, sp.sentiment_score,
         sp.cluster_id, int(sp.is_duplicate), sp.cluster_size, sp.cluster_authors,
-        int(sp.campaign), _dt(sp.scored_at),
+        int(sp.campaign), _ts(sp.scored_at),
     )  # fmt: skip
 
 
