@@ -218,3 +218,15 @@ def test_prometheus_scrapes_itself_and_alertmanager(prometheus_url: str) -> None
         time.sleep(0.5)
     jobs = {t["labels"]["job"] for t in targets}
     assert {"crisis-radar", "crisis-radar-extra"} <= jobs  # worker jobs are configured
+
+
+def test_kafka_cluster_ids_never_look_like_options() -> None:
+    # 1 in 64 random ids starts with '-', which kafka-storage's parser took for an option (a CI
+    # run failed on it); 2000 draws would hit one with probability 1 - 1e-14.
+    import base64
+
+    from crisis_radar.stack.services import _kafka_cluster_id
+
+    ids = [_kafka_cluster_id() for _ in range(2000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert all(len(base64.urlsafe_b64decode(i + "==")) == 16 for i in ids)

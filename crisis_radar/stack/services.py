@@ -82,6 +82,15 @@ class Service:
         return ", ".join(f"127.0.0.1:{p}" for p in self.ports)
 
 
+def _kafka_cluster_id() -> str:
+    """A random KRaft cluster id. Like Kafka's own ``Uuid.randomUuid``, never one starting with
+    '-': StorageTool's argument parser would take ``-t -Xy...`` for an option (1 in 64 ids)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 class Kafka(Service):
     def __init__(self, settings: Settings) -> None:
         super().__init__("kafka", settings, start_timeout_s=90.0, stop_timeout_s=30.0)
@@ -119,7 +128,7 @@ class Kafka(Service):
                          "controller_port": str(self.settings.kafka_controller_port),
                          "data_dir": str(data)})
         if not (data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = _kafka_cluster_id()
             done = subprocess.run(
                 self._java_cmd("kafka.tools.StorageTool", "format", "-t", cluster_id,
                                "-c", str(props), "--ignore-formatted"),
