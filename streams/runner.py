@@ -32,6 +32,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         CRISIS_RADAR_METRICS_PORT=str(settings.metrics_port),
         CRISIS_RADAR_STACK_DIR=str(settings.stack_dir),
         CRISIS_RADAR_ALLOWED_LATENESS_S=str(settings.allowed_lateness_s),
+        CRISIS_RADAR_WATCHLIST_PATH=str(settings.watchlist_path),
     )
     return env
 
