@@ -301,10 +301,10 @@ def test_real_worker_pages(
     _post(f"{prometheus_url}/-/reload")
     _post(f"{alertmanager_url}/-/reload")
     port = _free_scrape_port()
-    # Brand ids unique to this run: Alertmanager keeps a brand's group while any integration of
-    # its receiver fails (PagerDuty/Slack/e-mail have no secrets here), and a new alert in an
-    # existing group waits for group_interval (30 s), not group_wait (0 s): earlier telvana
-    # alerts of other tests would otherwise decide this test's latency (docs/paging.md).
+    # Brand ids unique to this run: between tests nobody listens on the webhook port, so the
+    # "resolved" of an earlier test's telvana alert fails and Alertmanager keeps that group; a
+    # new alert in an existing group waits for its next group_interval tick (30 s), not
+    # group_wait (0 s), and would decide this test's latency (docs/paging.md).
     tag = uuid.uuid4().hex[:6]
     brand, other = f"telvana{tag}", f"orbitel{tag}"
     watchlist = _renamed_watchlist(
