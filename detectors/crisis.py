@@ -101,10 +101,10 @@ class BrandState:
     __slots__ = ("authors", "below", "bot", "dwell", "ev_nc", "ev_neg", "ev_up", "ew_posts",
                  "ew_repeats", "n", "neg_share", "reach", "sentiment", "severity", "volume")
 
-    def __init__(self) -> None:
-        self.volume = SeasonalDetector(kind="poisson", direction="up")
-        self.authors = SeasonalDetector(kind="poisson", direction="up")
-        self.reach = SeasonalDetector(kind="gaussian", direction="up")
+    def __init__(self, season_alpha: float = 0.002) -> None:
+        self.volume = SeasonalDetector(kind="poisson", direction="up", season_alpha=season_alpha)
+        self.authors = SeasonalDetector(kind="poisson", direction="up", season_alpha=season_alpha)
+        self.reach = SeasonalDetector(kind="gaussian", direction="up", season_alpha=season_alpha)
         self.neg_share = ShareDetector(prior=0.15, direction="up")
         self.sentiment = MeanDetector(prior=0.0, direction="down")
         self.severity = Severity.NONE
@@ -134,15 +134,25 @@ class CrisisScorer:
     usual rate (12: a TV-spot burst, x1.5-3.5 with the usual mix, drifts it down). Bot bursts:
     when posts minus unique authors (repeat posts) make up ``bot_repeat`` of the recent posts
     (EW, ``bot_decay`` per minute, at least ``bot_min_posts``), severity stops at ``bot_cap``.
+    ``attention_scale``: evidence that maps attention to score 1 (5.6 = 0.7 x ``scale``: the
+    attention side needs less, the negativity side, which tells a crisis from a TV spot or a
+    launch, keeps its bar). ``season_alpha``: per-minute learning rate of the volume/authors
+    hour-of-day offsets (0.02, the SeasonalDetector default, turned them into a fast second
+    level that jumped at hour boundaries: p < 1e-4 in 0.7-1.9 % of quiet minutes of the
+    tuning seeds; 0.002: 0.006-0.08 %; the price: a new brand's hour offsets take days to learn,
+    the short-term correction covers the daily rhythm meanwhile).
     """
 
     def __init__(self, min_dwell: int = 10, min_history: int = 30,
                  campaign_watch_share: float = 0.3, decay: float = 0.8,
                  drift: float = 0.3, scale: float = 8.0, neg_count_mult: float = 12.0,
                  bot_repeat: float = 0.12, bot_decay: float = 0.9, bot_min_posts: float = 10.0,
-                 bot_cap: Severity = Severity.WARNING) -> None:
+                 bot_cap: Severity = Severity.WARNING, attention_scale: float = 5.6,
+                 season_alpha: float = 0.002) -> None:
         self.min_dwell = min_dwell
         self.scale = scale  # evidence (-log10 p) that maps to score 1
+        self.attention_scale = attention_scale
+        self.season_alpha = season_alpha
         self.decay = decay  # evidence kept from one minute to the next
         self.drift = drift  # -log10 p below this adds no evidence (ordinary minutes)
         self.min_history = min_history  # minutes before a new brand may go past "watch"
@@ -155,7 +165,7 @@ class CrisisScorer:
     def process_one(self, minute: BrandMinute) -> Assessment:
         st = self.brands.get(minute.brand)
         if st is None:
-            st = self.brands[minute.brand] = BrandState()
+            st = self.brands[minute.brand] = BrandState(self.season_alpha)
         t, posts = minute.minute, minute.posts
         # Volume counts every post: a viral complaint is mostly reposts of one text. Bot bursts
         # and copy-paste by a few accounts are held back by the unique-authors signal.
@@ -178,11 +188,13 @@ class CrisisScorer:
         exp_neg = max(st.volume.expected(t) * st.neg_share.expected(t), 0.05)
         ev_nc = st.ev_nc
         if self.neg_count_mult > 1.0:
-            # at most half the warning level per minute: it takes two minutes of negatives
+            # at most 0.7 of the attention side's warning level per minute (half the
+            # negativity side's): it takes two minutes of negatives
             ev_nc = poisson_cusum_step(st.ev_nc, minute.negative, exp_neg, self.neg_count_mult,
                                        cap, step=self.scale * ENTER[Severity.WARNING] / 2)
         attention = max(ev_up, ev_nc)
-        score = min(1.0, min(attention, ev_neg) / self.scale)  # both sides are needed
+        # both sides are needed; each is measured against its own scale
+        score = min(1.0, attention / self.attention_scale, ev_neg / self.scale)
         campaign = minute.campaign_posts / posts if posts else 0.0
         candidate = _level(score, ENTER)
         if campaign >= self.campaign_watch_share and to_score(s_vol) >= ENTER[Severity.WATCH]:
@@ -198,8 +210,9 @@ class CrisisScorer:
         if st.n < self.min_history:
             candidate = min(candidate, Severity.WATCH)
         warn = self.scale * ENTER[Severity.WARNING]
-        evidence = {"attention": attention / warn, "negativity": ev_neg / warn,
-                    "negative_count": ev_nc / warn, "repeat_share": repeat}
+        warn_att = self.attention_scale * ENTER[Severity.WARNING]
+        evidence = {"attention": attention / warn_att, "negativity": ev_neg / warn,
+                    "negative_count": ev_nc / warn_att, "repeat_share": repeat}
         signals = [
             _sig("volume", vol, st.volume.expected(t), s_vol),
             _sig("unique_authors", minute.unique_authors, st.authors.expected(t), s_auth),

@@ -48,12 +48,19 @@ def run(cs: CrisisScorer, minutes: list[BrandMinute]) -> list[Severity]:
     return [cs.process_one(m).severity for m in minutes]
 
 
-def test_rhythmic_poisson_stream_stays_below_warning() -> None:
-    rng = np.random.default_rng(1)
-    sev = run(CrisisScorer(), normal_stream(rng, 0, 4 * 1440))
-    assert max(sev) < Severity.WARNING
-    # "watch" is rare too
-    assert sum(s >= Severity.WATCH for s in sev) < 0.01 * len(sev)
+def test_rhythmic_poisson_streams_rarely_warn() -> None:
+    # 7 brands x 4 days (4 brand-weeks) of ordinary traffic with a steep daily rhythm, from a
+    # cold start: the issue allows 1 false warning per brand-week, the scorer aims at < 0.4.
+    warnings = watch = total = 0
+    for seed in range(1, 8):
+        sev = run(CrisisScorer(), normal_stream(np.random.default_rng(seed), 0, 4 * 1440,
+                                                brand=f"b{seed}"))
+        warnings += sum(b >= Severity.WARNING > a for a, b in zip([Severity.NONE, *sev[:-1]], sev,
+                                                                 strict=True))
+        watch += sum(s >= Severity.WATCH for s in sev)
+        total += len(sev)
+    assert warnings <= 1
+    assert watch < 0.03 * total  # "watch" is rare too
 
 
 def test_negative_volume_step_fires_within_minutes() -> None:
@@ -88,14 +95,17 @@ def test_hysteresis_no_flapping_on_noisy_border() -> None:
     rng = np.random.default_rng(4)
     start = 2 * 1440
     run(cs, normal_stream(rng, 0, start))
-    changes = 0
+    changes, last = 0, -100
     for k in range(240):
         i = start + k
         # sustained crisis-level minutes alternating with borderline ones
         n = int(rng.poisson(rate(i) * (5 if k % 2 else 2.5)))
         a = cs.process_one(minute(i, n, int(n * (0.6 if k % 2 else 0.35))))
-        changes += a.changed
-    assert changes <= 4
+        if a.changed:
+            # a step down only after min_dwell minutes at the level: no flapping
+            assert a.severity > a.previous_severity or k - last >= 10
+            changes, last = changes + 1, k
+    assert changes <= 6  # at most one change per 40 minutes of alternating minutes
 
 
 def test_lasting_level_shift_is_eventually_accepted() -> None:
