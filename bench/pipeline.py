@@ -136,6 +136,17 @@ def _wait_drained(port: int, n: int, deadline: float) -> float:
     return time.monotonic()
 
 
+def _aggregated_share(port: int) -> float:
+    """Share of the scored records the aggregation stage had consumed when the last post row
+    was stored: 1.0 means aggregation kept pace with enrichment (no starvation)."""
+    from streams import runner
+
+    m = runner.scrape(port)
+    scored = runner.sample(m, "crisis_radar_posts_out_total", stage="posts.scored")
+    aggregated = runner.sample(m, "crisis_radar_posts_in_total", stage="brand.minutes")
+    return round(aggregated / scored, 3) if scored else 0.0
+
+
 def _latency(ch: Any, prefix: str) -> tuple[float, float, float]:
     (p50, p99), mx = ch.execute(
         "SELECT quantiles(0.5, 0.99)(toInt64(inserted_at) - toInt64(created_at)), "
@@ -208,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                 load0, cpu0 = _load1(), _cpu_s(proc.pid)
                 deadline = time.monotonic() + args.timeout
                 stored, first, last = _wait_rows(ch, "m", args.n, deadline)
+                agg_share = _aggregated_share(settings.metrics_port)
                 drained = _wait_drained(settings.metrics_port, args.n, deadline)
                 cpu = _cpu_s(proc.pid) - cpu0
                 span = last - (first or last)
@@ -220,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                     max_drained_posts_per_s=round(stored / whole, 1) if whole else 0.0,
                     max_worker_cpu_s=round(cpu, 1),
                     max_cpu_us_per_post=round(cpu / max(1, stored) * 1e6, 1),
+                    max_aggregated_when_stored=agg_share,
                     max_load1=[load0, _load1()],
                 )
                 if stored < args.n:

@@ -72,9 +72,15 @@ app = faust.App(
     topic_allow_declare=True,
     broker_session_timeout=8,
     broker_heartbeat_interval=2,
-    consumer_max_fetch_size=16 * 1024 * 1024,
-    broker_max_poll_records=20_000,
-    stream_buffer_maxsize=65_536,
+    # Backlog fairness and bounded memory (docs/architecture.md "Cost per post"): aiokafka hands
+    # out buffered records partition by partition in fetch order, so 16 MB fetches of a posts.raw
+    # backlog (~50k posts each) kept posts.scored records waiting behind them (aggregation
+    # starved). 1 MB per partition rotates partitions every few thousand records. A stream
+    # buffer pauses its partition at 80% full; the remaining 20% (4k) holds one whole poll, so
+    # the shared fetcher never blocks on enrich's full buffer while aggregate waits for records.
+    consumer_max_fetch_size=1024 * 1024,
+    broker_max_poll_records=4_000,
+    stream_buffer_maxsize=20_000,
     producer_linger_ms=5,
     producer_max_batch_size=1024 * 1024,
     key_serializer="raw",
@@ -172,6 +178,37 @@ async def _publish(stage: str, items: list[tuple[bytes, bytes]] | list[Any]) -> 
         await kp.send_batch(batch, topic, partition=part)
 
 
+SCORED_BACKLOG_MAX = 20_000  # posts.scored records this worker has yet to aggregate
+_WAITED = [0.0, 0.0]  # seconds enrich waited since the last log line, time of that line
+
+
+def _scored_backlog() -> int:
+    """posts.scored records on this worker's partitions that aggregation has not processed
+    (log end as of the last fetch minus the last offset aggregated): local lookups only."""
+    consumer, topic, total = app.consumer, settings.topic(stages.POSTS_SCORED), 0
+    for tp in consumer.assignment():
+        done = AGG_OFFSET.get(tp.partition) if tp.topic == topic else None
+        high = consumer.highwater(tp) if done is not None else None
+        if high is not None:  # a partition aggregation has not started on is not counted
+            total += max(0, high - 1 - done)
+    return total
+
+
+async def _let_aggregate_catch_up(max_wait_s: float = 5.0) -> None:
+    """Back-pressure on enrich: with a big posts.raw backlog it could run far ahead of
+    aggregation on the shared event loop (alerts late, buffers growing). Waiting here lets
+    enrich's buffer fill and pause posts.raw, so the fetcher serves posts.scored. Capped: a
+    stale high-water mark or a stuck partition must never stop enrichment for long."""
+    start = time.monotonic()
+    while _scored_backlog() > SCORED_BACKLOG_MAX and time.monotonic() < start + max_wait_s:
+        await asyncio.sleep(0.05)
+    waited = time.monotonic() - start
+    _WAITED[0] += waited
+    if start - _WAITED[1] >= 30 and _WAITED[0] >= 0.5:
+        log.info("enrich waited %.1f s in 30 s for aggregation to catch up", _WAITED[0])
+        _WAITED[:] = [0.0, start]
+
+
 async def _delivered() -> None:
     """Wait until everything sent so far is acknowledged by Kafka. Agents await it once per
     batch, before taking the next one: Faust acks (then commits) a batch's offsets only when
@@ -221,12 +258,13 @@ class _EnrichState:
         self.dedup = Deduplicator(horizon_s=settings.dedup_horizon_s, max_items=per_part, seed=0)
         self.seen = state.Seen()
         self.saved_at = float("-inf")  # monotonic time of the last snapshot
+        self.save_cost_s = 0.0  # how long the last snapshot took to pickle and write
 
     def __getstate__(self) -> dict[str, Any]:
         return {"offset": self.offset, "dedup": self.dedup, "seen": self.seen}
 
     def __setstate__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d, saved_at=time.monotonic())
+        self.__dict__.update(d, saved_at=time.monotonic(), save_cost_s=0.0)
 
     def fresh(
         self, records: list[tuple[int, Any, bytes]], now: datetime
@@ -276,7 +314,10 @@ async def enrich(stream: Any) -> None:
     one JSON parse per post (a separate validate stage cost a hop, an encode and a re-parse).
     Metrics keep both stage labels: posts.valid (validation) and posts.scored (enrichment)."""
     stage = stages.POSTS_SCORED
+    durable: asyncio.Future[None] | None = None  # the previous batch's rows and sends
     async for events in stream.take_events(2000, within=0.2):
+        for ev in events:  # take_events acks when we move on: hold them until durable
+            ev.message.incref()
         now = utcnow()
         by_part: dict[int, list[tuple[int, Any, bytes]]] = defaultdict(list)
         for ev in events:
@@ -309,13 +350,43 @@ async def enrich(stream: Any) -> None:
         for sp in scored:
             observe(max(0.0, (now - sp.post.created_at).total_seconds()))
         await _publish(stage, items)
-        await sink("posts").write([sinks.post_row(sp) for sp in scored])
-        await _delivered()
-        for part in by_part:  # snapshot after the outputs are durable, before Faust commits
-            owned = ENRICH.get(part)  # None: revoked meanwhile, the new owner has its snapshot
-            if owned and time.monotonic() - owned.saved_at >= settings.state_snapshot_interval_s:
-                await STORE.save(ENRICH_STATE, part, state.Snapshot(owned.offset, owned))
-                owned.saved_at = time.monotonic()
+        rows = [sinks.post_row(sp) for sp in scored]
+        if durable is not None:
+            await durable  # one batch in flight at most: bounded memory, inserts in order
+        durable = asyncio.ensure_future(_make_durable(rows, events))
+        due = [part for part in by_part if _snapshot_due(ENRICH.get(part))]
+        if due:  # a snapshot only once every output it covers is durable, before Faust commits
+            await durable
+            durable = None
+            for part in due:
+                owned = ENRICH.get(part)  # None: revoked meanwhile, the new owner has its own
+                if owned is not None:
+                    t0 = time.monotonic()
+                    await STORE.save(ENRICH_STATE, part, state.Snapshot(owned.offset, owned))
+                    owned.saved_at = time.monotonic()
+                    owned.save_cost_s = owned.saved_at - t0
+        await _let_aggregate_catch_up()
+
+
+async def _make_durable(rows: list[sinks.Row], events: list[Any]) -> None:
+    """Store a batch's rows and deliver its sends, then ack its events (their offsets become
+    committable only now: the agent held one reference to each message). Runs while the agent
+    enriches the next batch: ClickHouse's insert latency (~0.1-0.3 s per batch under load) no
+    longer stalls enrichment. On failure the events stay unacked and the agent fails on its
+    next ``await``: nothing is committed past them."""
+    await sink("posts").write(rows)
+    await _delivered()
+    for ev in events:
+        ev.ack()
+
+
+def _snapshot_due(owned: _EnrichState | None) -> bool:
+    """A full index is tens of MB: snapshots are spaced so that writing them takes at most ~5%
+    of the time (a restart then re-reads a bit more input, docs/reliability.md)."""
+    if owned is None:
+        return False
+    every = max(settings.state_snapshot_interval_s, 20 * owned.save_cost_s)
+    return time.monotonic() - owned.saved_at >= every
 
 
 # ---------------------------------------------------------------- aggregate

@@ -13,10 +13,11 @@ between messages as before. Everything else in the loop is Faust's code.
 Second patch (``Conductor._build_handler``): for a partition whose subscribers are all raw-bytes
 topics (ours, ``streams.topics``), the per-message callback builds the event directly instead
 of running Faust's schema decode (registry lookups and codec calls that return the bytes as
-they came, ~5% of the worker's CPU). Flow control, producer ebb, buffer pressure and the
-blocking put on a full buffer are Faust's, line for line. Other topics (table changelogs) keep
-Faust's callback. ``_drain_messages`` also looks the callback up without taking the conductor's
-lock when nobody holds it (a resubscription does).
+they came, ~5% of the worker's CPU). Flow control, producer ebb and buffer pressure (pause
+the partition at 80% full) are Faust's; unlike Faust, a full buffer never blocks the fetcher
+(shared by every agent): the rest of the poll is queued over the limit. Other topics (table
+changelogs) keep Faust's callback. ``_drain_messages`` also looks the callback up without
+taking the conductor's lock when nobody holds it (a resubscription does).
 
 ``install()`` is idempotent and checks the Faust version it was written for.
 """
@@ -174,21 +175,13 @@ def _build_handler(conductor: Any, tp: Any, channels: Any) -> Any:  # pragma: no
         message.incref(channels_n)
         # One event for all: every channel here has the same (bytes, bytes) types.
         event = make_event(app, message.key, message.value, message.headers, message)
-        full = []
         for chan in channels:
-            queue = chan.queue
-            if queue.full():
-                full.append(chan)
-                continue
-            queue.put_nowait_enhanced(
+            # Never block on a full buffer (Faust awaits put there): the fetcher serves every
+            # agent, so one full buffer starved the others (a posts.raw backlog stalled
+            # aggregation). Pressure has already paused this partition at 80% full; what
+            # overflows is at most the rest of one poll (broker_max_poll_records).
+            chan.queue.put_nowait_enhanced(
                 event, on_pressure_high=on_pressure_high, on_pressure_drop=on_pressure_drop
-            )
-        if full:
-            for _ in full:
-                on_topic_buffer_full(tp)
-            await asyncio.wait(
-                [asyncio.ensure_future(chan.put(event)) for chan in full],
-                return_when=asyncio.ALL_COMPLETED,
             )
 
     return on_message
