@@ -1,0 +1,113 @@
+"""Worker hot-path shortcuts give the same results as the plain path (issue 6): the aggregate
+stage's narrow ScoredPostCounts parse, the alert context's skip test, int timestamps in post
+rows, and the fast path's raw-topic test."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import faust
+
+from detectors.aggregate import MinuteAggregator
+from schemas.models import Author, Engagement, Post, ScoredPost, ScoredPostCounts
+from streams import fastpath, sinks
+from streams.processing import AlertContext, PartitionWindow
+
+T0 = datetime(2026, 11, 23, 10, 0, 7, 654321, tzinfo=UTC)
+
+
+def _scored(i: int, rng: random.Random) -> ScoredPost:
+    label = rng.choice(["negative", "neutral", "positive"])
+    return ScoredPost(
+        post=Post(
+            platform="simulated",
+            post_id=f"p{i}",
+            author=Author(id=f"u{rng.randrange(20)}", handle="h", followers=rng.randrange(999)),
+            text=f"acme thing {i}",
+            created_at=T0 + timedelta(seconds=rng.randrange(600)),
+            hashtags=["acme"],
+            engagement=Engagement(likes=3),
+        ),
+        brand=rng.choice(["acme", "globex"]),
+        sentiment_label=label,
+        sentiment_score={"negative": -0.7, "neutral": 0.0, "positive": 0.4}[label],
+        cluster_id=f"c{rng.randrange(30)}",
+        is_duplicate=rng.random() < 0.3,
+        cluster_size=2,
+        cluster_authors=2,
+        campaign=rng.random() < 0.1,
+        scored_at=T0,
+    )
+
+
+def test_counts_view_reads_the_same_fields_as_the_record() -> None:
+    sp = _scored(1, random.Random(1))
+    view = ScoredPostCounts.model_validate_json(sp.to_json())
+    assert view.post.created_at == sp.post.created_at
+    assert view.post.author.id == sp.post.author.id
+    assert view.post.author.followers == sp.post.author.followers
+    fields = ("brand", "sentiment_label", "sentiment_score", "cluster_id", "is_duplicate")
+    assert [getattr(view, f) for f in (*fields, "campaign")] == [
+        getattr(sp, f) for f in (*fields, "campaign")
+    ]
+
+
+def test_minutes_from_views_equal_minutes_from_whole_records() -> None:
+    rng = random.Random(7)
+    posts = [_scored(i, rng) for i in range(400)]
+    whole, narrow = MinuteAggregator(allowed_lateness_s=60), MinuteAggregator(allowed_lateness_s=60)
+    out_whole, out_narrow = [], []
+    for k, sp in enumerate(posts):
+        whole.add(sp)
+        narrow.add(ScoredPostCounts.model_validate_json(sp.to_json()))  # type: ignore[arg-type]
+        if k % 50 == 49:  # close minutes mid-stream too, so late posts amend (version 2)
+            wm = T0 + timedelta(seconds=60 * (k // 50))
+            out_whole += whole.advance(wm)
+            out_narrow += narrow.advance(wm)
+    end = T0 + timedelta(hours=1)
+    out_whole += whole.advance(end)
+    out_narrow += narrow.advance(end)
+    assert len(out_whole) > 10
+    assert out_narrow == out_whole
+
+
+def test_partition_window_accepts_the_view() -> None:
+    sp = _scored(3, random.Random(3))
+    win = PartitionWindow(lateness_s=0)
+    assert win.add(ScoredPostCounts.model_validate_json(sp.to_json()), T0) is False
+    closed = win.advance(T0 + timedelta(hours=1))
+    assert [(m.brand, m.posts) for m in closed if m.posts] == [(sp.brand, 1)]
+
+
+def test_alert_context_wants_until_the_minute_is_full() -> None:
+    ctx = AlertContext(per_minute=3)
+    rng = random.Random(5)
+    sp = _scored(0, rng)
+    minute = sp.post.minute
+    assert ctx.wants(sp.brand, minute)
+    for i in range(3):
+        ctx.add(sp.model_copy(update={"cluster_id": f"x{i}"}))
+    assert not ctx.wants(sp.brand, minute)
+    assert ctx.wants(sp.brand, minute + timedelta(minutes=1))
+    assert ctx.wants("other-brand", minute)
+
+
+def test_post_row_timestamps_are_whole_utc_seconds() -> None:
+    sp = _scored(2, random.Random(2))
+    row = dict(zip(sinks.POSTS_COLUMNS, sinks.post_row(sp), strict=True))
+    assert datetime.fromtimestamp(row["created_at"], UTC) == sp.post.created_at.replace(
+        microsecond=0
+    )
+    assert row["scored_at"] == int(T0.timestamp())
+
+
+def test_fast_path_takes_only_raw_bytes_topics() -> None:
+    app = faust.App("hot-path-test", broker="kafka://127.0.0.1:1", autodiscover=False)
+    raw = app.topic("r", key_type=bytes, value_type=bytes, key_serializer="raw",
+                    value_serializer="raw")  # fmt: skip
+    json_topic = app.topic("j", value_serializer="json")
+    untyped = app.topic("u")
+    assert fastpath._raw(raw)
+    assert not fastpath._raw(json_topic)
+    assert not fastpath._raw(untyped)
