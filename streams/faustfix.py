@@ -1,26 +1,37 @@
-"""Faust 0.15 consumer: never hand over records fetched before a rebalance's seek.
+"""Faust 0.15 consumer patches: every agent partition is delivered in order and without holes
+from the offset it was last sought to, and a partition whose commit stalls is sought again.
 
-After a rebalance Faust seeks every partition to its committed offset (``perform_seek``), but a
-fetch started before that seek can return after it, and Faust's loop then delivers those stale
-records. Its read-offset cache is left wrong: records were dropped as "already read" (commit
-stuck behind them, posts missing until a restart) or a jump was marked done (``_add_gap``) and
-committed although no agent saw the records in between; with per-partition offset state
-(``streams/state.py``) stale records delivered first also make the real ones look old. Seen
-with two workers and one stopped mid-stream (tests/test_two_workers.py), ~1 run in 6.
+Why (issue 6, docs/reliability.md "Two workers"): after a rebalance Faust seeks every partition
+to its committed offset, but its consumer thread runs fetches concurrently with that seek
+(two method-queue workers), so a fetch drained before the seek can be handed over after it.
+Faust's per-partition read-offset cache then goes wrong both ways: records it already "read"
+are dropped when the seek re-delivers them (commit stuck behind them: the survivor never
+finishes the partitions it took over), or a jump is filed as a compaction gap (``_add_gap``)
+and committed although no agent saw the records in between. ``streams/state.py`` also needs
+in-order delivery (it skips offsets ``<=`` the last processed).
 
-The fix: count seeks; the agent-topic records of a batch whose fetch started before the last
-seek are dropped, and every agent partition is sought again to its committed offset (the
-beginning if none), so the consumer re-reads from there. Changelog records pass as before.
-Redelivery is harmless downstream (at-least-once, idempotent sinks).
+The fix (``install``), for the topics agents consume (changelogs are left to Faust):
 
-Opt-in (``CRISIS_RADAR_FAUST_SEEK_FIX=1``): with it the two-worker test passed 9 of 10 runs (the
-stale fetch was caught in 6) and one hung in changelog recovery, not yet explained.
+* ``OffsetGuard``: after every seek each partition's next offset is known (committed, or the
+  earliest offset if never committed). A record below it is dropped (a copy of one already
+  handed over), a record above it opens a hole: its batch is dropped and the partition sought
+  back once (a hole at the same offset twice is real, e.g. retention, and passed on). Faust's
+  read-offset cache is kept equal to what was handed over, so it never drops or gap-commits.
+* ``StallWatch`` (safety net): an assigned partition with lag whose committed offset has not
+  moved for ``stall_s`` while its agent is idle (nothing queued, nothing unacked) is sought to
+  its committed offset with Faust's ack/gap state for it reset. Redelivery is harmless: stage
+  state skips what it holds, source tags drop replayed outputs, sinks are idempotent.
+
+On by default (``CRISIS_RADAR_FAUST_SEEK_FIX``, settings ``faust_seek_fix``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, cast
 
 from faust.transport import consumer as fconsumer
@@ -28,42 +39,192 @@ from faust.transport import consumer as fconsumer
 log = logging.getLogger("crisis_radar.worker")
 
 
-def install() -> None:
+class Verdict(enum.Enum):
+    DELIVER = "deliver"
+    DROP = "drop"  # a copy of a record already handed over
+    RESEEK = "reseek"  # a hole: seek the partition back to ``OffsetGuard.next[tp]``
+
+
+class OffsetGuard:
+    """Per-partition next offset to hand over; pure bookkeeping (no Kafka).
+
+    >>> g = OffsetGuard()
+    >>> g.sought("t", 10)
+    >>> [g.check("t", o).value for o in (10, 11, 11, 14)]
+    ['deliver', 'deliver', 'drop', 'reseek']
+    >>> g.sought("t", 12); g.check("t", 14).value  # same hole again after the seek: real
+    'deliver'
+    """
+
+    def __init__(self) -> None:
+        self.next: dict[Any, int | None] = {}
+        self._hole_at: dict[Any, int] = {}  # partition -> next offset of its last re-seek
+        self.dropped = 0
+        self.holes = 0
+
+    def sought(self, tp: Any, offset: int | None) -> None:
+        """The partition was sought to ``offset`` (None: unknown, accept the first record)."""
+        self.next[tp] = offset
+
+    def forget(self, tps: Iterable[Any]) -> None:
+        for tp in tps:
+            self.next.pop(tp, None)
+            self._hole_at.pop(tp, None)
+
+    def check(self, tp: Any, offset: int) -> Verdict:
+        want = self.next.get(tp)
+        if want is not None and offset < want:
+            self.dropped += 1
+            return Verdict.DROP
+        if want is not None and offset > want and self._hole_at.get(tp) != want:
+            self._hole_at[tp] = want
+            self.holes += 1
+            return Verdict.RESEEK
+        self.next[tp] = offset + 1
+        return Verdict.DELIVER
+
+
+class StallWatch:
+    """Which partitions stalled: lag > 0 and the same committed offset for ``stall_s`` while
+    idle. Pure bookkeeping: the caller passes time and observations.
+
+    >>> w = StallWatch(stall_s=10)
+    >>> w.observe("t", committed=5, lag=3, idle=True, now=0.0)
+    False
+    >>> w.observe("t", committed=5, lag=3, idle=True, now=10.0)
+    True
+    >>> w.observe("t", committed=5, lag=3, idle=True, now=12.0)  # clock restarted on True
+    False
+    """
+
+    def __init__(self, stall_s: float) -> None:
+        self.stall_s = stall_s
+        self._since: dict[Any, tuple[int | None, float]] = {}
+
+    def observe(self, tp: Any, committed: int | None, lag: int, idle: bool, now: float) -> bool:
+        seen = self._since.get(tp)
+        if lag <= 0 or not idle or seen is None or seen[0] != committed:
+            self._since[tp] = (committed, now)
+            return False
+        if now - seen[1] < self.stall_s:
+            return False
+        self._since[tp] = (committed, now)
+        return True
+
+    def forget(self, tps: Iterable[Any]) -> None:
+        for tp in tps:
+            self._since.pop(tp, None)
+
+
+def install(stall_s: float = 10.0, every_s: float = 2.0) -> None:
     """Patch ``faust.transport.consumer.Consumer`` (idempotent); call before the worker starts."""
     cls = cast(Any, fconsumer.Consumer)
-    if getattr(cls, "_crisis_radar_seeks", None) is not None:
+    if getattr(cls, "_cr_installed", False):
         return
-    getmany, perform_seek = cls.getmany, cls.perform_seek
+    getmany, perform_seek, seek = cls.getmany, cls.perform_seek, cls.seek
+    revoked = cls.on_partitions_revoked
 
-    async def counted_seek(self: Any) -> None:
-        self._crisis_radar_seeks += 1  # before: a fetch racing the seek counts as stale
+    def guard(self: Any) -> OffsetGuard:
+        if "_cr_guard" not in self.__dict__:
+            self._cr_guard = OffsetGuard()
+        return cast(OffsetGuard, self._cr_guard)
+
+    async def guarded_perform_seek(self: Any) -> None:
         await perform_seek(self)
+        agent_tps = [tp for tp in self.assignment() if self.app.topics.acks_enabled_for(tp.topic)]
+        never = [tp for tp in agent_tps if self._read_offset.get(tp) is None]
+        earliest = await self.earliest_offsets(*never) if never else {}
+        for tp in agent_tps:  # the committed offset, else the earliest (aiokafka leaves
+            committed = self._read_offset.get(tp)  # never-committed ones where they are)
+            guard(self).sought(tp, earliest.get(tp) if committed is None else committed)
 
-    async def fresh_getmany(self: Any, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
-        seeks, stale = self._crisis_radar_seeks, False
-        acked = self.app.topics.acks_enabled_for  # agents' topics; not changelogs
+    async def guarded_seek(self: Any, partition: Any, offset: int) -> None:
+        await seek(self, partition, offset)
+        if self.app.topics.acks_enabled_for(partition.topic):
+            guard(self).sought(partition, offset)
+
+    async def guarded_revoked(self: Any, tps: set[Any]) -> None:
+        guard(self).forget(tps)
+        await revoked(self, tps)
+
+    async def guarded_getmany(self: Any, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+        if self.__dict__.get("_cr_watchdog") is None:
+            self._cr_watchdog = asyncio.ensure_future(_watchdog(self, stall_s, every_s))
+        g, acked, reseek = guard(self), self.app.topics.acks_enabled_for, set()
         async for tp, message in getmany(self, timeout):
-            if not stale and self._crisis_radar_seeks != seeks:
-                stale = True
-                log.info("a fetch outlived a seek: dropping its records, seeking again")
-                await _reseek(self, acked)
-            if stale and acked(tp.topic):
+            if not acked(tp.topic):
+                yield tp, message
                 continue
+            if tp in reseek:  # the rest of this batch is behind the hole too
+                continue
+            verdict = g.check(tp, message.offset)
+            if verdict is Verdict.RESEEK:
+                reseek.add(tp)
+                log.warning(
+                    "faustfix: %s:%d got offset %d, expected %s: seeking back",
+                    tp.topic, tp.partition, message.offset, g.next.get(tp),
+                )  # fmt: skip
+                await _seek_back(self, tp, g.next.get(tp))
+            if verdict is not Verdict.DELIVER:
+                continue
+            self._read_offset[tp] = message.offset  # Faust's cache: never drop, never a "gap"
             yield tp, message
 
-    cls._crisis_radar_seeks = 0
-    cls.perform_seek = counted_seek
-    cls.getmany = fresh_getmany
+    cls._cr_installed = True
+    cls.getmany = guarded_getmany
+    cls.perform_seek = guarded_perform_seek
+    cls.seek = guarded_seek
+    cls.on_partitions_revoked = guarded_revoked
 
 
-async def _reseek(self: Any, acked: Any) -> None:
-    """Every agent partition back to its committed offset, or its beginning if it has none
-    (``perform_seek`` leaves those where they are: past the records just dropped)."""
-    if not self.assignment():
+async def _seek_back(self: Any, tp: Any, offset: int | None) -> None:
+    """Seek one partition (in the consumer thread) and reset Faust's per-partition caches."""
+    if offset is None:
+        offset = (await self.earliest_offsets(tp))[tp]
+    try:
+        await self._thread.seek_wait({tp: offset})
+    except Exception as exc:  # revoked meanwhile: the next assignment seeks it anyway
+        log.warning("faustfix: seek %s:%d -> %s failed: %r", tp.topic, tp.partition, offset, exc)
         return
-    await self.perform_seek()
-    never = [
-        tp for tp in self.assignment() if acked(tp.topic) and self._committed_offset.get(tp) is None
-    ]
-    if never:
-        await self.seek_to_beginning(*never)
+    for cache in (self._acked, self._acked_index, self._gap):
+        cache.pop(tp, None)
+    self._read_offset[tp] = offset if offset else None
+    self._cr_guard.sought(tp, offset)
+
+
+def _idle_topics(self: Any) -> set[str]:
+    """Agent topics with nothing queued for their streams and no unacked message."""
+    busy = {m.topic for m in list(self._unacked_messages)}
+    topics: set[str] = set()
+    for tp, channels in list(self.app.topics._tp_index.items()):
+        if all(ch.queue.empty() for ch in channels):
+            topics.add(tp.topic)
+        else:
+            busy.add(tp.topic)
+    return topics - busy
+
+
+async def _watchdog(self: Any, stall_s: float, every_s: float) -> None:
+    watch = StallWatch(stall_s)
+    while not self.should_stop:
+        await asyncio.sleep(every_s)
+        try:
+            if self.app.rebalancing or not self.flow_active:
+                continue
+            assigned = self.assignment()
+            watch.forget([tp for tp in list(watch._since) if tp not in assigned])
+            idle = _idle_topics(self)
+            for tp in assigned:
+                if not self.app.topics.acks_enabled_for(tp.topic) or tp in self._paused_partitions:
+                    continue
+                committed, high = self._committed_offset.get(tp), self.highwater(tp)
+                lag = 0 if high is None else high - (committed or 0)
+                if watch.observe(tp, committed, lag, tp.topic in idle, time.monotonic()):
+                    log.warning(
+                        "faustfix: %s:%d stalled at committed %s (high %s, read %s, acked %d): "
+                        "seeking back", tp.topic, tp.partition, committed, high,
+                        self._read_offset.get(tp), len(self._acked.get(tp) or ()),
+                    )  # fmt: skip
+                    await _seek_back(self, tp, committed)
+        except Exception:  # a diagnostic net must never take the worker down
+            log.exception("faustfix: watchdog tick failed")
