@@ -21,29 +21,31 @@ from detectors.anomaly import AnomalyDetector, SeasonalDetector, _alpha, normal_
 class ValueDetector(AnomalyDetector):
     """Detector for continuous values (NAB-style series).
 
-    Two raw surprises per point, ``-log10 p`` (capped at 12): a ``SeasonalDetector``
-    forecast residual, and a slow Gaussian on the value itself (EW mean/variance with
-    half-life ``level_halflife``) that catches values outside the series' usual range once
-    the fast forecast has adapted. Like HTM's anomaly likelihood, the larger surprise is
-    compared with its own long-run mean and spread, so an always-noisy series does not fire
-    all the time; repeats of one event are damped (a score only counts fully when it
-    exceeds the decaying recent peak by ``margin``), since NAB rewards one early detection
-    per window and charges every false-positive point. As in NAB's HTM detector, a value
-    beyond the range of every value seen so far (by more than ``spatial_tol`` of the range)
-    is lifted to at least ``spatial_floor`` — if its raw surprise is at least
-    ``spatial_raw``, so float noise on a flat series never counts as a new extreme.
+    Two raw surprises per point, ``-log10 p`` (capped at 12): the ``SeasonalDetector``
+    forecast residual against a robust scale (EW mean absolute residual, half-life
+    ``resid_halflife``: spikes do not hide the next anomaly), and a slow Gaussian on the
+    value itself (EW mean/variance with half-life ``level_halflife``) that catches values
+    outside the series' usual range once the fast forecast has adapted. Like HTM's anomaly
+    likelihood, the larger surprise is compared with its own long-run mean and spread, so an
+    always-noisy series does not fire all the time; repeats of one event are damped (a score
+    only counts fully when it exceeds the decaying recent peak by ``margin``), since NAB
+    rewards one early detection per window and charges every false-positive point. As in
+    NAB's HTM detector, a value beyond the range of every value seen so far (by more than
+    ``spatial_tol`` of the range) is lifted to at least ``spatial_floor`` — if its raw
+    surprise is at least ``spatial_raw``, so float noise on a flat series never counts as a
+    new extreme.
     """
 
-    __slots__ = ("base", "damp", "hi", "level_alpha", "level_mean", "level_n", "level_var",
-                 "level_weight", "lo", "long_alpha", "long_mean", "long_var", "margin", "n",
-                 "peak", "peak_decay", "short", "short_alpha", "spatial_floor", "spatial_raw",
-                 "spatial_tol")
+    __slots__ = ("_last", "base", "damp", "hi", "level_alpha", "level_mean", "level_n",
+                 "level_var", "level_weight", "lo", "long_alpha", "long_mean", "long_var", "margin",
+                 "n", "peak", "peak_decay", "resid_alpha", "resid_mad", "resid_n", "short",
+                 "short_alpha", "spatial_floor", "spatial_raw", "spatial_tol")
 
     def __init__(self, short_halflife: float = 0.3, long_halflife: float = 1000.0,
                  peak_halflife: float = 100.0, damp: float = 0.5,
                  level_halflife: float = 3000.0, level_weight: float = 1.0, margin: float = 1.05,
                  spatial_tol: float = 0.02, spatial_raw: float = 1.0,
-                 spatial_floor: float = 0.5,
+                 spatial_floor: float = 0.5, resid_halflife: float = 360.0,
                  **kwargs: object) -> None:
         kwargs.setdefault("kind", "auto")
         kwargs.setdefault("direction", "both")
@@ -71,6 +73,13 @@ class ValueDetector(AnomalyDetector):
         self.spatial_floor = spatial_floor
         self.lo = math.inf  # range of every value seen (HTM's "spatial anomaly" check)
         self.hi = -math.inf
+        # Robust scale of the forecast residual: EW mean absolute residual (x 1.2533 = sd for a
+        # Gaussian). A squared-residual variance is blown up by every spike for hundreds of
+        # points, hiding the next anomaly; the mean absolute residual grows only linearly.
+        self.resid_alpha = _alpha(resid_halflife)
+        self.resid_mad = 0.0
+        self.resid_n = 0
+        self._last: tuple[float, datetime, float, float] | None = None
 
     def expected(self, t: datetime) -> float:
         return self.base.expected(t)
@@ -83,14 +92,36 @@ class ValueDetector(AnomalyDetector):
         z = abs(x - self.level_mean) / math.sqrt(var)
         return min(-math.log10(max(2.0 * normal_sf(z), 1e-12)), 12.0)
 
+    def _resid(self, x: float, t: datetime) -> tuple[float, float]:
+        """Forecast residual and its robust standard deviation (cold start inflated)."""
+        b = self.base
+        mu = b.expected(t)
+        inflate = 1.0 + b.warmup / (b.n + 1.0)
+        sd2 = max((1.2533 * self.resid_mad) ** 2, 1e-12 + 1e-6 * abs(mu)) * inflate
+        return x - mu, math.sqrt(sd2)
+
     def _raw(self, x: float, t: datetime) -> float:
-        p = max(1.0 - self.base.score_one(x, t), 1e-12)
-        seasonal = min(-math.log10(p), 12.0)
+        if self.base.n < self.base.min_points:
+            return 0.0
+        r, sd = self._resid(x, t)
+        d = self.base.direction
+        p = normal_sf(r / sd if d == "up" else -r / sd if d == "down" else abs(r) / sd)
+        p = p if d != "both" else 2.0 * p
+        seasonal = min(-math.log10(max(p, 1e-12)), 12.0)
         return max(seasonal, self.level_weight * self._level_raw(x))
 
     def score_one(self, x: float, t: datetime) -> float:
         s = self._score(x, t)
         return s if s > self.peak * self.margin else s * self.damp
+
+    def _scored(self, x: float, t: datetime) -> tuple[float, float]:
+        """(score before damping, raw surprise), reused by learn_one after score_one."""
+        if self._last is not None and self._last[0] == x and self._last[1] == t:
+            return self._last[2], self._last[3]
+        raw = self._raw(x, t)
+        s = self._likelihood(x, raw)
+        self._last = (x, t, s, raw)
+        return s, raw
 
     def _outside_range(self, x: float) -> bool:
         if self.hi <= self.lo:
@@ -99,9 +130,11 @@ class ValueDetector(AnomalyDetector):
         return x > self.hi + tol or x < self.lo - tol
 
     def _score(self, x: float, t: datetime) -> float:
+        return self._scored(x, t)[0]
+
+    def _likelihood(self, x: float, raw: float) -> float:
         if self.n < self.base.min_points:
             return 0.0
-        raw = self._raw(x, t)
         short = self.short + self.short_alpha * (raw - self.short)
         z = (short - self.long_mean) / math.sqrt(max(self.long_var, 1e-6))
         # Log scale keeps the extreme tail resolvable (1 - p would round to 1.0).
@@ -111,8 +144,13 @@ class ValueDetector(AnomalyDetector):
         return s
 
     def learn_one(self, x: float, t: datetime) -> None:
-        self.peak = max(self.peak * self.peak_decay, self._score(x, t))
-        r = self._raw(x, t)
+        s, r = self._scored(x, t)
+        self._last = None
+        self.peak = max(self.peak * self.peak_decay, s)
+        if self.base.n >= self.base.min_points:
+            a = max(self.resid_alpha, 1.0 / (self.resid_n + 1))
+            self.resid_mad += a * (abs(self._resid(x, t)[0]) - self.resid_mad)
+            self.resid_n += 1
         self.short += self.short_alpha * (r - self.short)
         a = max(self.long_alpha, 1.0 / (self.n + 1))
         d = r - self.long_mean
