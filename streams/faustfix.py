@@ -15,7 +15,7 @@ The fix (``install``), for the topics agents consume (changelogs are left to Fau
 * ``OffsetGuard``: after every seek each partition's next offset is known (committed, or the
   earliest offset if never committed). A record below it is dropped (a copy of one already
   handed over), a record above it opens a hole: its batch is dropped and the partition sought
-  back once (a hole at the same offset twice is real, e.g. retention, and passed on). Faust's
+  back (a hole still there after two seeks back is real, e.g. retention, and passed on). Faust's
   read-offset cache is kept equal to what was handed over, so it never drops or gap-commits.
 * ``StallWatch`` (safety net): an assigned partition with lag whose committed offset has not
   moved for ``stall_s`` while its agent is idle (nothing queued, nothing unacked) is sought to
@@ -52,13 +52,16 @@ class OffsetGuard:
     >>> g.sought("t", 10)
     >>> [g.check("t", o).value for o in (10, 11, 11, 14)]
     ['deliver', 'deliver', 'drop', 'reseek']
-    >>> g.sought("t", 12); g.check("t", 14).value  # same hole again after the seek: real
+    >>> g.sought("t", 12); g.check("t", 14).value
+    'reseek'
+    >>> g.sought("t", 12); g.check("t", 14).value  # the same hole after 2 seeks back: real
     'deliver'
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reseeks: int = 2) -> None:
+        self.reseeks = reseeks  # seeks back to one offset before its hole is believed
         self.next: dict[Any, int | None] = {}
-        self._hole_at: dict[Any, int] = {}  # partition -> next offset of its last re-seek
+        self._hole_at: dict[Any, tuple[int, int]] = {}  # partition -> (next offset, seeks)
         self.dropped = 0
         self.holes = 0
 
@@ -76,10 +79,13 @@ class OffsetGuard:
         if want is not None and offset < want:
             self.dropped += 1
             return Verdict.DROP
-        if want is not None and offset > want and self._hole_at.get(tp) != want:
-            self._hole_at[tp] = want
-            self.holes += 1
-            return Verdict.RESEEK
+        if want is not None and offset > want:
+            at, n = self._hole_at.get(tp, (want, 0))
+            n = n + 1 if at == want else 1
+            if n <= self.reseeks:
+                self._hole_at[tp] = (want, n)
+                self.holes += 1
+                return Verdict.RESEEK
         self.next[tp] = offset + 1
         return Verdict.DELIVER
 
@@ -133,7 +139,11 @@ def install(stall_s: float = 10.0, every_s: float = 2.0) -> None:
         await perform_seek(self)
         agent_tps = [tp for tp in self.assignment() if self.app.topics.acks_enabled_for(tp.topic)]
         never = [tp for tp in agent_tps if self._read_offset.get(tp) is None]
-        earliest = await self.earliest_offsets(*never) if never else {}
+        try:
+            earliest = await self.earliest_offsets(*never) if never else {}
+        except Exception as exc:  # mid-rebalance: unknown, accept the first record
+            log.warning("faustfix: earliest offsets of %d partitions: %r", len(never), exc)
+            earliest = {}
         for tp in agent_tps:  # the committed offset, else the earliest (aiokafka leaves
             committed = self._read_offset.get(tp)  # never-committed ones where they are)
             guard(self).sought(tp, earliest.get(tp) if committed is None else committed)
@@ -151,6 +161,7 @@ def install(stall_s: float = 10.0, every_s: float = 2.0) -> None:
         if self.__dict__.get("_cr_watchdog") is None:
             self._cr_watchdog = asyncio.ensure_future(_watchdog(self, stall_s, every_s))
         g, acked, reseek = guard(self), self.app.topics.acks_enabled_for, set()
+        dropped_before = g.dropped
         async for tp, message in getmany(self, timeout):
             if not acked(tp.topic):
                 yield tp, message
@@ -169,6 +180,8 @@ def install(stall_s: float = 10.0, every_s: float = 2.0) -> None:
                 continue
             self._read_offset[tp] = message.offset  # Faust's cache: never drop, never a "gap"
             yield tp, message
+        if g.dropped != dropped_before:
+            log.info("faustfix: dropped %d records handed over before", g.dropped - dropped_before)
 
     cls._cr_installed = True
     cls.getmany = guarded_getmany
@@ -177,8 +190,9 @@ def install(stall_s: float = 10.0, every_s: float = 2.0) -> None:
     cls.on_partitions_revoked = guarded_revoked
 
 
-async def _seek_back(self: Any, tp: Any, offset: int | None) -> None:
-    """Seek one partition (in the consumer thread) and reset Faust's per-partition caches."""
+async def _seek_back(self: Any, tp: Any, offset: int | None, stalled: bool = False) -> None:
+    """Seek one partition (in the consumer thread). ``stalled``: back to the committed offset,
+    so Faust's acks and gaps above it are forgotten too (all of it is handed over again)."""
     if offset is None:
         offset = (await self.earliest_offsets(tp))[tp]
     try:
@@ -186,8 +200,9 @@ async def _seek_back(self: Any, tp: Any, offset: int | None) -> None:
     except Exception as exc:  # revoked meanwhile: the next assignment seeks it anyway
         log.warning("faustfix: seek %s:%d -> %s failed: %r", tp.topic, tp.partition, offset, exc)
         return
-    for cache in (self._acked, self._acked_index, self._gap):
-        cache.pop(tp, None)
+    if stalled:
+        for cache in (self._acked, self._acked_index, self._gap):
+            cache.pop(tp, None)
     self._read_offset[tp] = offset if offset else None
     self._cr_guard.sought(tp, offset)
 
@@ -225,6 +240,6 @@ async def _watchdog(self: Any, stall_s: float, every_s: float) -> None:
                         "seeking back", tp.topic, tp.partition, committed, high,
                         self._read_offset.get(tp), len(self._acked.get(tp) or ()),
                     )  # fmt: skip
-                    await _seek_back(self, tp, committed)
+                    await _seek_back(self, tp, committed, stalled=True)
         except Exception:  # a diagnostic net must never take the worker down
             log.exception("faustfix: watchdog tick failed")
