@@ -70,9 +70,11 @@ class Settings(BaseSettings):
     dedup_max_items: int = Field(default=100_000, ge=1000)
     # Dedup index snapshot period (streams/state.py); a restart re-applies at most this much input.
     state_snapshot_interval_s: float = Field(default=10.0, gt=0)
-    # Task-free per-message delivery in Faust's consumer loop (streams/fastpath.py): ~30% less
-    # worker CPU per post, off until the SIGKILL replay test is understood with it on.
-    faust_fastpath: bool = False
+    # Task-free per-message delivery in Faust's consumer loop, raw events without Faust's decode,
+    # a fetcher that never blocks on one full buffer (streams/fastpath.py): ~30% less worker
+    # CPU per post and no starved aggregation on a backlog. On since the offset-tagged state
+    # snapshots (fault tests green with it, docs/reliability.md); =0 restores Faust's loop.
+    faust_fastpath: bool = True
     # Drop records fetched before a rebalance's seek and re-seek (streams/faustfix.py): candidate
     # fix for the two-worker takeover gap in docs/reliability.md, off until its hang is understood.
     faust_seek_fix: bool = False
