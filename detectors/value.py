@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 import math
+from array import array
 from datetime import datetime
 
 from detectors.anomaly import AnomalyDetector, SeasonalDetector, _alpha, normal_sf
@@ -39,13 +40,15 @@ class ValueDetector(AnomalyDetector):
     __slots__ = ("_last", "base", "damp", "hi", "level_alpha", "level_mean", "level_n",
                  "level_var", "level_weight", "lo", "long_alpha", "long_mean", "long_var", "margin",
                  "n", "peak", "peak_decay", "resid_alpha", "resid_mad", "resid_n", "short",
-                 "short_alpha", "spatial_floor", "spatial_raw", "spatial_tol")
+                 "short_alpha", "spatial_floor", "spatial_raw", "spatial_tol", "week",
+                 "week_alpha", "week_sig")
 
     def __init__(self, short_halflife: float = 0.3, long_halflife: float = 1000.0,
                  peak_halflife: float = 100.0, damp: float = 0.5,
                  level_halflife: float = 3000.0, level_weight: float = 1.0, margin: float = 1.05,
                  spatial_tol: float = 0.02, spatial_raw: float = 1.0,
                  spatial_floor: float = 0.5, resid_halflife: float = 360.0,
+                 week_alpha: float = 0.02, week_sig: float = 3.0,
                  **kwargs: object) -> None:
         kwargs.setdefault("kind", "auto")
         kwargs.setdefault("direction", "both")
@@ -79,10 +82,27 @@ class ValueDetector(AnomalyDetector):
         self.resid_alpha = _alpha(resid_halflife)
         self.resid_mad = 0.0
         self.resid_n = 0
+        # Hour-of-week correction of the forecast: the base model's hour-of-day and
+        # day-of-week offsets are additive, so a weekday profile that differs from the
+        # weekend's (commuter peaks, office hours) leaves a daily residual that drowns real
+        # anomalies. EW mean residual per (weekday, hour), used only where it stands out.
+        self.week = array("d", [0.0] * 168)
+        self.week_alpha = week_alpha
+        self.week_sig = week_sig
         self._last: tuple[float, datetime, float, float] | None = None
 
     def expected(self, t: datetime) -> float:
-        return self.base.expected(t)
+        return self.base.expected(t) + self._week_correction(t)
+
+    def _week_correction(self, t: datetime) -> float:
+        c = self.week[t.weekday() * 24 + t.hour]
+        if c == 0.0:
+            return 0.0
+        # Positive-part James-Stein shrinkage: keep a slot's mean only where it exceeds
+        # ``week_sig`` standard errors of an EW mean, so series without a weekly rhythm
+        # get (almost) no correction noise.
+        se2 = (1.2533 * self.resid_mad) ** 2 * self.week_alpha / (2.0 - self.week_alpha)
+        return c * max(0.0, 1.0 - self.week_sig**2 * se2 / (c * c))
 
     def _level_raw(self, x: float) -> float:
         if self.level_n < 10:
@@ -95,7 +115,7 @@ class ValueDetector(AnomalyDetector):
     def _resid(self, x: float, t: datetime) -> tuple[float, float]:
         """Forecast residual and its robust standard deviation (cold start inflated)."""
         b = self.base
-        mu = b.expected(t)
+        mu = self.expected(t)
         inflate = 1.0 + b.warmup / (b.n + 1.0)
         sd2 = max((1.2533 * self.resid_mad) ** 2, 1e-12 + 1e-6 * abs(mu)) * inflate
         return x - mu, math.sqrt(sd2)
@@ -151,6 +171,8 @@ class ValueDetector(AnomalyDetector):
             a = max(self.resid_alpha, 1.0 / (self.resid_n + 1))
             self.resid_mad += a * (abs(self._resid(x, t)[0]) - self.resid_mad)
             self.resid_n += 1
+            i = t.weekday() * 24 + t.hour
+            self.week[i] += self.week_alpha * (x - self.base.expected(t) - self.week[i])
         self.short += self.short_alpha * (r - self.short)
         a = max(self.long_alpha, 1.0 / (self.n + 1))
         d = r - self.long_mean

@@ -64,6 +64,50 @@ def test_one_glitch_does_not_hide_the_next_shift() -> None:
     assert max(s[1150:1160]) > 0.45 > 0.3 > max(s[1001:1150])
 
 
+def _office_hours(holiday: bool) -> tuple[list[datetime], list[float]]:
+    # 10-minute series, 6 weeks from a Monday: +8 on weekdays 08-18 h, noise sd 1; the
+    # Monday of week 6 is a holiday (no office peak).
+    rng = np.random.default_rng(14)
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    ts = [t0 + timedelta(minutes=10 * i) for i in range(144 * 7 * 6)]
+    xs = [10.0 + (8.0 if t.weekday() < 5 and 8 <= t.hour < 18 else 0.0) + rng.normal()
+          for t in ts]
+    if holiday:
+        for i in range(144 * 35 + 48, 144 * 35 + 108):
+            xs[i] -= 8.0
+    return ts, xs
+
+
+def test_weekly_rhythm_makes_a_holiday_stand_out() -> None:
+    # Hour-of-day + day-of-week offsets are additive: they cannot say "no peak on weekends",
+    # so every weekday morning is a little surprising and a holiday looks ordinary. The
+    # hour-of-week correction learns the weekday profile.
+    ts, xs = _office_hours(holiday=True)
+    start = 144 * 35 + 48  # the holiday's 08:00
+
+    def run(det: ValueDetector) -> list[float]:
+        return [det.process_one(x, t) for x, t in zip(xs, ts, strict=True)]
+
+    s = run(ValueDetector())
+    normal = sorted(s[144 * 21:144 * 35])
+    assert s[start] > 0.45 > 0.35 > normal[int(0.995 * len(normal))]
+    assert run(ValueDetector(week_alpha=0.0))[start] < 0.35  # without it: missed
+
+
+def test_no_weekly_correction_without_weekly_rhythm() -> None:
+    # Pure noise: the per-slot means are noise, and the shrinkage keeps every one of them
+    # out of the forecast.
+    rng = np.random.default_rng(15)
+    det = ValueDetector()
+    t0 = datetime(2026, 1, 5, tzinfo=UTC)
+    for i in range(144 * 7 * 4):
+        det.process_one(10.0 + rng.normal(), t0 + timedelta(minutes=10 * i))
+    t1 = t0 + timedelta(days=28)
+    assert max(abs(w) for w in det.week) > 0.05  # slot means did move...
+    assert all(det.expected(t1 + timedelta(hours=h)) == det.base.expected(t1 + timedelta(hours=h))
+               for h in range(168))  # ...but none is used
+
+
 def test_flat_series_with_float_noise_stays_quiet() -> None:
     # Every value is a "new extreme" of a 1e-9 range: the raw-surprise gate keeps it quiet.
     xs = 5.0 + np.random.default_rng(8).normal(0.0, 1e-9, 1500)
