@@ -18,8 +18,9 @@ The fix (``install``), for the topics agents consume (changelogs are left to Fau
   back (a hole still there after two seeks back is real, e.g. retention, and passed on). Faust's
   read-offset cache is kept equal to what was handed over, so it never drops or gap-commits.
 * ``StallWatch`` (safety net): an assigned partition with lag whose committed offset has not
-  moved for ``stall_s`` while its agent is idle (nothing queued, nothing unacked) is sought to
-  its committed offset with Faust's ack/gap state for it reset. Redelivery is harmless: stage
+  moved for ``stall_s`` while its agent is idle (nothing queued, nothing taken and unacked) or
+  Faust holds acks above never-acked records (it would never commit it again) is sought to its
+  committed offset with Faust's ack/gap state for it reset. Redelivery is harmless: stage
   state skips what it holds, source tags drop replayed outputs, sinks are idempotent.
 
 On by default (``CRISIS_RADAR_FAUST_SEEK_FIX``, settings ``faust_seek_fix``).
@@ -91,35 +92,50 @@ class OffsetGuard:
 
 
 class StallWatch:
-    """Which partitions stalled: lag > 0 and the same committed offset for ``stall_s`` while
-    idle. Pure bookkeeping: the caller passes time and observations.
+    """Which partitions stalled: lag > 0 and the same committed offset for ``stall_s``, the
+    last ``idle_s`` of it idle. Pure bookkeeping: the caller passes time and observations.
 
-    >>> w = StallWatch(stall_s=10)
-    >>> w.observe("t", committed=5, lag=3, idle=True, now=0.0)
+    >>> w = StallWatch(stall_s=10, idle_s=4)
+    >>> w.observe("t", committed=5, lag=3, idle=False, now=0.0)
     False
-    >>> w.observe("t", committed=5, lag=3, idle=True, now=10.0)
+    >>> w.observe("t", committed=5, lag=3, idle=True, now=10.0)  # idle only since now
+    False
+    >>> w.observe("t", committed=5, lag=3, idle=True, now=14.0)
     True
-    >>> w.observe("t", committed=5, lag=3, idle=True, now=12.0)  # clock restarted on True
+    >>> w.observe("t", committed=5, lag=3, idle=True, now=16.0)  # clock restarted on True
     False
     """
 
-    def __init__(self, stall_s: float) -> None:
-        self.stall_s = stall_s
-        self._since: dict[Any, tuple[int | None, float]] = {}
+    def __init__(self, stall_s: float, idle_s: float = 4.0) -> None:
+        self.stall_s, self.idle_s = stall_s, idle_s
+        self._since: dict[Any, tuple[int | None, float]] = {}  # committed, since when
+        self._idle: dict[Any, float] = {}  # idle since when
 
     def observe(self, tp: Any, committed: int | None, lag: int, idle: bool, now: float) -> bool:
         seen = self._since.get(tp)
-        if lag <= 0 or not idle or seen is None or seen[0] != committed:
+        if lag <= 0 or seen is None or seen[0] != committed:
             self._since[tp] = (committed, now)
+            self._idle.pop(tp, None)
             return False
-        if now - seen[1] < self.stall_s:
+        if not idle:
+            self._idle.pop(tp, None)
+            return False
+        idle_since = self._idle.setdefault(tp, now)
+        if now - seen[1] < self.stall_s or now - idle_since < self.idle_s:
             return False
         self._since[tp] = (committed, now)
+        self._idle.pop(tp, None)
         return True
+
+    def stuck_for(self, tp: Any, now: float) -> float:
+        """Seconds the committed offset has not moved with lag (0 if unknown)."""
+        seen = self._since.get(tp)
+        return 0.0 if seen is None else now - seen[1]
 
     def forget(self, tps: Iterable[Any]) -> None:
         for tp in tps:
             self._since.pop(tp, None)
+            self._idle.pop(tp, None)
 
 
 def install(stall_s: float = 10.0, every_s: float = 2.0) -> None:
@@ -207,39 +223,60 @@ async def _seek_back(self: Any, tp: Any, offset: int | None, stalled: bool = Fal
     self._cr_guard.sought(tp, offset)
 
 
-def _idle_topics(self: Any) -> set[str]:
-    """Agent topics with nothing queued for their streams and no unacked message."""
-    busy = {m.topic for m in list(self._unacked_messages)}
-    topics: set[str] = set()
+def _busy_topics(self: Any) -> set[str]:
+    """Agent topics with events queued for their streams or taken and not yet acked."""
+    busy = {m.topic for m in list(self._unacked_messages) if not m.acked}
     for tp, channels in list(self.app.topics._tp_index.items()):
-        if all(ch.queue.empty() for ch in channels):
-            topics.add(tp.topic)
-        else:
+        if not all(ch.queue.empty() for ch in channels):
             busy.add(tp.topic)
-    return topics - busy
+    return busy
+
+
+def _head_hole(self: Any, tp: Any) -> bool:
+    """Faust holds acks above records never acked: it will not commit this partition again
+    (``Consumer._new_offset``), however busy the agent is."""
+    acked, committed = self._acked.get(tp), self._committed_offset.get(tp)
+    return bool(acked) and committed is not None and min(acked) - committed > 1
+
+
+def _forget_orphans(self: Any, tp: Any) -> None:
+    """Messages of ``tp`` taken by a stream but never acked, below the first acked one: they
+    would keep Faust's next rebalance waiting for them (``wait_empty``)."""
+    acked = self._acked.get(tp)
+    below = min(acked) if acked else None
+    for m in list(self._unacked_messages):
+        if m.tp == tp and not m.acked and (below is None or m.offset < below):
+            self._unacked_messages.discard(m)
 
 
 async def _watchdog(self: Any, stall_s: float, every_s: float) -> None:
-    watch = StallWatch(stall_s)
+    watch, said = StallWatch(stall_s), {}
     while not self.should_stop:
         await asyncio.sleep(every_s)
         try:
             if self.app.rebalancing or not self.flow_active:
                 continue
-            assigned = self.assignment()
+            assigned, now = self.assignment(), time.monotonic()
             watch.forget([tp for tp in list(watch._since) if tp not in assigned])
-            idle = _idle_topics(self)
+            busy = _busy_topics(self)
             for tp in assigned:
                 if not self.app.topics.acks_enabled_for(tp.topic) or tp in self._paused_partitions:
                     continue
                 committed, high = self._committed_offset.get(tp), self.highwater(tp)
                 lag = 0 if high is None else high - (committed or 0)
-                if watch.observe(tp, committed, lag, tp.topic in idle, time.monotonic()):
-                    log.warning(
-                        "faustfix: %s:%d stalled at committed %s (high %s, read %s, acked %d): "
-                        "seeking back", tp.topic, tp.partition, committed, high,
-                        self._read_offset.get(tp), len(self._acked.get(tp) or ()),
-                    )  # fmt: skip
+                hole = _head_hole(self, tp)
+                state = (
+                    f"{tp.topic}:{tp.partition} committed {committed} (high {high}, "
+                    f"read {self._read_offset.get(tp)}, next {self._cr_guard.next.get(tp)}, "
+                    f"acked {len(self._acked.get(tp) or ())}, head hole {hole}, "
+                    f"topic busy {tp.topic in busy})"
+                )  # fmt: skip
+                if watch.observe(tp, committed, lag, hole or tp.topic not in busy, now):
+                    log.warning("faustfix: stalled, seeking back: %s", state)
+                    _forget_orphans(self, tp)
                     await _seek_back(self, tp, committed, stalled=True)
+                elif watch.stuck_for(tp, now) >= stall_s and now - said.get(tp, -1e9) >= 30:
+                    said[tp] = now
+                    log.info("faustfix: commit not moving (agent busy): %s", state)
         except Exception:  # a diagnostic net must never take the worker down
             log.exception("faustfix: watchdog tick failed")

@@ -57,28 +57,34 @@ def test_unknown_position_accepts_the_first_record_and_partitions_are_independen
     assert "a" not in g.next and g.check("a", 100) is D
 
 
-def test_stall_needs_lag_idle_and_the_same_commit_for_the_whole_period() -> None:
-    w = StallWatch(stall_s=10)
+def test_stall_needs_the_same_commit_for_stall_s_and_idle_for_idle_s() -> None:
+    w = StallWatch(stall_s=10, idle_s=4)
     assert not w.observe("p", 5, lag=3, idle=True, now=0)
+    assert not w.observe("p", 5, lag=3, idle=True, now=2)  # idle from here
     assert not w.observe("p", 5, lag=3, idle=True, now=9.9)
+    assert w.stuck_for("p", 9.9) == 9.9
     assert w.observe("p", 5, lag=3, idle=True, now=10)
-    # after a seek the period starts again
+    # after the seek back both clocks start again
     assert not w.observe("p", 5, lag=3, idle=True, now=15)
     assert w.observe("p", 5, lag=3, idle=True, now=20)
 
 
-def test_no_stall_while_busy_caught_up_or_committing() -> None:
-    w = StallWatch(stall_s=10)
-    for now, committed, lag, idle in [
-        (0, 5, 3, True),
-        (8, 5, 3, False),  # agent busy (queued or unacked events): restart the clock
-        (16, 5, 3, True),
-        (24, 6, 2, True),  # commit moved
-        (32, 6, 0, True),  # caught up
-        (40, 6, 0, True),
-    ]:
-        assert not w.observe("p", committed, lag, idle, now), now
-    assert not w.observe("p", 6, 1, True, 45)
-    assert w.observe("p", 6, 1, True, 55)
+def test_a_busy_agent_delays_the_stall_until_it_is_idle_for_idle_s() -> None:
+    w = StallWatch(stall_s=10, idle_s=4)
+    assert not w.observe("p", 5, lag=3, idle=True, now=0)
+    assert not w.observe("p", 5, lag=3, idle=False, now=8)  # queued or unacked events
+    assert not w.observe("p", 5, lag=3, idle=True, now=12)  # stuck 12 s, idle 0 s
+    assert w.stuck_for("p", 12) == 12
+    assert w.observe("p", 5, lag=3, idle=True, now=16)
+
+
+def test_no_stall_while_committing_or_caught_up() -> None:
+    w = StallWatch(stall_s=10, idle_s=4)
+    for now, committed, lag in [(0, 5, 3), (8, 6, 2), (16, 6, 0), (20, 6, 0)]:
+        assert not w.observe("p", committed, lag, True, now), now
+        assert w.stuck_for("p", now) == 0
+    assert not w.observe("p", 6, 1, True, 22)  # lag again: stuck since the last lag 0 (20)
+    assert not w.observe("p", 6, 1, True, 29)
+    assert w.observe("p", 6, 1, True, 30)
     w.forget(["p"])
-    assert not w.observe("p", 6, 1, True, 100)
+    assert not w.observe("p", 6, 1, True, 100) and w.stuck_for("q", 100) == 0
