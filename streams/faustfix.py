@@ -21,7 +21,9 @@ The fix (``install``), for the topics agents consume (changelogs are left to Fau
   moved for ``stall_s`` while its agent is idle (nothing queued, nothing taken and unacked) or
   Faust holds acks above never-acked records (it would never commit it again) is sought to its
   committed offset with Faust's ack/gap state for it reset. Redelivery is harmless: stage
-  state skips what it holds, source tags drop replayed outputs, sinks are idempotent.
+  state skips what it holds, source tags drop replayed outputs, sinks are idempotent. A
+  partition Faust believes committed but the group does not (a failed commit Faust records as
+  done) is committed again.
 
 On by default (``CRISIS_RADAR_FAUST_SEEK_FIX``, settings ``faust_seek_fix``).
 """
@@ -249,14 +251,38 @@ def _forget_orphans(self: Any, tp: Any) -> None:
             self._unacked_messages.discard(m)
 
 
+async def _recommit(self: Any, tps: list[Any], behind: dict[Any, int]) -> None:
+    """Faust records a commit as done even when it failed (``_commit_offsets``; aiokafka's
+    "already rebalanced" returns quietly): a partition then looks committed to Faust but not
+    to the group, and Faust never commits it again. Commit Faust's offset again when the group
+    was behind it twice in a row (``behind`` carries the first sighting)."""
+    consumer = self._thread._ensure_consumer()
+    for tp in tps:
+        mine = self._committed_offset.get(tp)
+        group = await self._thread.call_thread(consumer.committed, tp)
+        if mine is None or group is None or group >= mine:
+            behind.pop(tp, None)
+        elif behind.get(tp) != mine:
+            behind[tp] = mine
+        else:
+            log.warning("faustfix: %s:%d committed %s by the group, %s by Faust: committing again",
+                        tp.topic, tp.partition, group, mine)  # fmt: skip
+            await self._commit({tp: mine})
+            behind.pop(tp, None)
+
+
 async def _watchdog(self: Any, stall_s: float, every_s: float) -> None:
-    watch, said = StallWatch(stall_s), {}
+    watch, said, behind, tick = StallWatch(stall_s), {}, {}, 0
     while not self.should_stop:
         await asyncio.sleep(every_s)
+        tick += 1
         try:
             if self.app.rebalancing or not self.flow_active:
                 continue
             assigned, now = self.assignment(), time.monotonic()
+            if tick % 5 == 0:
+                agent_tps = [tp for tp in assigned if self.app.topics.acks_enabled_for(tp.topic)]
+                await _recommit(self, agent_tps, behind)
             watch.forget([tp for tp in list(watch._since) if tp not in assigned])
             busy = _busy_topics(self)
             for tp in assigned:
