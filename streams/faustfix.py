@@ -13,7 +13,8 @@ in-order delivery (it skips offsets ``<=`` the last processed).
 The fix (``install``), for the topics agents consume (changelogs are left to Faust):
 
 * ``OffsetGuard``: after every seek each partition's next offset is known (committed, or the
-  earliest offset if never committed). A record below it is dropped (a copy of one already
+  earliest offset if never committed); records of a partition not sought since it was
+  assigned are dropped (fetched too early). A record below it is dropped (a copy of one already
   handed over), a record above it opens a hole: its batch is dropped and the partition sought
   back (a hole still there after two seeks back is real, e.g. retention, and passed on). Faust's
   read-offset cache is kept equal to what was handed over, so it never drops or gap-commits.
@@ -69,7 +70,8 @@ class OffsetGuard:
         self.holes = 0
 
     def sought(self, tp: Any, offset: int | None) -> None:
-        """The partition was sought to ``offset`` (None: unknown, accept the first record)."""
+        """The partition was sought to ``offset`` (None: unknown, accept the first record).
+        Records of a partition never sought (since assigned, or ``forget``) are dropped."""
         self.next[tp] = offset
 
     def forget(self, tps: Iterable[Any]) -> None:
@@ -78,7 +80,10 @@ class OffsetGuard:
             self._hole_at.pop(tp, None)
 
     def check(self, tp: Any, offset: int) -> Verdict:
-        want = self.next.get(tp)
+        if tp not in self.next:  # not sought since assigned: fetched before the seek
+            self.dropped += 1
+            return Verdict.DROP
+        want = self.next[tp]
         if want is not None and offset < want:
             self.dropped += 1
             return Verdict.DROP
@@ -199,7 +204,8 @@ def install(stall_s: float = 10.0, every_s: float = 2.0) -> None:
             self._read_offset[tp] = message.offset  # Faust's cache: never drop, never a "gap"
             yield tp, message
         if g.dropped != dropped_before:
-            log.info("faustfix: dropped %d records handed over before", g.dropped - dropped_before)
+            log.info("faustfix: dropped %d records (copies, or fetched before a seek)",
+                     g.dropped - dropped_before)
 
     cls._cr_installed = True
     cls.getmany = guarded_getmany
