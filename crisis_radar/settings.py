@@ -75,9 +75,9 @@ class Settings(BaseSettings):
     # CPU per post and no starved aggregation on a backlog. On since the offset-tagged state
     # snapshots (fault tests green with it, docs/reliability.md); =0 restores Faust's loop.
     faust_fastpath: bool = True
-    # Drop records fetched before a rebalance's seek and re-seek (streams/faustfix.py): candidate
-    # fix for the two-worker takeover gap in docs/reliability.md, off until its hang is understood.
-    faust_seek_fix: bool = False
+    # Faust consumer patch (streams/faustfix.py): agent partitions handed over in order from each
+    # seek, stalled commits sought back; fixes the two-worker takeover (docs/reliability.md).
+    faust_seek_fix: bool = True
 
     def topic(self, stage: str) -> str:
         """Full topic name for a stage (stage names are topic names)."""
