@@ -217,9 +217,9 @@ def install(stall_s: float = 10.0, every_s: float = 2.0) -> None:
 async def _seek_back(self: Any, tp: Any, offset: int | None, stalled: bool = False) -> None:
     """Seek one partition (in the consumer thread). ``stalled``: back to the committed offset,
     so Faust's acks and gaps above it are forgotten too (all of it is handed over again)."""
-    if offset is None:
-        offset = (await self.earliest_offsets(tp))[tp]
     try:
+        if offset is None:
+            offset = (await self.earliest_offsets(tp))[tp]
         await self._thread.seek_wait({tp: offset})
     except Exception as exc:  # revoked meanwhile: the next assignment seeks it anyway
         log.warning("faustfix: seek %s:%d -> %s failed: %r", tp.topic, tp.partition, offset, exc)
