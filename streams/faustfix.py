@@ -278,7 +278,9 @@ async def _recommit(self: Any, tps: list[Any], behind: dict[Any, int]) -> None:
 
 
 async def _watchdog(self: Any, stall_s: float, every_s: float) -> None:
-    watch, said, behind, tick = StallWatch(stall_s), {}, {}, 0
+    watch, tick = StallWatch(stall_s), 0
+    said: dict[Any, float] = {}  # partition -> when "commit not moving" was last logged
+    behind: dict[Any, int] = {}  # partition -> Faust's offset the group was last seen behind
     while not self.should_stop:
         await asyncio.sleep(every_s)
         tick += 1
