@@ -34,6 +34,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from detectors.terms import NarrativeTracker
 from schemas.models import BrandMinute, ScoredPost
 
 MINUTE = timedelta(minutes=1)
@@ -44,8 +45,9 @@ class _Acc:
     """Mutable counters of one (brand, minute)."""
 
     __slots__ = (
-        "authors", "campaign_posts", "duplicates", "late_posts", "negative", "neutral",
-        "new_clusters", "positive", "posts", "reach", "sentiment_sum", "unique_posts", "version",
+        "authors", "burst_neg", "burst_posts", "burst_terms", "campaign_posts", "duplicates",
+        "late_posts", "negative", "neutral", "new_clusters", "positive", "post_terms", "posts",
+        "reach", "sentiment_sum", "term_authors", "term_neg", "unique_posts", "version",
     )
 
     def __init__(self) -> None:
@@ -55,6 +57,12 @@ class _Acc:
         self.version = 0  # 0 = never emitted
         self.sentiment_sum = 0.0
         self.authors: set[str] = set()
+        # new-narrative inputs: authors (and negative authors) per term, terms per post
+        self.term_authors: dict[str, set[str]] = {}
+        self.term_neg: dict[str, set[str]] = {}
+        self.post_terms: list[tuple[list[str], bool]] = []
+        self.burst_posts = self.burst_neg = 0  # set when the minute closes
+        self.burst_terms: list[str] = []
 
     def add(self, sp: ScoredPost, new_cluster: bool) -> None:
         self.posts += 1
@@ -70,7 +78,15 @@ class _Acc:
             self.neutral += 1
         self.sentiment_sum += sp.sentiment_score
         self.reach += sp.post.author.followers
-        self.authors.add(sp.post.author.id)
+        author = sp.post.author.id
+        self.authors.add(author)
+        if sp.terms:
+            neg = sp.sentiment_label == "negative"
+            self.post_terms.append((sp.terms, neg))
+            for t in sp.terms:
+                self.term_authors.setdefault(t, set()).add(author)
+                if neg:
+                    self.term_neg.setdefault(t, set()).add(author)
 
     def record(self, brand: str, minute: datetime) -> BrandMinute:
         return BrandMinute(
@@ -79,6 +95,8 @@ class _Acc:
             positive=self.positive, sentiment_sum=self.sentiment_sum, reach=self.reach,
             duplicates=self.duplicates, campaign_posts=self.campaign_posts,
             new_clusters=self.new_clusters, late_posts=self.late_posts, version=self.version,
+            burst_term_posts=self.burst_posts, burst_term_negative=self.burst_neg,
+            burst_terms=self.burst_terms,
         )
 
 
@@ -95,6 +113,7 @@ class MinuteAggregator:
         max_lateness_s: float = 3600,
         max_fill: int = 1440,
         clusters_per_brand: int = 2048,
+        narrative: dict[str, float] | None = None,
     ) -> None:
         self.allowed = timedelta(seconds=allowed_lateness_s)
         self.max_lateness = timedelta(seconds=max(max_lateness_s, allowed_lateness_s))
@@ -109,6 +128,9 @@ class MinuteAggregator:
         self.closed_before: datetime | None = None  # minutes < this are closed
         self.watermark: datetime | None = None
         self.too_late = 0
+        # new-narrative trackers per brand (detectors.terms.NarrativeTracker keyword arguments)
+        self.narrative_kw: dict[str, float] = dict(narrative or {})
+        self.narratives: dict[str, NarrativeTracker] = {}
 
     def _new_cluster(self, brand: str, cluster_id: str) -> bool:
         seen = self.clusters.setdefault(brand, OrderedDict())
@@ -119,6 +141,21 @@ class MinuteAggregator:
         if len(seen) > self.clusters_per_brand:
             seen.popitem(last=False)
         return True
+
+    def _narrative(self, brand: str, minute: datetime, acc: _Acc) -> None:
+        """Burst terms of a closing minute; the minute's terms are then learned (late posts
+        amend the counts but are not learned: the table moves on in event-time order)."""
+        nt = self.narratives.get(brand)
+        if nt is None:
+            nt = self.narratives[brand] = NarrativeTracker(**self.narrative_kw)  # type: ignore[arg-type]
+        acc.burst_posts, acc.burst_neg, acc.burst_terms = nt.close(
+            int(minute.timestamp()) // 60, acc.term_authors, acc.term_neg, acc.post_terms)
+        acc.post_terms = []  # not needed after close (amendments keep the counts)
+
+    def narrative_bytes(self, brand: str) -> int:
+        """Memory of one brand's term table and recent window (bytes, approximate)."""
+        nt = self.narratives.get(brand)
+        return 0 if nt is None else nt.nbytes()
 
     def add(self, scored: ScoredPost, watermark: datetime | None = None) -> AddStatus:
         """Count one scored post in its event-time minute."""
@@ -177,6 +214,8 @@ class MinuteAggregator:
             while m < boundary:
                 acc = self.open.pop((brand, m), None) or _Acc()
                 acc.version = 1
+                if acc.term_authors:
+                    self._narrative(brand, m, acc)
                 out.append(acc.record(brand, m))
                 if acc.posts:
                     self.emitted[(brand, m)] = acc

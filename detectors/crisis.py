@@ -98,8 +98,9 @@ class Assessment:
 class BrandState:
     """Detectors and hysteresis state of one brand (a few KB pickled)."""
 
-    __slots__ = ("authors", "below", "bot", "dwell", "ev_nc", "ev_neg", "ev_up", "ew_posts",
-                 "ew_repeats", "n", "neg_share", "reach", "sentiment", "severity", "volume")
+    __slots__ = ("authors", "below", "bot", "dwell", "ev_nc", "ev_neg", "ev_terms", "ev_up",
+                 "ew_posts", "ew_repeats", "n", "neg_share", "reach", "sentiment", "severity",
+                 "terms_base", "volume")
 
     def __init__(self, season_alpha: float = 0.002) -> None:
         self.volume = SeasonalDetector(kind="poisson", direction="up", season_alpha=season_alpha)
@@ -117,6 +118,8 @@ class BrandState:
         self.ew_posts = 0.0  # EW sums of posts and of repeat posts (posts - unique authors)
         self.ew_repeats = 0.0
         self.bot = False  # this episode looks like a bot burst (sticky until severity none)
+        self.ev_terms = 0.0  # Poisson CUSUM of negative posts carrying burst terms
+        self.terms_base = 0.0  # their usual count per minute (EW, learned while calm)
 
     def __getstate__(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -148,7 +151,8 @@ class CrisisScorer:
                  drift: float = 0.3, scale: float = 8.0, neg_count_mult: float = 12.0,
                  bot_repeat: float = 0.12, bot_decay: float = 0.9, bot_min_posts: float = 10.0,
                  bot_cap: Severity = Severity.WARNING, attention_scale: float = 5.6,
-                 season_alpha: float = 0.002) -> None:
+                 season_alpha: float = 0.002, term_mult: float = 10.0,
+                 term_floor: float = 0.02, term_sides: str = "negativity") -> None:
         self.min_dwell = min_dwell
         self.scale = scale  # evidence (-log10 p) that maps to score 1
         self.attention_scale = attention_scale
@@ -160,6 +164,7 @@ class CrisisScorer:
         self.neg_count_mult = neg_count_mult
         self.bot_repeat, self.bot_decay, self.bot_min_posts = bot_repeat, bot_decay, bot_min_posts
         self.bot_cap = bot_cap
+        self.term_mult, self.term_floor, self.term_sides = term_mult, term_floor, term_sides
         self.brands: dict[str, BrandState] = {}
 
     def process_one(self, minute: BrandMinute) -> Assessment:
@@ -192,9 +197,20 @@ class CrisisScorer:
             # negativity side's): it takes two minutes of negatives
             ev_nc = poisson_cusum_step(st.ev_nc, minute.negative, exp_neg, self.neg_count_mult,
                                        cap, step=self.scale * ENTER[Severity.WARNING] / 2)
+        # New narrative: negative posts carrying terms the brand's conversation did not carry
+        # (MinuteAggregator's burst terms), against their near-zero usual count.
+        exp_bt = max(st.terms_base, self.term_floor)
+        ev_terms = st.ev_terms
+        if self.term_mult > 1.0:
+            ev_terms = poisson_cusum_step(st.ev_terms, minute.burst_term_negative, exp_bt,
+                                          self.term_mult, cap,
+                                          step=self.scale * ENTER[Severity.WARNING] / 2)
         attention = max(ev_up, ev_nc)
+        ev_negativity = max(ev_neg, ev_terms) if self.term_sides != "off" else ev_neg
+        if self.term_sides == "both":
+            attention = max(attention, ev_terms * self.attention_scale / self.scale)
         # both sides are needed; each is measured against its own scale
-        score = min(1.0, attention / self.attention_scale, ev_neg / self.scale)
+        score = min(1.0, attention / self.attention_scale, ev_negativity / self.scale)
         campaign = minute.campaign_posts / posts if posts else 0.0
         candidate = _level(score, ENTER)
         if campaign >= self.campaign_watch_share and to_score(s_vol) >= ENTER[Severity.WATCH]:
@@ -211,8 +227,9 @@ class CrisisScorer:
             candidate = min(candidate, Severity.WATCH)
         warn = self.scale * ENTER[Severity.WARNING]
         warn_att = self.attention_scale * ENTER[Severity.WARNING]
-        evidence = {"attention": attention / warn_att, "negativity": ev_neg / warn,
-                    "negative_count": ev_nc / warn_att, "repeat_share": repeat}
+        evidence = {"attention": attention / warn_att, "negativity": ev_negativity / warn,
+                    "negative_count": ev_nc / warn_att, "new_terms": ev_terms / warn,
+                    "repeat_share": repeat}
         signals = [
             _sig("volume", vol, st.volume.expected(t), s_vol),
             _sig("unique_authors", minute.unique_authors, st.authors.expected(t), s_auth),
@@ -226,13 +243,17 @@ class CrisisScorer:
                  min(1.0, minute.new_clusters / posts) if posts else 0.0),
             _sig("repeat_posts", repeat, 0.0, min(1.0, repeat / (2 * self.bot_repeat)),
                  "bot-like: capped at " + self.bot_cap.label if bot else ""),
+            _sig("new_terms", minute.burst_term_negative, exp_bt, min(1.0, ev_terms / warn),
+                 "new terms: " + ", ".join(minute.burst_terms) if minute.burst_terms else ""),
         ]
         prev = st.severity
         if minute.version > 1:  # an amendment: report, but neither learn nor move state twice
             return Assessment(minute.brand, t, score, prev, prev, False, signals,
                               _summary(minute.brand, prev, signals), evidence)
         new = self._hysteresis(st, score, candidate)
-        st.ev_up, st.ev_neg, st.ev_nc = ev_up, ev_neg, ev_nc
+        st.ev_up, st.ev_neg, st.ev_nc, st.ev_terms = ev_up, ev_neg, ev_nc, ev_terms
+        if new == Severity.NONE:  # a narrative in progress must not become its own baseline
+            st.terms_base += 0.002 * (minute.burst_term_negative - st.terms_base)
         st.ew_posts, st.ew_repeats = ew_posts, ew_rep
         st.bot = bot and new > Severity.NONE
         st.volume.learn_one(vol, t)

@@ -132,6 +132,8 @@ class ScoredPost(_Record):
     cluster_authors: NonNegativeInt = 1
     campaign: bool = False  # the cluster looks like a coordinated copy-paste campaign
     scored_at: UtcDatetime
+    # <= 8 content words (detectors.terms.content_terms): the new-narrative signal's input
+    terms: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = []
 
 
 class _View(BaseModel):
@@ -161,6 +163,7 @@ class ScoredPostCounts(_View):
     cluster_id: str
     is_duplicate: bool
     campaign: bool = False
+    terms: list[str] = []
 
 
 class BrandMinute(_Record):
@@ -181,6 +184,11 @@ class BrandMinute(_Record):
     new_clusters: NonNegativeInt = 0
     late_posts: NonNegativeInt = 0  # arrived after the minute had been emitted once
     version: NonNegativeInt = 1  # bumps when late posts amend an emitted minute
+    # new narrative: posts carrying a term far above its usual rate (>= 2 authors in a few
+    # minutes), and those of them labelled negative in terms mostly carried by negatives
+    burst_term_posts: NonNegativeInt = 0
+    burst_term_negative: NonNegativeInt = 0
+    burst_terms: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = []  # top, explains
 
     @property
     def negative_share(self) -> float:

@@ -17,6 +17,7 @@ from typing import Any
 import xxhash
 import yaml
 
+from detectors.terms import brand_words, content_terms
 from detectors.text import normalize
 from schemas.models import (
     BrandMinute,
@@ -77,6 +78,7 @@ class Enricher:
         from detectors.sentiment import SentimentModel
 
         self.matcher = BrandMatcher(Watchlist.from_yaml(watchlist_path))
+        self.skip_words = brand_words(self.matcher.watchlist.brands)  # never a narrative term
         self.dedup = Deduplicator(horizon_s=dedup_horizon_s, seed=seed)
         self.sentiment = SentimentModel.load_default()
         self.unmatched = 0
@@ -96,6 +98,7 @@ class Enricher:
         out: list[ScoredPost] = []
         for (p, brands), s in zip(matched, sentiments, strict=True):
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
+            terms = content_terms(p.text, self.skip_words)
             for brand in brands:
                 out.append(
                     ScoredPost(
@@ -109,6 +112,7 @@ class Enricher:
                         cluster_authors=d.distinct_authors,
                         campaign=d.campaign,
                         scored_at=now,
+                        terms=terms,
                     )
                 )
         return out

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from detectors.aggregate import MinuteAggregator
 from detectors.crisis import CrisisScorer
+from detectors.terms import brand_words, content_terms
 from schemas.models import BrandMinute, Post, ScoredPost, Severity
 
 Enrich = Callable[[Sequence[Post], datetime], list[ScoredPost]]
@@ -85,12 +86,14 @@ def default_enricher(watchlist: Path, brand_ids: Iterable[str]) -> Enrich:
         from detectors.brands import BrandMatcher, Watchlist
 
         matcher = BrandMatcher(Watchlist.from_yaml(watchlist))
+        skip = brand_words(matcher.watchlist.brands)  # as streams.processing.Enricher
 
         def match(p: Post) -> list[str]:
             return matcher.match(p.text, p.lang, tuple(p.hashtags), tuple(p.mentions))
         COMPONENTS["brands"] = "BrandMatcher"
     except (ImportError, OSError, ValueError):
         COMPONENTS["brands"] = "fallback: brand-id substring"
+        skip = frozenset(b.lower() for b in ids)
 
         def match(p: Post) -> list[str]:
             low = p.text.lower()
@@ -133,12 +136,13 @@ def default_enricher(watchlist: Path, brand_ids: Iterable[str]) -> Enrich:
             else:
                 cid, dup = exact(p.text)
                 size, authors, camp = 1, 1, False
+            terms = content_terms(p.text, skip)
             for b in brands:
                 out.append(ScoredPost(
                     post=p, brand=b, sentiment_label=label,
                     sentiment_score=max(-1.0, min(1.0, score)), cluster_id=cid,
                     is_duplicate=dup, cluster_size=size, cluster_authors=authors,
-                    campaign=camp, scored_at=now))
+                    campaign=camp, scored_at=now, terms=terms))
         return out
 
     return enrich

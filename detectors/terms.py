@@ -1,0 +1,225 @@
+"""Content terms of a post and a decaying per-brand term table: the "new narrative" signal.
+
+``content_terms`` picks at most ``max_terms`` normalised words of a post (``detectors.text``'s
+normalisation; stopwords, numbers, watched-brand words, handles and urls dropped), longest first
+(longer words carry the content: "salmonella" over "found"). ``TermTable`` keeps per brand an
+exponentially decaying count of the authors that used each term (half-life hours), bounded in
+size (the weakest terms are evicted), so "how many authors a minute usually say X" has an answer.
+``poisson_sf`` is the tail that turns "k authors where lam were expected" into a p-value.
+
+>>> content_terms("RT @bob: Acme recall: SALMONELLA found in their snack bar!!! https://t.co/x",
+...               frozenset({"acme"}))
+['salmonella', 'recall', 'found', 'snack', 'bar']
+>>> tt = TermTable(half_life_min=60.0)
+>>> tt.learn({"recall": 2, "order": 1}, minute=0)
+>>> round(tt.rate("recall", minute=60), 4)   # 2 authors an hour ago, half-life 60 min
+0.0116
+>>> tt.rate("salmonella", minute=60)
+0.0
+>>> f"{poisson_sf(3, 0.05):.2e}"             # P(X >= 3) when 0.05 are expected
+'2.01e-05'
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Mapping
+
+from detectors.text import normalize
+
+MAX_TERMS = 8
+# Function words and chat filler: never a narrative. Kept short: the term table itself learns
+# what is common for a brand; this only saves the 8 slots for content.
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are aren't as at be because been
+before being below between both but by can can't cannot could couldn't did didn't do does
+doesn't doing don't down during each few for from further get gets got had hadn't has hasn't
+have haven't having he her here hers herself him himself his how i i'm if in into is isn't it
+it's its itself just let's like me more most my myself no nor not now of off on once only or
+other our ours ourselves out over own same she should so some such than that that's the their
+theirs them themselves then there these they this those through to too under until up very was
+we were what when where which while who whom why will with won't would you your yours yourself
+anyone anything everyone someone thing things still even really much many one two get got
+going gonna want need know think today yesterday tomorrow day days week weeks time again ever
+never always lol omg ugh smh wtf tbh ngl ffs yay honestly literally seriously totally actually
+via amp http https www com rt new
+""".split())
+
+
+def content_terms(text: str, skip: frozenset[str] = frozenset(),
+                  max_terms: int = MAX_TERMS) -> list[str]:
+    """At most ``max_terms`` distinct content words of ``text``, longest first (ties: first seen).
+
+    Words of 3-24 letters (digits and mixed tokens are dropped: counts, prices, typos of ids),
+    minus stopwords and ``skip`` (brand names, keywords, hashtags of watched brands).
+    """
+    seen: dict[str, int] = {}
+    for w in normalize(text).split():
+        if 3 <= len(w) <= 24 and w.isalpha() and w not in STOPWORDS and w not in skip:
+            seen.setdefault(sys.intern(w), len(seen))
+    ranked = sorted(seen, key=lambda w: (-len(w), seen[w]))
+    return ranked[:max_terms]
+
+
+def brand_words(brands: Iterable[object]) -> frozenset[str]:
+    """Words of every watched brand (id, name, keywords, hashtags, handles): a post's mention of
+    a brand is never its narrative. ``brands``: ``detectors.brands.Brand``-like objects."""
+    out: set[str] = set()
+    for b in brands:
+        for attr in ("id", "name", "keywords", "hashtags", "handles"):
+            v = getattr(b, attr, ())
+            for s in ([v] if isinstance(v, str) else v):
+                out.update(normalize(str(s).lstrip("#@")).split())
+    return frozenset(out)
+
+
+def poisson_sf(k: int, lam: float) -> float:
+    """P(X >= k) for X ~ Poisson(lam), exact (k is small: authors of one term)."""
+    if k <= 0:
+        return 1.0
+    if lam <= 0.0:
+        return 0.0
+    term = math.exp(-lam)
+    cdf = 0.0
+    for i in range(k):
+        cdf += term
+        term *= lam / (i + 1)
+    return max(0.0, 1.0 - cdf) if cdf < 0.99 else _tail_sum(k, lam)
+
+
+def _tail_sum(k: int, lam: float) -> float:
+    # 1 - cdf loses precision near 1: sum the tail directly (converges fast for small lam)
+    term = math.exp(-lam + k * math.log(lam) - math.lgamma(k + 1))
+    total, i = 0.0, k
+    while term > total * 1e-12 and i < k + 200:
+        total += term
+        i += 1
+        term *= lam / i
+    return total
+
+
+class TermTable:
+    """Exponentially decaying author counts per term for one brand; bounded and picklable.
+
+    Each term holds one float, ``S * 2 ** (minute / half_life)`` relative to ``epoch``: decay
+    is implicit, so a learn touches only the terms of that minute. When the table exceeds
+    ``max_terms`` the weakest quarter is evicted (amortised O(1)). ``rate`` is the usual authors
+    per minute for a term: a stationary Poisson stream of rate r has ``S = r * half_life / ln 2``.
+    """
+
+    __slots__ = ("epoch", "half_life", "max_terms", "values")
+
+    def __init__(self, half_life_min: float = 360.0, max_terms: int = 2048) -> None:
+        self.half_life = half_life_min
+        self.max_terms = max_terms
+        self.epoch: int | None = None  # minute the stored values are relative to
+        self.values: dict[str, float] = {}
+
+    def _w(self, minute: int) -> float:
+        return 1.0 if self.epoch is None else 2.0 ** ((minute - self.epoch) / self.half_life)
+
+    def count(self, term: str, minute: int) -> float:
+        """Decayed author count of ``term`` at ``minute``."""
+        v = self.values.get(term)
+        return 0.0 if v is None else v / self._w(minute)
+
+    def rate(self, term: str, minute: int, exclude: float = 0.0) -> float:
+        """Usual authors per minute, minus ``exclude`` recent counts (the window under test)."""
+        return max(0.0, self.count(term, minute) - exclude) * math.log(2) / self.half_life
+
+    def learn(self, counts: Mapping[str, int], minute: int) -> None:
+        if self.epoch is None:
+            self.epoch = minute
+        elif minute - self.epoch > 40 * self.half_life:  # rebase before 2 ** x overflows
+            w = self._w(minute)
+            self.values = {t: v / w for t, v in self.values.items() if v / w > 1e-6}
+            self.epoch = minute
+        w = self._w(minute)
+        vals = self.values
+        for t, c in counts.items():
+            vals[t] = vals.get(t, 0.0) + c * w
+        if len(vals) > self.max_terms:
+            keep = sorted(vals.items(), key=lambda kv: -kv[1])[: self.max_terms * 3 // 4]
+            self.values = dict(keep)
+
+    def nbytes(self) -> int:
+        """Approximate memory: dict slots, keys and float values."""
+        return sys.getsizeof(self.values) + sum(sys.getsizeof(k) + 24 for k in self.values)
+
+
+class NarrativeTracker:
+    """Per brand: which terms of a closing minute burst, against the brand's own term table.
+
+    A term bursts when the distinct authors using it over the last ``window`` minutes (this one
+    included) are at least ``min_authors`` and their Poisson tail against the term's usual rate
+    (x window, floored at ``floor`` authors a minute: a never-seen term) is below ``alpha``.
+    It is a *negative* burst when at least ``min_authors`` of those authors and ``neg_majority``
+    of them posted it in negative posts (a launch's new product name, carried by positive posts,
+    is not). The minute's counts are learned after the test; the window's earlier minutes are
+    taken out of the expectation, so a narrative is not its own baseline while it starts.
+
+    >>> nt = NarrativeTracker(window=3)
+    >>> quiet = {"order": {"a1"}, "late": {"a2"}}
+    >>> for m in range(600):                       # ten hours of the usual words
+    ...     _ = nt.close(m, quiet, {}, [(["order"], False), (["late"], False)])
+    >>> ta = {"recall": {"u1", "u2"}, "order": {"u3"}}
+    >>> posts = [(["recall"], True), (["recall", "order"], True), (["order"], False)]
+    >>> nt.close(600, ta, {"recall": {"u1", "u2"}}, posts)
+    (2, 2, ['recall'])
+    """
+
+    __slots__ = ("alpha", "floor", "min_authors", "neg_majority", "recent", "table", "window")
+
+    def __init__(self, window: int = 5, half_life_min: float = 360.0, alpha: float = 1e-4,
+                 min_authors: int = 2, neg_majority: float = 0.5, floor: float = 1e-3,
+                 max_terms: int = 2048) -> None:
+        self.window, self.alpha, self.floor = window, alpha, floor
+        self.min_authors, self.neg_majority = min_authors, neg_majority
+        self.table = TermTable(half_life_min, max_terms)
+        # last window-1 minutes with terms: (minute, authors per term, negative authors per term)
+        self.recent: list[tuple[int, dict[str, set[str]], dict[str, set[str]]]] = []
+
+    def close(self, minute: int, term_authors: dict[str, set[str]],
+              term_neg: dict[str, set[str]],
+              post_terms: list[tuple[list[str], bool]]) -> tuple[int, int, list[str]]:
+        """(posts with a burst term, negative posts with a negative burst term, top terms)."""
+        if not term_authors:
+            return 0, 0, []
+        recent = [r for r in self.recent if r[0] > minute - self.window]
+        burst: dict[str, float] = {}
+        neg_burst: set[str] = set()
+        for t, authors in term_authors.items():
+            if len(authors) >= self.min_authors or any(t in r[1] for r in recent):
+                k_set = set(authors)
+                neg_set = set(term_neg.get(t, ()))
+                before = 0
+                for _, ta, tn in recent:
+                    a = ta.get(t)
+                    if a:
+                        k_set |= a
+                        before += len(a)
+                        neg_set |= tn.get(t, set())
+                k = len(k_set)
+                if k < self.min_authors:
+                    continue
+                lam = max(self.table.rate(t, minute, exclude=before), self.floor) * self.window
+                p = poisson_sf(k, lam)
+                if p < self.alpha:
+                    burst[t] = -math.log10(max(p, 1e-300)) + k  # rank: surprise, then authors
+                    if len(neg_set) >= self.min_authors and len(neg_set) >= self.neg_majority * k:
+                        neg_burst.add(t)
+        self.table.learn({t: len(a) for t, a in term_authors.items()}, minute)
+        recent.append((minute, term_authors, term_neg))
+        self.recent = recent[-(self.window - 1):] if self.window > 1 else []
+        if not burst:
+            return 0, 0, []
+        n_posts = sum(1 for ts, _ in post_terms if any(t in burst for t in ts))
+        n_neg = sum(1 for ts, neg in post_terms if neg and any(t in neg_burst for t in ts))
+        top = sorted(burst, key=lambda t: (t not in neg_burst, -burst[t], t))[:5]
+        return n_posts, n_neg, top
+
+    def nbytes(self) -> int:
+        """Approximate memory: the term table plus the recent window's author sets."""
+        win = sum(sys.getsizeof(s) for _, ta, tn in self.recent for s in (*ta.values(), *tn.values()))
+        return self.table.nbytes() + win
