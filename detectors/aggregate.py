@@ -149,7 +149,8 @@ class MinuteAggregator:
         if nt is None:
             nt = self.narratives[brand] = NarrativeTracker(**self.narrative_kw)  # type: ignore[arg-type]
         acc.burst_posts, acc.burst_neg, acc.burst_terms = nt.close(
-            int(minute.timestamp()) // 60, acc.term_authors, acc.term_neg, acc.post_terms)
+            int(minute.timestamp()) // 60, acc.term_authors, acc.term_neg, acc.post_terms,
+            len(acc.authors))
         acc.post_terms = []  # not needed after close (amendments keep the counts)
 
     def narrative_bytes(self, brand: str) -> int:
@@ -214,7 +215,7 @@ class MinuteAggregator:
             while m < boundary:
                 acc = self.open.pop((brand, m), None) or _Acc()
                 acc.version = 1
-                if acc.term_authors:
+                if acc.posts:
                     self._narrative(brand, m, acc)
                 out.append(acc.record(brand, m))
                 if acc.posts:

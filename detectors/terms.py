@@ -108,13 +108,14 @@ class TermTable:
     per minute for a term: a stationary Poisson stream of rate r has ``S = r * half_life / ln 2``.
     """
 
-    __slots__ = ("epoch", "half_life", "max_terms", "values")
+    __slots__ = ("epoch", "half_life", "max_terms", "total", "values")
 
     def __init__(self, half_life_min: float = 360.0, max_terms: int = 2048) -> None:
         self.half_life = half_life_min
         self.max_terms = max_terms
         self.epoch: int | None = None  # minute the stored values are relative to
         self.values: dict[str, float] = {}
+        self.total = 0.0  # authors of all minutes, same scaling: terms are shares of it
 
     def _w(self, minute: int) -> float:
         return 1.0 if self.epoch is None else 2.0 ** ((minute - self.epoch) / self.half_life)
@@ -128,15 +129,24 @@ class TermTable:
         """Usual authors per minute, minus ``exclude`` recent counts (the window under test)."""
         return max(0.0, self.count(term, minute) - exclude) * math.log(2) / self.half_life
 
-    def learn(self, counts: Mapping[str, int], minute: int) -> None:
+    def share(self, term: str, minute: int, exclude: float = 0.0, prior: float = 0.5) -> float:
+        """Usual share of the brand's authors that use ``term`` (``prior`` authors for a term
+        never seen): a share, not a rate, so daily rhythm and a TV spot's extra volume with the
+        usual words are expected, and the cold start's short memory cancels out."""
+        total = self.total / self._w(minute)
+        return (max(0.0, self.count(term, minute) - exclude) + prior) / (total + 1.0)
+
+    def learn(self, counts: Mapping[str, int], minute: int, authors: int = 0) -> None:
         if self.epoch is None:
             self.epoch = minute
         elif minute - self.epoch > 40 * self.half_life:  # rebase before 2 ** x overflows
             w = self._w(minute)
             self.values = {t: v / w for t, v in self.values.items() if v / w > 1e-6}
+            self.total /= w
             self.epoch = minute
         w = self._w(minute)
         vals = self.values
+        self.total += authors * w
         for t, c in counts.items():
             vals[t] = vals.get(t, 0.0) + c * w
         if len(vals) > self.max_terms:
@@ -152,8 +162,9 @@ class NarrativeTracker:
     """Per brand: which terms of a closing minute burst, against the brand's own term table.
 
     A term bursts when the distinct authors using it over the last ``window`` minutes (this one
-    included) are at least ``min_authors`` and their Poisson tail against the term's usual rate
-    (x window, floored at ``floor`` authors a minute: a never-seen term) is below ``alpha``.
+    included) are at least ``min_authors`` and their Poisson tail against the term's usual share
+    of the brand's authors (x the window's authors; ``prior`` authors for a never-seen term) is
+    below ``alpha``.
     It is a *negative* burst when at least ``min_authors`` of those authors and ``neg_majority``
     of them posted it in negative posts (a launch's new product name, carried by positive posts,
     is not). The minute's counts are learned after the test; the window's earlier minutes are
@@ -162,39 +173,40 @@ class NarrativeTracker:
     >>> nt = NarrativeTracker(window=3)
     >>> quiet = {"order": {"a1"}, "late": {"a2"}}
     >>> for m in range(600):                       # ten hours of the usual words
-    ...     _ = nt.close(m, quiet, {}, [(["order"], False), (["late"], False)])
+    ...     _ = nt.close(m, quiet, {}, [(["order"], False), (["late"], False)], authors=2)
     >>> ta = {"recall": {"u1", "u2"}, "order": {"u3"}}
     >>> posts = [(["recall"], True), (["recall", "order"], True), (["order"], False)]
-    >>> nt.close(600, ta, {"recall": {"u1", "u2"}}, posts)
+    >>> nt.close(600, ta, {"recall": {"u1", "u2"}}, posts, authors=3)
     (2, 2, ['recall'])
     """
 
-    __slots__ = ("alpha", "floor", "min_authors", "neg_majority", "recent", "table", "window")
+    __slots__ = ("alpha", "min_authors", "neg_majority", "prior", "recent", "table", "window")
 
     def __init__(self, window: int = 5, half_life_min: float = 360.0, alpha: float = 1e-4,
-                 min_authors: int = 2, neg_majority: float = 0.5, floor: float = 1e-3,
+                 min_authors: int = 2, neg_majority: float = 0.5, prior: float = 0.5,
                  max_terms: int = 2048) -> None:
-        self.window, self.alpha, self.floor = window, alpha, floor
+        self.window, self.alpha, self.prior = window, alpha, prior
         self.min_authors, self.neg_majority = min_authors, neg_majority
         self.table = TermTable(half_life_min, max_terms)
-        # last window-1 minutes with terms: (minute, authors per term, negative authors per term)
-        self.recent: list[tuple[int, dict[str, set[str]], dict[str, set[str]]]] = []
+        # last window-1 minutes with terms: (minute, authors, authors per term, negative ones)
+        self.recent: list[tuple[int, int, dict[str, set[str]], dict[str, set[str]]]] = []
 
     def close(self, minute: int, term_authors: dict[str, set[str]],
               term_neg: dict[str, set[str]],
-              post_terms: list[tuple[list[str], bool]]) -> tuple[int, int, list[str]]:
-        """(posts with a burst term, negative posts with a negative burst term, top terms)."""
-        if not term_authors:
-            return 0, 0, []
+              post_terms: list[tuple[list[str], bool]],
+              authors: int) -> tuple[int, int, list[str]]:
+        """(posts with a burst term, negative posts with a negative burst term, top terms).
+        ``authors``: the minute's distinct authors (with or without terms)."""
         recent = [r for r in self.recent if r[0] > minute - self.window]
+        win_authors = authors + sum(r[1] for r in recent)
         burst: dict[str, float] = {}
         neg_burst: set[str] = set()
-        for t, authors in term_authors.items():
-            if len(authors) >= self.min_authors or any(t in r[1] for r in recent):
-                k_set = set(authors)
+        for t, who in term_authors.items():
+            if len(who) >= self.min_authors or any(t in r[2] for r in recent):
+                k_set = set(who)
                 neg_set = set(term_neg.get(t, ()))
                 before = 0
-                for _, ta, tn in recent:
+                for _, _, ta, tn in recent:
                     a = ta.get(t)
                     if a:
                         k_set |= a
@@ -203,14 +215,14 @@ class NarrativeTracker:
                 k = len(k_set)
                 if k < self.min_authors:
                     continue
-                lam = max(self.table.rate(t, minute, exclude=before), self.floor) * self.window
+                lam = self.table.share(t, minute, before, self.prior) * win_authors
                 p = poisson_sf(k, lam)
                 if p < self.alpha:
                     burst[t] = -math.log10(max(p, 1e-300)) + k  # rank: surprise, then authors
                     if len(neg_set) >= self.min_authors and len(neg_set) >= self.neg_majority * k:
                         neg_burst.add(t)
-        self.table.learn({t: len(a) for t, a in term_authors.items()}, minute)
-        recent.append((minute, term_authors, term_neg))
+        self.table.learn({t: len(a) for t, a in term_authors.items()}, minute, authors)
+        recent.append((minute, authors, term_authors, term_neg))
         self.recent = recent[-(self.window - 1):] if self.window > 1 else []
         if not burst:
             return 0, 0, []
@@ -221,5 +233,6 @@ class NarrativeTracker:
 
     def nbytes(self) -> int:
         """Approximate memory: the term table plus the recent window's author sets."""
-        win = sum(sys.getsizeof(s) for _, ta, tn in self.recent for s in (*ta.values(), *tn.values()))
+        win = sum(sys.getsizeof(s) for _, _, ta, tn in self.recent
+                  for s in (*ta.values(), *tn.values()))
         return self.table.nbytes() + win

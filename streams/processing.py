@@ -98,7 +98,8 @@ class Enricher:
         out: list[ScoredPost] = []
         for (p, brands), s in zip(matched, sentiments, strict=True):
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
-            terms = content_terms(p.text, self.skip_words)
+            # a post about two watched brands is a comparison: its words are neither's narrative
+            terms = content_terms(p.text, self.skip_words) if len(brands) == 1 else []
             for brand in brands:
                 out.append(
                     ScoredPost(

@@ -36,7 +36,7 @@ POSTS_COLUMNS = (
 BRAND_MINUTES_COLUMNS = (
     "brand", "minute", "posts", "unique_posts", "unique_authors", "negative", "neutral",
     "positive", "sentiment_sum", "reach", "duplicates", "campaign_posts", "new_clusters",
-    "late_posts", "version",
+    "late_posts", "version", "burst_term_posts", "burst_term_negative",
 )  # fmt: skip
 ALERTS_COLUMNS = (
     "brand", "minute", "alert_id", "severity", "severity_label", "previous_severity", "score",
@@ -71,7 +71,7 @@ def minute_row(m: BrandMinute) -> Row:
     return (
         m.brand, _dt(m.minute), m.posts, m.unique_posts, m.unique_authors, m.negative, m.neutral,
         m.positive, m.sentiment_sum, m.reach, m.duplicates, m.campaign_posts, m.new_clusters,
-        m.late_posts, m.version,
+        m.late_posts, m.version, m.burst_term_posts, m.burst_term_negative,
     )  # fmt: skip
 
 

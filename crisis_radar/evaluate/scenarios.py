@@ -136,7 +136,7 @@ def default_enricher(watchlist: Path, brand_ids: Iterable[str]) -> Enrich:
             else:
                 cid, dup = exact(p.text)
                 size, authors, camp = 1, 1, False
-            terms = content_terms(p.text, skip)
+            terms = content_terms(p.text, skip) if len(brands) == 1 else []  # as Enricher
             for b in brands:
                 out.append(ScoredPost(
                     post=p, brand=b, sentiment_label=label,
