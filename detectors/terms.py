@@ -31,7 +31,7 @@ from detectors.text import normalize
 MAX_TERMS = 8
 # Function words and chat filler: never a narrative. Kept short: the term table itself learns
 # what is common for a brand; this only saves the 8 slots for content.
-STOPWORDS = frozenset("""
+_STOP = """
 a about above after again against all also am an and any are aren't as at be because been
 before being below between both but by can can't cannot could couldn't did didn't do does
 doesn't doing don't down during each few for from further get gets got had hadn't has hasn't
@@ -44,7 +44,8 @@ anyone anything everyone someone thing things still even really much many one tw
 going gonna want need know think today yesterday tomorrow day days week weeks time again ever
 never always lol omg ugh smh wtf tbh ngl ffs yay honestly literally seriously totally actually
 via amp http https www com rt new
-""".split())
+"""
+STOPWORDS = frozenset(_STOP.split()) - {"down"}  # "down" is an outage's word, not filler
 
 
 def content_terms(text: str, skip: frozenset[str] = frozenset(),

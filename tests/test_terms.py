@@ -66,7 +66,7 @@ def _quiet(nt: NarrativeTracker, minutes: range, rng: random.Random) -> list[tup
     for m in minutes:
         ta: dict[str, set[str]] = {}
         posts = []
-        for i in range(rng.randint(2, 8)):
+        for _ in range(rng.randint(2, 8)):
             words = rng.sample(USUAL, 3)
             a = f"r{rng.randrange(300)}"
             for w in words:
@@ -136,7 +136,7 @@ def test_aggregator_emits_burst_fields_and_the_counts_view_gives_the_same() -> N
     end = T0 + timedelta(minutes=302)
     a, b = full.advance(end), view.advance(end)
     assert a == b
-    last = [m for m in a if m.minute == T0 + timedelta(minutes=300)][0]
+    last = next(m for m in a if m.minute == T0 + timedelta(minutes=300))
     assert (last.burst_term_posts, last.burst_term_negative) == (4, 4)
     assert set(last.burst_terms) == {"recall", "listeria"}
     assert sum(m.burst_term_posts for m in a[60:-2]) == 0
