@@ -181,16 +181,19 @@ class NarrativeTracker:
     (2, 2, ['recall'])
     """
 
-    __slots__ = ("alpha", "min_authors", "neg_majority", "prior", "recent", "table", "window")
+    __slots__ = ("alpha", "count_all", "max_repeat", "min_authors", "neg_majority", "prior",
+                 "recent", "table", "window")
 
     def __init__(self, window: int = 5, half_life_min: float = 360.0, alpha: float = 1e-4,
                  min_authors: int = 2, neg_majority: float = 0.5, prior: float = 0.5,
-                 max_terms: int = 2048) -> None:
+                 max_terms: int = 2048, max_repeat: float = 1.5, count_all: bool = False) -> None:
         self.window, self.alpha, self.prior = window, alpha, prior
+        self.max_repeat, self.count_all = max_repeat, bool(count_all)
         self.min_authors, self.neg_majority = min_authors, neg_majority
         self.table = TermTable(half_life_min, max_terms)
-        # last window-1 minutes with terms: (minute, authors, authors per term, negative ones)
-        self.recent: list[tuple[int, int, dict[str, set[str]], dict[str, set[str]]]] = []
+        # last window-1 minutes: (minute, authors, posts per term, authors per term, negative ones)
+        self.recent: list[tuple[int, int, dict[str, int], dict[str, set[str]],
+                                dict[str, set[str]]]] = []
 
     def close(self, minute: int, term_authors: dict[str, set[str]],
               term_neg: dict[str, set[str]],
@@ -200,18 +203,23 @@ class NarrativeTracker:
         ``authors``: the minute's distinct authors (with or without terms)."""
         recent = [r for r in self.recent if r[0] > minute - self.window]
         win_authors = authors + sum(r[1] for r in recent)
+        term_posts: dict[str, int] = {}
+        for ts, _ in post_terms:
+            for t in ts:
+                term_posts[t] = term_posts.get(t, 0) + 1
         burst: dict[str, float] = {}
         neg_burst: set[str] = set()
         for t, who in term_authors.items():
-            if len(who) >= self.min_authors or any(t in r[2] for r in recent):
+            if len(who) >= self.min_authors or any(t in r[3] for r in recent):
                 k_set = set(who)
                 neg_set = set(term_neg.get(t, ()))
-                before = 0
-                for _, _, ta, tn in recent:
+                before, n_posts = 0, term_posts.get(t, 0)
+                for _, _, tp, ta, tn in recent:
                     a = ta.get(t)
                     if a:
                         k_set |= a
                         before += len(a)
+                        n_posts += tp.get(t, 0)
                         neg_set |= tn.get(t, set())
                 k = len(k_set)
                 if k < self.min_authors:
@@ -220,20 +228,24 @@ class NarrativeTracker:
                 p = poisson_sf(k, lam)
                 if p < self.alpha:
                     burst[t] = -math.log10(max(p, 1e-300)) + k  # rank: surprise, then authors
-                    if len(neg_set) >= self.min_authors and len(neg_set) >= self.neg_majority * k:
+                    # negative narrative: carried by negative posts, and by people rather than
+                    # a few accounts posting it again and again (a bot burst's spam words)
+                    if (len(neg_set) >= self.min_authors and len(neg_set) >= self.neg_majority * k
+                            and n_posts <= self.max_repeat * k):
                         neg_burst.add(t)
         self.table.learn({t: len(a) for t, a in term_authors.items()}, minute, authors)
-        recent.append((minute, authors, term_authors, term_neg))
+        recent.append((minute, authors, term_posts, term_authors, term_neg))
         self.recent = recent[-(self.window - 1):] if self.window > 1 else []
         if not burst:
             return 0, 0, []
         n_posts = sum(1 for ts, _ in post_terms if any(t in burst for t in ts))
-        n_neg = sum(1 for ts, neg in post_terms if neg and any(t in neg_burst for t in ts))
+        n_neg = sum(1 for ts, neg in post_terms
+                    if (neg or self.count_all) and any(t in neg_burst for t in ts))
         top = sorted(burst, key=lambda t: (t not in neg_burst, -burst[t], t))[:5]
         return n_posts, n_neg, top
 
     def nbytes(self) -> int:
         """Approximate memory: the term table plus the recent window's author sets."""
-        win = sum(sys.getsizeof(s) for _, _, ta, tn in self.recent
+        win = sum(sys.getsizeof(s) for _, _, _, ta, tn in self.recent
                   for s in (*ta.values(), *tn.values()))
         return self.table.nbytes() + win

@@ -241,3 +241,61 @@ def test_state_pickled_before_new_fields_still_loads() -> None:
     cs.brands["acme"] = old
     assert cs.process_one(minute(200, 5, 1)).severity == Severity.NONE
     assert old.n == 201 and old.ev_nc >= 0.0
+
+
+def _ramp(cs: CrisisScorer, rng: np.random.Generator, start: int, narrative: bool,
+          minutes: int = 12) -> int | None:
+    """A slow product-defect ramp at the afternoon peak: +1 extra post a minute per minute,
+    half of them negative; with ``narrative`` the negative extras carry burst terms."""
+    for k in range(minutes):
+        i = start + k
+        base = normal_stream(rng, i, i + 1)[0]
+        extra = k + 1
+        neg = extra // 2 + (k % 2)
+        m = base.model_copy(update={
+            "posts": base.posts + extra, "unique_posts": base.unique_posts + extra,
+            "unique_authors": base.unique_authors + extra, "negative": base.negative + neg,
+            "neutral": base.neutral + extra - neg, "sentiment_sum": base.sentiment_sum - 0.6 * neg,
+            "burst_term_posts": neg if narrative else 0,
+            "burst_term_negative": neg if narrative else 0,
+            "burst_terms": ["recall", "salmonella"] if narrative else []})
+        a = cs.process_one(m)
+        if a.severity >= Severity.WARNING:
+            sig = {s.signal: s for s in a.signals}
+            if narrative:
+                assert sig["new_terms"].detail == "new terms: recall, salmonella"
+                assert a.evidence["new_terms"] > 0
+            return k
+    return None
+
+
+def test_new_narrative_warns_a_slow_ramp_earlier() -> None:
+    """The same slow ramp (a few extra posts, weak volume and share evidence) is warned earlier
+    when its negative posts carry terms the brand never had, and the alert names them."""
+    gains = []
+    for seed in (21, 22, 23):
+        start = 2 * 1440 + 15 * 60
+        with_terms, without = CrisisScorer(), CrisisScorer()
+        r1, r2 = np.random.default_rng(seed), np.random.default_rng(seed)
+        run(with_terms, normal_stream(r1, 0, start))
+        run(without, normal_stream(r2, 0, start))
+        fast = _ramp(with_terms, r1, start, narrative=True)
+        slow = _ramp(without, r2, start, narrative=False)
+        assert fast is not None and fast <= 4, seed
+        gains.append((12 if slow is None else slow) - fast)
+    assert min(gains) >= 1
+
+
+def test_positive_new_terms_and_quiet_minutes_add_no_narrative_evidence() -> None:
+    """A launch: new terms, but carried by positive posts (burst_term_negative stays 0)."""
+    rng = np.random.default_rng(24)
+    cs = CrisisScorer()
+    start = 2 * 1440 + 15 * 60
+    run(cs, normal_stream(rng, 0, start))
+    for k in range(30):
+        base = normal_stream(rng, start + k, start + k + 1, mult=4.0, neg_share=0.05,
+                             pos_share=0.7)[0]
+        a = cs.process_one(base.model_copy(update={
+            "burst_term_posts": base.positive, "burst_terms": ["zphone"]}))
+        assert a.evidence["new_terms"] == 0.0
+        assert a.severity < Severity.WARNING
