@@ -284,6 +284,7 @@ def build_alert(
         f"{minute.negative_share:.0%} negative)" + (f": {reasons}" if reasons else "")
     )
     top_posts, top_terms, top_clusters = context.explain(brand, minute.minute, brand_words)
+    top_terms = list(dict.fromkeys([*minute.burst_terms, *top_terms]))[:10]  # new narrative first
     return CrisisAlert(
         alert_id=alert_id(brand, minute.minute, severity),
         brand=brand,

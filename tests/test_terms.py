@@ -18,7 +18,7 @@ from detectors.terms import (
     content_terms,
     poisson_sf,
 )
-from schemas.models import Author, BrandMinute, Post, ScoredPost, ScoredPostCounts
+from schemas.models import Author, BrandMinute, Post, ScoredPost, ScoredPostCounts, Severity
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 USUAL = ["order", "late", "delivery", "support", "refund", "app", "price", "store", "shipping"]
@@ -149,3 +149,43 @@ def test_old_brand_minute_json_still_parses() -> None:
     old = '{"brand": "acme", "minute": "2026-11-23T10:00:00Z", "posts": 3, "version": 1}'
     m = BrandMinute.model_validate_json(old)
     assert (m.burst_term_posts, m.burst_term_negative, m.burst_terms) == (0, 0, [])
+
+
+def test_enricher_and_scenario_replay_give_the_same_terms() -> None:
+    """The worker's Enricher and the scenario replay's enricher both put terms on ScoredPost,
+    identically; a post naming two watched brands (a comparison) carries none."""
+    from crisis_radar.evaluate.scenarios import default_enricher
+    from crisis_radar.settings import get_settings
+    from detectors.brands import Watchlist
+    from streams.processing import Enricher
+
+    path = get_settings().watchlist_path
+    ids = [b.id for b in Watchlist.from_yaml(path).brands]
+    a, b = ids[0], ids[1]
+    posts = [Post(platform="simulated", post_id=str(i), author=Author(id=f"u{i}"), text=text,
+                  created_at=T0) for i, text in enumerate([
+                      f"{a} recall: salmonella found in my snack bar https://t.co/x",
+                      f"glad I'm with {a} and not {b} right now"])]
+    worker = Enricher(path, dedup_horizon_s=3600).process(posts, T0)
+    replay = default_enricher(path, ids)(posts, T0)
+    assert [(s.brand, s.terms) for s in worker] == [(s.brand, s.terms) for s in replay]
+    first = [s for s in worker if s.post.post_id == "0"]
+    assert first and {"salmonella", "recall"} <= set(first[0].terms)
+    assert all(s.terms == [] for s in worker if s.post.post_id == "1")
+
+
+def test_alert_lists_burst_terms_first() -> None:
+    from streams.processing import AlertContext, build_alert
+
+    ctx = AlertContext()
+    ctx.add(_sp(1, 0, [], "u1", True).model_copy(update={
+        "post": Post(platform="simulated", post_id="1", author=Author(id="u1"),
+                     text="order late again", created_at=T0)}))
+    minute = BrandMinute(brand="acme", minute=T0, posts=9, negative=6,
+                         burst_term_negative=4, burst_terms=["salmonella", "recall"])
+
+    class A:
+        severity, score, signals = 2, 0.6, []
+
+    alert = build_alert("acme", minute, A(), Severity.NONE, ctx, T0)
+    assert alert.top_terms[:2] == ["salmonella", "recall"] and "order" in alert.top_terms
