@@ -187,7 +187,7 @@ class NarrativeTracker:
     def __init__(self, window: int = 5, half_life_min: float = 360.0, alpha: float = 1e-4,
                  min_authors: int = 2, neg_majority: float = 0.5, prior: float = 0.5,
                  max_terms: int = 2048, max_repeat: float = 1.5, count_all: bool = False) -> None:
-        self.window, self.alpha, self.prior = window, alpha, prior
+        self.window, self.alpha, self.prior = int(window), alpha, prior
         self.max_repeat, self.count_all = max_repeat, bool(count_all)
         self.min_authors, self.neg_majority = min_authors, neg_majority
         self.table = TermTable(half_life_min, max_terms)
