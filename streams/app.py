@@ -314,48 +314,22 @@ async def enrich(stream: Any) -> None:
     """Validate + dedup + brand match + sentiment in one pass over posts.raw: one Faust hop and
     one JSON parse per post (a separate validate stage cost a hop, an encode and a re-parse).
     Metrics keep both stage labels: posts.valid (validation) and posts.scored (enrichment)."""
-    stage = stages.POSTS_SCORED
     durable: asyncio.Future[None] | None = None  # the previous batch's rows and sends
     async for events in stream.take_events(2000, within=0.2):
         for ev in events:  # take_events acks when we move on: hold them until durable
             ev.message.incref()
-        now = utcnow()
-        by_part: dict[int, list[tuple[int, Any, bytes]]] = defaultdict(list)
-        for ev in events:
-            m = ev.message
-            by_part[m.partition].append((m.offset, m.headers, ev.value))
-        items: list[tuple[bytes, bytes, Any]] = []
-        scored: list[ScoredPost] = []
-        n_valid = 0
-        for part, recs in by_part.items():
-            st, gap = await _enrich_state(part, recs[0][0])
-            fresh, dead = st.fresh(gap + recs, now)
-            n_valid += len(fresh)
-            for d in dead:
-                metrics.DLQ.labels(stages.POSTS_VALID, d.reason).inc()
-                _send(stages.POSTS_DLQ, d.reason.encode(), d.to_json())
-            offsets = {id(p): off for off, p in fresh}
-            out = _enrich_safely([p for _, p in fresh], now, st.dedup)
-            k, prev = 0, None
-            for sp in out:  # tag: (partition, offset, k-th output of that post)
-                k = k + 1 if sp.post is prev else 0
-                prev = sp.post
-                tag = state.tag(part, offsets[id(sp.post)], k)
-                items.append((sp.brand.encode(), sp.to_json(), tag))
-            scored += out
-        metrics.POSTS_IN.labels(stages.POSTS_VALID).inc(len(events))
-        metrics.POSTS_OUT.labels(stages.POSTS_VALID).inc(n_valid)
-        metrics.POSTS_IN.labels(stage).inc(n_valid)
-        metrics.POSTS_OUT.labels(stage).inc(len(scored))
-        observe = metrics.LATENCY.labels(stage).observe
-        for sp in scored:
-            observe(max(0.0, (now - sp.post.created_at).total_seconds()))
-        await _publish(stage, items)
-        rows = [sinks.post_row(sp) for sp in scored]
-        if durable is not None:
-            await durable  # one batch in flight at most: bounded memory, inserts in order
+        try:
+            rows, parts = await _enrich_batch(events)
+            if durable is not None:
+                await durable  # one batch in flight at most: bounded memory, inserts in order
+        except asyncio.CancelledError:
+            raise  # shutdown: left unacked, so not committed; the next owner replays them
+        except Exception:
+            for ev in events:  # a crashed batch: take_events acks them on the way out, as before
+                ev.message.decref()
+            raise
         durable = asyncio.ensure_future(_make_durable(rows, events))
-        due = [part for part in by_part if _snapshot_due(ENRICH.get(part))]
+        due = [part for part in parts if _snapshot_due(ENRICH.get(part))]
         if due:  # a snapshot only once every output it covers is durable, before Faust commits
             await durable
             durable = None
@@ -369,16 +343,58 @@ async def enrich(stream: Any) -> None:
         await _let_aggregate_catch_up()
 
 
+async def _enrich_batch(events: list[Any]) -> tuple[list[sinks.Row], set[int]]:
+    """Enrich one batch and hand its outputs to the producer: the ClickHouse rows to store and
+    the posts.raw partitions it touched."""
+    stage = stages.POSTS_SCORED
+    now = utcnow()
+    by_part: dict[int, list[tuple[int, Any, bytes]]] = defaultdict(list)
+    for ev in events:
+        m = ev.message
+        by_part[m.partition].append((m.offset, m.headers, ev.value))
+    items: list[tuple[bytes, bytes, Any]] = []
+    scored: list[ScoredPost] = []
+    n_valid = 0
+    for part, recs in by_part.items():
+        st, gap = await _enrich_state(part, recs[0][0])
+        fresh, dead = st.fresh(gap + recs, now)
+        n_valid += len(fresh)
+        for d in dead:
+            metrics.DLQ.labels(stages.POSTS_VALID, d.reason).inc()
+            _send(stages.POSTS_DLQ, d.reason.encode(), d.to_json())
+        offsets = {id(p): off for off, p in fresh}
+        out = _enrich_safely([p for _, p in fresh], now, st.dedup)
+        k, prev = 0, None
+        for sp in out:  # tag: (partition, offset, k-th output of that post)
+            k = k + 1 if sp.post is prev else 0
+            prev = sp.post
+            tag = state.tag(part, offsets[id(sp.post)], k)
+            items.append((sp.brand.encode(), sp.to_json(), tag))
+        scored += out
+    metrics.POSTS_IN.labels(stages.POSTS_VALID).inc(len(events))
+    metrics.POSTS_OUT.labels(stages.POSTS_VALID).inc(n_valid)
+    metrics.POSTS_IN.labels(stage).inc(n_valid)
+    metrics.POSTS_OUT.labels(stage).inc(len(scored))
+    observe = metrics.LATENCY.labels(stage).observe
+    for sp in scored:
+        observe(max(0.0, (now - sp.post.created_at).total_seconds()))
+    await _publish(stage, items)
+    rows = [sinks.post_row(sp) for sp in scored]
+    return rows, set(by_part)
+
+
 async def _make_durable(rows: list[sinks.Row], events: list[Any]) -> None:
     """Store a batch's rows and deliver its sends, then ack its events (their offsets become
     committable only now: the agent held one reference to each message). Runs while the agent
     enriches the next batch: ClickHouse's insert latency (~0.1-0.3 s per batch under load) no
-    longer stalls enrichment. On failure the events stay unacked and the agent fails on its
-    next ``await``: nothing is committed past them."""
-    await sink("posts").write(rows)
-    await _delivered()
-    for ev in events:
-        ev.ack()
+    longer stalls enrichment. Errors: every reference taken is released (acked) as Faust's
+    take_events did before, so a failed batch never wedges a rebalance's wait for acks."""
+    try:
+        await sink("posts").write(rows)
+        await _delivered()
+    finally:  # on failure too, as before holding them (the agent then fails on its next await)
+        for ev in events:
+            ev.ack()
 
 
 def _snapshot_due(owned: _EnrichState | None) -> bool:
