@@ -12,8 +12,8 @@ in-order delivery (it skips offsets ``<=`` the last processed).
 
 The fix (``install``), for the topics agents consume (changelogs are left to Faust):
 
-* ``OffsetGuard``: after every seek each partition's next offset is known (committed, or the
-  earliest offset if never committed); records of a partition not sought since it was
+* ``OffsetGuard``: after every seek each partition's next offset is known (committed, or 0 if
+  never committed); records of a partition not sought since it was
   assigned are dropped (fetched too early). A record below it is dropped (a copy of one already
   handed over), a record above it opens a hole: its batch is dropped and the partition sought
   back (a hole still there after two seeks back is real, e.g. retention, and passed on). Faust's
@@ -22,9 +22,12 @@ The fix (``install``), for the topics agents consume (changelogs are left to Fau
   moved for ``stall_s`` while its agent is idle (nothing queued, nothing taken and unacked) or
   Faust holds acks above never-acked records (it would never commit it again) is sought to its
   committed offset with Faust's ack/gap state for it reset. Redelivery is harmless: stage
-  state skips what it holds, source tags drop replayed outputs, sinks are idempotent. A
-  partition Faust believes committed but the group does not (a failed commit Faust records as
-  done) is committed again.
+  state skips what it holds, source tags drop replayed outputs, sinks are idempotent.
+
+No patch makes a remote call inside a rebalance: a call into Faust's consumer thread (two
+method-queue workers, which also serve the fetches) blocked there can starve the fetches and
+hang changelog recovery ("No event received for active tp"), as the first version (an
+earliest-offset lookup in every seek, a committed-offset check every 10 s) did once.
 
 On by default (``CRISIS_RADAR_FAUST_SEEK_FIX``, settings ``faust_seek_fix``).
 """
@@ -160,16 +163,13 @@ def install(stall_s: float = 10.0, every_s: float = 2.0) -> None:
 
     async def guarded_perform_seek(self: Any) -> None:
         await perform_seek(self)
-        agent_tps = [tp for tp in self.assignment() if self.app.topics.acks_enabled_for(tp.topic)]
-        never = [tp for tp in agent_tps if self._read_offset.get(tp) is None]
-        try:
-            earliest = await self.earliest_offsets(*never) if never else {}
-        except Exception as exc:  # mid-rebalance: unknown, accept the first record
-            log.warning("faustfix: earliest offsets of %d partitions: %r", len(never), exc)
-            earliest = {}
-        for tp in agent_tps:  # the committed offset, else the earliest (aiokafka leaves
-            committed = self._read_offset.get(tp)  # never-committed ones where they are)
-            guard(self).sought(tp, earliest.get(tp) if committed is None else committed)
+        for tp in self.assignment():  # no remote call here: this runs inside rebalances
+            if self.app.topics.acks_enabled_for(tp.topic):
+                committed = self._read_offset.get(tp)  # set from the committed offsets
+                # Never committed: expect offset 0; aiokafka leaves such partitions where they
+                # were, so a later first record is a hole and is sought back (a log start
+                # past 0, after retention, is believed after two seeks back).
+                guard(self).sought(tp, 0 if committed is None else committed)
 
     async def guarded_seek(self: Any, partition: Any, offset: int) -> None:
         await seek(self, partition, offset)
@@ -217,10 +217,9 @@ def install(stall_s: float = 10.0, every_s: float = 2.0) -> None:
 async def _seek_back(self: Any, tp: Any, offset: int | None, stalled: bool = False) -> None:
     """Seek one partition (in the consumer thread). ``stalled``: back to the committed offset,
     so Faust's acks and gaps above it are forgotten too (all of it is handed over again)."""
-    try:
-        if offset is None:
-            offset = (await self.earliest_offsets(tp))[tp]
-        await self._thread.seek_wait({tp: offset})
+    offset = offset or 0
+    try:  # bounded: a call stuck in the consumer thread must not hold Faust's fetch loop
+        await asyncio.wait_for(self._thread.seek_wait({tp: offset}), timeout=10)
     except Exception as exc:  # revoked meanwhile: the next assignment seeks it anyway
         log.warning("faustfix: seek %s:%d -> %s failed: %r", tp.topic, tp.partition, offset, exc)
         return
@@ -257,40 +256,15 @@ def _forget_orphans(self: Any, tp: Any) -> None:
             self._unacked_messages.discard(m)
 
 
-async def _recommit(self: Any, tps: list[Any], behind: dict[Any, int]) -> None:
-    """Faust records a commit as done even when it failed (``_commit_offsets``; aiokafka's
-    "already rebalanced" returns quietly): a partition then looks committed to Faust but not
-    to the group, and Faust never commits it again. Commit Faust's offset again when the group
-    was behind it twice in a row (``behind`` carries the first sighting)."""
-    consumer = self._thread._ensure_consumer()
-    for tp in tps:
-        mine = self._committed_offset.get(tp)
-        group = await self._thread.call_thread(consumer.committed, tp)
-        if mine is None or group is None or group >= mine:
-            behind.pop(tp, None)
-        elif behind.get(tp) != mine:
-            behind[tp] = mine
-        else:
-            log.warning("faustfix: %s:%d committed %s by the group, %s by Faust: committing again",
-                        tp.topic, tp.partition, group, mine)  # fmt: skip
-            await self._commit({tp: mine})
-            behind.pop(tp, None)
-
-
 async def _watchdog(self: Any, stall_s: float, every_s: float) -> None:
-    watch, tick = StallWatch(stall_s), 0
+    watch = StallWatch(stall_s)
     said: dict[Any, float] = {}  # partition -> when "commit not moving" was last logged
-    behind: dict[Any, int] = {}  # partition -> Faust's offset the group was last seen behind
     while not self.should_stop:
         await asyncio.sleep(every_s)
-        tick += 1
         try:
             if self.app.rebalancing or not self.flow_active:
                 continue
             assigned, now = self.assignment(), time.monotonic()
-            if tick % 5 == 0:
-                agent_tps = [tp for tp in assigned if self.app.topics.acks_enabled_for(tp.topic)]
-                await _recommit(self, agent_tps, behind)
             watch.forget([tp for tp in list(watch._since) if tp not in assigned])
             busy = _busy_topics(self)
             for tp in assigned:
