@@ -66,6 +66,15 @@ def _nab(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count_lines(path: Path) -> int:
+    """Lines in a (gzipped) JSONL file: the progress bar's total (a few seconds per million)."""
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
 def _scenarios(args: argparse.Namespace) -> int:
     from crisis_radar.evaluate import scenarios as sc
     from crisis_radar.settings import get_settings
@@ -77,7 +86,7 @@ def _scenarios(args: argparse.Namespace) -> int:
     truth = sc.load_truth(args.truth)
     enrich = sc.default_enricher(args.watchlist or get_settings().watchlist_path,
                                  truth.get("brands", []))
-    with tqdm(desc="replay", unit="post", file=sys.stderr) as bar:
+    with tqdm(desc="replay", unit="post", total=_count_lines(args.posts), file=sys.stderr) as bar:
         minutes = sc.aggregate_posts(sc.read_posts(args.posts), enrich, progress=bar.update)
     res = sc.evaluate(sc.replay_minutes(minutes), truth)
     print(sc.format_report(res))
