@@ -8,21 +8,19 @@ pickle size of one brand's crisis state (the target is 100k brands per worker).
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 
+from bench import save
 from detectors.aggregate import MinuteAggregator
 from detectors.anomaly import SeasonalDetector, ValueDetector
 from detectors.crisis import CrisisScorer
 from schemas.models import Author, BrandMinute, Post, ScoredPost
 
-RESULTS = Path(__file__).parent / "results"
 T0 = datetime(2026, 11, 16, tzinfo=UTC)
 
 
@@ -88,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     res["brands_per_worker_at_1_minute"] = 60e6 / res["crisis_us_per_brand_minute"]
     for k, v in res.items():
         print(f"{k:32} {v:,.1f}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "anomaly.json").write_text(json.dumps(res, indent=2))
+    save("anomaly", res)
     return 0
 
 

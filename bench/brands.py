@@ -7,17 +7,15 @@ automaton build time, and the share of posts that matched.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
-from pathlib import Path
 
 from tqdm import tqdm
 
+from bench import save
 from detectors.brands import BrandMatcher, Watchlist
 
-RESULTS = Path(__file__).parent / "results"
 _SYLL = ["ka", "lo", "mi", "ne", "ru", "ta", "po", "shi", "ve", "da", "gu", "ri", "zo", "fe"]
 _FILLER = [
     "my",
@@ -121,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(posts):,} posts, {out['matched_share']:.1%} matched; "
         f"{out['posts_per_s_wall']:,.0f} posts/s wall, {out['posts_per_s_cpu']:,.0f} posts/s CPU"
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "brands.json").write_text(json.dumps(out, indent=1))
+    save("brands", out)
     return 0
 
 

@@ -12,7 +12,6 @@ input and every post of the burst in ClickHouse), lost/duplicated posts (FINAL) 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
@@ -22,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).parent / "results"
+from bench import save
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -154,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args)
     for k, v in result.items():
         print(f"{k:<26}{v}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "burst.json").write_text(json.dumps(result, indent=2))
+    save("burst", result)
     return 0 if not result["lost"] and not result["duplicated"] else 1
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import random
 import resource
 import sys
@@ -16,13 +15,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate
-from pathlib import Path
 
 from tqdm import tqdm
 
+from bench import save
 from detectors.dedup import Deduplicator
 
-RESULTS = Path(__file__).parent / "results"
 _SYLL = ["ka", "lo", "mi", "ne", "ru", "ta", "po", "shi", "ve", "da", "gu", "ri", "zo", "fe", "an"]
 _COMMON = [
     "the",
@@ -278,7 +276,6 @@ def main(argv: list[str] | None = None) -> int:
         f"clusters {samples[-1][3]:,} (max_items {dd.max_items:,})"
     )
 
-    RESULTS.mkdir(exist_ok=True)
     out = {
         "accuracy": acc,
         "posts_per_s_cpu": pps,
@@ -287,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory_samples": samples,
         "n": args.n,
     }
-    (RESULTS / "dedup.json").write_text(json.dumps(out, indent=1))
+    save("dedup", out)
     return 0
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import statistics
 import sys
 import tempfile
@@ -22,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import save
 from crisis_radar.clickhouse import make_client, migrate
 from crisis_radar.settings import get_settings
 
-RESULTS = Path(__file__).parent / "results"
 MINUTE = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
@@ -102,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"explain (median/max)   {result['explain_median_s']:>10.3f} / "
           f"{result['explain_max_s']:.3f} s  (target < 1 s)")
     print(f"report (median)        {result['report_median_s']:>10.3f} s  (HTML + MD + 4 charts)")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "explain.json").write_text(json.dumps(result, indent=2) + "\n")
+    save("explain", result)
     return 0
 
 

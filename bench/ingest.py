@@ -15,7 +15,6 @@ exactly n records afterwards, and reports the broker's CPU time beside the inges
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -24,10 +23,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench import save
+
 if TYPE_CHECKING:
     from crisis_radar.settings import Settings
 
-RESULTS = Path(__file__).parent / "results"
 WORDS = [
     "acme",
     "outage",
@@ -195,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="also run ingest --workers N (0: no)")
     args = ap.parse_args(argv)
     result = run(args.n, args.keep, args.engines.split(","), args.workers)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+    save("ingest", result)
     return 0
 
 

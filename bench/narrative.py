@@ -9,20 +9,18 @@ the narrative's cost), and reports the term table's memory per brand after a sim
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace as NS
 
 import numpy as np
 
+from bench import save
 from detectors.aggregate import MinuteAggregator
 from detectors.terms import content_terms
 
-RESULTS = Path(__file__).parent / "results"
 T0 = datetime(2026, 11, 16, tzinfo=UTC)
 TEXTS = [
     "@acme my order still hasn't shipped after 3 weeks, frustrating",
@@ -94,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for k, v in res.items():
         print(f"{k:<36} {v}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "narrative.json").write_text(json.dumps(res, indent=2))
+    save("narrative", res)
     return 0
 
 

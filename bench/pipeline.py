@@ -24,7 +24,6 @@ phase. ``--phases max`` or ``--phases rate`` runs one of them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -36,9 +35,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from bench import save
 from crisis_radar.stack._proc import free_port
 
-RESULTS = Path(__file__).parent / "results"
 WORDS = [
     "network", "outage", "refund", "support", "order", "delivery", "late", "broken", "love",
     "great", "new", "price", "app", "update", "crash", "store", "phone", "bill", "service",
@@ -263,8 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         _drop_topics(settings)
     for k, v in result.items():
         print(f"{k:>24}: {v}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
+    save("pipeline", result)
     return 0 if "error" not in result else 1
 
 

@@ -11,22 +11,20 @@ Needs the local stack (``crisis-radar stack up``); works in a scratch database, 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from bench import save
 from crisis_radar.clickhouse import make_client, migrate
 from crisis_radar.settings import get_settings
 
-RESULTS = Path(__file__).parent / "results"
 POST_COLS = (
     "brand, created_at, post_key, author_id, sentiment_label, sentiment_score, "
     "cluster_id, followers, is_duplicate, scored_at"
@@ -142,8 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name, ms in result["query_ms"].items():
         print(f"hourly negative share via {name:<40} {ms:>8.1f} ms (median of {args.repeat})")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "rollups.json").write_text(json.dumps(result, indent=2) + "\n")
+    save("rollups", result)
     return 0
 
 

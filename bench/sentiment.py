@@ -13,14 +13,13 @@ Writes bench/results/sentiment.json.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 from pathlib import Path
 
+from bench import save
 from detectors.sentiment import LABELS, SentimentModel
 
-RESULTS = Path(__file__).parent / "results"
 DATA = Path("/work/shared/data/sentiment")
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "samples" / "sentiment_labelled.tsv"
 
@@ -124,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         print(f"skipping validation recall: {DATA} not present")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "sentiment.json").write_text(json.dumps(res, indent=2) + "\n")
+    save("sentiment", res)
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
-import json
 import os
 import resource
 import sys
@@ -22,11 +21,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bench import save
 from crisis_radar.settings import PROJECT_ROOT
 from crisis_radar.simulate import Scenario, Simulator, load_brands, post_json, random_events
 from schemas.models import Post
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for key, val in res.items():
         print(f"{key:>32}: {val}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "simulate.json").write_text(json.dumps(res, indent=2) + "\n")
+    save("simulate", res)
     return 0
 
 

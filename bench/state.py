@@ -15,16 +15,15 @@ Times are CPU seconds of this process (``process_time``): the machine is shared.
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 import random
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from tqdm import tqdm
 
-RESULTS = Path(__file__).parent / "results"
+from bench import save
+
 WORDS = [
     "outage",
     "refund",
@@ -104,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for k, v in res.items():
         print(f"{k:28s} {v}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "state.json").write_text(json.dumps(res, indent=2))
+    save("state", res)
     return 0
 
 
