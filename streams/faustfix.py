@@ -26,8 +26,9 @@ The fix (``install``), for the topics agents consume (changelogs are left to Fau
 
 No patch makes a remote call inside a rebalance: a call into Faust's consumer thread (two
 method-queue workers, which also serve the fetches) blocked there can starve the fetches and
-hang changelog recovery ("No event received for active tp"), as the first version (an
-earliest-offset lookup in every seek, a committed-offset check every 10 s) did once.
+hang changelog recovery ("No event received for active tp"): the likely cause of the one hang
+of the first version (an earliest-offset lookup in every seek, a committed-offset check every
+10 s).
 
 On by default (``CRISIS_RADAR_FAUST_SEEK_FIX``, settings ``faust_seek_fix``).
 """
