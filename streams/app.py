@@ -57,7 +57,7 @@ DATADIR.mkdir(parents=True, exist_ok=True)
 gc.set_threshold(50_000, 20, 20)
 if settings.faust_fastpath:  # on by default: see streams/fastpath.py
     fastpath.install()
-if settings.faust_seek_fix:  # off by default: see streams/faustfix.py (two-worker takeover)
+if settings.faust_seek_fix:  # on by default: see streams/faustfix.py (two-worker takeover)
     faustfix.install()
 app = faust.App(
     f"{settings.topic_prefix}{settings.worker_id}",  # consumer group + changelog names isolated
