@@ -63,6 +63,13 @@ def content_terms(text: str, skip: frozenset[str] = frozenset(),
     return ranked[:max_terms]
 
 
+def post_terms(text: str, n_brands: int, skip: frozenset[str] = frozenset()) -> list[str]:
+    """The terms a scored post carries: ``content_terms``, none for a post about two or more
+    watched brands (a comparison: its words are neither brand's narrative). One rule for the
+    worker's ``Enricher`` and the scenario replay."""
+    return content_terms(text, skip) if n_brands == 1 else []
+
+
 def brand_words(brands: Iterable[object]) -> frozenset[str]:
     """Words of every watched brand (id, name, keywords, hashtags, handles): a post's mention of
     a brand is never its narrative. ``brands``: ``detectors.brands.Brand``-like objects."""

@@ -17,7 +17,7 @@ from typing import Any
 import xxhash
 import yaml
 
-from detectors.terms import brand_words, content_terms
+from detectors.terms import brand_words, post_terms
 from detectors.text import normalize
 from schemas.models import (
     BrandMinute,
@@ -98,8 +98,7 @@ class Enricher:
         out: list[ScoredPost] = []
         for (p, brands), s in zip(matched, sentiments, strict=True):
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
-            # a post about two watched brands is a comparison: its words are neither's narrative
-            terms = content_terms(p.text, self.skip_words) if len(brands) == 1 else []
+            terms = post_terms(p.text, len(brands), self.skip_words)
             for brand in brands:
                 out.append(
                     ScoredPost(

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from detectors.aggregate import MinuteAggregator
 from detectors.crisis import CrisisScorer
-from detectors.terms import brand_words, content_terms
+from detectors.terms import brand_words, post_terms
 from schemas.models import BrandMinute, Post, ScoredPost, Severity
 
 Enrich = Callable[[Sequence[Post], datetime], list[ScoredPost]]
@@ -136,7 +136,7 @@ def default_enricher(watchlist: Path, brand_ids: Iterable[str]) -> Enrich:
             else:
                 cid, dup = exact(p.text)
                 size, authors, camp = 1, 1, False
-            terms = content_terms(p.text, skip) if len(brands) == 1 else []  # as Enricher
+            terms = post_terms(p.text, len(brands), skip)  # as streams.processing.Enricher
             for b in brands:
                 out.append(ScoredPost(
                     post=p, brand=b, sentiment_label=label,
