@@ -55,12 +55,8 @@ async def _finish(coro: Coroutine[Any, Any, Any], blocked: Any) -> None:
         coro.close()  # cancelled (rebalance): run the callback's cleanup
 
 
-async def _deliver(self: Any, callback: Any, message: Any) -> None:
-    coro = callback(message)
-    await _step(self, coro)
-
-
-async def _step(self: Any, coro: Coroutine[Any, Any, Any]) -> None:
+async def _deliver(self: Any, coro: Coroutine[Any, Any, Any]) -> None:
+    """Run one message's callback coroutine: stepped inline, ``wait_first`` only if it blocks."""
     try:
         blocked = coro.send(None)
     except StopIteration:  # the common case: delivered without blocking
@@ -108,7 +104,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                             await self.commit()
                         # Faust's on_message takes the conductor lock only to read this map
                         cb = None if tp_lock.locked() else callback_for_tp(tp)
-                        await _step(self, cb(message) if cb else callback(message))
+                        await _deliver(self, cb(message) if cb else callback(message))
                         set_read_offset(tp, offset)
                     else:
                         self.log.dev("DROPPED MESSAGE ROFF %r", offset)

@@ -40,7 +40,7 @@ def test_callback_that_never_blocks_runs_inline() -> None:
 
     async def main() -> None:
         me = asyncio.current_task()
-        await fastpath._deliver(_Consumer(), callback, 7)
+        await fastpath._deliver(_Consumer(), callback(7))
         assert seen == [(7, me)]  # ran in the caller's task: no task was created
 
     _run(main())
@@ -55,7 +55,7 @@ def test_blocked_callback_completes_after_its_future() -> None:
         async def callback(message: str) -> None:
             done.append(message + (await gate))
 
-        task = asyncio.ensure_future(fastpath._deliver(_Consumer(), callback, "a"))
+        task = asyncio.ensure_future(fastpath._deliver(_Consumer(), callback("a")))
         await asyncio.sleep(0.01)
         assert not task.done() and done == []
         gate.set_result("b")
@@ -76,7 +76,7 @@ def test_bare_yield_and_several_suspensions() -> None:
         steps.append(message)
 
     async def main() -> None:
-        await asyncio.wait_for(fastpath._deliver(_Consumer(), callback, 9), 2)
+        await asyncio.wait_for(fastpath._deliver(_Consumer(), callback(9)), 2)
 
     _run(main())
     assert steps == [0, 1, 2, 9]
@@ -95,7 +95,7 @@ def test_suspend_flow_aborts_a_blocked_callback_and_runs_its_cleanup() -> None:
             finally:
                 cleaned.append(True)
 
-        task = asyncio.ensure_future(fastpath._deliver(consumer, callback, 1))
+        task = asyncio.ensure_future(fastpath._deliver(consumer, callback(1)))
         await asyncio.sleep(0.01)
         consumer.suspend_flow.set()  # Faust sets this on rebalance
         await asyncio.wait_for(task, 2)
@@ -113,7 +113,7 @@ def test_exception_in_callback_propagates() -> None:
         raise ValueError("later")
 
     async def main(cb: Any) -> None:
-        await fastpath._deliver(_Consumer(), cb, 1)
+        await fastpath._deliver(_Consumer(), cb(1))
 
     with pytest.raises(ValueError, match="inline"):
         _run(main(inline))
