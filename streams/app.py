@@ -23,7 +23,7 @@ import logging
 import pickle
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Sized
 from datetime import UTC, datetime
 from typing import Any
 
@@ -397,6 +397,15 @@ async def _make_durable(rows: list[sinks.Row], events: list[Any]) -> None:
             ev.ack()
 
 
+SNAPSHOT_COSTS_APART = 20  # snapshots take at most 1/20 (5%) of the time
+
+
+def _snapshot_spacing(cost_s: float, partitions: Sized) -> float:
+    """Seconds between two snapshots of one partition so that those of all ``partitions``
+    (each taking ``cost_s``) fill at most 1/``SNAPSHOT_COSTS_APART`` of the time."""
+    return SNAPSHOT_COSTS_APART * cost_s * len(partitions)
+
+
 def _snapshot_due(owned: _EnrichState | None) -> bool:
     """A full index is tens of MB: snapshots are spaced so that writing those of all owned
     partitions takes at most ~5% of the time (a restart then re-reads more input, up to that
@@ -404,7 +413,7 @@ def _snapshot_due(owned: _EnrichState | None) -> bool:
     partition only."""
     if owned is None:
         return False
-    every = max(settings.state_snapshot_interval_s, 20 * owned.save_cost_s * len(ENRICH))
+    every = max(settings.state_snapshot_interval_s, _snapshot_spacing(owned.save_cost_s, ENRICH))
     return time.monotonic() - owned.saved_at >= every
 
 
@@ -452,12 +461,13 @@ async def _save_windows(parts: Iterable[int], spaced: bool = False) -> None:
     cap = settings.state_snapshot_interval_s
     for part in sorted(p for p in parts if p in WINDOWS):  # not if revoked meanwhile
         saved_at, cost = AGG_SAVED.get(part, (float("-inf"), 0.0))
-        if spaced and now - saved_at < min(cap, 20 * cost * len(WINDOWS)):
+        if spaced and now - saved_at < min(cap, _snapshot_spacing(cost, WINDOWS)):
             continue
         snap = state.Snapshot(AGG_OFFSET[part], (WINDOWS[part], AGG_SEEN[part]))
         t0 = time.monotonic()
         await STORE.save(stages.BRAND_MINUTES, part, snap)
-        AGG_SAVED[part] = (time.monotonic(), time.monotonic() - t0)
+        t1 = time.monotonic()
+        AGG_SAVED[part] = (t1, t1 - t0)
 
 
 @app.agent(TOPICS[stages.POSTS_SCORED], name=stages.BRAND_MINUTES)
