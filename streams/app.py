@@ -189,8 +189,10 @@ def _scored_backlog() -> int:
     consumer, topic, total = app.consumer, settings.topic(stages.POSTS_SCORED), 0
     for tp in consumer.assignment():
         done = AGG_OFFSET.get(tp.partition) if tp.topic == topic else None
-        high = consumer.highwater(tp) if done is not None else None
-        if high is not None:  # a partition aggregation has not started on is not counted
+        if done is None:  # a partition aggregation has not started on is not counted
+            continue
+        high = consumer.highwater(tp)
+        if high is not None:
             total += max(0, high - 1 - done)
     return total
 
