@@ -198,13 +198,15 @@ class CrisisScorer:
         cap = 3.0 * self.scale  # bounded, so the all-clear comes minutes after the crisis ends
         ev_up = min(cap, self.decay * st.ev_up + max(0.0, _lp(up) - self.drift))
         ev_neg = min(cap, self.decay * st.ev_neg + max(0.0, _lp(neg) - self.drift))
+        warn = self.scale * ENTER[Severity.WARNING]  # evidence at the warning level, per side
+        warn_att = self.attention_scale * ENTER[Severity.WARNING]
         exp_neg = max(st.volume.expected(t) * st.neg_share.expected(t), 0.05)
         ev_nc = st.ev_nc
         if self.neg_count_mult > 1.0:
             # at most 0.7 of the attention side's warning level per minute (half the
             # negativity side's): it takes two minutes of negatives
             ev_nc = poisson_cusum_step(st.ev_nc, minute.negative, exp_neg, self.neg_count_mult,
-                                       cap, step=self.scale * ENTER[Severity.WARNING] / 2)
+                                       cap, step=warn / 2)
         # New narrative: negative posts carrying terms the brand's conversation did not carry
         # (MinuteAggregator's burst terms), against their near-zero usual count.
         exp_bt = max(st.terms_base, self.term_floor)
@@ -212,14 +214,12 @@ class CrisisScorer:
         if self.term_mult > 1.0:
             ev_terms = poisson_cusum_step(self.term_decay * st.ev_terms,
                                           minute.burst_term_negative, exp_bt,
-                                          self.term_mult, cap,
-                                          step=self.scale * ENTER[Severity.WARNING] / 2)
+                                          self.term_mult, cap, step=warn / 2)
         attention = max(ev_up, ev_nc)
         ev_negativity = max(ev_neg, ev_terms) if self.term_sides != "off" else ev_neg
         if self.term_sides == "both":  # capped: alone it may warn, never call a crisis
             attention = max(attention, min(ev_terms * self.attention_scale / self.scale,
-                                           self.term_attention_cap * self.attention_scale
-                                           * ENTER[Severity.WARNING]))
+                                           self.term_attention_cap * warn_att))
         # both sides are needed; each is measured against its own scale
         score = min(1.0, attention / self.attention_scale, ev_negativity / self.scale)
         campaign = minute.campaign_posts / posts if posts else 0.0
@@ -236,8 +236,6 @@ class CrisisScorer:
             candidate = min(candidate, self.bot_cap)
         if st.n < self.min_history:
             candidate = min(candidate, Severity.WATCH)
-        warn = self.scale * ENTER[Severity.WARNING]
-        warn_att = self.attention_scale * ENTER[Severity.WARNING]
         evidence = {"attention": attention / warn_att, "negativity": ev_negativity / warn,
                     "negative_count": ev_nc / warn_att, "new_terms": ev_terms / warn,
                     "repeat_share": repeat}
