@@ -89,7 +89,7 @@ class ValueDetector(AnomalyDetector):
         self.week = array("d", [0.0] * 168)
         self.week_alpha = week_alpha
         self.week_sig = week_sig
-        self._last: tuple[float, datetime, float, float] | None = None
+        self._last: tuple[float, datetime, float, float, float, float] | None = None
 
     def expected(self, t: datetime) -> float:
         return self.base.expected(t) + self._week_correction(t)
@@ -112,36 +112,37 @@ class ValueDetector(AnomalyDetector):
         z = abs(x - self.level_mean) / math.sqrt(var)
         return min(-math.log10(max(2.0 * normal_sf(z), 1e-12)), 12.0)
 
-    def _resid(self, x: float, t: datetime) -> tuple[float, float]:
-        """Forecast residual and its robust standard deviation (cold start inflated)."""
+    def _raw(self, x: float, t: datetime) -> tuple[float, float, float]:
+        """(raw surprise, forecast residual, base forecast); the last two are what learn_one
+        updates the residual scale and the hour-of-week slots with (0.0 before ``min_points``)."""
         b = self.base
-        mu = self.expected(t)
+        if b.n < b.min_points:
+            return 0.0, 0.0, 0.0
+        base_mu = b.expected(t)
+        mu = base_mu + self._week_correction(t)  # = self.expected(t)
+        # robust standard deviation of the residual, inflated at cold start
         inflate = 1.0 + b.warmup / (b.n + 1.0)
-        sd2 = max((1.2533 * self.resid_mad) ** 2, 1e-12 + 1e-6 * abs(mu)) * inflate
-        return x - mu, math.sqrt(sd2)
-
-    def _raw(self, x: float, t: datetime) -> float:
-        if self.base.n < self.base.min_points:
-            return 0.0
-        r, sd = self._resid(x, t)
-        d = self.base.direction
+        sd = math.sqrt(max((1.2533 * self.resid_mad) ** 2, 1e-12 + 1e-6 * abs(mu)) * inflate)
+        r = x - mu
+        d = b.direction
         p = normal_sf(r / sd if d == "up" else -r / sd if d == "down" else abs(r) / sd)
         p = p if d != "both" else 2.0 * p
         seasonal = min(-math.log10(max(p, 1e-12)), 12.0)
-        return max(seasonal, self.level_weight * self._level_raw(x))
+        return max(seasonal, self.level_weight * self._level_raw(x)), r, base_mu
 
     def score_one(self, x: float, t: datetime) -> float:
         s = self._score(x, t)
         return s if s > self.peak * self.margin else s * self.damp
 
-    def _scored(self, x: float, t: datetime) -> tuple[float, float]:
-        """(score before damping, raw surprise), reused by learn_one after score_one."""
+    def _scored(self, x: float, t: datetime) -> tuple[float, float, float, float]:
+        """(score before damping, raw surprise, residual, base forecast), computed once per
+        point: learn_one reuses what score_one computed."""
         if self._last is not None and self._last[0] == x and self._last[1] == t:
-            return self._last[2], self._last[3]
-        raw = self._raw(x, t)
-        s = self._likelihood(x, raw)
-        self._last = (x, t, s, raw)
-        return s, raw
+            return self._last[2:]
+        raw, resid, base_mu = self._raw(x, t)
+        got = (self._likelihood(x, raw), raw, resid, base_mu)
+        self._last = (x, t, *got)
+        return got
 
     def _outside_range(self, x: float) -> bool:
         if self.hi <= self.lo:
@@ -164,15 +165,15 @@ class ValueDetector(AnomalyDetector):
         return s
 
     def learn_one(self, x: float, t: datetime) -> None:
-        s, r = self._scored(x, t)
+        s, r, resid, base_mu = self._scored(x, t)
         self._last = None
         self.peak = max(self.peak * self.peak_decay, s)
         if self.base.n >= self.base.min_points:
             a = max(self.resid_alpha, 1.0 / (self.resid_n + 1))
-            self.resid_mad += a * (abs(self._resid(x, t)[0]) - self.resid_mad)
+            self.resid_mad += a * (abs(resid) - self.resid_mad)
             self.resid_n += 1
             i = t.weekday() * 24 + t.hour
-            self.week[i] += self.week_alpha * (x - self.base.expected(t) - self.week[i])
+            self.week[i] += self.week_alpha * (x - base_mu - self.week[i])
         self.short += self.short_alpha * (r - self.short)
         a = max(self.long_alpha, 1.0 / (self.n + 1))
         d = r - self.long_mean
