@@ -7,15 +7,15 @@ Two phases against one worker (fresh topics and database per run):
    first (post, brand) row in ClickHouse to the last (``max_posts_per_s``) and to the moment the
    aggregation stage has consumed them all (``max_drained_posts_per_s``, the sustained figure),
    plus the worker's CPU-seconds per post over the whole phase
-   (user+sys of the worker process, its ClickHouse insert thread included) - the better
+   (user+sys of the worker process and its enrich child, all threads included) - the better
    yardstick when other work loads the machine.
 2. **rate** (latency): the warm worker is then fed ``--rate`` posts/s for ``--seconds``;
    p50/p99 event-to-ClickHouse latency is the row's ``inserted_at`` minus the post's
    ``created_at`` (= produce time). Both are whole seconds in ClickHouse, so figures are
    +-1 s. A rate above what the worker sustains shows up as a growing latency.
 
-Also prints the worker's peak RSS and the load average (1 min) at the start and end of each
-phase. ``--phases max`` or ``--phases rate`` runs one of them.
+Also prints the worker's peak RSS (worker + child peaks: an upper bound) and the load average
+(1 min) at the start and end of each phase. ``--phases max`` or ``--phases rate`` runs one of them.
 
     .venv/bin/python -m bench.pipeline                        # 50k preloaded + 20 s at 500/s
     .venv/bin/python -m bench.pipeline --n 1000000 --rate 5000 --seconds 60
@@ -46,23 +46,40 @@ WORDS = [
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def _peak_rss_mb(pid: int) -> float:
+def _family(pid: int) -> list[int]:
+    """The worker and its child processes (the enrich process, streams/enrichment.py)."""
+    kids: list[int] = []
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            kids += [int(k) for k in (task / "children").read_text().split()]
     except OSError:
         pass
-    return 0.0
+    return [pid, *kids]
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """Peak RSS of the worker plus each child's peak: an upper bound of their sum's peak."""
+    total = 0.0
+    for p in _family(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
 def _cpu_s(pid: int) -> float:
-    """user + system CPU seconds of a process (all its threads)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    """user + system CPU seconds of the worker and its live children (all their threads)."""
+    total = 0.0
+    for p in _family(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
 
 
 def _load1() -> float:

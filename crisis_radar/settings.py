@@ -6,6 +6,7 @@ Defaults point at the local stack started by ``crisis-radar stack up`` (127.0.0.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -78,6 +79,15 @@ class Settings(BaseSettings):
     # Faust consumer patch (streams/faustfix.py): agent partitions handed over in order from each
     # seek, stalled commits sought back; fixes the two-worker takeover (docs/reliability.md).
     faust_seek_fix: bool = True
+    # Enrichment (validate, dedup, brand match, sentiment: ~half the worker's CPU per post) in a
+    # child process of the worker, on another core (streams/enrichment.py). None = auto: a
+    # child when the machine has two or more CPUs.
+    enrich_subprocess: bool | None = None
+
+    def enrich_in_subprocess(self) -> bool:
+        if self.enrich_subprocess is not None:
+            return self.enrich_subprocess
+        return (os.cpu_count() or 1) >= 2
 
     def topic(self, stage: str) -> str:
         """Full topic name for a stage (stage names are topic names)."""

@@ -24,6 +24,8 @@ import pickle
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterable, Iterable, Sized
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,12 +35,10 @@ from crisis_radar.clickhouse import make_client
 from crisis_radar.security import aiokafka_kwargs
 from crisis_radar.settings import get_settings
 from schemas import stages
-from schemas.models import BrandMinute, DeadLetter, Post, ScoredPost, ScoredPostCounts, Severity
-from schemas.validate import dead_letter, decode_post
-from streams import fastpath, faustfix, metrics, sinks, state
+from schemas.models import BrandMinute, DeadLetter, ScoredPost, ScoredPostCounts, Severity
+from streams import enrichment, fastpath, faustfix, metrics, sinks, state
 from streams.processing import (
     AlertContext,
-    Enricher,
     PartitionWindow,
     build_alert,
     load_brand_labels,
@@ -121,7 +121,6 @@ _SINK_SPECS = {
     "dead_letters": sinks.DEAD_LETTERS_COLUMNS,
 }
 _sinks: dict[str, sinks.ClickHouseSink] = {}
-_enricher: list[Enricher] = []
 
 
 def sink(table: str) -> sinks.ClickHouseSink:
@@ -130,12 +129,6 @@ def sink(table: str) -> sinks.ClickHouseSink:
             table, _SINK_SPECS[table], lambda: make_client(settings)
         )
     return _sinks[table]
-
-
-def enricher() -> Enricher:
-    if not _enricher:  # loading the models takes a moment: once per worker, on first use
-        _enricher.append(Enricher(settings.watchlist_path, settings.dedup_horizon_s))
-    return _enricher[0]
 
 
 def utcnow() -> datetime:
@@ -230,159 +223,199 @@ async def dead_letters(stream: AsyncIterable[bytes]) -> None:
 
 
 # ---------------------------------------------------------------- enrich
-def _enrich_safely(posts: list[Post], now: datetime, dedup: Any = None) -> list[ScoredPost]:
-    """A detector bug on one post must not kill the agent: retry the batch post by post and
-    dead-letter (reason ``internal``) only the posts that fail."""
-    try:
-        return enricher().process(posts, now, dedup)
-    except Exception:
-        log.exception("enrich failed on a batch of %d; retrying one by one", len(posts))
-    out: list[ScoredPost] = []
-    for p in posts:
-        try:
-            out += enricher().process([p], now, dedup)
-        except Exception as exc:
-            d = dead_letter(p.to_json(), "internal", repr(exc), stages.POSTS_SCORED, now)
-            metrics.DLQ.labels(stages.POSTS_SCORED, d.reason).inc()
-            _send(stages.POSTS_DLQ, d.reason.encode(), d.to_json())
-    return out
+@dataclass
+class _Owned:
+    """A posts.raw partition whose state the runner holds, and its snapshot timing."""
+
+    generation: int  # the runner's child that holds it
+    saved_at: float = field(default_factory=time.monotonic)  # last snapshot (or restore)
+    save_cost_s: float = 0.0  # how long the last snapshot took to pickle and write
 
 
-class _EnrichState:
-    """Dedup index of one posts.raw partition + source tags seen, as of input ``offset``."""
-
-    def __init__(self, offset: int = -1) -> None:
-        from detectors.dedup import Deduplicator
-
-        self.offset = offset
-        # One index per partition: the worker's bound is split, so memory and snapshot size
-        # stay ~dedup_max_items x 2 KB however many partitions this worker owns.
-        per_part = max(1000, settings.dedup_max_items // settings.topic_partitions)
-        self.dedup = Deduplicator(horizon_s=settings.dedup_horizon_s, max_items=per_part, seed=0)
-        self.seen = state.Seen()
-        self.saved_at = float("-inf")  # monotonic time of the last snapshot
-        self.save_cost_s = 0.0  # how long the last snapshot took to pickle and write
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"offset": self.offset, "dedup": self.dedup, "seen": self.seen}
-
-    def __setstate__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d, saved_at=time.monotonic(), save_cost_s=0.0)
-
-    def fresh(
-        self, records: list[tuple[int, Any, bytes]], now: datetime
-    ) -> tuple[list[tuple[int, Post]], list[DeadLetter]]:
-        """Validate the records not yet applied to this state (offset after the snapshot, tag
-        not seen): posts to enrich, and dead letters for the rest."""
-        posts, dead = [], []
-        for offset, headers, value in records:
-            if offset > self.offset and self.seen.fresh(headers):
-                out = decode_post(value, stages.POSTS_RAW, now)
-                if isinstance(out, Post):
-                    posts.append((offset, out))
-                else:
-                    dead.append(out)
-            self.offset = max(self.offset, offset)
-        return posts, dead
-
-
-ENRICH: dict[int, _EnrichState] = {}  # posts.raw partition -> state
+ENRICH: dict[int, _Owned] = {}  # posts.raw partition -> its state is in RUNNER
 ENRICH_STATE = f"{stages.POSTS_RAW}>{stages.POSTS_SCORED}"  # snapshot name: offsets of posts.raw
+RUNNER = enrichment.EnrichRunner(
+    settings.watchlist_path,
+    settings.dedup_horizon_s,
+    settings.dedup_max_items,
+    settings.topic_partitions,
+    subprocess=settings.enrich_in_subprocess(),
+)
+IN_FLIGHT = 2  # enriched batches awaiting their outputs: the child works while we send
+Inflight = tuple[list[Any], "asyncio.Future[Any]", int]  # events, result, RUNNER.generation
 
 
-async def _enrich_state(
-    part: int, first_offset: int
-) -> tuple[_EnrichState, list[tuple[int, Any, bytes]]]:
-    """The partition's state and the records to process before ``first_offset``: on first use
-    its snapshot and the records between it and ``first_offset``. Those are processed again
-    *with* their outputs (the next stage drops the copies by source tag), so nothing is lost
-    even if the committed offset ran ahead of the snapshot."""
-    st = ENRICH.get(part)
-    if st is not None:
-        return st, []
-    snap = await STORE.load(ENRICH_STATE, part)
-    st = snap.state if snap is not None else _EnrichState()
+async def _restore_enrich(part: int, first_offset: int) -> list[enrichment.Record]:
+    """Install a partition's snapshot in the runner, and return the records between it and
+    ``first_offset``: processed again *with* their outputs (the next stage drops the copies by
+    source tag), so nothing is lost even if the committed offset ran ahead of the snapshot."""
+    payload = await STORE.load_payload(ENRICH_STATE, part)
+    offset = await RUNNER.call("restore", part, payload)
+    ENRICH[part] = _Owned(RUNNER.generation)
     gap = await state.read_range(
         settings.kafka_bootstrap, aiokafka_kwargs(settings),
-        settings.topic(stages.POSTS_RAW), part, st.offset + 1, first_offset,
+        settings.topic(stages.POSTS_RAW), part, offset + 1, first_offset,
     )  # fmt: skip
-    log.info("enrich p%d: snapshot at %d, first record %d", part, st.offset, first_offset)
-    ENRICH[part] = st
-    return st, gap
+    log.info("enrich p%d: snapshot at %d, first record %d", part, offset, first_offset)
+    return gap
+
+
+def _snapshot_due(owned: _Owned | None) -> bool:
+    """A full index is tens of MB: snapshots are spaced so that writing those of all owned
+    partitions takes at most ~5% of the time (a restart then re-reads more input, up to that
+    spacing: docs/reliability.md). Measured on 1M posts: 11% of the CPU when spaced per
+    partition only."""
+    if owned is None:
+        return False
+    every = max(settings.state_snapshot_interval_s, _snapshot_spacing(owned.save_cost_s, ENRICH))
+    return time.monotonic() - owned.saved_at >= every
 
 
 @app.agent(TOPICS[stages.POSTS_RAW], name=stages.POSTS_SCORED)
 async def enrich(stream: Any) -> None:
-    """Validate + dedup + brand match + sentiment in one pass over posts.raw: one Faust hop and
-    one JSON parse per post (a separate validate stage cost a hop, an encode and a re-parse).
-    Metrics keep both stage labels: posts.valid (validation) and posts.scored (enrichment)."""
-    durable: asyncio.Future[None] | None = None  # the previous batch's rows and sends
-    async for events in stream.take_events(2000, within=0.2):
-        for ev in events:  # take_events acks when we move on: hold them until durable
-            ev.message.incref()
-        try:
-            rows, parts = await _enrich_batch(events)
-            if durable is not None:
-                await durable  # one batch in flight at most: bounded memory, inserts in order
-        except asyncio.CancelledError:
-            raise  # shutdown: left unacked, so not committed; the next owner replays them
-        except Exception:
-            for ev in events:  # a crashed batch: take_events acks them on the way out, as before
-                ev.message.decref()
-            raise
-        durable = asyncio.ensure_future(_make_durable(rows, events))
-        due = [part for part in parts if _snapshot_due(ENRICH.get(part))]
-        if due:  # a snapshot only once every output it covers is durable, before Faust commits
-            await durable
-            durable = None
-            for part in due:
-                owned = ENRICH.get(part)  # None: revoked meanwhile, the new owner has its own
-                if owned is not None:
-                    t0 = time.monotonic()
-                    await STORE.save(ENRICH_STATE, part, state.Snapshot(owned.offset, owned))
-                    owned.saved_at = time.monotonic()
-                    owned.save_cost_s = owned.saved_at - t0
-        await _let_aggregate_catch_up()
+    """Validate + dedup + brand match + sentiment in one pass over posts.raw (one Faust hop and
+    one JSON parse per post), by ``RUNNER`` (streams/enrichment.py: in a child process on a
+    multi-core machine). Batches are handed over here and finished in order by
+    ``_finish_enriched``: up to ``IN_FLIGHT`` of them wait for their outputs, so the child
+    enriches the next batch while this loop sends and stores the last one."""
+    queue: asyncio.Queue[Inflight] = asyncio.Queue(IN_FLIGHT)
+    finisher = asyncio.ensure_future(_finish_enriched(queue))
+    finisher.add_done_callback(_finisher_done)
+    try:
+        async for events in stream.take_events(2000, within=0.2):
+            for ev in events:  # take_events acks when we move on: hold them until durable
+                ev.message.incref()
+            try:
+                batch = await _enrich_input(events)
+                due = frozenset(p for p, _ in batch if _snapshot_due(ENRICH.get(p)))
+                for part in due:  # asked for now, written when this batch is durable
+                    ENRICH[part].saved_at = time.monotonic()
+                metrics.POSTS_IN.labels(stages.POSTS_VALID).inc(len(events))
+                result = RUNNER.submit("process", batch, utcnow(), due)
+            except asyncio.CancelledError:
+                raise  # shutdown: left unacked, so not committed; the next owner replays them
+            except Exception:
+                for ev in events:  # as take_events acks a crashed batch on the way out
+                    ev.message.decref()
+                raise
+            put = asyncio.ensure_future(queue.put((events, result, RUNNER.generation)))
+            await asyncio.wait([put, finisher], return_when=asyncio.FIRST_COMPLETED)
+            if finisher.done():
+                put.cancel()
+                finisher.result()  # raises what stopped it
+                raise RuntimeError("enrich finisher stopped")
+            await _let_aggregate_catch_up()
+    finally:
+        finisher.cancel()
 
 
-async def _enrich_batch(events: list[Any]) -> tuple[list[sinks.Row], set[int]]:
-    """Enrich one batch and hand its outputs to the producer: the ClickHouse rows to store and
-    the posts.raw partitions it touched."""
-    stage = stages.POSTS_SCORED
-    now = utcnow()
-    by_part: dict[int, list[tuple[int, Any, bytes]]] = defaultdict(list)
+def _finisher_done(task: asyncio.Future[None]) -> None:
+    """The finisher only stops on errors (or shutdown). The agent may be idle and would never
+    notice, its batches unacked: crash the worker instead, as a crashed agent would leave it
+    wedged; its supervisor restarts it and snapshots + replay lose nothing."""
+    exc = None if task.cancelled() else task.exception()
+    if exc is not None:
+        log.error("enrich: sending/storing batches failed; stopping the worker", exc_info=exc)
+        _CRASH.append(asyncio.ensure_future(app.crash(exc)))
+
+
+_CRASH: list[asyncio.Future[None]] = []  # keeps the crash task referenced until it is done
+
+
+async def _enrich_input(events: list[Any]) -> list[tuple[int, list[enrichment.Record]]]:
+    """A batch's records per posts.raw partition, each preceded by its gap on first use."""
+    by_part: dict[int, list[enrichment.Record]] = defaultdict(list)
     for ev in events:
         m = ev.message
         by_part[m.partition].append((m.offset, m.headers, ev.value))
-    items: list[tuple[bytes, bytes, Any]] = []
-    scored: list[ScoredPost] = []
-    n_valid = 0
+    batch = []
     for part, recs in by_part.items():
-        st, gap = await _enrich_state(part, recs[0][0])
-        fresh, dead = st.fresh(gap + recs, now)
-        n_valid += len(fresh)
-        for d in dead:
-            metrics.DLQ.labels(stages.POSTS_VALID, d.reason).inc()
-            _send(stages.POSTS_DLQ, d.reason.encode(), d.to_json())
-        offsets = {id(p): off for off, p in fresh}
-        out = _enrich_safely([p for _, p in fresh], now, st.dedup)
-        k, prev = 0, None
-        for sp in out:  # tag: (partition, offset, k-th output of that post)
-            k = k + 1 if sp.post is prev else 0
-            prev = sp.post
-            tag = state.tag(part, offsets[id(sp.post)], k)
-            items.append((sp.brand.encode(), sp.to_json(), tag))
-        scored += out
-    metrics.POSTS_IN.labels(stages.POSTS_VALID).inc(len(events))
-    metrics.POSTS_OUT.labels(stages.POSTS_VALID).inc(n_valid)
-    metrics.POSTS_IN.labels(stage).inc(n_valid)
-    metrics.POSTS_OUT.labels(stage).inc(len(scored))
+        owned = ENRICH.get(part)
+        if owned is None or owned.generation != RUNNER.generation:
+            recs = await _restore_enrich(part, recs[0][0]) + recs
+        batch.append((part, recs))
+    return batch
+
+
+RETRIES_IF_CHILD_DIES = 3  # on the same batch in a row: then it is the batch, not bad luck
+
+
+async def _finish_enriched(queue: asyncio.Queue[Inflight]) -> None:
+    """Send and store enriched batches in order; a batch's events are acked once its outputs
+    are durable (``_make_durable``, overlapped with the next batch), and the snapshots it
+    carries are written after that."""
+    durable: asyncio.Future[None] | None = None
+    while True:
+        events, result, generation = await queue.get()
+        try:
+            out = await _enriched(events, result, generation)
+        except BaseException:
+            for ev in events:
+                ev.ack()
+            raise
+        rows = await _send_enriched(out)
+        if durable is not None:
+            await durable  # one batch storing at a time: bounded memory, inserts in order
+        durable = asyncio.ensure_future(_make_durable(rows, events))
+        if out.snapshots:  # a snapshot only once every output it covers is durable
+            await durable
+            durable = None
+            for part, (payload, pickle_s) in sorted(out.snapshots.items()):
+                owned = ENRICH.get(part)  # None: revoked meanwhile, the new owner has its own
+                if owned is not None:
+                    t0 = time.monotonic()
+                    await STORE.save_payload(ENRICH_STATE, part, payload)
+                    owned.saved_at = time.monotonic()
+                    owned.save_cost_s = pickle_s + owned.saved_at - t0
+
+
+async def _enriched(
+    events: list[Any], result: asyncio.Future[Any], generation: int
+) -> enrichment.EnrichResult:
+    """A batch's result. If the enrich process died, start a new one and enrich the batch again
+    there: each partition is restored from its snapshot and the input after it is re-read (its
+    outputs are sent again; the next stage drops them by source tag), so nothing is lost."""
+    for _ in range(RETRIES_IF_CHILD_DIES):
+        try:
+            out: enrichment.EnrichResult = await result
+            return out
+        except BrokenProcessPool:
+            if generation == RUNNER.generation:  # the first of its batches to notice
+                _enrich_process_died()
+            mine = app.consumer.assignment()  # a revoked partition is its new owner's business
+            batch = await _enrich_input([ev for ev in events if ev.message.tp in mine])
+            result = RUNNER.submit("process", batch, utcnow(), frozenset())
+            generation = RUNNER.generation
+    raise RuntimeError(f"the enrich process died {RETRIES_IF_CHILD_DIES} times on one batch")
+
+
+def _enrich_process_died() -> None:
+    log.error("the enrich process died: starting a new one, state from snapshots")
+    metrics.ENRICH_RESTARTS.inc()
+    RUNNER.restart()  # partitions held by the dead one restore when their next batch comes
+
+
+@app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+async def watch_enrich_process() -> None:
+    """Replace a dead enrich process even while no batch is in flight to notice it."""
+    if RUNNER.broken():
+        _enrich_process_died()
+
+
+async def _send_enriched(out: enrichment.EnrichResult) -> list[sinks.Row]:
+    """Metrics, dead letters and posts.scored records of one batch; its ClickHouse rows."""
+    stage = stages.POSTS_SCORED
+    for dl_stage, reason, value in out.dead:
+        metrics.DLQ.labels(dl_stage, reason).inc()
+        _send(stages.POSTS_DLQ, reason.encode(), value)
+    metrics.POSTS_OUT.labels(stages.POSTS_VALID).inc(out.n_valid)
+    metrics.POSTS_IN.labels(stage).inc(out.n_valid)
+    metrics.POSTS_OUT.labels(stage).inc(len(out.items))
     observe = metrics.LATENCY.labels(stage).observe
-    for sp in scored:
-        observe(max(0.0, (now - sp.post.created_at).total_seconds()))
-    await _publish(stage, items)
-    rows = [sinks.post_row(sp) for sp in scored]
-    return rows, set(by_part)
+    for seconds in out.latencies:
+        observe(seconds)
+    await _publish(stage, out.items)
+    return out.rows
 
 
 async def _make_durable(rows: list[sinks.Row], events: list[Any]) -> None:
@@ -406,17 +439,6 @@ def _snapshot_spacing(cost_s: float, partitions: Sized) -> float:
     """Seconds between two snapshots of one partition so that those of all ``partitions``
     (each taking ``cost_s``) fill at most 1/``SNAPSHOT_COSTS_APART`` of the time."""
     return SNAPSHOT_COSTS_APART * cost_s * len(partitions)
-
-
-def _snapshot_due(owned: _EnrichState | None) -> bool:
-    """A full index is tens of MB: snapshots are spaced so that writing those of all owned
-    partitions takes at most ~5% of the time (a restart then re-reads more input, up to that
-    spacing: docs/reliability.md). Measured on 1M posts: 11% of the CPU when spaced per
-    partition only."""
-    if owned is None:
-        return False
-    every = max(settings.state_snapshot_interval_s, _snapshot_spacing(owned.save_cost_s, ENRICH))
-    return time.monotonic() - owned.saved_at >= every
 
 
 # ---------------------------------------------------------------- aggregate
@@ -656,7 +678,8 @@ async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
                 LEARNED.pop(key, None)
             CRISIS_OFFSET.pop(tp.partition, None)
         elif tp.topic == settings.topic(stages.POSTS_RAW):
-            ENRICH.pop(tp.partition, None)  # reloaded from the snapshot if assigned again
+            if ENRICH.pop(tp.partition, None) is not None:  # restored if assigned again
+                RUNNER.submit("drop", tp.partition)  # after its batches in flight (FIFO)
         elif tp.topic == settings.topic(stages.POSTS_SCORED):
             for d in (WINDOWS, AGG_SEEN, AGG_OFFSET, AGG_SAVED):
                 d.pop(tp.partition, None)

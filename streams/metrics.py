@@ -24,6 +24,9 @@ LATENCY = Histogram(
     ["stage"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, float("inf")),
 )
+ENRICH_RESTARTS = Counter(
+    P + "enrich_process_restarts", "Enrich child processes that died and were replaced"
+)
 CONSUMER_LAG = Gauge(P + "consumer_lag", "Messages behind the log end", ["topic", "partition"])
 CLICKHOUSE_INSERT_ROWS = Counter(P + "clickhouse_insert_rows", "Rows inserted", ["table"])
 CLICKHOUSE_INSERT_ERRORS = Counter(P + "clickhouse_insert_errors", "Failed inserts", ["table"])

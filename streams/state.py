@@ -94,6 +94,14 @@ class SnapshotStore:
         self._cache = None
 
     async def load(self, stage: str, partition: int) -> Snapshot | None:
+        payload = await self.load_payload(stage, partition)
+        if payload is None:
+            return None
+        snap: Snapshot = pickle.loads(payload)
+        return snap
+
+    async def load_payload(self, stage: str, partition: int) -> bytes | None:
+        """The pickled Snapshot, unpickled by the caller (the enrich stage's child process)."""
         async with self._lock:
             if self._cache is None:
                 self._cache = await self._read_all()
@@ -113,13 +121,16 @@ class SnapshotStore:
                 parts.append(chunk[8:])
             payload = b"".join(parts)
             self._slot[head_key] = meta["slot"]
-        snap: Snapshot = pickle.loads(payload)
-        return snap
+        assert isinstance(payload, bytes)
+        return payload
 
     async def save(self, stage: str, partition: int, snap: Snapshot) -> None:
         """Durable on return (chunks first, then the head that points at them)."""
+        await self.save_payload(stage, partition, pickle.dumps(snap, pickle.HIGHEST_PROTOCOL))
+
+    async def save_payload(self, stage: str, partition: int, payload: bytes) -> None:
+        """``save`` of an already pickled Snapshot (pickled in the enrich stage's child)."""
         head_key = f"{stage}/{partition}".encode()
-        payload = pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL)
         if len(payload) <= CHUNK:
             await self.send(head_key, pickle.dumps({"inline": payload}))
             return

@@ -1,10 +1,13 @@
 """A worker SIGKILLed mid-stream (open minute windows, ClickHouse batches in flight) and restarted
 gives the same aggregates and alerts as an undisturbed run of the same input (deterministic
-replay: one partition, seeded detectors, alert ids hashed from brand/minute/severity)."""
+replay: one partition, seeded detectors, alert ids hashed from brand/minute/severity). So does a
+worker whose enrich process (streams/enrichment.py) is SIGKILLed: the worker starts a new one
+and restores its state from the snapshots, without restarting."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -49,17 +52,47 @@ MINUTE_COLS = (
 # a restart the rebuilt windows see replayed posts at different moments (docs/reliability.md).
 
 
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()  # the resource tracker is a child too
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True  # a zombie has exited (its parent reaps it)
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _run(
-    settings: Any, db: str, lines: list[bytes], tmp: Path, kills: tuple[float, ...]
+    settings: Any,
+    db: str,
+    lines: list[bytes],
+    tmp: Path,
+    kills: tuple[float, ...],
+    victim: str = "worker",
 ) -> tuple[list[tuple[Any, ...]], set[tuple[str, int]], int]:
-    """Feed ``lines`` to a worker, SIGKILL it when the posts table reaches each fraction in
-    ``kills`` (restarting it each time); return minutes, alerts and stored post count."""
+    """Feed ``lines`` to a worker, SIGKILL it (``victim`` "worker", restarted each time) or its
+    enrich process ("child", the worker carries on) when the posts table reaches each fraction
+    in ``kills``; return minutes, alerts and stored post count."""
     s = settings.model_copy(
         update={
             "metrics_port": fs.free_port(),
             "topic_partitions": 1,
             "clickhouse_database": db,
             "topic_prefix": f"{settings.topic_prefix}{db[-6:]}.",
+            "enrich_subprocess": True if victim == "child" else None,
         }
     )
     migrate(s)
@@ -83,10 +116,25 @@ def _run(
                 every=0.1,
                 alive=lambda p=proc, f=log: None if p.poll() is None else f.read_text()[-3000:],
             )
+            while pending and victim == "child":
+                child = [k for k in _children(proc.pid) if b"spawn_main" in _cmdline(k)]
+                assert len(child) == 1, f"one enrich process expected, found {child}"
+                os.kill(child[0], signal.SIGKILL)
+                pending.pop(0)
+                target = int(want * pending[0]) if pending else want
+                fs.wait_until(
+                    lambda t=target: ch.execute("SELECT count() FROM posts FINAL")[0][0] >= t,
+                    150,
+                    f"{target} posts stored after the enrich process was killed",
+                    every=0.1,
+                    alive=lambda p=proc, f=log: None if p.poll() is None else f.read_text()[-3000:],
+                )
             if pending:
                 pending.pop(0)
+                kids = _children(proc.pid)
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
+                assert all(_gone(k, 5) for k in kids), "the enrich process outlived its worker"
                 continue
             # Let the idle timer close what it will, then read the stable minutes.
             time.sleep(8)
@@ -94,6 +142,9 @@ def _run(
     alerts = {(a, int(sev)) for a, sev in ch.execute("SELECT alert_id, severity FROM alerts FINAL")}
     stored = ch.execute("SELECT count() FROM posts FINAL")[0][0]
     ch.disconnect()
+    if victim == "child":
+        text = "".join(f.read_text() for f in tmp.glob(f"{db}-*.log"))
+        assert text.count("the enrich process died") == len(kills), text[-3000:]
     return minutes, alerts, stored
 
 
@@ -111,7 +162,10 @@ def fs_pairs(posts: list[dict[str, Any]]) -> int:
     return n
 
 
-def test_sigkill_replay_equals_undisturbed_run(settings: Any, stack: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("victim", ["worker", "child"])
+def test_sigkill_replay_equals_undisturbed_run(
+    settings: Any, stack: Any, tmp_path: Path, victim: str
+) -> None:
     scenario = build_scenario(simulate_parser().parse_args([*SIM_ARGS, "--out", "-"]))
     path = tmp_path / "posts.jsonl"
     simulate_run(scenario, str(path))
@@ -121,7 +175,7 @@ def test_sigkill_replay_equals_undisturbed_run(settings: Any, stack: Any, tmp_pa
     dbs = [f"{settings.clickhouse_database}_a", f"{settings.clickhouse_database}_b"]
     try:
         base_min, base_alerts, base_n = _run(settings, dbs[0], lines, tmp_path, ())
-        kill_min, kill_alerts, kill_n = _run(settings, dbs[1], lines, tmp_path, (0.3, 0.7))
+        kill_min, kill_alerts, kill_n = _run(settings, dbs[1], lines, tmp_path, (0.3, 0.7), victim)
     finally:
         for db in dbs:
             admin.execute(f"DROP DATABASE IF EXISTS {db}")

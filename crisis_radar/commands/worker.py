@@ -43,10 +43,10 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    from streams.app import app, enricher
+    from streams.app import RUNNER, app
 
     try:
-        enricher()  # load models now: fail fast with a clear message, not in a crashing agent
+        RUNNER.start()  # load models now: fail fast with a clear message, not in a crashing agent
     except (OSError, ImportError, ValueError) as exc:
         print(f"crisis-radar worker: cannot load the detectors: {exc!r}", file=sys.stderr)
         return 1

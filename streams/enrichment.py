@@ -1,0 +1,295 @@
+"""The enrich stage's work, apart from Faust: validate, dedup, brand match, sentiment and
+serialise the posts of each posts.raw partition, with that partition's state.
+
+``EnrichPartitions`` is plain Python (testable on lists). ``EnrichRunner`` runs it either in
+the worker's own process or in one child process (``Settings.enrich_subprocess``; auto: a
+child when the machine has two or more CPUs). The worker is one asyncio loop on one core, and
+enrichment is ~half of its CPU per post: in a child it runs on the second core while the loop
+moves records, aggregates, scores and stores (docs/architecture.md "Cost per post"). The child
+holds the dedup indexes; the worker keeps the Kafka side (snapshots are pickled in the child
+and written by the worker, after the outputs they cover are durable).
+
+A child that dies takes its state with it: ``EnrichRunner`` then starts a new one and the
+worker restores every partition from its snapshot and re-reads the input after it, as after a
+restart (streams/app.py). The child exits when the worker does, even on SIGKILL (it watches
+its parent), and ignores SIGINT/SIGTERM: the worker decides when to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import pickle
+import signal
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from schemas import stages
+from schemas.models import DeadLetter, Post, ScoredPost
+from schemas.validate import dead_letter, decode_post
+from streams import state
+from streams.sinks import Row, post_row
+
+log = logging.getLogger("crisis_radar.worker")
+
+Record = tuple[int, Any, bytes]  # offset, headers, value of one posts.raw record
+Item = tuple[bytes, bytes, list[tuple[str, bytes]]]  # key, value, headers of one output
+
+
+@dataclass
+class EnrichResult:
+    """What one batch produced: outputs to send and store, metrics, and requested snapshots."""
+
+    items: list[Item] = field(default_factory=list)  # posts.scored records, source-tagged
+    rows: list[Row] = field(default_factory=list)  # ClickHouse posts rows
+    dead: list[tuple[str, str, bytes]] = field(default_factory=list)  # (stage, reason, JSON)
+    n_valid: int = 0
+    latencies: list[float] = field(default_factory=list)  # event time -> scored, seconds
+    # partition -> (pickled state.Snapshot, seconds it took to pickle), taken right after
+    # this batch: the worker writes it once the batch's outputs are durable.
+    snapshots: dict[int, tuple[bytes, float]] = field(default_factory=dict)
+
+
+class EnrichState:
+    """Dedup index of one posts.raw partition + source tags seen, as of input ``offset``."""
+
+    def __init__(self, max_items: int, horizon_s: float, offset: int = -1) -> None:
+        from detectors.dedup import Deduplicator
+
+        self.offset = offset
+        self.dedup = Deduplicator(horizon_s=horizon_s, max_items=max_items, seed=0)
+        self.seen = state.Seen()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"offset": self.offset, "dedup": self.dedup, "seen": self.seen}
+
+    def __setstate__(self, d: dict[str, Any]) -> None:
+        self.__dict__.update(d)
+
+    def fresh(
+        self, records: list[Record], now: datetime
+    ) -> tuple[list[tuple[int, Post]], list[DeadLetter]]:
+        """Validate the records not yet applied to this state (offset after the snapshot, tag
+        not seen): posts to enrich, and dead letters for the rest."""
+        posts, dead = [], []
+        for offset, headers, value in records:
+            if offset > self.offset and self.seen.fresh(headers):
+                out = decode_post(value, stages.POSTS_RAW, now)
+                if isinstance(out, Post):
+                    posts.append((offset, out))
+                else:
+                    dead.append(out)
+            self.offset = max(self.offset, offset)
+        return posts, dead
+
+
+class _Unpickler(pickle.Unpickler):
+    """Snapshots written before this module existed name ``streams.app._EnrichState``:
+    importing streams.app here would build a whole Faust app."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("streams.app", "_EnrichState"):
+            return EnrichState
+        return super().find_class(module, name)
+
+
+class EnrichPartitions:
+    """Per-partition enrichment state and the batch step; one per worker (or child)."""
+
+    def __init__(
+        self, watchlist_path: Path, horizon_s: float, max_items: int, partitions: int
+    ) -> None:
+        from streams.processing import Enricher
+
+        self.enricher = Enricher(watchlist_path, horizon_s)
+        self.horizon_s = horizon_s
+        # One index per partition, the worker's bound split: memory and snapshot size stay
+        # ~max_items x 2 KB however many partitions this worker owns.
+        self.per_partition = max(1000, max_items // max(1, partitions))
+        self.states: dict[int, EnrichState] = {}
+
+    def ready(self) -> bool:
+        return True
+
+    def restore(self, part: int, payload: bytes | None) -> int:
+        """Install a partition's state from its pickled snapshot (None: fresh); its offset."""
+        if payload is None:
+            st = EnrichState(self.per_partition, self.horizon_s)
+        else:
+            snap: state.Snapshot = _Unpickler(io.BytesIO(payload)).load()
+            st = snap.state
+        self.states[part] = st
+        return st.offset
+
+    def drop(self, part: int) -> None:
+        """The partition moved to another worker: forget it (its next owner restores it)."""
+        self.states.pop(part, None)
+
+    def snapshot(self, part: int) -> bytes:
+        st = self.states[part]
+        return pickle.dumps(state.Snapshot(st.offset, st), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def process(
+        self, batch: list[tuple[int, list[Record]]], now: datetime, snapshot: frozenset[int]
+    ) -> EnrichResult:
+        """Enrich ``batch`` (partition, records in offset order); then pickle the state of the
+        partitions in ``snapshot``. Outputs are tagged (partition, offset, k-th output)."""
+        out = EnrichResult()
+        for part, recs in batch:
+            st = self.states[part]
+            fresh, dead = st.fresh(recs, now)
+            out.n_valid += len(fresh)
+            out.dead += [(stages.POSTS_VALID, d.reason, d.to_json()) for d in dead]
+            offsets = {id(p): off for off, p in fresh}
+            scored = self._enrich_safely([p for _, p in fresh], now, st, out)
+            k, prev = 0, None
+            for sp in scored:
+                k = k + 1 if sp.post is prev else 0
+                prev = sp.post
+                out.items.append(
+                    (sp.brand.encode(), sp.to_json(), state.tag(part, offsets[id(sp.post)], k))
+                )
+                out.rows.append(post_row(sp))
+                out.latencies.append(max(0.0, (now - sp.post.created_at).total_seconds()))
+        for part in sorted(snapshot & self.states.keys()):
+            t0 = time.perf_counter()
+            out.snapshots[part] = (self.snapshot(part), time.perf_counter() - t0)
+        return out
+
+    def _enrich_safely(
+        self, posts: list[Post], now: datetime, st: EnrichState, out: EnrichResult
+    ) -> list[ScoredPost]:
+        """A detector bug on one post must not kill the stage: retry the batch post by post
+        and dead-letter (reason ``internal``) only the posts that fail."""
+        try:
+            return self.enricher.process(posts, now, st.dedup)
+        except Exception:
+            log.exception("enrich failed on a batch of %d; retrying one by one", len(posts))
+        scored: list[ScoredPost] = []
+        for p in posts:
+            try:
+                scored += self.enricher.process([p], now, st.dedup)
+            except Exception as exc:
+                d = dead_letter(p.to_json(), "internal", repr(exc), stages.POSTS_SCORED, now)
+                out.dead.append((stages.POSTS_SCORED, d.reason, d.to_json()))
+        return scored
+
+
+# ---------------------------------------------------------------- the child process
+_CHILD: list[EnrichPartitions] = []
+_CHILD_ERROR: list[Exception] = []  # loading failed: raised by every call, with its message
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit when the worker is gone (SIGKILL included): nobody else would stop us."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _child_init(parent: int, args: tuple[Path, float, int, int]) -> None:
+    fmt = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"  # as the worker's lines
+    logging.basicConfig(level=logging.INFO, format=fmt)
+    log.info("enrich process %d started (worker %d)", os.getpid(), parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C/SIGTERM stop the worker, which stops us
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    try:
+        _CHILD.append(EnrichPartitions(*args))
+    except Exception as exc:  # an initializer that raises only says "terminated abruptly"
+        _CHILD_ERROR.append(exc)
+
+
+def _child_call(method: str, *args: Any) -> Any:
+    if _CHILD_ERROR:
+        raise _CHILD_ERROR[0]
+    return getattr(_CHILD[0], method)(*args)
+
+
+class EnrichRunner:
+    """Runs ``EnrichPartitions`` methods inline or in one child process, in submission order
+    (one child: its call queue is FIFO). ``generation`` counts the children: a partition
+    restored into an older one is gone (``restart``)."""
+
+    def __init__(
+        self,
+        watchlist_path: Path,
+        horizon_s: float,
+        max_items: int,
+        partitions: int,
+        subprocess: bool,
+    ) -> None:
+        self.args = (watchlist_path, float(horizon_s), max_items, partitions)
+        self.subprocess = subprocess
+        self.generation = 1
+        self._local: EnrichPartitions | None = None
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _start(self) -> ProcessPoolExecutor:
+        import multiprocessing
+
+        # spawn, not fork: the worker has threads (aiokafka, the ClickHouse sink)
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_child_init,
+            initargs=(os.getpid(), self.args),
+        )
+
+    def start(self) -> None:
+        """Load the detectors now (in the child, if any): fail fast with their own error."""
+        if not self.subprocess:
+            self._local = EnrichPartitions(*self.args)
+            return
+        self._pool = self._start()
+        self._pool.submit(_child_call, "ready").result()
+
+    def submit(self, method: str, *args: Any) -> asyncio.Future[Any]:
+        """Schedule ``method(*args)``; inline, it runs now and the future is already done."""
+        loop = asyncio.get_running_loop()
+        if not self.subprocess:
+            fut: asyncio.Future[Any] = loop.create_future()
+            if self._local is None:
+                self._local = EnrichPartitions(*self.args)
+            try:
+                fut.set_result(getattr(self._local, method)(*args))
+            except Exception as exc:
+                fut.set_exception(exc)
+            return fut
+        if self._pool is None:
+            self._pool = self._start()
+        try:
+            cf: Future[Any] = self._pool.submit(_child_call, method, *args)
+        except BrokenProcessPool as exc:  # died before the worker noticed: fail like the rest
+            fut = loop.create_future()
+            fut.set_exception(exc)
+            return fut
+        return asyncio.wrap_future(cf, loop=loop)
+
+    async def call(self, method: str, *args: Any) -> Any:
+        return await self.submit(method, *args)
+
+    def restart(self) -> None:
+        """The child died (``BrokenProcessPool``): the next call starts a new, empty one, of
+        the next ``generation``."""
+        if self._pool is not None:  # its pending calls have all failed with BrokenProcessPool
+            self._pool.shutdown(wait=False)
+        self._pool = None
+        self.generation += 1
+
+    def broken(self) -> bool:
+        """The child died (the pool's management thread has seen it: within ~a second)."""
+        return self._pool is not None and bool(getattr(self._pool, "_broken", False))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
