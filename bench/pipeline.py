@@ -274,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
             result["worker_peak_rss_mb"] = round(_peak_rss_mb(proc.pid), 1)
     finally:
         producer.close()
-        ch.execute(f"DROP DATABASE IF EXISTS {tag}")
+        try:
+            ch.execute(f"DROP DATABASE IF EXISTS {tag}")
+        except Exception as exc:  # cleanup only: never hide the figures
+            print(f"could not drop the benchmark database {tag}: {exc!r}", file=sys.stderr)
         ch.disconnect()
         _drop_topics(settings)
     for k, v in result.items():
