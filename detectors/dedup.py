@@ -36,18 +36,27 @@ True
 
 from __future__ import annotations
 
+import struct
 from array import array
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from itertools import repeat
+from typing import Any
 
 import xxhash
 from rensa import RMinHash
 
-from detectors.text import is_retweet, normalize, shingles
+from detectors.text import is_retweet, normalize
 
 _xxh3 = xxhash.xxh3_64_intdigest
+_get = dict.get
+_pop = dict.pop
+_NONES = repeat(None)  # dict.pop default for map(); infinite, never exhausted
+_Item = tuple[int, bytes, str]  # (bucket id, signature, cluster id); one shared tuple per item
+_Ref = tuple[int, str]  # (bucket id, cluster id)
 
 
 def _h(text: str) -> int:
@@ -62,6 +71,19 @@ def _lanes(n: int) -> tuple[int, int]:
         int.from_bytes(b"\xff\xff\xff\x7f" * n, "little"),
         int.from_bytes(b"\x00\x00\x00\x80" * n, "little"),
     )
+
+
+@cache
+def _splitter(width: int, bands: int) -> Callable[[bytes], tuple[bytes, ...]]:
+    """Cuts a signature into its ``bands`` band keys in one C call."""
+    return struct.Struct(f"{width}s" * bands).unpack
+
+
+@cache
+def _windows(n: int, k: int) -> tuple[slice, ...]:
+    """The slices of the char ``k``-grams of a text of length ``n`` (see ``text.shingles``):
+    ``map(text.__getitem__, ...)`` cuts them without a Python-level loop."""
+    return tuple(slice(i, i + k) for i in range(n - k + 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,16 +123,11 @@ class _Cluster:
         self.viral = False
         self.last_bucket = -1
 
-    def n_authors(self) -> int:
-        a = self.authors
-        return 0 if a is None else 1 if isinstance(a, int) else len(a)
-
-    def has_author(self, author: int) -> bool:
-        a = self.authors
-        return a == author if isinstance(a, int) else a is not None and author in a
-
 
 class _Bucket:
+    """One slice of the horizon: what to unindex when it is evicted. ``fps``, ``posts`` and
+    ``clusters`` may list keys a later bucket took over; eviction skips those."""
+
     __slots__ = ("clusters", "fps", "id", "items", "last_ts", "n", "posts", "start")
 
     def __init__(self, bucket_id: int, start: float) -> None:
@@ -118,25 +135,17 @@ class _Bucket:
         self.start = start
         self.last_ts = start
         self.n = 0
-        self.items: list[bytes] = []  # signatures; band keys are recomputed on eviction
+        self.items: list[_Item] = []  # the band tables' values; keys are recut on eviction
         self.fps: list[int] = []
         self.posts: list[str] = []
         self.clusters: set[str] = set()
 
 
-@dataclass(slots=True)
-class _Prep:
-    author: int
-    ts: float
-    repost: bool
-    fp: int | None
-    sig: bytes | None
-    keys: list[int]
-    post_id: str | None
-    repost_of: str | None
-    cid: str
-    exact: bool
-    found: bool  # matched a live cluster
+_PARAMS = (
+    "horizon_s", "max_items", "threshold", "seed", "num_perm", "bands", "shingle_k", "min_chars",
+    "max_chars", "n_buckets", "max_candidates", "max_authors", "campaign_min_authors",
+    "campaign_window_s", "viral_min_reposts", "viral_window_s", "viral_min_share",
+)  # fmt: skip
 
 
 class Deduplicator:
@@ -149,7 +158,8 @@ class Deduplicator:
     ``shingle_k``-gram sets for a near-duplicate; texts shorter than ``min_chars`` after
     normalisation are matched exactly only ("so bad" vs "so sad"); the first ``max_chars``
     characters are shingled. An indexed post costs about 2 KB (16 band keys, a 256-byte
-    signature), so the default ``max_items`` bounds the index near 200 MB.
+    signature), so the default ``max_items`` bounds the index near 200 MB. Pickles are compact
+    (flat arrays, ~0.3 KB per post; the band tables are rebuilt on load).
     """
 
     def __init__(
@@ -198,12 +208,16 @@ class Deduplicator:
         self.viral_min_reposts = viral_min_reposts
         self.viral_window_s = viral_window_s
         self.viral_min_share = viral_min_share
-        self._band_bytes = 4 * num_perm // bands
-        self._bucket_cap = max(1, max_items // n_buckets)
-        # band key -> (bucket id, signature, cluster id); one shared tuple per item.
-        self._bands: dict[int, tuple[int, bytes, str]] = {}
-        self._fps: dict[int, tuple[int, str]] = {}
-        self._posts: dict[str, tuple[int, str]] = {}
+        self._init_index()
+
+    def _init_index(self) -> None:
+        self._split = _splitter(4 * self.num_perm // self.bands, self.bands)
+        self._width = self.horizon_s / self.n_buckets
+        self._bucket_cap = max(1, self.max_items // self.n_buckets)
+        # One table per band, keyed by the band's bytes (no hashing needed to tell bands apart).
+        self._tables: list[dict[bytes, _Item]] = [{} for _ in range(self.bands)]
+        self._fps: dict[int, _Ref] = {}
+        self._posts: dict[str, _Ref] = {}
         self._clusters: dict[str, _Cluster] = {}
         self._buckets: deque[_Bucket] = deque()
         self._next_bucket = 0
@@ -221,8 +235,7 @@ class Deduplicator:
         post_id: str | None = None,
     ) -> DedupResult:
         """Score the post against the horizon, then add it; returns its cluster."""
-        prep = self._prepare(text, author_id, ts, repost_of, post_id)
-        return self._apply(prep, learn=True)
+        return self._process(text, author_id, ts, repost_of, post_id, True)
 
     def score_one(
         self,
@@ -234,8 +247,7 @@ class Deduplicator:
         post_id: str | None = None,
     ) -> DedupResult:
         """What :meth:`process_one` would return, without changing any state."""
-        prep = self._prepare(text, author_id, ts, repost_of, post_id)
-        return self._apply(prep, learn=False)
+        return self._process(text, author_id, ts, repost_of, post_id, False)
 
     def learn_one(
         self,
@@ -247,7 +259,7 @@ class Deduplicator:
         post_id: str | None = None,
     ) -> None:
         """Add the post to the index (River style: returns None)."""
-        self.process_one(text, author_id, ts, repost_of, post_id=post_id)
+        self._process(text, author_id, ts, repost_of, post_id, True)
 
     @property
     def n_items(self) -> int:
@@ -259,103 +271,72 @@ class Deduplicator:
         return len(self._clusters)
 
     # ---------------------------------------------------------------- internals
-    def _prepare(
+    def _process(
         self,
         text: str,
         author_id: str,
         ts: float | datetime,
         repost_of: str | None,
         post_id: str | None,
-    ) -> _Prep:
+        learn: bool,
+    ) -> DedupResult:
+        # One flat function: this runs for every post the worker sees.
         t = ts.timestamp() if isinstance(ts, datetime) else float(ts)
         norm = normalize(text)
         raw = norm or text.strip()
         fp = _h(raw) if raw else None
-        p = _Prep(
-            _h(author_id),
-            t,
-            repost_of is not None or is_retweet(text),
-            fp,
-            None,
-            [],
-            post_id,
-            repost_of,
-            "",
-            False,
-            False,
-        )
-        hit = None
+        repost = repost_of is not None or is_retweet(text)
+        hit: _Ref | None = None
         if post_id is not None:
             hit = self._posts.get(post_id)
         if hit is None and repost_of is not None:
             hit = self._posts.get(repost_of)
+        exact = False
         if fp is not None:
             e = self._fps.get(fp)
             if e is not None:
-                p.exact = True
+                exact = True
                 hit = hit or e
+        sig = None
+        keys: tuple[bytes, ...] = ()
         if hit is None and len(norm) >= self.min_chars:
+            s = norm[: self.max_chars]
             m = RMinHash(self.num_perm, self.seed)
-            m.update(shingles(norm[: self.max_chars], self.shingle_k))
-            p.sig = array("I", m.digest()).tobytes()
-            p.keys = self._band_keys(p.sig)
-            cid = self._near(p.sig, p.keys)
-            if cid is not None:
-                hit = (0, cid)
+            k = self.shingle_k
+            m.update(map(s.__getitem__, _windows(len(s), k)) if len(s) > k else (s,))
+            sig = array("I", m.digest()).tobytes()
+            keys = self._split(sig)
+            near = self._near(sig, keys)
+            if near is not None:
+                hit = (0, near)
         if hit is not None:
-            p.cid, p.found = hit[1], True
+            cid = hit[1]
         elif fp is not None:
-            p.cid = f"{fp:016x}"
+            cid = f"{fp:016x}"
         elif repost_of is not None:
-            p.cid = f"r{_h(repost_of):016x}"
+            cid = f"r{_h(repost_of):016x}"
         else:  # no text at all: a cluster of its own, still replay-stable
-            p.cid = f"p{_h(f'{author_id}|{t!r}|{post_id}'):016x}"
-        if not p.found and p.cid in self._clusters:  # evicted index, live cluster: rejoin
-            p.found = True
-        return p
-
-    def _band_keys(self, sig: bytes) -> list[int]:
-        w = self._band_bytes
-        return [_xxh3(sig[i * w : (i + 1) * w], seed=i) for i in range(self.bands)]
-
-    def _near(self, sig: bytes, keys: list[int]) -> str | None:
-        """Best verified cluster among the band candidates, or None."""
-        counts: dict[str, int] = {}
-        sigs: dict[str, bytes] = {}
-        for k in keys:
-            e = self._bands.get(k)
-            if e is not None:
-                counts[e[2]] = counts.get(e[2], 0) + 1
-                sigs.setdefault(e[2], e[1])
-        if not counts:
-            return None
-        me = int.from_bytes(sig, "little")
-        low, high = _lanes(self.num_perm)
-        best, best_j = None, self.threshold
-        ranked = sorted(counts, key=lambda cid: -counts[cid])[: self.max_candidates]
-        for cid in ranked:
-            # Equal 32-bit hash values, counted in one go on big ints (SWAR, ~7x faster than
-            # comparing 64 elements in Python): a lane of x is non-zero iff its top bit is set
-            # in ((x & 0x7fffffff) + 0x7fffffff) | x, and the add never carries across lanes.
-            x = me ^ int.from_bytes(sigs[cid], "little")
-            j = (self.num_perm - ((((x & low) + low) | x) & high).bit_count()) / self.num_perm
-            if j > best_j or (j == best_j and best is None):
-                best, best_j = cid, j
-        return best
-
-    def _apply(self, p: _Prep, learn: bool) -> DedupResult:
-        c = self._clusters.get(p.cid) if p.found else None
+            cid = f"p{_h(f'{author_id}|{t!r}|{post_id}'):016x}"
+        c = self._clusters.get(cid)  # a hit's cluster, or rejoining a live one (evicted index)
+        found = hit is not None or c is not None
         if c is None:
             c = _Cluster()
+        author = _h(author_id)
         size = c.size + 1
-        reposts = c.reposts + p.repost
-        n_authors = c.n_authors()
-        new_author = n_authors < self.max_authors and not c.has_author(p.author)
+        reposts = c.reposts + repost
+        a = c.authors
+        if a is None:
+            n_authors, seen = 0, False
+        elif a.__class__ is int:
+            n_authors, seen = 1, a == author
+        else:
+            n_authors, seen = len(a), author in a  # type: ignore[arg-type,operator]
+        new_author = n_authors < self.max_authors and not seen
         n_authors += new_author
         arrivals = c.new_authors
-        if new_author and not p.repost:
-            arrivals = (*arrivals, p.ts)[-self.campaign_min_authors :]
-        rts = (*c.repost_ts, p.ts)[-self.viral_min_reposts :] if p.repost else c.repost_ts
+        if new_author and not repost:
+            arrivals = (*arrivals, t)[-self.campaign_min_authors :]
+        rts = (*c.repost_ts, t)[-self.viral_min_reposts :] if repost else c.repost_ts
         campaign = c.campaign or (
             len(arrivals) >= self.campaign_min_authors
             and max(arrivals) - min(arrivals) <= self.campaign_window_s
@@ -369,41 +350,75 @@ class Deduplicator:
             c.size, c.reposts, c.campaign, c.viral = size, reposts, campaign, viral
             c.new_authors, c.repost_ts = arrivals, rts
             if new_author:
-                if c.authors is None:
-                    c.authors = p.author
-                elif isinstance(c.authors, int):
-                    c.authors = {c.authors, p.author}
+                if a is None:
+                    c.authors = author
+                elif a.__class__ is int:
+                    c.authors = {a, author}
                 else:
-                    c.authors.add(p.author)
-            self._index(p, c)
-        return DedupResult(p.cid, not p.found, p.exact, size, n_authors, campaign, viral)
+                    a.add(author)  # type: ignore[union-attr]
+            # index
+            b = self._bucket_for(t)
+            bid = b.id
+            self._clusters[cid] = c
+            c.last_bucket = bid
+            b.clusters.add(cid)
+            b.n += 1
+            self._n_items += 1
+            ref = (bid, cid)
+            if fp is not None:
+                self._fps[fp] = ref
+                b.fps.append(fp)
+            if post_id is not None:
+                self._posts[post_id] = ref
+                b.posts.append(post_id)
+            if repost_of is not None:
+                self._posts[repost_of] = ref
+                b.posts.append(repost_of)
+            if sig is not None and not exact:
+                item = (bid, sig, cid)
+                for table, key in zip(self._tables, keys, strict=True):
+                    table[key] = item
+                b.items.append(item)
+            self._evict()
+        return DedupResult(cid, not found, exact, size, n_authors, campaign, viral)
 
-    def _index(self, p: _Prep, c: _Cluster) -> None:
-        b = self._bucket_for(p.ts)
-        self._clusters[p.cid] = c
-        c.last_bucket = b.id
-        b.clusters.add(p.cid)
-        b.n += 1
-        self._n_items += 1
-        if p.fp is not None:
-            self._fps[p.fp] = (b.id, p.cid)
-            b.fps.append(p.fp)
-        for pid in (p.post_id, p.repost_of):
-            if pid is not None:
-                self._posts[pid] = (b.id, p.cid)
-                b.posts.append(pid)
-        if p.sig is not None and not p.exact:
-            item = (b.id, p.sig, p.cid)
-            for k in p.keys:
-                self._bands[k] = item
-            b.items.append(p.sig)
-        self._evict()
+    def _near(self, sig: bytes, keys: tuple[bytes, ...]) -> str | None:
+        """Best verified cluster among the band candidates, or None."""
+        hits = list(map(_get, self._tables, keys))
+        if hits.count(None) == len(hits):
+            return None
+        counts: dict[str, int] = {}
+        sigs: dict[str, bytes] = {}
+        for e in hits:
+            if e is not None:
+                cid = e[2]
+                if cid in counts:
+                    counts[cid] += 1
+                else:
+                    counts[cid] = 1
+                    sigs[cid] = e[1]
+        me = int.from_bytes(sig, "little")
+        low, high = _lanes(self.num_perm)
+        best, best_j = None, self.threshold
+        if len(counts) == 1:
+            ranked: list[str] | dict[str, int] = counts
+        else:  # most shared bands first; the sort is stable, so ties keep first-seen order
+            ranked = sorted(counts, key=counts.__getitem__, reverse=True)[: self.max_candidates]
+        for cid in ranked:
+            # Equal 32-bit hash values, counted in one go on big ints (SWAR, ~7x faster than
+            # comparing 64 elements in Python): a lane of x is non-zero iff its top bit is set
+            # in ((x & 0x7fffffff) + 0x7fffffff) | x, and the add never carries across lanes.
+            x = me ^ int.from_bytes(sigs[cid], "little")
+            j = (self.num_perm - ((((x & low) + low) | x) & high).bit_count()) / self.num_perm
+            if j > best_j or (j == best_j and best is None):
+                best, best_j = cid, j
+        return best
 
     def _bucket_for(self, ts: float) -> _Bucket:
-        self._now = max(self._now, ts)
+        if ts > self._now:
+            self._now = ts
         cur = self._buckets[-1] if self._buckets else None
-        width = self.horizon_s / self.n_buckets
-        if cur is None or self._now >= cur.start + width or cur.n >= self._bucket_cap:
+        if cur is None or self._now >= cur.start + self._width or cur.n >= self._bucket_cap:
             cur = _Bucket(self._next_bucket, self._now)
             self._next_bucket += 1
             self._buckets.append(cur)
@@ -411,25 +426,182 @@ class Deduplicator:
         return cur
 
     def _evict(self) -> None:
-        while len(self._buckets) > 1 and (
-            self._buckets[0].last_ts < self._now - self.horizon_s or self._n_items > self.max_items
+        buckets = self._buckets
+        while len(buckets) > 1 and (
+            buckets[0].last_ts < self._now - self.horizon_s or self._n_items > self.max_items
         ):
-            b = self._buckets.popleft()
+            b = buckets.popleft()
+            bid = b.id
             self._n_items -= b.n
-            for sig in b.items:
-                for k in self._band_keys(sig):
-                    e = self._bands.get(k)
-                    if e is not None and e[0] == b.id:
-                        del self._bands[k]
+            tables, split, n = self._tables, self._split, self.bands
+            for item in b.items:
+                # Pop every band key in one C-level pass, then put back the (fewer) keys a
+                # later post had taken over; same tables as deleting only this item's keys.
+                keys = split(item[1])
+                owners = list(map(_pop, tables, keys, _NONES))
+                if owners.count(item) != n:
+                    for table, key, owner in zip(tables, keys, owners, strict=True):
+                        if owner is not item and owner is not None:
+                            table[key] = owner
+            fps = self._fps
             for fp in b.fps:
-                f = self._fps.get(fp)
-                if f is not None and f[0] == b.id:
-                    del self._fps[fp]
+                f = fps.get(fp)
+                if f is not None and f[0] == bid:
+                    del fps[fp]
+            posts = self._posts
             for pid in b.posts:
-                q = self._posts.get(pid)
-                if q is not None and q[0] == b.id:
-                    del self._posts[pid]
+                q = posts.get(pid)
+                if q is not None and q[0] == bid:
+                    del posts[pid]
+            clusters = self._clusters
             for cid in b.clusters:
-                c = self._clusters.get(cid)
-                if c is not None and c.last_bucket == b.id:
-                    del self._clusters[cid]
+                c = clusters.get(cid)
+                if c is not None and c.last_bucket == bid:
+                    del clusters[cid]
+
+    # ---------------------------------------------------------------- snapshots
+    def __getstate__(self) -> dict[str, Any]:
+        """Flat arrays instead of ~10 objects per post: the worker pickles each partition's
+        index every few seconds. Band tables, bucket key lists and the dicts' tuples are
+        derived and rebuilt by ``__setstate__``."""
+        clusters = self._clusters
+        index = {cid: i for i, cid in enumerate(clusters)}
+        sizes, last, authors, n_authors = array("q"), array("q"), array("Q"), array("q")
+        times, n_times, flags = array("d"), array("q"), bytearray()
+        for c in clusters.values():
+            sizes.append(c.size)
+            sizes.append(c.reposts)
+            last.append(c.last_bucket)
+            a = c.authors
+            if a is None:
+                n_authors.append(-1)
+            elif a.__class__ is int:
+                n_authors.append(0)  # one author, not a set
+                authors.append(a)
+            else:
+                n_authors.append(len(a))  # type: ignore[arg-type]
+                authors.extend(a)  # type: ignore[arg-type]
+            n_times.append(len(c.new_authors))
+            n_times.append(len(c.repost_ts))
+            times.extend(c.new_authors)
+            times.extend(c.repost_ts)
+            flags.append(c.campaign | c.viral << 1)
+        buckets = self._buckets
+        meta = array("d")
+        n_items, sigs, item_cluster = array("q"), [], array("q")
+        for b in buckets:
+            meta.extend((b.id, b.start, b.last_ts, b.n))
+            n_items.append(len(b.items))
+            for item in b.items:
+                sigs.append(item[1])
+                item_cluster.append(index[item[2]])
+        return {
+            "version": 2,
+            "params": {p: getattr(self, p) for p in _PARAMS},
+            "clock": (self._next_bucket, self._n_items, self._now),
+            "cluster_ids": "\n".join(clusters),  # ids are generated: never hold a newline
+            "cluster_sizes": sizes,
+            "cluster_last": last,
+            "cluster_flags": bytes(flags),
+            "cluster_n_authors": n_authors,
+            "cluster_authors": authors,
+            "cluster_n_times": n_times,
+            "cluster_times": times,
+            "buckets": meta,
+            "bucket_n_items": n_items,
+            "item_sigs": b"".join(sigs),
+            "item_cluster": item_cluster,
+            "fps": array("Q", self._fps),
+            "fp_refs": _refs(self._fps.values(), index),
+            "post_ids": _join(list(self._posts)),
+            "post_refs": _refs(self._posts.values(), index),
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for p, v in state["params"].items():
+            setattr(self, p, v)
+        self._init_index()
+        self._next_bucket, self._n_items, self._now = state["clock"]
+        ids = state["cluster_ids"].split("\n") if state["cluster_ids"] else []
+        sizes, last, flags = state["cluster_sizes"], state["cluster_last"], state["cluster_flags"]
+        n_authors, authors = state["cluster_n_authors"], state["cluster_authors"]
+        n_times, times = state["cluster_n_times"], state["cluster_times"]
+        new = _Cluster.__new__
+        clusters: list[_Cluster] = []
+        ai = ti = 0
+        for i in range(len(ids)):
+            c = new(_Cluster)
+            c.size, c.reposts, c.last_bucket = sizes[2 * i], sizes[2 * i + 1], last[i]
+            c.campaign, c.viral = bool(flags[i] & 1), bool(flags[i] & 2)
+            na = n_authors[i]
+            if na < 0:
+                c.authors = None
+            elif na == 0:
+                c.authors = authors[ai]
+                ai += 1
+            else:
+                c.authors = set(authors[ai : ai + na])
+                ai += na
+            n1, n2 = n_times[2 * i], n_times[2 * i + 1]
+            c.new_authors = tuple(times[ti : ti + n1])
+            c.repost_ts = tuple(times[ti + n1 : ti + n1 + n2])
+            ti += n1 + n2
+            clusters.append(c)
+        self._clusters = dict(zip(ids, clusters, strict=True))
+        by_id: dict[int, _Bucket] = {}
+        meta, n_items = state["buckets"], state["bucket_n_items"]
+        sig_len = 4 * self.num_perm
+        blob, item_cluster = state["item_sigs"], state["item_cluster"]
+        items: list[_Item] = []
+        for j in range(len(n_items)):
+            bid, start, last_ts, n = meta[4 * j : 4 * j + 4]
+            b = _Bucket(int(bid), start)
+            b.last_ts, b.n = last_ts, int(n)
+            k0 = len(items)
+            for k in range(k0, k0 + n_items[j]):
+                items.append((b.id, blob[k * sig_len : (k + 1) * sig_len], ids[item_cluster[k]]))
+            b.items = items[k0:]
+            self._buckets.append(b)
+            by_id[b.id] = b
+        # Replaying the items oldest first leaves each band key with its latest live item,
+        # as the tables were (a key whose latest item was evicted had been deleted with it).
+        split = self._split
+        columns = zip(*(split(item[1]) for item in items), strict=True) if items else ()
+        self._tables = [dict(zip(col, items, strict=True)) for col in columns] or self._tables
+        for cid, c in self._clusters.items():
+            by_id[c.last_bucket].clusters.add(cid)
+        self._fps = _unrefs(state["fps"], state["fp_refs"], ids, by_id, "fps")
+        self._posts = _unrefs(
+            _split_ids(state["post_ids"]), state["post_refs"], ids, by_id, "posts"
+        )
+
+
+def _refs(refs: Any, index: dict[str, int]) -> array[int]:
+    """(bucket id, cluster id) pairs as one flat array of (bucket id, cluster number)."""
+    out = array("q")
+    for bid, cid in refs:
+        out.append(bid)
+        out.append(index[cid])
+    return out
+
+
+def _unrefs(
+    keys: Any, refs: array[int], ids: list[str], by_id: dict[int, _Bucket], attr: str
+) -> dict[Any, _Ref]:
+    """Rebuild a key -> (bucket id, cluster id) dict and each bucket's list of its keys."""
+    out: dict[Any, _Ref] = {}
+    for i, key in enumerate(keys):
+        bid = refs[2 * i]
+        out[key] = (bid, ids[refs[2 * i + 1]])
+        getattr(by_id[bid], attr).append(key)
+    return out
+
+
+def _join(ids: list[str]) -> str | list[str]:
+    """Post ids as one string (one pickle op) unless an id holds the separator (or <= 1 id)."""
+    s = "\n".join(ids)
+    return s if len(ids) > 1 and s.count("\n") == len(ids) - 1 else ids
+
+
+def _split_ids(ids: str | list[str]) -> list[str]:
+    return ids if isinstance(ids, list) else ids.split("\n")
