@@ -106,8 +106,17 @@ class DedupResult:
 # [size, reposts, authors, new_authors, repost_ts, campaign, viral, last_bucket] where authors is
 # None, one author hash, or a set once there are two; new_authors holds the arrival times of the
 # latest original authors, repost_ts the times of the latest reposts.
-_Cluster = list[Any]
+_Row = list[Any]
 _SIZE, _REPOSTS, _AUTHORS, _ARRIVALS, _RTS, _CAMPAIGN, _VIRAL, _LAST = range(8)
+
+
+class _Cluster:
+    """The cluster object of snapshots pickled before the compact format (loads them only)."""
+
+    __slots__ = (
+        "authors", "campaign", "last_bucket", "new_authors",
+        "repost_ts", "reposts", "size", "viral",
+    )  # fmt: skip
 
 
 class _Bucket:
@@ -205,7 +214,7 @@ class Deduplicator:
         self._tables: list[dict[bytes, _Item]] = [{} for _ in range(self.bands)]
         self._fps: dict[int, _Ref] = {}
         self._posts: dict[str, _Ref] = {}
-        self._clusters: dict[str, _Cluster] = {}
+        self._clusters: dict[str, _Row] = {}
         self._buckets: deque[_Bucket] = deque()
         self._next_bucket = 0
         self._n_items = 0
@@ -474,6 +483,9 @@ class Deduplicator:
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "version" not in state:  # a snapshot written before the compact format
+            self._from_legacy(state)
+            return
         for p, v in state["params"].items():
             setattr(self, p, v)
         self._init_index()
@@ -508,6 +520,40 @@ class Deduplicator:
         self._fps = _unrefs(state["fps"], state["fp_refs"], ids, by_id, "fps")
         post_ids = _split_ids(state["post_ids"])
         self._posts = _unrefs(post_ids, state["post_refs"], ids, by_id, "posts")
+
+    def _from_legacy(self, state: dict[str, Any]) -> None:
+        """Adopt the default pickle of the previous layout (one dict of xxh3 band keys, buckets
+        listing bare signatures), so a worker upgraded in place keeps its dedup state."""
+        for p in _PARAMS:
+            setattr(self, p, state[p])
+        self._init_index()
+        self._next_bucket, self._n_items, self._now = (
+            state["_next_bucket"],
+            state["_n_items"],
+            state["_now"],
+        )
+        self._clusters = {
+            cid: [c.size, c.reposts, c.authors, c.new_authors, c.repost_ts, c.campaign, c.viral,
+                  c.last_bucket]
+            for cid, c in state["_clusters"].items()
+        }  # fmt: skip
+        self._fps, self._posts = state["_fps"], state["_posts"]
+        old, w = state["_bands"], 4 * self.num_perm // self.bands
+        for b in state["_buckets"]:
+            items: list[_Item] = []
+            for sig in b.items:
+                # The item's cluster is on any band key it still owns; an item owning none
+                # was superseded on every band by later live items and is not needed.
+                for i in range(self.bands):
+                    e = old.get(_xxh3(sig[i * w : (i + 1) * w], seed=i))
+                    if e is not None and e[0] == b.id and e[1] == sig:
+                        items.append((b.id, sig, e[2]))
+                        break
+            b.items = items
+            self._buckets.append(b)
+            for item in items:
+                for table, key in zip(self._tables, self._split(item[1]), strict=True):
+                    table[key] = item
 
 
 def _code(n: int) -> str:

@@ -213,3 +213,17 @@ def test_pickle_is_compact_and_keeps_odd_post_ids() -> None:
     clone = pickle.loads(pickle.dumps(odd))
     r = clone.process_one("", "u2", 2.0, repost_of="")
     assert r == odd.process_one("", "u2", 2.0, repost_of="") and r.cluster_size == 3
+
+
+def test_snapshot_of_the_previous_layout_still_loads() -> None:
+    """tests/data/dedup_legacy.pickle: the default pickle of the index before the compact
+    format (detectors/dedup.py at 20f822b; make_corpus(30, seed=21), first 60 posts, buckets
+    already evicted). Loaded by this version, the rest of the stream gives what an index that
+    never was pickled gives."""
+    corpus = make_corpus(30, seed=21)
+    kw = {"max_items": 40, "n_buckets": 4, "horizon_s": 1200.0, "campaign_min_authors": 3}
+    ref = Deduplicator(**kw)  # type: ignore[arg-type]
+    expected = _feed(ref, corpus, 0, len(corpus))
+    old = pickle.loads((Path(__file__).parent / "data" / "dedup_legacy.pickle").read_bytes())
+    assert (old.n_items, old.n_clusters, old.max_items) == (38, 15, 40)
+    assert _feed(old, corpus, 60, len(corpus)) == expected[60:]
