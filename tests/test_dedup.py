@@ -227,3 +227,16 @@ def test_snapshot_of_the_previous_layout_still_loads() -> None:
     old = pickle.loads((Path(__file__).parent / "data" / "dedup_legacy.pickle").read_bytes())
     assert (old.n_items, old.n_clusters, old.max_items) == (38, 15, 40)
     assert _feed(old, corpus, 60, len(corpus)) == expected[60:]
+
+
+def test_fast_result_constructor_builds_the_same_frozen_dataclass() -> None:
+    import dataclasses
+
+    from detectors.dedup import DedupResult, _result
+
+    args = ("c1", False, True, 3, 2, True, False)
+    r = _result(*args)
+    assert r == DedupResult(*args) and hash(r) == hash(DedupResult(*args))
+    assert dataclasses.astuple(r) == args and repr(r) == repr(DedupResult(*args))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.cluster_size = 4  # type: ignore[misc]
