@@ -169,7 +169,9 @@ class MinuteAggregator:
         self.narratives: dict[str, NarrativeTracker] = {}
 
     def _new_cluster(self, brand: str, cluster_id: str) -> bool:
-        seen = self.clusters.setdefault(brand, OrderedDict())
+        seen = self.clusters.get(brand)
+        if seen is None:  # (setdefault built a throw-away OrderedDict per post)
+            seen = self.clusters[brand] = OrderedDict()
         if cluster_id in seen:
             seen.move_to_end(cluster_id)
             return False
