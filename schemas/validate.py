@@ -93,8 +93,50 @@ def check_post(post: Post, now: datetime) -> tuple[str, str] | None:
     return None
 
 
+_latest: tuple[object, datetime] = (None, EPOCH_FLOOR)  # (now, now + MAX_FUTURE) of the last call
+
+
+def _decode_fast(raw: bytes, source: str, now: datetime) -> Post | DeadLetter | None:
+    """decode_post for bytes of a sane size, or None where the full path must look.
+
+    Validates the bytes (the JSON parser rejects invalid UTF-8 as the strict decode does, and
+    pydantic does not encode a str back to UTF-8) and inlines check_post's tests: same Post as
+    the full path. A schema error in ASCII input is the same error either way (same text, same
+    positions), so its letter is built here too; the rest goes the full way for exact letters.
+    (Bounds inside the schema would be cheaper, but pydantic-core reuses a complete model's
+    prebuilt validator for any schema naming the class, so they would be ignored.)
+    """
+    global _latest
+    try:
+        post: Post = Post.__pydantic_validator__.validate_json(raw)
+    except ValidationError as exc:
+        if not raw.isascii():
+            return None
+        try:
+            reason, error = _summarise(exc)
+            return dead_letter(raw, reason, error, source, now)
+        except Exception:
+            return None
+    try:
+        d = post.__dict__
+        if _latest[0] is not now:
+            _latest = (now, now + MAX_FUTURE)
+        if EPOCH_FLOOR <= d["created_at"] <= _latest[1]:
+            e = d["engagement"].__dict__
+            if (max(d["author"].__dict__["followers"], e["likes"], e["reposts"], e["replies"],
+                    e["quotes"]) <= MAX_COUNT):  # fmt: skip
+                return post
+    except Exception:  # an odd ``now``: the full path reports it
+        pass
+    return None
+
+
 def decode_post(raw: bytes, source: str, now: datetime) -> Post | DeadLetter:
     """Decode canonical Post JSON; any failure becomes a DeadLetter with a short ``reason``."""
+    if type(raw) is bytes and len(raw) <= MAX_RAW_BYTES:
+        out = _decode_fast(raw, source, now)
+        if out is not None:
+            return out
     try:
         raw = bytes(raw)
     except Exception:  # not bytes-like at all: keep its repr so nothing is lost

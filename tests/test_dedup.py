@@ -176,3 +176,67 @@ def test_normalize_is_idempotent_and_never_crashes(text: str) -> None:
     assert normalize(n) == n
     assert n == n.strip() and "  " not in n
     Deduplicator().process_one(text, "u", 0.0)
+
+
+def _feed(d: Deduplicator, posts: list, start: int, stop: int) -> list:  # type: ignore[type-arg]
+    return [
+        d.process_one(p.text, p.author, p.ts, p.repost_of, post_id=p.post_id)
+        for p in posts[start:stop]
+    ]
+
+
+def test_compact_pickle_round_trips_under_eviction() -> None:
+    """__getstate__/__setstate__ rebuild the band tables, bucket key lists and cluster links:
+    after a round trip at any point (buckets being evicted by count and by time) the rest of
+    the stream gives the same results as the original, which never was pickled."""
+    corpus = make_corpus(400, seed=9)
+    kw = {"max_items": 300, "n_buckets": 5, "horizon_s": 900.0, "campaign_min_authors": 3}
+    ref = Deduplicator(**kw)  # type: ignore[arg-type]
+    expected = _feed(ref, corpus, 0, len(corpus))
+    assert ref.n_items <= 300 + 60 and len({r.cluster_id for r in expected}) > 100
+    for cut in (0, 1, 137, len(corpus) // 2, len(corpus) - 5):
+        d = Deduplicator(**kw)  # type: ignore[arg-type]
+        head = _feed(d, corpus, 0, cut)
+        clone = pickle.loads(pickle.dumps(d))
+        assert (clone.n_items, clone.n_clusters) == (d.n_items, d.n_clusters)
+        assert head + _feed(clone, corpus, cut, len(corpus)) == expected, cut
+
+
+def test_pickle_is_compact_and_keeps_odd_post_ids() -> None:
+    d = Deduplicator()
+    for i in range(300):
+        d.process_one(f"{BASE} number {i} of a long series", f"u{i}", float(i), post_id=f"p{i}")
+    assert len(pickle.dumps(d)) < 300 * 600  # ~0.3 KB per post: the signature and a few ids
+    odd = Deduplicator()
+    odd.process_one(BASE, "u0", 0.0, post_id="line\nbreak")  # the joined-ids path cannot hold it
+    odd.process_one("", "u1", 1.0, post_id="", repost_of="line\nbreak")
+    clone = pickle.loads(pickle.dumps(odd))
+    r = clone.process_one("", "u2", 2.0, repost_of="")
+    assert r == odd.process_one("", "u2", 2.0, repost_of="") and r.cluster_size == 3
+
+
+def test_snapshot_of_the_previous_layout_still_loads() -> None:
+    """tests/data/dedup_legacy.pickle: the default pickle of the index before the compact
+    format (detectors/dedup.py at 20f822b; make_corpus(30, seed=21), first 60 posts, buckets
+    already evicted). Loaded by this version, the rest of the stream gives what an index that
+    never was pickled gives."""
+    corpus = make_corpus(30, seed=21)
+    kw = {"max_items": 40, "n_buckets": 4, "horizon_s": 1200.0, "campaign_min_authors": 3}
+    ref = Deduplicator(**kw)  # type: ignore[arg-type]
+    expected = _feed(ref, corpus, 0, len(corpus))
+    old = pickle.loads((Path(__file__).parent / "data" / "dedup_legacy.pickle").read_bytes())
+    assert (old.n_items, old.n_clusters, old.max_items) == (38, 15, 40)
+    assert _feed(old, corpus, 60, len(corpus)) == expected[60:]
+
+
+def test_fast_result_constructor_builds_the_same_frozen_dataclass() -> None:
+    import dataclasses
+
+    from detectors.dedup import DedupResult, _result
+
+    args = ("c1", False, True, 3, 2, True, False)
+    r = _result(*args)
+    assert r == DedupResult(*args) and hash(r) == hash(DedupResult(*args))
+    assert dataclasses.astuple(r) == args and repr(r) == repr(DedupResult(*args))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.cluster_size = 4  # type: ignore[misc]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import pickle
 import subprocess
@@ -10,8 +11,13 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from detectors import sentiment
+from detectors import sentiment_features as sf
 from detectors.sentiment import LABELS, MODEL_PATH, Sentiment, SentimentModel
 from detectors.sentiment_features import DENSE_NAMES, analyse, extract
 
@@ -149,3 +155,49 @@ def test_cli_bad_model_path_is_a_clear_error() -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.returncode == 2 and "cannot load model" in proc.stderr
+
+
+# Tokens that exercise every branch of the analysis: negation scope and its resets, hashtags
+# (incl. clause words and sarcasm tags), punctuation runs, emoticons, emoji, caps, elongation,
+# crisis words, the sarcasm frame, escapes, entities, URLs and mentions.
+_PIECES = [
+    "not", "don't", "never", "no", "good", "bad", "great", "Great,", "another", "outage", "thanks",
+    "love", "LOVE", "sooo", "happy", "recall", "down", "fine", "#sarcasm", "#but", "#not", "#fail",
+    "#Acme", "but", ",", ".", "!!!", "?!", ":)", ":-(", "<3", "xD", "😍", "😡", "❤", "@acme",
+    "@acme's", "http://x.co/a", "WWW.x.com", "&amp;", "\\u2019", "I\\u2019m", "it's", "cant",
+    "a", "9am", "x", "_", "-", "'", "good_NEG", "😂😂", "¿", "ça", "ÉPIC",
+]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=14), min_size=1, max_size=8),
+       st.sampled_from([" ", "", "  "]))  # fmt: skip
+def test_batch_logits_equal_single_post_path(texts: list[list[str]], sep: str) -> None:
+    """The batch path (fused scan, token-id bigram keys) adds the same terms in the same order
+    as the single-post path built on ``analyse``: bit-identical logits."""
+    model = SentimentModel.load_default()
+    batch = [sep.join(t) or "x" for t in texts] + ["filler one", "filler two"]
+    many = model.logits(batch)
+    one = np.vstack([model._logits_one(t) for t in batch])
+    assert many.tobytes() == one.tobytes()
+
+
+def test_token_table_reset_keeps_predictions(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [t for _, t in _sample()]
+    expected = SentimentModel.load(MODEL_PATH).predict_many(texts)
+    monkeypatch.setattr(sentiment, "_CACHE_MAX", 40)  # reset before nearly every batch
+    small = SentimentModel.load(MODEL_PATH)
+    got = [s for i in range(0, len(texts), 9) for s in small.predict_many(texts[i : i + 9])]
+    assert got == expected
+    assert len(small._tok_ids) < 400  # the tables were really emptied
+
+
+@given(st.text(alphabet="wW.:/h@tps x's’_é1&", max_size=30))
+def test_normalise_prechecks_do_not_change_results(text: str) -> None:
+    """normalise skips a regex when its literal part is absent: same output as always running."""
+    ref = text
+    if "\\u" in ref:
+        ref = sf._ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), ref)
+    if "&" in ref:
+        ref = html.unescape(ref)
+    assert sf.normalise(text) == sf._MENTION.sub(" @USER ", sf._URL.sub(" URL ", ref))
