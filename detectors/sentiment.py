@@ -45,7 +45,7 @@ LABELS: tuple[Label, Label, Label] = ("negative", "neutral", "positive")
 # Relative weight of the char n-gram block against the word block (train and run time).
 CHAR_WEIGHT = 0.5
 MODEL_PATH = Path(__file__).parent / "models" / "sentiment.npz"
-_CACHE_MAX = 200_000  # token table rows (~11 MB at most)
+_CACHE_MAX = 200_000  # token table rows and cached chunks (~11 MB + ~20 MB at most)
 _ZERO = (0.0, 0.0, 0.0)
 _findall = sf._TOKEN.findall
 _PUNCT, _EMOJI, _CLAUSE = sf._PUNCT, sf._EMOJI, sf._CLAUSE
