@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import math
 import zipfile
@@ -44,7 +45,7 @@ LABELS: tuple[Label, Label, Label] = ("negative", "neutral", "positive")
 # Relative weight of the char n-gram block against the word block (train and run time).
 CHAR_WEIGHT = 0.5
 MODEL_PATH = Path(__file__).parent / "models" / "sentiment.npz"
-_CACHE_MAX = 200_000  # token table rows (~11 MB at most)
+_CACHE_MAX = 200_000  # token table rows and cached chunks (~11 MB + ~20 MB at most)
 _ZERO = (0.0, 0.0, 0.0)
 _findall = sf._TOKEN.findall
 _PUNCT, _EMOJI, _CLAUSE = sf._PUNCT, sf._EMOJI, sf._CLAUSE
@@ -53,9 +54,9 @@ _OPENERS, _CUES = sf._SARCASM_OPENERS, sf._SARCASM_CUES
 # _CACHE_MAX). A large odd multiplier spreads keys over the dict's low hash bits: with a shift
 # they would share slots per second token and probe long chains.
 _BI_MUL = 2_654_435_761
-# A raw token's analysis with token-table ids: (kind, hashtag id or -1, token id, negated token
-# id or -1 until first needed, then sentiment_features.classify's numbers from the valence on).
-_Raw = tuple[int, int, int, int, float, float, int, int, int, int, float, float, float, bool]
+# A raw token's analysis with token-table ids: (kind, hashtag id or -1, token id, then
+# sentiment_features.classify's numbers from the valence on).
+_Raw = tuple[int, int, int, float, float, int, int, int, int, float, float, float, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,11 @@ class SentimentModel:
         # raw token -> _Raw, so the batch path never builds token strings.
         self._bi_ids: dict[int, int] = {}
         self._raw: dict[str, _Raw] = {}
+        self._neg: dict[int, int] = {}  # token id -> id of the token + "_NEG", made when first seen
+        # Whitespace-separated chunk -> its raw tokens' _Raw: most chunks recur, so most posts
+        # never run the tokenizer regex. Tokens never hold whitespace (\s is str.isspace) and
+        # the regex has no lookaround, so findall(text) == findall of each chunk, in order.
+        self._chunks: dict[str, tuple[_Raw, ...]] = {}
 
     @classmethod
     def load(cls, path: str | Path) -> SentimentModel:
@@ -188,15 +194,19 @@ class SentimentModel:
 
     def _new_raw(self, raw: str) -> _Raw:
         kind, low, tag, *rest = sf.classify(raw)
-        tid = self._token_id(low)
-        e: _Raw = (kind, self._token_id(tag) if tag else -1, tid, -1, *rest)  # type: ignore[assignment]
+        e: _Raw = (kind, self._token_id(tag) if tag else -1, self._token_id(low), *rest)  # type: ignore[assignment]
         self._raw[raw] = e
         return e
 
-    def _negated_id(self, raw: str, e: _Raw) -> int:
-        nid = self._token_id(self._tok_names[e[2]] + "_NEG")
-        self._raw[raw] = (*e[:3], nid, *e[4:])
+    def _negated_id(self, tid: int) -> int:
+        nid = self._neg[tid] = self._token_id(self._tok_names[tid] + "_NEG")
         return nid
+
+    def _new_chunk(self, chunk: str) -> tuple[_Raw, ...]:
+        get = self._raw.get
+        ents = tuple(get(r) or self._new_raw(r) for r in _findall(chunk))
+        self._chunks[chunk] = ents
+        return ents
 
     def logits(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
         """Raw class scores, shape (len(texts), 3): the dot product of features and weights.
@@ -206,7 +216,7 @@ class SentimentModel:
         to table rows; numpy does the sums (bincount adds each post's terms in token order, so a
         post scores the same alone or in a batch).
         """
-        if len(self._tok_ids) > _CACHE_MAX:
+        if len(self._tok_ids) > _CACHE_MAX or len(self._chunks) > _CACHE_MAX:
             self._reset_tokens()  # bounded memory; refills within a few thousand posts
         n = len(texts)
         if n == 1:
@@ -224,18 +234,20 @@ class SentimentModel:
             start = len(ids)
         nt = np.asarray(ntoks, dtype=np.float64)
         post = np.repeat(np.arange(n), np.asarray(ntoks, dtype=np.intp))
-        v = self._tok_arr[np.asarray(ids, dtype=np.intp)]
+        # fromiter: a plain C loop over the ints, no shape/dtype discovery per element
+        v = self._tok_arr[np.fromiter(ids, dtype=np.intp, count=len(ids))]
         sums = np.stack([np.bincount(post, weights=v[:, k], minlength=n) for k in range(7)], 1)
         word = sums[:, :3]
         if bi_rows:
-            bw = self._w64[np.asarray(bi_rows, dtype=np.intp)]
-            bp = np.asarray(bi_post, dtype=np.intp)
+            bw = self._w64[np.fromiter(bi_rows, dtype=np.intp, count=len(bi_rows))]
+            bp = np.fromiter(bi_post, dtype=np.intp, count=len(bi_post))
             word += np.stack([np.bincount(bp, weights=bw[:, k], minlength=n) for k in range(3)], 1)
         with np.errstate(divide="ignore"):
             sw = np.where(nt > 0, 1.0 / np.sqrt(np.maximum(2 * nt - 1, 1)), 0.0)
             sc = np.where(sums[:, 6] > 0, CHAR_WEIGHT / np.sqrt(np.maximum(sums[:, 6], 1)), 0.0)
         sparse_part = word * sw[:, None] + sums[:, 3:6] * sc[:, None]
-        dense = np.array(dense_rows, dtype=np.float64).reshape(n, len(DENSE_NAMES))
+        flat = itertools.chain.from_iterable(dense_rows)
+        dense = np.fromiter(flat, dtype=np.float64, count=n * len(DENSE_NAMES)).reshape(n, -1)
         # Elementwise product + sum, not a matmul: BLAS may round differently per batch size.
         dw = self.dense_weights.astype(np.float64)
         out: npt.NDArray[np.float64] = (dense[:, :, None] * dw[None]).sum(axis=1)
@@ -247,8 +259,9 @@ class SentimentModel:
         """``analyse`` fused with the token-table lookups: appends the post's token ids and
         bigram rows, returns its dense vector. Mirrors ``sentiment_features.analyse`` step for
         step (same float operations in the same order; tests/test_sentiment.py compares them)."""
-        raws = self._raw
-        get = raws.get
+        get = self._chunks.get
+        new = self._new_chunk
+        nget = self._neg.get
         bget = self._bi_ids.get
         start = len(ids)
         pos = neg = 0.0
@@ -258,11 +271,8 @@ class SentimentModel:
         allcaps = elong = excl = quest = nneg = 0
         negated = False
         prev = -1
-        for raw in _findall(sf.normalise(text)):
-            e = get(raw)
-            if e is None:
-                e = self._new_raw(raw)
-            kind, tag, tid, nid, v, cw, caps, el, ex, qu, ep, en, sarc, is_neg = e
+        for e in [e for c in sf.normalise(text).split() for e in (get(c) or new(c))]:
+            kind, tag, tid, v, cw, caps, el, ex, qu, ep, en, sarc, is_neg = e
             allcaps += caps
             elong += el
             if kind == _PUNCT:
@@ -288,7 +298,8 @@ class SentimentModel:
                     crisis += cw
                     if negated:
                         v = -0.74 * v  # VADER's negation scalar
-                        tid = nid if nid >= 0 else self._negated_id(raw, e)
+                        nid = nget(tid)
+                        tid = self._negated_id(tid) if nid is None else nid
                     if v > 0:
                         pos += v
                         vmax = max(vmax, v)

@@ -64,7 +64,7 @@ _ASCII_TAG_CHARS = "".join(c for c in map(chr, range(128)) if re.match(r"[\w\s#]
 
 
 def _words(text: str) -> list[str]:
-    """``normalize(text).split()`` (tests/test_terms.py checks it), cheaper: the faster url
+    """``normalize(text).split()`` (tests/test_terms_fast.py checks it), cheaper: the faster url
     pattern, the trailing tags regex on the tail only and bytes.translate for ASCII text, no
     join then split."""
     t = text.casefold()

@@ -69,7 +69,8 @@ class _Record(BaseModel):
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> bytes:
-        return self.model_dump_json().encode()
+        # the serializer's own bytes (model_dump_json() decodes them to str: ~20% of the cost)
+        return self.__pydantic_serializer__.to_json(self)
 
     @classmethod
     def from_json(cls, data: bytes | str) -> _Record:

@@ -43,3 +43,18 @@ def test_minute_cache_is_shared_and_bounded() -> None:
     for m in range(20_000):
         floor_minute(t0 + timedelta(minutes=m))
     assert len(aggregate._MINUTES) <= 8192
+
+
+def test_to_json_is_the_model_dump_json_bytes() -> None:
+    from schemas.models import Author, BrandMinute, Post, ScoredPost
+
+    t0 = datetime(2026, 11, 23, 10, 0, 7, 123456, tzinfo=UTC)
+    post = Post(platform="x", post_id="1", author=Author(id="a", followers=3),
+                text='Crème "brûlée" 😀 \\ recall', created_at=t0, hashtags=["acme"])
+    sp = ScoredPost(post=post, brand="acme", sentiment_label="negative", sentiment_score=-0.25,
+                    cluster_id="c", is_duplicate=False, scored_at=t0, terms=["recall"])
+    bm = BrandMinute(brand="acme", minute=floor_minute(t0), posts=2, sentiment_sum=-0.5,
+                     burst_terms=["recall"])
+    for rec in (post, sp, bm):
+        assert rec.to_json() == rec.model_dump_json().encode()
+        assert type(rec).model_validate_json(rec.to_json()) == rec

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import os
 import pickle
+import re
 import subprocess
 import sys
 from importlib import resources
@@ -201,3 +202,19 @@ def test_normalise_prechecks_do_not_change_results(text: str) -> None:
     if "&" in ref:
         ref = html.unescape(ref)
     assert sf.normalise(text) == sf._MENTION.sub(" @USER ", sf._URL.sub(" URL ", ref))
+
+
+def test_whitespace_chunks_tokenise_like_the_whole_text() -> None:
+    """The model tokenises whitespace-separated chunks (cached) instead of the whole text: valid
+    because str.split's whitespace is exactly the regex's \\s and no token holds whitespace."""
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    assert [c for c in chars if c.isspace()] == [c for c in chars if re.fullmatch(r"\s", c)]
+    text = "I\u2003don't\u00a0LOVE\tit:( xDrive #not,good!!! 😍😍 @acme's  http://x.y ok"
+    norm = sf.normalise(text)
+    assert sf._TOKEN.findall(norm) == [t for c in norm.split() for t in sf._TOKEN.findall(c)]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=20), st.sampled_from(["", " ", "\u2003", "\n"]))
+def test_chunked_tokens_equal_findall(pieces: list[str], sep: str) -> None:
+    norm = sf.normalise(sep.join(pieces))
+    assert sf._TOKEN.findall(norm) == [t for c in norm.split() for t in sf._TOKEN.findall(c)]
