@@ -57,17 +57,22 @@ def _family(pid: int) -> list[int]:
     return [pid, *kids]
 
 
-def _peak_rss_mb(pid: int) -> float:
-    """Peak RSS of the worker plus each child's peak: an upper bound of their sum's peak."""
-    total = 0.0
+def _peak_rss_each_mb(pid: int) -> list[float]:
+    """Peak RSS (VmHWM) of the worker and of each of its children, in that order."""
+    out = []
     for p in _family(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) / 1024
+                    out.append(round(int(line.split()[1]) / 1024, 1))
         except OSError:
             pass
-    return total
+    return out
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """Peak RSS of the worker plus each child's peak: an upper bound of their sum's peak."""
+    return sum(_peak_rss_each_mb(pid))
 
 
 def _cpu_s(pid: int) -> float:
@@ -272,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 if stored < m:
                     result["error"] = f"rate: only {stored} of {m} rows in {args.timeout}s"
             result["worker_peak_rss_mb"] = round(_peak_rss_mb(proc.pid), 1)
+            result["worker_peak_rss_mb_each"] = _peak_rss_each_mb(proc.pid)  # worker, children
     finally:
         producer.close()
         try:

@@ -32,12 +32,18 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
+from sys import intern
 from typing import Literal
 
 from detectors.terms import NarrativeTracker
 from schemas.models import BrandMinute, ScoredPost
 
 MINUTE = timedelta(minutes=1)
+# Distinct authors kept per term per minute (the narrative signal's counts saturate there). The
+# sets of the last few minutes are the aggregation's biggest state: at 5k posts/s over a small
+# vocabulary, uncapped, they held ~200 MB (bench.pipeline). A term that common has a usual
+# share in the thousands too, so the burst test is unchanged below the cap.
+MAX_TERM_AUTHORS = 4096
 AddStatus = Literal["open", "amended", "too_late"]
 
 
@@ -85,7 +91,7 @@ class _Acc:
         self.sentiment_sum += sp.sentiment_score
         author = sp.post.author
         self.reach += author.followers
-        aid = author.id
+        aid = intern(author.id)  # one string per author, however many sets hold it
         self.authors.add(aid)
         terms = sp.terms
         if terms:
@@ -96,7 +102,7 @@ class _Acc:
                 s = ta.get(t)
                 if s is None:
                     ta[t] = {aid}
-                else:
+                elif len(s) < MAX_TERM_AUTHORS:
                     s.add(aid)
             if neg:
                 tn = self.term_neg
@@ -104,7 +110,7 @@ class _Acc:
                     s = tn.get(t)
                     if s is None:
                         tn[t] = {aid}
-                    else:
+                    elif len(s) < MAX_TERM_AUTHORS:
                         s.add(aid)
 
     def record(self, brand: str, minute: datetime) -> BrandMinute:

@@ -107,3 +107,21 @@ def test_deterministic_and_picklable() -> None:
     clone = pickle.loads(pickle.dumps(agg))
     wm = T0 + timedelta(hours=1)
     assert clone.advance(wm) == agg.advance(wm)
+
+
+def test_term_author_sets_saturate_but_minute_counts_stay_exact() -> None:
+    """Per-term author sets are capped (memory at thousands of posts/s); the minute's own
+    counts (posts, unique authors) are not."""
+    from detectors.aggregate import MAX_TERM_AUTHORS
+
+    agg = MinuteAggregator(allowed_lateness_s=0)
+    n = MAX_TERM_AUTHORS + 500
+    for i in range(n):
+        p = sp(i, i * 50 / n, label="negative")
+        agg.add(p.model_copy(update={"terms": ["outage", f"t{i % 3}"]}))
+    acc = next(iter(agg.open.values()))
+    assert len(acc.term_authors["outage"]) == MAX_TERM_AUTHORS
+    assert len(acc.term_neg["outage"]) == MAX_TERM_AUTHORS
+    assert len(acc.term_authors["t0"]) == (n + 2) // 3  # below the cap: exact
+    (m,) = agg.advance(T0 + timedelta(minutes=2))[:1]
+    assert m.posts == n and m.unique_authors == n
