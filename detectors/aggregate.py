@@ -196,6 +196,12 @@ class MinuteAggregator:
             int(minute.timestamp()) // 60, acc.term_authors, acc.term_neg, acc.post_terms,
             len(acc.authors))
         acc.post_terms = []  # not needed after close (amendments keep the counts)
+        # The minute that just left the tracker's window: its author sets are read no more
+        # (amendments re-emit the burst fields decided at close). Kept for max_lateness, they
+        # were the aggregation's biggest state at thousands of posts/s.
+        gone = self.emitted.get((brand, minute - nt.window * MINUTE))
+        if gone is not None:
+            gone.term_authors, gone.term_neg = {}, {}
 
     def narrative_bytes(self, brand: str) -> int:
         """Memory of one brand's term table and recent window (bytes, approximate)."""
