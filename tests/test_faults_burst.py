@@ -23,12 +23,13 @@ pytestmark = [
 
 def test_short_burst_drains_without_loss(stack: Any) -> None:
     args = burst._parser().parse_args(
-        # 10x of 300/s is 3000/s: above one worker's capacity even on an idle machine, so the
-        # burst queues up however fast the test host is (at 100 -> 1000/s an idle worker kept up).
-        ["--rate", "300", "--warm-s", "2", "--burst-s", "5", "--cool-s", "3", "--timeout", "120"]
+        # 10x of 1000/s is 10k/s: above one worker's capacity even on an idle machine (~5-6k/s
+        # with its enrich child), so the burst queues up however fast the test host is (at
+        # 300 -> 3000/s the two-process worker kept up; at 100 -> 1000/s the one-process one).
+        ["--rate", "1000", "--warm-s", "2", "--burst-s", "5", "--cool-s", "3", "--timeout", "120"]
     )
     result = burst.run(args)
-    assert result["posts"] == 300 * 2 + 3000 * 5 + 300 * 3
+    assert result["posts"] == 1000 * 2 + 10_000 * 5 + 1000 * 3
     assert result["lost"] == 0 and result["duplicated"] == 0
     assert result["peak_lag"] > 0  # the burst did queue up
     assert result["lag_drain_s"] is not None  # and drained back to the sustained level
