@@ -121,8 +121,7 @@ class SnapshotStore:
                 parts.append(chunk[8:])
             payload = b"".join(parts)
             self._slot[head_key] = meta["slot"]
-        assert isinstance(payload, bytes)
-        return payload
+        return bytes(payload)
 
     async def save(self, stage: str, partition: int, snap: Snapshot) -> None:
         """Durable on return (chunks first, then the head that points at them)."""

@@ -60,7 +60,10 @@ def _children(pid: int) -> list[int]:
 
 
 def _cmdline(pid: int) -> bytes:
-    return Path(f"/proc/{pid}/cmdline").read_bytes()  # the resource tracker is a child too
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()  # the resource tracker is a child too
+    except OSError:  # gone meanwhile
+        return b""
 
 
 def _gone(pid: int, timeout: float) -> bool:
@@ -108,27 +111,29 @@ def _run(
         log = tmp / f"{db}-{attempt}.log"
         with runner.running_worker(s, log) as proc:
             runner.wait_ready(proc, s.metrics_port, log, timeout=90)
-            target = int(want * pending[0]) if pending else want
-            fs.wait_until(
-                lambda t=target: ch.execute("SELECT count() FROM posts FINAL")[0][0] >= t,
-                150,
-                f"{target} posts stored",
-                every=0.1,
-                alive=lambda p=proc, f=log: None if p.poll() is None else f.read_text()[-3000:],
-            )
+
+            def wait_stored(after: str = "", proc: Any = proc, log: Path = log) -> None:
+                target = int(want * pending[0]) if pending else want
+                fs.wait_until(
+                    lambda: ch.execute("SELECT count() FROM posts FINAL")[0][0] >= target,
+                    150,
+                    f"{target} posts stored{after}",
+                    every=0.1,
+                    alive=lambda: None if proc.poll() is None else log.read_text()[-3000:],
+                )
+
+            wait_stored()
             while pending and victim == "child":
-                child = [k for k in _children(proc.pid) if b"spawn_main" in _cmdline(k)]
+                child: list[int] = []
+                for _ in range(100):  # a replaced child is spawned within ~1 s of the death
+                    child = [k for k in _children(proc.pid) if b"spawn_main" in _cmdline(k)]
+                    if child:
+                        break
+                    time.sleep(0.1)
                 assert len(child) == 1, f"one enrich process expected, found {child}"
                 os.kill(child[0], signal.SIGKILL)
                 pending.pop(0)
-                target = int(want * pending[0]) if pending else want
-                fs.wait_until(
-                    lambda t=target: ch.execute("SELECT count() FROM posts FINAL")[0][0] >= t,
-                    150,
-                    f"{target} posts stored after the enrich process was killed",
-                    every=0.1,
-                    alive=lambda p=proc, f=log: None if p.poll() is None else f.read_text()[-3000:],
-                )
+                wait_stored(" after the enrich process was killed")
             if pending:
                 pending.pop(0)
                 kids = _children(proc.pid)
