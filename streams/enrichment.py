@@ -69,12 +69,6 @@ class EnrichState:
         self.dedup = Deduplicator(horizon_s=horizon_s, max_items=max_items, seed=0)
         self.seen = state.Seen()
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"offset": self.offset, "dedup": self.dedup, "seen": self.seen}
-
-    def __setstate__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)
-
     def fresh(
         self, records: list[Record], now: datetime
     ) -> tuple[list[tuple[int, Post]], list[DeadLetter]]:
@@ -283,12 +277,13 @@ class EnrichRunner:
         return await self.submit(method, *args)
 
     def restart(self) -> None:
-        """The child died (``BrokenProcessPool``): the next call starts a new, empty one, of
-        the next ``generation``."""
+        """The child died (``BrokenProcessPool``): start a new, empty one, of the next
+        ``generation``."""
         if self._pool is not None:  # its pending calls have all failed with BrokenProcessPool
             self._pool.shutdown(wait=False)
-        self._pool = None
         self.generation += 1
+        self._pool = self._start()
+        self._pool.submit(_child_call, "ready")  # spawn it now, not with the next batch
 
     def broken(self) -> bool:
         """The child died (the pool's management thread has seen it: within ~a second)."""
