@@ -30,12 +30,17 @@ Known brands get zero-volume minutes (silence is a signal too), bounded by ``max
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from sys import intern
-from typing import Literal
+from typing import Any, Literal
 
-from detectors.terms import NarrativeTracker
+import xxhash
+
+from detectors.terms import NarrativeTracker, PostTerms
 from schemas.models import BrandMinute, ScoredPost
 
 MINUTE = timedelta(minutes=1)
@@ -45,6 +50,42 @@ MINUTE = timedelta(minutes=1)
 # share in the thousands too, so the burst test is unchanged below the cap.
 MAX_TERM_AUTHORS = 4096
 AddStatus = Literal["open", "amended", "too_late"]
+
+
+def _author_hash(author_id: str) -> int:
+    return xxhash.xxh3_64_intdigest(author_id.encode("utf-8", "surrogatepass"))
+
+
+class AuthorHashes:
+    """The distinct authors of a closed minute, kept for late posts' amendments: a sorted array
+    of their 64-bit hashes (8 bytes an author; the set of the open minute cost ~40-70) plus a
+    set of the authors added since. Closed minutes stay for ``max_lateness`` (an hour): at
+    thousands of posts/s their author sets were the aggregation's largest state. Two authors
+    whose xxh3-64 hashes collide would count once (odds ~n^2 / 2^65).
+
+    >>> a = AuthorHashes({"u1", "u2"})
+    >>> a.add("u1"); a.add("u3"); a.add("u3")
+    >>> len(a)
+    3
+    """
+
+    __slots__ = ("extra", "hashes")
+
+    def __init__(self, authors: Iterable[str] = ()) -> None:
+        self.hashes = array("Q", sorted({_author_hash(a) for a in authors}))
+        self.extra: set[str] = set()
+
+    def add(self, author_id: str) -> None:
+        if author_id in self.extra:
+            return
+        h = _author_hash(author_id)
+        hashes = self.hashes
+        i = bisect_left(hashes, h)
+        if i == len(hashes) or hashes[i] != h:
+            self.extra.add(author_id)
+
+    def __len__(self) -> int:
+        return len(self.hashes) + len(self.extra)
 
 
 class _Acc:
@@ -62,11 +103,11 @@ class _Acc:
         self.late_posts = 0
         self.version = 0  # 0 = never emitted
         self.sentiment_sum = 0.0
-        self.authors: set[str] = set()
+        self.authors: set[str] | AuthorHashes = set()  # AuthorHashes once closed
         # new-narrative inputs: authors (and negative authors) per term, terms per post
         self.term_authors: dict[str, set[str]] = {}
         self.term_neg: dict[str, set[str]] = {}
-        self.post_terms: list[tuple[list[str], bool]] = []
+        self.post_terms = PostTerms()
         self.burst_posts = self.burst_neg = 0  # set when the minute closes
         self.burst_terms: list[str] = []
 
@@ -96,7 +137,7 @@ class _Acc:
         terms = sp.terms
         if terms:
             neg = label == "negative"
-            self.post_terms.append((terms, neg))
+            self.post_terms.add(terms, neg)
             ta = self.term_authors
             for t in terms:
                 s = ta.get(t)
@@ -112,6 +153,15 @@ class _Acc:
                         tn[t] = {aid}
                     elif len(s) < MAX_TERM_AUTHORS:
                         s.add(aid)
+
+    def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        for k, v in state[1].items():
+            setattr(self, k, v)
+        if isinstance(self.post_terms, list):  # a snapshot of before PostTerms
+            pt = PostTerms()
+            for terms, neg in self.post_terms:
+                pt.add(terms, neg)
+            self.post_terms = pt
 
     def record(self, brand: str, minute: datetime) -> BrandMinute:
         return BrandMinute(
@@ -195,7 +245,7 @@ class MinuteAggregator:
         acc.burst_posts, acc.burst_neg, acc.burst_terms = nt.close(
             int(minute.timestamp()) // 60, acc.term_authors, acc.term_neg, acc.post_terms,
             len(acc.authors))
-        acc.post_terms = []  # not needed after close (amendments keep the counts)
+        acc.post_terms = PostTerms()  # not needed after close (amendments keep the counts)
         # The minute that just left the tracker's window: its author sets are read no more
         # (amendments re-emit the burst fields decided at close). Kept for max_lateness, they
         # were the aggregation's biggest state at thousands of posts/s.
@@ -271,6 +321,8 @@ class MinuteAggregator:
                     self._narrative(brand, m, acc)
                 out.append(acc.record(brand, m))
                 if acc.posts:
+                    if isinstance(acc.authors, set):
+                        acc.authors = AuthorHashes(acc.authors)
                     self.emitted[(brand, m)] = acc
                 m += MINUTE
             self.last_minute[brand] = boundary - MINUTE

@@ -25,7 +25,8 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from detectors.text import _NON_WORD, _RT_PREFIX, _TRAILING_TAGS, _URL_OR_MENTION, normalize
 
@@ -209,6 +210,42 @@ class TermTable:
         return sys.getsizeof(self.values) + sum(sys.getsizeof(k) + 24 for k in self.values)
 
 
+class PostTerms:
+    """The terms of each post of a minute, flat: one list of term references, the posts' end
+    offsets and negative flags. A minute at thousands of posts/s holds ~10^5-10^6 posts until it
+    closes; a (list, bool) tuple per post cost ~4x the memory (and pickled slower).
+    Iterates (terms, negative) per post, as many times as needed.
+
+    >>> pt = PostTerms()
+    >>> pt.add(["recall", "order"], True)
+    >>> pt.add([], False)
+    >>> pt.add(["order"], False)
+    >>> list(pt), len(pt)
+    ([(['recall', 'order'], True), ([], False), (['order'], False)], 3)
+    """
+
+    __slots__ = ("ends", "neg", "terms")
+
+    def __init__(self) -> None:
+        self.terms: list[str] = []
+        self.ends = array("I")  # end offset of each post's terms in ``terms``
+        self.neg = bytearray()
+
+    def add(self, terms: Sequence[str], negative: bool) -> None:
+        self.terms.extend(terms)
+        self.ends.append(len(self.terms))
+        self.neg.append(negative)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __iter__(self) -> Iterator[tuple[list[str], bool]]:
+        terms, start = self.terms, 0
+        for end, neg in zip(self.ends, self.neg, strict=True):
+            yield terms[start:end], neg == 1
+            start = end
+
+
 class NarrativeTracker:
     """Per brand: which terms of a closing minute burst, against the brand's own term table.
 
@@ -247,10 +284,11 @@ class NarrativeTracker:
 
     def close(self, minute: int, term_authors: dict[str, set[str]],
               term_neg: dict[str, set[str]],
-              post_terms: list[tuple[list[str], bool]],
+              post_terms: Iterable[tuple[Sequence[str], bool]],
               authors: int) -> tuple[int, int, list[str]]:
         """(posts with a burst term, negative posts with a negative burst term, top terms).
-        ``authors``: the minute's distinct authors (with or without terms)."""
+        ``authors``: the minute's distinct authors (with or without terms). ``post_terms`` (a
+        list or a :class:`PostTerms`) is iterated up to three times."""
         recent = [r for r in self.recent if r[0] > minute - self.window]
         win_authors = authors + sum(r[1] for r in recent)
         term_posts: dict[str, int] = {}

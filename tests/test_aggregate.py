@@ -125,3 +125,52 @@ def test_term_author_sets_saturate_but_minute_counts_stay_exact() -> None:
     assert len(acc.term_authors["t0"]) == (n + 2) // 3  # below the cap: exact
     (m,) = agg.advance(T0 + timedelta(minutes=2))[:1]
     assert m.posts == n and m.unique_authors == n
+
+
+def _with_terms(posts: list[ScoredPost]) -> list[ScoredPost]:
+    rng = random.Random(1)
+    words = ["outage", "refund", "order", "late", "recall"]
+    return [p.model_copy(update={"terms": rng.sample(words, rng.randrange(0, 4))})
+            for p in posts]
+
+
+def test_closed_minutes_keep_author_hashes_and_late_authors_count_once() -> None:
+    """A closed minute keeps its authors as hashes (memory for max_lateness); a late post by a
+    known author amends posts but not unique_authors, a new author amends both."""
+    from detectors.aggregate import AuthorHashes
+
+    agg = MinuteAggregator(allowed_lateness_s=0)
+    for i in range(10):
+        agg.add(sp(i, i, author=f"a{i % 4}"))
+    (m,) = agg.advance(T0 + timedelta(minutes=1))
+    assert (m.posts, m.unique_authors) == (10, 4)
+    assert isinstance(agg.emitted[("acme", T0)].authors, AuthorHashes)
+    wm = T0 + timedelta(minutes=2)
+    agg.add(sp(10, 5, author="a1"), wm)
+    agg.add(sp(11, 6, author="new"), wm)
+    agg.add(sp(12, 7, author="new"), wm)
+    amended = [r for r in agg.advance(wm) if r.minute == T0]
+    assert [(r.posts, r.unique_authors, r.version) for r in amended] == [(13, 5, 2)]
+
+
+def test_snapshot_of_the_old_layout_loads_and_replays_the_same() -> None:
+    """Window snapshots written before PostTerms (a list of (terms, negative) per post) load,
+    and the rest of the stream gives what an undisturbed run gives."""
+    rng = random.Random(2)
+    posts = _with_terms([sp(i, i * 0.5 + rng.uniform(-40, 0), brand=rng.choice("ab"),
+                            label=rng.choice(["negative", "neutral"])) for i in range(600)])
+    whole = _replay(posts)
+    agg = MinuteAggregator(allowed_lateness_s=30)
+    out: list[BrandMinute] = []
+    for p in posts[:300]:
+        agg.add(p)
+        out += agg.advance(p.post.created_at)
+    assert any(acc.post_terms for acc in agg.open.values())
+    for acc in agg.open.values():  # the old layout
+        acc.post_terms = list(acc.post_terms)  # type: ignore[assignment]
+    agg = pickle.loads(pickle.dumps(agg))
+    assert all(type(acc.post_terms).__name__ == "PostTerms" for acc in agg.open.values())
+    for p in posts[300:]:
+        agg.add(p)
+        out += agg.advance(p.post.created_at)
+    assert out + agg.advance(T0 + timedelta(hours=2)) == whole
