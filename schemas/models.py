@@ -108,9 +108,9 @@ class Post(_Record):
     reply_to: ShortStr | None = None
     repost_of: ShortStr | None = None
     quote_of: ShortStr | None = None
-    hashtags: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = []
-    mentions: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = []
-    engagement: Engagement = Engagement()
+    hashtags: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS, default_factory=list)]
+    mentions: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS, default_factory=list)]
+    engagement: Engagement = Field(default_factory=Engagement)
     source: ShortStr | None = None  # where it came from: a file, a live source name
 
     @property
