@@ -24,6 +24,17 @@ The fix (``install``), for the topics agents consume (changelogs are left to Fau
   committed offset with Faust's ack/gap state for it reset. Redelivery is harmless: stage
   state skips what it holds, source tags drop replayed outputs, sinks are idempotent.
 
+* ``undeliverable`` + ``guarded_fetch_records`` (table recovery, every topic): records the
+  consumer thread drained that Faust's fetch loop will not hand over (fetched while the flow is
+  stopped for a rebalance, or for a partition no longer active) are given back: the partition
+  is sought back to the first of them, in the consumer thread, right after the drain. Faust
+  drops such records but aiokafka's position is already past them, and a changelog partition
+  is never sought again after its recovery seek: a fetch that outlived the rebalance (waiting
+  for the new assignment, then draining with an empty active set, which aiokafka reads as
+  "all partitions") took the changelog records the recovery had just sought to, Faust dropped
+  them, and the recovery waited forever ("No event received for active tp ... since recovery
+  start", docs/reliability.md "The recovery stall").
+
 No patch makes a remote call inside a rebalance: a call into Faust's consumer thread (two
 method-queue workers, which also serve the fetches) blocked there can starve the fetches and
 hang changelog recovery ("No event received for active tp"): the likely cause of the one hang
@@ -37,12 +48,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, cast
 
 from faust.transport import consumer as fconsumer
+from faust.transport.drivers import aiokafka as fdriver
 
 log = logging.getLogger("crisis_radar.worker")
 
@@ -213,6 +226,63 @@ def install(stall_s: float = 10.0, every_s: float = 2.0) -> None:
     cls.perform_seek = guarded_perform_seek
     cls.seek = guarded_seek
     cls.on_partitions_revoked = guarded_revoked
+    thread = cast(Any, fdriver.AIOKafkaConsumerThread)
+    thread._fetch_records = _guard_fetch_records(thread._fetch_records)
+
+
+def undeliverable(
+    tps: Iterable[Any], flow_active: bool, active: set[Any] | None, buffered: set[Any]
+) -> list[Any]:
+    """Partitions of a drained fetch that Faust's ``Consumer.getmany`` will not hand over: all
+    of them while the flow is stopped (a rebalance), else those neither active nor buffered
+    (``active`` None: a client-only app, everything is handed over).
+
+    >>> undeliverable(["a", "b"], False, {"a"}, set())
+    ['a', 'b']
+    >>> undeliverable(["a", "b", "c"], True, {"a"}, {"c"})
+    ['b']
+    """
+    if not flow_active:
+        return list(tps)
+    if active is None:
+        return []
+    return [tp for tp in tps if tp not in active and tp not in buffered]
+
+
+def _guard_fetch_records(fetch_records: Any) -> Any:
+    """Wrap ``AIOKafkaConsumerThread._fetch_records`` (runs in the consumer thread): records
+    Faust will drop are given back by seeking their partition to the first of them. Done in
+    the same step as the drain (no await between), so no seek made meanwhile is undone."""
+
+    @functools.wraps(fetch_records)
+    async def guarded_fetch_records(
+        self: Any, consumer: Any, active_partitions: Any, timeout: Any = None,
+        max_records: Any = None,
+    ) -> Any:  # fmt: skip
+        records = await fetch_records(
+            self, consumer, active_partitions, timeout=timeout, max_records=max_records
+        )
+        if not records:
+            return records
+        parent = self.consumer
+        flow = parent.flow_active
+        back = undeliverable(records, flow, active_partitions, parent._buffered_partitions)
+        for tp in back:
+            try:
+                consumer.seek(tp, records[tp][0].offset)
+            except Exception as exc:  # revoked meanwhile: its next assignment positions it
+                log.info("faustfix: give back %s:%d failed: %r", tp.topic, tp.partition, exc)
+        if back:
+            log.info(
+                "faustfix: gave back %d records fetched while %s: %s",
+                sum(len(records[tp]) for tp in back),
+                "paused" if flow else "the flow was stopped",
+                " ".join(sorted(f"{tp.topic}:{tp.partition}" for tp in back)),
+            )  # fmt: skip
+            records = {tp: recs for tp, recs in records.items() if tp not in back}
+        return records
+
+    return guarded_fetch_records
 
 
 async def _seek_back(self: Any, tp: Any, offset: int | None, stalled: bool = False) -> None:
