@@ -705,6 +705,8 @@ async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
 # Every second: local lookups only, and a 5 s tick missed short bursts (tests/test_faults_burst).
 @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
 async def consumer_lag() -> None:
+    if app.rebalancing:  # position() would wait for the new assignment's positions, holding
+        return  # one of the consumer thread's two call workers the recovery needs
     consumer = app.consumer
     by_topic: dict[str, int] = defaultdict(int)
     for tp in consumer.assignment():
