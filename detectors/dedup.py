@@ -56,8 +56,13 @@ from detectors.text import _RT_PREFIX, normalize
 _xxh3 = xxhash.xxh3_64_intdigest
 _get = dict.get
 _pop = dict.pop
+_set = dict.__setitem__
+_cat = b"".join
 _NONES = repeat(None)  # dict.pop default for map(); infinite, never exhausted
-_Item = tuple[int, bytes, str]  # (bucket id, signature, cluster id); one shared tuple per item
+# (bucket id, band keys, cluster id); one shared tuple per item. The item keeps the very key
+# objects the band tables hold (no separate signature: the keys joined are the signature), so
+# eviction pops by identity without recutting and an item costs one 16-slot tuple, not 256 bytes.
+_Item = tuple[int, tuple[bytes, ...], str]
 _Ref = tuple[int, str]  # (bucket id, cluster id)
 
 
@@ -100,12 +105,14 @@ class DedupResult:
     viral: bool
 
 
-# A cluster is a list (built without a Python-level __init__, pickled column-wise):
+# A cluster is a tuple, replaced on every post (pickled column-wise; a tuple of atomic values
+# leaves the garbage collector's lists, a list never would):
 # [size, reposts, authors, new_authors, repost_ts, campaign, viral, last_bucket] where authors is
 # None, one author hash, or a set once there are two; new_authors holds the arrival times of the
 # latest original authors, repost_ts the times of the latest reposts.
-_Row = list[Any]
+_Row = tuple[Any, ...]
 _SIZE, _REPOSTS, _AUTHORS, _ARRIVALS, _RTS, _CAMPAIGN, _VIRAL, _LAST = range(8)
+_EMPTY: _Row = (0, 0, None, (), (), False, False, -1)
 
 
 _new = object.__new__
@@ -150,7 +157,7 @@ class _Bucket:
         self.start = start
         self.last_ts = start
         self.n = 0
-        self.items: list[_Item] = []  # the band tables' values; keys are recut on eviction
+        self.items: list[_Item] = []  # the band tables' values
         self.fps: list[int] = []
         self.posts: list[str] = []
         self.clusters: set[str] = set()
@@ -344,7 +351,7 @@ class Deduplicator:
         c = self._clusters.get(cid)  # a hit's cluster, or rejoining a live one (evicted index)
         found = hit is not None or c is not None
         if c is None:
-            c = [0, 0, None, (), (), False, False, -1]
+            c = _EMPTY
         author = _xxh3(author_id.encode("utf-8", "surrogatepass"))  # = _h(author_id)
         size = c[_SIZE] + 1
         reposts = c[_REPOSTS] + repost
@@ -380,8 +387,7 @@ class Deduplicator:
                     a.add(author)
             b = self._bucket_for(t)
             bid = b.id
-            c[:] = (size, reposts, a, arrivals, rts, campaign, viral, bid)
-            self._clusters[cid] = c
+            self._clusters[cid] = (size, reposts, a, arrivals, rts, campaign, viral, bid)
             b.clusters.add(cid)
             b.n += 1
             self._n_items += 1
@@ -396,9 +402,8 @@ class Deduplicator:
                 self._posts[repost_of] = ref
                 b.posts.append(repost_of)
             if sig is not None and not exact:
-                item = (bid, sig, cid)
-                for table, key in zip(self._tables, keys, strict=True):
-                    table[key] = item
+                item = (bid, keys, cid)
+                list(map(_set, self._tables, keys, repeat(item)))  # 16 stores in one C loop
                 b.items.append(item)
             buckets = self._buckets
             if len(buckets) > 1 and (
@@ -413,7 +418,7 @@ class Deduplicator:
         if hits.count(None) == len(hits):
             return None
         counts: dict[str, int] = {}
-        sigs: dict[str, bytes] = {}
+        sigs: dict[str, tuple[bytes, ...]] = {}
         for e in hits:
             if e is not None:
                 cid = e[2]
@@ -421,7 +426,7 @@ class Deduplicator:
                     counts[cid] += 1
                 else:
                     counts[cid] = 1
-                    sigs[cid] = e[1]
+                    sigs[cid] = e[1]  # band keys
         me = int.from_bytes(sig, "little")
         low, high = _lanes(self.num_perm)
         best, best_j = None, self.threshold
@@ -433,7 +438,7 @@ class Deduplicator:
             # Equal 32-bit hash values, counted in one go on big ints (SWAR, ~7x faster than
             # comparing 64 elements in Python): a lane of x is non-zero iff its top bit is set
             # in ((x & 0x7fffffff) + 0x7fffffff) | x, and the add never carries across lanes.
-            x = me ^ int.from_bytes(sigs[cid], "little")
+            x = me ^ int.from_bytes(_cat(sigs[cid]), "little")
             j = (self.num_perm - ((((x & low) + low) | x) & high).bit_count()) / self.num_perm
             if j > best_j or (j == best_j and best is None):
                 best, best_j = cid, j
@@ -458,11 +463,11 @@ class Deduplicator:
             b = buckets.popleft()
             bid = b.id
             self._n_items -= b.n
-            tables, split, n = self._tables, self._split, self.bands
+            tables, n = self._tables, self.bands
             for item in b.items:
                 # Pop every band key in one C-level pass, then put back the (fewer) keys a
                 # later post had taken over; same tables as deleting only this item's keys.
-                keys = split(item[1])
+                keys = item[1]
                 owners = list(map(_pop, tables, keys, _NONES))
                 if owners.count(item) != n:
                     for table, key, owner in zip(tables, keys, owners, strict=True):
@@ -496,7 +501,7 @@ class Deduplicator:
         sigs: list[bytes] = []
         item_cluster = array(code)
         for b in self._buckets:
-            sigs.extend([item[1] for item in b.items])
+            sigs.extend([_cat(item[1]) for item in b.items])
             item_cluster.extend([index[item[2]] for item in b.items])
         fps, posts = self._fps, self._posts
         return {
@@ -523,30 +528,27 @@ class Deduplicator:
         self._init_index()
         self._next_bucket, self._n_items, self._now = state["clock"]
         ids = state["cluster_ids"].split("\n") if state["cluster_ids"] else []
-        clusters = list(map(list, zip(*state["clusters"], strict=True)))
+        clusters = list(zip(*state["clusters"], strict=True))
         self._clusters = dict(zip(ids, clusters, strict=True))
         by_id: dict[int, _Bucket] = {}
-        sig_len = 4 * self.num_perm
         blob, item_cluster = state["item_sigs"], state["item_cluster"]
+        # Each band's keys as one column (numpy cuts the blob without a tuple per item); the
+        # items' key tuples are the rows, holding the same key objects as the tables.
+        cells = np.frombuffer(blob, np.dtype((np.void, 4 * self.num_perm // self.bands)))
+        cols = [c.tolist() for c in cells.reshape(-1, self.bands).T]
+        rows = list(zip(*cols, strict=True)) if cols else []
         items: list[_Item] = []
         for bid, start, last_ts, n, n_items in state["buckets"]:
             b = by_id[bid] = _Bucket(bid, start)
             b.last_ts, b.n = last_ts, n
             k0 = len(items)
-            items.extend(
-                (bid, blob[k * sig_len : (k + 1) * sig_len], ids[item_cluster[k]])
-                for k in range(k0, k0 + n_items)
-            )
+            items.extend((bid, rows[k], ids[item_cluster[k]]) for k in range(k0, k0 + n_items))
             b.items = items[k0:]
             self._buckets.append(b)
         # Replaying the items oldest first leaves each band key with its latest live item,
         # as the tables were (a key whose latest item was evicted had been deleted with it).
-        if items:  # each band's keys as one column (numpy cuts the blob without a tuple per item)
-            cells = np.frombuffer(blob, np.dtype((np.void, sig_len // self.bands)))
-            cells = cells.reshape(len(items), self.bands)
-            self._tables = [
-                dict(zip(cells[:, i].tolist(), items, strict=True)) for i in range(self.bands)
-            ]
+        if items:
+            self._tables = [dict(zip(col, items, strict=True)) for col in cols]
         for cid, c in self._clusters.items():
             by_id[c[_LAST]].clusters.add(cid)
         self._fps = _unrefs(state["fps"], state["fp_refs"], ids, by_id, "fps")
@@ -565,8 +567,8 @@ class Deduplicator:
             state["_now"],
         )
         self._clusters = {
-            cid: [c.size, c.reposts, c.authors, c.new_authors, c.repost_ts, c.campaign, c.viral,
-                  c.last_bucket]
+            cid: (c.size, c.reposts, c.authors, c.new_authors, c.repost_ts, c.campaign, c.viral,
+                  c.last_bucket)
             for cid, c in state["_clusters"].items()
         }  # fmt: skip
         self._fps, self._posts = state["_fps"], state["_posts"]
@@ -579,12 +581,12 @@ class Deduplicator:
                 for i in range(self.bands):
                     e = old.get(_xxh3(sig[i * w : (i + 1) * w], seed=i))
                     if e is not None and e[0] == b.id and e[1] == sig:
-                        items.append((b.id, sig, e[2]))
+                        items.append((b.id, self._split(sig), e[2]))
                         break
             b.items = items
             self._buckets.append(b)
             for item in items:
-                for table, key in zip(self._tables, self._split(item[1]), strict=True):
+                for table, key in zip(self._tables, item[1], strict=True):
                     table[key] = item
 
 

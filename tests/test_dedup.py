@@ -240,3 +240,17 @@ def test_fast_result_constructor_builds_the_same_frozen_dataclass() -> None:
     assert dataclasses.astuple(r) == args and repr(r) == repr(DedupResult(*args))
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.cluster_size = 4  # type: ignore[misc]
+
+
+def test_snapshot_of_the_compact_v2_format_still_loads() -> None:
+    """tests/data/dedup_v2.pickle: a compact (version 2) snapshot written by detectors/dedup.py
+    at 7385e69 (make_corpus(40, seed=22), first 90 posts, buckets already evicted), before the
+    items held their band keys instead of the signature. Loaded by this version, the rest of
+    the stream gives what an index that never was pickled gives."""
+    corpus = make_corpus(40, seed=22)
+    kw = {"max_items": 60, "n_buckets": 4, "horizon_s": 1200.0, "campaign_min_authors": 3}
+    ref = Deduplicator(**kw)  # type: ignore[arg-type]
+    expected = _feed(ref, corpus, 0, len(corpus))
+    old = pickle.loads((Path(__file__).parent / "data" / "dedup_v2.pickle").read_bytes())
+    assert (old.n_items, old.n_clusters, old.max_items) == (54, 18, 60)
+    assert _feed(old, corpus, 90, len(corpus)) == expected[90:]
