@@ -44,7 +44,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
 from itertools import repeat
-from operator import getitem
+from operator import getitem, itemgetter
 from typing import Any
 
 import numpy as np
@@ -57,13 +57,14 @@ _xxh3 = xxhash.xxh3_64_intdigest
 _get = dict.get
 _pop = dict.pop
 _set = dict.__setitem__
+_first, _last = itemgetter(0), itemgetter(-1)
 _cat = b"".join
 _NONES = repeat(None)  # dict.pop default for map(); infinite, never exhausted
 # (bucket id, band keys, cluster id); one shared tuple per item. The item keeps the very key
 # objects the band tables hold (no separate signature: the keys joined are the signature), so
 # eviction pops by identity without recutting and an item costs one 16-slot tuple, not 256 bytes.
 _Item = tuple[int, tuple[bytes, ...], str]
-_Ref = tuple[int, str]  # (bucket id, cluster id)
+_Ref = tuple[int, str]  # (bucket id, cluster id); an indexed post's ref is its _Item
 
 
 def _h(text: str) -> int:
@@ -240,8 +241,8 @@ class Deduplicator:
         self._windows = _WINDOWS.setdefault(self.shingle_k, {})
         # One table per band, keyed by the band's bytes (no hashing needed to tell bands apart).
         self._tables: list[dict[bytes, _Item]] = [{} for _ in range(self.bands)]
-        self._fps: dict[int, _Ref] = {}
-        self._posts: dict[str, _Ref] = {}
+        self._fps: dict[int, _Ref | _Item] = {}
+        self._posts: dict[str, _Ref | _Item] = {}
         self._clusters: dict[str, _Row] = {}
         self._buckets: deque[_Bucket] = deque()
         self._next_bucket = 0
@@ -310,7 +311,7 @@ class Deduplicator:
         raw = norm or text.strip()
         fp = _xxh3(raw.encode("utf-8", "surrogatepass")) if raw else None  # = _h(raw), inlined
         repost = repost_of is not None or _RT_PREFIX.match(text) is not None  # is_retweet()
-        hit: _Ref | None = None
+        hit: _Ref | _Item | None = None
         if post_id is not None:
             hit = self._posts.get(post_id)
         if hit is None and repost_of is not None:
@@ -337,11 +338,21 @@ class Deduplicator:
                 m.update((s,))
             sig = array("I", m.digest()).tobytes()
             keys = self._split(sig)
-            near = self._near(sig, keys)
-            if near is not None:
-                hit = (0, near)
+            hits = list(map(_get, self._tables, keys))
+            if hits.count(None) != len(hits):
+                near = self._near(sig, hits)
+                if near is not None:
+                    hit = (0, near)
+                # A matched band's key object is already in the table (and in its owner's key
+                # tuple): keep that one rather than a second equal 49-byte object.
+                keys = tuple(
+                    [
+                        k if h is None else h[1][i]
+                        for i, (h, k) in enumerate(zip(hits, keys, strict=True))
+                    ]
+                )
         if hit is not None:
-            cid = hit[1]
+            cid = hit[-1]
         elif fp is not None:
             cid = f"{fp:016x}"
         elif repost_of is not None:
@@ -391,7 +402,13 @@ class Deduplicator:
             b.clusters.add(cid)
             b.n += 1
             self._n_items += 1
-            ref = (bid, cid)
+            ref: _Ref | _Item
+            if sig is not None and not exact:
+                ref = (bid, keys, cid)  # the item doubles as the ref: one tuple less per post
+                list(map(_set, self._tables, keys, repeat(ref)))  # 16 stores in one C loop
+                b.items.append(ref)
+            else:
+                ref = (bid, cid)
             if fp is not None:
                 self._fps[fp] = ref
                 b.fps.append(fp)
@@ -401,10 +418,6 @@ class Deduplicator:
             if repost_of is not None:
                 self._posts[repost_of] = ref
                 b.posts.append(repost_of)
-            if sig is not None and not exact:
-                item = (bid, keys, cid)
-                list(map(_set, self._tables, keys, repeat(item)))  # 16 stores in one C loop
-                b.items.append(item)
             buckets = self._buckets
             if len(buckets) > 1 and (
                 buckets[0].last_ts < self._now - self.horizon_s or self._n_items > self.max_items
@@ -412,11 +425,9 @@ class Deduplicator:
                 self._evict()
         return _result(cid, not found, exact, size, n_authors, campaign, viral)
 
-    def _near(self, sig: bytes, keys: tuple[bytes, ...]) -> str | None:
-        """Best verified cluster among the band candidates, or None."""
-        hits = list(map(_get, self._tables, keys))
-        if hits.count(None) == len(hits):
-            return None
+    def _near(self, sig: bytes, hits: list[_Item | None]) -> str | None:
+        """Best verified cluster among the band candidates (``hits``: each band's owner of the
+        post's key; at least one is not None), or None."""
         counts: dict[str, int] = {}
         sigs: dict[str, tuple[bytes, ...]] = {}
         for e in hits:
@@ -535,7 +546,7 @@ class Deduplicator:
         # Each band's keys as one column (numpy cuts the blob without a tuple per item); the
         # items' key tuples are the rows, holding the same key objects as the tables.
         cells = np.frombuffer(blob, np.dtype((np.void, 4 * self.num_perm // self.bands)))
-        cols = [c.tolist() for c in cells.reshape(-1, self.bands).T]
+        cols = [_shared(c.tolist()) for c in cells.reshape(-1, self.bands).T]
         rows = list(zip(*cols, strict=True)) if cols else []
         items: list[_Item] = []
         for bid, start, last_ts, n, n_items in state["buckets"]:
@@ -590,6 +601,12 @@ class Deduplicator:
                     table[key] = item
 
 
+def _shared(keys: list[bytes]) -> list[bytes]:
+    """Equal keys as one object, the first (as process_one shares a matched band's key)."""
+    first = dict(zip(reversed(keys), reversed(keys), strict=True))  # last value: first object
+    return keys if len(first) == len(keys) else list(map(first.__getitem__, keys))
+
+
 def _code(n: int) -> str:
     """The smallest array type code that holds 0..n."""
     return "B" if n < 1 << 8 else "H" if n < 1 << 16 else "I" if n < 1 << 32 else "Q"
@@ -598,11 +615,11 @@ def _code(n: int) -> str:
 def _refs(
     refs: Any, position: dict[int, int], index: dict[str, int]
 ) -> tuple[array[int], array[int]]:
-    """(bucket id, cluster id) pairs as two small-int arrays: bucket positions, cluster numbers."""
-    bids, cids = zip(*refs, strict=True) if refs else ((), ())
+    """Refs (bucket id first, cluster id last) as two small-int arrays: bucket positions,
+    cluster numbers."""
     return (
-        array(_code(len(position)), map(position.__getitem__, bids)),
-        array(_code(len(index)), map(index.__getitem__, cids)),
+        array(_code(len(position)), map(position.__getitem__, map(_first, refs))),
+        array(_code(len(index)), map(index.__getitem__, map(_last, refs))),
     )
 
 
@@ -612,12 +629,12 @@ def _unrefs(
     ids: list[str],
     by_id: dict[int, _Bucket],
     attr: str,
-) -> dict[Any, _Ref]:
+) -> dict[Any, _Ref | _Item]:
     """Rebuild a key -> (bucket id, cluster id) dict and each bucket's list of its keys."""
     ids_of = list(by_id)  # bucket ids by position (oldest first)
     bids, cids = list(map(ids_of.__getitem__, refs[0])), refs[1]
     refs_ = zip(bids, map(ids.__getitem__, cids), strict=True)
-    out: dict[Any, _Ref] = dict(zip(keys, refs_, strict=True))
+    out: dict[Any, _Ref | _Item] = dict(zip(keys, refs_, strict=True))
     lists = {bid: getattr(b, attr) for bid, b in by_id.items()}
     for key, bid in zip(keys, bids, strict=True):
         lists[bid].append(key)

@@ -254,3 +254,30 @@ def test_snapshot_of_the_compact_v2_format_still_loads() -> None:
     old = pickle.loads((Path(__file__).parent / "data" / "dedup_v2.pickle").read_bytes())
     assert (old.n_items, old.n_clusters, old.max_items) == (54, 18, 60)
     assert _feed(old, corpus, 90, len(corpus)) == expected[90:]
+
+
+def _key_objects_shared(d: Deduplicator) -> bool:
+    """Every live item's band key is the very object its band table holds for that key."""
+    items = [item for b in d._buckets for item in b.items]
+    for i, table in enumerate(d._tables):
+        stored = {k: k for k in table}
+        if any(item[1][i] is not stored.get(item[1][i], item[1][i]) for item in items):
+            return False
+    return bool(items)
+
+
+def test_band_key_objects_are_shared_by_items_and_tables_also_after_a_round_trip() -> None:
+    """Near-duplicates keep the table's key object for a matched band (no second equal key),
+    and a loaded snapshot shares them the same way; eviction then pops by identity."""
+    corpus = make_corpus(300, seed=4)
+    d = Deduplicator(max_items=400, n_buckets=4, horizon_s=900.0)
+    _feed(d, corpus, 0, len(corpus) // 2)
+    items = [item for b in d._buckets for item in b.items]
+    # near-duplicates in the index do share bands with earlier items (the case under test)
+    assert sum(len(t) for t in d._tables) < len(items) * d.bands
+    assert _key_objects_shared(d)
+    clone = pickle.loads(pickle.dumps(d))
+    assert _key_objects_shared(clone)
+    rest = len(corpus) // 2
+    assert _feed(clone, corpus, rest, len(corpus)) == _feed(d, corpus, rest, len(corpus))
+    assert _key_objects_shared(clone) and _key_objects_shared(d)
