@@ -57,7 +57,8 @@ _xxh3 = xxhash.xxh3_64_intdigest
 _get = dict.get
 _pop = dict.pop
 _set = dict.__setitem__
-_first, _last = itemgetter(0), itemgetter(-1)
+_first, _second, _last = itemgetter(0), itemgetter(1), itemgetter(-1)
+_RECENT = 1024  # see Deduplicator._recent
 _cat = b"".join
 _NONES = repeat(None)  # dict.pop default for map(); infinite, never exhausted
 # (bucket id, band keys, cluster id); one shared tuple per item. The item keeps the very key
@@ -241,6 +242,12 @@ class Deduplicator:
         self._windows = _WINDOWS.setdefault(self.shingle_k, {})
         # One table per band, keyed by the band's bytes (no hashing needed to tell bands apart).
         self._tables: list[dict[bytes, _Item]] = [{} for _ in range(self.bands)]
+        self._bands = range(self.bands)
+        # Signatures (as ints) of the latest indexed posts by key tuple, in two generations of
+        # up to _RECENT: most near-duplicate candidates are recent posts (the latest owner of a
+        # band key), and verifying one needs its signature as an int.
+        self._recent: dict[tuple[bytes, ...], int] = {}
+        self._recent_old: dict[tuple[bytes, ...], int] = {}
         self._fps: dict[int, _Ref | _Item] = {}
         self._posts: dict[str, _Ref | _Item] = {}
         self._clusters: dict[str, _Row] = {}
@@ -337,20 +344,17 @@ class Deduplicator:
             else:
                 m.update((s,))
             sig = array("I", m.digest()).tobytes()
+            me = int.from_bytes(sig, "little")
             keys = self._split(sig)
             hits = list(map(_get, self._tables, keys))
             if hits.count(None) != len(hits):
-                near = self._near(sig, hits)
+                near = self._near(me, hits)
                 if near is not None:
                     hit = (0, near)
                 # A matched band's key object is already in the table (and in its owner's key
                 # tuple): keep that one rather than a second equal 49-byte object.
-                keys = tuple(
-                    [
-                        k if h is None else h[1][i]
-                        for i, (h, k) in enumerate(zip(hits, keys, strict=True))
-                    ]
-                )
+                mine = (0, keys, "")
+                keys = tuple(map(getitem, map(_second, [h or mine for h in hits]), self._bands))
         if hit is not None:
             cid = hit[-1]
         elif fp is not None:
@@ -407,6 +411,10 @@ class Deduplicator:
                 ref = (bid, keys, cid)  # the item doubles as the ref: one tuple less per post
                 list(map(_set, self._tables, keys, repeat(ref)))  # 16 stores in one C loop
                 b.items.append(ref)
+                recent = self._recent
+                recent[keys] = me
+                if len(recent) >= _RECENT:
+                    self._recent_old, self._recent = recent, {}
             else:
                 ref = (bid, cid)
             if fp is not None:
@@ -425,9 +433,9 @@ class Deduplicator:
                 self._evict()
         return _result(cid, not found, exact, size, n_authors, campaign, viral)
 
-    def _near(self, sig: bytes, hits: list[_Item | None]) -> str | None:
+    def _near(self, me: int, hits: list[_Item | None]) -> str | None:
         """Best verified cluster among the band candidates (``hits``: each band's owner of the
-        post's key; at least one is not None), or None."""
+        post's key, at least one not None; ``me``: the post's signature as an int), or None."""
         counts: dict[str, int] = {}
         sigs: dict[str, tuple[bytes, ...]] = {}
         for e in hits:
@@ -438,8 +446,8 @@ class Deduplicator:
                 else:
                     counts[cid] = 1
                     sigs[cid] = e[1]  # band keys
-        me = int.from_bytes(sig, "little")
         low, high = _lanes(self.num_perm)
+        recent, old = self._recent, self._recent_old
         best, best_j = None, self.threshold
         if len(counts) == 1:
             ranked: list[str] | dict[str, int] = counts
@@ -449,7 +457,13 @@ class Deduplicator:
             # Equal 32-bit hash values, counted in one go on big ints (SWAR, ~7x faster than
             # comparing 64 elements in Python): a lane of x is non-zero iff its top bit is set
             # in ((x & 0x7fffffff) + 0x7fffffff) | x, and the add never carries across lanes.
-            x = me ^ int.from_bytes(_cat(sigs[cid]), "little")
+            keys = sigs[cid]
+            other = recent.get(keys)
+            if other is None:
+                other = old.get(keys)
+                if other is None:  # joining 16 scattered key objects: the cache saves that
+                    other = int.from_bytes(_cat(keys), "little")
+            x = me ^ other
             j = (self.num_perm - ((((x & low) + low) | x) & high).bit_count()) / self.num_perm
             if j > best_j or (j == best_j and best is None):
                 best, best_j = cid, j

@@ -281,3 +281,21 @@ def test_band_key_objects_are_shared_by_items_and_tables_also_after_a_round_trip
     rest = len(corpus) // 2
     assert _feed(clone, corpus, rest, len(corpus)) == _feed(d, corpus, rest, len(corpus))
     assert _key_objects_shared(clone) and _key_objects_shared(d)
+
+
+def test_recent_signature_cache_is_bounded_and_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """_near verifies candidates with the signature ints of recent posts when it has them and
+    rebuilds the others from their band keys: the same results whatever the cache holds."""
+    import detectors.dedup as dedup
+
+    corpus = make_corpus(300, seed=4)
+    kw = {"max_items": 300, "n_buckets": 4, "horizon_s": 900.0}
+    expected = _feed(Deduplicator(**kw), corpus, 0, len(corpus))  # type: ignore[arg-type]
+    for size in (1, 7):
+        monkeypatch.setattr(dedup, "_RECENT", size)
+        d = Deduplicator(**kw)  # type: ignore[arg-type]
+        assert _feed(d, corpus, 0, len(corpus)) == expected
+        assert len(d._recent) < size and len(d._recent_old) <= size
+    assert len({r.cluster_id for r in expected}) < len(expected) * 0.8  # near-dups were verified
