@@ -57,14 +57,9 @@ _xxh3 = xxhash.xxh3_64_intdigest
 _get = dict.get
 _pop = dict.pop
 _set = dict.__setitem__
-_first, _second, _last = itemgetter(0), itemgetter(1), itemgetter(-1)
-_RECENT = 1024  # see Deduplicator._recent
-_cat = b"".join
+_first, _last = itemgetter(0), itemgetter(-1)
 _NONES = repeat(None)  # dict.pop default for map(); infinite, never exhausted
-# (bucket id, band keys, cluster id); one shared tuple per item. The item keeps the very key
-# objects the band tables hold (no separate signature: the keys joined are the signature), so
-# eviction pops by identity without recutting and an item costs one 16-slot tuple, not 256 bytes.
-_Item = tuple[int, tuple[bytes, ...], str]
+_Item = tuple[int, bytes, str]  # (bucket id, signature, cluster id); one shared tuple per item
 _Ref = tuple[int, str]  # (bucket id, cluster id); an indexed post's ref is its _Item
 
 
@@ -159,7 +154,7 @@ class _Bucket:
         self.start = start
         self.last_ts = start
         self.n = 0
-        self.items: list[_Item] = []  # the band tables' values
+        self.items: list[_Item] = []  # the band tables' values; keys are recut on eviction
         self.fps: list[int] = []
         self.posts: list[str] = []
         self.clusters: set[str] = set()
@@ -242,12 +237,6 @@ class Deduplicator:
         self._windows = _WINDOWS.setdefault(self.shingle_k, {})
         # One table per band, keyed by the band's bytes (no hashing needed to tell bands apart).
         self._tables: list[dict[bytes, _Item]] = [{} for _ in range(self.bands)]
-        self._bands = range(self.bands)
-        # Signatures (as ints) of the latest indexed posts by key tuple, in two generations of
-        # up to _RECENT: most near-duplicate candidates are recent posts (the latest owner of a
-        # band key), and verifying one needs its signature as an int.
-        self._recent: dict[tuple[bytes, ...], int] = {}
-        self._recent_old: dict[tuple[bytes, ...], int] = {}
         self._fps: dict[int, _Ref | _Item] = {}
         self._posts: dict[str, _Ref | _Item] = {}
         self._clusters: dict[str, _Row] = {}
@@ -344,17 +333,10 @@ class Deduplicator:
             else:
                 m.update((s,))
             sig = array("I", m.digest()).tobytes()
-            me = int.from_bytes(sig, "little")
             keys = self._split(sig)
-            hits = list(map(_get, self._tables, keys))
-            if hits.count(None) != len(hits):
-                near = self._near(me, hits)
-                if near is not None:
-                    hit = (0, near)
-                # A matched band's key object is already in the table (and in its owner's key
-                # tuple): keep that one rather than a second equal 49-byte object.
-                mine = (0, keys, "")
-                keys = tuple(map(getitem, map(_second, [h or mine for h in hits]), self._bands))
+            near = self._near(sig, keys)
+            if near is not None:
+                hit = (0, near)
         if hit is not None:
             cid = hit[-1]
         elif fp is not None:
@@ -408,13 +390,9 @@ class Deduplicator:
             self._n_items += 1
             ref: _Ref | _Item
             if sig is not None and not exact:
-                ref = (bid, keys, cid)  # the item doubles as the ref: one tuple less per post
+                ref = (bid, sig, cid)  # the item doubles as the ref: one tuple less per post
                 list(map(_set, self._tables, keys, repeat(ref)))  # 16 stores in one C loop
                 b.items.append(ref)
-                recent = self._recent
-                recent[keys] = me
-                if len(recent) >= _RECENT:
-                    self._recent_old, self._recent = recent, {}
             else:
                 ref = (bid, cid)
             if fp is not None:
@@ -433,11 +411,13 @@ class Deduplicator:
                 self._evict()
         return _result(cid, not found, exact, size, n_authors, campaign, viral)
 
-    def _near(self, me: int, hits: list[_Item | None]) -> str | None:
-        """Best verified cluster among the band candidates (``hits``: each band's owner of the
-        post's key, at least one not None; ``me``: the post's signature as an int), or None."""
+    def _near(self, sig: bytes, keys: tuple[bytes, ...]) -> str | None:
+        """Best verified cluster among the band candidates, or None."""
+        hits = list(map(_get, self._tables, keys))
+        if hits.count(None) == len(hits):
+            return None
         counts: dict[str, int] = {}
-        sigs: dict[str, tuple[bytes, ...]] = {}
+        sigs: dict[str, bytes] = {}
         for e in hits:
             if e is not None:
                 cid = e[2]
@@ -445,9 +425,9 @@ class Deduplicator:
                     counts[cid] += 1
                 else:
                     counts[cid] = 1
-                    sigs[cid] = e[1]  # band keys
+                    sigs[cid] = e[1]
+        me = int.from_bytes(sig, "little")
         low, high = _lanes(self.num_perm)
-        recent, old = self._recent, self._recent_old
         best, best_j = None, self.threshold
         if len(counts) == 1:
             ranked: list[str] | dict[str, int] = counts
@@ -457,13 +437,7 @@ class Deduplicator:
             # Equal 32-bit hash values, counted in one go on big ints (SWAR, ~7x faster than
             # comparing 64 elements in Python): a lane of x is non-zero iff its top bit is set
             # in ((x & 0x7fffffff) + 0x7fffffff) | x, and the add never carries across lanes.
-            keys = sigs[cid]
-            other = recent.get(keys)
-            if other is None:
-                other = old.get(keys)
-                if other is None:  # joining 16 scattered key objects: the cache saves that
-                    other = int.from_bytes(_cat(keys), "little")
-            x = me ^ other
+            x = me ^ int.from_bytes(sigs[cid], "little")
             j = (self.num_perm - ((((x & low) + low) | x) & high).bit_count()) / self.num_perm
             if j > best_j or (j == best_j and best is None):
                 best, best_j = cid, j
@@ -488,11 +462,11 @@ class Deduplicator:
             b = buckets.popleft()
             bid = b.id
             self._n_items -= b.n
-            tables, n = self._tables, self.bands
+            tables, split, n = self._tables, self._split, self.bands
             for item in b.items:
                 # Pop every band key in one C-level pass, then put back the (fewer) keys a
                 # later post had taken over; same tables as deleting only this item's keys.
-                keys = item[1]
+                keys = split(item[1])
                 owners = list(map(_pop, tables, keys, _NONES))
                 if owners.count(item) != n:
                     for table, key, owner in zip(tables, keys, owners, strict=True):
@@ -526,7 +500,7 @@ class Deduplicator:
         sigs: list[bytes] = []
         item_cluster = array(code)
         for b in self._buckets:
-            sigs.extend([_cat(item[1]) for item in b.items])
+            sigs.extend([item[1] for item in b.items])
             item_cluster.extend([index[item[2]] for item in b.items])
         fps, posts = self._fps, self._posts
         return {
@@ -556,24 +530,27 @@ class Deduplicator:
         clusters = list(zip(*state["clusters"], strict=True))
         self._clusters = dict(zip(ids, clusters, strict=True))
         by_id: dict[int, _Bucket] = {}
+        sig_len = 4 * self.num_perm
         blob, item_cluster = state["item_sigs"], state["item_cluster"]
-        # Each band's keys as one column (numpy cuts the blob without a tuple per item); the
-        # items' key tuples are the rows, holding the same key objects as the tables.
-        cells = np.frombuffer(blob, np.dtype((np.void, 4 * self.num_perm // self.bands)))
-        cols = [_shared(c.tolist()) for c in cells.reshape(-1, self.bands).T]
-        rows = list(zip(*cols, strict=True)) if cols else []
         items: list[_Item] = []
         for bid, start, last_ts, n, n_items in state["buckets"]:
             b = by_id[bid] = _Bucket(bid, start)
             b.last_ts, b.n = last_ts, n
             k0 = len(items)
-            items.extend((bid, rows[k], ids[item_cluster[k]]) for k in range(k0, k0 + n_items))
+            items.extend(
+                (bid, blob[k * sig_len : (k + 1) * sig_len], ids[item_cluster[k]])
+                for k in range(k0, k0 + n_items)
+            )
             b.items = items[k0:]
             self._buckets.append(b)
         # Replaying the items oldest first leaves each band key with its latest live item,
         # as the tables were (a key whose latest item was evicted had been deleted with it).
-        if items:
-            self._tables = [dict(zip(col, items, strict=True)) for col in cols]
+        if items:  # each band's keys as one column (numpy cuts the blob without a tuple per item)
+            cells = np.frombuffer(blob, np.dtype((np.void, sig_len // self.bands)))
+            cells = cells.reshape(len(items), self.bands)
+            self._tables = [
+                dict(zip(cells[:, i].tolist(), items, strict=True)) for i in range(self.bands)
+            ]
         for cid, c in self._clusters.items():
             by_id[c[_LAST]].clusters.add(cid)
         self._fps = _unrefs(state["fps"], state["fp_refs"], ids, by_id, "fps")
@@ -606,19 +583,13 @@ class Deduplicator:
                 for i in range(self.bands):
                     e = old.get(_xxh3(sig[i * w : (i + 1) * w], seed=i))
                     if e is not None and e[0] == b.id and e[1] == sig:
-                        items.append((b.id, self._split(sig), e[2]))
+                        items.append((b.id, sig, e[2]))
                         break
             b.items = items
             self._buckets.append(b)
             for item in items:
-                for table, key in zip(self._tables, item[1], strict=True):
+                for table, key in zip(self._tables, self._split(item[1]), strict=True):
                     table[key] = item
-
-
-def _shared(keys: list[bytes]) -> list[bytes]:
-    """Equal keys as one object, the first (as process_one shares a matched band's key)."""
-    first = dict(zip(reversed(keys), reversed(keys), strict=True))  # last value: first object
-    return keys if len(first) == len(keys) else list(map(first.__getitem__, keys))
 
 
 def _code(n: int) -> str:
