@@ -43,8 +43,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
-from itertools import repeat
-from operator import getitem, itemgetter
+from itertools import compress, repeat
+from operator import getitem, ne
 from typing import Any
 
 import numpy as np
@@ -55,10 +55,9 @@ from detectors.text import _RT_PREFIX, normalize
 
 _xxh3 = xxhash.xxh3_64_intdigest
 _get = dict.get
-_pop = dict.pop
-_set = dict.__setitem__
-_first, _last = itemgetter(0), itemgetter(-1)
-_NONES = repeat(None)  # dict.pop default for map(); infinite, never exhausted
+_ZEROS = repeat(0)  # (builtin functions in map(): vectorcalls; itemgetter, slot wrappers:
+# an argument tuple per call on 3.11)
+_cat = b"".join
 _Item = tuple[int, bytes, str]  # (bucket id, signature, cluster id); one shared tuple per item
 _Ref = tuple[int, str]  # (bucket id, cluster id); an indexed post's ref is its _Item
 
@@ -232,6 +231,7 @@ class Deduplicator:
     def _init_index(self) -> None:
         self._split_format = f"{4 * self.num_perm // self.bands}s" * self.bands
         self._split = _splitter(self._split_format)
+        self._cell = np.dtype((np.void, 4 * self.num_perm // self.bands))
         self._width = self.horizon_s / self.n_buckets
         self._bucket_cap = max(1, self.max_items // self.n_buckets)
         self._windows = _WINDOWS.setdefault(self.shingle_k, {})
@@ -391,7 +391,8 @@ class Deduplicator:
             ref: _Ref | _Item
             if sig is not None and not exact:
                 ref = (bid, sig, cid)  # the item doubles as the ref: one tuple less per post
-                list(map(_set, self._tables, keys, repeat(ref)))  # 16 stores in one C loop
+                for table, key in zip(self._tables, keys, strict=True):
+                    table[key] = ref
                 b.items.append(ref)
             else:
                 ref = (bid, cid)
@@ -462,16 +463,20 @@ class Deduplicator:
             b = buckets.popleft()
             bid = b.id
             self._n_items -= b.n
-            tables, split, n = self._tables, self._split, self.bands
-            for item in b.items:
-                # Pop every band key in one C-level pass, then put back the (fewer) keys a
-                # later post had taken over; same tables as deleting only this item's keys.
-                keys = split(item[1])
-                owners = list(map(_pop, tables, keys, _NONES))
-                if owners.count(item) != n:
-                    for table, key, owner in zip(tables, keys, owners, strict=True):
-                        if owner is not item and owner is not None:
-                            table[key] = owner
+            items = b.items
+            if items:
+                # Band by band, in C-level passes over the whole bucket: pop its keys (a key
+                # two of its items share pops once, then gives ``gone``), then put back the
+                # keys whose owner is a later bucket's post; the tables end as deleting only the
+                # keys each item still owned would leave them.
+                gone, bids = (bid,), repeat(bid)
+                cells = np.frombuffer(_cat([item[1] for item in items]), self._cell)
+                cells = cells.reshape(len(items), self.bands)
+                for i, table in enumerate(self._tables):
+                    keys = cells[:, i].tolist()
+                    owners: list[Any] = list(map(table.pop, keys, repeat(gone)))
+                    flags = map(ne, map(getitem, owners, _ZEROS), bids)  # owner of a later bucket
+                    table.update(compress(zip(keys, owners, strict=True), flags))
             fps = self._fps
             for fp in b.fps:
                 f = fps.get(fp)
@@ -603,8 +608,8 @@ def _refs(
     """Refs (bucket id first, cluster id last) as two small-int arrays: bucket positions,
     cluster numbers."""
     return (
-        array(_code(len(position)), map(position.__getitem__, map(_first, refs))),
-        array(_code(len(index)), map(index.__getitem__, map(_last, refs))),
+        array(_code(len(position)), map(position.__getitem__, map(getitem, refs, _ZEROS))),
+        array(_code(len(index)), map(index.__getitem__, map(getitem, refs, repeat(-1)))),
     )
 
 
