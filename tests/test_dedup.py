@@ -254,3 +254,27 @@ def test_snapshot_of_the_compact_v2_format_still_loads() -> None:
     old = pickle.loads((Path(__file__).parent / "data" / "dedup_v2.pickle").read_bytes())
     assert (old.n_items, old.n_clusters, old.max_items) == (54, 18, 60)
     assert _feed(old, corpus, 90, len(corpus)) == expected[90:]
+
+
+def test_band_tables_hold_exactly_the_latest_live_owner_of_each_key() -> None:
+    """Bucket eviction (band by band, pop then put back later owners) leaves each band table
+    as the live items define it: every key of a live item, owned by the latest item holding
+    it, and nothing else; near-duplicates make items of one bucket share keys."""
+    corpus = make_corpus(300, seed=4)
+    d = Deduplicator(max_items=150, n_buckets=5, horizon_s=600.0)
+    evictions = shared = 0
+    for k, p in enumerate(corpus):
+        oldest = d._buckets[0].id if d._buckets else 0
+        d.process_one(p.text, p.author, p.ts, p.repost_of, post_id=p.post_id)
+        evictions += d._buckets[0].id != oldest
+        if k % 25:
+            continue
+        for i, table in enumerate(d._tables):
+            expected: dict[bytes, object] = {}
+            for b in d._buckets:
+                for item in b.items:
+                    key = d._split(item[1])[i]
+                    shared += key in expected
+                    expected[key] = item
+            assert table == expected, (k, i)
+    assert evictions > 10 and shared > 100
