@@ -464,12 +464,12 @@ class Deduplicator:
             bid = b.id
             self._n_items -= b.n
             items = b.items
+            gone, bids = (bid,), repeat(bid)
             if items:
                 # Band by band, in C-level passes over the whole bucket: pop its keys (a key
                 # two of its items share pops once, then gives ``gone``), then put back the
                 # keys whose owner is a later bucket's post; the tables end as deleting only the
                 # keys each item still owned would leave them.
-                gone, bids = (bid,), repeat(bid)
                 cells = np.frombuffer(_cat([item[1] for item in items]), self._cell)
                 cells = cells.reshape(len(items), self.bands)
                 for i, table in enumerate(self._tables):
@@ -477,16 +477,14 @@ class Deduplicator:
                     owners: list[Any] = list(map(table.pop, keys, repeat(gone)))
                     flags = map(ne, map(getitem, owners, _ZEROS), bids)  # owner of a later bucket
                     table.update(compress(zip(keys, owners, strict=True), flags))
-            fps = self._fps
-            for fp in b.fps:
-                f = fps.get(fp)
-                if f is not None and f[0] == bid:
-                    del fps[fp]
-            posts = self._posts
-            for pid in b.posts:
-                q = posts.get(pid)
-                if q is not None and q[0] == bid:
-                    del posts[pid]
+            lists: tuple[tuple[dict[Any, Any], list[Any]], ...] = (
+                (self._fps, b.fps),
+                (self._posts, b.posts),
+            )
+            for refs, ids in lists:  # the same way: pop, put back a later bucket's refs
+                held: list[Any] = list(map(refs.pop, ids, repeat(gone)))
+                later = map(ne, map(getitem, held, _ZEROS), bids)
+                refs.update(compress(zip(ids, held, strict=True), later))
             clusters = self._clusters
             for cid in b.clusters:
                 c = clusters.get(cid)

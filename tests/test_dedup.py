@@ -259,7 +259,8 @@ def test_snapshot_of_the_compact_v2_format_still_loads() -> None:
 def test_band_tables_hold_exactly_the_latest_live_owner_of_each_key() -> None:
     """Bucket eviction (band by band, pop then put back later owners) leaves each band table
     as the live items define it: every key of a live item, owned by the latest item holding
-    it, and nothing else; near-duplicates make items of one bucket share keys."""
+    it, and nothing else; near-duplicates make items of one bucket share keys. The same for
+    the fingerprint and post-id refs."""
     corpus = make_corpus(300, seed=4)
     d = Deduplicator(max_items=150, n_buckets=5, horizon_s=600.0)
     evictions = shared = 0
@@ -277,4 +278,7 @@ def test_band_tables_hold_exactly_the_latest_live_owner_of_each_key() -> None:
                     shared += key in expected
                     expected[key] = item
             assert table == expected, (k, i)
+        for refs, attr in ((d._fps, "fps"), (d._posts, "posts")):  # evicted the same way
+            latest = {key: b.id for b in d._buckets for key in getattr(b, attr)}
+            assert {key: ref[0] for key, ref in refs.items()} == latest, (k, attr)
     assert evictions > 10 and shared > 100
