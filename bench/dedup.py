@@ -1,5 +1,6 @@
 """Deduplicator benchmark: accuracy on a generated corpus, throughput, snapshot (pickle) cost of a
-full 25k-post index, memory over a long run.
+full 25k-post index, the worker's eviction steady state (us/post, bytes per indexed item), memory
+over a long run.
 
 ``python -m bench.dedup [--n 1000000] [--seed 0]``. The corpus generator lives here so the tests
 (tests/test_dedup.py) and this benchmark judge the detector on the same kind of data.
@@ -14,8 +15,10 @@ import random
 import resource
 import sys
 import time
+import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 
 from tqdm import tqdm
@@ -211,6 +214,38 @@ def stream(n: int, seed: int = 0, rate: float = 100.0) -> Iterator[tuple[str, st
         yield text, f"a{rng.getrandbits(24)}", i / rate
 
 
+def _worker_steady_state(seed: int, n: int = 60_000, chunk: int = 5_000) -> dict[str, float]:
+    """The enrich child's use: ``Deduplicator(horizon_s=21600, max_items=25_000)`` fed aware
+    datetimes and post ids at 5k posts/s, so whole buckets are evicted every ~2k posts. The
+    index is built under tracemalloc (bytes per indexed item), then timed past that point."""
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    feed = [
+        (text, author, t0 + timedelta(seconds=ts), f"w{i}")
+        for i, (text, author, ts) in enumerate(stream(n, seed + 4, rate=5000.0))
+    ]
+    warm = n // 2
+    gc.collect()
+    tracemalloc.start()
+    dd = Deduplicator(horizon_s=21600, max_items=25_000, seed=seed)
+    for text, author, ts, pid in feed[:warm]:
+        dd.process_one(text, author, ts, None, post_id=pid)
+    gc.collect()
+    per_item = tracemalloc.get_traced_memory()[0] / dd.n_items
+    tracemalloc.stop()
+    cpu: list[float] = []
+    for i in range(warm, n, chunk):
+        c0 = time.process_time()
+        for text, author, ts, pid in feed[i : i + chunk]:
+            dd.process_one(text, author, ts, None, post_id=pid)
+        cpu.append(time.process_time() - c0)
+    return {
+        "us_per_post": min(cpu) / chunk * 1e6,
+        "bytes_per_item": per_item,
+        "items": dd.n_items,
+        "chunk": chunk,
+    }
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
@@ -279,6 +314,14 @@ def main(argv: list[str] | None = None) -> int:
     del dd, blob
     gc.collect()
 
+    steady = _worker_steady_state(args.seed)
+    print(
+        f"worker steady state (max_items 25,000, evicting): {steady['us_per_post']:.1f} us/post "
+        f"(best {steady['chunk']:,}-post chunk, CPU), index {steady['bytes_per_item']:,.0f} "
+        f"B/item (tracemalloc, {steady['items']:,} items)"
+    )
+    gc.collect()
+
     # Memory over a long run: RSS sampled every n/20 posts while the index rotates.
     dd = Deduplicator(seed=args.seed)
     samples: list[tuple[int, float, int, int]] = []
@@ -310,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "posts_per_s_wall": pps_wall,
         "posts_per_s_best_chunk": pps_best,
         "snapshot": snapshot,
+        "worker_steady_state": steady,
         "memory_samples": samples,
         "n": args.n,
     }

@@ -43,8 +43,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cache
-from itertools import repeat
-from operator import getitem
+from itertools import compress, repeat
+from operator import getitem, ne
 from typing import Any
 
 import numpy as np
@@ -55,10 +55,11 @@ from detectors.text import _RT_PREFIX, normalize
 
 _xxh3 = xxhash.xxh3_64_intdigest
 _get = dict.get
-_pop = dict.pop
-_NONES = repeat(None)  # dict.pop default for map(); infinite, never exhausted
+_ZEROS = repeat(0)  # (builtin functions in map(): vectorcalls; itemgetter, slot wrappers:
+# an argument tuple per call on 3.11)
+_cat = b"".join
 _Item = tuple[int, bytes, str]  # (bucket id, signature, cluster id); one shared tuple per item
-_Ref = tuple[int, str]  # (bucket id, cluster id)
+_Ref = tuple[int, str]  # (bucket id, cluster id); an indexed post's ref is its _Item
 
 
 def _h(text: str) -> int:
@@ -100,12 +101,14 @@ class DedupResult:
     viral: bool
 
 
-# A cluster is a list (built without a Python-level __init__, pickled column-wise):
+# A cluster is a tuple, replaced on every post (pickled column-wise; a tuple of atomic values
+# leaves the garbage collector's lists, a list never would):
 # [size, reposts, authors, new_authors, repost_ts, campaign, viral, last_bucket] where authors is
 # None, one author hash, or a set once there are two; new_authors holds the arrival times of the
 # latest original authors, repost_ts the times of the latest reposts.
-_Row = list[Any]
+_Row = tuple[Any, ...]
 _SIZE, _REPOSTS, _AUTHORS, _ARRIVALS, _RTS, _CAMPAIGN, _VIRAL, _LAST = range(8)
+_EMPTY: _Row = (0, 0, None, (), (), False, False, -1)
 
 
 _new = object.__new__
@@ -172,9 +175,11 @@ class Deduplicator:
     Parameters: ``threshold`` is the minimum estimated Jaccard similarity of the char
     ``shingle_k``-gram sets for a near-duplicate; texts shorter than ``min_chars`` after
     normalisation are matched exactly only ("so bad" vs "so sad"); the first ``max_chars``
-    characters are shingled. An indexed post costs about 2 KB (16 band keys, a 256-byte
-    signature), so the default ``max_items`` bounds the index near 200 MB. Pickles are compact
-    (flat arrays, ~0.3 KB per post; the band tables are rebuilt on load).
+    characters are shingled. An indexed post costs about 2.4 KB (bench.dedup, tracemalloc of a
+    full index: its 16 band-table entries ~0.85 KB and their 16 key objects ~0.7 KB, the
+    256-byte signature, the refs and cluster rows), so the default ``max_items`` bounds the
+    index near 240 MB. Pickles are compact (flat arrays, ~0.3 KB per post; the band tables are
+    rebuilt on load).
     """
 
     def __init__(
@@ -228,13 +233,14 @@ class Deduplicator:
     def _init_index(self) -> None:
         self._split_format = f"{4 * self.num_perm // self.bands}s" * self.bands
         self._split = _splitter(self._split_format)
+        self._cell = np.dtype((np.void, 4 * self.num_perm // self.bands))
         self._width = self.horizon_s / self.n_buckets
         self._bucket_cap = max(1, self.max_items // self.n_buckets)
         self._windows = _WINDOWS.setdefault(self.shingle_k, {})
         # One table per band, keyed by the band's bytes (no hashing needed to tell bands apart).
         self._tables: list[dict[bytes, _Item]] = [{} for _ in range(self.bands)]
-        self._fps: dict[int, _Ref] = {}
-        self._posts: dict[str, _Ref] = {}
+        self._fps: dict[int, _Ref | _Item] = {}
+        self._posts: dict[str, _Ref | _Item] = {}
         self._clusters: dict[str, _Row] = {}
         self._buckets: deque[_Bucket] = deque()
         self._next_bucket = 0
@@ -303,7 +309,7 @@ class Deduplicator:
         raw = norm or text.strip()
         fp = _xxh3(raw.encode("utf-8", "surrogatepass")) if raw else None  # = _h(raw), inlined
         repost = repost_of is not None or _RT_PREFIX.match(text) is not None  # is_retweet()
-        hit: _Ref | None = None
+        hit: _Ref | _Item | None = None
         if post_id is not None:
             hit = self._posts.get(post_id)
         if hit is None and repost_of is not None:
@@ -334,7 +340,7 @@ class Deduplicator:
             if near is not None:
                 hit = (0, near)
         if hit is not None:
-            cid = hit[1]
+            cid = hit[-1]
         elif fp is not None:
             cid = f"{fp:016x}"
         elif repost_of is not None:
@@ -344,7 +350,7 @@ class Deduplicator:
         c = self._clusters.get(cid)  # a hit's cluster, or rejoining a live one (evicted index)
         found = hit is not None or c is not None
         if c is None:
-            c = [0, 0, None, (), (), False, False, -1]
+            c = _EMPTY
         author = _xxh3(author_id.encode("utf-8", "surrogatepass"))  # = _h(author_id)
         size = c[_SIZE] + 1
         reposts = c[_REPOSTS] + repost
@@ -380,12 +386,18 @@ class Deduplicator:
                     a.add(author)
             b = self._bucket_for(t)
             bid = b.id
-            c[:] = (size, reposts, a, arrivals, rts, campaign, viral, bid)
-            self._clusters[cid] = c
+            self._clusters[cid] = (size, reposts, a, arrivals, rts, campaign, viral, bid)
             b.clusters.add(cid)
             b.n += 1
             self._n_items += 1
-            ref = (bid, cid)
+            ref: _Ref | _Item
+            if sig is not None and not exact:
+                ref = (bid, sig, cid)  # the item doubles as the ref: one tuple less per post
+                for table, key in zip(self._tables, keys, strict=True):
+                    table[key] = ref
+                b.items.append(ref)
+            else:
+                ref = (bid, cid)
             if fp is not None:
                 self._fps[fp] = ref
                 b.fps.append(fp)
@@ -395,11 +407,6 @@ class Deduplicator:
             if repost_of is not None:
                 self._posts[repost_of] = ref
                 b.posts.append(repost_of)
-            if sig is not None and not exact:
-                item = (bid, sig, cid)
-                for table, key in zip(self._tables, keys, strict=True):
-                    table[key] = item
-                b.items.append(item)
             buckets = self._buckets
             if len(buckets) > 1 and (
                 buckets[0].last_ts < self._now - self.horizon_s or self._n_items > self.max_items
@@ -458,26 +465,28 @@ class Deduplicator:
             b = buckets.popleft()
             bid = b.id
             self._n_items -= b.n
-            tables, split, n = self._tables, self._split, self.bands
-            for item in b.items:
-                # Pop every band key in one C-level pass, then put back the (fewer) keys a
-                # later post had taken over; same tables as deleting only this item's keys.
-                keys = split(item[1])
-                owners = list(map(_pop, tables, keys, _NONES))
-                if owners.count(item) != n:
-                    for table, key, owner in zip(tables, keys, owners, strict=True):
-                        if owner is not item and owner is not None:
-                            table[key] = owner
-            fps = self._fps
-            for fp in b.fps:
-                f = fps.get(fp)
-                if f is not None and f[0] == bid:
-                    del fps[fp]
-            posts = self._posts
-            for pid in b.posts:
-                q = posts.get(pid)
-                if q is not None and q[0] == bid:
-                    del posts[pid]
+            items = b.items
+            gone, bids = (bid,), repeat(bid)
+            if items:
+                # Band by band, in C-level passes over the whole bucket: pop its keys (a key
+                # two of its items share pops once, then gives ``gone``), then put back the
+                # keys whose owner is a later bucket's post; the tables end as deleting only the
+                # keys each item still owned would leave them.
+                cells = np.frombuffer(_cat([item[1] for item in items]), self._cell)
+                cells = cells.reshape(len(items), self.bands)
+                for i, table in enumerate(self._tables):
+                    keys = cells[:, i].tolist()
+                    owners: list[Any] = list(map(table.pop, keys, repeat(gone)))
+                    flags = map(ne, map(getitem, owners, _ZEROS), bids)  # owner of a later bucket
+                    table.update(compress(zip(keys, owners, strict=True), flags))
+            lists: tuple[tuple[dict[Any, Any], list[Any]], ...] = (
+                (self._fps, b.fps),
+                (self._posts, b.posts),
+            )
+            for refs, ids in lists:  # the same way: pop, put back a later bucket's refs
+                held: list[Any] = list(map(refs.pop, ids, repeat(gone)))
+                later = map(ne, map(getitem, held, _ZEROS), bids)
+                refs.update(compress(zip(ids, held, strict=True), later))
             clusters = self._clusters
             for cid in b.clusters:
                 c = clusters.get(cid)
@@ -523,7 +532,7 @@ class Deduplicator:
         self._init_index()
         self._next_bucket, self._n_items, self._now = state["clock"]
         ids = state["cluster_ids"].split("\n") if state["cluster_ids"] else []
-        clusters = list(map(list, zip(*state["clusters"], strict=True)))
+        clusters = list(zip(*state["clusters"], strict=True))
         self._clusters = dict(zip(ids, clusters, strict=True))
         by_id: dict[int, _Bucket] = {}
         sig_len = 4 * self.num_perm
@@ -565,8 +574,8 @@ class Deduplicator:
             state["_now"],
         )
         self._clusters = {
-            cid: [c.size, c.reposts, c.authors, c.new_authors, c.repost_ts, c.campaign, c.viral,
-                  c.last_bucket]
+            cid: (c.size, c.reposts, c.authors, c.new_authors, c.repost_ts, c.campaign, c.viral,
+                  c.last_bucket)
             for cid, c in state["_clusters"].items()
         }  # fmt: skip
         self._fps, self._posts = state["_fps"], state["_posts"]
@@ -596,11 +605,11 @@ def _code(n: int) -> str:
 def _refs(
     refs: Any, position: dict[int, int], index: dict[str, int]
 ) -> tuple[array[int], array[int]]:
-    """(bucket id, cluster id) pairs as two small-int arrays: bucket positions, cluster numbers."""
-    bids, cids = zip(*refs, strict=True) if refs else ((), ())
+    """Refs (bucket id first, cluster id last) as two small-int arrays: bucket positions,
+    cluster numbers."""
     return (
-        array(_code(len(position)), map(position.__getitem__, bids)),
-        array(_code(len(index)), map(index.__getitem__, cids)),
+        array(_code(len(position)), map(position.__getitem__, map(getitem, refs, _ZEROS))),
+        array(_code(len(index)), map(index.__getitem__, map(getitem, refs, repeat(-1)))),
     )
 
 
@@ -610,12 +619,12 @@ def _unrefs(
     ids: list[str],
     by_id: dict[int, _Bucket],
     attr: str,
-) -> dict[Any, _Ref]:
+) -> dict[Any, _Ref | _Item]:
     """Rebuild a key -> (bucket id, cluster id) dict and each bucket's list of its keys."""
     ids_of = list(by_id)  # bucket ids by position (oldest first)
     bids, cids = list(map(ids_of.__getitem__, refs[0])), refs[1]
     refs_ = zip(bids, map(ids.__getitem__, cids), strict=True)
-    out: dict[Any, _Ref] = dict(zip(keys, refs_, strict=True))
+    out: dict[Any, _Ref | _Item] = dict(zip(keys, refs_, strict=True))
     lists = {bid: getattr(b, attr) for bid, b in by_id.items()}
     for key, bid in zip(keys, bids, strict=True):
         lists[bid].append(key)

@@ -240,3 +240,45 @@ def test_fast_result_constructor_builds_the_same_frozen_dataclass() -> None:
     assert dataclasses.astuple(r) == args and repr(r) == repr(DedupResult(*args))
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.cluster_size = 4  # type: ignore[misc]
+
+
+def test_snapshot_of_the_compact_v2_format_still_loads() -> None:
+    """tests/data/dedup_v2.pickle: a compact (version 2) snapshot written by detectors/dedup.py
+    at 7385e69 (make_corpus(40, seed=22), first 90 posts, buckets already evicted), before the
+    items held their band keys instead of the signature. Loaded by this version, the rest of
+    the stream gives what an index that never was pickled gives."""
+    corpus = make_corpus(40, seed=22)
+    kw = {"max_items": 60, "n_buckets": 4, "horizon_s": 1200.0, "campaign_min_authors": 3}
+    ref = Deduplicator(**kw)  # type: ignore[arg-type]
+    expected = _feed(ref, corpus, 0, len(corpus))
+    old = pickle.loads((Path(__file__).parent / "data" / "dedup_v2.pickle").read_bytes())
+    assert (old.n_items, old.n_clusters, old.max_items) == (54, 18, 60)
+    assert _feed(old, corpus, 90, len(corpus)) == expected[90:]
+
+
+def test_band_tables_hold_exactly_the_latest_live_owner_of_each_key() -> None:
+    """Bucket eviction (band by band, pop then put back later owners) leaves each band table
+    as the live items define it: every key of a live item, owned by the latest item holding
+    it, and nothing else; near-duplicates make items of one bucket share keys. The same for
+    the fingerprint and post-id refs."""
+    corpus = make_corpus(300, seed=4)
+    d = Deduplicator(max_items=150, n_buckets=5, horizon_s=600.0)
+    evictions = shared = 0
+    for k, p in enumerate(corpus):
+        oldest = d._buckets[0].id if d._buckets else 0
+        d.process_one(p.text, p.author, p.ts, p.repost_of, post_id=p.post_id)
+        evictions += d._buckets[0].id != oldest
+        if k % 25:
+            continue
+        for i, table in enumerate(d._tables):
+            expected: dict[bytes, object] = {}
+            for b in d._buckets:
+                for item in b.items:
+                    key = d._split(item[1])[i]
+                    shared += key in expected
+                    expected[key] = item
+            assert table == expected, (k, i)
+        for refs, attr in ((d._fps, "fps"), (d._posts, "posts")):  # evicted the same way
+            latest = {key: b.id for b in d._buckets for key in getattr(b, attr)}
+            assert {key: ref[0] for key, ref in refs.items()} == latest, (k, attr)
+    assert evictions > 10 and shared > 100
