@@ -14,8 +14,9 @@ Two phases against one worker (fresh topics and database per run):
    ``created_at`` (= produce time). Both are whole seconds in ClickHouse, so figures are
    +-1 s. A rate above what the worker sustains shows up as a growing latency.
 
-Also prints the worker's peak RSS (worker + child peaks: an upper bound) and the load average
-(1 min) at the start and end of each phase. ``--phases max`` or ``--phases rate`` runs one of them.
+Also prints the worker's peak RSS (worker + child peaks: an upper bound; and the largest sum
+of their RSS sampled every 0.5 s, ``worker_rss_mb_max_sum``) and the load average (1 min) at the
+start and end of each phase. ``--phases max`` or ``--phases rate`` runs one of them.
 
     .venv/bin/python -m bench.pipeline                        # 50k preloaded + 20 s at 500/s
     .venv/bin/python -m bench.pipeline --n 1000000 --rate 5000 --seconds 60
@@ -28,6 +29,7 @@ import asyncio
 import os
 import random
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -74,6 +76,34 @@ def _peak_rss_each_mb(pid: int) -> list[float]:
 def _peak_rss_mb(pid: int) -> float:
     """Peak RSS of the worker plus each child's peak: an upper bound of their sum's peak."""
     return sum(_peak_rss_each_mb(pid))
+
+
+def _rss_mb(pid: int) -> float:
+    """Current RSS (VmRSS) of the worker and its children, summed."""
+    total = 0
+    for p in _family(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+class _RssWatch(threading.Thread):
+    """The largest sum of the worker's and its children's RSS, sampled every ``every_s``: what
+    the machine had to hold at once (the sum of each process's peak over-counts when the
+    peaks fall at different times)."""
+
+    def __init__(self, pid: int, every_s: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every_s, self.max_mb = pid, every_s, 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every_s):
+            self.max_mb = max(self.max_mb, _rss_mb(self.pid))
 
 
 def _cpu_s(pid: int) -> float:
@@ -281,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         with runner.running_worker(settings, log) as proc:
             runner.wait_ready(proc, settings.metrics_port, log, timeout=120)
+            rss = _RssWatch(proc.pid)
+            rss.start()
             if "max" in phases:
                 load0, cpu0 = _load1(), _cpu_s(proc.pid)
                 deadline = time.monotonic() + args.timeout
@@ -323,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
                     result["error"] = f"rate: only {stored} of {m} rows in {args.timeout}s"
             result["worker_peak_rss_mb"] = round(_peak_rss_mb(proc.pid), 1)
             result["worker_peak_rss_mb_each"] = _peak_rss_each_mb(proc.pid)  # worker, children
+            rss.done.set()
+            result["worker_rss_mb_max_sum"] = round(max(rss.max_mb, _rss_mb(proc.pid)), 1)
     finally:
         try:
             ch.execute(f"DROP DATABASE IF EXISTS {tag}")
