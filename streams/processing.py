@@ -118,15 +118,28 @@ class Enricher:
         return out
 
 
+IDLE_AFTER = timedelta(seconds=10)  # no post on a partition for this long (wall): it is idle
+
+
 @dataclass
 class PartitionWindow:
-    """Minute aggregation for one posts.scored partition, with its own event-time watermark."""
+    """Minute aggregation for one posts.scored partition, with its own event-time watermark.
+
+    Minutes close record by record: when a post moves the partition's max event time across the
+    next closing boundary (a minute's end + lateness), the aggregator advances right then, so
+    which posts make a minute's first version, and when amendments go out, do not depend on how
+    the records were batched (a replay, or a takeover from an older snapshot, emits the same
+    versions). ``advance`` hands those minutes over, and moves the clock of a partition idle for
+    ``IDLE_AFTER`` at wall speed so its last minutes still close.
+    """
 
     lateness_s: float
     aggregator: Any = None
     max_event: datetime | None = None
     last_wall: datetime | None = None
     watermark: datetime | None = None
+    next_close: datetime | None = None  # the max event time that closes the next minute
+    closed: list[BrandMinute] | None = None  # closed by add(), not yet handed over
 
     def __post_init__(self) -> None:
         if self.aggregator is None:
@@ -141,22 +154,33 @@ class PartitionWindow:
         ts = sp.post.created_at
         if self.max_event is None or ts > self.max_event:
             self.max_event = ts
+            if self.next_close is None or ts >= self.next_close:
+                self._advance_to(ts)
         self.last_wall = wall
         return status != "open"
 
-    def advance(self, wall: datetime) -> list[BrandMinute]:
-        """Advance the event clock to the max event time seen on this partition; an idle
-        partition's clock keeps running at wall speed since its last post, so its last minutes
-        still close. The aggregator closes a minute once minute end + lateness <= watermark."""
-        if self.max_event is None or self.last_wall is None:
-            return []
-        idle = max(timedelta(0), wall - self.last_wall)
-        wm = self.max_event + idle
-        if self.watermark is not None and wm <= self.watermark:
-            return []
+    def _advance_to(self, wm: datetime) -> None:
+        from detectors.aggregate import MINUTE, floor_minute
+
+        lateness = timedelta(seconds=self.lateness_s)
         self.watermark = wm
-        closed: list[BrandMinute] = self.aggregator.advance(wm)
-        return closed
+        closed = self.aggregator.advance(wm)
+        if closed:
+            self.closed = (self.closed or []) + closed
+        self.next_close = floor_minute(wm - lateness) + MINUTE + lateness
+
+    def advance(self, wall: datetime) -> list[BrandMinute]:
+        """The minutes closed since the last call; an idle partition's clock (no post for
+        ``IDLE_AFTER``) runs at wall speed since its last post, so its last minutes close. The
+        aggregator closes a minute once minute end + lateness <= watermark."""
+        if self.max_event is not None and self.last_wall is not None:
+            idle = wall - self.last_wall
+            if idle >= IDLE_AFTER:
+                wm = self.max_event + idle
+                if self.next_close is None or wm >= self.next_close:
+                    self._advance_to(wm)
+        out, self.closed = self.closed or [], None
+        return out
 
 
 _WORD = re.compile(r"[a-z][a-z0-9'_-]{2,}")
