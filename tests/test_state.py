@@ -204,3 +204,18 @@ def test_state_topic_is_compacted_and_read_range_is_exact(settings: Any) -> None
     assert [state.read_tag(h) for _, h, _ in recs] == [(9, o, 0) for o in range(5, 12)]
     assert recs[0][2] == b"v5"
     assert asyncio.run(state.read_range(settings.kafka_bootstrap, opts, topic, 0, 7, 7)) == []
+
+
+def test_window_snapshot_without_the_record_by_record_fields_loads() -> None:
+    """A PartitionWindow pickled before minutes closed record by record (no ``next_close`` /
+    ``closed``) loads and goes on closing minutes."""
+    posts = [scored(i) for i in range(60)]
+    win = PartitionWindow(60)
+    for sp in posts[:20]:
+        win.add(sp, T0)
+    win.advance(T0)
+    del win.__dict__["next_close"], win.__dict__["closed"]  # the old layout
+    old = pickle.loads(pickle.dumps(win))
+    for sp in posts[20:]:
+        old.add(sp, T0)
+    assert [m.minute for m in old.advance(T0)] == [T0 + timedelta(minutes=k) for k in range(1, 5)]
