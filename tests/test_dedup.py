@@ -215,18 +215,28 @@ def test_pickle_is_compact_and_keeps_odd_post_ids() -> None:
     assert r == odd.process_one("", "u2", 2.0, repost_of="") and r.cluster_size == 3
 
 
-def test_snapshot_of_the_previous_layout_still_loads() -> None:
-    """tests/data/dedup_legacy.pickle: the default pickle of the index before the compact
-    format (detectors/dedup.py at 20f822b; make_corpus(30, seed=21), first 60 posts, buckets
-    already evicted). Loaded by this version, the rest of the stream gives what an index that
-    never was pickled gives."""
-    corpus = make_corpus(30, seed=21)
-    kw = {"max_items": 40, "n_buckets": 4, "horizon_s": 1200.0, "campaign_min_authors": 3}
+# Snapshots written by earlier versions: (file, corpus size, seed, posts fed before pickling,
+# max_items, n_items and n_clusters when loaded). dedup_legacy.pickle: the default pickle of the
+# index before the compact format (detectors/dedup.py at 20f822b); dedup_v2.pickle: the compact
+# (version 2) format as written at 7385e69, before eviction went band by band.
+SNAPSHOTS = [("dedup_legacy.pickle", 30, 21, 60, 40, 38, 15),
+             ("dedup_v2.pickle", 40, 22, 90, 60, 54, 18)]
+
+
+@pytest.mark.parametrize(("name", "n", "seed", "fed", "max_items", "items", "clusters"),
+                         SNAPSHOTS, ids=[s[0] for s in SNAPSHOTS])
+def test_snapshot_of_an_earlier_version_still_loads(
+    name: str, n: int, seed: int, fed: int, max_items: int, items: int, clusters: int
+) -> None:
+    """Loaded by this version (buckets already evicted in it), the rest of the stream gives
+    what an index that never was pickled gives."""
+    corpus = make_corpus(n, seed=seed)
+    kw = {"max_items": max_items, "n_buckets": 4, "horizon_s": 1200.0, "campaign_min_authors": 3}
     ref = Deduplicator(**kw)  # type: ignore[arg-type]
     expected = _feed(ref, corpus, 0, len(corpus))
-    old = pickle.loads((Path(__file__).parent / "data" / "dedup_legacy.pickle").read_bytes())
-    assert (old.n_items, old.n_clusters, old.max_items) == (38, 15, 40)
-    assert _feed(old, corpus, 60, len(corpus)) == expected[60:]
+    old = pickle.loads((Path(__file__).parent / "data" / name).read_bytes())
+    assert (old.n_items, old.n_clusters, old.max_items) == (items, clusters, max_items)
+    assert _feed(old, corpus, fed, len(corpus)) == expected[fed:]
 
 
 def test_fast_result_constructor_builds_the_same_frozen_dataclass() -> None:
@@ -240,20 +250,6 @@ def test_fast_result_constructor_builds_the_same_frozen_dataclass() -> None:
     assert dataclasses.astuple(r) == args and repr(r) == repr(DedupResult(*args))
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.cluster_size = 4  # type: ignore[misc]
-
-
-def test_snapshot_of_the_compact_v2_format_still_loads() -> None:
-    """tests/data/dedup_v2.pickle: a compact (version 2) snapshot written by detectors/dedup.py
-    at 7385e69 (make_corpus(40, seed=22), first 90 posts, buckets already evicted), before the
-    items held their band keys instead of the signature. Loaded by this version, the rest of
-    the stream gives what an index that never was pickled gives."""
-    corpus = make_corpus(40, seed=22)
-    kw = {"max_items": 60, "n_buckets": 4, "horizon_s": 1200.0, "campaign_min_authors": 3}
-    ref = Deduplicator(**kw)  # type: ignore[arg-type]
-    expected = _feed(ref, corpus, 0, len(corpus))
-    old = pickle.loads((Path(__file__).parent / "data" / "dedup_v2.pickle").read_bytes())
-    assert (old.n_items, old.n_clusters, old.max_items) == (54, 18, 60)
-    assert _feed(old, corpus, 90, len(corpus)) == expected[90:]
 
 
 def test_band_tables_hold_exactly_the_latest_live_owner_of_each_key() -> None:
