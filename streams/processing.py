@@ -130,7 +130,7 @@ class PartitionWindow:
     which posts make a minute's first version, and when amendments go out, do not depend on how
     the records were batched (a replay, or a takeover from an older snapshot, emits the same
     versions). ``advance`` hands those minutes over, and moves the clock of a partition idle for
-    ``IDLE_AFTER`` at wall speed so its last minutes still close.
+    ``IDLE_AFTER`` at wall speed so its last minutes close and its amendments go out.
     """
 
     lateness_s: float
@@ -175,10 +175,8 @@ class PartitionWindow:
         aggregator closes a minute once minute end + lateness <= watermark."""
         if self.max_event is not None and self.last_wall is not None:
             idle = wall - self.last_wall
-            if idle >= IDLE_AFTER:
-                wm = self.max_event + idle
-                if self.next_close is None or wm >= self.next_close:
-                    self._advance_to(wm)
+            if idle >= IDLE_AFTER:  # also sends amendments held since the last crossing
+                self._advance_to(self.max_event + idle)
         out, self.closed = self.closed or [], None
         return out
 
