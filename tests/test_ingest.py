@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given
-from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from kafka import TopicPartition
 from kafka.record.default_records import DefaultRecordBatch
@@ -30,9 +29,8 @@ from crisis_radar.ingest.pipeline import (
     sniff_format,
 )
 from crisis_radar.ingest.producer import REGISTRY, Sink, make_consumer, make_producer
-from crisis_radar.ingest.route import fast_normalize, route_hash
+from crisis_radar.ingest.route import route_hash
 from crisis_radar.settings import Settings
-from detectors.text import normalize
 from schemas import stages
 from schemas.models import Author, DeadLetter, Post
 from schemas.validate import (
@@ -125,17 +123,6 @@ def test_screen_accepts_what_decode_post_accepts() -> None:
     assert screen_key_texts(good, NOW) == want
     assert screen_posts(BAD_LINES, NOW) == [None] * len(BAD_LINES)
     assert screen_key_texts(BAD_LINES, NOW) == [None] * len(BAD_LINES)
-
-
-TEXT_BITS = st.sampled_from([*"ab #@_.-:/\t\n!'\u00e9\x1c\x0b", "http://", "https://", "www.",
-                             "rt ", "RT @x: ", "\u00a0", "\u2028", "#x", "@y", "\u00df", "\u0130",
-                             "://", "\U0001f600", "Acme", "#_"])  # fmt: skip
-
-
-@hyp_settings(max_examples=3000, deadline=None)
-@given(st.lists(TEXT_BITS, max_size=16).map("".join) | st.text(max_size=40))
-def test_fast_normalize_is_normalize(text: str) -> None:
-    assert fast_normalize(text) == normalize(text)
 
 
 def test_bulk_routes_equal_route_hash() -> None:
@@ -406,3 +393,4 @@ def test_bulk_send_failure_is_reported(settings: Settings) -> None:
             sink.flush(timeout=30)
     finally:
         producer.close(timeout=5)
+
