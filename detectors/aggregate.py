@@ -88,6 +88,16 @@ class AuthorHashes:
         return len(self.hashes) + len(self.extra)
 
 
+def _add_author(sets: dict[str, set[str]], terms: list[str], author: str) -> None:
+    """``author`` in each term's set (no per-term temporary sets: one call per post)."""
+    for t in terms:
+        s = sets.get(t)
+        if s is None:
+            sets[t] = {author}
+        elif len(s) < MAX_TERM_AUTHORS:
+            s.add(author)
+
+
 class _Acc:
     """Mutable counters of one (brand, minute)."""
 
@@ -138,21 +148,9 @@ class _Acc:
         if terms:
             neg = label == "negative"
             self.post_terms.add(terms, neg)
-            ta = self.term_authors
-            for t in terms:
-                s = ta.get(t)
-                if s is None:
-                    ta[t] = {aid}
-                elif len(s) < MAX_TERM_AUTHORS:
-                    s.add(aid)
+            _add_author(self.term_authors, terms, aid)
             if neg:
-                tn = self.term_neg
-                for t in terms:
-                    s = tn.get(t)
-                    if s is None:
-                        tn[t] = {aid}
-                    elif len(s) < MAX_TERM_AUTHORS:
-                        s.add(aid)
+                _add_author(self.term_neg, terms, aid)
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
         for k, v in state[1].items():
