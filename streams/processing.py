@@ -137,7 +137,6 @@ class PartitionWindow:
     aggregator: Any = None
     max_event: datetime | None = None
     last_wall: datetime | None = None
-    watermark: datetime | None = None
     next_close: datetime | None = None  # the max event time that closes the next minute
     closed: list[BrandMinute] | None = None  # closed by add(), not yet handed over
 
@@ -163,7 +162,6 @@ class PartitionWindow:
         from detectors.aggregate import MINUTE, floor_minute
 
         lateness = timedelta(seconds=self.lateness_s)
-        self.watermark = wm
         closed = self.aggregator.advance(wm)
         if closed:
             self.closed = (self.closed or []) + closed
