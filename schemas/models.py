@@ -108,8 +108,12 @@ class Post(_Record):
     reply_to: ShortStr | None = None
     repost_of: ShortStr | None = None
     quote_of: ShortStr | None = None
-    hashtags: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS, default_factory=list)]
-    mentions: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS, default_factory=list)]
+    hashtags: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = Field(
+        default_factory=list
+    )
+    mentions: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = Field(
+        default_factory=list
+    )
     engagement: Engagement = Field(default_factory=Engagement)
     source: ShortStr | None = None  # where it came from: a file, a live source name
 
