@@ -394,3 +394,21 @@ def test_bulk_send_failure_is_reported(settings: Settings) -> None:
     finally:
         producer.close(timeout=5)
 
+
+@pytest.mark.stack
+def test_aiokafka_sink_flush_with_nothing_pending(settings: Settings) -> None:
+    """A flush with nothing left to ship (an empty input, or a second flush) returns: it used
+    to gather no futures on the default event loop and fail with 'a different loop'."""
+    from crisis_radar.ingest.producer import AioBatchSink
+    from streams.topics import ensure_topics
+
+    ensure_topics(settings)
+    sink = AioBatchSink.start(settings)
+    try:
+        sink.flush()
+        sink.post_many([(b"simulated:p0", canonical_lines(1)[0])])
+        sink.flush()
+        sink.flush()
+    finally:
+        sink.close()
+    assert [k for k, _ in consume(settings, stages.POSTS_RAW)] == [b"simulated:p0"]

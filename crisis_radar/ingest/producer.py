@@ -368,7 +368,8 @@ class AioBatchSink:
         import asyncio
 
         futures, self.futures = self.futures, []
-        self.loop.run_until_complete(asyncio.gather(*futures))
+        if futures:  # gather() of nothing makes a future on the default loop, not ours
+            self.loop.run_until_complete(asyncio.gather(*futures))
 
     def post(self, send: Send) -> None:
         self.posts_out.inc()
