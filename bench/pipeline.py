@@ -60,17 +60,22 @@ def _family(pid: int) -> list[int]:
     return [pid, *kids]
 
 
-def _peak_rss_each_mb(pid: int) -> list[float]:
-    """Peak RSS (VmHWM) of the worker and of each of its children, in that order."""
+def _status_mb(pid: int, key: str) -> list[float]:
+    """``key`` (a kB field of /proc/PID/status) of the worker and of each of its children."""
     out = []
     for p in _family(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    out.append(round(int(line.split()[1]) / 1024, 1))
+                if line.startswith(key + ":"):
+                    out.append(int(line.split()[1]) / 1024)
         except OSError:
             pass
     return out
+
+
+def _peak_rss_each_mb(pid: int) -> list[float]:
+    """Peak RSS (VmHWM) of the worker and of each of its children, in that order."""
+    return [round(mb, 1) for mb in _status_mb(pid, "VmHWM")]
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -80,15 +85,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 def _rss_mb(pid: int) -> float:
     """Current RSS (VmRSS) of the worker and its children, summed."""
-    total = 0
-    for p in _family(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
+    return sum(_status_mb(pid, "VmRSS"))
 
 
 class _RssWatch(threading.Thread):
