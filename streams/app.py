@@ -20,9 +20,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import pickle
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import AsyncIterable, Iterable, Sized
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -35,15 +34,10 @@ from crisis_radar.clickhouse import make_client
 from crisis_radar.security import aiokafka_kwargs
 from crisis_radar.settings import get_settings
 from schemas import stages
-from schemas.models import BrandMinute, DeadLetter, ScoredPost, ScoredPostCounts, Severity
+from schemas.models import BrandMinute, DeadLetter
 from streams import enrichment, fastpath, faustfix, metrics, sinks, state
-from streams.processing import (
-    AlertContext,
-    PartitionWindow,
-    build_alert,
-    load_brand_labels,
-    load_brand_words,
-)
+from streams.core import AggregateStage, CrisisStage
+from streams.processing import AlertContext, load_brand_labels, load_brand_words
 from streams.topics import declare, state_topic
 
 log = logging.getLogger("crisis_radar.worker")
@@ -103,9 +97,10 @@ BRAND_LABELS = load_brand_labels(settings.watchlist_path)
 BRAND_WORDS = load_brand_words(settings.watchlist_path)
 SERIES = metrics.BrandSeries(BRAND_LABELS)
 CONTEXT = AlertContext()
-WINDOWS: dict[int, PartitionWindow] = {}
-AGG_SEEN: dict[int, state.Seen] = {}  # posts.scored partition -> source tags counted
-AGG_OFFSET: dict[int, int] = {}  # posts.scored partition -> last offset in WINDOWS
+# posts.scored partitions: windows aligned on the posts.raw partitions' watermarks
+AGGREGATE = AggregateStage(settings.allowed_lateness_s, settings.topic_partitions, CONTEXT)
+WINDOWS = AGGREGATE.windows
+AGG_OFFSET = AGGREGATE.offsets  # posts.scored partition -> last offset in WINDOWS
 AGG_SAVED: dict[int, tuple[float, float]] = {}  # partition -> (last snapshot time, its cost)
 AGG_LOCK = asyncio.Lock()  # the idle timer must not close minutes mid-batch/mid-snapshot
 
@@ -245,6 +240,12 @@ class _Owned:
     generation: int  # the runner's child that holds it
     saved_at: float = field(default_factory=time.monotonic)  # last snapshot (or restore)
     save_cost_s: float = 0.0  # how long the last snapshot took to pickle and write
+    # Watermark markers (streams/processing.py PartitionWindow): the last offset whose outputs
+    # are sent, the event time reached there, and when the last marker went out.
+    sent_offset: int = -1
+    reached: datetime | None = None
+    marked_at: float = 0.0
+    idle_marked: bool = False
 
 
 ENRICH: dict[int, _Owned] = {}  # posts.raw partition -> its state is in RUNNER
@@ -369,6 +370,7 @@ async def _finish_enriched(queue: asyncio.Queue[Inflight]) -> None:
                 ev.ack()
             raise
         rows = await _send_enriched(out)
+        await _mark_progress(out.progress)
         if durable is not None:
             await durable  # one batch storing at a time: bounded memory, inserts in order
         durable = asyncio.ensure_future(_make_durable(rows, events))
@@ -433,6 +435,58 @@ async def _send_enriched(out: enrichment.EnrichResult) -> list[sinks.Row]:
     return out.rows
 
 
+async def _publish_markers(marks: list[tuple[int, datetime | None, bool]]) -> None:
+    """Watermark markers to every posts.scored partition, after the posts they cover (same
+    producer, same partitions: in order). Aggregation aligns on the slowest posts.raw partition
+    with them, also when its posts went to other brands' partitions."""
+    if not marks:
+        return
+    kp = app.producer._ensure_producer()  # type: ignore[attr-defined]
+    topic = TOPICS[stages.POSTS_SCORED].get_topic_name()
+    for part in range(settings.topic_partitions):
+        batch = kp.create_batch()
+        for source, reached, idle in marks:
+            headers = state.marker(source, reached, idle)
+            batch.append(timestamp=None, key=b"", value=b"", headers=headers)
+        await kp.send_batch(batch, topic, partition=part)
+
+
+async def _mark_progress(progress: dict[int, tuple[int, datetime | None]]) -> None:
+    """A batch's posts.raw partitions have reached these event times: say so downstream."""
+    marks = []
+    for part, (offset, reached) in sorted(progress.items()):
+        owned = ENRICH.get(part)
+        if owned is not None:
+            owned.sent_offset, owned.reached = offset, reached
+            owned.marked_at, owned.idle_marked = time.monotonic(), False
+        marks.append((part, reached, False))
+    await _publish_markers(marks)
+
+
+IDLE_MARK_AFTER_S = 1.0  # a caught-up partition with no batch this long is idle
+IDLE_MARK_EVERY_S = 10.0  # and says so again this often (a restarted aggregator learns it)
+
+
+@app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+async def mark_idle_partitions() -> None:
+    """posts.raw partitions with nothing left to read (every record's outputs sent) are idle:
+    aggregation stops waiting for them (Flink's idle sources), so quiet partitions never hold
+    back the minutes of busy ones."""
+    if app.rebalancing:
+        return
+    topic, now, marks = settings.topic(stages.POSTS_RAW), time.monotonic(), []
+    for tp in app.consumer.assignment():
+        owned = ENRICH.get(tp.partition) if tp.topic == topic else None
+        high = app.consumer.highwater(tp) if owned is not None else None
+        if owned is None or high is None or owned.sent_offset < high - 1:
+            continue  # not ours yet, or records left to enrich
+        quiet = now - owned.marked_at
+        if quiet >= (IDLE_MARK_EVERY_S if owned.idle_marked else IDLE_MARK_AFTER_S):
+            owned.marked_at, owned.idle_marked = now, True
+            marks.append((tp.partition, owned.reached, True))
+    await _publish_markers(marks)
+
+
 async def _make_durable(rows: list[sinks.Row], events: list[Any]) -> None:
     """Store a batch's rows and deliver its sends, then ack its events (their offsets become
     committable only now: the agent held one reference to each message). Runs while the agent
@@ -457,10 +511,11 @@ def _snapshot_spacing(cost_s: float, partitions: Sized) -> float:
 
 
 # ---------------------------------------------------------------- aggregate
-def _emit_minutes(partition: int, closed: list[BrandMinute]) -> None:
-    for m in closed:
+def _emit_minutes(closed: list[tuple[int, BrandMinute]]) -> list[sinks.Row]:
+    for _, m in closed:
         _send(stages.BRAND_MINUTES, m.brand.encode(), m.to_json())
     metrics.POSTS_OUT.labels(stages.BRAND_MINUTES).inc(len(closed))
+    return [sinks.minute_row(m) for _, m in closed]
 
 
 Rec = tuple[int, int, Any, bytes]  # partition, offset, headers, value
@@ -474,13 +529,7 @@ async def _restore_windows(recs: list[Rec], wall: datetime) -> list[Rec]:
     gaps: list[Rec] = []
     for part in sorted({r[0] for r in recs} - set(WINDOWS)):
         snap = await STORE.load(stages.BRAND_MINUTES, part)
-        if snap is None:
-            win, seen, offset = PartitionWindow(settings.allowed_lateness_s), state.Seen(), -1
-        else:
-            (win, seen), offset = snap.state, snap.offset
-            if win.last_wall is not None:
-                win.last_wall = wall  # the restart gap is not event-time idleness
-        WINDOWS[part], AGG_SEEN[part], AGG_OFFSET[part] = win, seen, offset
+        offset = AGGREGATE.restore(part, snap, wall)
         first = min(r[1] for r in recs if r[0] == part)
         gap = await state.read_range(
             settings.kafka_bootstrap, aiokafka_kwargs(settings),
@@ -504,9 +553,8 @@ async def _save_windows(parts: Iterable[int], spaced: bool = False) -> None:
         saved_at, cost = AGG_SAVED.get(part, (float("-inf"), 0.0))
         if spaced and now - saved_at < max(cap, _snapshot_spacing(cost, WINDOWS)):
             continue
-        snap = state.Snapshot(AGG_OFFSET[part], (WINDOWS[part], AGG_SEEN[part]))
         t0 = time.monotonic()
-        await STORE.save(stages.BRAND_MINUTES, part, snap)
+        await STORE.save(stages.BRAND_MINUTES, part, AGGREGATE.snapshot(part))
         t1 = time.monotonic()
         AGG_SAVED[part] = (t1, t1 - t0)
 
@@ -517,85 +565,37 @@ async def aggregate(stream: Any) -> None:
         async with AGG_LOCK:
             recs = [(e.message.partition, e.message.offset, e.message.headers, e.value)
                     for e in events]  # fmt: skip
-            await _aggregate(await _restore_windows(recs, utcnow()))
+            n_posts = sum(1 for e in events if e.value)  # not the watermark markers
+            await _aggregate(await _restore_windows(recs, utcnow()), n_posts)
 
 
-async def _aggregate(events: list[Rec]) -> None:
+async def _aggregate(recs: list[Rec], n_posts: int) -> None:
     stage = stages.BRAND_MINUTES
-    wall = utcnow()
-    touched: set[int] = set()
-    last: dict[int, int] = {}  # partition -> last offset in this batch (dropped ones too)
-    late = 0
-    per_brand: Counter[str] = Counter()  # metrics once per batch, not per post
-    for part, offset, headers, value in events:
-        win = WINDOWS[part]
-        fresh = offset > AGG_OFFSET[part] and AGG_SEEN[part].fresh(headers)
-        last[part] = AGG_OFFSET[part] = max(offset, AGG_OFFSET[part])
-        if not fresh:
-            continue  # in the snapshot already, or a replayed upstream output
-        sp = ScoredPostCounts.model_validate_json(value)  # the fields counted: ~2x faster
-        late += win.add(sp, wall)
-        if CONTEXT.wants(sp.brand, sp.post.created_at.replace(second=0, microsecond=0)):
-            CONTEXT.add(ScoredPost.model_validate_json(value))  # <= 50 per brand-minute
-        per_brand[sp.brand] += 1
-        touched.add(part)
-    metrics.POSTS_IN.labels(stage).inc(len(events))
-    for brand, n in per_brand.items():
+    out = AGGREGATE.process(recs, utcnow())
+    metrics.POSTS_IN.labels(stage).inc(n_posts)
+    for brand, n in out.per_brand.items():  # metrics once per batch, not per post
         metrics.BRAND_POSTS.labels(brand).inc(n)
-    if late:
-        metrics.LATE_POSTS.labels(stage).inc(late)
-    closed_rows = []
-    for part in sorted(touched):
-        closed = WINDOWS[part].advance(wall)
-        _emit_minutes(part, closed)
-        closed_rows += [sinks.minute_row(m) for m in closed]
-    await sink("brand_minutes").write(closed_rows)
+    if out.late:
+        metrics.LATE_POSTS.labels(stage).inc(out.late)
+    await sink("brand_minutes").write(_emit_minutes(out.minutes))
     await _delivered()
-    await _save_windows(last, spaced=True)  # outputs durable first, then the state
+    await _save_windows(out.last, spaced=True)  # outputs durable first, then the state
 
 
 @app.timer(interval=2.0)  # type: ignore[untyped-decorator]
 async def advance_idle_partitions() -> None:
-    """Event time does not move on a quiet partition: close its minutes on wall-clock time."""
+    """Close minutes on the clock: partitions whose upstream fell idle or silent, and quiet
+    partitions (event time does not move there: wall-clock time does)."""
     async with AGG_LOCK:
-        wall = utcnow()
-        rows, moved = [], []
-        for part, win in sorted(WINDOWS.items()):
-            closed = win.advance(wall)
-            _emit_minutes(part, closed)
-            rows += [sinks.minute_row(m) for m in closed]
-            if closed:
-                moved.append(part)
-        await sink("brand_minutes").write(rows)
-        if rows:
+        closed = AGGREGATE.tick(utcnow())
+        await sink("brand_minutes").write(_emit_minutes(closed))
+        if closed:
             await _delivered()
-            await _save_windows(moved)
+            await _save_windows({p for p, _ in closed})
 
 
 # ---------------------------------------------------------------- crisis scoring
-def _new_scorer() -> Any:
-    from detectors.crisis import CrisisScorer
-
-    return CrisisScorer()
-
-
-SCORERS: dict[bytes, tuple[Any, Severity, int]] = {}  # brand -> (scorer, severity, partition)
-LEARNED: dict[bytes, datetime] = {}  # brand -> last minute its scorer learned
-
-
-def _scorer(key: bytes, partition: int) -> tuple[Any, Severity]:
-    """Live scorer of a brand; first use on this worker loads it from the changelogged table."""
-    if key not in SCORERS:
-        blob = crisis_state.data.get(key)
-        scorer, sev, *learned = pickle.loads(blob) if blob else (_new_scorer(), Severity.NONE)
-        SCORERS[key] = (scorer, sev, partition)
-        if learned and learned[0] is not None:
-            LEARNED[key] = learned[0]
-    scorer, sev, _ = SCORERS[key]
-    return scorer, sev
-
-
-CRISIS_OFFSET: dict[int, int] = {}  # brand.minutes partition -> last offset the scorers hold
+CRISIS = CrisisStage(BRAND_WORDS, CONTEXT, load=lambda key: crisis_state.data.get(key))
 
 
 def _offset_key(part: int) -> bytes:
@@ -606,11 +606,12 @@ def _offset_key(part: int) -> bytes:
 async def _crisis_gaps(recs: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
     """brand.minutes records between the scorers' changelogged offset and the first one Faust
     handed us, for partitions seen for the first time: learned again unless already learned
-    (``LEARNED``), so no minute is skipped if the committed offset ran ahead of the state."""
+    (``CrisisStage.learned``), so no minute is skipped if the committed offset ran ahead of the
+    state."""
     gaps: list[tuple[int, int, bytes]] = []
-    for part in sorted({r[0] for r in recs} - set(CRISIS_OFFSET)):
+    for part in sorted({r[0] for r in recs} - set(CRISIS.offsets)):
         blob = crisis_state.data.get(_offset_key(part))
-        CRISIS_OFFSET[part] = offset = int(blob) if blob else -1
+        CRISIS.offsets[part] = offset = int(blob) if blob else -1
         first = min(r[1] for r in recs if r[0] == part)
         gap = await state.read_range(
             settings.kafka_bootstrap, aiokafka_kwargs(settings),
@@ -626,57 +627,33 @@ async def crisis(stream: Any) -> None:
     stage = stages.CRISIS_ALERTS
     async for events in stream.take_events(500, within=0.5):
         metrics.POSTS_IN.labels(stage).inc(len(events))
-        touched: set[bytes] = set()
-        rows = []
         recs = [(e.message.partition, e.message.offset, e.value) for e in events]
         recs = await _crisis_gaps(recs) + recs
-        for part, offset, value in recs:
-            CRISIS_OFFSET[part] = max(CRISIS_OFFSET[part], offset)
-            minute = BrandMinute.model_validate_json(value)
-            if minute.version > 1:
-                continue  # amended by late posts: stored, but the scorer already saw the minute
-            key = minute.brand.encode()
-            scorer, previous = _scorer(key, part)
-            if key in LEARNED and minute.minute <= LEARNED[key]:
-                continue  # learned before a restart (replayed offset or re-sent minute)
-            LEARNED[key] = minute.minute
-            assessment = scorer.process_one(minute)
-            severity = Severity(int(assessment.severity))
-            SCORERS[key] = (scorer, severity, part)
-            touched.add(key)
+        assessed = CRISIS.process(recs, utcnow())
+        rows = []
+        for a in assessed:
             SERIES.set(
-                part,
-                minute.brand,
-                volume=minute.posts,
-                negative_share=minute.negative_share,
-                score=float(assessment.score),
-                severity=int(severity),
+                a.partition,
+                a.minute.brand,
+                volume=a.minute.posts,
+                negative_share=a.minute.negative_share,
+                score=a.score,
+                severity=int(a.severity),
             )
-            previous = Severity(int(getattr(assessment, "previous_severity", previous)))
-            if assessment.changed and severity != previous:
-                alert = build_alert(
-                    minute.brand,
-                    minute,
-                    assessment,
-                    previous,
-                    CONTEXT,
-                    utcnow(),
-                    BRAND_WORDS.get(minute.brand, ()),
-                )
-                _send(stage, key, alert.to_json())
+            if a.alert is not None:
+                _send(stage, a.minute.brand.encode(), a.alert.to_json())
                 metrics.POSTS_OUT.labels(stage).inc()
-                log.warning("ALERT %s", alert.summary)
-                rows.append(sinks.alert_row(alert))
-            CONTEXT.release(minute.brand, minute.minute)
+                log.warning("ALERT %s", a.alert.summary)
+                rows.append(sinks.alert_row(a.alert))
         await sink("alerts").write(rows)
         await _delivered()  # alerts durable before the state that says they were sent
-        for key in touched:  # one changelog write per brand per batch: survives restarts
-            scorer, severity, part = SCORERS[key]
-            blob = pickle.dumps((scorer, severity, LEARNED.get(key)))
+        for key in {a.minute.brand.encode() for a in assessed}:  # one changelog write per
+            blob = CRISIS.state(key)  # brand per batch: survives restarts
+            part = CRISIS.scorers[key][2]
             crisis_state.data[key] = blob
             crisis_state.send_changelog(part, key, blob)
         for part in {r[0] for r in recs}:  # after the scorers: never ahead of them on replay
-            blob = b"%d" % CRISIS_OFFSET[part]
+            blob = b"%d" % CRISIS.offsets[part]
             crisis_state.data[_offset_key(part)] = blob
             crisis_state.send_changelog(part, _offset_key(part), blob)
         await _delivered()  # the changelog, before Faust commits this batch's offsets
@@ -690,16 +667,13 @@ async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
     for tp in revoked:
         if tp.topic == minutes_topic:
             SERIES.revoke(tp.partition)  # no stale per-brand gauges on this worker
-            for key in [k for k, v in SCORERS.items() if v[2] == tp.partition]:
-                del SCORERS[key]  # the new owner recovers it from the changelog
-                LEARNED.pop(key, None)
-            CRISIS_OFFSET.pop(tp.partition, None)
+            CRISIS.drop(tp.partition)  # the new owner recovers its scorers from the changelog
         elif tp.topic == settings.topic(stages.POSTS_RAW):
             if ENRICH.pop(tp.partition, None) is not None:  # restored if assigned again
                 RUNNER.submit("drop", tp.partition)  # after its batches in flight (FIFO)
         elif tp.topic == settings.topic(stages.POSTS_SCORED):
-            for d in (WINDOWS, AGG_SEEN, AGG_OFFSET, AGG_SAVED):
-                d.pop(tp.partition, None)
+            AGGREGATE.drop(tp.partition)
+            AGG_SAVED.pop(tp.partition, None)
 
 
 # Every second: local lookups only, and a 5 s tick missed short bursts (tests/test_faults_burst).

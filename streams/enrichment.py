@@ -57,10 +57,16 @@ class EnrichResult:
     # partition -> (pickled state.Snapshot, seconds it took to pickle), taken right after
     # this batch: the worker writes it once the batch's outputs are durable.
     snapshots: dict[int, tuple[bytes, float]] = field(default_factory=dict)
+    # partition -> (last offset processed, event time reached): watermark markers
+    progress: dict[int, tuple[int, datetime | None]] = field(default_factory=dict)
 
 
 class EnrichState:
-    """Dedup index of one posts.raw partition + source tags seen, as of input ``offset``."""
+    """Dedup index of one posts.raw partition + source tags seen, as of input ``offset``;
+    ``reached``: the latest event time of its valid posts (the partition's watermark, sent to
+    aggregation in markers). A class default so that older snapshots load without it."""
+
+    reached: datetime | None = None
 
     def __init__(self, max_items: int, horizon_s: float, offset: int = -1) -> None:
         from detectors.dedup import Deduplicator
@@ -80,6 +86,8 @@ class EnrichState:
                 out = decode_post(value, stages.POSTS_RAW, now)
                 if isinstance(out, Post):
                     posts.append((offset, out))
+                    if self.reached is None or out.created_at > self.reached:
+                        self.reached = out.created_at
                 else:
                     dead.append(out)
             self.offset = max(self.offset, offset)
@@ -154,6 +162,7 @@ class EnrichPartitions:
                 )
                 out.rows.append(post_row(sp))
                 out.latencies.append(max(0.0, (now - sp.post.created_at).total_seconds()))
+            out.progress[part] = (st.offset, st.reached)
         for part in sorted(snapshot & self.states.keys()):
             t0 = time.perf_counter()
             out.snapshots[part] = (self.snapshot(part), time.perf_counter() - t0)

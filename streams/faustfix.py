@@ -218,8 +218,10 @@ def install(stall_s: float = 10.0, every_s: float = 2.0) -> None:
             self._read_offset[tp] = message.offset  # Faust's cache: never drop, never a "gap"
             yield tp, message
         if g.dropped != dropped_before:
-            log.info("faustfix: dropped %d records (copies, or fetched before a seek)",
-                     g.dropped - dropped_before)
+            log.info(
+                "faustfix: dropped %d records (copies, or fetched before a seek)",
+                g.dropped - dropped_before,
+            )
 
     cls._cr_installed = True
     cls.getmany = guarded_getmany

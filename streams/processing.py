@@ -119,17 +119,28 @@ class Enricher:
 
 
 IDLE_AFTER = timedelta(seconds=10)  # no post on a partition for this long (wall): it is idle
+# An upstream partition that says nothing for this long (its worker died, or nobody owns it)
+# stops holding back the aligned watermark; its posts, if they come, are late (amendments).
+SILENT_AFTER = timedelta(seconds=30)
 
 
 @dataclass
 class PartitionWindow:
-    """Minute aggregation for one posts.scored partition, with its own event-time watermark.
+    """Minute aggregation for one posts.scored partition, on an event-time watermark.
 
-    Minutes close record by record: when a post moves the partition's max event time across the
-    next closing boundary (a minute's end + lateness), the aggregator advances right then, so
-    which posts make a minute's first version, and when amendments go out, do not depend on how
-    the records were batched (a replay, or a takeover from an older snapshot, emits the same
-    versions). ``advance`` hands those minutes over, and moves the clock of a partition idle for
+    With ``sources`` (the number of posts.raw partitions), the watermark is *aligned*, as Flink
+    and Kafka Streams do: the event time every upstream partition has reached (``progress``,
+    from its posts and from the watermark markers the enrich stage sends to every posts.scored
+    partition), the slowest one deciding. An upstream partition that says it is idle (caught
+    up, nothing to read), or says nothing for ``SILENT_AFTER``, stops holding it back. So a fast
+    replay whose partitions run ahead of each other counts every post, and the minutes do not
+    depend on how the upstream partitions interleave (docs/lateness.md). Without ``sources``
+    (old snapshots, single-source tests) the watermark is this partition's max event time.
+
+    Minutes close record by record: when the watermark crosses the next closing boundary (a
+    minute's end + lateness), the aggregator advances right then, so which posts make a
+    minute's first version, and when amendments go out, do not depend on how the records were
+    batched. ``advance`` hands those minutes over, and moves the clock of a partition idle for
     ``IDLE_AFTER`` at wall speed so its last minutes close and its amendments go out.
     """
 
@@ -137,8 +148,14 @@ class PartitionWindow:
     aggregator: Any = None
     max_event: datetime | None = None
     last_wall: datetime | None = None
-    next_close: datetime | None = None  # the max event time that closes the next minute
+    next_close: datetime | None = None  # the watermark that closes the next minute
     closed: list[BrandMinute] | None = None  # closed by add(), not yet handed over
+    sources: int = 0  # upstream partitions to align on (0: no alignment)
+    progress: dict[int, datetime] = field(default_factory=dict)  # source -> event time reached
+    heard: dict[int, datetime] = field(default_factory=dict)  # source -> wall time last heard
+    idle: set[int] = field(default_factory=set)  # sources that said they are caught up
+    started: datetime | None = None  # wall time alignment started (restore resets it)
+    aligned: datetime | None = None  # the aligned watermark (monotone)
 
     def __post_init__(self) -> None:
         if self.aggregator is None:
@@ -146,17 +163,81 @@ class PartitionWindow:
 
             self.aggregator = MinuteAggregator(allowed_lateness_s=self.lateness_s)
 
-    def add(self, sp: ScoredPost | ScoredPostCounts, wall: datetime) -> bool:
-        """Add one post; True if it is late (its minute had already been emitted). The
-        aggregator reads only the fields of ``ScoredPostCounts`` (same paths as ScoredPost)."""
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # snapshots written before alignment lack its fields: they go on unaligned
+        fresh = {"sources": 0, "progress": {}, "heard": {}, "idle": set(), "started": None,
+                 "aligned": None}  # fmt: skip
+        self.__dict__.update(fresh | state)
+
+    def add(
+        self, sp: ScoredPost | ScoredPostCounts, wall: datetime, source: int | None = None
+    ) -> bool:
+        """Add one post (from upstream partition ``source``); True if it is late (its minute
+        had already been emitted). The aggregator reads only the fields of
+        ``ScoredPostCounts`` (same paths as ScoredPost)."""
         status: str = self.aggregator.add(sp)
         ts = sp.post.created_at
-        if self.max_event is None or ts > self.max_event:
+        self.last_wall = wall
+        if self.sources and source is not None:
+            if self.max_event is None or ts > self.max_event:
+                self.max_event = ts
+            self._hear(source, ts, wall)
+            self._align(wall)
+        elif self.max_event is None or ts > self.max_event:
             self.max_event = ts
             if self.next_close is None or ts >= self.next_close:
                 self._advance_to(ts)
-        self.last_wall = wall
         return status != "open"
+
+    def mark(self, source: int, reached: datetime | None, idle: bool, wall: datetime) -> None:
+        """A watermark marker: upstream partition ``source`` has reached event time ``reached``
+        (None: no post yet); ``idle``: it has nothing more to read for now."""
+        if not self.sources:
+            return
+        self._hear(source, reached, wall)
+        if idle:
+            self.idle.add(source)
+        else:
+            self.last_wall = wall  # a busy upstream partition: this one is not idle
+        self._align(wall)
+
+    def restart(self, wall: datetime) -> None:
+        """Restored from a snapshot: the restart gap is neither idleness nor silence."""
+        if self.last_wall is not None:
+            self.last_wall = wall
+        if self.sources:
+            self.started = wall
+            self.heard = dict.fromkeys(self.heard, wall)
+
+    def _hear(self, source: int, reached: datetime | None, wall: datetime) -> None:
+        if self.started is None:
+            self.started = wall
+        self.heard[source] = wall
+        self.idle.discard(source)
+        if reached is not None:
+            prev = self.progress.get(source)
+            if prev is None or reached > prev:
+                self.progress[source] = reached
+
+    def _align(self, wall: datetime) -> None:
+        """Advance to the slowest active source's event time, if that moved the watermark."""
+        low: datetime | None = None
+        for s in range(self.sources):
+            if s in self.idle:
+                continue
+            heard = self.heard.get(s, self.started)
+            if heard is None or wall - heard >= SILENT_AFTER:
+                continue  # silent: no longer waited for
+            reached = self.progress.get(s)
+            if reached is None:
+                return  # an active source with no post yet holds everything
+            if low is None or reached < low:
+                low = reached
+        if low is None or (self.aligned is not None and low <= self.aligned):
+            return
+        self.aligned = low
+        if self.next_close is None or low >= self.next_close:
+            self._advance_to(low)
 
     def _advance_to(self, wm: datetime) -> None:
         from detectors.aggregate import MINUTE, floor_minute
@@ -171,10 +252,26 @@ class PartitionWindow:
         """The minutes closed since the last call; an idle partition's clock (no post for
         ``IDLE_AFTER``) runs at wall speed since its last post, so its last minutes close. The
         aggregator closes a minute once minute end + lateness <= watermark."""
+        if self.sources:
+            self._align(wall)  # a source may have fallen silent
         if self.max_event is not None and self.last_wall is not None:
             idle = wall - self.last_wall
             if idle >= IDLE_AFTER:  # also sends amendments held since the last crossing
-                self._advance_to(self.max_event + idle)
+                wm = self.max_event + idle
+                if self.sources and (self.aligned is None or wm > self.aligned):
+                    self.aligned = wm
+                self._advance_to(wm)
+        out, self.closed = self.closed or [], None
+        return out
+
+    def flush(self) -> list[BrandMinute]:
+        """End of a finite input: close every minute up to the last post's (no zero minutes
+        after it) and hand over the amendments held."""
+        from detectors.aggregate import MINUTE, floor_minute
+
+        if self.max_event is not None:
+            end = floor_minute(self.max_event) + MINUTE + timedelta(seconds=self.lateness_s)
+            self._advance_to(max(end, self.aligned or end))
         out, self.closed = self.closed or [], None
         return out
 

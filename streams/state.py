@@ -29,6 +29,7 @@ import os
 import pickle
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 log = logging.getLogger("crisis_radar.state")
@@ -51,6 +52,25 @@ def read_tag(headers: Iterable[tuple[str, bytes]] | None) -> tuple[int, int, int
     return None
 
 
+MARK = "wm"  # header name of a watermark marker (a record with an empty value)
+
+
+def marker(source: int, reached: datetime | None, idle: bool) -> list[tuple[str, bytes]]:
+    """Headers of a watermark marker: posts.raw partition ``source`` has reached event time
+    ``reached`` (None: no valid post yet); ``idle``: it has nothing more to read for now."""
+    us = -1 if reached is None else int(reached.timestamp() * 1_000_000)
+    return [(MARK, b"%d:%d:%d" % (source, us, int(idle)))]
+
+
+def read_marker(headers: Iterable[tuple[str, bytes]] | None) -> tuple[int, datetime | None, bool]:
+    for name, value in headers or ():
+        if name == MARK:
+            p, us, idle = value.split(b":")
+            t = None if int(us) < 0 else datetime.fromtimestamp(int(us) / 1_000_000, UTC)
+            return int(p), t, idle == b"1"
+    raise ValueError("not a watermark marker")
+
+
 @dataclass
 class Seen:
     """Last source tag counted per source partition: replayed upstream outputs are dropped."""
@@ -59,7 +79,9 @@ class Seen:
     dropped: int = 0
 
     def fresh(self, headers: Iterable[tuple[str, bytes]] | None) -> bool:
-        t = read_tag(headers)
+        return self.fresh_tag(read_tag(headers))
+
+    def fresh_tag(self, t: tuple[int, int, int] | None) -> bool:
         if t is None:
             return True
         p, o, i = t
