@@ -1,0 +1,1 @@
+"""A user's history through the pipeline core: ``crisis-radar backfill`` and ``backtest``."""
