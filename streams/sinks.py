@@ -1,97 +1,63 @@
-"""ClickHouse sinks: record -> row converters and a batching, retrying, back-pressured writer.
+"""ClickHouse sinks: a batching, retrying, back-pressured writer, and the rows it writes.
 
 Rows are tuples in the column order of each ``*_COLUMNS`` list and are inserted columnar
-(clickhouse-driver ``columnar=True``, ~880k rows/s). Tables are ReplacingMergeTree keyed by the
-record's identity, so a batch retried after a timeout (at-least-once) never shows twice to
-queries that use FINAL or argMax.
+(clickhouse-driver ``columnar=True``, ~880k rows/s). Both the lists and the row builders are
+derived from one declaration per table in ``streams.rows`` (re-exported here). Tables are
+ReplacingMergeTree keyed by the record's identity, so a batch retried after a timeout
+(at-least-once) never shows twice to queries that use FINAL or argMax.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-import xxhash
-
 from crisis_radar.clickhouse import check_identifier
-from schemas.models import BrandMinute, CrisisAlert, DeadLetter, ScoredPost
 from streams import metrics
+from streams.rows import (
+    ALERTS,
+    BRAND_MINUTES,
+    DEAD_LETTERS,
+    POSTS,
+    TABLES,
+    Row,
+    columns_of,
+    insert_sql,
+    write_rows,
+)
+
+__all__ = [
+    "ALERTS_COLUMNS",
+    "BRAND_MINUTES_COLUMNS",
+    "DEAD_LETTERS_COLUMNS",
+    "POSTS_COLUMNS",
+    "TABLES",
+    "ClickHouseSink",
+    "Row",
+    "alert_row",
+    "dead_letter_row",
+    "minute_row",
+    "post_row",
+    "write_rows",
+]
 
 log = logging.getLogger("crisis_radar.sink")
 
-Row = tuple[Any, ...]
+POSTS_COLUMNS = POSTS.names
+BRAND_MINUTES_COLUMNS = BRAND_MINUTES.names
+ALERTS_COLUMNS = ALERTS.names
+DEAD_LETTERS_COLUMNS = DEAD_LETTERS.names
 
-POSTS_COLUMNS = (
-    "brand", "created_at", "post_key", "platform", "post_id", "author_id", "author_handle",
-    "followers", "text", "lang", "url", "reply_to", "repost_of", "hashtags", "mentions",
-    "likes", "reposts", "replies", "quotes", "sentiment_label", "sentiment_score", "cluster_id",
-    "is_duplicate", "cluster_size", "cluster_authors", "campaign", "scored_at",
-)  # fmt: skip
-BRAND_MINUTES_COLUMNS = (
-    "brand", "minute", "posts", "unique_posts", "unique_authors", "negative", "neutral",
-    "positive", "sentiment_sum", "reach", "duplicates", "campaign_posts", "new_clusters",
-    "late_posts", "version", "burst_term_posts", "burst_term_negative",
-)  # fmt: skip
-ALERTS_COLUMNS = (
-    "brand", "minute", "alert_id", "severity", "severity_label", "previous_severity", "score",
-    "summary", "signals", "top_posts", "top_terms", "top_clusters", "created_at",
-)  # fmt: skip
-DEAD_LETTERS_COLUMNS = ("received_at", "reason", "letter_id", "source", "error", "original")
-
-
-def _dt(value: datetime) -> datetime:
-    # DateTime('UTC') has second resolution; the driver wants naive UTC or aware values.
-    return value.astimezone(UTC).replace(microsecond=0)
-
-
-def _ts(value: datetime) -> int:
-    # Whole UTC seconds as an int: the driver skips its per-value pytz conversion (hot path).
-    return int(value.timestamp())
-
-
-def post_row(sp: ScoredPost) -> Row:
-    p, e = sp.post, sp.post.engagement
-    return (
-        sp.brand, _ts(p.created_at), p.key, p.platform, p.post_id, p.author.id,
-        p.author.handle or "", p.author.followers, p.text, p.lang or "", p.url or "",
-        p.reply_to or "", p.repost_of or "", list(p.hashtags), list(p.mentions),
-        e.likes, e.reposts, e.replies, e.quotes, sp.sentiment_label, sp.sentiment_score,
-        sp.cluster_id, int(sp.is_duplicate), sp.cluster_size, sp.cluster_authors,
-        int(sp.campaign), _ts(sp.scored_at),
-    )  # fmt: skip
-
-
-def minute_row(m: BrandMinute) -> Row:
-    return (
-        m.brand, _dt(m.minute), m.posts, m.unique_posts, m.unique_authors, m.negative, m.neutral,
-        m.positive, m.sentiment_sum, m.reach, m.duplicates, m.campaign_posts, m.new_clusters,
-        m.late_posts, m.version, m.burst_term_posts, m.burst_term_negative,
-    )  # fmt: skip
-
-
-def _json(items: Sequence[Any]) -> str:
-    return json.dumps([i.model_dump(mode="json") for i in items], ensure_ascii=False)
-
-
-def alert_row(a: CrisisAlert) -> Row:
-    return (
-        a.brand, _dt(a.minute), a.alert_id, int(a.severity), a.severity.label,
-        int(a.previous_severity), a.score, a.summary, _json(a.signals), _json(a.top_posts),
-        list(a.top_terms), _json(a.top_clusters), _dt(a.created_at),
-    )  # fmt: skip
-
-
-def dead_letter_row(d: DeadLetter) -> Row:
-    letter_id = xxhash.xxh3_64_hexdigest(
-        f"{d.source}\0{d.received_at.isoformat()}\0{d.original}".encode()
-    )
-    return (_dt(d.received_at), d.reason, letter_id, d.source, d.error, d.original)
+# post_row(sp), minute_row(m), alert_row(a): live rows (backfill 0); pass backfill=True for
+# rows written by `crisis-radar backfill`.
+post_row = POSTS.row
+minute_row = BRAND_MINUTES.row
+alert_row = ALERTS.row
+dead_letter_row = DEAD_LETTERS.row  # no backfill column: backfill=True raises
 
 
 class ClickHouseSink:
@@ -133,7 +99,7 @@ class ClickHouseSink:
         self._closing = False
         self.rows_written = 0
         self.attempts_failed = 0
-        self._sql = f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES"
+        self._sql = insert_sql(self.table, self.columns)
 
     # --- synchronous core (also used directly by tests and tools) ---
     def insert(self, rows: Sequence[Row]) -> int:
@@ -141,7 +107,7 @@ class ClickHouseSink:
         if not rows:
             return 0
         delay = self.backoff_initial_s
-        columns = [list(col) for col in zip(*rows, strict=True)]
+        columns = columns_of(rows)
         tries = 0
         while True:
             start = time.perf_counter()
