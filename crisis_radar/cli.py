@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retention": ("crisis_radar.commands.retention", "drop ClickHouse months past retention"),
     "worker": ("crisis_radar.commands.worker", "run a Faust stream worker"),
     "ingest": ("crisis_radar.commands.ingest", "send posts from files, stdin or a live source"),
+    "backfill": ("crisis_radar.commands.backfill", "load history into ClickHouse, warm baselines"),
     "simulate": ("crisis_radar.commands.simulate", "generate a labelled scenario of posts"),
     "dlq": ("crisis_radar.commands.dlq", "show and replay dead letters"),
     "sentiment": ("crisis_radar.commands.sentiment", "score one text per stdin line"),

@@ -66,6 +66,12 @@ def declare(app: faust.App, settings: Settings) -> dict[str, faust.TopicT]:
     }
 
 
+def changelog_topic(settings: Settings) -> str:
+    """The ``crisis-state`` table's changelog (Faust: ``<app id>-<table>-changelog``), where
+    ``crisis-radar backfill`` also hands over the baselines it learned."""
+    return f"{settings.topic_prefix}{settings.worker_id}-crisis-state-changelog"
+
+
 def ensure_topics(settings: Settings, timeout_s: float = 30) -> list[str]:
     """Create missing topics before the worker subscribes: topics created by Faust during
     start-up miss the first group assignment (metadata race), and the worker then idles."""
@@ -83,6 +89,11 @@ def ensure_topics(settings: Settings, timeout_s: float = 30) -> list[str]:
         missing = [name for name in wanted if name not in set(admin.list_topics())]
         if state_topic(settings) not in set(admin.list_topics()):
             missing.append(state_topic(settings))
+        if changelog_topic(settings) not in set(admin.list_topics()):  # as Faust makes it
+            topic = NewTopic(changelog_topic(settings), settings.topic_partitions, 1,
+                             topic_configs={"cleanup.policy": "compact"})  # fmt: skip
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics([topic])
         for name in missing:
             if name == state_topic(settings):
                 topic = NewTopic(name, 1, 1, topic_configs=STATE_TOPIC_CONFIG)

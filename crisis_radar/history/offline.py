@@ -40,6 +40,9 @@ def brand_partition(brand: bytes, partitions: int) -> int:
     return (murmur2(brand) & 0x7FFFFFFF) % partitions
 
 
+_WALL = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @dataclass
 class Step:
     """What one batch (or the final flush) produced."""
@@ -88,7 +91,7 @@ class OfflinePipeline:
         )
         for part in range(partitions):
             self.enrich.restore(part, None)
-            self.aggregate.restore(part, None, datetime(1970, 1, 1, tzinfo=UTC))
+            self.aggregate.restore(part, None, _WALL)
         self._raw_offset = [-1] * partitions
         self._scored_offset = [-1] * partitions
         self._minute_offset = [-1] * partitions
@@ -139,7 +142,9 @@ class OfflinePipeline:
                 self._scored_offset[part] += 1
                 mark = state.marker(source, reached, False)
                 recs.append((part, self._scored_offset[part], mark, b""))
-        self._close(step, self.aggregate.process(recs, stamp).minutes, now)
+        # One fixed "wall clock" for the windows: a replay is never idle nor silent between
+        # batches (its markers say how far it got); event time must not pass for wall time.
+        self._close(step, self.aggregate.process(recs, _WALL).minutes, now)
         return step
 
     def finish(self, now: datetime | None = None) -> Step:
