@@ -2,7 +2,7 @@
 
 Examples::
 
-    crisis-radar backfill export.csv --map id=tweet_id,text=text,created_at=tweet_created,author=name
+    crisis-radar backfill export.csv --map id=tweet_id,created_at=tweet_created,author=name
     crisis-radar backfill archive/ --watchlist deploy/watchlist.yaml
     crisis-radar backfill last-month.jsonl.gz --no-baselines   # store only; keep live state
 
@@ -133,7 +133,9 @@ def _run(
     elapsed = max(time.monotonic() - started, 1e-9)
     for line in summary.lines():
         print(line, file=sys.stderr)
-    print(f"backfill took {elapsed:.1f} s ({summary.posts / elapsed:,.0f} posts/s)", file=sys.stderr)
+    print(
+        f"backfill took {elapsed:.1f} s ({summary.posts / elapsed:,.0f} posts/s)", file=sys.stderr
+    )
     if summary.baselines and _worker_running(settings):
         print("note: a worker is running: restart it to start from these baselines",
               file=sys.stderr)  # fmt: skip
@@ -149,7 +151,9 @@ def _worker_running(settings: Settings) -> bool:
     try:
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
         try:
-            groups = admin.describe_consumer_groups([f"{settings.topic_prefix}{settings.worker_id}"])
+            groups = admin.describe_consumer_groups(
+                [f"{settings.topic_prefix}{settings.worker_id}"]
+            )
         finally:
             admin.close()
         return any(g.members for g in groups)

@@ -50,7 +50,9 @@ class BackfillSummary:
     def lines(self) -> list[str]:
         reasons = ", ".join(f"{r}={n:,}" for r, n in self.rejected.most_common()) or "none"
         alerts = ", ".join(f"{s}={n}" for s, n in sorted(self.alerts.items())) or "none"
-        span = f"{self.first:%Y-%m-%d %H:%M} .. {self.last:%Y-%m-%d %H:%M} UTC" if self.first else "-"
+        span = (
+            f"{self.first:%Y-%m-%d %H:%M} .. {self.last:%Y-%m-%d %H:%M} UTC" if self.first else "-"
+        )
         return [
             f"read {self.read:,} records: {self.posts:,} posts ({span}), "
             f"{self.out_of_order:,} out of event-time order (sorted)",
