@@ -118,6 +118,7 @@ class Assessed:
     score: float
     severity: Severity
     alert: CrisisAlert | None = None
+    evidence: dict[str, float] = field(default_factory=dict)  # per side, vs the warning level
 
 
 def new_scorer() -> Any:
@@ -205,4 +206,5 @@ class CrisisStage:
                 minute.brand, minute, assessment, previous, self.context, stamp, words
             )
         self.context.release(minute.brand, minute.minute)
-        return Assessed(part, minute, float(assessment.score), severity, alert)
+        evidence = dict(getattr(assessment, "evidence", {}))
+        return Assessed(part, minute, float(assessment.score), severity, alert, evidence)

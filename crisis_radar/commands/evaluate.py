@@ -84,11 +84,12 @@ def _scenarios(args: argparse.Namespace) -> int:
             print(f"evaluate scenarios: no such file {path}", file=sys.stderr)
             return 2
     truth = sc.load_truth(args.truth)
-    enrich = sc.default_enricher(args.watchlist or get_settings().watchlist_path,
-                                 truth.get("brands", []))
+    settings = get_settings()
+    if args.watchlist:
+        settings = settings.model_copy(update={"watchlist_path": args.watchlist})
     with tqdm(desc="replay", unit="post", total=_count_lines(args.posts), file=sys.stderr) as bar:
-        minutes = sc.aggregate_posts(sc.read_posts(args.posts), enrich, progress=bar.update)
-    res = sc.evaluate(sc.replay_minutes(minutes), truth)
+        rep = sc.replay_posts(sc.read_lines(args.posts), settings, progress=bar.update)
+    res = sc.evaluate(rep, truth)
     print(sc.format_report(res))
     out = args.out or args.posts.with_name(args.posts.name.split(".")[0] + "-eval.json")
     out.write_text(json.dumps(res, indent=2, default=str))

@@ -205,8 +205,9 @@ def score_corpus(
         null, perfect = bounds(allp)
         by_cat: dict[str, float] = {}
         for cat in sorted({f.category for f in files}):
-            cat_pts = [p for f, pts in zip(files, per_file, strict=True) if f.category == cat
-                       for p in pts]
+            cat_pts = [
+                p for f, pts in zip(files, per_file, strict=True) if f.category == cat for p in pts
+            ]
             c_null, c_perfect = bounds(cat_pts)
             by_cat[cat] = _normalise(score_at(cat_pts, thr, costs), c_null, c_perfect)
         results.append(ProfileResult(pname, thr, raw, _normalise(raw, null, perfect), by_cat))
@@ -217,8 +218,10 @@ def load_profiles(path: Path | None) -> dict[str, dict[str, float]]:
     if path is None or not path.exists():
         return dict(PROFILES)
     raw = json.loads(path.read_text())
-    return {k: {w: float(v["CostMatrix"][w]) for w in ("tpWeight", "fnWeight", "fpWeight")}
-            for k, v in raw.items()}
+    return {
+        k: {w: float(v["CostMatrix"][w]) for w in ("tpWeight", "fnWeight", "fpWeight")}
+        for k, v in raw.items()
+    }
 
 
 def format_table(results: Sequence[ProfileResult]) -> str:
