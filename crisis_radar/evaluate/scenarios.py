@@ -246,7 +246,7 @@ def format_report(res: dict[str, Any]) -> str:
             f"last to cross: {r['last_side']}"
         )
     if res.get("enrichment"):
-        lines.append("enrichment: " + ", ".join(f"{k} {v}" for k, v in res["enrichment"].items()))
+        lines.append(f"enrichment: {res['enrichment']}")
     return "\n".join(lines)
 
 
