@@ -98,6 +98,9 @@ def test_sorted_canonical_files_are_not_spilled(tmp_path: Path) -> None:
     spill.mkdir()
     assert canonical_in_order([str(a), str(b)])
     assert not canonical_in_order([str(b), str(a)])
+    swapped = tmp_path / "swapped.jsonl"
+    swapped.write_bytes(b"\n\n".join([*lines[:20], lines[21], lines[20], *lines[22:]]))
+    assert not canonical_in_order([str(swapped)])
     letters: list[DeadLetter] = []
     history = read_history([str(a), str(b)], on_dead=letters.append, chunk=7, tmpdir=spill)
     got = history.sends()

@@ -18,6 +18,7 @@ import json
 import operator
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from crisis_radar.ingest.pipeline import (
     Send,
     Stats,
     file_kind,
+    open_input,
     read_line_chunks,
     read_records,
     sniff_format,
@@ -112,19 +114,26 @@ _CREATED = re.compile(rb'"created_at"\s*:\s*"([^"\\]{1,64})"')
 def canonical_in_order(paths: Iterable[str], fmt: str = "auto") -> bool:
     """True when all ``paths`` are canonical JSONL files whose posts, read one file after the
     other, are already in event-time order: then no sort is needed. A quick scan of the raw
-    created_at strings (no validation); anything it cannot read makes it answer False."""
+    created_at strings in big blocks (no validation, ~2 us per line); anything it cannot read
+    makes it answer False."""
     last: datetime | None = None
     latest = datetime.now(UTC) + MAX_FUTURE
+    latest_s = latest.strftime("%Y-%m-%dT%H:%M:%S").encode()
     for path in paths:
         if path == "-" or file_kind(path, fmt) != "lines" or sniff_format(path, fmt) != "canonical":
             return False
-        for lines in read_line_chunks(path, 20_000):
-            block = b"\n".join(lines)
+        for block in _blocks(path):
             found: list[bytes] | None = _CREATED.findall(block)
-            if found is not None and len(found) != len(lines):
-                found = _stamps_by_line(lines)
+            if found is not None and len(found) != block.count(b"\n") + (block[-1:] != b"\n"):
+                lines = [line for line in map(bytes.strip, block.split(b"\n")) if line]
+                found = found if len(found) == len(lines) else _stamps_by_line(lines)
             if found is None:
                 return False
+            if found and (fast := _sorted_as_bytes(found, latest_s)) is not None:
+                if not fast or (last is not None and _parse(found[0]) < last):
+                    return False
+                last = _parse(found[-1])
+                continue
             try:
                 times = [datetime.fromisoformat(s.decode()) for s in found]
                 times = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in times]
@@ -138,6 +147,31 @@ def canonical_in_order(paths: Iterable[str], fmt: str = "auto") -> bool:
                 return False
             last = times[-1] if times else last
     return True
+
+
+def _sorted_as_bytes(found: list[bytes], latest_s: bytes) -> bool | None:
+    """Whether UTC ISO strings of one shape (what ``Post.to_json`` writes) are in order, as
+    bytes: no parsing. None when they are not all like that, or some are out of check_post's
+    bounds (dead letters, whose place does not matter)."""
+    if len(set(map(len, found))) != 1 or min(found) < b"2006" or max(found)[:19] >= latest_s:
+        return None
+    shape = found[0].translate(None, b"0123456789")
+    if shape not in (b"--T::Z", b"--T::.Z"):
+        return None
+    if b"|".join(found).translate(None, b"0123456789") != b"|".join([shape] * len(found)):
+        return None
+    return all(map(operator.le, found, found[1:]))
+
+
+def _parse(stamp: bytes) -> datetime:
+    return datetime.fromisoformat(stamp.decode())
+
+
+def _blocks(path: str, size: int = 1 << 22) -> Iterator[bytes]:
+    """``path`` in blocks of whole lines (the scan needs no line objects: 3x cheaper)."""
+    with closing(open_input(path)) as fh:
+        while block := fh.read(size):
+            yield block + fh.readline()
 
 
 def _stamps_by_line(lines: list[bytes]) -> list[bytes] | None:
