@@ -199,7 +199,8 @@ class Pipeline:
 Record = tuple[bytes, Any, str]
 
 
-def _open(path: str) -> IO[bytes]:
+def open_input(path: str) -> IO[bytes]:
+    """A file (gzip by its name) or ``-`` for stdin, as bytes."""
     if path == "-":
         return sys.stdin.buffer
     if path.endswith(".gz"):
@@ -220,7 +221,7 @@ def file_kind(path: str, fmt: str) -> str:
 def read_records(path: str, fmt: str = "auto") -> Iterator[Record]:
     """Records of one file (or ``-`` for stdin) in file order, for deterministic replay."""
     kind = file_kind(path, fmt)
-    fh = _open(path)
+    fh = open_input(path)
     try:
         if kind == "csv":
             reader = csv.DictReader(io.TextIOWrapper(fh, encoding="utf-8", errors="replace"))
@@ -249,7 +250,7 @@ def read_records(path: str, fmt: str = "auto") -> Iterator[Record]:
 def read_line_chunks(path: str, size: int) -> Iterator[list[bytes]]:
     """The non-empty, stripped lines of a JSONL file (or ``-``) in lists of up to ``size``:
     what ``read_records`` yields, without a Python step per line (the bulk path)."""
-    fh = _open(path)
+    fh = open_input(path)
     try:
         while block := list(islice(fh, size)):
             yield [line for line in map(bytes.strip, block) if line]
