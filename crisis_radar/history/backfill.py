@@ -102,7 +102,9 @@ def run_backfill(
 ) -> BackfillSummary:
     """Feed ``history`` (``crisis_radar.ingest.history.History``) through ``pipeline``, store
     what comes out; ``dead(reason, dead letter JSON)`` for the rejected."""
-    from streams.rows import alert_row, minute_row
+    from streams.rows import ALERTS, BRAND_MINUTES
+
+    alert_row, minute_row = ALERTS.row, BRAND_MINUTES.row
 
     summary = BackfillSummary()
 
