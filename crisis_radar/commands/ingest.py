@@ -3,6 +3,7 @@
 Examples::
 
     crisis-radar ingest posts.jsonl.gz                       # auto-detect, send to Kafka
+    crisis-radar ingest newest_first.csv --map created_at=ts # sorted by event time first
     crisis-radar ingest export.csv --map text=body,created_at=ts,id=tweet_id,author=user
     cat events.jsonl | crisis-radar ingest - --format bluesky --dry-run
     crisis-radar ingest replay.jsonl --speedup 60             # one hour of posts in a minute
@@ -20,11 +21,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+from crisis_radar.ingest.history import History, NoTimeColumn, check_time_column
 from crisis_radar.ingest.normalise import FORMATS, parse_mapping
 from crisis_radar.ingest.pipeline import (
     Pacer,
     Pipeline,
     Record,
+    Send,
     Stats,
     file_kind,
     paths_of,
@@ -59,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--track", help="comma-separated keywords: keep only posts containing one")
     p.add_argument("--cursor", type=int, help="Jetstream: resume from this time_us")
     p.add_argument("--max-posts", type=int, help="live: stop after this many events")
+    p.add_argument(
+        "--order",
+        choices=["time", "file"],
+        help="time: all posts of all files sorted by event time before sending (default for "
+        "files: the worker's per-minute windows then close in order); file: as read (default "
+        "for stdin and --live)",
+    )
     p.add_argument("--rate", type=float, help="cap on posts per second")
     p.add_argument("--speedup", type=float, help="replay in event time, gaps divided by N")
     p.add_argument("--dry-run", action="store_true", help="validate only, send nothing")
@@ -111,6 +121,31 @@ def _progress(records: Iterator[Record], pipeline: Pipeline, quiet: bool) -> Ite
         bar.close()
 
 
+def _sorted_progress(history: History, quiet: bool) -> Iterator[Send]:
+    """A "sorting" bar while the files are read and sorted, then a "sending" one."""
+    bar = tqdm(desc="sorting", unit=" rec", file=sys.stderr, disable=quiet, mininterval=0.5)
+
+    def read(s: Stats) -> None:
+        _postfix(bar, s, refresh=False)
+        bar.update(s.read - bar.n)
+
+    history.on_read = read
+    sends = history.sends()
+    try:
+        for i, send in enumerate(sends):
+            if i == 0:  # sorted: every post is read by now
+                bar.close()
+                bar = tqdm(desc="sending", unit=" post", total=history.stats.sent,
+                           file=sys.stderr, disable=quiet, mininterval=0.5)  # fmt: skip
+            yield send
+            if i % 2000 == 1999:
+                bar.update(2000)
+        bar.update(history.stats.sent - bar.n)
+    finally:
+        sends.close()  # the sort's temp files go now, also on errors and Ctrl-C
+        bar.close()
+
+
 def main(argv: list[str], settings: Settings | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.inputs and not args.live:
@@ -131,6 +166,17 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     if missing:
         print(f"crisis-radar ingest: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
+    order = args.order or ("file" if args.live or "-" in paths else "time")
+    if order == "time" and args.live:
+        print("crisis-radar ingest: --order time needs files (a live source is unbounded)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        for path in paths:
+            check_time_column(path, args.format, mapping)
+    except NoTimeColumn as exc:
+        print(f"crisis-radar ingest: {exc}", file=sys.stderr)
+        return 2
 
     from crisis_radar.ingest.producer import (
         CHUNK,
@@ -140,6 +186,7 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
         make_producer,
         run,
         run_canonical,
+        run_sorted,
         screen_pool,
         serve_metrics,
     )
@@ -168,8 +215,15 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     pool = None
     started = time.monotonic()
     pipeline = Pipeline(args.format, mapping, source=f"ingest:{args.live or 'file'}")
+    history: History | None = None
+    if order == "time":  # files already in order (checked cheaply) take the paths below
+        history = History(paths, args.format, mapping, "ingest", on_dead=sink.dead)
+        history = None if history.in_order() else history
+        pipeline = history.pipeline if history is not None else pipeline
     try:
-        if args.live:
+        if history is not None:
+            run_sorted(_sorted_progress(history, args.quiet), sink, pacer)
+        elif args.live:
             from crisis_radar.ingest.live import run_live
 
             url = args.url or LIVE_DEFAULT_URLS[args.live]
@@ -214,6 +268,10 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     mode = "validated (dry run)" if args.dry_run else "ingested"
     print(f"{mode}: {s.summary()} in {elapsed:.1f}s ({s.sent / elapsed:,.0f} posts/s)",
           file=sys.stderr)  # fmt: skip
+    if order == "time":
+        late = history.out_of_order if history is not None else 0
+        print(f"reordered by event time: {late:,} of {s.sent:,} posts were out of order",
+              file=sys.stderr)  # fmt: skip
     return 0
 
 

@@ -406,6 +406,20 @@ def _flag(value: Any) -> bool:
     )
 
 
+TIME_COLUMNS: Final = ("created_at", "timestamp", "time", "date", "created_utc")
+
+
+def time_column(obj: Mapping[str, Any], mapping: Mapping[str, str]) -> tuple[str | None, Any]:
+    """(column, value) of a generic record's event time: the mapped column, else the first of
+    ``TIME_COLUMNS`` with a value; (None, None) when none has one."""
+    for name in (mapping.get("created_at"), *TIME_COLUMNS):
+        if name is not None:
+            value = _get(obj, name)
+            if value not in (None, ""):
+                return name, value
+    return None, None
+
+
 def normalise_generic(
     obj: Mapping[str, Any], mapping: Mapping[str, str] | None = None, platform: str = "jsonl"
 ) -> Post:
@@ -425,7 +439,7 @@ def normalise_generic(
         raise NormaliseError("missing_field", f"text (column {m.get('text', 'text')!r}) is missing")
     if not isinstance(text, str):
         raise NormaliseError("bad_type", "text should be a string")
-    created_raw = col("created_at", "timestamp", "time", "date", "created_utc")
+    created_raw = time_column(obj, m)[1]
     if created_raw is None:
         raise NormaliseError("missing_field", "created_at is missing")
     created = parse_time(created_raw)

@@ -247,6 +247,22 @@ def run_canonical(
         settle(window.popleft())
 
 
+def run_sorted(
+    sends: Iterable[Send], sink: Sink | AioBatchSink, pacer: Pacer | None = None
+) -> None:
+    """Send posts already in event-time order (``history.History.sends``): in bulk batches, or
+    one by one behind the pacer (``--rate``/``--speedup`` pace the sorted stream)."""
+    if pacer is not None:
+        for send in sends:
+            pacer.wait(send.created_at)
+            sink.post(send)
+        return
+    it = iter(sends)
+    while batch := list(islice(it, CHUNK)):
+        sink.post_many([(s.key, s.value) for s in batch])
+    sink.ship()
+
+
 def encode_chunk(
     raws: list[bytes], now: datetime, source: str, partitions: int, lz4: bool
 ) -> tuple[list[EncodedBatch], list[DeadLetter], Stats]:
@@ -269,7 +285,6 @@ def screen_pool(workers: int) -> ProcessPoolExecutor:
 CHUNK = 500
 POOL_CHUNK = 4000  # lines per worker task: ~1.5 MB, one batch per partition or so
 POOL_WINDOW = 8
-CHUNK = 500
 
 
 def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:

@@ -1,0 +1,251 @@
+"""Files of posts read in event-time order: what ``ingest`` sends and what offline commands
+(backfill, backtest) consume.
+
+    history = read_history(["export.csv"], "auto", {"created_at": "ts"}, "backtest",
+                           on_dead=letters.append)
+    for post in history.posts():  # validated Posts, oldest first, across all files
+        ...
+    history.stats.summary(), history.out_of_order
+
+Memory stays bounded for any size: posts are sorted externally (``order.TimeSorter``) and dead
+letters go to ``on_dead`` as they happen (nothing is kept). A file whose first rows all lack a
+usable event time raises ``NoTimeColumn`` before anything is read in full.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crisis_radar.ingest.normalise import (
+    FORMATS,
+    TIME_COLUMNS,
+    NormaliseError,
+    detect_format,
+    normalise,
+    time_column,
+)
+from crisis_radar.ingest.order import TimeSorter
+from crisis_radar.ingest.pipeline import (
+    Outcome,
+    Pipeline,
+    Send,
+    Stats,
+    file_kind,
+    read_line_chunks,
+    read_records,
+    sniff_format,
+)
+from schemas.models import DeadLetter, Post
+from schemas.validate import EPOCH_FLOOR, MAX_FUTURE
+
+CHECK_ROWS = 1000  # rows looked at for a usable time column
+READ_CHUNK = 500  # canonical lines validated at once (as the bulk ingest path)
+
+
+class NoTimeColumn(ValueError):
+    """No row among the first of a file has an event time: a wrong ``--map`` or export."""
+
+
+def check_time_column(
+    path: str, fmt: str = "auto", mapping: Mapping[str, str] | None = None
+) -> None:
+    """Raise ``NoTimeColumn`` (a one-line message naming the column) when no post comes out of
+    the first ``CHECK_ROWS`` generic records of ``path`` and most of them fail on the event time
+    (``normalise`` decides, as ingest would). A few bad dates among good ones are no error:
+    those rows are dead-lettered as usual; so are rows that fail on something else first."""
+    m = dict(mapping or {})
+    if path == "-" or (fmt in FORMATS and fmt != "generic") or sniff_format(path, fmt) != fmt:
+        return  # stdin cannot be peeked; platform formats and canonical posts have their own
+    rows, other, columns = 0, 0, list[str]()
+    bad: list[tuple[str, object]] = []  # (column, value) that did not parse
+    for raw, obj, platform in read_records(path, fmt):
+        if obj is None:
+            try:
+                obj = json.loads(raw)
+            except (ValueError, RecursionError):
+                continue
+        if not isinstance(obj, Mapping) or (not m and fmt != "generic" and
+                                            detect_format(obj) != "generic"):  # fmt: skip
+            continue
+        columns = columns or [str(k) for k in obj]
+        rows += 1
+        try:
+            normalise("generic", obj, m, platform)
+            return
+        except NormaliseError as exc:
+            if exc.reason == "bad_timestamp":
+                name, value = time_column(obj, m)
+                bad.append((name or "?", value))
+            elif not (exc.reason == "missing_field" and exc.message.startswith("created_at")):
+                other += 1
+        if rows >= CHECK_ROWS:
+            break
+    if rows and rows - other >= max(other, 1):
+        where = "in the header" if file_kind(path, fmt) == "csv" else "in the records"
+        raise NoTimeColumn(f"{path}: no usable time column: {_why(m, rows, bad, columns, where)}")
+
+
+def _why(m: dict[str, str], rows: int, bad: list[tuple[str, object]], columns: list[str],
+         where: str) -> str:  # fmt: skip
+    listed = ", ".join(columns) or "none"
+    mapped = m.get("created_at")
+    if mapped is not None and mapped not in [name for name, _ in bad]:
+        state = "is missing" if mapped not in columns else "is empty in every row"
+        return f"{mapped!r} (mapped to created_at) {state} {where}; columns: {listed}"
+    if bad:
+        name, example = next((b for b in bad if b[0] == mapped), bad[0])
+        note = " (mapped to created_at)" if name == mapped else ""
+        return (f"{name!r}{note} has no parseable date in the first {rows:,} rows "
+                f"(e.g. {str(example)[:40]!r})")  # fmt: skip
+    names = ", ".join(TIME_COLUMNS)
+    return f"none of {names} is there; columns: {listed} (map one: --map created_at=COLUMN)"
+
+
+_CREATED = re.compile(rb'"created_at"\s*:\s*"([^"\\]{1,64})"')
+
+
+def canonical_in_order(paths: Iterable[str], fmt: str = "auto") -> bool:
+    """True when all ``paths`` are canonical JSONL files whose posts, read one file after the
+    other, are already in event-time order: then no sort is needed. A quick scan of the raw
+    created_at strings (no validation); anything it cannot read makes it answer False."""
+    last: datetime | None = None
+    latest = datetime.now(UTC) + MAX_FUTURE
+    for path in paths:
+        if path == "-" or file_kind(path, fmt) != "lines" or sniff_format(path, fmt) != "canonical":
+            return False
+        for lines in read_line_chunks(path, 20_000):
+            block = b"\n".join(lines)
+            found: list[bytes] | None = _CREATED.findall(block)
+            if found is not None and len(found) != len(lines):
+                found = _stamps_by_line(lines)
+            if found is None:
+                return False
+            try:
+                times = [datetime.fromisoformat(s.decode()) for s in found]
+                times = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in times]
+                # out of these bounds they are dead letters (check_post): their place is moot
+                times = [t for t in times if EPOCH_FLOOR <= t <= latest]
+                if last is not None and times and times[0] < last:
+                    return False
+                if not all(map(operator.le, times, times[1:])):
+                    return False
+            except (ValueError, TypeError):
+                return False
+            last = times[-1] if times else last
+    return True
+
+
+def _stamps_by_line(lines: list[bytes]) -> list[bytes] | None:
+    """The created_at strings line by line; a line without the key is a dead letter (it is
+    required), one with a non-string or several makes the scan give up (None)."""
+    stamps: list[bytes] = []
+    for line in lines:
+        found = _CREATED.findall(line)
+        if len(found) == 1:
+            stamps += found
+        elif found or b'"created_at"' in line:
+            return None
+    return stamps
+
+
+class History:
+    """Posts of ``paths`` by event time; ``stats`` counts them as ingest does."""
+
+    def __init__(
+        self,
+        paths: list[str],
+        fmt: str = "auto",
+        mapping: Mapping[str, str] | None = None,
+        source: str = "history",
+        on_dead: Callable[[DeadLetter], None] | None = None,
+        chunk: int = 200_000,
+        tmpdir: Path | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.paths, self.fmt, self.source = list(paths), fmt, source
+        self.on_dead = on_dead or (lambda letter: None)
+        self.on_read: Callable[[Stats], None] | None = None  # progress, every few thousand reads
+        self.pipeline = Pipeline(fmt, mapping, source=source, now=now)
+        self.sorter = TimeSorter(chunk, tmpdir)
+        self._in_order: bool | None = None
+
+    @property
+    def stats(self) -> Stats:
+        return self.pipeline.stats
+
+    @property
+    def out_of_order(self) -> int:
+        """Posts that came after a later one in the input (known once the posts are out)."""
+        return self.sorter.out_of_order
+
+    def in_order(self) -> bool:
+        """Whether the files are known to be in event-time order already (then nothing is
+        sorted or spilled): canonical JSONL only, by a quick scan, done once."""
+        if self._in_order is None:
+            self._in_order = canonical_in_order(self.paths, self.fmt)
+        return self._in_order
+
+    def sends(self) -> Generator[Send, None, None]:
+        """(key, JSON bytes, created_at) of each post, oldest first, ties in input order.
+        Close the generator (or exhaust it) to remove temp files at once."""
+        if self.in_order():
+            return self._read_all()
+        return self.sorter.sort(self._read_all())
+
+    def posts(self) -> Iterator[Post]:
+        """Validated ``Post`` objects, in the order of ``sends``."""
+        return (Post.model_validate_json(s.value) for s in self.sends())
+
+    def _read_all(self) -> Generator[Send, None, None]:
+        p = self.pipeline
+        for path in self.paths:
+            p.fmt = sniff_format(path, self.fmt)
+            p.source = f"{self.source}:{path}"[:256]
+            if p.fmt == "canonical" and file_kind(path, self.fmt) == "lines":
+                for raws in read_line_chunks(path, READ_CHUNK):
+                    yield from self._route(p.process_canonical_chunk(raws))
+                    self._progress()
+                continue
+            for i, (raw, obj, platform) in enumerate(read_records(path, self.fmt), 1):
+                yield from self._route(p.process(raw, obj, platform))
+                if i % READ_CHUNK == 0:
+                    self._progress()
+        self._progress()
+
+    def _route(self, outcomes: list[Outcome]) -> Iterator[Send]:
+        for o in outcomes:
+            if isinstance(o, Send):
+                yield o
+            elif o is not None:
+                self.on_dead(o)
+
+    def _progress(self) -> None:
+        if self.on_read is not None:
+            self.on_read(self.pipeline.stats)
+
+
+def read_history(
+    paths: list[str],
+    fmt: str = "auto",
+    mapping: Mapping[str, str] | None = None,
+    source: str = "history",
+    on_dead: Callable[[DeadLetter], None] | None = None,
+    chunk: int = 200_000,
+    tmpdir: Path | None = None,
+) -> History:
+    """Check every file for a usable time column (``NoTimeColumn``), then a ``History`` of them.
+
+    ``fmt``: ``auto``, ``csv``, ``jsonl`` or a format name; ``mapping``: generic columns as
+    ``--map`` gives them; ``on_dead``: receives each dead letter as it happens.
+    """
+    m = dict(mapping or {})
+    if m and fmt == "auto":
+        fmt = "generic"  # as ingest: a column mapping only means something for generic records
+    for path in paths:
+        check_time_column(path, fmt, m)
+    return History(paths, fmt, m, source, on_dead, chunk, tmpdir)
