@@ -24,11 +24,12 @@ from typing import Any
 
 from bench import save
 
-WORDS = (
-    "network outage refund support order delivery late broken love great new price app update "
-    "crash store phone bill service recall taste fresh launch deal slow fast signal help today"
-).split()
-NEGATIVE = "worst outage ever, still broken and support ignores me, so angry".split()
+WORDS = [
+    "network", "outage", "refund", "support", "order", "delivery", "late", "broken", "love",
+    "great", "new", "price", "app", "update", "crash", "store", "phone", "bill", "service",
+    "recall", "taste", "fresh", "launch", "deal", "slow", "fast", "signal", "help", "today",
+]  # fmt: skip
+NEGATIVE = ["worst", "outage", "ever", "still", "broken", "support", "ignores", "me", "angry"]
 
 
 def _status(field: str) -> float:
