@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("crisis_radar.commands.ingest", "send posts from files, stdin or a live source"),
     "backfill": ("crisis_radar.commands.backfill", "load history into ClickHouse, warm baselines"),
     "simulate": ("crisis_radar.commands.simulate", "generate a labelled scenario of posts"),
+    "backtest": ("crisis_radar.commands.backtest", "replay files through the pipeline offline"),
     "dlq": ("crisis_radar.commands.dlq", "show and replay dead letters"),
     "sentiment": ("crisis_radar.commands.sentiment", "score one text per stdin line"),
     "evaluate": ("crisis_radar.commands.evaluate", "NAB and scenario evaluation of detectors"),

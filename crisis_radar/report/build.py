@@ -1,4 +1,5 @@
-"""Collect a report from ClickHouse (queries) into numbers (timeline) and charts, then write it."""
+"""Collect a report from a ``Source`` (ClickHouse queries, or a backtest's rows in memory) into
+numbers (timeline) and charts, then write it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from crisis_radar.report import charts, queries
 from crisis_radar.report import timeline as tlm
@@ -71,6 +72,53 @@ def _competitor(brand: str, ms: list[Minute], tl: Timeline) -> Competitor:
                       ph[1].negative_share)
 
 
+class Source(Protocol):
+    """Where a report's rows come from: ClickHouse (``ClickHouseSource``) or, for an offline
+    backtest, what the run kept in memory (``crisis_radar.history.backtest``)."""
+
+    def get_alert(self, alert_id: str) -> dict[str, Any] | None: ...
+    def minutes(self, brands: list[str], start: datetime, end: datetime
+                ) -> dict[str, list[Minute]]: ...  # fmt: skip
+    def alerts(self, brand: str, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
+    def top_posts(self, brand: str, start: datetime, end: datetime) -> list[TopPost]: ...
+    def terms(self, brand: str, start: datetime, during_start: datetime,
+              during_end: datetime) -> list[Term]: ...  # fmt: skip
+    def clusters(self, brand: str, start: datetime, end: datetime) -> list[Cluster]: ...
+    def platforms(self, brand: str, start: datetime, end: datetime) -> list[PlatformRow]: ...
+
+
+class ClickHouseSource:
+    """``Source`` over a clickhouse-driver Client whose database holds the tables."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def get_alert(self, alert_id: str) -> dict[str, Any] | None:
+        return queries.get_alert(self.client, alert_id)
+
+    def minutes(self, brands: list[str], start: datetime, end: datetime
+                ) -> dict[str, list[Minute]]:  # fmt: skip
+        return queries.minutes(self.client, brands, start, end)
+
+    def alerts(self, brand: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        return queries.alerts(self.client, brand, start, end)
+
+    def top_posts(self, brand: str, start: datetime, end: datetime) -> list[TopPost]:
+        return queries.top_posts(self.client, brand, start, end)
+
+    def terms(self, brand: str, start: datetime, during_start: datetime,
+              during_end: datetime) -> list[Term]:  # fmt: skip
+        during = queries.texts(self.client, brand, during_start, during_end)
+        before = queries.texts(self.client, brand, start, during_start)
+        return tlm.top_terms(during, before, brand_words=[brand])
+
+    def clusters(self, brand: str, start: datetime, end: datetime) -> list[Cluster]:
+        return queries.clusters(self.client, brand, start, end)
+
+    def platforms(self, brand: str, start: datetime, end: datetime) -> list[PlatformRow]:
+        return queries.platforms(self.client, brand, start, end)
+
+
 def build_report(
     client: Any,
     brand: str,
@@ -82,13 +130,29 @@ def build_report(
     recover_minutes: int = 10,
     progress: Progress = _stderr,
 ) -> Report:
+    """The report of ``brand`` over [start, end) from ClickHouse (``client``)."""
+    return build_from(ClickHouseSource(client), brand, start, end, alert_id,
+                      watchlist=watchlist, recover_minutes=recover_minutes, progress=progress)
+
+
+def build_from(
+    source: Source,
+    brand: str,
+    start: datetime,
+    end: datetime,
+    alert_id: str | None = None,
+    *,
+    watchlist: Path | None = None,
+    recover_minutes: int = 10,
+    progress: Progress = _stderr,
+) -> Report:
     start, end = utc(start).replace(second=0, microsecond=0), utc(end)
-    alert = queries.get_alert(client, alert_id) if alert_id else None
+    alert = source.get_alert(alert_id) if alert_id else None
     progress("reading minutes and alerts")
     rivals = competitor_ids(brand, watchlist)
-    series = queries.minutes(client, [brand, *rivals], start, end)
+    series = source.minutes([brand, *rivals], start, end)
     ms = tlm.fill_gaps(series[brand], start, end)
-    alert_rows = queries.alerts(client, brand, start, end)
+    alert_rows = source.alerts(brand, start, end)
     tl = tlm.compute_timeline(ms, queries.as_alerts(alert_rows), recover_minutes=recover_minutes)
     if alert and alert["severity"] >= tlm.CRISIS and tl.page is None:
         tl.page = tlm.page_time(tlm.Alert(alert["minute"], alert["severity"], alert["created_at"]))
@@ -96,18 +160,16 @@ def build_report(
     progress("reading posts: top posts, terms, clusters, platforms")
     during_start = tl.first_anomalous or start
     during_end = tl.recovery or end
-    texts_during = queries.texts(client, brand, during_start, during_end)
-    texts_before = queries.texts(client, brand, start, during_start)
     report = Report(
         brand=brand, start=start, end=end, alert=alert, minutes=ms, alerts=alert_rows,
         timeline=tl, phases=ph,
-        top_posts=queries.top_posts(client, brand, during_start, during_end),
-        terms=tlm.top_terms(texts_during, texts_before, brand_words=[brand]),
-        clusters=queries.clusters(client, brand, during_start, during_end),
+        top_posts=source.top_posts(brand, during_start, during_end),
+        terms=source.terms(brand, start, during_start, during_end),
+        clusters=source.clusters(brand, during_start, during_end),
         competitors=[
             _competitor(b, tlm.fill_gaps(series[b], start, end), tl) for b in rivals
         ],
-        platforms=queries.platforms(client, brand, start, end),
+        platforms=source.platforms(brand, start, end),
     )
     progress("drawing charts")
     report.charts["volume"] = charts.volume_chart(ms, tl, brand)
@@ -146,13 +208,19 @@ def write_report(
     Returns the HTML path.
     """
     from crisis_radar.clickhouse import check_identifier
-    from crisis_radar.report import render
 
     check_identifier(database)
     client.execute(f"USE {database}")
     report = build_report(client, brand, start, end, alert_id, watchlist=watchlist,
                           progress=progress)
     out = Path(out_dir) if out_dir is not None else default_out_dir(brand, start)
+    return write_files(report, out, progress)
+
+
+def write_files(report: Report, out: Path, progress: Progress = _stderr) -> Path:
+    """``report.html``, ``report.md`` and the chart PNGs into ``out``; the HTML path."""
+    from crisis_radar.report import render
+
     out.mkdir(parents=True, exist_ok=True)
     for stem, png in report.charts.items():
         (out / f"{stem}.png").write_bytes(png)

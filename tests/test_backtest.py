@@ -1,0 +1,149 @@
+"""``crisis-radar backtest``: a simulated week offline (alerts, determinism, input order), and CSV
+input with a column mapping, bad rows and no time column. No stack needed."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from crisis_radar.commands import backtest
+from crisis_radar.commands.simulate import _parser as simulate_parser
+from crisis_radar.commands.simulate import build_scenario
+from crisis_radar.commands.simulate import run as simulate_run
+from crisis_radar.settings import PROJECT_ROOT
+from schemas.models import BrandMinute, CrisisAlert, Severity
+
+WATCHLIST = str(PROJECT_ROOT / "deploy" / "watchlist.yaml")
+CRISIS_AT = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)  # day 6 of the week
+# A quiet rate keeps the week at ~14k posts (a few seconds per run); the defect still shows.
+SIM_ARGS = [
+    "--days", "7", "--brands", "telvana,orbitel", "--start", "2026-11-16T00:00Z",
+    "--events", f"product_defect:telvana@{CRISIS_AT:%Y-%m-%dT%H:%M}Z",
+    "--rate-scale", "0.3", "--seed", "0", "--out", "-",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("week") / "posts.jsonl"
+    simulate_run(build_scenario(simulate_parser().parse_args(SIM_ARGS)), str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def first_run(week: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("run1")
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = backtest.main([str(week), "--quiet", "--watchlist", WATCHLIST, "--out", str(out)])
+    assert code == 0
+    return out, buf.getvalue()
+
+
+def test_simulated_week_finds_the_crisis(first_run: tuple[Path, str]) -> None:
+    out, printed = first_run
+    alerts = [CrisisAlert.model_validate_json(x) for x in (out / "alerts.jsonl").read_bytes()
+              .splitlines()]  # fmt: skip
+    hits = [
+        a for a in alerts
+        if a.brand == "telvana" and a.severity >= Severity.WARNING
+        and CRISIS_AT <= a.minute < CRISIS_AT + timedelta(hours=2)
+    ]  # fmt: skip
+    assert hits, [(a.brand, a.minute, a.severity) for a in alerts]
+    minutes = [BrandMinute.model_validate_json(x)
+               for x in (out / "minutes.jsonl").read_bytes().splitlines()]  # fmt: skip
+    assert {m.brand for m in minutes} == {"telvana", "orbitel"}
+    assert len({(m.brand, m.minute) for m in minutes}) >= 2 * 7 * 1440 - 60  # silence included
+    report = (out / "report" / "report.md").read_text()
+    assert "# Post-crisis report: telvana" in report and "## Timeline" in report
+    assert "## Sentiment before / during / after" in report and "## Top terms" in report
+    assert (out / "report" / "report.html").stat().st_size > 10_000  # charts inlined
+    # printed: each alert, the per-brand table, the summary line
+    assert f"{hits[0].minute:%Y-%m-%d %H:%M} UTC  telvana  " in printed
+    table = printed.split("\n\nbrand ", 1)[1]
+    assert "telvana" in table and "orbitel" in table and "worst alert" in table
+    n = sum(1 for _ in (out / "minutes.jsonl").open())
+    assert f"rejected 0 (none), minutes {n:,}, alerts {len(alerts):,}" in printed
+
+
+def test_backtest_is_deterministic_and_order_free(
+    week: Path, first_run: tuple[Path, str], tmp_path: Path
+) -> None:
+    out1, _ = first_run
+    again, reverse = tmp_path / "again", tmp_path / "reverse"
+    assert backtest.main([str(week), "--quiet", "--watchlist", WATCHLIST, "--out", str(again)]) == 0
+    newest_first = tmp_path / "newest-first.jsonl"
+    newest_first.write_bytes(b"".join(reversed(week.read_bytes().splitlines(keepends=True))))
+    argv = [str(newest_first), "--quiet", "--watchlist", WATCHLIST, "--out", str(reverse)]
+    assert backtest.main(argv) == 0
+    for name in ("minutes.jsonl", "alerts.jsonl"):
+        want = (out1 / name).read_bytes()
+        assert want and (again / name).read_bytes() == want, name
+        assert (reverse / name).read_bytes() == want, name
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["tweet_id", "body", "ts", "user"])
+        w.writerows(rows)
+    return path
+
+
+MAP = "text=body,created_at=ts,id=tweet_id,author=user"
+
+
+def test_csv_with_a_mapping_counts_bad_rows_by_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    rows = [[f"t{i}", f"telvana support is slow again {i}", (t0 + timedelta(seconds=20 * i))
+             .isoformat(), f"u{i % 7}"] for i in range(300)]  # fmt: skip
+    rows[10][2] = "not a date"
+    rows[20][2] = "yesterday-ish"
+    rows[30][1] = ""  # no text
+    path = write_csv(tmp_path / "export.csv", rows)
+    out = tmp_path / "out"
+    argv = [str(path), "--map", MAP, "--quiet", "--watchlist", WATCHLIST, "--out", str(out)]
+    assert backtest.main(argv) == 0
+    printed = capsys.readouterr().out
+    want = "read 300, posts 297, skipped 0, rejected 3 (bad_timestamp=2, missing_field=1)"
+    assert want in printed
+    assert "  rejected bad_timestamp: 2, e.g. " in printed
+    assert "  rejected missing_field: 1, e.g. " in printed
+    letters = [json.loads(x) for x in (out / "rejected.jsonl").read_text().splitlines()]
+    assert sorted(x["reason"] for x in letters) == ["bad_timestamp", "bad_timestamp",
+                                                    "missing_field"]  # fmt: skip
+    assert "telvana" in printed.split("\n\nbrand ", 1)[1]
+
+
+def test_only_bad_rows_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    rows = [[f"t{i}", "", t0.isoformat(), "u"] for i in range(5)]  # no text anywhere
+    path = write_csv(tmp_path / "bad.csv", rows)
+    assert backtest.main([str(path), "--map", MAP, "--quiet", "--watchlist", WATCHLIST]) == 1
+    cap = capsys.readouterr()
+    assert "read 5, posts 0, skipped 0, rejected 5 (missing_field=5)" in cap.out
+    assert "only bad rows" in cap.err
+
+
+def test_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "export.csv", [["1", "telvana", "today", "u"]] * 9)
+    assert backtest.main([str(path), "--map", "created_at=when", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"crisis-radar backtest: {path}: no usable time column: 'when' (mapped to "
+        "created_at) is missing in the header; columns: tweet_id, body, ts, user\n"
+    )
+    assert backtest.main([str(tmp_path / "nope.jsonl")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert backtest.main([str(path), "--map", "text"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("crisis-radar backtest: ") and err.count("\n") == 1
