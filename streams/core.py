@@ -89,10 +89,14 @@ class AggregateStage:
             tag = state.read_tag(headers)
             if not self.seen[part].fresh_tag(tag):
                 continue  # a replayed upstream output
-            sp = ScoredPostCounts.model_validate_json(value)  # the fields counted: ~2x faster
+            if isinstance(value, bytes):  # from Kafka; the fields counted: ~2x faster
+                sp: ScoredPost | ScoredPostCounts = ScoredPostCounts.model_validate_json(value)
+            else:
+                sp = value  # a ScoredPost handed over in process (offline drivers)
             out.late += win.add(sp, wall, None if tag is None else tag[0])
             if context.wants(sp.brand, sp.post.created_at.replace(second=0, microsecond=0)):
-                context.add(ScoredPost.model_validate_json(value))  # <= 50 per brand-minute
+                full = sp if isinstance(sp, ScoredPost) else ScoredPost.model_validate_json(value)
+                context.add(full)  # <= 50 per brand-minute
             out.per_brand[sp.brand] += 1
             touched.add(part)
         for part in sorted(touched):

@@ -42,7 +42,7 @@ from streams.sinks import Row, post_row
 log = logging.getLogger("crisis_radar.worker")
 
 Record = tuple[int, Any, bytes]  # offset, headers, value of one posts.raw record
-Item = tuple[bytes, bytes, list[tuple[str, bytes]]]  # key, value, headers of one output
+Item = tuple[bytes, Any, list[tuple[str, bytes]]]  # key, value (JSON or ScoredPost), headers
 
 
 @dataclass
@@ -118,6 +118,10 @@ class EnrichPartitions:
         # ~max_items x 2 KB however many partitions this worker owns.
         self.per_partition = max(1000, max_items // max(1, partitions))
         self.states: dict[int, EnrichState] = {}
+        # In one process (offline commands) the next stage takes the ScoredPost objects: no
+        # JSON round trip; posts rows only where something stores them (backfill, the worker).
+        self.as_objects = False
+        self.rows = True
 
     def ready(self) -> bool:
         return True
@@ -157,10 +161,12 @@ class EnrichPartitions:
             for sp in scored:
                 k = k + 1 if sp.post is prev else 0
                 prev = sp.post
+                value = sp if self.as_objects else sp.to_json()
                 out.items.append(
-                    (sp.brand.encode(), sp.to_json(), state.tag(part, offsets[id(sp.post)], k))
+                    (sp.brand.encode(), value, state.tag(part, offsets[id(sp.post)], k))
                 )
-                out.rows.append(post_row(sp))
+                if self.rows:
+                    out.rows.append(post_row(sp))
                 out.latencies.append(max(0.0, (now - sp.post.created_at).total_seconds()))
             out.progress[part] = (st.offset, st.reached)
         for part in sorted(snapshot & self.states.keys()):

@@ -17,15 +17,21 @@ from tqdm import tqdm
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="crisis-radar evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="crisis-radar evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="what", required=True)
     n = sub.add_parser("nab", help="run the value detector over NAB-layout data and score it")
     n.add_argument("data_dir", type=Path, help="folder of <category>/<file>.csv (timestamp,value)")
     n.add_argument("--labels", type=Path, required=True, help="NAB combined_windows.json")
     n.add_argument("--out", type=Path, required=True, help="results folder (NAB results layout)")
-    n.add_argument("--profile", choices=["standard", "reward_low_FP_rate", "reward_low_FN_rate"],
-                   help="score one profile only (default: all three)")
+    n.add_argument(
+        "--profile",
+        choices=["standard", "reward_low_FP_rate", "reward_low_FN_rate"],
+        help="score one profile only (default: all three)",
+    )
     n.add_argument("--profiles", type=Path, help="NAB config/profiles.json (default: built in)")
     s = sub.add_parser("scenarios", help="replay `crisis-radar simulate` output through detection")
     s.add_argument("posts", type=Path, help="posts JSONL(.gz) written by `crisis-radar simulate`")

@@ -85,8 +85,9 @@ def main(argv: list[str]) -> int:
     )
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--brand", help="brand id (latest alerts of this brand)")
-    who.add_argument("--alert-id", help="one alert by id (from the crisis.alerts record), "
-                     "or 'latest'")
+    who.add_argument(
+        "--alert-id", help="one alert by id (from the crisis.alerts record), or 'latest'"
+    )
     parser.add_argument("--last", type=int, default=1, help="how many alerts (default 1)")
     parser.add_argument("--context", type=int, default=5, help="minutes shown around (default 5)")
     parser.add_argument("--database", help="ClickHouse database (default: from settings)")

@@ -24,23 +24,36 @@ def _time(text: str) -> datetime:
         t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"not an ISO time: {text!r} (e.g. 2026-11-23T09:00Z)") from exc
+            f"not an ISO time: {text!r} (e.g. 2026-11-23T09:00Z)"
+        ) from exc
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="crisis-radar report", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="crisis-radar report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--brand", help="brand id (window from --from/--to)")
     who.add_argument("--alert", help="alert id, or 'latest' for the newest alert")
-    p.add_argument("--from", dest="start", type=_time,
-                   help="window start, ISO UTC (default: --to minus 6 h)")
+    p.add_argument(
+        "--from", dest="start", type=_time, help="window start, ISO UTC (default: --to minus 6 h)"
+    )
     p.add_argument("--to", dest="end", type=_time, help="window end, ISO UTC (default: now)")
-    p.add_argument("--before", type=int, default=180,
-                   help="with --alert: minutes before the alert minute (default 180)")
-    p.add_argument("--after", type=int, default=240,
-                   help="with --alert: minutes after the alert minute (default 240)")
+    p.add_argument(
+        "--before",
+        type=int,
+        default=180,
+        help="with --alert: minutes before the alert minute (default 180)",
+    )
+    p.add_argument(
+        "--after",
+        type=int,
+        default=240,
+        help="with --alert: minutes after the alert minute (default 240)",
+    )
     p.add_argument("--out", help="output folder (default out/report-<brand>-<start>/)")
     p.add_argument("--database", help="ClickHouse database (default: from settings)")
     return p
@@ -78,8 +91,7 @@ def main(argv: list[str]) -> int:
         path = write_report(client, db, brand, start, end, args.out, alert_id)
     except Exception as exc:  # connection or server errors: one line, not a stack trace
         reason = " ".join(str(exc).split("Stack trace:")[0].split())
-        print(f"crisis-radar report: cannot build the report from {db}: {reason}",
-              file=sys.stderr)
+        print(f"crisis-radar report: cannot build the report from {db}: {reason}", file=sys.stderr)
         return 1
     print(path)
     client.disconnect()

@@ -14,19 +14,28 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="crisis-radar stack",
         description="Run the local stack on 127.0.0.1 with all data under .stack/ "
-                    "(CRISIS_RADAR_STACK_DIR). Services: " + ", ".join(stack.SERVICE_NAMES))
+        "(CRISIS_RADAR_STACK_DIR). Services: " + ", ".join(stack.SERVICE_NAMES),
+    )
     sub = p.add_subparsers(dest="action", required=True)
-    for action, help_ in (("up", "install what is missing, start, wait until healthy"),
-                          ("down", "stop what this checkout started"),
-                          ("status", "state, PID and ports of each service"),
-                          ("reload", "make Prometheus/Alertmanager re-read their configs")):
+    for action, help_ in (
+        ("up", "install what is missing, start, wait until healthy"),
+        ("down", "stop what this checkout started"),
+        ("status", "state, PID and ports of each service"),
+        ("reload", "make Prometheus/Alertmanager re-read their configs"),
+    ):
         sp = sub.add_parser(action, help=help_)
-        sp.add_argument("services", nargs="*", metavar="SERVICE",
-                        help="only these services (default: all)")
+        sp.add_argument(
+            "services", nargs="*", metavar="SERVICE", help="only these services (default: all)"
+        )
     sub.add_parser("test-tools", help="install the tools only tests need (headless Chromium)")
     lg = sub.add_parser("logs", help="show the end of a service's log")
-    lg.add_argument("service", nargs="?", choices=stack.SERVICE_NAMES, default=None,
-                    help="service (default: all, 20 lines each)")
+    lg.add_argument(
+        "service",
+        nargs="?",
+        choices=stack.SERVICE_NAMES,
+        default=None,
+        help="service (default: all, 20 lines each)",
+    )
     lg.add_argument("-n", "--lines", type=int, default=50)
     lg.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     return p

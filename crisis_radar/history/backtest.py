@@ -140,6 +140,7 @@ class Backtest:
         batch: int = BATCH,
     ) -> None:
         self.pipeline = pipeline
+        pipeline.enrich.rows = False  # nothing is stored: no ClickHouse rows to build
         self.outputs = Outputs(out)
         self.rejections = Rejections(out / "rejected.jsonl" if out is not None else None)
         self.on_alert = on_alert

@@ -84,6 +84,7 @@ class OfflinePipeline:
     ) -> None:
         self.partitions = partitions
         self.enrich = EnrichPartitions(watchlist_path, dedup_horizon_s, dedup_max_items, partitions)
+        self.enrich.as_objects = True  # the aggregate stage takes ScoredPosts as they are
         self.context = AlertContext()
         self.aggregate = AggregateStage(lateness_s, partitions, self.context)
         self.crisis = CrisisStage(

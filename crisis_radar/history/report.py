@@ -100,8 +100,15 @@ class OutputSource:
             for c in a.top_clusters:
                 old = best.get(c.cluster_id)
                 if old is None or c.posts > old.posts:
-                    best[c.cluster_id] = Cluster(c.cluster_id, c.posts, c.distinct_authors,
-                                                 c.campaign, a.minute, 0, c.example_text)
+                    best[c.cluster_id] = Cluster(
+                        c.cluster_id,
+                        c.posts,
+                        c.distinct_authors,
+                        c.campaign,
+                        a.minute,
+                        0,
+                        c.example_text,
+                    )
         return sorted(best.values(), key=lambda c: (-c.posts, c.cluster_id))[:10]
 
     def platforms(self, brand: str, start: datetime, end: datetime) -> list[PlatformRow]:

@@ -122,9 +122,7 @@ class Sink:
             fut = self.producer.send(self.raw_topic, key=send.key, value=send.value, partition=part)
             fut.add_errback(self._failed)
 
-    def post_many(
-        self, pairs: list[tuple[bytes, bytes]], routes: list[int] | None = None
-    ) -> None:
+    def post_many(self, pairs: list[tuple[bytes, bytes]], routes: list[int] | None = None) -> None:
         """(key, value) pairs in input order; per partition they stay in that order.
         ``routes``: their ``route_hash`` values when the caller has them."""
         self.posts_out.inc(len(pairs))
@@ -390,9 +388,7 @@ class AioBatchSink:
         self.posts_out.inc()
         self._append(self.raw_topic, send.key, send.value)
 
-    def post_many(
-        self, pairs: list[tuple[bytes, bytes]], routes: list[int] | None = None
-    ) -> None:
+    def post_many(self, pairs: list[tuple[bytes, bytes]], routes: list[int] | None = None) -> None:
         self.posts_out.inc(len(pairs))
         if routes is None:
             routes = [route_hash(key, value) for key, value in pairs]

@@ -68,8 +68,7 @@ def competitor_ids(brand: str, watchlist: Path | None) -> list[str]:
 
 def _competitor(brand: str, ms: list[Minute], tl: Timeline) -> Competitor:
     ph = tlm.phases(ms, tl)
-    return Competitor(brand, ph[0].posts, ph[0].negative_share, ph[1].posts,
-                      ph[1].negative_share)
+    return Competitor(brand, ph[0].posts, ph[0].negative_share, ph[1].posts, ph[1].negative_share)
 
 
 class Source(Protocol):
@@ -131,8 +130,16 @@ def build_report(
     progress: Progress = _stderr,
 ) -> Report:
     """The report of ``brand`` over [start, end) from ClickHouse (``client``)."""
-    return build_from(ClickHouseSource(client), brand, start, end, alert_id,
-                      watchlist=watchlist, recover_minutes=recover_minutes, progress=progress)
+    return build_from(
+        ClickHouseSource(client),
+        brand,
+        start,
+        end,
+        alert_id,
+        watchlist=watchlist,
+        recover_minutes=recover_minutes,
+        progress=progress,
+    )
 
 
 def build_from(
@@ -161,14 +168,18 @@ def build_from(
     during_start = tl.first_anomalous or start
     during_end = tl.recovery or end
     report = Report(
-        brand=brand, start=start, end=end, alert=alert, minutes=ms, alerts=alert_rows,
-        timeline=tl, phases=ph,
+        brand=brand,
+        start=start,
+        end=end,
+        alert=alert,
+        minutes=ms,
+        alerts=alert_rows,
+        timeline=tl,
+        phases=ph,
         top_posts=source.top_posts(brand, during_start, during_end),
         terms=source.terms(brand, start, during_start, during_end),
         clusters=source.clusters(brand, during_start, during_end),
-        competitors=[
-            _competitor(b, tlm.fill_gaps(series[b], start, end), tl) for b in rivals
-        ],
+        competitors=[_competitor(b, tlm.fill_gaps(series[b], start, end), tl) for b in rivals],
         platforms=source.platforms(brand, start, end),
     )
     progress("drawing charts")
@@ -176,11 +187,13 @@ def build_from(
     report.charts["sentiment"] = charts.sentiment_chart(ms, tl, brand)
     if rivals:
         report.charts["competitors"] = charts.competitors_chart(
-            {b: tlm.fill_gaps(series[b], start, end) for b in [brand, *rivals]}, tl)
+            {b: tlm.fill_gaps(series[b], start, end) for b in [brand, *rivals]}, tl
+        )
     if report.platforms:
         p = report.platforms
         report.charts["platforms"] = charts.platform_chart(
-            [r.platform for r in p], [r.posts for r in p], [r.negative for r in p])
+            [r.platform for r in p], [r.posts for r in p], [r.negative for r in p]
+        )
     return report
 
 
@@ -211,8 +224,9 @@ def write_report(
 
     check_identifier(database)
     client.execute(f"USE {database}")
-    report = build_report(client, brand, start, end, alert_id, watchlist=watchlist,
-                          progress=progress)
+    report = build_report(
+        client, brand, start, end, alert_id, watchlist=watchlist, progress=progress
+    )
     out = Path(out_dir) if out_dir is not None else default_out_dir(brand, start)
     return write_files(report, out, progress)
 
@@ -231,8 +245,8 @@ def write_files(report: Report, out: Path, progress: Progress = _stderr) -> Path
     return html
 
 
-def window_for_alert(alert: dict[str, Any], before_min: int, after_min: int) -> tuple[
-    datetime, datetime
-]:
+def window_for_alert(
+    alert: dict[str, Any], before_min: int, after_min: int
+) -> tuple[datetime, datetime]:
     t = alert["minute"]
     return t - timedelta(minutes=before_min), t + timedelta(minutes=after_min)

@@ -73,14 +73,15 @@ def sentiment_chart(minutes: Sequence[Minute], tl: Timeline, brand: str, w: int 
     fig, ax = plt.subplots(figsize=(10, 3.2))
     roll = rolling(minutes, w)
     ts = _x([r[0] for r in roll])
-    ax.plot(ts, [r[1] for r in roll], color="#d62728", linewidth=1,
-            label=f"negative share ({w} min)")
-    ax.plot(ts, [r[2] for r in roll], color="#1f77b4", linewidth=1,
-            label=f"mean sentiment ({w} min)")
+    ax.plot(
+        ts, [r[1] for r in roll], color="#d62728", linewidth=1, label=f"negative share ({w} min)"
+    )
+    ax.plot(
+        ts, [r[2] for r in roll], color="#1f77b4", linewidth=1, label=f"mean sentiment ({w} min)"
+    )
     b = tl.baseline
     if b.posts and len(ts):
-        ax.axhline(b.share, color="#d62728", linewidth=0.8, linestyle=":",
-                   label="baseline share")
+        ax.axhline(b.share, color="#d62728", linewidth=0.8, linestyle=":", label="baseline share")
         ax.axhline(b.mean, color="#1f77b4", linewidth=0.8, linestyle=":", label="baseline mean")
     _marks(ax, tl)
     _time_axis(ax)

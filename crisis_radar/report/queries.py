@@ -14,11 +14,24 @@ from typing import Any
 from crisis_radar.report.timeline import Alert, Minute
 
 ALERT_COLS = (
-    "alert_id", "brand", "minute", "severity", "severity_label", "previous_severity", "score",
-    "summary", "signals", "top_posts", "top_terms", "top_clusters", "created_at",
+    "alert_id",
+    "brand",
+    "minute",
+    "severity",
+    "severity_label",
+    "previous_severity",
+    "score",
+    "summary",
+    "signals",
+    "top_posts",
+    "top_terms",
+    "top_clusters",
+    "created_at",
 )
-_WINDOW = "brand = %(brand)s AND {col} >= toDateTime(%(start)s, 'UTC') " \
-          "AND {col} < toDateTime(%(end)s, 'UTC')"
+_WINDOW = (
+    "brand = %(brand)s AND {col} >= toDateTime(%(start)s, 'UTC') "
+    "AND {col} < toDateTime(%(end)s, 'UTC')"
+)
 
 
 def utc(t: datetime) -> datetime:
@@ -45,17 +58,20 @@ def get_alert(client: Any, alert_id: str) -> dict[str, Any] | None:
     cols = ", ".join(ALERT_COLS)
     if alert_id == "latest":
         rows = client.execute(
-            f"SELECT {cols} FROM alerts FINAL ORDER BY created_at DESC, severity DESC LIMIT 1")
+            f"SELECT {cols} FROM alerts FINAL ORDER BY created_at DESC, severity DESC LIMIT 1"
+        )
     else:
         rows = client.execute(
-            f"SELECT {cols} FROM alerts FINAL WHERE alert_id = %(id)s LIMIT 1", {"id": alert_id})
+            f"SELECT {cols} FROM alerts FINAL WHERE alert_id = %(id)s LIMIT 1", {"id": alert_id}
+        )
     return _alert(rows[0]) if rows else None
 
 
 def alerts(client: Any, brand: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     rows = client.execute(
         f"SELECT {', '.join(ALERT_COLS)} FROM alerts FINAL WHERE "
-        + _WINDOW.format(col="minute") + " ORDER BY minute, severity",
+        + _WINDOW.format(col="minute")
+        + " ORDER BY minute, severity",
         _window(brand, start, end),
     )
     return [_alert(r) for r in rows]
@@ -101,7 +117,8 @@ def top_posts(
     """Posts with the largest reach (author followers), engagement breaking ties."""
     rows = client.execute(
         "SELECT created_at, platform, author_handle, followers, likes + reposts + replies + quotes,"
-        " sentiment_label, text, url FROM posts FINAL WHERE " + _WINDOW.format(col="created_at")
+        " sentiment_label, text, url FROM posts FINAL WHERE "
+        + _WINDOW.format(col="created_at")
         + " ORDER BY followers DESC, likes + reposts DESC, post_key LIMIT %(n)s",
         _window(brand, start, end) | {"n": n},
     )
@@ -113,7 +130,8 @@ def texts(
 ) -> list[str]:
     """Texts of original (non-duplicate) posts, a bounded sample for term counting."""
     rows = client.execute(
-        "SELECT text FROM posts FINAL WHERE " + _WINDOW.format(col="created_at")
+        "SELECT text FROM posts FINAL WHERE "
+        + _WINDOW.format(col="created_at")
         + " AND is_duplicate = 0 LIMIT %(n)s",
         _window(brand, start, end) | {"n": limit},
     )
@@ -142,8 +160,9 @@ def clusters(client: Any, brand: str, start: datetime, end: datetime, n: int = 1
         "ORDER BY n_posts DESC, cluster_id LIMIT %(n)s",
         _window(brand, start, end) | {"n": n},
     )
-    return [Cluster(r[0], int(r[1]), int(r[2]), bool(r[3]), utc(r[4]), int(r[5]), r[6])
-            for r in rows]
+    return [
+        Cluster(r[0], int(r[1]), int(r[2]), bool(r[3]), utc(r[4]), int(r[5]), r[6]) for r in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -158,7 +177,8 @@ def platforms(client: Any, brand: str, start: datetime, end: datetime) -> list[P
     rows = client.execute(
         "SELECT platform, count() AS n_posts, countIf(sentiment_label = 'negative') AS n_neg, "
         "avg(sentiment_score) AS mean_score FROM posts FINAL WHERE "
-        + _WINDOW.format(col="created_at") + " GROUP BY platform ORDER BY n_posts DESC, platform",
+        + _WINDOW.format(col="created_at")
+        + " GROUP BY platform ORDER BY n_posts DESC, platform",
         _window(brand, start, end),
     )
     return [PlatformRow(r[0], int(r[1]), int(r[2]), float(r[3])) for r in rows]

@@ -42,34 +42,104 @@ def milestones(r: Report) -> list[tuple[str, str, str]]:
 def tables(r: Report) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) of every table, shared by both renderings."""
     out: list[tuple[str, list[str], list[list[str]]]] = [
-        ("Timeline", ["milestone", "when", "after first anomaly"],
-         [list(m) for m in milestones(r)]),
-        ("Sentiment before / during / after", ["phase", "from", "minutes", "posts",
-                                                "negative share", "mean sentiment"],
-         [[p.name, _t(p.start), str(p.minutes), str(p.posts), f"{p.negative_share:.1%}",
-           f"{p.mean_sentiment:+.3f}"] for p in r.phases]),
-        ("Alerts", ["minute", "severity", "score", "raised", "summary"],
-         [[_t(a["minute"]), SEVERITY.get(int(a["severity"]), "?"), f"{a['score']:.2f}",
-           _t(a["created_at"]), a["summary"]] for a in r.alerts]),
-        ("Top posts by reach (during)", ["time", "platform", "author", "followers",
-                                         "engagement", "sentiment", "text"],
-         [[f"{p.created_at:%H:%M:%S}", p.platform, p.author, str(p.followers),
-           str(p.engagement), p.sentiment, p.text[:200]] for p in r.top_posts]),
-        ("Top terms (during vs before)", ["term", "posts during", "posts before", "lift"],
-         [[t.term, str(t.during), str(t.before), f"{t.lift:.1f}"] for t in r.terms]),
-        ("Duplicate clusters and campaigns (during)", ["posts", "distinct authors",
-                                                       "campaign", "first seen", "reach",
-                                                       "example"],
-         [[str(c.posts), str(c.authors), "yes" if c.campaign else "", _t(c.first_seen),
-           str(c.reach), c.example[:160]] for c in r.clusters]),
-        ("Competitors (same group), same window", ["brand", "posts before",
-                                                   "negative share before", "posts during",
-                                                   "negative share during"],
-         [[c.brand, str(c.before_posts), f"{c.before_negative_share:.1%}",
-           str(c.during_posts), f"{c.during_negative_share:.1%}"] for c in r.competitors]),
-        ("Feedback per platform", ["platform", "posts", "negative", "mean sentiment"],
-         [[p.platform, str(p.posts), str(p.negative), f"{p.mean_sentiment:+.3f}"]
-          for p in r.platforms]),
+        (
+            "Timeline",
+            ["milestone", "when", "after first anomaly"],
+            [list(m) for m in milestones(r)],
+        ),
+        (
+            "Sentiment before / during / after",
+            ["phase", "from", "minutes", "posts", "negative share", "mean sentiment"],
+            [
+                [
+                    p.name,
+                    _t(p.start),
+                    str(p.minutes),
+                    str(p.posts),
+                    f"{p.negative_share:.1%}",
+                    f"{p.mean_sentiment:+.3f}",
+                ]
+                for p in r.phases
+            ],
+        ),
+        (
+            "Alerts",
+            ["minute", "severity", "score", "raised", "summary"],
+            [
+                [
+                    _t(a["minute"]),
+                    SEVERITY.get(int(a["severity"]), "?"),
+                    f"{a['score']:.2f}",
+                    _t(a["created_at"]),
+                    a["summary"],
+                ]
+                for a in r.alerts
+            ],
+        ),
+        (
+            "Top posts by reach (during)",
+            ["time", "platform", "author", "followers", "engagement", "sentiment", "text"],
+            [
+                [
+                    f"{p.created_at:%H:%M:%S}",
+                    p.platform,
+                    p.author,
+                    str(p.followers),
+                    str(p.engagement),
+                    p.sentiment,
+                    p.text[:200],
+                ]
+                for p in r.top_posts
+            ],
+        ),
+        (
+            "Top terms (during vs before)",
+            ["term", "posts during", "posts before", "lift"],
+            [[t.term, str(t.during), str(t.before), f"{t.lift:.1f}"] for t in r.terms],
+        ),
+        (
+            "Duplicate clusters and campaigns (during)",
+            ["posts", "distinct authors", "campaign", "first seen", "reach", "example"],
+            [
+                [
+                    str(c.posts),
+                    str(c.authors),
+                    "yes" if c.campaign else "",
+                    _t(c.first_seen),
+                    str(c.reach),
+                    c.example[:160],
+                ]
+                for c in r.clusters
+            ],
+        ),
+        (
+            "Competitors (same group), same window",
+            [
+                "brand",
+                "posts before",
+                "negative share before",
+                "posts during",
+                "negative share during",
+            ],
+            [
+                [
+                    c.brand,
+                    str(c.before_posts),
+                    f"{c.before_negative_share:.1%}",
+                    str(c.during_posts),
+                    f"{c.during_negative_share:.1%}",
+                ]
+                for c in r.competitors
+            ],
+        ),
+        (
+            "Feedback per platform",
+            ["platform", "posts", "negative", "mean sentiment"],
+            [
+                [p.platform, str(p.posts), str(p.negative), f"{p.mean_sentiment:+.3f}"]
+                for p in r.platforms
+            ],
+        ),
     ]
     return out
 
@@ -120,13 +190,15 @@ def _img(r: Report, stem: str) -> str:
 
 def html(r: Report) -> str:
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(_title(r))}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(_title(r))}</h1>",
     ]
     if r.alert:
-        parts.append(f"<p>Alert <code>{escape(r.alert['alert_id'])}</code>: "
-                     f"{escape(r.alert['summary'])}</p>")
+        parts.append(
+            f"<p>Alert <code>{escape(r.alert['alert_id'])}</code>: {escape(r.alert['summary'])}</p>"
+        )
     parts += [_img(r, s) for s in ("volume", "sentiment") if s in r.charts]
     for title, head, rows in tables(r):
         parts.append(f"<h2>{escape(title)}</h2>")
@@ -134,8 +206,9 @@ def html(r: Report) -> str:
             parts.append("<p>(none)</p>")
         else:
             parts.append("<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>")
-            parts += ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
-                      for row in rows]
+            parts += [
+                "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows
+            ]
             parts.append("</table>")
         if title.startswith("Competitors") and "competitors" in r.charts:
             parts.append(_img(r, "competitors"))

@@ -91,8 +91,9 @@ class Baseline:
     mean: float = 0.0
     sigma: float = 0.0
 
-    def contains(self, posts: int, negative: int, sentiment_sum: float, z: float = 2.0,
-                 tol: float = 0.05) -> bool:
+    def contains(
+        self, posts: int, negative: int, sentiment_sum: float, z: float = 2.0, tol: float = 0.05
+    ) -> bool:
         """Are these pooled counts compatible with the baseline? (no posts: no evidence, False)"""
         if posts == 0:
             return False
@@ -100,8 +101,10 @@ class Baseline:
             return True
         se_share = math.sqrt(self.share * (1 - self.share) / posts)
         se_mean = self.sigma / math.sqrt(posts)
-        return (abs(negative / posts - self.share) <= z * se_share + tol
-                and abs(sentiment_sum / posts - self.mean) <= z * se_mean + tol)
+        return (
+            abs(negative / posts - self.share) <= z * se_share + tol
+            and abs(sentiment_sum / posts - self.mean) <= z * se_mean + tol
+        )
 
 
 def pooled_baseline(minutes: Sequence[Minute]) -> Baseline:
@@ -209,8 +212,12 @@ def compute_timeline(
     rest = ms[idx[peak.minute] + 1 : last + 1]
     for j in range(len(rest) - recover_minutes + 1):
         win = rest[j : j + recover_minutes]
-        if tl.baseline.contains(sum(m.posts for m in win), sum(m.negative for m in win),
-                                sum(m.sentiment_sum for m in win), z=k):
+        if tl.baseline.contains(
+            sum(m.posts for m in win),
+            sum(m.negative for m in win),
+            sum(m.sentiment_sum for m in win),
+            z=k,
+        ):
             tl.recovery = win[0].minute
             break
     return tl
@@ -237,14 +244,22 @@ def phases(minutes: Sequence[Minute], tl: Timeline) -> list[Phase]:
             out.append(Phase(name, lo, hi, 0, 0, 0.0, 0.0))
             continue
         sel = [
-            m for m in minutes
-            if (lo is None or m.minute >= lo) and (hi is None or m.minute < hi)
+            m for m in minutes if (lo is None or m.minute >= lo) and (hi is None or m.minute < hi)
         ]
         posts = sum(m.posts for m in sel)
         neg = sum(m.negative for m in sel)
         sent = sum(m.sentiment_sum for m in sel)
-        out.append(Phase(name, lo, hi, len(sel), posts, neg / posts if posts else 0.0,
-                         sent / posts if posts else 0.0))
+        out.append(
+            Phase(
+                name,
+                lo,
+                hi,
+                len(sel),
+                posts,
+                neg / posts if posts else 0.0,
+                sent / posts if posts else 0.0,
+            )
+        )
     return out
 
 
@@ -255,8 +270,13 @@ def rolling(minutes: Sequence[Minute], w: int) -> list[tuple[datetime, float, fl
         win = minutes[max(0, i - w + 1) : i + 1]
         posts = sum(x.posts for x in win)
         if posts:
-            out.append((m.minute, sum(x.negative for x in win) / posts,
-                        sum(x.sentiment_sum for x in win) / posts))
+            out.append(
+                (
+                    m.minute,
+                    sum(x.negative for x in win) / posts,
+                    sum(x.sentiment_sum for x in win) / posts,
+                )
+            )
     return out
 
 

@@ -28,8 +28,16 @@ from crisis_radar.stack import _proc
 from crisis_radar.stack._errors import StackError
 from crisis_radar.stack.services import SERVICE_TYPES, Service
 
-__all__ = ["ServiceStatus", "StackError", "down", "listeners_of", "reload", "services", "status",
-           "up"]
+__all__ = [
+    "ServiceStatus",
+    "StackError",
+    "down",
+    "listeners_of",
+    "reload",
+    "services",
+    "status",
+    "up",
+]
 
 SERVICE_NAMES = tuple(SERVICE_TYPES)
 
@@ -51,8 +59,9 @@ def services(names: list[str] | None = None, settings: Settings | None = None) -
     settings = settings or get_settings()
     unknown = sorted(set(names or ()) - set(SERVICE_TYPES))
     if unknown:
-        raise StackError(f"unknown service(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(SERVICE_TYPES)}")
+        raise StackError(
+            f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_TYPES)}"
+        )
     return [cls(settings) for name, cls in SERVICE_TYPES.items() if not names or name in names]
 
 
@@ -99,8 +108,7 @@ def _state(svc: Service) -> ServiceStatus:
     return ServiceStatus(svc.name, state, pid, svc.ports, svc.main_log)
 
 
-def status(names: list[str] | None = None, settings: Settings | None = None
-           ) -> list[ServiceStatus]:
+def status(names: list[str] | None = None, settings: Settings | None = None) -> list[ServiceStatus]:
     return [_state(svc) for svc in services(names, settings)]
 
 
@@ -123,13 +131,16 @@ def up(names: list[str] | None = None, settings: Settings | None = None) -> list
             if busy:
                 holder, cmd = _holder(busy[0])
                 if svc.healthy():
-                    _say(f"{svc.name:<13}reusing a healthy {svc.name} on port {busy[0]} not "
-                         f"started by this checkout (pid {holder or '?'}: {cmd})")
+                    _say(
+                        f"{svc.name:<13}reusing a healthy {svc.name} on port {busy[0]} not "
+                        f"started by this checkout (pid {holder or '?'}: {cmd})"
+                    )
                     continue
                 raise StackError(
                     f"{svc.name}: port {busy[0]} is taken by pid {holder or '?'} ({cmd}), which "
                     f"is not a healthy {svc.name}. Stop it, or move this stack to other ports "
-                    f"with CRISIS_RADAR_* settings.")
+                    f"with CRISIS_RADAR_* settings."
+                )
             svc.install()
             argv = svc.argv()
             pid = _proc.spawn(argv, svc.log_file, svc.pid_file, cwd=svc.home)
@@ -144,16 +155,22 @@ def _wait_healthy(waiting: dict[str, tuple[Service, int, float]]) -> None:
     while pending:
         for name, (svc, pid, t0) in list(pending.items()):
             if svc.healthy():
-                _say(f"{name:<13}healthy in {time.monotonic() - t0:.1f}s "
-                     f"(pid {pid}, {svc.describe()})")
+                _say(
+                    f"{name:<13}healthy in {time.monotonic() - t0:.1f}s "
+                    f"(pid {pid}, {svc.describe()})"
+                )
                 del pending[name]
             elif not _proc.alive(pid):
                 svc.pid_file.unlink(missing_ok=True)
-                raise StackError(f"{name} exited during start-up; last lines of {svc.log_file}:\n"
-                                 + _proc.tail(svc.log_file, 25))
+                raise StackError(
+                    f"{name} exited during start-up; last lines of {svc.log_file}:\n"
+                    + _proc.tail(svc.log_file, 25)
+                )
             elif time.monotonic() - t0 > svc.start_timeout_s:
-                raise StackError(f"{name} (pid {pid}) not healthy after {svc.start_timeout_s:.0f}s;"
-                                 f" see {svc.main_log}:\n" + _proc.tail(svc.main_log, 15))
+                raise StackError(
+                    f"{name} (pid {pid}) not healthy after {svc.start_timeout_s:.0f}s;"
+                    f" see {svc.main_log}:\n" + _proc.tail(svc.main_log, 15)
+                )
         if pending:
             time.sleep(0.1)
 

@@ -24,8 +24,9 @@ def cache_dir() -> Path:
 
 def _find(candidates: tuple[str, ...]) -> str | None:
     for name in candidates:
-        path = shutil.which(name) or (name if os.path.isabs(name) and os.access(name, os.X_OK)
-                                      else None)
+        path = shutil.which(name) or (
+            name if os.path.isabs(name) and os.access(name, os.X_OK) else None
+        )
         if path:
             return path
     return None
@@ -36,8 +37,10 @@ def _apt_install(packages: list[str]) -> None:
     prefix: list[str] = []
     if os.geteuid() != 0:
         if not shutil.which("sudo"):
-            raise StackError(f"need root or sudo to install {' '.join(packages)}: "
-                             f"run `sudo apt-get install -y {' '.join(packages)}`")
+            raise StackError(
+                f"need root or sudo to install {' '.join(packages)}: "
+                f"run `sudo apt-get install -y {' '.join(packages)}`"
+            )
         prefix = ["sudo", "-n"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     cmd = [*prefix, "apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
@@ -56,8 +59,10 @@ def ensure_tool(candidates: tuple[str, ...], packages: list[str], what: str) -> 
     if found:
         return found
     if not shutil.which("apt-get"):
-        raise StackError(f"{what} not found ({', '.join(candidates)}) and there is no apt-get: "
-                         f"install {what} (Debian packages: {' '.join(packages)})")
+        raise StackError(
+            f"{what} not found ({', '.join(candidates)}) and there is no apt-get: "
+            f"install {what} (Debian packages: {' '.join(packages)})"
+        )
     _apt_install(packages)
     found = _find(candidates)
     if not found:
@@ -77,16 +82,30 @@ def kafka_libs() -> Path:
     mvn = ensure_tool(("mvn",), ["maven"], "Maven (mvn)")
     java()  # mvn needs a JDK/JRE too: fail with the clearer message first
     tmp = libs.with_name(f"{libs.name}.tmp{os.getpid()}")
-    print(f"  fetching Kafka {KAFKA_VERSION} jars from Maven Central into {libs}...",
-          file=sys.stderr, flush=True)
+    print(
+        f"  fetching Kafka {KAFKA_VERSION} jars from Maven Central into {libs}...",
+        file=sys.stderr,
+        flush=True,
+    )
     done = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(DEPLOY / "kafka" / "pom.xml"),
-         "dependency:copy-dependencies", f"-DoutputDirectory={tmp}"],
-        capture_output=True, text=True)
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(DEPLOY / "kafka" / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={tmp}",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise StackError("mvn could not fetch the Kafka jars (is Maven Central reachable?):\n"
-                         + (done.stdout + done.stderr).strip()[-2000:])
+        raise StackError(
+            "mvn could not fetch the Kafka jars (is Maven Central reachable?):\n"
+            + (done.stdout + done.stderr).strip()[-2000:]
+        )
     try:
         tmp.rename(libs)  # atomic: a concurrent checkout either wins or finds it complete
     except OSError:

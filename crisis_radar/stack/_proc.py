@@ -53,14 +53,27 @@ def owned_pid(pid_file: Path, marker: str) -> int | None:
     return pid
 
 
-def spawn(argv: list[str], log_file: Path, pid_file: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> int:
+def spawn(
+    argv: list[str],
+    log_file: Path,
+    pid_file: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
     """Start a detached process (own session, so terminals' Ctrl-C and our exit do not reach it)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log, open(os.devnull, "rb") as devnull:
-        proc = subprocess.Popen(argv, stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
-                                env=env, cwd=cwd, start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=devnull,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
+        )
     pid_file.write_text(f"{proc.pid}\n")
     return proc.pid
 
@@ -73,6 +86,7 @@ def _reap(pid: int) -> None:
 
 def stop(pid: int, timeout_s: float) -> bool:
     """SIGTERM the process group, SIGKILL after ``timeout_s``. True if it had to be killed."""
+
     def send(sig: signal.Signals) -> None:
         try:
             os.killpg(pid, sig)  # spawn() made it a session (and group) leader
@@ -119,7 +133,7 @@ def _decode_addr(hex_addr: str) -> tuple[str, int]:
     if len(raw) == 4:
         host = socket.inet_ntop(socket.AF_INET, raw[::-1])
     else:  # IPv6: four little-endian 32-bit words
-        words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+        words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
         host = socket.inet_ntop(socket.AF_INET6, words)
     return host, int(port_hex, 16)
 

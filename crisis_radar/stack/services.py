@@ -115,24 +115,47 @@ class Kafka(Service):
         self._libs = _install.kafka_libs()
 
     def _java_cmd(self, main: str, *args: str) -> list[str]:
-        return [self._java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-                "-Djava.awt.headless=true",
-                f"-Dlog4j.configuration=file:{DEPLOY / 'kafka' / 'log4j.properties'}",
-                f"-Dkafka.logs.dir={self.home / 'logs'}",
-                "-cp", f"{self._libs}/*", main, *args]
+        return [
+            self._java,
+            "-Xms256m",
+            "-Xmx1g",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{DEPLOY / 'kafka' / 'log4j.properties'}",
+            f"-Dkafka.logs.dir={self.home / 'logs'}",
+            "-cp",
+            f"{self._libs}/*",
+            main,
+            *args,
+        ]
 
     def argv(self) -> list[str]:
         data = self.home / "data"
-        props = _render(DEPLOY / "kafka" / "server.properties.in", self.home / "server.properties",
-                        {"broker_port": str(self.broker_port),
-                         "controller_port": str(self.settings.kafka_controller_port),
-                         "data_dir": str(data)})
+        props = _render(
+            DEPLOY / "kafka" / "server.properties.in",
+            self.home / "server.properties",
+            {
+                "broker_port": str(self.broker_port),
+                "controller_port": str(self.settings.kafka_controller_port),
+                "data_dir": str(data),
+            },
+        )
         if not (data / "meta.properties").exists():
             cluster_id = _kafka_cluster_id()
             done = subprocess.run(
-                self._java_cmd("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                               "-c", str(props), "--ignore-formatted"),
-                capture_output=True, text=True)
+                self._java_cmd(
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(props),
+                    "--ignore-formatted",
+                ),
+                capture_output=True,
+                text=True,
+            )
             if done.returncode != 0:
                 raise StackError(f"formatting Kafka storage failed:\n{done.stdout}{done.stderr}")
         return self._java_cmd("kafka.Kafka", str(props))
@@ -182,16 +205,23 @@ class ClickHouse(Service):
     def install(self) -> None:
         self._bin = _install.ensure_tool(
             ("clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server"),
-            ["clickhouse-server", "clickhouse-client"], "ClickHouse server")
+            ["clickhouse-server", "clickhouse-client"],
+            "ClickHouse server",
+        )
 
     def argv(self) -> list[str]:
         for sub in ("data", "tmp", "user_files", "format_schemas", "log"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
-        config = _render(DEPLOY / "clickhouse" / "config.xml", self.home / "config.xml",
-                         {"stack": str(self.home),
-                          "users_xml": str(DEPLOY / "clickhouse" / "users.xml"),
-                          "tcp_port": str(self.settings.clickhouse_port),
-                          "http_port": str(self.settings.clickhouse_http_port)})
+        config = _render(
+            DEPLOY / "clickhouse" / "config.xml",
+            self.home / "config.xml",
+            {
+                "stack": str(self.home),
+                "users_xml": str(DEPLOY / "clickhouse" / "users.xml"),
+                "tcp_port": str(self.settings.clickhouse_port),
+                "http_port": str(self.settings.clickhouse_http_port),
+            },
+        )
         return [self._bin, f"--config-file={config}"]
 
     def healthy(self) -> bool:
@@ -213,17 +243,23 @@ class Prometheus(Service):
 
     def argv(self) -> list[str]:
         self.home.mkdir(parents=True, exist_ok=True)
-        return [self._bin, f"--config.file={DEPLOY / 'prometheus' / 'prometheus.yml'}",
-                f"--storage.tsdb.path={self.home}",
-                f"--web.listen-address=127.0.0.1:{self.settings.prometheus_port}",
-                "--web.enable-lifecycle"]
+        return [
+            self._bin,
+            f"--config.file={DEPLOY / 'prometheus' / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.home}",
+            f"--web.listen-address=127.0.0.1:{self.settings.prometheus_port}",
+            "--web.enable-lifecycle",
+        ]
 
     def healthy(self) -> bool:
         return http_get(f"http://127.0.0.1:{self.settings.prometheus_port}/-/ready")[0] == 200
 
     def reload(self) -> str | None:
-        status, body = http_get(f"http://127.0.0.1:{self.settings.prometheus_port}/-/reload",
-                                timeout_s=10, method="POST")
+        status, body = http_get(
+            f"http://127.0.0.1:{self.settings.prometheus_port}/-/reload",
+            timeout_s=10,
+            method="POST",
+        )
         return None if status == 200 else f"reload failed (HTTP {status}): {body.strip()}"
 
 
@@ -237,26 +273,35 @@ class Alertmanager(Service):
         return (self.settings.alertmanager_port,)
 
     def install(self) -> None:
-        self._bin = _install.ensure_tool(("prometheus-alertmanager", "alertmanager"),
-                                         ["prometheus-alertmanager"], "Alertmanager")
+        self._bin = _install.ensure_tool(
+            ("prometheus-alertmanager", "alertmanager"), ["prometheus-alertmanager"], "Alertmanager"
+        )
 
     def argv(self) -> list[str]:
         self.home.mkdir(parents=True, exist_ok=True)
-        return [self._bin, f"--config.file={DEPLOY / 'alertmanager' / 'alertmanager.yml'}",
-                f"--storage.path={self.home}",
-                f"--web.listen-address=127.0.0.1:{self.settings.alertmanager_port}",
-                "--cluster.listen-address="]
+        return [
+            self._bin,
+            f"--config.file={DEPLOY / 'alertmanager' / 'alertmanager.yml'}",
+            f"--storage.path={self.home}",
+            f"--web.listen-address=127.0.0.1:{self.settings.alertmanager_port}",
+            "--cluster.listen-address=",
+        ]
 
     def healthy(self) -> bool:
         return http_get(f"http://127.0.0.1:{self.settings.alertmanager_port}/-/ready")[0] == 200
 
     def reload(self) -> str | None:
-        status, body = http_get(f"http://127.0.0.1:{self.settings.alertmanager_port}/-/reload",
-                                timeout_s=10, method="POST")
+        status, body = http_get(
+            f"http://127.0.0.1:{self.settings.alertmanager_port}/-/reload",
+            timeout_s=10,
+            method="POST",
+        )
         return None if status == 200 else f"reload failed (HTTP {status}): {body.strip()}"
 
 
 SERVICE_TYPES: dict[str, Callable[[Settings], Service]] = {
-    "kafka": Kafka, "clickhouse": ClickHouse, "prometheus": Prometheus,
+    "kafka": Kafka,
+    "clickhouse": ClickHouse,
+    "prometheus": Prometheus,
     "alertmanager": Alertmanager,
 }
