@@ -120,7 +120,8 @@ class TimeSorter:
         if not runs:
             yield from (buf[i] for i in order)
             return
-        if not self.out_of_order:  # sorted input: the runs follow each other, no merge
+        sorted_input = not self.out_of_order  # then the runs follow each other: no merge
+        if sorted_input:
             merged: Iterable[Entry] = chain.from_iterable(map(_read, runs))
         else:
             tail = ((keys[i], base + i, buf[i].key, buf[i].value) for i in order)
@@ -128,6 +129,8 @@ class TimeSorter:
         fromts = datetime.fromtimestamp
         for us, _, key, value in merged:  # from_micros, inlined: it is per post
             yield Send(key, value, fromts(us / 1e6, UTC) if 0 <= us < _EXACT else from_micros(us))
+        if sorted_input:
+            yield from buf
 
     def _path(self) -> Path:
         if self._dir is None:
