@@ -116,6 +116,7 @@ class TimeSorter:
             runs.append(self._spill(buf, keys, order, base))
             if len(runs) >= MAX_FAN_IN:
                 runs = [self._merge_into_one(runs)]
+            buf, keys, order = [], [], range(0)  # the spilled chunk goes before the next comes
             buf = [peek, *islice(it, self.chunk - 1)]
         if not runs:
             yield from (buf[i] for i in order)
