@@ -19,12 +19,13 @@ deterministic:
 from __future__ import annotations
 
 import heapq
+import operator
 import shutil
 import struct
 import tempfile
 from collections.abc import Generator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from itertools import chain
+from itertools import accumulate, chain, islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -42,6 +43,7 @@ _HEAD = struct.Struct("<qqII")
 _BUF = 1 << 16  # per open run: 128 runs (the merge fan-in) cost 8 MB of buffers at most
 MAX_FAN_IN = 128  # runs merged at once; more are first merged into one (file descriptors)
 
+_EXACT = 4_000_000_000_000_000  # us: floats of seconds keep whole microseconds below this
 Entry = tuple[int, int, bytes, bytes]  # (us, seq, key, value); (us, seq) is unique
 
 
@@ -66,7 +68,7 @@ def micros(t: datetime) -> int:
 def from_micros(us: int) -> datetime:
     """``micros`` back to an aware UTC datetime. The float path is exact (and 2x faster) while
     a microsecond is more than twice the float's resolution: before 2096."""
-    if 0 <= us < 4_000_000_000_000_000:
+    if 0 <= us < _EXACT:
         return datetime.fromtimestamp(us / 1e6, UTC)
     return EPOCH + timedelta(microseconds=us)
 
@@ -97,34 +99,39 @@ class TimeSorter:
     def _sort(self, it: Iterator[Send]) -> Iterator[Send]:
         runs: list[Path] = []
         top = -(1 << 63)  # the latest event time so far
-        nxt = next(it, None)
+        buf = list(islice(it, self.chunk))
         while True:
-            buf: list[Send] = []
-            keys: list[int] = []
-            while nxt is not None and len(buf) < self.chunk:
-                k = micros(nxt.created_at)
-                if k < top:
-                    self.out_of_order += 1
-                else:
-                    top = k
-                buf.append(nxt)
-                keys.append(k)
-                nxt = next(it, None)
+            keys = [micros(s.created_at) for s in buf]
+            if keys:  # late: earlier than the latest before it (C loops, not a Python one)
+                tops = list(accumulate(keys, max, initial=top))
+                self.out_of_order += sum(map(operator.lt, keys, tops))
+                top = tops[-1]
+                del tops
             base = self.count
             self.count += len(buf)
             order = range(len(buf)) if not self.out_of_order else _argsort(keys)
-            if nxt is None:  # the input ended: this chunk stays in memory
+            peek = next(it, None) if len(buf) == self.chunk else None
+            if peek is None:  # the input ended: this chunk stays in memory
                 break
             runs.append(self._spill(buf, keys, order, base))
             if len(runs) >= MAX_FAN_IN:
                 runs = [self._merge_into_one(runs)]
+            buf, keys, order = [], [], range(0)  # the spilled chunk goes before the next comes
+            buf = [peek, *islice(it, self.chunk - 1)]
         if not runs:
             yield from (buf[i] for i in order)
-        elif not self.out_of_order:  # sorted input: the runs follow each other, no merge
-            yield from chain(*(_sends(_read(p)) for p in runs), buf)
+            return
+        sorted_input = not self.out_of_order  # then the runs follow each other: no merge
+        if sorted_input:
+            merged: Iterable[Entry] = chain.from_iterable(map(_read, runs))
         else:
             tail = ((keys[i], base + i, buf[i].key, buf[i].value) for i in order)
-            yield from _sends(heapq.merge(*(_read(p) for p in runs), tail))
+            merged = heapq.merge(*map(_read, runs), tail)
+        fromts = datetime.fromtimestamp
+        for us, _, key, value in merged:  # from_micros, inlined: it is per post
+            yield Send(key, value, fromts(us / 1e6, UTC) if 0 <= us < _EXACT else from_micros(us))
+        if sorted_input:
+            yield from buf
 
     def _path(self) -> Path:
         if self._dir is None:
@@ -135,8 +142,13 @@ class TimeSorter:
     def _spill(self, buf: list[Send], keys: list[int], order: Iterable[int], base: int) -> Path:
         self.runs += 1
         path = self._path()
+        pack = _HEAD.pack
         with path.open("wb", buffering=1 << 20) as out:
-            _write(out, ((keys[i], base + i, buf[i].key, buf[i].value) for i in order))
+            write = out.write
+            for i in order:  # one write per post: the call costs more than the concatenation
+                s = buf[i]
+                key, value = s.key, s.value
+                write(pack(keys[i], base + i, len(key), len(value)) + key + value)
         return path
 
     def _merge_into_one(self, runs: list[Path]) -> Path:
@@ -166,9 +178,7 @@ def _argsort(keys: list[int]) -> list[int]:
 def _write(out: BinaryIO, entries: Iterable[Entry]) -> None:
     pack, write = _HEAD.pack, out.write
     for us, seq, key, value in entries:
-        write(pack(us, seq, len(key), len(value)))
-        write(key)
-        write(value)
+        write(pack(us, seq, len(key), len(value)) + key + value)
 
 
 def _read(path: Path) -> Iterator[Entry]:
@@ -178,8 +188,3 @@ def _read(path: Path) -> Iterator[Entry]:
         while head := read(size):
             us, seq, klen, vlen = unpack(head)
             yield us, seq, read(klen), read(vlen)
-
-
-def _sends(entries: Iterable[Entry]) -> Iterator[Send]:
-    for us, _, key, value in entries:
-        yield Send(key, value, from_micros(us))
