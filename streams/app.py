@@ -30,9 +30,9 @@ from typing import Any
 
 import faust
 
-from crisis_radar.clickhouse import make_client
-from crisis_radar.security import aiokafka_kwargs
-from crisis_radar.settings import get_settings
+from radar_base.clickhouse import make_client
+from radar_base.security import aiokafka_kwargs
+from radar_base.settings import get_settings
 from schemas import stages
 from schemas.models import BrandMinute, DeadLetter
 from streams import enrichment, fastpath, faustfix, metrics, sinks, state
