@@ -18,7 +18,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--database", help="ClickHouse database for the sinks")
     parser.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning"])
     args = parser.parse_args(argv)
-    # The app reads settings at import: set overrides before importing it.
+    # Overrides through the environment, as the variables they stand for.
     if args.topic_prefix is not None:
         os.environ["CRISIS_RADAR_TOPIC_PREFIX"] = args.topic_prefix
     if args.database:
@@ -43,10 +43,11 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    from streams.app import RUNNER, app
+    from streams.app import build_worker
 
+    worker = build_worker(settings)
     try:
-        RUNNER.start()  # load models now: fail fast with a clear message, not in an agent
+        worker.runner.start()  # load models now: fail fast with a clear message, not in an agent
     except (OSError, ImportError, ValueError) as exc:
         print(f"crisis-radar worker: cannot load the detectors: {exc!r}", file=sys.stderr)
         return 1
@@ -60,11 +61,11 @@ def main(argv: list[str]) -> int:
         )
         return 1
     print(
-        f"worker {app.conf.id}: broker {settings.kafka_bootstrap}, "
+        f"worker {worker.app.conf.id}: broker {settings.kafka_bootstrap}, "
         f"ClickHouse {settings.clickhouse_host}:{settings.clickhouse_port}/"
         f"{settings.clickhouse_database}, metrics http://127.0.0.1:{port}/metrics",
         file=sys.stderr,
     )
-    worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
-    worker.execute_from_commandline()  # runs until SIGINT/SIGTERM, then exits the process
+    runner = faust.Worker(worker.app, loglevel=args.loglevel, quiet=True)
+    runner.execute_from_commandline()  # runs until SIGINT/SIGTERM, then exits the process
     return 0

@@ -6,6 +6,9 @@ imports the worker, not the other way round), ``radar_base`` imports neither, an
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,19 @@ def test_the_check_sees_imports_inside_functions(tmp_path: Path) -> None:
     src = tmp_path / "m.py"
     src.write_text("def f():\n    from crisis_radar.settings import get_settings\n")
     assert imported(src) == {"crisis_radar"}
+
+
+def test_importing_the_app_reads_no_settings(tmp_path: Path) -> None:
+    """``streams.app`` is a factory (``build_worker``): importing it reads no settings (a
+    broken setting does not fail the import) and creates no directory."""
+    stack = tmp_path / "stack"
+    env = dict(os.environ)
+    env.update(CRISIS_RADAR_STACK_DIR=str(stack), CRISIS_RADAR_TOPIC_PARTITIONS="not a number")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    code = "import streams.app, streams.worker, sys; print(sorted(m for m in sys.modules if m.startswith('crisis_radar')))"  # noqa: E501
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"  # nor does it pull in the application layer
+    assert not stack.exists()
