@@ -23,13 +23,13 @@ test: setup
 	$(BIN)/crisis-radar stack up
 	$(BIN)/crisis-radar stack test-tools
 	$(BIN)/ruff check .
-	$(BIN)/mypy detectors schemas
+	$(BIN)/mypy detectors schemas radar_base
 	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy detectors schemas
+	$(BIN)/mypy detectors schemas radar_base
 
 stack-up: setup
 	$(BIN)/crisis-radar stack up

@@ -1,4 +1,5 @@
-"""ClickHouse client factory (from Settings) and the versioned migration runner.
+"""The versioned migration runner; the client factory and identifier check are
+``radar_base.clickhouse`` (shared with the worker), re-exported here.
 
 Migrations are ``deploy/clickhouse/migrations/NNNN_name.sql`` files, applied in order, each once;
 applied versions are recorded in ``schema_migrations``. Values always travel as query parameters;
@@ -17,33 +18,15 @@ from typing import Any
 
 from clickhouse_driver import Client
 
-from crisis_radar.settings import PROJECT_ROOT, Settings
+from radar_base.clickhouse import check_identifier, make_client
+from radar_base.settings import PROJECT_ROOT, Settings
 
+__all__ = [
+    "MIGRATIONS_DIR", "Migration", "applied_versions", "check_identifier", "discover",
+    "ensure_database", "make_client", "migrate",
+]  # fmt: skip
 MIGRATIONS_DIR = PROJECT_ROOT / "deploy" / "clickhouse" / "migrations"
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _FILE = re.compile(r"^(\d{4})_([A-Za-z0-9_]+)\.sql$")
-
-
-def check_identifier(name: str) -> str:
-    """Return ``name`` if it is a plain identifier, else raise ValueError (no SQL injection)."""
-    if not _IDENT.match(name):
-        raise ValueError(f"not a valid ClickHouse identifier: {name!r}")
-    return name
-
-
-def make_client(settings: Settings, database: str | None = None, **kwargs: Any) -> Client:
-    """A clickhouse-driver client for ``database`` (default: Settings.clickhouse_database)."""
-    from crisis_radar.security import clickhouse_kwargs
-
-    return Client(
-        host=settings.clickhouse_host,
-        port=settings.clickhouse_port,
-        database=check_identifier(database or settings.clickhouse_database),
-        **clickhouse_kwargs(settings),  # user, password (or *_FILE), TLS
-        connect_timeout=kwargs.pop("connect_timeout", 5),
-        send_receive_timeout=kwargs.pop("send_receive_timeout", 60),
-        **kwargs,
-    )
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,6 @@
 
 import sys
 
-from crisis_radar.commands.worker import main
+from streams.worker import main
 
 raise SystemExit(main(sys.argv[1:]))

@@ -30,7 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import xxhash
 from pydantic import BaseModel
 
-from crisis_radar.clickhouse import check_identifier
+from radar_base.clickhouse import check_identifier
 from schemas.models import BrandMinute, CrisisAlert, DeadLetter, ScoredPost
 
 Row = tuple[Any, ...]

@@ -16,7 +16,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from crisis_radar.settings import Settings
+from radar_base.settings import Settings
 from schemas.models import CrisisAlert
 
 

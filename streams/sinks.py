@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from crisis_radar.clickhouse import check_identifier
+from radar_base.clickhouse import check_identifier
 from streams import metrics
 from streams.rows import (
     ALERTS,

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import faust
 
-from crisis_radar.settings import Settings
+from radar_base.settings import Settings
 from schemas import stages
 
 DAY = timedelta(days=1)

@@ -1,70 +1,10 @@
-"""``crisis-radar worker [--metrics-port P]``: run the Faust stream worker (all stages)."""
+"""``crisis-radar worker [--metrics-port P]``: run the Faust stream worker (all stages).
+
+The worker's start-up lives with the worker (``streams.worker``): ``streams`` never imports
+``crisis_radar``."""
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
+from streams.worker import main
 
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="crisis-radar worker",
-        description="Run the stream worker: validate, enrich, aggregate, crisis scoring, sinks. "
-        "Settings come from CRISIS_RADAR_* environment variables.",
-    )
-    parser.add_argument("--metrics-port", type=int, help="serve /metrics here (default: settings)")
-    parser.add_argument("--topic-prefix", help="isolate topics/consumer group (tests, demos)")
-    parser.add_argument("--database", help="ClickHouse database for the sinks")
-    parser.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning"])
-    args = parser.parse_args(argv)
-    # The app reads settings at import: set overrides before importing it.
-    if args.topic_prefix is not None:
-        os.environ["CRISIS_RADAR_TOPIC_PREFIX"] = args.topic_prefix
-    if args.database:
-        os.environ["CRISIS_RADAR_CLICKHOUSE_DATABASE"] = args.database
-    from crisis_radar.settings import get_settings
-
-    get_settings.cache_clear()
-    settings = get_settings()
-    port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
-
-    import faust
-
-    from streams import metrics
-    from streams.topics import ensure_topics
-
-    try:
-        ensure_topics(settings)
-    except Exception as exc:  # kafka-python raises several unrelated types when down
-        print(
-            f"crisis-radar worker: Kafka at {settings.kafka_bootstrap}: {exc!r}; "
-            "is the stack up? (crisis-radar stack up)",
-            file=sys.stderr,
-        )
-        return 1
-    from streams.app import RUNNER, app
-
-    try:
-        RUNNER.start()  # load models now: fail fast with a clear message, not in a crashing agent
-    except (OSError, ImportError, ValueError) as exc:
-        print(f"crisis-radar worker: cannot load the detectors: {exc!r}", file=sys.stderr)
-        return 1
-
-    try:
-        metrics.serve(port, settings.metrics_host)
-    except OSError as exc:
-        print(
-            f"crisis-radar worker: cannot serve /metrics on {settings.metrics_host}:{port}: {exc}",
-            file=sys.stderr,
-        )
-        return 1
-    print(
-        f"worker {app.conf.id}: broker {settings.kafka_bootstrap}, "
-        f"ClickHouse {settings.clickhouse_host}:{settings.clickhouse_port}/"
-        f"{settings.clickhouse_database}, metrics http://127.0.0.1:{port}/metrics",
-        file=sys.stderr,
-    )
-    worker = faust.Worker(app, loglevel=args.loglevel, quiet=True)
-    worker.execute_from_commandline()  # runs until SIGINT/SIGTERM, then exits the process
-    return 0
+__all__ = ["main"]
