@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=1_000_000, help="posts (default 1M)")
     args = p.parse_args(argv)
 
-    from crisis_radar.clickhouse import make_client, migrate
+    from crisis_radar.clickhouse import check_identifier, make_client, migrate
     from crisis_radar.history.backfill import (
         BackfillSummary,
         ClickHouseRows,
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             rss["100%"] = round(_status("VmRSS"), 1)
         stored = client.execute("SELECT count() FROM posts WHERE backfill = 1")[0][0]
     finally:
-        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+        client.execute(f"DROP DATABASE IF EXISTS {check_identifier(settings.clickhouse_database)}")
         client.disconnect()
         producer.close()
     out: dict[str, Any] = {

@@ -151,10 +151,9 @@ def test_old_brand_minute_json_still_parses() -> None:
     assert (m.burst_term_posts, m.burst_term_negative, m.burst_terms) == (0, 0, [])
 
 
-def test_enricher_and_scenario_replay_give_the_same_terms() -> None:
-    """The worker's Enricher and the scenario replay's enricher both put terms on ScoredPost,
-    identically; a post naming two watched brands (a comparison) carries none."""
-    from crisis_radar.evaluate.scenarios import default_enricher
+def test_enricher_puts_terms_on_scored_posts() -> None:
+    """The worker's Enricher (also the offline core's: backtest, evaluate scenarios) puts terms
+    on ScoredPost; a post naming two watched brands (a comparison) carries none."""
     from crisis_radar.settings import get_settings
     from detectors.brands import Watchlist
     from streams.processing import Enricher
@@ -167,8 +166,6 @@ def test_enricher_and_scenario_replay_give_the_same_terms() -> None:
                       f"{a} recall: salmonella found in my snack bar https://t.co/x",
                       f"glad I'm with {a} and not {b} right now"])]
     worker = Enricher(path, dedup_horizon_s=3600).process(posts, T0)
-    replay = default_enricher(path, ids)(posts, T0)
-    assert [(s.brand, s.terms) for s in worker] == [(s.brand, s.terms) for s in replay]
     first = [s for s in worker if s.post.post_id == "0"]
     assert first and {"salmonella", "recall"} <= set(first[0].terms)
     assert all(s.terms == [] for s in worker if s.post.post_id == "1")
