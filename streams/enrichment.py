@@ -126,6 +126,10 @@ class EnrichPartitions:
     def ready(self) -> bool:
         return True
 
+    def keep_rows(self, rows: bool) -> None:
+        """Build ClickHouse posts rows (off where nothing stores them: backtest)."""
+        self.rows = rows
+
     def restore(self, part: int, payload: bytes | None) -> int:
         """Install a partition's state from its pickled snapshot (None: fresh); its offset."""
         if payload is None:
@@ -287,6 +291,14 @@ class EnrichRunner:
             fut.set_exception(exc)
             return fut
         return asyncio.wrap_future(cf, loop=loop)
+
+    def submit_now(self, method: str, *args: Any) -> Future[Any]:
+        """``method(*args)`` in the child, for drivers without an event loop (the offline
+        commands pipeline their batches through it as the worker does)."""
+        if self._pool is None:
+            self.start()
+        assert self._pool is not None
+        return self._pool.submit(_child_call, method, *args)
 
     async def call(self, method: str, *args: Any) -> Any:
         return await self.submit(method, *args)

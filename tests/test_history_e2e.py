@@ -4,8 +4,8 @@
   at full speed, gives >= 99.9 % of the matched posts in brand_minutes, and the three orders give
   identical minutes and alerts (``ingest`` sorts files by event time; the worker aligns its
   aggregation watermark on the slowest posts.raw partition).
-* Backtest equals stream: the offline core (``OfflinePipeline``, what ``backtest`` and
-  ``backfill`` run) gives the worker's minutes and alerts on the same file.
+* Backtest equals stream: ``crisis-radar backtest`` (the offline core that ``backfill`` also
+  runs) gives the worker's minutes and alerts (ids, severities) on the same posts.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 
 from crisis_radar.clickhouse import make_client, migrate
-from crisis_radar.commands import ingest
+from crisis_radar.commands import backtest, ingest
 from crisis_radar.commands.simulate import _parser as simulate_parser
 from crisis_radar.commands.simulate import build_scenario
 from crisis_radar.commands.simulate import run as simulate_run
-from crisis_radar.history.offline import OfflinePipeline
 from crisis_radar.settings import Settings
 from crisis_radar.stack._proc import free_port
+from schemas.models import BrandMinute, CrisisAlert
 from streams import runner
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -98,28 +98,24 @@ def _stream(settings: Settings, path: Path, log: Path, cutoff: datetime) -> tupl
     return got
 
 
-def _offline(settings: Settings, path: Path, cutoff: datetime) -> tuple[Any, Any]:
-    pipe = OfflinePipeline.from_settings(settings)
-    lines = path.read_bytes().splitlines()
-    steps = []
-    for i in range(0, len(lines), 2000):
-        batch = []
-        for line in lines[i : i + 2000]:
-            d = json.loads(line)
-            batch.append((f"{d['platform']}:{d['post_id']}".encode(), line))
-        steps.append(pipe.feed(batch))
-    steps.append(pipe.finish())
+def _backtest(path: Path, out: Path, cutoff: datetime) -> tuple[Any, Any]:
+    """``crisis-radar backtest --out`` on ``path``: its minutes (last version) and alerts."""
+    assert backtest.main([str(path), "--quiet", "--out", str(out)]) == 0
     c = cutoff.replace(tzinfo=None)
+    last: dict[tuple[str, datetime], BrandMinute] = {}
+    for line in (out / "minutes.jsonl").read_text().splitlines():
+        m = BrandMinute.model_validate_json(line)
+        last[(m.brand, m.minute)] = m  # versions come in order: the last one stands
     minutes = sorted(
         (m.brand, m.minute.replace(tzinfo=None), m.posts, m.negative, m.unique_authors,
          m.duplicates)
-        for s in steps for m in s.minutes if m.minute.replace(tzinfo=None) < c
+        for m in last.values() if m.minute.replace(tzinfo=None) < c
     )  # fmt: skip
-    alerts = sorted(
-        (a.alert_id, int(a.severity))
-        for s in steps for a in s.alerts if a.minute.replace(tzinfo=None) < c
-    )  # fmt: skip
-    return minutes, alerts
+    alerts = [CrisisAlert.model_validate_json(x) for x in (out / "alerts.jsonl").open()]
+    kept = sorted(
+        (a.alert_id, int(a.severity)) for a in alerts if a.minute.replace(tzinfo=None) < c
+    )
+    return minutes, kept
 
 
 def test_any_order_counts_everything_and_equals_the_backtest(
@@ -150,8 +146,9 @@ def test_any_order_counts_everything_and_equals_the_backtest(
     counted, want = sum(m[2] for m in minutes), expected_pairs(kept, settings.watchlist_path)
     assert counted >= 0.999 * want, (counted, want)
     assert any(a[1] >= 2 for a in alerts)  # the product defect on telvana
-    # the offline core (backtest, backfill) gives the worker's minutes and alerts
-    offline = _offline(settings.model_copy(update={"topic_partitions": 4}), history, cutoff)
+    # `crisis-radar backtest` (the offline core, as backfill) gives the worker's minutes and
+    # alerts, from the shuffled file too
+    offline = _backtest(tmp_path / "shuffled.jsonl", tmp_path / "backtest", cutoff)
     assert offline[0] == minutes
     assert offline[1] == alerts
     assert runs["newest-first"] == runs["sorted"]

@@ -128,6 +128,7 @@ def _run(
         return _fail("interrupted: what was stored stays (re-running is safe: rows replace "
                      "themselves by identity)", 130)  # fmt: skip
     finally:
+        pipeline.close()  # the enrich child, if any
         producer.close(timeout=10)
         client.disconnect()
     elapsed = max(time.monotonic() - started, 1e-9)

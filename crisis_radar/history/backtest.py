@@ -140,7 +140,7 @@ class Backtest:
         batch: int = BATCH,
     ) -> None:
         self.pipeline = pipeline
-        pipeline.enrich.rows = False  # nothing is stored: no ClickHouse rows to build
+        pipeline.keep_rows(False)  # nothing is stored: no ClickHouse rows to build
         self.outputs = Outputs(out)
         self.rejections = Rejections(out / "rejected.jsonl" if out is not None else None)
         self.on_alert = on_alert
@@ -174,6 +174,7 @@ class Backtest:
                 r.posts += len(batch)
             self._take(self.pipeline.finish())
         finally:
+            self.pipeline.close()  # the enrich child, if any (also on errors and Ctrl-C)
             self.outputs.close()
             self.rejections.close()
         r.seconds = time.perf_counter() - t0

@@ -19,6 +19,7 @@ caller passes ``now`` (stamps on scored posts and alerts) or lets it default to 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from crisis_radar.ingest.route import route_hash
 from schemas.models import BrandMinute, CrisisAlert
 from streams import state
 from streams.core import AggregateStage, Assessed, CrisisStage
-from streams.enrichment import EnrichPartitions, EnrichResult
+from streams.enrichment import EnrichPartitions, EnrichResult, EnrichRunner
 from streams.processing import AlertContext, load_brand_words
 
 
@@ -62,7 +63,7 @@ class OfflinePipeline:
     >>> from datetime import UTC, datetime, timedelta
     >>> from crisis_radar.settings import Settings
     >>> from schemas.models import Author, Post
-    >>> pipe = OfflinePipeline.from_settings(Settings())
+    >>> pipe = OfflinePipeline.from_settings(Settings(), child=False)
     >>> t0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     >>> posts = [Post(platform="x", post_id=str(i), author=Author(id=f"u{i}"),
     ...               text=f"telvana support is slow again {i}",
@@ -81,26 +82,43 @@ class OfflinePipeline:
         dedup_horizon_s: float,
         dedup_max_items: int,
         load_state: Any = None,
+        child: bool = False,
     ) -> None:
         self.partitions = partitions
-        self.enrich = EnrichPartitions(watchlist_path, dedup_horizon_s, dedup_max_items, partitions)
-        self.enrich.as_objects = True  # the aggregate stage takes ScoredPosts as they are
+        args = (watchlist_path, dedup_horizon_s, dedup_max_items, partitions)
+        # ``child``: enrichment in the worker's child process (``EnrichRunner``), one batch in
+        # flight, so it runs on a second core while this one aggregates and scores the last
+        # batch: outputs lag one batch (``finish`` hands over the last).
+        self.enrich: EnrichPartitions | None = None
+        self.runner: EnrichRunner | None = None
+        if child:
+            self.runner = EnrichRunner(*args, subprocess=True)
+            self.runner.start()
+            for part in range(partitions):
+                self.runner.submit_now("restore", part, None).result()
+        else:
+            self.enrich = EnrichPartitions(*args)
+            self.enrich.as_objects = True  # the aggregate stage takes ScoredPosts as they are
+            for part in range(partitions):
+                self.enrich.restore(part, None)
+        self._pending: tuple[Future[EnrichResult], datetime, datetime | None] | None = None
         self.context = AlertContext()
         self.aggregate = AggregateStage(lateness_s, partitions, self.context)
         self.crisis = CrisisStage(
             load_brand_words(watchlist_path), self.context, load=load_state or (lambda key: None)
         )
         for part in range(partitions):
-            self.enrich.restore(part, None)
             self.aggregate.restore(part, None, _WALL)
-        self._raw_offset = [-1] * partitions
         self._scored_offset = [-1] * partitions
-        self._minute_offset = [-1] * partitions
+        self._raw_offset = [-1] * partitions
         self._brand_part: dict[bytes, int] = {}
-        self._started = False
 
     @classmethod
-    def from_settings(cls, settings: Any, load_state: Any = None) -> OfflinePipeline:
+    def from_settings(
+        cls, settings: Any, load_state: Any = None, child: bool | None = None
+    ) -> OfflinePipeline:
+        """``child``: None = as the worker decides (``Settings.enrich_in_subprocess``: a child
+        process on a machine with two or more CPUs)."""
         return cls(
             settings.watchlist_path,
             settings.topic_partitions,
@@ -108,7 +126,22 @@ class OfflinePipeline:
             settings.dedup_horizon_s,
             settings.dedup_max_items,
             load_state,
+            settings.enrich_in_subprocess() if child is None else child,
         )
+
+    def keep_rows(self, rows: bool) -> None:
+        """Build ClickHouse posts rows (``Step.enriched.rows``): off where nothing stores them."""
+        if self.runner is not None:
+            self.runner.submit_now("keep_rows", rows).result()
+        else:
+            assert self.enrich is not None
+            self.enrich.keep_rows(rows)
+
+    def close(self) -> None:
+        """Stop the enrich child, if any (``finish`` does it too)."""
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
 
     def _part_of(self, brand: bytes) -> int:
         part = self._brand_part.get(brand)
@@ -118,8 +151,8 @@ class OfflinePipeline:
 
     def feed(self, posts: Iterable[tuple[bytes, bytes]], now: datetime | None = None) -> Step:
         """One batch of (key, canonical post JSON), in event-time order after every earlier
-        batch. ``now``: the wall-clock stamp of scored posts (None: the batch's last event
-        time, for reproducible output)."""
+        batch; what came out (with a child: of the batch before). ``now``: the wall-clock stamp
+        of scored posts (None: the batch's last event time, for reproducible output)."""
         n = self.partitions
         by_part: dict[int, list[tuple[int, Any, bytes]]] = {}
         for key, value in posts:
@@ -128,15 +161,36 @@ class OfflinePipeline:
             by_part.setdefault(part, []).append((self._raw_offset[part], None, value))
         batch = sorted(by_part.items())
         stamp = now or self._last_event(batch)
-        step = Step(enriched=self.enrich.process(batch, stamp, frozenset()))
-        recs: list[tuple[int, int, Any, bytes]] = []
-        for key, value, headers in step.enriched.items:
+        if self.runner is None:
+            assert self.enrich is not None
+            return self._downstream(self.enrich.process(batch, stamp, frozenset()), now)
+        fut = self.runner.submit_now("process", batch, stamp, frozenset())
+        previous, self._pending = self._pending, (fut, stamp, now)
+        return Step() if previous is None else self._downstream(previous[0].result(), previous[2])
+
+    def finish(self, now: datetime | None = None) -> Step:
+        """End of the input: the last batch's outputs, then the minutes still open (up to the
+        last post's) closed and scored. Stops the child."""
+        step = Step()
+        if self._pending is not None:
+            step = self._downstream(self._pending[0].result(), self._pending[2])
+            self._pending = None
+        self.close()
+        self._close(step, self.aggregate.flush(), now)
+        return step
+
+    def _downstream(self, enriched: EnrichResult, now: datetime | None) -> Step:
+        """Aggregate and score one enriched batch."""
+        n = self.partitions
+        step = Step(enriched=enriched)
+        recs: list[tuple[int, int, Any, Any]] = []
+        for key, value, headers in enriched.items:
             part = self._part_of(key)
             self._scored_offset[part] += 1
             recs.append((part, self._scored_offset[part], headers, value))
         # The input is in event-time order: every posts.raw partition has reached its last
         # post's time (markers, as the worker's enrich stage sends after each batch).
-        times = [r for _, r in step.enriched.progress.values() if r is not None]
+        times = [r for _, r in enriched.progress.values() if r is not None]
         reached = max(times, default=None)
         for part in range(n):
             for source in range(n):
@@ -148,19 +202,11 @@ class OfflinePipeline:
         self._close(step, self.aggregate.process(recs, _WALL).minutes, now)
         return step
 
-    def finish(self, now: datetime | None = None) -> Step:
-        """End of the input: close the minutes still open (up to the last post's) and score
-        them."""
-        step = Step()
-        self._close(step, self.aggregate.flush(), now)
-        return step
-
     def _close(
         self, step: Step, closed: list[tuple[int, BrandMinute]], now: datetime | None
     ) -> None:
         for part, minute in closed:
             step.minutes.append(minute)
-            self._minute_offset[part] += 1
             assessed = self.crisis.score(part, minute, now)
             if assessed is not None:
                 step.assessed.append(assessed)
