@@ -3,7 +3,8 @@
 Generates ``--n`` canonical posts (a cheap synthetic mix: ~70 % mention a watchlist brand, some
 exact repeats, one negative burst per brand-day; ~150 posts per minute, so 1M posts are about
 4.6 days) into a temp JSONL file, then runs ``crisis_radar.history.backtest.Backtest`` on it.
-Prints posts/s (wall and per CPU-second), peak RSS (VmHWM) and RSS after 25/50/75/100 % of the
+Prints posts/s (wall and per CPU-second, the enrich child's included), peak RSS (VmHWM; the
+child's peak apart) and RSS after 25/50/75/100 % of the
 posts (memory must stay flat), and writes ``bench/results/backtest.json``.
 
     .venv/bin/python -m bench.backtest                 # 1M posts
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -38,6 +40,18 @@ def _status(field: str) -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_s() -> float:
+    """CPU seconds of this process and its reaped children (the enrich child, stopped at the
+    end of the run: ``OfflinePipeline.finish``)."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
+def child_peak_kb() -> int:
+    """Peak RSS (KB) of the largest reaped child: the enrich child process."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
 
 def generate(path: Path, n: int, watchlist: Path, seed: int = 0) -> None:
@@ -69,8 +83,11 @@ def generate(path: Path, n: int, watchlist: Path, seed: int = 0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.backtest", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.backtest",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--n", type=int, default=1_000_000, help="posts (default 1M)")
     p.add_argument("--file", type=Path, help="use this posts file instead of generating one")
     args = p.parse_args(argv)
@@ -98,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         rss_start = _status("VmRSS")
         history = History([str(path)], "auto", None, "bench", on_dead=lambda d: None)
         bt = Backtest(OfflinePipeline.from_settings(settings))
-        c0 = time.process_time()
+        c0 = cpu_s()
         result = bt.run(history.sends(), on_batch=on_batch)
-        cpu = time.process_time() - c0
+        cpu = cpu_s() - c0
         rss["100%"] = round(_status("VmRSS"), 1)
     out: dict[str, Any] = {
         "posts": result.posts,
@@ -114,14 +131,21 @@ def main(argv: list[str] | None = None) -> int:
         "rss_mb_start": round(rss_start, 1),
         "rss_mb": rss,
         "peak_rss_mb": round(_status("VmHWM"), 1),
+        "child_peak_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
         "cpus": os.cpu_count(),
     }
     print(f"backtest core: {out['posts']:,} posts, {out['brand_minutes']:,} brand-minutes, "
           f"{out['alerts']} alerts in {out['seconds']} s wall, {out['cpu_seconds']} CPU-s: "
           f"{out['posts_per_s']:,} posts/s ({out['posts_per_cpu_s']:,} per CPU-s)")  # fmt: skip
-    print(f"RSS MB: start {out['rss_mb_start']}, " + ", ".join(f"{k} {v}" for k, v in rss.items())
-          + f"; peak (VmHWM) {out['peak_rss_mb']}; load avg {' '.join(out['loadavg'])}")
+    print(
+        f"RSS MB: start {out['rss_mb_start']}, "
+        + ", ".join(f"{k} {v}" for k, v in rss.items())
+        + f"; peak (VmHWM) {out['peak_rss_mb']}, enrich child {out['child_peak_rss_mb']}"
+        f"; load avg {' '.join(out['loadavg'])}"
+    )
     print(f"wrote {save('backtest', out)}")
     return 0
 
