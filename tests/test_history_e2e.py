@@ -1,6 +1,6 @@
 """Real history, right answers (issue 16), on the real local stack with four partitions.
 
-* Order independence: a three-day file of ~18k posts ingested newest-first, shuffled and sorted,
+* Order independence: a simulated week of ~17k posts ingested newest-first, shuffled and sorted,
   at full speed, gives >= 99.9 % of the matched posts in brand_minutes, and the three orders give
   identical minutes and alerts (``ingest`` sorts files by event time; the worker aligns its
   aggregation watermark on the slowest posts.raw partition).
@@ -30,8 +30,10 @@ from schemas.models import BrandMinute, CrisisAlert
 from streams import runner
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
-SIM_ARGS = ["--days", "3", "--brands", "telvana,orbitel", "--start", "2026-11-20T00:00Z",
-            "--events", "product_defect:telvana@2026-11-22T10:00", "--seed", "1"]  # fmt: skip
+# A simulated week of two brands at a quiet rate (~17k posts), a product defect on day 6.
+SIM_ARGS = ["--days", "7", "--brands", "telvana,orbitel", "--start", "2026-11-20T00:00Z",
+            "--events", "product_defect:telvana@2026-11-25T10:00", "--rate-scale", "0.4",
+            "--seed", "1"]  # fmt: skip
 Minute = tuple[str, datetime, int, int, int, int]
 ORDERS = ("sorted", "newest-first", "shuffled")
 
