@@ -22,7 +22,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from crisis_radar.ingest.normalise import FORMATS, parse_mapping
+from crisis_radar.history.cli import add_input_arguments
+from crisis_radar.ingest.normalise import parse_mapping
 from crisis_radar.settings import Settings, get_settings
 
 
@@ -34,10 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("Examples::", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", help="JSONL/CSV/JSON files (.gz ok) or folders")
-    p.add_argument("--format", default="auto", choices=["auto", "csv", "jsonl", *FORMATS])
-    p.add_argument("--map", dest="mapping", help="generic columns, e.g. text=body,created_at=ts")
-    p.add_argument("--watchlist", type=Path, help="brands to watch (default: settings)")
+    add_input_arguments(p)
     p.add_argument(
         "--no-baselines", action="store_true", help="store only; leave the worker's state alone"
     )

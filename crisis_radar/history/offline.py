@@ -38,7 +38,7 @@ def brand_partition(brand: bytes, partitions: int) -> int:
     sends a brand's posts.scored and brand.minutes records."""
     from kafka.partitioner.default import murmur2
 
-    return (murmur2(brand) & 0x7FFFFFFF) % partitions
+    return int(murmur2(brand) & 0x7FFFFFFF) % partitions
 
 
 _WALL = datetime(1970, 1, 1, tzinfo=UTC)
