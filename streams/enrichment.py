@@ -313,8 +313,25 @@ class EnrichRunner:
         self._pool.submit(_child_call, "ready")  # spawn it now, not with the next batch
 
     def broken(self) -> bool:
-        """The child died (the pool's management thread has seen it: within ~a second)."""
-        return self._pool is not None and bool(getattr(self._pool, "_broken", False))
+        """The child died (the pool's management thread has seen it: within ~a second).
+
+        A child killed while writing a result leaves that thread blocked reading the rest of
+        it (the pipe's write end is also held here, so no EOF comes), the pool never marked
+        broken and its futures pending forever (seen once in CI: tests/test_faults_sigkill.py
+        [child]). So a dead child with the pool not broken closes our copy of the write end:
+        the read fails, and the thread marks the pool broken and fails its futures as usual."""
+        pool = self._pool
+        if pool is None:
+            return False
+        if getattr(pool, "_broken", False):
+            return True
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        if any(p.exitcode is not None for p in procs):
+            writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+            if writer is not None and not writer.closed:
+                log.warning("the enrich process is gone but its pool is not broken: waking it")
+                writer.close()
+        return False
 
     def close(self) -> None:
         if self._pool is not None:

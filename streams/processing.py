@@ -222,17 +222,20 @@ class PartitionWindow:
     def _align(self, wall: datetime) -> None:
         """Advance to the slowest active source's event time, if that moved the watermark."""
         low: datetime | None = None
+        done: datetime | None = None  # the latest event time of the sources not waited for
         for s in range(self.sources):
-            if s in self.idle:
-                continue
-            heard = self.heard.get(s, self.started)
-            if heard is None or wall - heard >= SILENT_AFTER:
-                continue  # silent: no longer waited for
             reached = self.progress.get(s)
+            heard = self.heard.get(s, self.started)
+            if s in self.idle or heard is None or wall - heard >= SILENT_AFTER:
+                if reached is not None and (done is None or reached > done):
+                    done = reached  # idle or silent: no longer waited for
+                continue
             if reached is None:
                 return  # an active source with no post yet holds everything
             if low is None or reached < low:
                 low = reached
+        if low is None:
+            low = done  # every source idle or silent: all that was read is in
         if low is None or (self.aligned is not None and low <= self.aligned):
             return
         self.aligned = low

@@ -8,6 +8,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 import types
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,7 +56,7 @@ def test_snapshot_round_trip_continues_like_an_undisturbed_run() -> None:
     a = whole.process([(0, records(0, 30))], NOW, frozenset())
     b = whole.process([(0, records(30, 60))], NOW, frozenset())
     assert a.n_valid == 30 and a.items and not a.dead
-    assert any(b"is_duplicate\":true" in v for _, v, _ in a.items + b.items)
+    assert any(b'is_duplicate":true' in v for _, v, _ in a.items + b.items)
 
     first = fresh()
     first.restore(0, None)
@@ -137,6 +138,32 @@ def test_child_process_runs_the_stage_and_is_replaced_when_killed() -> None:
             runner.close()
 
     asyncio.run(scenario())
+
+
+def test_a_child_killed_while_writing_a_result_is_noticed() -> None:
+    """CPython's pool thread blocks for good on a result cut short by the child's death (our
+    copy of the pipe's write end keeps EOF away); ``broken()`` wakes it, so the pool is marked
+    broken and the pending batch fails (BrokenProcessPool) instead of hanging the worker."""
+    import struct
+
+    runner = enrichment.EnrichRunner(WATCHLIST, 3600, 10_000, 1, subprocess=True)
+    runner.start()
+    try:
+        pool: Any = runner._pool
+        pid = next(iter(pool._processes))
+        # as when the child died mid-result: a length header and no payload
+        os.write(pool._result_queue._writer.fileno(), struct.pack("!i", 1 << 20))
+        pending = runner.submit_now("ready")
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(100):
+            if runner.broken():
+                break
+            time.sleep(0.05)
+        assert runner.broken()
+        with pytest.raises(enrichment.BrokenProcessPool):
+            pending.result(timeout=5)
+    finally:
+        runner.close()
 
 
 def test_a_child_that_cannot_load_its_models_fails_with_their_error(tmp_path: Any) -> None:

@@ -80,23 +80,23 @@ def _stored(settings: Settings, cutoff: datetime) -> tuple[list[Minute], list[tu
     return [(b, m.replace(tzinfo=None), *rest) for b, m, *rest in minutes], list(alerts)
 
 
-def _stream(settings: Settings, path: Path, log: Path, cutoff: datetime) -> tuple[Any, Any]:
+def _stream(
+    settings: Settings, path: Path, log: Path, cutoff: datetime, n_minutes: int
+) -> tuple[Any, Any]:
+    """Ingest ``path`` into a worker; its minutes and alerts before ``cutoff`` once the
+    ``n_minutes`` minutes there are stored (or 60 s after it caught up)."""
     migrate(settings)
     want = sum(1 for _ in path.open())
     with runner.running_worker(settings, log) as proc:
         runner.wait_ready(proc, settings.metrics_port, log, timeout=60)
         assert ingest.main([str(path), "--quiet"], settings) == 0
-        assert runner.wait_caught_up(proc, settings.metrics_port, want, 120), log.read_text()[
-            -3000:
-        ]
-        deadline, got = time.monotonic() + 30, None
-        while time.monotonic() < deadline:  # the last minutes before the cutoff close
-            now = _stored(settings, cutoff)
-            if now == got:
-                break
-            got = now
-            time.sleep(3)
-    assert got is not None
+        caught_up = runner.wait_caught_up(proc, settings.metrics_port, want, 120)
+        assert caught_up, log.read_text()[-3000:]
+        deadline = time.monotonic() + 60
+        got = _stored(settings, cutoff)
+        while len(got[0]) < n_minutes and time.monotonic() < deadline:
+            time.sleep(1)  # the idle markers close the last minutes before the cutoff
+            got = _stored(settings, cutoff)
     return got
 
 
@@ -126,6 +126,10 @@ def test_any_order_counts_everything_and_equals_the_backtest(
     from test_pipeline_e2e import expected_pairs
 
     cutoff = _cutoff(history)
+    # `crisis-radar backtest` (the offline core, as backfill) on the shuffled file first: the
+    # worker runs are then compared with it
+    _variant(history, "shuffled", tmp_path / "shuffled.jsonl")
+    offline = _backtest(tmp_path / "shuffled.jsonl", tmp_path / "backtest", cutoff)
     runs = {}
     for order in ORDERS:
         s = settings.model_copy(update={
@@ -135,7 +139,8 @@ def test_any_order_counts_everything_and_equals_the_backtest(
         })  # fmt: skip
         path = _variant(history, order, tmp_path / f"{order}.jsonl")
         try:
-            runs[order] = _stream(s, path, tmp_path / f"worker-{order}.log", cutoff)
+            log = tmp_path / f"worker-{order}.log"
+            runs[order] = _stream(s, path, log, cutoff, len(offline[0]))
         finally:
             ch = make_client(s)
             ch.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
@@ -148,9 +153,7 @@ def test_any_order_counts_everything_and_equals_the_backtest(
     counted, want = sum(m[2] for m in minutes), expected_pairs(kept, settings.watchlist_path)
     assert counted >= 0.999 * want, (counted, want)
     assert any(a[1] >= 2 for a in alerts)  # the product defect on telvana
-    # `crisis-radar backtest` (the offline core, as backfill) gives the worker's minutes and
-    # alerts, from the shuffled file too
-    offline = _backtest(tmp_path / "shuffled.jsonl", tmp_path / "backtest", cutoff)
+    # the backtest gives the worker's minutes and alerts
     assert offline[0] == minutes
     assert offline[1] == alerts
     assert runs["newest-first"] == runs["sorted"]
