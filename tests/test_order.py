@@ -240,6 +240,8 @@ def test_history_reads_files_in_event_time_order(tmp_path: Path) -> None:
     assert [(d.reason, d.source) for d in letters] == [("bad_timestamp", f"backtest:{a}")]
     assert history.stats.summary() == "read 301, sent 300, skipped 0, rejected 1 (bad_timestamp=1)"
     assert history.out_of_order == 150 + 148 and history.sorter.runs == 7
+    with pytest.raises(RuntimeError, match="read once"):
+        history.sends()
     with pytest.raises(NoTimeColumn, match="'when' \\(mapped to created_at\\) is missing"):
         read_history([str(a)], "auto", {"created_at": "when"})
 

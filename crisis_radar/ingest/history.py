@@ -1,10 +1,12 @@
 """Files of posts read in event-time order: what ``ingest`` sends and what offline commands
 (backfill, backtest) consume.
 
-    history = read_history(["export.csv"], "auto", {"created_at": "ts"}, "backtest",
-                           on_dead=letters.append)
-    for post in history.posts():  # validated Posts, oldest first, across all files
+    try:
+        history = read_history(paths, "auto", {"created_at": "ts"}, "backtest", on_dead=sink.dead)
+    except NoTimeColumn as exc:  # one line naming the column: print it, exit 2
         ...
+    for post in history.posts():  # validated Posts, oldest first, across all files
+        ...                       # (or history.sends(): key, JSON bytes, created_at)
     history.stats.summary(), history.out_of_order
 
 Memory stays bounded for any size: posts are sorted externally (``order.TimeSorter``) and dead
@@ -207,6 +209,7 @@ class History:
         self.pipeline = Pipeline(fmt, mapping, source=source, now=now)
         self.sorter = TimeSorter(chunk, tmpdir)
         self._in_order: bool | None = None
+        self._started = False
 
     @property
     def stats(self) -> Stats:
@@ -226,7 +229,11 @@ class History:
 
     def sends(self) -> Generator[Send, None, None]:
         """(key, JSON bytes, created_at) of each post, oldest first, ties in input order.
-        Close the generator (or exhaust it) to remove temp files at once."""
+        Close the generator (or exhaust it) to remove temp files at once. Read once: the
+        counts would add up over a second pass."""
+        if self._started:
+            raise RuntimeError("a History is read once; read_history() again for another pass")
+        self._started = True
         if self.in_order():
             return self._read_all()
         return self.sorter.sort(self._read_all())
