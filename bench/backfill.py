@@ -14,8 +14,6 @@ CPU-second of this process; ClickHouse's own CPU is not counted), peak RSS and R
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import subprocess
 import tempfile
 import time
@@ -24,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import save
-from bench.backtest import _status, cpu_s, generate
+from bench.backtest import _status, cpu_s, generate, process_figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,12 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "posts_per_cpu_s": round(summary.posts / cpu),
         "rss_mb_start": round(rss_start, 1),
         "rss_mb": rss,
-        "peak_rss_mb": round(_status("VmHWM"), 1),
-        "child_peak_rss_mb": round(
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
-        ),
-        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
-        "cpus": os.cpu_count(),
+        **process_figures(),
     }
     print(f"backfill: {out['posts']:,} posts ({out['out_of_order']:,} out of order), "
           f"{out['post_rows_in_clickhouse']:,} post rows and {out['brand_minutes']:,} minutes "

@@ -54,6 +54,18 @@ def child_peak_kb() -> int:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
 
+def process_figures() -> dict[str, Any]:
+    """Peak RSS of this process and of its enrich child (the largest reaped child), load
+    average and CPUs: the tail of the history benchmarks' figures."""
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "peak_rss_mb": round(_status("VmHWM"), 1),
+        "child_peak_rss_mb": round(child_kb / 1024, 1),
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+        "cpus": os.cpu_count(),
+    }
+
+
 def generate(path: Path, n: int, watchlist: Path, seed: int = 0) -> None:
     from crisis_radar.simulate.watchlist import load_brands
 
@@ -130,12 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         "posts_per_cpu_s": round(result.posts / cpu),
         "rss_mb_start": round(rss_start, 1),
         "rss_mb": rss,
-        "peak_rss_mb": round(_status("VmHWM"), 1),
-        "child_peak_rss_mb": round(
-            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
-        ),
-        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
-        "cpus": os.cpu_count(),
+        **process_figures(),
     }
     print(f"backtest core: {out['posts']:,} posts, {out['brand_minutes']:,} brand-minutes, "
           f"{out['alerts']} alerts in {out['seconds']} s wall, {out['cpu_seconds']} CPU-s: "

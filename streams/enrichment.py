@@ -122,13 +122,15 @@ class EnrichPartitions:
         # JSON round trip; posts rows only where something stores them (backfill, the worker).
         self.as_objects = False
         self.rows = True
+        self.backfill = False
 
     def ready(self) -> bool:
         return True
 
-    def keep_rows(self, rows: bool) -> None:
-        """Build ClickHouse posts rows (off where nothing stores them: backtest)."""
-        self.rows = rows
+    def keep_rows(self, rows: bool, backfill: bool = False) -> None:
+        """Build ClickHouse posts rows (off where nothing stores them: backtest), flagged
+        ``backfill`` where history writes them."""
+        self.rows, self.backfill = rows, backfill
 
     def restore(self, part: int, payload: bytes | None) -> int:
         """Install a partition's state from its pickled snapshot (None: fresh); its offset."""
@@ -170,7 +172,7 @@ class EnrichPartitions:
                     (sp.brand.encode(), value, state.tag(part, offsets[id(sp.post)], k))
                 )
                 if self.rows:
-                    out.rows.append(post_row(sp))
+                    out.rows.append(post_row(sp, backfill=self.backfill))
                 out.latencies.append(max(0.0, (now - sp.post.created_at).total_seconds()))
             out.progress[part] = (st.offset, st.reached)
         for part in sorted(snapshot & self.states.keys()):

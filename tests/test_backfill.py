@@ -4,26 +4,16 @@ and bad rows (dead letters on posts.dlq with their reasons), and the one-line er
 from __future__ import annotations
 
 import base64
-import csv
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_backtest import MAP, export_with_bad_rows, write_csv
 
 from crisis_radar.commands import backfill
 from schemas.models import DeadLetter
 
 pytestmark = pytest.mark.stack
-MAP = "text=body,created_at=ts,id=tweet_id,author=user"
-
-
-def write_csv(path: Path, rows: list[list[str]], header: list[str] | None = None) -> Path:
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header or ["tweet_id", "body", "ts", "user"])
-        w.writerows(rows)
-    return path
 
 
 def dead_letters(settings: Any) -> list[DeadLetter]:
@@ -41,13 +31,7 @@ def dead_letters(settings: Any) -> list[DeadLetter]:
 def test_csv_newest_first_with_bad_rows(
     settings: Any, clickhouse: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    rows = [[f"t{i}", f"telvana support is slow again {i}", (t0 + timedelta(seconds=20 * i))
-             .isoformat(), f"u{i % 7}"] for i in range(300)]  # fmt: skip
-    rows[10][2] = "not a date"
-    rows[20][2] = "yesterday-ish"
-    rows[30][1] = ""  # no text
-    rows.reverse()  # exports come newest first
+    rows = export_with_bad_rows()[::-1]  # exports come newest first
     path = write_csv(tmp_path / "export.csv", rows)
     assert backfill.main([str(path), "--map", MAP, "--quiet", "--no-baselines"], settings) == 0
     err = capsys.readouterr().err

@@ -100,16 +100,21 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
 MAP = "text=body,created_at=ts,id=tweet_id,author=user"
 
 
-def test_csv_with_a_mapping_counts_bad_rows_by_reason(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def export_with_bad_rows() -> list[list[str]]:
+    """300 rows (tweet_id, body, ts, user) 20 s apart; two bad dates and one empty text."""
     t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     rows = [[f"t{i}", f"telvana support is slow again {i}", (t0 + timedelta(seconds=20 * i))
              .isoformat(), f"u{i % 7}"] for i in range(300)]  # fmt: skip
     rows[10][2] = "not a date"
     rows[20][2] = "yesterday-ish"
     rows[30][1] = ""  # no text
-    path = write_csv(tmp_path / "export.csv", rows)
+    return rows
+
+
+def test_csv_with_a_mapping_counts_bad_rows_by_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_csv(tmp_path / "export.csv", export_with_bad_rows())
     out = tmp_path / "out"
     argv = [str(path), "--map", MAP, "--quiet", "--watchlist", WATCHLIST, "--out", str(out)]
     assert backtest.main(argv) == 0

@@ -86,12 +86,6 @@ class ClickHouseRows:
                 write_rows(self.client, name, rows)
 
 
-def _flagged(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A posts row of the enrich stage (built live, flag 0) flagged as backfill: the flag is
-    the last column (streams/rows.py)."""
-    return (*row[:-1], 1)
-
-
 def run_backfill(
     history: Any,
     pipeline: OfflinePipeline,
@@ -107,13 +101,14 @@ def run_backfill(
     alert_row, minute_row = ALERTS.row, BRAND_MINUTES.row
 
     summary = BackfillSummary()
+    pipeline.keep_rows(True, backfill=True)  # the enrich stage builds flagged posts rows
 
     def store(step: Step) -> None:
         out = step.enriched
         for _stage, reason, value in out.dead:
             summary.rejected[reason] += 1
             dead(reason, value)
-        rows.add("posts", [_flagged(r) for r in out.rows])
+        rows.add("posts", out.rows)
         rows.add("brand_minutes", [minute_row(m, backfill=True) for m in step.minutes])
         rows.add("alerts", [alert_row(a, backfill=True) for a in step.alerts])
         summary.stored += len(out.rows)

@@ -129,13 +129,14 @@ class OfflinePipeline:
             settings.enrich_in_subprocess() if child is None else child,
         )
 
-    def keep_rows(self, rows: bool) -> None:
-        """Build ClickHouse posts rows (``Step.enriched.rows``): off where nothing stores them."""
+    def keep_rows(self, rows: bool, backfill: bool = False) -> None:
+        """Build ClickHouse posts rows (``Step.enriched.rows``): off where nothing stores them,
+        flagged ``backfill`` where history writes them."""
         if self.runner is not None:
-            self.runner.submit_now("keep_rows", rows).result()
+            self.runner.submit_now("keep_rows", rows, backfill).result()
         else:
             assert self.enrich is not None
-            self.enrich.keep_rows(rows)
+            self.enrich.keep_rows(rows, backfill)
 
     def close(self) -> None:
         """Stop the enrich child, if any (``finish`` does it too)."""
