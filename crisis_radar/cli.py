@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"crisis-radar: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module_name = COMMANDS[name][0]
+    # Every command that runs the pipeline core (worker, backfill, backtest, evaluate) needs it
+    from radar_base.runtime import tune_gc
+
+    tune_gc()
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
