@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -154,27 +155,35 @@ def check_kafka(ctx: Context) -> Check:
     s = ctx.settings
     fix = "start the stack (crisis-radar stack up) or set CRISIS_RADAR_KAFKA_BOOTSTRAP"
     try:
-        from kafka import KafkaAdminClient
-
-        from radar_base.security import kafka_python_kwargs
-
-        ctx.kafka_admin = KafkaAdminClient(
-            bootstrap_servers=s.kafka_bootstrap,
-            client_id="crisis-radar-doctor",
-            request_timeout_ms=int(TIMEOUT_S * 1000),
-            bootstrap_timeout_ms=int(TIMEOUT_S * 1000),
-            **kafka_python_kwargs(s),
-        )
-        cluster = ctx.kafka_admin.describe_cluster()
-        brokers = cluster["brokers"]
-        node = cluster.get("controller_id")
-        if node not in {b["broker_id"] for b in brokers}:
-            node = brokers[0]["broker_id"]
-        # Kafka does not tell clients its release: this is the newest it speaks (ApiVersions)
-        version = ctx.kafka_admin.get_broker_version_data(node).broker_version_str
+        with warnings.catch_warnings():  # kafka-python's own importlib.resources deprecations
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return _kafka(ctx)
     except Exception as exc:
         ctx.kafka_error = f"Kafka at {s.kafka_bootstrap}: {_why(exc)}"
         return Check("kafka", FAIL, ctx.kafka_error, fix)
+
+
+def _kafka(ctx: Context) -> Check:
+    """Kafka's version and cluster; raises when it does not answer."""
+    from kafka import KafkaAdminClient
+
+    from radar_base.security import kafka_python_kwargs
+
+    s = ctx.settings
+    ctx.kafka_admin = KafkaAdminClient(
+        bootstrap_servers=s.kafka_bootstrap,
+        client_id="crisis-radar-doctor",
+        request_timeout_ms=int(TIMEOUT_S * 1000),
+        bootstrap_timeout_ms=int(TIMEOUT_S * 1000),
+        **kafka_python_kwargs(s),
+    )
+    cluster = ctx.kafka_admin.describe_cluster()
+    brokers = cluster["brokers"]
+    node = cluster.get("controller_id")
+    if node not in {b["broker_id"] for b in brokers}:
+        node = brokers[0]["broker_id"]
+    # Kafka does not tell clients its release: this is the newest it speaks (ApiVersions)
+    version = ctx.kafka_admin.get_broker_version_data(node).broker_version_str
     return Check(
         "kafka",
         OK,
@@ -603,13 +612,13 @@ def run(settings: Settings | None = None) -> list[Check]:
         first = _settings_ok(settings)
     ctx = Context(settings)
     out = [first]
-    with _quiet_clients():
+    with quiet_clients():
         out += _run_checks(ctx)
     return out
 
 
 @contextlib.contextmanager
-def _quiet_clients() -> Iterator[None]:
+def quiet_clients() -> Iterator[None]:
     """The drivers log each refused connection with a traceback; the check's row says it."""
     loggers = [logging.getLogger(n) for n in ("clickhouse_driver", "kafka")]
     levels = [lg.level for lg in loggers]
