@@ -69,10 +69,11 @@ class Context:
     alertmanager_error: str = ""
 
     def close(self) -> None:
-        if self.kafka_admin is not None:
-            self.kafka_admin.close()
-        if self.clickhouse is not None:
-            self.clickhouse.disconnect()
+        with contextlib.suppress(Exception):  # the checks are done: nothing to report here
+            if self.kafka_admin is not None:
+                self.kafka_admin.close()
+            if self.clickhouse is not None:
+                self.clickhouse.disconnect()
 
 
 def _why(exc: BaseException) -> str:
