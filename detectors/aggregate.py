@@ -104,11 +104,12 @@ class _Acc:
     __slots__ = (
         "authors", "burst_neg", "burst_posts", "burst_terms", "campaign_posts", "duplicates",
         "late_posts", "negative", "neutral", "new_clusters", "positive", "post_terms", "posts",
-        "reach", "sentiment_sum", "term_authors", "term_neg", "unique_posts", "version",
+        "reach", "sentiment_sum", "term_authors", "term_neg", "unique_posts", "unknown", "version",
     )
 
     def __init__(self) -> None:
         self.posts = self.unique_posts = self.negative = self.neutral = self.positive = 0
+        self.unknown = 0  # no sentiment model for the language: not neutral, no evidence
         self.reach = self.duplicates = self.campaign_posts = self.new_clusters = 0
         self.late_posts = 0
         self.version = 0  # 0 = never emitted
@@ -137,8 +138,10 @@ class _Acc:
             self.negative += 1
         elif label == "positive":
             self.positive += 1
-        else:
+        elif label == "neutral":
             self.neutral += 1
+        else:
+            self.unknown += 1
         self.sentiment_sum += sp.sentiment_score
         author = sp.post.author
         self.reach += author.followers
@@ -153,6 +156,7 @@ class _Acc:
                 _add_author(self.term_neg, terms, aid)
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        self.unknown = 0  # a snapshot of before the unknown label
         for k, v in state[1].items():
             setattr(self, k, v)
         if isinstance(self.post_terms, list):  # a snapshot of before PostTerms
@@ -165,7 +169,7 @@ class _Acc:
         return BrandMinute(
             brand=brand, minute=minute, posts=self.posts, unique_posts=self.unique_posts,
             unique_authors=len(self.authors), negative=self.negative, neutral=self.neutral,
-            positive=self.positive, sentiment_sum=self.sentiment_sum, reach=self.reach,
+            positive=self.positive, unknown=self.unknown, sentiment_sum=self.sentiment_sum, reach=self.reach,
             duplicates=self.duplicates, campaign_posts=self.campaign_posts,
             new_clusters=self.new_clusters, late_posts=self.late_posts, version=self.version,
             burst_term_posts=self.burst_posts, burst_term_negative=self.burst_neg,

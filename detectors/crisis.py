@@ -183,13 +183,16 @@ class CrisisScorer:
         # Volume counts every post: a viral complaint is mostly reposts of one text. Bot bursts
         # and copy-paste by a few accounts are held back by the unique-authors signal.
         vol = float(minute.posts)
-        share = minute.negative / posts if posts else 0.0
+        # Negativity only over posts with sentiment evidence: posts in a language without a
+        # model ("unknown") neither dilute the negative share nor pull the mean to neutral.
+        judged = minute.sentiment_posts
+        share = minute.negative_share
         mean_sent = minute.mean_sentiment
         reach = math.log1p(minute.reach)
         s_vol = st.volume.score_one(vol, t)
         s_auth = st.authors.score_one(float(minute.unique_authors), t)
-        s_share = st.neg_share.score_one(share, t, n=posts)
-        s_sent = st.sentiment.score_one(mean_sent, t, n=posts)
+        s_share = st.neg_share.score_one(share, t, n=judged)
+        s_sent = st.sentiment.score_one(mean_sent, t, n=judged)
         s_reach = st.reach.score_one(reach, t)
         up = min(s_vol, s_auth)  # many posts from few authors is a bot burst, not a crisis
         neg = max(s_share, s_sent)
@@ -267,8 +270,8 @@ class CrisisScorer:
         st.bot = bot and new > Severity.NONE
         st.volume.learn_one(vol, t)
         st.authors.learn_one(float(minute.unique_authors), t)
-        st.neg_share.learn_one(share, t, n=posts)
-        st.sentiment.learn_one(mean_sent, t, n=posts)
+        st.neg_share.learn_one(share, t, n=judged)
+        st.sentiment.learn_one(mean_sent, t, n=judged)
         st.reach.learn_one(reach, t)
         st.n += 1
         return Assessment(minute.brand, t, score, new, prev, new != prev, signals,

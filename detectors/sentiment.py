@@ -61,9 +61,10 @@ _Raw = tuple[int, int, int, float, float, int, int, int, int, float, float, floa
 
 @dataclass(frozen=True, slots=True)
 class Sentiment:
-    """One prediction: ``score`` = P(positive) - P(negative); ``probs`` in LABELS order."""
+    """One prediction: ``score`` = P(positive) - P(negative); ``probs`` in LABELS order.
+    "unknown" (detectors.sentiment_multi): no model for the post's language, probs all 0."""
 
-    label: Label
+    label: Label | Literal["unknown"]
     score: float
     probs: tuple[float, float, float]
 

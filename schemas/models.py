@@ -34,7 +34,8 @@ MAX_URL_CHARS = 2_048
 MAX_LIST_ITEMS = 100
 
 Platform = Literal["bluesky", "mastodon", "x", "reddit", "csv", "jsonl", "simulated", "other"]
-SentimentLabel = Literal["negative", "neutral", "positive"]
+# "unknown": the post's language has no sentiment model; no evidence either way (not neutral).
+SentimentLabel = Literal["negative", "neutral", "positive", "unknown"]
 
 
 def _utc(value: datetime) -> datetime:
@@ -185,6 +186,7 @@ class BrandMinute(_Record):
     negative: NonNegativeInt = 0
     neutral: NonNegativeInt = 0
     positive: NonNegativeInt = 0
+    unknown: NonNegativeInt = 0  # language without a sentiment model: counted, no evidence
     sentiment_sum: float = 0.0
     reach: NonNegativeInt = 0  # sum of author followers
     duplicates: NonNegativeInt = 0
@@ -199,12 +201,19 @@ class BrandMinute(_Record):
     burst_terms: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = []  # top, explains
 
     @property
+    def sentiment_posts(self) -> int:
+        """Posts with sentiment evidence: every post but those of a language without a model."""
+        return self.posts - self.unknown
+
+    @property
     def negative_share(self) -> float:
-        return self.negative / self.posts if self.posts else 0.0
+        n = self.posts - self.unknown
+        return self.negative / n if n > 0 else 0.0
 
     @property
     def mean_sentiment(self) -> float:
-        return self.sentiment_sum / self.posts if self.posts else 0.0
+        n = self.posts - self.unknown
+        return self.sentiment_sum / n if n > 0 else 0.0
 
 
 class SignalExplanation(BaseModel):

@@ -75,12 +75,14 @@ class Enricher:
     def __init__(self, watchlist_path: Path, dedup_horizon_s: float, seed: int = 0) -> None:
         from detectors.brands import BrandMatcher, Watchlist
         from detectors.dedup import Deduplicator
-        from detectors.sentiment import SentimentModel
+        from detectors.sentiment_multi import MultiSentiment
 
         self.matcher = BrandMatcher(Watchlist.from_yaml(watchlist_path))
         self.skip_words = brand_words(self.matcher.watchlist.brands)  # never a narrative term
         self.dedup = Deduplicator(horizon_s=dedup_horizon_s, seed=seed)
-        self.sentiment = SentimentModel.load_default()
+        # the model of each post's language (its platform tag, else identified); "unknown"
+        # for a language without one
+        self.sentiment = MultiSentiment.load_default()
         self.unmatched = 0
 
     def process(self, posts: Sequence[Post], now: datetime, dedup: Any = None) -> list[ScoredPost]:
@@ -94,7 +96,9 @@ class Enricher:
             else:
                 self.unmatched += 1
         # Dedup sees every matched post in arrival order; unmatched posts cannot alert anyone.
-        sentiments = self.sentiment.predict_many([p.text for p, _ in matched])
+        sentiments = self.sentiment.predict_many(
+            [p.text for p, _ in matched], [p.lang for p, _ in matched]
+        )
         out: list[ScoredPost] = []
         for (p, brands), s in zip(matched, sentiments, strict=True):
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)

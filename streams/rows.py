@@ -256,7 +256,7 @@ POSTS = TableRows(
 )
 
 _MINUTE_COUNTS = (
-    "posts", "unique_posts", "unique_authors", "negative", "neutral", "positive",
+    "posts", "unique_posts", "unique_authors", "negative", "neutral", "positive", "unknown",
     "sentiment_sum", "reach", "duplicates", "campaign_posts", "new_clusters", "late_posts",
     "version", "burst_term_posts", "burst_term_negative",
 )  # fmt: skip

@@ -1,6 +1,9 @@
 """``crisis-radar sentiment``: score one text per stdin line, print ``label<TAB>score``.
 
-Output order is input order; empty lines give ``neutral<TAB>0.0000``. Interactive use (stdin is
+Each line is scored by the model of its language (``--lang detect``, the default: identified per
+line when the language identifier is installed, else English), or of the language given by
+``--lang CODE`` (``--lang en`` forces English). A language without a model prints
+``unknown<TAB>0.0000``. Output order is input order; empty lines give ``neutral<TAB>0.0000``. Interactive use (stdin is
 a TTY) or ``--line-buffered`` answers each line at once; otherwise lines are scored in batches.
 """
 
@@ -42,7 +45,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--probs", action="store_true", help="also print P(negative), P(neutral), P(positive)"
     )
-    parser.add_argument("--model", help="model file (default: the one shipped in the package)")
+    parser.add_argument(
+        "--lang",
+        default="detect",
+        help="language of every line as an ISO 639-1 code (en, pt, ...), or 'detect' per line "
+        "(default); a language without a model gives 'unknown'",
+    )
+    parser.add_argument(
+        "--model", help="English model file (default: the one shipped in the package)"
+    )
     parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -54,9 +65,15 @@ def main(argv: list[str]) -> int:
         parser.error("--batch must be >= 1")
 
     from detectors.sentiment import SentimentModel
+    from detectors.sentiment_multi import MultiSentiment, base_language
 
+    lang = None if args.lang == "detect" else base_language(args.lang)
+    if args.lang != "detect" and lang is None:
+        parser.error(f"--lang: not a language code: {args.lang!r} (e.g. en, pt, pt-BR, detect)")
     try:
-        model = SentimentModel.load(args.model) if args.model else SentimentModel.load_default()
+        model = MultiSentiment.load_default()
+        if args.model:
+            model.english = SentimentModel.load(args.model)
     except (OSError, ValueError, KeyError) as exc:
         print(f"crisis-radar sentiment: cannot load model {args.model!r}: {exc}", file=sys.stderr)
         return 2
@@ -74,7 +91,10 @@ def main(argv: list[str]) -> int:
         bar = tqdm(unit=" posts", file=sys.stderr)
     try:
         for batch in _batches(sys.stdin, size):
-            preds = model.predict_many(batch)
+            if lang is None:
+                preds = model.predict_many(batch)
+            else:
+                preds = model.predict_resolved(batch, [lang] * len(batch))
             if args.probs:
                 lines = [
                     f"{p.label}\t{p.score:.4f}\t" + "\t".join(f"{x:.4f}" for x in p.probs)

@@ -1,0 +1,264 @@
+"""Train the per-language sentiment models (reproducible: fixed seeds, deterministic file).
+
+    .venv/bin/python scripts/train_sentiment_multi.py [--data /work/shared/data/sentiment-multi]
+        [--mode joint|per] [--out PATH]
+
+Languages: the UMSAB folders other than English (ar de es fr hi it pt; English keeps the
+SemEval-trained model of scripts/train_sentiment.py: UMSAB's English train split is 78 % TweetEval
+validation tweets, so adding it would make the English validation figure dishonest).
+
+``--mode joint`` (the shipped model): one logistic regression over all seven languages where
+every feature exists twice, shared and tagged with the post's language (feature augmentation,
+Daume III 2007). Emoji, emoticons, URLs, loanwords and shared stems learn from all 12.9k tweets;
+the language-tagged copies learn what is particular to one language. Each language's shipped
+table is shared + its own weights, so scoring is exactly a per-language linear model.
+``--mode per``: one model per language on its 1,838 tweets alone (for comparison).
+
+C is chosen by stratified 4-fold cross-validation on the training splits (mean of the per-language
+macro F1); validation splits are scored once, with the saved (pruned, float16) file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.multiclass import OneVsRestClassifier
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from detectors.sentiment_multi import CHAR_WEIGHT, DENSE_NAMES, MODEL_PATH, features  # noqa: E402
+from scripts.train_sentiment import _key, load_train, load_val, save  # noqa: E402
+
+SEED = 0
+FOLDERS = {
+    "arabic": "ar", "german": "de", "spanish": "es", "french": "fr", "hindi": "hi",
+    "italian": "it", "portuguese": "pt",
+}  # fmt: skip
+_Feats = tuple[list[str], list[str], list[float]]
+
+
+def read_split(data: Path, folder: str, split: str) -> tuple[list[str], list[int]]:
+    # split("\n"), not splitlines(): tweets may hold U+2028 and other line-like characters
+    texts = (data / folder / f"{split}_text.txt").read_text("utf-8").rstrip("\n").split("\n")
+    labels = [int(x) for x in (data / folder / f"{split}_labels.txt").read_text().split()]
+    if len(texts) != len(labels):
+        raise ValueError(f"{folder}/{split}: {len(texts)} texts, {len(labels)} labels")
+    return texts, labels
+
+
+def english_tweets(data: Path) -> tuple[list[str], list[int]]:
+    """SemEval tweets as scripts/train_sentiment.py keeps them: minus TweetEval validation
+    texts (UMSAB's English splits are drawn from it) and duplicates."""
+    texts, labels = load_train(data)
+    vkeys = {_key(t) for t in load_val(data)[0]}
+    seen: set[str] = set()
+    out_t, out_y = [], []
+    for t, k in zip(texts, labels, strict=True):
+        key = _key(t)
+        if key not in vkeys and key not in seen:
+            seen.add(key)
+            out_t.append(t)
+            out_y.append(k)
+    return out_t, out_y
+
+
+def prefixes(lang: str, joint: bool) -> tuple[str, ...]:
+    return ("", lang + "|") if joint else (lang + "|",)
+
+
+def build_vocab(feats: list[_Feats], langs: list[str], joint: bool, min_df: int) -> dict[str, int]:
+    df: Counter[str] = Counter()
+    for (w, c, _), lang in zip(feats, langs, strict=True):
+        names = set(w) | set(c)
+        for p in prefixes(lang, joint):
+            df.update(p + n for n in names)
+    keep = sorted(k for k, v in df.items() if v >= min_df)
+    return {k: i for i, k in enumerate(keep)}
+
+
+def matrix(
+    feats: list[_Feats], langs: list[str], vocab: dict[str, int], joint: bool
+) -> sparse.csr_matrix:
+    """Same arithmetic as LangModel.logits_one: block-normalised counts + dense features (the
+    dense block is language-tagged too in joint mode)."""
+    nv = len(vocab)
+    nd = len(DENSE_NAMES)
+    lang_ids = sorted(set(langs))
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for r, ((w, c, dense), lang) in enumerate(zip(feats, langs, strict=True)):
+        for names, scale in ((w, 1.0), (c, CHAR_WEIGHT)):
+            if not names:
+                continue
+            v = scale / np.sqrt(len(names))  # all names, so pruning keeps the scale
+            for p in prefixes(lang, joint):
+                for n in names:
+                    j = vocab.get(p + n)
+                    if j is not None:
+                        rows.append(r)
+                        cols.append(j)
+                        vals.append(v)
+        blocks = [0, 1 + lang_ids.index(lang)] if joint else [0]
+        for b in blocks:
+            rows += [r] * nd
+            cols += range(nv + b * nd, nv + (b + 1) * nd)
+            vals += dense
+    ncol = nv + nd * (1 + len(lang_ids) if joint else 1)
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(len(feats), ncol), dtype=np.float64)
+
+
+def fit(x: sparse.csr_matrix, y: np.ndarray, c: float) -> OneVsRestClassifier:
+    lr = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", random_state=SEED)
+    return OneVsRestClassifier(lr).fit(x, y)
+
+
+def per_lang_f1(y: np.ndarray, pred: np.ndarray, langs: list[str]) -> dict[str, float]:
+    """Macro F1 per target language (English rows only help train the shared weights)."""
+    la = np.array(langs)
+    return {
+        g: float(f1_score(y[la == g], pred[la == g], average="macro"))
+        for g in sorted(set(langs) - {"en"})
+    }
+
+
+def train(
+    feats: list[_Feats], y: np.ndarray, langs: list[str], joint: bool, c: float, min_df: int
+) -> tuple[OneVsRestClassifier, dict[str, int]]:
+    vocab = build_vocab(feats, langs, joint, min_df)
+    return fit(matrix(feats, langs, vocab, joint), y, c), vocab
+
+
+def cross_validate(
+    feats: list[_Feats], y: np.ndarray, langs: list[str], joint: bool, c: float, min_df: int
+) -> float:
+    strata = np.array([f"{g}{k}" for g, k in zip(langs, y, strict=True)])
+    pred = np.zeros_like(y)
+    folds = StratifiedKFold(4, shuffle=True, random_state=SEED)
+    for a, b in folds.split(np.zeros(len(y)), strata):
+        fa, la = [feats[i] for i in a], [langs[i] for i in a]
+        model, vocab = train(fa, y[a], la, joint, c, min_df)
+        pred[b] = model.predict(matrix([feats[i] for i in b], [langs[i] for i in b], vocab, joint))
+    return float(np.mean(list(per_lang_f1(y, pred, langs).values())))
+
+
+def export(
+    model: OneVsRestClassifier, vocab: dict[str, int], langs: list[str], joint: bool, prune: float
+) -> dict[str, np.ndarray]:
+    """Per-language tables: in joint mode each language's weight = shared + its own."""
+    coef = np.vstack([e.coef_[0] for e in model.estimators_]).T  # (features, 3)
+    bias = np.array([e.intercept_[0] for e in model.estimators_], dtype=np.float32)
+    nv, nd = len(vocab), len(DENSE_NAMES)
+    lang_ids = sorted(set(langs))
+    # tagged names are "xx|name"; shared names never hold "|" (not a token character)
+    shared: dict[str, int] = {n: j for n, j in vocab.items() if n[2:3] != "|"}
+    out: dict[str, np.ndarray] = {}
+    for g in lang_ids:
+        if g == "en":  # English is scored by the SemEval model (detectors.sentiment)
+            continue
+        pre = g + "|"
+        table: dict[str, np.ndarray] = {}
+        if joint:
+            for n, j in shared.items():
+                table[n] = coef[j].copy()
+        for n, j in vocab.items():
+            if n.startswith(pre):
+                base = n[len(pre) :]
+                table[base] = table[base] + coef[j] if base in table else coef[j].copy()
+        names = sorted(k for k, w in table.items() if np.abs(w).max() >= prune)
+        dense = coef[nv : nv + nd].copy()
+        if joint:
+            k = 1 + lang_ids.index(g)
+            dense += coef[nv + k * nd : nv + (k + 1) * nd]
+        out[f"{g}_vocab"] = np.frombuffer("\n".join(names).encode("utf-8"), dtype=np.uint8)
+        out[f"{g}_weights"] = np.array([table[n] for n in names]).astype(np.float16)
+        out[f"{g}_dense"] = dense.astype(np.float32)
+        out[f"{g}_bias"] = bias
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("/work/shared/data/sentiment-multi"))
+    ap.add_argument("--out", type=Path, default=MODEL_PATH)
+    ap.add_argument("--mode", choices=("joint", "per"), default="joint")
+    ap.add_argument("--c", type=float, nargs="+", default=[1.0, 3.0, 10.0], help="C grid")
+    ap.add_argument(
+        "--english",
+        type=Path,
+        default=Path("/work/shared/data/sentiment"),
+        help="SemEval English tweets for the shared weights in joint mode ('' = none)",
+    )
+    ap.add_argument("--min-df", type=int, default=2, help="keep names seen in >= N tweets")
+    ap.add_argument("--prune", type=float, default=0.03, help="drop names with max |w| below")
+    args = ap.parse_args(argv)
+    joint = args.mode == "joint"
+
+    t0 = time.perf_counter()
+    tr: dict[str, tuple[list[str], list[int]]] = {}
+    va: dict[str, tuple[list[str], list[int]]] = {}
+    for folder, g in FOLDERS.items():
+        tr[g] = read_split(args.data, folder, "train")
+        va[g] = read_split(args.data, folder, "val")
+    langs = [g for g in tr for _ in tr[g][1]]
+    feats = [features(t) for g in tr for t in tr[g][0]]
+    y = np.array([k for g in tr for k in tr[g][1]])
+    if joint and str(args.english) not in ("", "."):
+        en_texts, en_labels = english_tweets(args.english)
+        langs += ["en"] * len(en_labels)
+        feats += [features(t) for t in en_texts]
+        y = np.concatenate([y, np.array(en_labels, dtype=y.dtype)])
+        print(f"+ {len(en_labels)} English SemEval tweets (shared weights)", flush=True)
+    print(f"{len(y)} training tweets, {len(tr)} languages, features in "
+          f"{time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
+
+    models: dict[str, tuple[float, OneVsRestClassifier, dict[str, int]]] = {}
+    groups = [sorted(tr)] if joint else [[g] for g in sorted(tr)]
+    table: dict[str, np.ndarray] = {}
+    chosen: dict[str, float] = {}
+    for group in groups:
+        idx = [i for i, g in enumerate(langs) if g in group]
+        gf, gy, gl = [feats[i] for i in idx], y[idx], [langs[i] for i in idx]
+        best = (-1.0, 0.0)
+        for c in args.c:
+            cv = cross_validate(gf, gy, gl, joint, c, args.min_df)
+            print(f"[{time.perf_counter() - t0:.0f} s] {'+'.join(group)} C={c}: "
+                  f"CV macro F1 {100 * cv:.2f}", flush=True)  # fmt: skip
+            if cv > best[0]:
+                best = (cv, c)
+        model, vocab = train(gf, gy, gl, joint, best[1], args.min_df)
+        table.update(export(model, vocab, gl, joint, args.prune))
+        chosen.update({g: best[1] for g in group})
+    meta = {"mode": args.mode, "C": chosen, "langs": sorted(tr), "dense": list(DENSE_NAMES),
+            "char_weight": CHAR_WEIGHT, "min_df": args.min_df, "prune": args.prune}  # fmt: skip
+    table["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
+    digest = save(args.out, table)
+    sizes = {g: len(bytes(table[f"{g}_vocab"]).split(b"\n")) for g in sorted(tr)}
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, sha256 {digest}); "
+          f"names per language {sizes}")  # fmt: skip
+
+    # Validation figures with the saved file, i.e. exactly what ships.
+    from detectors.sentiment_multi import load_lang_models
+
+    shipped, _ = load_lang_models(args.out.read_bytes())
+    scores = {}
+    for g in sorted(va):
+        pred = [("negative", "neutral", "positive").index(s.label)
+                for s in shipped[g].predict_many(va[g][0])]  # fmt: skip
+        scores[g] = 100 * float(f1_score(va[g][1], pred, average="macro"))
+    line = ", ".join(f"{g} {v:.1f}" for g, v in scores.items())
+    print(f"UMSAB val macro F1 ({args.mode}): {line}; mean {np.mean(list(scores.values())):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

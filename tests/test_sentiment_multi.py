@@ -1,0 +1,219 @@
+"""Sentiment per language (detectors.sentiment_multi): per-language smoke tests on sentences
+written for this project, routing by language, the ``unknown`` label, the training arithmetic,
+and ``crisis-radar sentiment --lang``."""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from detectors import sentiment_multi as sm
+from detectors.sentiment_multi import (
+    UNKNOWN,
+    LangModel,
+    MultiSentiment,
+    base_language,
+    features,
+    has_words,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Obvious tweets, two positive and two negative per language (written for these tests).
+SMOKE: dict[str, list[tuple[str, str]]] = {
+    "ar": [
+        ("positive", "الحمد لله يوم جميل جدا، شكرا لكم ❤️"),
+        ("positive", "أحب هذا المطعم كثيرا، الأكل رائع"),
+        ("negative", "خدمة سيئة جدا، أسوأ شركة في البلد"),
+        ("negative", "حسبي الله ونعم الوكيل، ظلم وفساد"),
+    ],
+    "de": [
+        ("positive", "Super Tag heute, danke an alle! Ich freue mich 😊"),
+        ("positive", "Das neue Album ist wirklich toll, ich liebe es"),
+        ("negative", "So ein Mist, der Zug hat wieder Verspätung. Ich hasse die Bahn"),
+        ("negative", "Schlechtester Service aller Zeiten, total enttäuscht"),
+    ],
+    "es": [
+        ("positive", "Me encanta este día, gracias a todos 😍"),
+        ("positive", "Qué buena noticia, estoy muy feliz"),
+        ("negative", "Odio cuando pasa esto, qué asco de servicio"),
+        ("negative", "Estoy harto, todo sale mal, qué día tan horrible"),
+    ],
+    "fr": [
+        ("positive", "Merci beaucoup, c'est génial ! J'adore 😍"),
+        ("positive", "Très belle journée, je suis heureux"),
+        ("negative", "C'est nul, service horrible, je suis déçu"),
+        ("negative", "Quelle honte, encore une catastrophe"),
+    ],
+    "hi": [
+        ("positive", "bahut accha laga, thank you so much 😊"),
+        ("positive", "kya baat hai, great win for india! proud"),
+        ("negative", "bahut bura hua, very sad news 😢"),
+        ("negative", "bakwas service, worst experience ever"),
+    ],
+    "it": [
+        ("positive", "Che bella giornata, grazie a tutti! 😍"),
+        ("positive", "Adoro questo film, bellissimo"),
+        ("negative", "Che schifo, servizio pessimo"),
+        ("negative", "Governo di incapaci, una vergogna"),
+    ],
+    "pt": [
+        ("positive", "Que dia lindo, obrigado a todos! Amei 😍"),
+        ("positive", "Muito feliz com a notícia, maravilhoso"),
+        ("negative", "Que raiva, serviço horrível, odeio essa empresa"),
+        ("negative", "Que vergonha, tudo uma merda"),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def multi() -> MultiSentiment:
+    return MultiSentiment.load_default(identify=None)
+
+
+@pytest.mark.parametrize("lang", sorted(SMOKE))
+def test_each_language_model_gets_obvious_tweets_right(multi: MultiSentiment, lang: str) -> None:
+    rows = SMOKE[lang]
+    preds = multi.predict_many([t for _, t in rows], [lang] * len(rows))
+    got = [p.label for p in preds]
+    assert sum(g == want for g, (want, _) in zip(got, rows, strict=True)) >= 3, got
+    assert all(-1.0 <= p.score <= 1.0 and abs(sum(p.probs) - 1) < 1e-9 for p in preds)
+    # negative tweets score below positive ones on average
+    pos = [p.score for p, (w, _) in zip(preds, rows, strict=True) if w == "positive"]
+    neg = [p.score for p, (w, _) in zip(preds, rows, strict=True) if w == "negative"]
+    assert sum(pos) / len(pos) > sum(neg) / len(neg)
+
+
+def test_shipped_languages(multi: MultiSentiment) -> None:
+    assert multi.languages == {"ar", "de", "en", "es", "fr", "hi", "it", "pt"}
+    data = resources.files("detectors.models").joinpath("sentiment_multi.npz").read_bytes()
+    assert 200_000 < len(data) < 8_000_000
+
+
+def test_language_without_model_is_unknown_never_english(multi: MultiSentiment) -> None:
+    texts = ["I hate this, awful", "Bu berbat bir hizmet", "Это ужасно"]
+    preds = multi.predict_many(texts, ["tr", "tr", "ru"])
+    assert preds == [UNKNOWN] * 3
+    assert UNKNOWN.label == "unknown" and UNKNOWN.score == 0.0
+    # the same English text with its English tag is scored
+    assert multi.predict_many(texts[:1], ["en-GB"])[0].label == "negative"
+
+
+def test_undetermined_language(multi: MultiSentiment) -> None:
+    # words in an undetermined language: unknown; no words at all: the language-free signals
+    # (emoji, emoticons) are scored by the English model
+    preds = multi.predict_resolved(["blorft zib @acme", "@acme 😡😡🤬", "😍😍 :)"], ["und"] * 3)
+    assert [p.label for p in preds] == ["unknown", "negative", "positive"]
+    assert not has_words("@acme 😡 http://x.co #fail") and has_words("@acme ok")
+
+
+def test_language_resolution() -> None:
+    assert [base_language(t) for t in ("pt-BR", "en_US", "DE", "", None, "x", "12", "ell")] == [
+        "pt", "en", "de", None, None, None, None, "ell",
+    ]  # fmt: skip
+    calls: list[tuple[str, str | None]] = []
+
+    def identify(text: str, hint: str | None) -> str:
+        calls.append((text, hint))
+        return hint or ("it" if "ciao" in text else "und")
+
+    def broken(text: str, hint: str | None) -> str:
+        raise RuntimeError("boom")
+
+    m = MultiSentiment.load_default(identify=identify)
+    assert m.language("pt-BR", "x") == "pt" and m.language(None, "ciao bella") == "it"
+    assert m.language(None, "zzz") == "und" and calls[0] == ("x", "pt-BR")
+    assert m.predict_many(["ciao, che schifo"])[0].label == "negative"
+    b = MultiSentiment.load_default(identify=broken)
+    assert b.language("es", "hola") == "es" and b.language(None, "hola") == "und"
+    plain = MultiSentiment.load_default(identify=None)  # no identifier: untagged is English
+    assert plain.language(None, "anything") == "en" and plain.language("zz-ZZ", "a") == "zz"
+
+
+def _reference_logits(model: LangModel, text: str) -> list[float]:
+    """The training matrix's arithmetic (scripts/train_sentiment_multi.py) from the names."""
+    words, chars, dense = features(text)
+    rows = {n: model.weights[i].astype(float) for i, n in enumerate(model.vocab)}
+    z = [float(b) for b in model.bias]
+    for names, scale in ((words, 1.0), (chars, sm.CHAR_WEIGHT)):
+        if names:
+            s = scale / math.sqrt(len(names))
+            for n in names:
+                if n in rows:
+                    for k in range(3):
+                        z[k] += s * rows[n][k]
+    for x, w in zip(dense, model.dense_weights.astype(float), strict=True):
+        for k in range(3):
+            z[k] += x * w[k]
+    return z
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Que dia lindo!!! Amei 😍 #feliz @fulano http://x.co",
+        "sooo baaad :( ... non mi piace",
+        "الخدمة سيئة جدا 😡",
+        "बहुत अच्छा laga yaar 2024",
+        "?!",
+        "ça va? ÉPIC fail #fail #fail",
+    ],
+)
+def test_cached_scoring_equals_training_arithmetic(multi: MultiSentiment, text: str) -> None:
+    for lang in ("pt", "ar", "hi"):
+        model = multi.others[lang]
+        got = model.logits_one(text)
+        want = _reference_logits(model, text)
+        assert got == pytest.approx(want, abs=1e-4)
+        assert model.logits_one(text) == got  # second time from the caches: identical
+
+
+def test_pickle_and_blank(multi: MultiSentiment) -> None:
+    m = multi.others["de"]
+    clone = pickle.loads(pickle.dumps(m))
+    text = "Das ist wirklich toll"
+    assert clone.predict_one(text) == m.predict_one(text)
+    assert m.predict_one("   ").label == "neutral" and m.predict_one("").score == 0.0
+
+
+def _cli(args: list[str], lines: list[str]) -> list[list[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "crisis_radar.cli", "sentiment", *args],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        timeout=120,
+    )
+    return [line.split("\t") for line in proc.stdout.splitlines()]
+
+
+def test_cli_lang() -> None:
+    pt = [t for _, t in SMOKE["pt"]]
+    out = _cli(["--lang", "pt-BR"], pt)
+    assert len(out) == 4 and sum(o[0] == w for o, (w, _) in zip(out, SMOKE["pt"], strict=True)) >= 3
+    # a language without a model: unknown 0.0, one line per input line, empty stays neutral
+    assert _cli(["--lang", "tr"], ["Harika bir gün", ""]) == [
+        ["unknown", "0.0000"], ["neutral", "0.0000"],
+    ]  # fmt: skip
+    # --lang en forces the English model
+    assert _cli(["--lang", "en"], ["I love this so much"])[0][0] == "positive"
+    bad = subprocess.run(
+        [sys.executable, "-m", "crisis_radar.cli", "sentiment", "--lang", "1x"],
+        input="x\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert bad.returncode == 2 and "--lang" in bad.stderr
