@@ -43,7 +43,7 @@ from radar_base.security import aiokafka_kwargs
 from radar_base.settings import Settings
 from schemas import stages
 from schemas.models import BrandMinute, DeadLetter
-from streams import enrichment, fastpath, faustfix, metrics, sinks, state
+from streams import enrichment, faust_runtime, metrics, sinks, state
 from streams.core import AggregateStage, CrisisStage
 from streams.processing import AlertContext, load_brand_labels, load_brand_words
 from streams.topics import declare, state_topic
@@ -76,12 +76,10 @@ def tune_process(settings: Settings) -> None:
     The hot path allocates dozens of container objects per post and the dedup indexes hold
     millions of long-lived ones: with the default gen-0 threshold (700) the collector ran every
     few posts. Cycles are rare here (plain records), so collect young objects far less often.
-    The Faust patches are idempotent (streams/fastpath.py, streams/faustfix.py)."""
+    The Faust patches (streams/faust_runtime/, docs/faust-runtime.md) are applied once per
+    process, after their version gate."""
     gc.set_threshold(50_000, 20, 20)
-    if settings.faust_fastpath:  # on by default: see streams/fastpath.py
-        fastpath.install()
-    if settings.faust_seek_fix:  # on by default: see streams/faustfix.py (two-worker takeover)
-        faustfix.install()
+    faust_runtime.apply(settings)
 
 
 class _App(faust.App):
