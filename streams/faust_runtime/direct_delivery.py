@@ -18,8 +18,7 @@ three changes (the gate checks the upstream text has not changed: ``mirrors``).
 Upstream: no faust-streaming issue proposes this. Related threads: robinhood/faust#563
 (https://github.com/robinhood/faust/issues/563, "Message consumption is slow") and
 faust-streaming/faust#229 (https://github.com/faust-streaming/faust/issues/229, a deadlock
-reported at this very ``wait_first`` call). Upstream patch: deploy/upstream/
-0002-consumer-deliver-without-wait-first.patch.
+reported at this very ``wait_first`` call). Not offered upstream (deploy/upstream/README.md).
 
 Switch: ``CRISIS_RADAR_FAUST_FASTPATH`` (with raw_topic_handler).
 """
