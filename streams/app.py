@@ -43,7 +43,7 @@ from radar_base.security import aiokafka_kwargs
 from radar_base.settings import Settings
 from schemas import stages
 from schemas.models import BrandMinute, DeadLetter
-from streams import enrichment, fastpath, faustfix, metrics, sinks, state
+from streams import enrichment, faust_runtime, metrics, sinks, state
 from streams.core import AggregateStage, CrisisStage
 from streams.processing import AlertContext, load_brand_labels, load_brand_words
 from streams.topics import declare, state_topic
@@ -73,13 +73,11 @@ _SINK_SPECS = {
 def tune_process(settings: Settings) -> None:
     """Process-wide settings of a worker, once, before its app is made.
 
-    The collector runs far less often (radar_base.runtime.tune_gc). The Faust patches are
-    idempotent (streams/fastpath.py, streams/faustfix.py)."""
+    The collector runs far less often (radar_base.runtime.tune_gc). The Faust patches
+    (streams/faust_runtime/, docs/faust-runtime.md) are applied once per process, after their
+    version gate."""
     tune_gc()
-    if settings.faust_fastpath:  # on by default: see streams/fastpath.py
-        fastpath.install()
-    if settings.faust_seek_fix:  # on by default: see streams/faustfix.py (two-worker takeover)
-        faustfix.install()
+    faust_runtime.apply(settings)
 
 
 class _App(faust.App):

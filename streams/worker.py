@@ -44,8 +44,14 @@ def main(argv: list[str]) -> int:
         )
         return 1
     from streams.app import build_worker
+    from streams.faust_runtime import FaustPatchError, applied
 
-    worker = build_worker(settings)
+    try:
+        worker = build_worker(settings)
+    except FaustPatchError as exc:  # a configuration error: one line, no traceback
+        print(f"crisis-radar worker: {exc}", file=sys.stderr)
+        return 2
+    print(f"Faust patches: {' '.join(applied()) or 'none'}", file=sys.stderr)
     try:
         worker.runner.start()  # load models now: fail fast with a clear message, not in an agent
     except (OSError, ImportError, ValueError) as exc:
