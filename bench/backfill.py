@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     from crisis_radar.ingest.history import History
     from crisis_radar.ingest.producer import make_producer
     from crisis_radar.settings import get_settings
+    from radar_base.runtime import tune_gc
 
     tag = uuid.uuid4().hex[:8]
+    tune_gc()  # as the commands do (crisis_radar/cli.py)
     settings = get_settings().model_copy(
         update={"topic_prefix": f"bench{tag}.", "clickhouse_database": f"bench_{tag}"}
     )

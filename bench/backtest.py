@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     from crisis_radar.history.offline import OfflinePipeline
     from crisis_radar.ingest.history import History
     from crisis_radar.settings import get_settings
+    from radar_base.runtime import tune_gc
 
+    tune_gc()  # as the commands do (crisis_radar/cli.py)
     settings = get_settings()
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
         path = args.file or Path(tmp) / "posts.jsonl"

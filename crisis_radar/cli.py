@@ -13,6 +13,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("crisis_radar.commands.demo", "run the whole pipeline on the local stack"),
     "stack": ("crisis_radar.commands.stack", "up | down | status | logs of the local stack"),
+    "doctor": ("crisis_radar.commands.doctor", "check every piece, say how to fix it"),
     "migrate": ("crisis_radar.commands.migrate", "apply ClickHouse migrations"),
     "retention": ("crisis_radar.commands.retention", "drop ClickHouse months past retention"),
     "worker": ("crisis_radar.commands.worker", "run a Faust stream worker"),
@@ -51,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"crisis-radar: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module_name = COMMANDS[name][0]
+    # Every command that runs the pipeline core (worker, backfill, backtest, evaluate) needs it
+    from radar_base.runtime import tune_gc
+
+    tune_gc()
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Prometheus / Alertmanager
     prometheus_port: int = 9090
     alertmanager_port: int = 9093
+    # Where clients (crisis-radar doctor, the tests) reach them; empty: the local stack's port.
+    prometheus_url: str = ""
+    alertmanager_url: str = ""
 
     # Faust worker
     worker_id: str = "crisis-radar"
@@ -92,6 +95,12 @@ class Settings(BaseSettings):
         if self.enrich_subprocess is not None:
             return self.enrich_subprocess
         return (os.cpu_count() or 1) >= 2
+
+    def prometheus_base_url(self) -> str:
+        return (self.prometheus_url or f"http://127.0.0.1:{self.prometheus_port}").rstrip("/")
+
+    def alertmanager_base_url(self) -> str:
+        return (self.alertmanager_url or f"http://127.0.0.1:{self.alertmanager_port}").rstrip("/")
 
     def topic(self, stage: str) -> str:
         """Full topic name for a stage (stage names are topic names)."""

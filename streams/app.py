@@ -26,7 +26,6 @@ tag, so state effects are exactly once although delivery is at-least-once.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections import defaultdict
@@ -40,6 +39,7 @@ import faust
 
 from radar_base import logs
 from radar_base.clickhouse import make_client
+from radar_base.runtime import tune_gc
 from radar_base.security import aiokafka_kwargs
 from radar_base.settings import Settings
 from schemas import stages
@@ -74,11 +74,9 @@ _SINK_SPECS = {
 def tune_process(settings: Settings) -> None:
     """Process-wide settings of a worker, once, before its app is made.
 
-    The hot path allocates dozens of container objects per post and the dedup indexes hold
-    millions of long-lived ones: with the default gen-0 threshold (700) the collector ran every
-    few posts. Cycles are rare here (plain records), so collect young objects far less often.
-    The Faust patches are idempotent (streams/fastpath.py, streams/faustfix.py)."""
-    gc.set_threshold(50_000, 20, 20)
+    The collector runs far less often (radar_base.runtime.tune_gc). The Faust patches are
+    idempotent (streams/fastpath.py, streams/faustfix.py)."""
+    tune_gc()
     if settings.faust_fastpath:  # on by default: see streams/fastpath.py
         fastpath.install()
     if settings.faust_seek_fix:  # on by default: see streams/faustfix.py (two-worker takeover)

@@ -18,7 +18,6 @@ its parent), and ignores SIGINT/SIGTERM: the worker decides when to stop.
 from __future__ import annotations
 
 import asyncio
-import gc
 import io
 import logging
 import os
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from radar_base import logs
+from radar_base.runtime import tune_gc
 from schemas import stages
 from schemas.models import DeadLetter, Post, ScoredPost
 from schemas.validate import dead_letter, decode_post
@@ -227,10 +227,7 @@ def _child_init(parent: int, args: tuple[Path, float, int, int], log_format: str
         _CHILD.append(EnrichPartitions(*args))
     except Exception as exc:  # an initializer that raises only says "terminated abruptly"
         _CHILD_ERROR.append(exc)
-    # As in the worker (streams/app.py): dozens of short-lived objects per post and an index of
-    # millions of long-lived ones; the models, loaded once, never need scanning again.
-    gc.set_threshold(50_000, 20, 20)
-    gc.freeze()
+    tune_gc(freeze=True)  # the models, loaded once, never need scanning again
 
 
 def _child_call(method: str, *args: Any) -> Any:

@@ -1,10 +1,10 @@
 """``crisis-radar demo``: the whole pipeline on the local stack, in a few minutes.
 
-stack up -> migrate -> worker subprocess -> simulate one day (preset demo: a product-defect crisis
-and a launch spike) into Kafka as fast as it can be produced (event time drives every window, so
-replay speed does not change the result) -> wait for the alerts -> print them with their
-explanations and a ClickHouse summary -> stop the worker. Exit 1 if the crisis was missed or the
-launch spike was called a crisis.
+stack up -> migrate -> doctor (a FAIL stops the demo) -> worker subprocess -> simulate one day
+(preset demo: a product-defect crisis and a launch spike) into Kafka as fast as it can be produced
+(event time drives every window, so replay speed does not change the result) -> wait for the
+alerts -> print them with their explanations and a ClickHouse summary -> stop the worker. Exit 1
+if the crisis was missed or the launch spike was called a crisis.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--brands", default="4", help="N first watchlist brands, or ids a,b (default 4)")
     p.add_argument("--no-stack", action="store_true", help="do not run 'stack up' first")
+    p.add_argument(
+        "--no-doctor", action="store_true", help="do not run 'crisis-radar doctor' first"
+    )
     p.add_argument(
         "--keep-topics", action="store_true", help="keep this run's Kafka topics (default: delete)"
     )
@@ -65,20 +68,40 @@ def main(argv: list[str]) -> int:
         }
     )
     if not args.no_stack:
-        say("[1/6] stack up")
+        say("[1/7] stack up")
         try:
             stack.up(None, base)
         except stack.StackError as exc:
             say(f"crisis-radar demo: the stack did not come up: {exc}")
             return 1
-    say(f"[2/6] migrate ClickHouse database {settings.clickhouse_database}")
-    migrate(settings)
+    say(f"[2/7] migrate ClickHouse database {settings.clickhouse_database}")
+    from crisis_radar.doctor import quiet_clients
+
+    try:
+        with quiet_clients():  # a refused connection is logged with a traceback: the doctor says it
+            migrate(settings)
+    except Exception as exc:
+        if args.no_doctor:
+            raise
+        say(f"migrate failed ({exc.__class__.__name__}); the doctor names the broken piece:")
+    if not args.no_doctor:
+        say("[3/7] doctor")
+        # the operator's settings, with the port and database this demo's worker will use
+        if not _doctor(
+            base.model_copy(
+                update={
+                    "metrics_port": settings.metrics_port,
+                    "clickhouse_database": settings.clickhouse_database,
+                }
+            )
+        ):
+            return 1
     _, scenario = _truth(args.seed, args.brands)
     log_path = settings.stack_dir / "logs" / "demo-worker.log"
-    say(f"[3/6] worker (topic prefix {prefix!r}, log {log_path})")
+    say(f"[4/7] worker (topic prefix {prefix!r}, log {log_path})")
     with runner.running_worker(settings, log_path) as proc:
         runner.wait_ready(proc, settings.metrics_port, log_path, timeout=90)
-        say("[4/6] simulate one day (preset demo) into " + settings.topic("posts.raw"))
+        say("[5/7] simulate one day (preset demo) into " + settings.topic("posts.raw"))
         n = simulate_run(
             scenario,
             None,
@@ -87,12 +110,12 @@ def main(argv: list[str]) -> int:
             quiet=False,
             bootstrap=settings.kafka_bootstrap,
         )
-        say(f"[5/6] waiting for the pipeline ({n} posts, timeout {args.timeout:.0f}s)")
+        say(f"[6/7] waiting for the pipeline ({n} posts, timeout {args.timeout:.0f}s)")
         done = _wait(proc, settings.metrics_port, n, args.timeout, runner)
         alerts = runner.read_alerts(settings)
     if args.prefix is None and not args.keep_topics:
         _delete_topics(settings, prefix)  # results stay in ClickHouse
-    say("[6/6] results\n")
+    say("[7/7] results\n")
     for a in sorted(alerts, key=lambda a: (a.minute, a.brand)):
         head = f"{a.previous_severity.label} -> {a.severity.label.upper():8} {a.brand:<12}"
         print(f"== {a.minute:%H:%M} UTC  {head} id {a.alert_id}")
@@ -145,6 +168,18 @@ def main(argv: list[str]) -> int:
     if report is not None:
         print(f"\npost-crisis report: {report}")
     return 0 if ok else 1
+
+
+def _doctor(settings: Any) -> bool:
+    """``crisis-radar doctor``'s table; False (stop the demo) when a check FAILs."""
+    from crisis_radar import doctor
+
+    checks = doctor.run(settings)
+    say(doctor.table(checks))
+    if doctor.failed(checks):
+        say("crisis-radar demo: stopped, the doctor found a FAIL above (each has its fix)")
+        return False
+    return True
 
 
 def _write_report(settings: Any, scenario: Any, alerts: list[Any], is_crisis: Any) -> Any:
