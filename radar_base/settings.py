@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     metrics_port: int = 8000
     # Loopback by default; containers set 0.0.0.0 so Prometheus in another container can scrape.
     metrics_host: str = "127.0.0.1"
+    # Worker log lines: "text" (Faust's format) or "json" (one object a line with ts, level,
+    # logger, message and, where known, stage and partition: for log shippers; radar_base/logs.py).
+    log_format: Literal["text", "json"] = "text"
 
     # Pipeline behaviour
     watchlist_path: Path = PROJECT_ROOT / "deploy" / "watchlist.yaml"

@@ -37,6 +37,7 @@ from typing import Any
 
 import faust
 
+from radar_base import logs
 from radar_base.clickhouse import make_client
 from radar_base.runtime import tune_gc
 from radar_base.security import aiokafka_kwargs
@@ -223,7 +224,8 @@ class _Stage:
                 w.settings.kafka_bootstrap, w.kafka_opts,
                 w.settings.topic(self.source), part, offset + 1, first,
             )  # fmt: skip
-            log.info("%s p%d: state at %d, first record %d", self.label, part, offset, first)
+            log.info("%s p%d: state at %d, first record %d", self.label, part, offset, first,
+                     extra={"partition": part})  # fmt: skip
         return gaps
 
     async def with_gaps(self, recs: list[Rec]) -> list[Rec]:
@@ -236,6 +238,7 @@ class _Stage:
         return [(p, o, h, v) for p, gap in sorted(gaps.items()) for o, h, v in gap] + recs
 
     async def run(self, stream: Any) -> None:
+        logs.STAGE.set(self.label)  # this agent's task: every line it logs names the stage
         async for events in stream.take_events(self.take, within=self.within):
             async with self.lock:
                 recs = [(e.message.partition, e.message.offset, e.message.headers, e.value)
@@ -279,6 +282,7 @@ class _Enrich(_Stage):
             s.dedup_max_items,
             s.topic_partitions,
             subprocess=s.enrich_in_subprocess(),
+            log_format=s.log_format,
         )
         self.owned: dict[int, _Owned] = {}  # posts.raw partition -> its state is in the runner
         self.clock = SnapshotClock(s.state_snapshot_interval_s)
@@ -302,6 +306,7 @@ class _Enrich(_Stage):
             self.runner.submit("drop", part)  # after its batches in flight (FIFO)
 
     async def run(self, stream: Any) -> None:
+        logs.STAGE.set(self.label)  # this agent's task and the finisher started from it
         queue: asyncio.Queue[Inflight] = asyncio.Queue(IN_FLIGHT)
         finisher = asyncio.ensure_future(self._finish(queue))
         finisher.add_done_callback(self._finisher_done)
@@ -339,7 +344,8 @@ class _Enrich(_Stage):
         leave it wedged; its supervisor restarts it and snapshots + replay lose nothing."""
         exc = None if task.cancelled() else task.exception()
         if exc is not None:
-            log.error("enrich: sending/storing batches failed; stopping the worker", exc_info=exc)
+            log.error("enrich: sending/storing batches failed; stopping the worker", exc_info=exc,
+                      extra={"stage": self.label})  # fmt: skip
             self.crashes.append(asyncio.ensure_future(self.w.app.crash(exc)))
 
     async def _input(self, events: list[Any]) -> list[tuple[int, list[enrichment.Record]]]:
@@ -402,7 +408,8 @@ class _Enrich(_Stage):
         raise RuntimeError(f"the enrich process died {RETRIES_IF_CHILD_DIES} times on one batch")
 
     def process_died(self) -> None:
-        log.error("the enrich process died: starting a new one, state from snapshots")
+        log.error("the enrich process died: starting a new one, state from snapshots",
+                  extra={"stage": self.label})  # fmt: skip
         metrics.ENRICH_RESTARTS.inc()
         self.runner.restart()  # partitions held by the dead one restore with their next batch
 
@@ -452,7 +459,8 @@ class _Enrich(_Stage):
         waited = time.monotonic() - start
         self.waited[0] += waited
         if start - self.waited[1] >= 30 and self.waited[0] >= 0.5:
-            log.info("enrich waited %.1f s in 30 s for aggregation to catch up", self.waited[0])
+            log.info("enrich waited %.1f s in 30 s for aggregation to catch up", self.waited[0],
+                     extra={"stage": self.label})  # fmt: skip
             self.waited[:] = [0.0, start]
 
     async def _publish_markers(self, marks: list[tuple[int, datetime | None, bool]]) -> None:
@@ -624,7 +632,7 @@ class _Crisis(_Stage):
             if a.alert is not None:
                 w.send(stage, a.minute.brand.encode(), a.alert.to_json())
                 metrics.POSTS_OUT.labels(stage).inc()
-                log.warning("ALERT %s", a.alert.summary)
+                log.warning("ALERT %s", a.alert.summary, extra={"partition": a.partition})
                 rows.append(sinks.alert_row(a.alert))
         return rows, ({a.minute.brand.encode() for a in assessed}, {r[0] for r in recs})
 
@@ -761,6 +769,7 @@ class Worker:
 
     # ------------------------------------------------------------ agents, timers, signals
     async def dead_letters(self, stream: AsyncIterable[bytes]) -> None:
+        logs.STAGE.set("dead_letters")
         async for values in stream.take(1000, within=0.5):  # type: ignore[attr-defined]
             rows = [sinks.dead_letter_row(DeadLetter.model_validate_json(v)) for v in values]
             await self.sink("dead_letters").write(rows)

@@ -27,6 +27,11 @@ def main(argv: list[str]) -> int:
 
     get_settings.cache_clear()
     settings = get_settings()
+    json_logs = settings.log_format == "json"
+    if json_logs:  # before anything logs or prints (Kafka clients, the start-up lines)
+        from radar_base import logs
+
+        logs.configure_json(args.loglevel, "crisis_radar.worker")
     port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
 
     import faust
@@ -72,6 +77,10 @@ def main(argv: list[str]) -> int:
         f"{settings.clickhouse_database}, metrics http://127.0.0.1:{port}/metrics",
         file=sys.stderr,
     )
-    runner = faust.Worker(worker.app, loglevel=args.loglevel, quiet=True)
+    # JSON: Faust re-configures logging when it starts; give it the same JSON handler.
+    config = logs.logging_config(args.loglevel) if json_logs else None
+    runner = faust.Worker(worker.app, loglevel=args.loglevel, quiet=True, logging_config=config)
+    if json_logs:
+        runner.spinner = None  # Faust's spinner draws on a terminal
     runner.execute_from_commandline()  # runs until SIGINT/SIGTERM, then exits the process
     return 0

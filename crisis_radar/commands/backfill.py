@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from crisis_radar.history.cli import add_input_arguments
 from crisis_radar.ingest.normalise import parse_mapping
+from crisis_radar.progress import progress_bar
 from crisis_radar.settings import Settings, get_settings
 
 
@@ -107,7 +106,7 @@ def _run(
     history = read_history(paths, args.format, mapping, "backfill", dead_letter_of(dead),
                            tmpdir=args.tmpdir)  # fmt: skip
     pipeline = OfflinePipeline.from_settings(settings)
-    bar = tqdm(unit=" posts", file=sys.stderr, disable=args.quiet, mininterval=0.5)
+    bar = progress_bar(unit=" posts", file=sys.stderr, disable=args.quiet, mininterval=0.5)
 
     def progress(s: Any) -> None:
         bar.update(s.posts - bar.n)

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
+from crisis_radar.progress import progress_bar
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +57,7 @@ def _nab(args: argparse.Namespace) -> int:
         print(f"evaluate nab: no <category>/*.csv files under {args.data_dir}", file=sys.stderr)
         return 2
     scores = []
-    for f in tqdm(files, desc="nab", unit="file", file=sys.stderr):
+    for f in progress_bar(files, desc="nab", unit="file", file=sys.stderr):
         s = nab.run_detector(f)
         nab.write_results(f, s, args.out)
         scores.append(s)
@@ -93,7 +93,9 @@ def _scenarios(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.watchlist:
         settings = settings.model_copy(update={"watchlist_path": args.watchlist})
-    with tqdm(desc="replay", unit="post", total=_count_lines(args.posts), file=sys.stderr) as bar:
+    with progress_bar(
+        desc="replay", unit="post", total=_count_lines(args.posts), file=sys.stderr
+    ) as bar:
         rep = sc.replay_posts(sc.read_lines(args.posts), settings, progress=bar.update)
     res = sc.evaluate(rep, truth)
     print(sc.format_report(res))

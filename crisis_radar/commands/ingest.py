@@ -35,6 +35,7 @@ from crisis_radar.ingest.pipeline import (
     read_records,
     sniff_format,
 )
+from crisis_radar.progress import progress_bar
 from crisis_radar.settings import Settings, get_settings
 
 LIVE_DEFAULT_URLS = {
@@ -106,7 +107,7 @@ def _progress_chunks(
 
 
 def _progress(records: Iterator[Record], pipeline: Pipeline, quiet: bool) -> Iterator[Record]:
-    bar = tqdm(unit=" rec", file=sys.stderr, disable=quiet, mininterval=0.5)
+    bar = progress_bar(unit=" rec", file=sys.stderr, disable=quiet, mininterval=0.5)
     try:
         for i, rec in enumerate(records, 1):
             yield rec
@@ -123,7 +124,7 @@ def _progress(records: Iterator[Record], pipeline: Pipeline, quiet: bool) -> Ite
 
 def _sorted_progress(history: History, quiet: bool) -> Iterator[Send]:
     """A "sorting" bar while the files are read and sorted, then a "sending" one."""
-    bar = tqdm(desc="sorting", unit=" rec", file=sys.stderr, disable=quiet, mininterval=0.5)
+    bar = progress_bar(desc="sorting", unit=" rec", file=sys.stderr, disable=quiet, mininterval=0.5)
 
     def read(s: Stats) -> None:
         _postfix(bar, s, refresh=False)
@@ -135,7 +136,7 @@ def _sorted_progress(history: History, quiet: bool) -> Iterator[Send]:
         for i, send in enumerate(sends):
             if i == 0:  # sorted: every post is read by now
                 bar.close()
-                bar = tqdm(desc="sending", unit=" post", total=history.stats.sent,
+                bar = progress_bar(desc="sending", unit=" post", total=history.stats.sent,
                            file=sys.stderr, disable=quiet, mininterval=0.5)  # fmt: skip
             yield send
             if i % 2000 == 1999:
@@ -239,7 +240,9 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
                     if workers and pool is None:
                         pool = screen_pool(workers)
                     size = POOL_CHUNK if pool is not None else CHUNK
-                    bar = tqdm(unit=" rec", file=sys.stderr, disable=args.quiet, mininterval=0.5)
+                    bar = progress_bar(
+                        unit=" rec", file=sys.stderr, disable=args.quiet, mininterval=0.5
+                    )
                     try:
                         chunks = read_line_chunks(path, size)
                         run_canonical(_progress_chunks(chunks, pipeline, bar), pipeline, sink, pool)
