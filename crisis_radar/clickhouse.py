@@ -25,12 +25,12 @@ from radar_base.migrations import (
 from radar_base.settings import Settings
 
 __all__ = [
-    "MIGRATIONS_DIR", "Migration", "applied_versions", "check_identifier", "discover",
+    "LEDGER", "MIGRATIONS_DIR", "Migration", "applied_versions", "check_identifier", "discover",
     "ensure_database", "make_client", "migrate", "require_schema",
 ]  # fmt: skip
 
 
-_LEDGER = """
+LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations
 (
     version UInt32,
@@ -62,7 +62,7 @@ def migrate(
     ensure_database(settings, db)
     client = make_client(settings, database=db)
     try:
-        client.execute(_LEDGER)
+        client.execute(LEDGER)
         done = applied_versions(client)
         applied: list[Migration] = []
         for mig in discover(directory):

@@ -32,7 +32,10 @@ class OperatorError(Exception):
         super().__init__(self.headline())
 
     def headline(self) -> str:
-        return f"{self.where}: {self.what}" if self.where else self.what
+        """``where: what``, or just ``what`` when it names the place already."""
+        if self.where and self.where not in self.what:
+            return f"{self.where}: {self.what}"
+        return self.what
 
     def lines(self, prog: str) -> list[str]:
         out = [f"{prog}: {self.headline()}"]
@@ -66,16 +69,16 @@ def debug_enabled() -> bool:
 
 def clickhouse_unreachable(where: str, detail: str) -> ServiceUnreachable:
     return ServiceUnreachable(
-        f"ClickHouse is unreachable ({detail})",
+        f"ClickHouse at {where or '?'} is unreachable ({detail})",
         where,
-        "is ClickHouse running? `crisis-radar stack up`, or check "
-        "CRISIS_RADAR_CLICKHOUSE_HOST / CRISIS_RADAR_CLICKHOUSE_PORT",
+        "is ClickHouse running? `crisis-radar stack up`; "
+        "else check CRISIS_RADAR_CLICKHOUSE_HOST/_PORT",
     )
 
 
 def kafka_unreachable(bootstrap: str, detail: str) -> ServiceUnreachable:
     return ServiceUnreachable(
-        f"Kafka is unreachable ({detail})",
+        f"Kafka at {bootstrap or '?'} is unreachable ({detail})",
         bootstrap,
         "is Kafka running? `crisis-radar stack up`, or check CRISIS_RADAR_KAFKA_BOOTSTRAP",
     )
@@ -156,12 +159,7 @@ def _clickhouse(exc: Any) -> OperatorError | None:
     from clickhouse_driver import errors as ch
 
     if isinstance(exc, ch.NetworkError | ch.SocketTimeoutError):
-        text = str(exc)
-        m = _PAREN_ADDR.search(text)
-        where = m.group(1) if m else _settings_where("clickhouse")
-        detail = text.split(". ", 1)[-1]
-        detail = _PAREN_ADDR.sub("", detail).strip().rstrip(".").lower() or "no answer"
-        return clickhouse_unreachable(where, detail)
+        return clickhouse_network_error(exc)
     if isinstance(exc, ch.ServerException) and exc.code in (
         ch.ErrorCodes.UNKNOWN_DATABASE,
         ch.ErrorCodes.UNKNOWN_TABLE,
@@ -171,6 +169,16 @@ def _clickhouse(exc: Any) -> OperatorError | None:
             first, _settings_where("clickhouse"), "run `crisis-radar migrate` (with --database)"
         )
     return None
+
+
+def clickhouse_network_error(exc: BaseException, where: str = "") -> ServiceUnreachable:
+    """clickhouse-driver's "Code: 210. Connection refused (host:port)" as ServiceUnreachable."""
+    text = str(exc)
+    m = _PAREN_ADDR.search(text)
+    where = where or (m.group(1) if m else _settings_where("clickhouse"))
+    detail = text.split(". ", 1)[-1] if text.startswith("Code:") else text
+    detail = _PAREN_ADDR.sub("", detail).strip().rstrip(".").lower() or "no answer"
+    return clickhouse_unreachable(where, detail)
 
 
 def _settings_where(service: str) -> str:

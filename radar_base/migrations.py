@@ -13,7 +13,7 @@ from pathlib import Path
 from clickhouse_driver import Client
 
 from radar_base.clickhouse import check_identifier, make_client
-from radar_base.errors import MissingMigration, clickhouse_unreachable
+from radar_base.errors import MissingMigration, clickhouse_network_error
 from radar_base.settings import PROJECT_ROOT, Settings
 
 MIGRATIONS_DIR = PROJECT_ROOT / "deploy" / "clickhouse" / "migrations"
@@ -88,7 +88,7 @@ def require_schema(
     try:
         done = applied_versions(client)
     except (ch.NetworkError, ch.SocketTimeoutError, OSError) as exc:
-        raise clickhouse_unreachable(where, " ".join(str(exc).split())) from exc
+        raise clickhouse_network_error(exc, where) from exc
     except ch.ServerException as exc:
         if exc.code not in (ch.ErrorCodes.UNKNOWN_DATABASE, ch.ErrorCodes.UNKNOWN_TABLE):
             raise
@@ -101,7 +101,7 @@ def require_schema(
         flag = "" if db == settings.clickhouse_database else f" --database {db}"
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise MissingMigration(
-            f"ClickHouse database {db} lacks migration {first.version:04d} "
+            f"ClickHouse database {db} at {where} lacks migration {first.version:04d} "
             f"(table {first.table}){more}",
             where,
             f"run `crisis-radar migrate{flag}`",

@@ -201,6 +201,8 @@ def load_watchlist(path: str | Path) -> WatchlistSpec:
         problem = " ".join(str(getattr(e, "problem", None) or e).split())
         where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
         raise WatchlistError(f"invalid YAML: {problem}", where) from e
+    if node is None:  # an empty file
+        return parse_watchlist(data, lambda loc: f"{p}:1")
     if isinstance(data, list):
         key = yaml.ScalarNode("tag:yaml.org,2002:str", "brands", node.start_mark, node.end_mark)
         node = yaml.MappingNode("tag:yaml.org,2002:map", [(key, node)], node.start_mark)
@@ -209,7 +211,7 @@ def load_watchlist(path: str | Path) -> WatchlistSpec:
 
 def _line(node: Any, loc: Sequence[int | str]) -> int:
     """1-based line of the deepest node of ``loc`` found in the composed YAML."""
-    line = node.start_mark.line + 1
+    line: int = node.start_mark.line + 1
     for part in loc:
         if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]

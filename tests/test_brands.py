@@ -133,7 +133,7 @@ def test_malformed_watchlists_say_where(data: dict[str, object], message: str) -
 
 
 def test_yaml_file_errors_give_file_and_line(tmp_path: Path) -> None:
-    with pytest.raises(WatchlistError, match="missing.yaml: cannot read"):
+    with pytest.raises(WatchlistError, match=r"missing\.yaml: cannot read"):
         Watchlist.from_yaml(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("brands: [\n  - id: acme\n")

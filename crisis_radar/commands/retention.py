@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 
 from tqdm import tqdm
 
-from crisis_radar.clickhouse import check_identifier, make_client
+from crisis_radar.clickhouse import check_identifier, make_client, require_schema
 from crisis_radar.settings import get_settings
 
 DEFAULT_KEEP_MONTHS = {"posts": 13, "dead_letters": 13}
@@ -60,6 +60,7 @@ def main(argv: list[str]) -> int:
     settings = get_settings()
     policy = DEFAULT_KEEP_MONTHS | dict(args.keep)
     db = check_identifier(args.database or settings.clickhouse_database)
+    require_schema(settings, db)  # unreachable or not migrated: one line (error boundary)
     try:
         client = make_client(settings, database=db)
         rows = client.execute(
