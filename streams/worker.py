@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
         os.environ["CRISIS_RADAR_TOPIC_PREFIX"] = args.topic_prefix
     if args.database:
         os.environ["CRISIS_RADAR_CLICKHOUSE_DATABASE"] = args.database
-    from radar_base.errors import ServiceUnreachable, probe_kafka
+    from radar_base.errors import ServiceUnreachable, describe, kafka_unreachable, probe_kafka
     from radar_base.settings import get_settings
 
     get_settings.cache_clear()
@@ -56,8 +56,11 @@ def main(argv: list[str]) -> int:
     from streams import metrics
     from streams.topics import ensure_topics
 
-    probe_kafka(settings.kafka_bootstrap)
-    ensure_topics(settings)  # Kafka errors: translated by the error boundary
+    probe_kafka(settings.kafka_bootstrap)  # refused: one line now, not after 30 s of retries
+    try:
+        ensure_topics(settings)
+    except Exception as exc:  # kafka-python raises several unrelated types (auth, timeouts...)
+        raise describe(exc) or kafka_unreachable(settings.kafka_bootstrap, repr(exc)) from exc
     from streams.app import build_worker
 
     worker = build_worker(settings)
