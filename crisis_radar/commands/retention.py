@@ -16,7 +16,7 @@ import re
 import sys
 from datetime import UTC, date, datetime
 
-from crisis_radar.clickhouse import check_identifier, make_client
+from crisis_radar.clickhouse import check_identifier, make_client, require_schema
 from crisis_radar.progress import progress_bar
 from crisis_radar.settings import get_settings
 
@@ -59,6 +59,7 @@ def main(argv: list[str]) -> int:
     settings = get_settings()
     policy = DEFAULT_KEEP_MONTHS | dict(args.keep)
     db = check_identifier(args.database or settings.clickhouse_database)
+    require_schema(settings, db)  # unreachable or not migrated: one line (error boundary)
     try:
         client = make_client(settings, database=db)
         rows = client.execute(

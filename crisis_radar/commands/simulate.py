@@ -290,6 +290,10 @@ def main(argv: list[str]) -> int:
     try:
         sc = build_scenario(args)
         topic = (args.topic or get_settings().topic("posts.raw")) if args.kafka else None
+        if topic:
+            from radar_base.errors import probe_kafka
+
+            probe_kafka(args.bootstrap or get_settings().kafka_bootstrap)
         n = run(sc, args.out, args.truth, topic, args.quiet, args.labels, args.bootstrap)
     except ValueError as exc:
         print(f"crisis-radar simulate: {exc}", file=sys.stderr)

@@ -23,15 +23,16 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from radar_base.errors import ConfigError
+
 DOC = "docs/faust-runtime.md"
 
 
-class FaustPatchError(Exception):
+class FaustPatchError(ConfigError):
     """A Faust patch refused to apply: a configuration error (wrong faust-streaming/aiokafka
     version, or the private code it patches is not what it was written for). The worker must
     not start half-patched; the message is one line and names the switch that turns the patch
-    off. Defined here until the CLI's common configuration-error type exists; the CLI should
-    report it like any configuration error (exit status 2, no traceback)."""
+    off (exit status 2, no traceback, as every ConfigError)."""
 
 
 def installed_version(dist: str) -> str:
