@@ -40,9 +40,9 @@ from crisis_radar.ingest.pipeline import (
     read_records,
     sniff_format,
 )
-from crisis_radar.progress import progress_bar
 from crisis_radar.ingest.rejects import Rejects
 from crisis_radar.ingest.rejects import explain as explain_rejects
+from crisis_radar.progress import progress_bar
 from crisis_radar.settings import Settings, get_settings
 
 LIVE_DEFAULT_URLS = {
