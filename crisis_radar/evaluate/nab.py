@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from detectors.anomaly import AnomalyDetector, ValueDetector
+from detectors.anomaly import SeriesDetector, ValueDetector
 
 PROFILES: dict[str, dict[str, float]] = {
     "standard": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.11},
@@ -146,11 +146,12 @@ def load_corpus(data_dir: Path, labels: dict[str, list[list[str]]]) -> list[File
 
 
 def run_detector(
-    f: FileData, factory: Callable[[], AnomalyDetector] = ValueDetector
+    f: FileData, factory: Callable[[], SeriesDetector] = ValueDetector
 ) -> list[float]:
     """Stream one series through a fresh detector: score each row, then learn it."""
     det = factory()
-    return [det.process_one(x, t) for x, t in zip(f.values, f.timestamps, strict=True)]
+    return [det.process_one({"value": x, "t": t})
+            for x, t in zip(f.values, f.timestamps, strict=True)]
 
 
 def write_results(f: FileData, scores: Sequence[float], out_dir: Path) -> Path:
