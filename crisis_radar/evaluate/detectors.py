@@ -76,12 +76,17 @@ def _supervised(build: Callable[[], base.Estimator]) -> Callable[..., Step]:
         fc = getattr(model, "predictive_model", None)
 
         def step(v: float, t: datetime) -> float:
-            if fc is not None and not getattr(fc, "_initialized", True):
-                # HoltWinters cannot forecast before a season is seen; PAD asks it anyway
+            try:
+                if fc is not None and not getattr(fc, "_initialized", True):
+                    # HoltWinters cannot forecast before a season is seen; PAD asks it anyway
+                    model.learn_one(None, v)
+                    return 0.0
+                s = model.score_one(None, v)  # PAD updates its error statistics: once a point
                 model.learn_one(None, v)
+            except ZeroDivisionError:
+                # River's HoltWinters seeds even additive seasons by dividing by the first
+                # season's mean level: a series that starts at zero cannot start it
                 return 0.0
-            s = model.score_one(None, v)  # PAD updates its error statistics here: once a point
-            model.learn_one(None, v)
             return float(s)
 
         return step
