@@ -142,6 +142,9 @@ class ScoredPost(_Record):
     scored_at: UtcDatetime
     # <= 8 content words (detectors.terms.content_terms): the new-narrative signal's input
     terms: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = []
+    # the post's language as decided by the enrich stage (detectors.language: the platform's
+    # tag, else the text): ISO 639-1 or "und"; post.lang keeps what the platform said
+    lang: Annotated[str, Field(max_length=16)] = "und"
 
 
 class _View(BaseModel):

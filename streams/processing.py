@@ -17,6 +17,7 @@ from typing import Any
 import xxhash
 import yaml
 
+from detectors.language import identify_many
 from detectors.terms import brand_words, post_terms
 from detectors.text import normalize
 from schemas.models import (
@@ -70,7 +71,10 @@ def validate_batch(
 
 
 class Enricher:
-    """Dedup + brand match + sentiment: one ScoredPost per (post, matched brand)."""
+    """Dedup + brand match + language + sentiment: one ScoredPost per (post, matched brand).
+
+    The language (``ScoredPost.lang``) is decided for matched posts only: the platform's tag
+    when it is a language, else the text (detectors.language); unmatched posts cost nothing."""
 
     def __init__(self, watchlist_path: Path, dedup_horizon_s: float, seed: int = 0) -> None:
         from detectors.brands import BrandMatcher, Watchlist
@@ -94,9 +98,10 @@ class Enricher:
             else:
                 self.unmatched += 1
         # Dedup sees every matched post in arrival order; unmatched posts cannot alert anyone.
+        langs = identify_many([p.text for p, _ in matched], [p.lang for p, _ in matched])
         sentiments = self.sentiment.predict_many([p.text for p, _ in matched])
         out: list[ScoredPost] = []
-        for (p, brands), s in zip(matched, sentiments, strict=True):
+        for (p, brands), s, lang in zip(matched, sentiments, langs, strict=True):
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
             terms = post_terms(p.text, len(brands), self.skip_words)
             for brand in brands:
@@ -113,6 +118,7 @@ class Enricher:
                         campaign=d.campaign,
                         scored_at=now,
                         terms=terms,
+                        lang=lang,
                     )
                 )
         return out

@@ -223,7 +223,7 @@ POSTS = TableRows(
         Column("author_handle", "post.author.handle", _or_empty),
         Column("followers", "post.author.followers"),
         Column("text", "post.text"),
-        Column("lang", "post.lang", _or_empty),
+        Column("lang", "lang"),  # the decided language; post.lang is the platform's tag
         Column("url", "post.url", _or_empty),
         Column("reply_to", "post.reply_to", _or_empty),
         Column("repost_of", "post.repost_of", _or_empty),
@@ -250,6 +250,7 @@ POSTS = TableRows(
             "post.quote_of",
             "post.source",
             "post.author.verified",
+            "post.lang",  # the platform's tag: the decided one (lang) is stored
             "terms",  # the new-narrative signal's input; brand_minutes keeps its outcome
         }
     ),

@@ -59,7 +59,8 @@ def _posts(rng: random.Random) -> Iterator[dict[str, Any]]:
                     "author_handle": f"user{i}",
                     "followers": rng.randrange(10, 5000),
                     "text": f"{brand} is down again, no signal {i}" if crisis else f"hi {brand}",
-                    "lang": "en",
+                    # telvana's crisis is half Portuguese (per-language panels and report)
+                    "lang": "pt" if crisis and i % 2 else "en",
                     "url": "",
                     "hashtags": [brand],
                     "mentions": [],

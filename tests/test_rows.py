@@ -134,7 +134,11 @@ def test_post_row_reads_the_record() -> None:
     assert row["created_at"] == int(T0.timestamp())  # whole UTC seconds
     assert (row["is_duplicate"], row["campaign"], row["likes"], row["quotes"]) == (1, 1, 3, 4)
     bare = sp.model_copy(update={"post": sp.post.model_copy(update={"lang": None, "url": None})})
-    assert post_row(bare)[rows.POSTS.names.index("lang")] == ""  # no Nullable in the DDL
+    assert post_row(bare)[rows.POSTS.names.index("url")] == ""  # no Nullable in the DDL
+    # the stored language is the enrich stage's decision, never the platform's raw tag
+    assert post_row(bare)[rows.POSTS.names.index("lang")] == "und"
+    pt = sp.model_copy(update={"lang": "pt"})
+    assert post_row(pt)[rows.POSTS.names.index("lang")] == "pt"
 
 
 def test_dead_letters_have_no_backfill_flag() -> None:
