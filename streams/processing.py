@@ -87,7 +87,13 @@ class Enricher:
         """``dedup``: the input partition's index (streams/state.py), else ``self.dedup``."""
         dedup = self.dedup if dedup is None else dedup
         matched: list[tuple[Post, list[str]]] = []
+        replies: list[ScoredPost] = []
+        official_of = self.matcher.official_of
         for p in posts:
+            own = official_of(p.platform, p.author.id, p.author.handle)
+            if own is not None:  # the brand's own voice: a reply, kept apart from the crowd
+                replies.append(self._reply(p, own, now))
+                continue
             brands = self.matcher.match(p.text, p.lang, tuple(p.hashtags), tuple(p.mentions))
             if brands:
                 matched.append((p, brands))
@@ -95,10 +101,15 @@ class Enricher:
                 self.unmatched += 1
         # Dedup sees every matched post in arrival order; unmatched posts cannot alert anyone.
         sentiments = self.sentiment.predict_many([p.text for p, _ in matched])
-        out: list[ScoredPost] = []
+        out: list[ScoredPost] = replies
         for (p, brands), s in zip(matched, sentiments, strict=True):
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
             terms = post_terms(p.text, len(brands), self.skip_words)
+            to = (
+                self.matcher.addressed(p.text, p.mentions)
+                if s.label == "negative" and p.repost_of is None
+                else ()
+            )  # only complaints need it: addressing is looked up for negative originals
             for brand in brands:
                 out.append(
                     ScoredPost(
@@ -113,9 +124,19 @@ class Enricher:
                         campaign=d.campaign,
                         scored_at=now,
                         terms=terms,
+                        addressed=brand in to,
                     )
                 )
         return out
+
+    @staticmethod
+    def _reply(p: Post, brand: str, now: datetime) -> ScoredPost:
+        """A post of ``brand``'s official account: no dedup (its replies must not cluster with
+        the crowd's posts), no sentiment (it is not counted), no narrative terms."""
+        return ScoredPost(
+            post=p, brand=brand, sentiment_label="neutral", sentiment_score=0.0,
+            cluster_id=f"reply:{p.key}", is_duplicate=False, scored_at=now, brand_reply=True,
+        )  # fmt: skip
 
 
 IDLE_AFTER = timedelta(seconds=10)  # no post on a partition for this long (wall): it is idle
