@@ -103,10 +103,28 @@ class _Acc:
     """Mutable counters of one (brand, minute)."""
 
     __slots__ = (
-        "authors", "burst_neg", "burst_posts", "burst_terms", "campaign_posts", "duplicates",
-        "late_posts", "negative", "neutral", "new_clusters", "positive", "post_terms", "posts",
-        "reach", "sentiment_sum", "term_authors", "term_neg", "unique_posts", "version",
-        "brand_replies", "complaints", "resp",
+        "authors",
+        "brand_replies",
+        "burst_neg",
+        "burst_posts",
+        "burst_terms",
+        "campaign_posts",
+        "complaints",
+        "duplicates",
+        "late_posts",
+        "negative",
+        "neutral",
+        "new_clusters",
+        "positive",
+        "post_terms",
+        "posts",
+        "reach",
+        "resp",
+        "sentiment_sum",
+        "term_authors",
+        "term_neg",
+        "unique_posts",
+        "version",
     )
 
     def __init__(self) -> None:

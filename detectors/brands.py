@@ -82,7 +82,7 @@ def _brand(spec: BrandSpec) -> Brand:
         languages=spec.language_codes,
         group=spec.group or "",
         team=spec.team or "",
-        official=tuple(sorted((spec.official or {}).items())),
+        official=tuple(sorted((k, tuple(v)) for k, v in (spec.official or {}).items())),
     )
 
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
+from typing import Any
 
 MINUTE = timedelta(minutes=1)
 DEADLINES = (15, 60)  # minutes: the answered-within figures
@@ -179,9 +180,7 @@ class ResponseTracker:
                 out.due_15m, out.answered_15m = due, answered
             else:
                 out.due_1h, out.answered_1h = due, answered
-        delays = [
-            d for k in range(WINDOW_MIN) for d in self.firsts.get(minute - k * MINUTE, ())
-        ]
+        delays = [d for k in range(WINDOW_MIN) for d in self.firsts.get(minute - k * MINUTE, ())]
         out.responses_1h = len(delays)
         out.response_median_s = float(median(delays)) if delays else 0.0
         for k in range(WINDOW_MIN):
@@ -213,6 +212,6 @@ class ResponseTracker:
         return len(self.pending)
 
 
-def _cap(d: dict[str, object], n: int) -> None:
+def _cap(d: dict[str, Any], n: int) -> None:
     while len(d) > n:  # insertion order: the oldest first
         del d[next(iter(d))]

@@ -44,7 +44,9 @@ BRAND_CRISIS_SCORE = Gauge(P + "brand_crisis_score", "Crisis score 0..1", _BRAND
 BRAND_SEVERITY = Gauge(P + "brand_severity", "0 none, 1 watch, 2 warning, 3 crisis", _BRAND_LABELS)
 BRAND_POSTS = Counter(P + "brand_posts", "Scored posts per brand", ["brand"])
 # Response (docs/response.md): figures of the last closed minute (schemas.BrandMinute)
-BRAND_OWN_POSTS = Counter(P + "brand_own_posts", "Posts of the brand's official accounts", ["brand"])
+BRAND_OWN_POSTS = Counter(
+    P + "brand_own_posts", "Posts of the brand's official accounts", ["brand"]
+)
 BRAND_COMPLAINTS = Gauge(
     P + "brand_complaints", "Complaints addressed to the brand in the last closed minute",
     _BRAND_LABELS,

@@ -87,12 +87,14 @@ class Enricher:
         """``dedup``: the input partition's index (streams/state.py), else ``self.dedup``."""
         dedup = self.dedup if dedup is None else dedup
         matched: list[tuple[Post, list[str]]] = []
-        replies: list[ScoredPost] = []
+        # the brand's own voice: a reply, kept apart from the crowd; outputs stay in input
+        # order (the next stage drops an offset lower than one it saw as a replay)
+        replies: dict[int, list[ScoredPost]] = {}  # index in matched they go before -> replies
         official_of = self.matcher.official_of
         for p in posts:
             own = official_of(p.platform, p.author.id, p.author.handle)
-            if own is not None:  # the brand's own voice: a reply, kept apart from the crowd
-                replies.append(self._reply(p, own, now))
+            if own is not None:
+                replies.setdefault(len(matched), []).append(self._reply(p, own, now))
                 continue
             brands = self.matcher.match(p.text, p.lang, tuple(p.hashtags), tuple(p.mentions))
             if brands:
@@ -101,8 +103,10 @@ class Enricher:
                 self.unmatched += 1
         # Dedup sees every matched post in arrival order; unmatched posts cannot alert anyone.
         sentiments = self.sentiment.predict_many([p.text for p, _ in matched])
-        out: list[ScoredPost] = replies
-        for (p, brands), s in zip(matched, sentiments, strict=True):
+        out: list[ScoredPost] = []
+        for i, ((p, brands), s) in enumerate(zip(matched, sentiments, strict=True)):
+            if replies and i in replies:
+                out += replies.pop(i)
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
             terms = post_terms(p.text, len(brands), self.skip_words)
             to = (
@@ -127,7 +131,7 @@ class Enricher:
                         addressed=brand in to,
                     )
                 )
-        return out
+        return out + [r for rs in replies.values() for r in rs]  # after the last crowd post
 
     @staticmethod
     def _reply(p: Post, brand: str, now: datetime) -> ScoredPost:
