@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("crisis_radar.commands.evaluate", "NAB and scenario evaluation of detectors"),
     "report": ("crisis_radar.commands.report", "post-crisis report (HTML + Markdown)"),
     "explain": ("crisis_radar.commands.explain", "why an alert fired, in the terminal"),
+    "care": ("crisis_radar.commands.care", "unanswered complaints of a brand, to answer first"),
 }
 
 

@@ -28,6 +28,7 @@ matches of its brand in that post (a context veto). ``@handle`` matches and the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from schemas.watchlist import BrandSpec, WatchlistError, load_watchlist, parse_w
 __all__ = ["Brand", "BrandMatcher", "Watchlist", "WatchlistError"]
 
 _KW, _TAG, _HANDLE, _EXCL = 0, 1, 2, 3
+_MENTION = re.compile(r"@([\w.\-]+\w)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,8 @@ class Brand:
     languages: frozenset[str] = frozenset()
     group: str = ""
     team: str = ""
+    # platform -> the brand's own accounts (folded handles or author ids): its replies
+    official: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def labels(self) -> dict[str, str]:
         """Prometheus labels for this brand."""
@@ -78,6 +82,7 @@ def _brand(spec: BrandSpec) -> Brand:
         languages=spec.language_codes,
         group=spec.group or "",
         team=spec.team or "",
+        official=tuple(sorted((k, tuple(v)) for k, v in (spec.official or {}).items())),
     )
 
 
@@ -167,6 +172,14 @@ class BrandMatcher:
                 self._tags.setdefault(t, []).append(bi)
             for h in b.handles:
                 self._handles.setdefault(h, []).append(bi)
+        # (platform, folded handle or author id) -> brand ids whose official account it is
+        self._official: dict[tuple[str, str], str] = {}
+        self._official_names: dict[str, list[int]] = {}  # @account -> brands (addressing)
+        for bi, b in enumerate(brands):
+            for platform, accounts in b.official:
+                for a in accounts:
+                    self._official[(platform, a)] = b.id
+                    self._official_names.setdefault(a, []).append(bi)
         self._ids = [b.id for b in brands]
         self._langs = [b.languages for b in brands]
         self._auto: Any = None
@@ -183,6 +196,36 @@ class BrandMatcher:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.watchlist = state["watchlist"]
         self._build()
+
+    def official_of(self, platform: str, author_id: str, handle: str | None) -> str | None:
+        """The brand whose official account wrote a post (handle or id, case-insensitive)."""
+        if not self._official:
+            return None
+        if handle:
+            hit = self._official.get((platform, handle.casefold().lstrip("@")))
+            if hit is not None:
+                return hit
+        return self._official.get((platform, author_id.casefold()))
+
+    def addressed(self, text: str, mentions: Iterable[str] = ()) -> set[str]:
+        """Brands a post addresses explicitly: ``@handle`` in its text, or a handle or official
+        account in its ``mentions`` (a complaint *to* the brand, not only about it)."""
+        out: set[int] = set()
+        for mention in mentions:
+            h = fold(mention).lstrip("@")
+            for table in (self._handles, self._official_names):
+                out.update(table.get(h) or table.get(h.split(".", 1)[0]) or ())
+        t = fold(text)
+        if self._auto is not None and "@" in t:
+            n = len(t)
+            for end, (length, entries) in self._auto.iter(t):
+                start = end - length + 1
+                if t[start] != "@" or (end + 1 < n and (_is_word(t[end + 1]) or t[end + 1] == "-")):
+                    continue
+                out.update(bi for bi, kind in entries if kind == _HANDLE)
+        for at in _MENTION.findall(t):
+            out.update(self._official_names.get(at) or ())
+        return {self._ids[bi] for bi in out}
 
     def brand(self, brand_id: str) -> Brand:
         """Metadata (name, group, team) of a brand id returned by :meth:`match`."""

@@ -76,6 +76,29 @@ def _lang(code: str) -> str:
 
 Terms = Annotated[list[str], _terms()]
 
+# Platforms a brand can have official accounts on (schemas.models.Platform, minus file sources).
+OFFICIAL_PLATFORMS = ("bluesky", "mastodon", "x", "reddit", "simulated", "other")
+
+
+def _official(value: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
+    """``{platform: [account, ...]}``: handles (``@`` dropped) or author ids, case-folded."""
+    out: dict[str, tuple[str, ...]] = {}
+    for platform, accounts in value.items():
+        if platform not in OFFICIAL_PLATFORMS:
+            raise ValueError(
+                f"unknown platform {platform!r}; allowed: {', '.join(OFFICIAL_PLATFORMS)}"
+            )
+        folded = []
+        for a in accounts:
+            acc = _fold(a).lstrip("@")
+            if not acc or " " in acc:
+                raise ValueError(f"{platform}: account {a!r} must be one handle or author id")
+            folded.append(acc)
+        if not folded:
+            raise ValueError(f"{platform}: empty list: name an account, or remove the platform")
+        out[platform] = tuple(dict.fromkeys(folded))
+    return out
+
 
 class BrandSpec(BaseModel):
     """One watched brand as written in the watchlist."""
@@ -91,6 +114,8 @@ class BrandSpec(BaseModel):
     languages: Terms | None = None
     group: str | None = None
     team: str | None = None
+    # the brand's own accounts: their posts are its replies, never crowd posts
+    official: Annotated[dict[str, list[str]], AfterValidator(_official)] | None = None
 
     @field_validator("keywords")
     @classmethod
@@ -136,16 +161,28 @@ def _message(err: Mapping[str, Any]) -> tuple[tuple[int | str, ...], str]:
         msg = "empty list: watch at least one brand"
     elif kind == "model_type":
         msg = f"expected a mapping (id: ..., keywords: [...]), got {err.get('input')!r}"
-    elif kind in ("string_type", "list_type"):
+    elif kind in ("string_type", "list_type", "dict_type"):
         msg = f"{msg}, got {err.get('input')!r}"
     return loc, msg
 
 
 def _cross_checks(spec: WatchlistSpec) -> None:
-    """Rules across brands: unique ids, a handle addresses one brand."""
+    """Rules across brands: unique ids, a handle addresses one brand, an official account
+    speaks for one brand."""
     ids: dict[str, int] = {}
     handles: dict[str, int] = {}
+    official: dict[tuple[str, str], int] = {}
     for i, b in enumerate(spec.brands):
+        for platform, accounts in (b.official or {}).items():
+            for a in accounts:
+                if (platform, a) in official:
+                    j = official[(platform, a)]
+                    raise _Located(
+                        ("brands", i, "official", platform),
+                        f"account {a!r} is also an official {platform} account of brand "
+                        f"{spec.brands[j].id!r} (brands[{j}]); an account speaks for one brand",
+                    )
+                official[(platform, a)] = i
         if b.id in ids:
             raise _Located(("brands", i, "id"), f"duplicate id {b.id!r} (also brands[{ids[b.id]}])")
         ids[b.id] = i

@@ -66,6 +66,7 @@ SNAPSHOT_COSTS_APART = 20  # snapshots take at most 1/20 (5%) of the time
 _SINK_SPECS = {
     "posts": sinks.POSTS_COLUMNS,
     "brand_minutes": sinks.BRAND_MINUTES_COLUMNS,
+    "brand_replies": sinks.BRAND_REPLIES_COLUMNS,
     "alerts": sinks.ALERTS_COLUMNS,
     "dead_letters": sinks.DEAD_LETTERS_COLUMNS,
 }
@@ -373,6 +374,7 @@ class _Enrich(_Stage):
                     ev.ack()
                 raise
             rows = await self._send(out)
+            await w.sink("brand_replies").write(out.reply_rows)  # few: before the posts rows
             await self._mark_progress(out.progress)
             if durable is not None:
                 await durable  # one batch storing at a time: bounded memory, inserts in order
@@ -543,6 +545,8 @@ class _Aggregate(_Stage):
         metrics.POSTS_IN.labels(stage).inc(sum(1 for e in events if e.value))  # not markers
         for brand, n in out.per_brand.items():  # metrics once per batch, not per post
             metrics.BRAND_POSTS.labels(brand).inc(n)
+        for brand, n in out.replies.items():
+            metrics.BRAND_OWN_POSTS.labels(brand).inc(n)
         if out.late:
             metrics.LATE_POSTS.labels(stage).inc(out.late)
         return self._emit(out.minutes), out.last
@@ -629,6 +633,7 @@ class _Crisis(_Stage):
                 score=a.score,
                 severity=int(a.severity),
             )
+            w.series.set_response(a.partition, a.minute)
             if a.alert is not None:
                 w.send(stage, a.minute.brand.encode(), a.alert.to_json())
                 metrics.POSTS_OUT.labels(stage).inc()

@@ -91,7 +91,15 @@ class Enricher:
         """``dedup``: the input partition's index (streams/state.py), else ``self.dedup``."""
         dedup = self.dedup if dedup is None else dedup
         matched: list[tuple[Post, list[str]]] = []
+        # the brand's own voice: a reply, kept apart from the crowd; outputs stay in input
+        # order (the next stage drops an offset lower than one it saw as a replay)
+        replies: dict[int, list[ScoredPost]] = {}  # index in matched they go before -> replies
+        official_of = self.matcher.official_of
         for p in posts:
+            own = official_of(p.platform, p.author.id, p.author.handle)
+            if own is not None:
+                replies.setdefault(len(matched), []).append(self._reply(p, own, now))
+                continue
             brands = self.matcher.match(p.text, p.lang, tuple(p.hashtags), tuple(p.mentions))
             if brands:
                 matched.append((p, brands))
@@ -101,9 +109,16 @@ class Enricher:
         langs = identify_many([p.text for p, _ in matched], [p.lang for p, _ in matched])
         sentiments = self.sentiment.predict_many([p.text for p, _ in matched])
         out: list[ScoredPost] = []
-        for (p, brands), s, lang in zip(matched, sentiments, langs, strict=True):
+        for i, ((p, brands), s, lang) in enumerate(zip(matched, sentiments, langs, strict=True)):
+            if replies and i in replies:
+                out += replies.pop(i)
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
             terms = post_terms(p.text, len(brands), self.skip_words)
+            to = (
+                self.matcher.addressed(p.text, p.mentions)
+                if s.label == "negative" and p.repost_of is None
+                else ()
+            )  # only complaints need it: addressing is looked up for negative originals
             for brand in brands:
                 out.append(
                     ScoredPost(
@@ -119,9 +134,19 @@ class Enricher:
                         scored_at=now,
                         terms=terms,
                         lang=lang,
+                        addressed=brand in to,
                     )
                 )
-        return out
+        return out + [r for rs in replies.values() for r in rs]  # after the last crowd post
+
+    @staticmethod
+    def _reply(p: Post, brand: str, now: datetime) -> ScoredPost:
+        """A post of ``brand``'s official account: no dedup (its replies must not cluster with
+        the crowd's posts), no sentiment (it is not counted), no narrative terms."""
+        return ScoredPost(
+            post=p, brand=brand, sentiment_label="neutral", sentiment_score=0.0,
+            cluster_id=f"reply:{p.key}", is_duplicate=False, scored_at=now, brand_reply=True,
+        )  # fmt: skip
 
 
 IDLE_AFTER = timedelta(seconds=10)  # no post on a partition for this long (wall): it is idle

@@ -19,6 +19,7 @@ class SimBrand:
     exclude: tuple[str, ...]
     group: str
     team: str
+    official: tuple[str, ...] = ()  # its official accounts on the simulated platform
 
 
 def load_brands(path: str | Path) -> list[SimBrand]:
@@ -34,6 +35,7 @@ def load_brands(path: str | Path) -> list[SimBrand]:
             exclude=tuple(b.exclude or ()),
             group=b.group or b.id,
             team=b.team or "",
+            official=tuple((b.official or {}).get("simulated", ())),
         )
         for b in load_watchlist(path).brands
     ]
