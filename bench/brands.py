@@ -11,9 +11,8 @@ import random
 import sys
 import time
 
-from tqdm import tqdm
-
 from bench import save
+from crisis_radar.progress import progress_bar
 from detectors.brands import BrandMatcher, Watchlist
 
 _SYLL = ["ka", "lo", "mi", "ne", "ru", "ta", "po", "shi", "ve", "da", "gu", "ri", "zo", "fe"]
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     matched = 0
     w0, c0 = time.perf_counter(), time.process_time()
-    for text in tqdm(posts, file=sys.stderr, desc="matching", mininterval=2.0):
+    for text in progress_bar(posts, file=sys.stderr, desc="matching", mininterval=2.0):
         matched += bool(m.match(text, lang="en"))
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     out = {

@@ -54,10 +54,10 @@ def _lag(metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float], topic: s
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "tests"))
     import faults_support as fs
-    from tqdm import tqdm
 
     from crisis_radar import stack
     from crisis_radar.clickhouse import make_client, migrate
+    from crisis_radar.progress import progress_bar
     from crisis_radar.settings import get_settings
     from streams import runner
 
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             feeder = threading.Thread(target=feed)
             feeder.start()
-            bar = tqdm(total=total, desc="stored", unit="post", file=sys.stderr)
+            bar = progress_bar(total=total, desc="stored", unit="post", file=sys.stderr)
             stored, deadline = 0, time.monotonic() + sum(d for _, d in phases) + args.timeout
             while time.monotonic() < deadline:
                 if proc.poll() is not None:

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 
-from tqdm import tqdm
-
 from bench import save
+from crisis_radar.progress import progress_bar
 from detectors.dedup import Deduplicator
 
 _SYLL = ["ka", "lo", "mi", "ne", "ru", "ta", "po", "shi", "ve", "da", "gu", "ri", "zo", "fe", "an"]
@@ -327,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     samples: list[tuple[int, float, int, int]] = []
     step = max(1, args.n // 20)
     for i, (text, author, ts) in enumerate(
-        tqdm(
+        progress_bar(
             stream(args.n, args.seed + 2),
             total=args.n,
             file=sys.stderr,

@@ -36,9 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from bench import save
+from crisis_radar.progress import progress_bar
 from crisis_radar.stack._proc import free_port
 
 WORDS = [
@@ -160,7 +159,7 @@ async def _produce_async(
     await producer.start()
     try:
         parts = sorted(await producer.partitions_for(topic))
-        bar = tqdm(total=n, desc="produce", file=sys.stderr, unit="post")
+        bar = progress_bar(total=n, desc="produce", file=sys.stderr, unit="post")
         sent: list[asyncio.Future[Any]] = []
         t0 = time.monotonic()
         i = k = 0
@@ -202,7 +201,7 @@ def _count(ch: Any, prefix: str) -> int:
 
 def _wait_rows(ch: Any, prefix: str, n: int, deadline: float) -> tuple[int, float | None, float]:
     """Poll until ``n`` rows of ``prefix`` are stored: (rows, first-row time, last time)."""
-    bar = tqdm(total=n, desc=f"stored ({prefix})", file=sys.stderr, unit="post")
+    bar = progress_bar(total=n, desc=f"stored ({prefix})", file=sys.stderr, unit="post")
     first: float | None = None
     stored = 0
     while time.monotonic() < deadline:

@@ -19,10 +19,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tqdm import tqdm
-
 from bench import save
 from crisis_radar.clickhouse import make_client, migrate
+from crisis_radar.progress import progress_bar
 from crisis_radar.settings import get_settings
 
 POST_COLS = (
@@ -105,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         posts = _posts(args.n, args.brands, datetime(2026, 11, 16, tzinfo=UTC), random.Random(0))
         batch = 50_000
         insert_s = 0.0
-        for i in tqdm(range(0, len(posts), batch), desc="insert posts", file=sys.stderr):
+        for i in progress_bar(range(0, len(posts), batch), desc="insert posts", file=sys.stderr):
             start = time.perf_counter()
             client.execute(f"INSERT INTO posts ({POST_COLS}) VALUES", posts[i : i + batch])
             insert_s += time.perf_counter() - start

@@ -19,9 +19,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tqdm import tqdm
-
 from bench import save
+from crisis_radar.progress import progress_bar
 from crisis_radar.settings import PROJECT_ROOT
 from crisis_radar.simulate import Scenario, Simulator, load_brands, post_json, random_events
 from schemas.models import Post
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             io.TextIOWrapper(gz, encoding="utf-8") as f,
         ):
             buf: list[str] = []
-            bar = tqdm(total=minutes, unit="min", desc="simulate", file=sys.stderr)
+            bar = progress_bar(total=minutes, unit="min", desc="simulate", file=sys.stderr)
             for post in sim.posts(progress=bar.update):
                 line = post_json(post)
                 buf.append(line)

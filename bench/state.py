@@ -20,9 +20,8 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from tqdm import tqdm
-
 from bench import save
+from crisis_radar.progress import progress_bar
 
 WORDS = [
     "outage",
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     dedup = Deduplicator(horizon_s=6 * 3600)
     win = PartitionWindow(120)
     wall = t0 + timedelta(days=1)
-    for i in tqdm(range(args.n), desc="fill", unit="post", mininterval=1.0):
+    for i in progress_bar(range(args.n), desc="fill", unit="post", mininterval=1.0):
         ts = t0 + timedelta(seconds=span * i / args.n)
         text = " ".join(rng.choice(WORDS) for _ in range(8)) + f" #{rng.randrange(args.n)}"
         dedup.process_one(text, f"u{rng.randrange(args.n)}", ts)

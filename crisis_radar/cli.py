@@ -2,11 +2,17 @@
 
 Each command module exposes ``main(argv: list[str]) -> int`` and builds its own argparse parser,
 so start-up only imports what the chosen command needs (``sentiment`` must not pay for Faust).
+
+Configuration and connection errors of every command end here as one or two lines on stderr
+(``crisis_radar.errors``): exit status 2 for usage and configuration errors, 1 for runtime
+failures. ``crisis-radar --debug COMMAND ...`` (the flag goes before the command) or
+``CRISIS_RADAR_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # name -> (module, one-line help). Keep alphabetical within each group.
@@ -26,19 +32,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("crisis_radar.commands.evaluate", "NAB and scenario evaluation of detectors"),
     "report": ("crisis_radar.commands.report", "post-crisis report (HTML + Markdown)"),
     "explain": ("crisis_radar.commands.explain", "why an alert fired, in the terminal"),
+    "care": ("crisis_radar.commands.care", "unanswered complaints of a brand, to answer first"),
 }
 
 
 def _usage() -> str:
     width = max(len(n) for n in COMMANDS)
-    lines = ["usage: crisis-radar COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: crisis-radar [--debug] COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "Run 'crisis-radar COMMAND --help' for a command's options."]
+    lines += ["--debug (or CRISIS_RADAR_DEBUG=1): tracebacks instead of one-line errors."]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "--debug":
+        os.environ["CRISIS_RADAR_DEBUG"] = "1"  # also for the processes a command starts
+        args = args[1:]
     if not args or args[0] in {"-h", "--help", "help"}:
         print(_usage())
         return 0
@@ -63,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"crisis-radar: command {name!r} is not built yet", file=sys.stderr)
             return 2
         raise
-    code: int = module.main(rest)
-    return code
+    from crisis_radar.errors import describe
+    from radar_base.errors import run_boundary
+
+    return run_boundary(f"crisis-radar {name}", module.main, rest, describe)
 
 
 if __name__ == "__main__":

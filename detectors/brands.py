@@ -35,17 +35,14 @@ from pathlib import Path
 from typing import Any
 
 import ahocorasick
-import yaml
 
 from detectors.text import fold
+from schemas.watchlist import BrandSpec, WatchlistError, load_watchlist, parse_watchlist
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
-_FIELDS = {"id", "name", "keywords", "hashtags", "handles", "exclude", "languages", "group", "team"}
+__all__ = ["Brand", "BrandMatcher", "Watchlist", "WatchlistError"]
+
 _KW, _TAG, _HANDLE, _EXCL = 0, 1, 2, 3
-
-
-class WatchlistError(ValueError):
-    """A malformed watchlist; the message names the brand and the field."""
+_MENTION = re.compile(r"@([\w.\-]+\w)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +58,8 @@ class Brand:
     languages: frozenset[str] = frozenset()
     group: str = ""
     team: str = ""
+    # platform -> the brand's own accounts (folded handles or author ids): its replies
+    official: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def labels(self) -> dict[str, str]:
         """Prometheus labels for this brand."""
@@ -72,61 +71,19 @@ def _lang(code: str) -> str:
     return code.strip().casefold().replace("_", "-").split("-", 1)[0]
 
 
-def _parse_brand(i: int, raw: object) -> Brand:
-    if not isinstance(raw, Mapping):
-        raise WatchlistError(f"brand #{i}: expected a mapping, got {type(raw).__name__}")
-    bid = raw.get("id")
-    where = f"brand #{i} ({bid!r})" if isinstance(bid, str) else f"brand #{i}"
-    unknown = set(raw) - _FIELDS
-    if unknown:
-        raise WatchlistError(
-            f"{where}: unknown field(s) {sorted(map(str, unknown))}; allowed: {sorted(_FIELDS)}"
-        )
-    if not isinstance(bid, str) or not _ID.match(bid):
-        raise WatchlistError(f"{where}: field 'id' must be a lowercase id like 'acme', got {bid!r}")
-
-    def strings(field: str, strip: str = "", single_token: bool = False) -> tuple[str, ...]:
-        value = raw.get(field)
-        if value is None:
-            return ()
-        if isinstance(value, str) or not isinstance(value, list):
-            raise WatchlistError(
-                f"{where}: field '{field}' must be a list of strings, got {value!r}"
-            )
-        out = []
-        for v in value:
-            if not isinstance(v, str) or not fold(v).lstrip(strip):
-                raise WatchlistError(
-                    f"{where}: field '{field}' has an empty or non-string entry {v!r}"
-                )
-            term = fold(v).lstrip(strip)
-            if single_token and " " in term:
-                raise WatchlistError(f"{where}: field '{field}' entry {v!r} contains a space")
-            out.append(term)
-        return tuple(dict.fromkeys(out))
-
-    def text(field: str, default: str) -> str:
-        value = raw.get(field, default)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise WatchlistError(f"{where}: field '{field}' must be a string, got {value!r}")
-        return value
-
-    brand = Brand(
-        id=bid,
-        name=text("name", bid),
-        keywords=strings("keywords"),
-        hashtags=strings("hashtags", "#", single_token=True),
-        handles=strings("handles", "@", single_token=True),
-        exclude=strings("exclude"),
-        languages=frozenset(_lang(x) for x in strings("languages")),
-        group=text("group", ""),
-        team=text("team", ""),
+def _brand(spec: BrandSpec) -> Brand:
+    return Brand(
+        id=spec.id,
+        name=spec.name if spec.name is not None else spec.id,
+        keywords=tuple(spec.keywords or ()),
+        hashtags=tuple(spec.hashtags or ()),
+        handles=tuple(spec.handles or ()),
+        exclude=tuple(spec.exclude or ()),
+        languages=spec.language_codes,
+        group=spec.group or "",
+        team=spec.team or "",
+        official=tuple(sorted((k, tuple(v)) for k, v in (spec.official or {}).items())),
     )
-    if not (brand.keywords or brand.hashtags or brand.handles):
-        raise WatchlistError(f"{where}: needs at least one of 'keywords', 'hashtags', 'handles'")
-    return brand
 
 
 class Watchlist:
@@ -136,31 +93,20 @@ class Watchlist:
         self.brands: tuple[Brand, ...] = tuple(brands)
         self._by_id: dict[str, Brand] = {}
         for b in self.brands:
-            if b.id in self._by_id:
-                raise WatchlistError(f"brand {b.id!r}: duplicate id")
+            if b.id in self._by_id:  # brands built in code, not through parse_watchlist
+                raise WatchlistError(f"duplicate brand id {b.id!r}")
             self._by_id[b.id] = b
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | Sequence[Any]) -> Watchlist:
-        """From ``{"brands": [...]}`` (the YAML document) or a bare list of brand mappings."""
-        items = data.get("brands") if isinstance(data, Mapping) else data
-        if not isinstance(items, list):
-            raise WatchlistError("watchlist: expected a top-level 'brands:' list")
-        return cls(_parse_brand(i, raw) for i, raw in enumerate(items, 1))
+        """From ``{"brands": [...]}`` (the YAML document) or a bare list of brand mappings;
+        validated by ``schemas.watchlist`` (``WatchlistError`` names the path)."""
+        return cls(_brand(b) for b in parse_watchlist(data).brands)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Watchlist:
-        p = Path(path)
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except OSError as e:
-            raise WatchlistError(f"watchlist {p}: cannot read ({e.strerror})") from e
-        except yaml.YAMLError as e:
-            raise WatchlistError(f"watchlist {p}: invalid YAML: {e}") from e
-        try:
-            return cls.from_dict(data if data is not None else {})
-        except WatchlistError as e:
-            raise WatchlistError(f"watchlist {p}: {e}") from e
+        """From a file; errors say ``file:line``."""
+        return cls(_brand(b) for b in load_watchlist(path).brands)
 
     @property
     def ids(self) -> list[str]:
@@ -226,6 +172,14 @@ class BrandMatcher:
                 self._tags.setdefault(t, []).append(bi)
             for h in b.handles:
                 self._handles.setdefault(h, []).append(bi)
+        # (platform, folded handle or author id) -> brand ids whose official account it is
+        self._official: dict[tuple[str, str], str] = {}
+        self._official_names: dict[str, list[int]] = {}  # @account -> brands (addressing)
+        for bi, b in enumerate(brands):
+            for platform, accounts in b.official:
+                for a in accounts:
+                    self._official[(platform, a)] = b.id
+                    self._official_names.setdefault(a, []).append(bi)
         self._ids = [b.id for b in brands]
         self._langs = [b.languages for b in brands]
         self._auto: Any = None
@@ -242,6 +196,36 @@ class BrandMatcher:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.watchlist = state["watchlist"]
         self._build()
+
+    def official_of(self, platform: str, author_id: str, handle: str | None) -> str | None:
+        """The brand whose official account wrote a post (handle or id, case-insensitive)."""
+        if not self._official:
+            return None
+        if handle:
+            hit = self._official.get((platform, handle.casefold().lstrip("@")))
+            if hit is not None:
+                return hit
+        return self._official.get((platform, author_id.casefold()))
+
+    def addressed(self, text: str, mentions: Iterable[str] = ()) -> set[str]:
+        """Brands a post addresses explicitly: ``@handle`` in its text, or a handle or official
+        account in its ``mentions`` (a complaint *to* the brand, not only about it)."""
+        out: set[int] = set()
+        for mention in mentions:
+            h = fold(mention).lstrip("@")
+            for table in (self._handles, self._official_names):
+                out.update(table.get(h) or table.get(h.split(".", 1)[0]) or ())
+        t = fold(text)
+        if self._auto is not None and "@" in t:
+            n = len(t)
+            for end, (length, entries) in self._auto.iter(t):
+                start = end - length + 1
+                if t[start] != "@" or (end + 1 < n and (_is_word(t[end + 1]) or t[end + 1] == "-")):
+                    continue
+                out.update(bi for bi, kind in entries if kind == _HANDLE)
+        for at in _MENTION.findall(t):
+            out.update(self._official_names.get(at) or ())
+        return {self._ids[bi] for bi in out}
 
     def brand(self, brand_id: str) -> Brand:
         """Metadata (name, group, team) of a brand id returned by :meth:`match`."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     metrics_port: int = 8000
     # Loopback by default; containers set 0.0.0.0 so Prometheus in another container can scrape.
     metrics_host: str = "127.0.0.1"
+    # Worker log lines: "text" (Faust's format) or "json" (one object a line with ts, level,
+    # logger, message and, where known, stage and partition: for log shippers; radar_base/logs.py).
+    log_format: Literal["text", "json"] = "text"
 
     # Pipeline behaviour
     watchlist_path: Path = PROJECT_ROOT / "deploy" / "watchlist.yaml"
@@ -74,13 +78,14 @@ class Settings(BaseSettings):
     dedup_max_items: int = Field(default=100_000, ge=1000)
     # Dedup index snapshot period (streams/state.py); a restart re-applies at most this much input.
     state_snapshot_interval_s: float = Field(default=10.0, gt=0)
-    # Task-free per-message delivery in Faust's consumer loop, raw events without Faust's decode,
-    # a fetcher that never blocks on one full buffer (streams/fastpath.py): ~30% less worker
-    # CPU per post and no starved aggregation on a backlog. On since the offset-tagged state
-    # snapshots (fault tests green with it, docs/reliability.md); =0 restores Faust's loop.
+    # Faust patches direct_delivery + raw_topic_handler (streams/faust_runtime, docs/faust-runtime):
+    # task-free per-message delivery, raw events without Faust's decode, a fetcher that never
+    # blocks on one full buffer: ~30% less worker CPU per post, no starved aggregation on a
+    # backlog. =0 restores Faust's loop.
     faust_fastpath: bool = True
-    # Faust consumer patch (streams/faustfix.py): agent partitions handed over in order from each
-    # seek, stalled commits sought back; fixes the two-worker takeover (docs/reliability.md).
+    # Faust patches offset_order_guard + stall_watchdog + fetch_giveback: agent partitions handed
+    # over in order from each seek, stalled commits sought back, records a fetch drained during
+    # a rebalance given back; the two-worker takeover (docs/reliability.md). =0: Faust's own.
     faust_seek_fix: bool = True
     # Enrichment (validate, dedup, brand match, sentiment: ~half the worker's CPU per post) in a
     # child process of the worker, on another core (streams/enrichment.py). None = auto: a

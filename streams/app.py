@@ -37,13 +37,14 @@ from typing import Any
 
 import faust
 
+from radar_base import logs
 from radar_base.clickhouse import make_client
 from radar_base.runtime import tune_gc
 from radar_base.security import aiokafka_kwargs
 from radar_base.settings import Settings
 from schemas import stages
 from schemas.models import BrandMinute, DeadLetter
-from streams import enrichment, fastpath, faustfix, metrics, sinks, state
+from streams import enrichment, faust_runtime, metrics, sinks, state
 from streams.core import AggregateStage, CrisisStage
 from streams.processing import AlertContext, load_brand_labels, load_brand_words
 from streams.topics import declare, state_topic
@@ -65,6 +66,7 @@ SNAPSHOT_COSTS_APART = 20  # snapshots take at most 1/20 (5%) of the time
 _SINK_SPECS = {
     "posts": sinks.POSTS_COLUMNS,
     "brand_minutes": sinks.BRAND_MINUTES_COLUMNS,
+    "brand_replies": sinks.BRAND_REPLIES_COLUMNS,
     "alerts": sinks.ALERTS_COLUMNS,
     "dead_letters": sinks.DEAD_LETTERS_COLUMNS,
 }
@@ -73,13 +75,11 @@ _SINK_SPECS = {
 def tune_process(settings: Settings) -> None:
     """Process-wide settings of a worker, once, before its app is made.
 
-    The collector runs far less often (radar_base.runtime.tune_gc). The Faust patches are
-    idempotent (streams/fastpath.py, streams/faustfix.py)."""
+    The collector runs far less often (radar_base.runtime.tune_gc). The Faust patches
+    (streams/faust_runtime/, docs/faust-runtime.md) are applied once per process, after their
+    version gate."""
     tune_gc()
-    if settings.faust_fastpath:  # on by default: see streams/fastpath.py
-        fastpath.install()
-    if settings.faust_seek_fix:  # on by default: see streams/faustfix.py (two-worker takeover)
-        faustfix.install()
+    faust_runtime.apply(settings)
 
 
 class _App(faust.App):
@@ -225,7 +225,8 @@ class _Stage:
                 w.settings.kafka_bootstrap, w.kafka_opts,
                 w.settings.topic(self.source), part, offset + 1, first,
             )  # fmt: skip
-            log.info("%s p%d: state at %d, first record %d", self.label, part, offset, first)
+            log.info("%s p%d: state at %d, first record %d", self.label, part, offset, first,
+                     extra={"partition": part})  # fmt: skip
         return gaps
 
     async def with_gaps(self, recs: list[Rec]) -> list[Rec]:
@@ -238,6 +239,7 @@ class _Stage:
         return [(p, o, h, v) for p, gap in sorted(gaps.items()) for o, h, v in gap] + recs
 
     async def run(self, stream: Any) -> None:
+        logs.STAGE.set(self.label)  # this agent's task: every line it logs names the stage
         async for events in stream.take_events(self.take, within=self.within):
             async with self.lock:
                 recs = [(e.message.partition, e.message.offset, e.message.headers, e.value)
@@ -281,6 +283,7 @@ class _Enrich(_Stage):
             s.dedup_max_items,
             s.topic_partitions,
             subprocess=s.enrich_in_subprocess(),
+            log_format=s.log_format,
         )
         self.owned: dict[int, _Owned] = {}  # posts.raw partition -> its state is in the runner
         self.clock = SnapshotClock(s.state_snapshot_interval_s)
@@ -304,6 +307,7 @@ class _Enrich(_Stage):
             self.runner.submit("drop", part)  # after its batches in flight (FIFO)
 
     async def run(self, stream: Any) -> None:
+        logs.STAGE.set(self.label)  # this agent's task and the finisher started from it
         queue: asyncio.Queue[Inflight] = asyncio.Queue(IN_FLIGHT)
         finisher = asyncio.ensure_future(self._finish(queue))
         finisher.add_done_callback(self._finisher_done)
@@ -341,7 +345,8 @@ class _Enrich(_Stage):
         leave it wedged; its supervisor restarts it and snapshots + replay lose nothing."""
         exc = None if task.cancelled() else task.exception()
         if exc is not None:
-            log.error("enrich: sending/storing batches failed; stopping the worker", exc_info=exc)
+            log.error("enrich: sending/storing batches failed; stopping the worker", exc_info=exc,
+                      extra={"stage": self.label})  # fmt: skip
             self.crashes.append(asyncio.ensure_future(self.w.app.crash(exc)))
 
     async def _input(self, events: list[Any]) -> list[tuple[int, list[enrichment.Record]]]:
@@ -369,6 +374,7 @@ class _Enrich(_Stage):
                     ev.ack()
                 raise
             rows = await self._send(out)
+            await w.sink("brand_replies").write(out.reply_rows)  # few: before the posts rows
             await self._mark_progress(out.progress)
             if durable is not None:
                 await durable  # one batch storing at a time: bounded memory, inserts in order
@@ -404,7 +410,8 @@ class _Enrich(_Stage):
         raise RuntimeError(f"the enrich process died {RETRIES_IF_CHILD_DIES} times on one batch")
 
     def process_died(self) -> None:
-        log.error("the enrich process died: starting a new one, state from snapshots")
+        log.error("the enrich process died: starting a new one, state from snapshots",
+                  extra={"stage": self.label})  # fmt: skip
         metrics.ENRICH_RESTARTS.inc()
         self.runner.restart()  # partitions held by the dead one restore with their next batch
 
@@ -454,7 +461,8 @@ class _Enrich(_Stage):
         waited = time.monotonic() - start
         self.waited[0] += waited
         if start - self.waited[1] >= 30 and self.waited[0] >= 0.5:
-            log.info("enrich waited %.1f s in 30 s for aggregation to catch up", self.waited[0])
+            log.info("enrich waited %.1f s in 30 s for aggregation to catch up", self.waited[0],
+                     extra={"stage": self.label})  # fmt: skip
             self.waited[:] = [0.0, start]
 
     async def _publish_markers(self, marks: list[tuple[int, datetime | None, bool]]) -> None:
@@ -537,6 +545,8 @@ class _Aggregate(_Stage):
         metrics.POSTS_IN.labels(stage).inc(sum(1 for e in events if e.value))  # not markers
         for brand, n in out.per_brand.items():  # metrics once per batch, not per post
             metrics.BRAND_POSTS.labels(brand).inc(n)
+        for brand, n in out.replies.items():
+            metrics.BRAND_OWN_POSTS.labels(brand).inc(n)
         if out.late:
             metrics.LATE_POSTS.labels(stage).inc(out.late)
         return self._emit(out.minutes), out.last
@@ -623,10 +633,11 @@ class _Crisis(_Stage):
                 score=a.score,
                 severity=int(a.severity),
             )
+            w.series.set_response(a.partition, a.minute)
             if a.alert is not None:
                 w.send(stage, a.minute.brand.encode(), a.alert.to_json())
                 metrics.POSTS_OUT.labels(stage).inc()
-                log.warning("ALERT %s", a.alert.summary)
+                log.warning("ALERT %s", a.alert.summary, extra={"partition": a.partition})
                 rows.append(sinks.alert_row(a.alert))
         return rows, ({a.minute.brand.encode() for a in assessed}, {r[0] for r in recs})
 
@@ -763,6 +774,7 @@ class Worker:
 
     # ------------------------------------------------------------ agents, timers, signals
     async def dead_letters(self, stream: AsyncIterable[bytes]) -> None:
+        logs.STAGE.set("dead_letters")
         async for values in stream.take(1000, within=0.5):  # type: ignore[attr-defined]
             rows = [sinks.dead_letter_row(DeadLetter.model_validate_json(v)) for v in values]
             await self.sink("dead_letters").write(rows)

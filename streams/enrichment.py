@@ -32,12 +32,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from radar_base import logs
 from radar_base.runtime import tune_gc
 from schemas import stages
 from schemas.models import DeadLetter, Post, ScoredPost
 from schemas.validate import dead_letter, decode_post
 from streams import state
-from streams.sinks import Row, post_row
+from streams.sinks import Row, post_row, reply_row
 
 log = logging.getLogger("crisis_radar.worker")
 
@@ -51,6 +52,7 @@ class EnrichResult:
 
     items: list[Item] = field(default_factory=list)  # posts.scored records, source-tagged
     rows: list[Row] = field(default_factory=list)  # ClickHouse posts rows
+    reply_rows: list[Row] = field(default_factory=list)  # brand_replies rows (official accounts)
     dead: list[tuple[str, str, bytes]] = field(default_factory=list)  # (stage, reason, JSON)
     n_valid: int = 0
     latencies: list[float] = field(default_factory=list)  # event time -> scored, seconds
@@ -171,7 +173,9 @@ class EnrichPartitions:
                 out.items.append(
                     (sp.brand.encode(), value, state.tag(part, offsets[id(sp.post)], k))
                 )
-                if self.rows:
+                if self.rows and sp.brand_reply:
+                    out.reply_rows.append(reply_row(sp, backfill=self.backfill))
+                elif self.rows:
                     out.rows.append(post_row(sp, backfill=self.backfill))
                 out.latencies.append(max(0.0, (now - sp.post.created_at).total_seconds()))
             out.progress[part] = (st.offset, st.reached)
@@ -211,9 +215,13 @@ def _watch_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _child_init(parent: int, args: tuple[Path, float, int, int]) -> None:
-    fmt = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"  # as the worker's lines
-    logging.basicConfig(level=logging.INFO, format=fmt)
+def _child_init(parent: int, args: tuple[Path, float, int, int], log_format: str = "text") -> None:
+    if log_format == "json":  # as the worker's lines (radar_base/logs.py)
+        logs.configure_json(logging.INFO, log.name)
+        logs.STAGE.set("enrich")  # everything this process logs is the enrich stage's
+    else:
+        fmt = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"  # as the worker's lines
+        logging.basicConfig(level=logging.INFO, format=fmt)
     log.info("enrich process %d started (worker %d)", os.getpid(), parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C/SIGTERM stop the worker, which stops us
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -243,9 +251,11 @@ class EnrichRunner:
         max_items: int,
         partitions: int,
         subprocess: bool,
+        log_format: str = "text",
     ) -> None:
         self.args = (watchlist_path, float(horizon_s), max_items, partitions)
         self.subprocess = subprocess
+        self.log_format = log_format  # of the child's log lines (settings.log_format)
         self.generation = 1
         self._local: EnrichPartitions | None = None
         self._pool: ProcessPoolExecutor | None = None
@@ -258,7 +268,7 @@ class EnrichRunner:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_child_init,
-            initargs=(os.getpid(), self.args),
+            initargs=(os.getpid(), self.args, self.log_format),
         )
 
     def start(self) -> None:

@@ -12,6 +12,8 @@ from collections import defaultdict
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from schemas.models import BrandMinute
+
 P = "crisis_radar_"
 
 POSTS_IN = Counter(P + "posts_in", "Records consumed by a stage", ["stage"])
@@ -41,8 +43,46 @@ BRAND_NEGATIVE_SHARE = Gauge(
 BRAND_CRISIS_SCORE = Gauge(P + "brand_crisis_score", "Crisis score 0..1", _BRAND_LABELS)
 BRAND_SEVERITY = Gauge(P + "brand_severity", "0 none, 1 watch, 2 warning, 3 crisis", _BRAND_LABELS)
 BRAND_POSTS = Counter(P + "brand_posts", "Scored posts per brand", ["brand"])
+# Response (docs/response.md): figures of the last closed minute (schemas.BrandMinute)
+BRAND_OWN_POSTS = Counter(
+    P + "brand_own_posts", "Posts of the brand's official accounts", ["brand"]
+)
+BRAND_COMPLAINTS = Gauge(
+    P + "brand_complaints", "Complaints addressed to the brand in the last closed minute",
+    _BRAND_LABELS,
+)  # fmt: skip
+BRAND_REPLIES = Gauge(
+    P + "brand_reply_posts", "Brand replies (official accounts) in the last closed minute",
+    _BRAND_LABELS,
+)  # fmt: skip
+BRAND_ANSWERED_15M = Gauge(
+    P + "brand_answered_15m_share",
+    "Share answered within 15 min of the complaints whose deadline fell in the last minute "
+    "that had any (kept until the next such minute)", _BRAND_LABELS,
+)  # fmt: skip
+BRAND_ANSWERED_1H = Gauge(
+    P + "brand_answered_1h_share", "As brand_answered_15m_share, within 1 h", _BRAND_LABELS
+)
+BRAND_RESPONSE_MEDIAN = Gauge(
+    P + "brand_first_response_median_seconds",
+    "Median first-response time of the first responses of the last hour (0: none)",
+    _BRAND_LABELS,
+)  # fmt: skip
+BRAND_UNANSWERED = Gauge(
+    P + "brand_unanswered_complaints", "Complaints of the last hour not answered yet",
+    _BRAND_LABELS,
+)  # fmt: skip
+BRAND_SILENT = Gauge(
+    P + "brand_silent_minutes",
+    "Minutes (event time) since the brand's last reply; 0 until it has replied once",
+    _BRAND_LABELS,
+)  # fmt: skip
 
-_BRAND_GAUGES = (BRAND_VOLUME, BRAND_NEGATIVE_SHARE, BRAND_CRISIS_SCORE, BRAND_SEVERITY)
+_BRAND_GAUGES = (
+    BRAND_VOLUME, BRAND_NEGATIVE_SHARE, BRAND_CRISIS_SCORE, BRAND_SEVERITY, BRAND_COMPLAINTS,
+    BRAND_REPLIES, BRAND_ANSWERED_15M, BRAND_ANSWERED_1H, BRAND_RESPONSE_MEDIAN,
+    BRAND_UNANSWERED, BRAND_SILENT,
+)  # fmt: skip
 
 
 class BrandSeries:
@@ -66,6 +106,21 @@ class BrandSeries:
         BRAND_NEGATIVE_SHARE.labels(*lbl).set(negative_share)
         BRAND_CRISIS_SCORE.labels(*lbl).set(score)
         BRAND_SEVERITY.labels(*lbl).set(severity)
+
+    def set_response(self, partition: int, m: BrandMinute) -> None:
+        """The response figures of a closed minute. An answered share is only set by a minute
+        with complaints due (none due says nothing about how the brand answers)."""
+        lbl = self.labels(m.brand)
+        self._by_partition[partition].add(m.brand)
+        BRAND_COMPLAINTS.labels(*lbl).set(m.complaints)
+        BRAND_REPLIES.labels(*lbl).set(m.brand_replies)
+        if m.due_15m:
+            BRAND_ANSWERED_15M.labels(*lbl).set(m.answered_15m / m.due_15m)
+        if m.due_1h:
+            BRAND_ANSWERED_1H.labels(*lbl).set(m.answered_1h / m.due_1h)
+        BRAND_RESPONSE_MEDIAN.labels(*lbl).set(m.response_median_s)
+        BRAND_UNANSWERED.labels(*lbl).set(m.unanswered_1h)
+        BRAND_SILENT.labels(*lbl).set(m.silent_min)
 
     def revoke(self, partition: int) -> list[str]:
         """Remove the series of every brand seen on ``partition``; returns those brands."""

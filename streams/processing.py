@@ -17,6 +17,7 @@ from typing import Any
 import xxhash
 import yaml
 
+from detectors.language import identify_many
 from detectors.terms import brand_words, post_terms
 from detectors.text import normalize
 from schemas.models import (
@@ -70,7 +71,10 @@ def validate_batch(
 
 
 class Enricher:
-    """Dedup + brand match + sentiment: one ScoredPost per (post, matched brand)."""
+    """Dedup + brand match + language + sentiment: one ScoredPost per (post, matched brand).
+
+    The language (``ScoredPost.lang``) is decided for matched posts only: the platform's tag
+    when it is a language, else the text (detectors.language); unmatched posts cost nothing."""
 
     def __init__(self, watchlist_path: Path, dedup_horizon_s: float, seed: int = 0) -> None:
         from detectors.brands import BrandMatcher, Watchlist
@@ -89,20 +93,36 @@ class Enricher:
         """``dedup``: the input partition's index (streams/state.py), else ``self.dedup``."""
         dedup = self.dedup if dedup is None else dedup
         matched: list[tuple[Post, list[str]]] = []
+        # the brand's own voice: a reply, kept apart from the crowd; outputs stay in input
+        # order (the next stage drops an offset lower than one it saw as a replay)
+        replies: dict[int, list[ScoredPost]] = {}  # index in matched they go before -> replies
+        official_of = self.matcher.official_of
         for p in posts:
+            own = official_of(p.platform, p.author.id, p.author.handle)
+            if own is not None:
+                replies.setdefault(len(matched), []).append(self._reply(p, own, now))
+                continue
             brands = self.matcher.match(p.text, p.lang, tuple(p.hashtags), tuple(p.mentions))
             if brands:
                 matched.append((p, brands))
             else:
                 self.unmatched += 1
         # Dedup sees every matched post in arrival order; unmatched posts cannot alert anyone.
-        sentiments = self.sentiment.predict_many(
-            [p.text for p, _ in matched], [p.lang for p, _ in matched]
-        )
+        texts = [p.text for p, _ in matched]
+        langs = identify_many(texts, [p.lang for p, _ in matched])
+        # the model of each post's language; "unknown" for a language without one
+        sentiments = self.sentiment.predict_resolved(texts, langs)
         out: list[ScoredPost] = []
-        for (p, brands), s in zip(matched, sentiments, strict=True):
+        for i, ((p, brands), s, lang) in enumerate(zip(matched, sentiments, langs, strict=True)):
+            if replies and i in replies:
+                out += replies.pop(i)
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
             terms = post_terms(p.text, len(brands), self.skip_words)
+            to = (
+                self.matcher.addressed(p.text, p.mentions)
+                if s.label == "negative" and p.repost_of is None
+                else ()
+            )  # only complaints need it: addressing is looked up for negative originals
             for brand in brands:
                 out.append(
                     ScoredPost(
@@ -117,9 +137,20 @@ class Enricher:
                         campaign=d.campaign,
                         scored_at=now,
                         terms=terms,
+                        lang=lang,
+                        addressed=brand in to,
                     )
                 )
-        return out
+        return out + [r for rs in replies.values() for r in rs]  # after the last crowd post
+
+    @staticmethod
+    def _reply(p: Post, brand: str, now: datetime) -> ScoredPost:
+        """A post of ``brand``'s official account: no dedup (its replies must not cluster with
+        the crowd's posts), no sentiment (it is not counted), no narrative terms."""
+        return ScoredPost(
+            post=p, brand=brand, sentiment_label="neutral", sentiment_score=0.0,
+            cluster_id=f"reply:{p.key}", is_duplicate=False, scored_at=now, brand_reply=True,
+        )  # fmt: skip
 
 
 IDLE_AFTER = timedelta(seconds=10)  # no post on a partition for this long (wall): it is idle

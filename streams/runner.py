@@ -33,6 +33,9 @@ def worker_env(settings: Settings) -> dict[str, str]:
         CRISIS_RADAR_STACK_DIR=str(settings.stack_dir),
         CRISIS_RADAR_ALLOWED_LATENESS_S=str(settings.allowed_lateness_s),
         CRISIS_RADAR_WATCHLIST_PATH=str(settings.watchlist_path),
+        # Faust patch switches (streams/faust_runtime): the patches-off tests turn them off
+        CRISIS_RADAR_FAUST_FASTPATH=str(int(settings.faust_fastpath)),
+        CRISIS_RADAR_FAUST_SEEK_FIX=str(int(settings.faust_seek_fix)),
     )
     return env
 

@@ -5,6 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
+
+
+def check_watchlist(path: Path) -> None:
+    """Validate the watchlist before anything reads it (several stages do): a ``ConfigError``
+    with file:line, not a traceback from whichever stage reads it first."""
+    from detectors.brands import Watchlist, WatchlistError
+    from radar_base.errors import ConfigError
+
+    try:
+        Watchlist.from_yaml(path)
+    except WatchlistError as exc:
+        fix = "edit the watchlist (CRISIS_RADAR_WATCHLIST_PATH)"
+        raise ConfigError(exc.what, exc.where, fix) from exc
 
 
 def main(argv: list[str]) -> int:
@@ -23,29 +37,44 @@ def main(argv: list[str]) -> int:
         os.environ["CRISIS_RADAR_TOPIC_PREFIX"] = args.topic_prefix
     if args.database:
         os.environ["CRISIS_RADAR_CLICKHOUSE_DATABASE"] = args.database
+    from radar_base.errors import ServiceUnreachable, describe, kafka_unreachable, probe_kafka
     from radar_base.settings import get_settings
 
     get_settings.cache_clear()
-    settings = get_settings()
+    settings = get_settings()  # a bad variable: ValidationError, named by the error boundary
+    json_logs = settings.log_format == "json"
+    if json_logs:  # before anything logs or prints (Kafka clients, the start-up lines)
+        from radar_base import logs
+
+        logs.configure_json(args.loglevel, "crisis_radar.worker")
     port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
+    check_watchlist(settings.watchlist_path)
+    try:
+        from radar_base.migrations import require_schema
+
+        require_schema(settings)
+    except ServiceUnreachable as exc:  # the sinks retry until it is back: start anyway
+        print(f"crisis-radar worker: warning: {exc}", file=sys.stderr)
 
     import faust
 
     from streams import metrics
     from streams.topics import ensure_topics
 
+    probe_kafka(settings.kafka_bootstrap)  # refused: one line now, not after 30 s of retries
     try:
         ensure_topics(settings)
-    except Exception as exc:  # kafka-python raises several unrelated types when down
-        print(
-            f"crisis-radar worker: Kafka at {settings.kafka_bootstrap}: {exc!r}; "
-            "is the stack up? (crisis-radar stack up)",
-            file=sys.stderr,
-        )
-        return 1
+    except Exception as exc:  # kafka-python raises several unrelated types (auth, timeouts...)
+        raise describe(exc) or kafka_unreachable(settings.kafka_bootstrap, repr(exc)) from exc
     from streams.app import build_worker
+    from streams.faust_runtime import FaustPatchError, applied
 
-    worker = build_worker(settings)
+    try:
+        worker = build_worker(settings)
+    except FaustPatchError as exc:  # a configuration error: one line, no traceback
+        print(f"crisis-radar worker: {exc}", file=sys.stderr)
+        return 2
+    print(f"Faust patches: {' '.join(applied()) or 'none'}", file=sys.stderr)
     try:
         worker.runner.start()  # load models now: fail fast with a clear message, not in an agent
     except (OSError, ImportError, ValueError) as exc:
@@ -66,6 +95,10 @@ def main(argv: list[str]) -> int:
         f"{settings.clickhouse_database}, metrics http://127.0.0.1:{port}/metrics",
         file=sys.stderr,
     )
-    runner = faust.Worker(worker.app, loglevel=args.loglevel, quiet=True)
+    # JSON: Faust re-configures logging when it starts; give it the same JSON handler.
+    config = logs.logging_config(args.loglevel) if json_logs else None
+    runner = faust.Worker(worker.app, loglevel=args.loglevel, quiet=True, logging_config=config)
+    if json_logs:
+        runner.spinner = None  # Faust's spinner draws on a terminal
     runner.execute_from_commandline()  # runs until SIGINT/SIGTERM, then exits the process
     return 0

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crisis_radar.clickhouse import discover
+from crisis_radar.clickhouse import LEDGER, discover
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # sample data: 09:00-12:00 UTC
@@ -59,7 +59,8 @@ def _posts(rng: random.Random) -> Iterator[dict[str, Any]]:
                     "author_handle": f"user{i}",
                     "followers": rng.randrange(10, 5000),
                     "text": f"{brand} is down again, no signal {i}" if crisis else f"hi {brand}",
-                    "lang": "en",
+                    # telvana's crisis is half Portuguese (per-language panels and report)
+                    "lang": "pt" if crisis and i % 2 else "en",
                     "url": "",
                     "hashtags": [brand],
                     "mentions": [],
@@ -162,8 +163,15 @@ def _dead_letters() -> list[dict[str, Any]]:
 
 
 def seed_statements() -> list[str]:
-    """Migrations then sample data, as SQL text runnable on both servers."""
-    stmts = [s for m in discover() for s in m.statements()]
+    """Migrations (recorded in the ledger, as `crisis-radar migrate` does: commands check it)
+    then sample data, as SQL text runnable on both servers."""
+    migrations = discover()
+    stmts = [s for m in migrations for s in m.statements()]
+    stmts.append(LEDGER)
+    stmts.append(insert_sql("schema_migrations", [
+        {"version": m.version, "name": m.name, "checksum": m.checksum, "applied_at": T0}
+        for m in migrations
+    ]))  # fmt: skip
     posts = list(_posts(random.Random(7)))
     for start in range(0, len(posts), 1000):
         stmts.append(insert_sql("posts", posts[start : start + 1000]))

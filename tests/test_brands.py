@@ -103,19 +103,26 @@ def test_shipped_watchlist_loads_and_matches_its_brands() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"brands": "acme"}, "top-level 'brands:' list"),
-        ({"brands": ["acme"]}, "brand #1: expected a mapping"),
-        ({"brands": [{"name": "x", "keywords": ["x"]}]}, "brand #1: field 'id'"),
-        ({"brands": [{"id": "Acme Inc", "keywords": ["x"]}]}, "field 'id'"),
-        ({"brands": [{"id": "acme", "keywords": "acme"}]}, "brand #1 ('acme'): field 'keywords'"),
-        ({"brands": [{"id": "acme", "keywords": ["ok", ""]}]}, "'keywords' has an empty"),
-        ({"brands": [{"id": "acme", "hashtags": ["acme fail"]}]}, "'hashtags' entry"),
-        ({"brands": [{"id": "acme", "keyword": ["acme"]}]}, "unknown field(s) ['keyword']"),
-        ({"brands": [{"id": "acme", "exclude": ["x"]}]}, "needs at least one of"),
-        ({"brands": [{"id": "acme", "keywords": ["a"], "team": 3}]}, "field 'team'"),
+        ({"brands": "acme"}, "brands: Input should be a valid list"),
+        ({"brands": []}, "brands: empty list"),
+        ({}, "brands: missing: a watchlist is a top-level 'brands:' list"),
+        ({"brands": ["acme"]}, "brands[0]: expected a mapping"),
+        ({"brands": [{"name": "x", "keywords": ["x"]}]}, "brands[0].id: Field required"),
+        ({"brands": [{"id": "Acme Inc", "keywords": ["x"]}]}, "brands[0].id: must be a lowercase"),
+        ({"brands": [{"id": "acme", "keywords": "acme"}]}, "brands[0].keywords: Input should be"),
+        ({"brands": [{"id": "acme", "keywords": ["ok", ""]}]}, "keywords: empty entry ''"),
+        ({"brands": [{"id": "acme", "keywords": []}]}, "brands[0].keywords: empty list"),
+        ({"brands": [{"id": "acme", "hashtags": ["acme fail"]}]}, "hashtags: entry 'acme fail'"),
+        ({"brands": [{"id": "acme", "keyword": ["acme"]}]}, "brands[0].keyword: unknown field"),
+        ({"brands": [{"id": "acme", "exclude": ["x"]}]}, "brands[0]: needs at least one of"),
+        ({"brands": [{"id": "acme", "keywords": ["a"], "team": 3}]}, "brands[0].team: Input"),
         (
             {"brands": [{"id": "acme", "keywords": ["a"]}, {"id": "acme", "keywords": ["b"]}]},
-            "'acme': duplicate id",
+            "brands[1].id: duplicate id 'acme' (also brands[0])",
+        ),
+        (
+            {"brands": [{"id": "a", "handles": ["@Help"]}, {"id": "b", "handles": ["x", "help"]}]},
+            "brands[1].handles: handle 'help' is also a handle of brand 'a' (brands[0])",
         ),
     ],
 )
@@ -125,17 +132,21 @@ def test_malformed_watchlists_say_where(data: dict[str, object], message: str) -
     assert message in str(e.value)
 
 
-def test_yaml_file_errors(tmp_path: Path) -> None:
-    with pytest.raises(WatchlistError, match="cannot read"):
+def test_yaml_file_errors_give_file_and_line(tmp_path: Path) -> None:
+    with pytest.raises(WatchlistError, match=r"missing\.yaml: cannot read"):
         Watchlist.from_yaml(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("brands: [\n  - id: acme\n")
-    with pytest.raises(WatchlistError, match="invalid YAML"):
+    with pytest.raises(WatchlistError, match=r"bad.yaml:2: invalid YAML"):
         Watchlist.from_yaml(bad)
     typo = tmp_path / "typo.yaml"
-    typo.write_text("brands:\n  - id: acme\n    keywords: acme\n")
-    with pytest.raises(WatchlistError, match=r"typo.yaml: brand #1 \('acme'\): field 'keywords'"):
+    typo.write_text("brands:\n  - id: acme\n    keywords: [a]\n  - id: b\n    keywords: b\n")
+    with pytest.raises(WatchlistError, match=r"typo.yaml:5: brands\[1\]\.keywords: Input should"):
         Watchlist.from_yaml(typo)
+    dup = tmp_path / "dup.yaml"  # a bare list of brands: the path still says brands[i]
+    dup.write_text("- id: acme\n  keywords: [a]\n- id: acme\n  keywords: [b]\n")
+    with pytest.raises(WatchlistError, match=r"dup.yaml:3: brands\[1\]\.id: duplicate id"):
+        Watchlist.from_yaml(dup)
 
 
 # Property: with no exclusions the matcher equals a per-term regex oracle on random posts.

@@ -11,7 +11,8 @@ import faust
 
 from detectors.aggregate import MinuteAggregator
 from schemas.models import Author, Engagement, Post, ScoredPost, ScoredPostCounts
-from streams import fastpath, sinks
+from streams import sinks
+from streams.faust_runtime.raw_topic_handler import is_raw
 from streams.processing import AlertContext, PartitionWindow
 
 T0 = datetime(2026, 11, 23, 10, 0, 7, 654321, tzinfo=UTC)
@@ -108,6 +109,6 @@ def test_fast_path_takes_only_raw_bytes_topics() -> None:
                     value_serializer="raw")  # fmt: skip
     json_topic = app.topic("j", value_serializer="json")
     untyped = app.topic("u")
-    assert fastpath._raw(raw)
-    assert not fastpath._raw(json_topic)
-    assert not fastpath._raw(untyped)
+    assert is_raw(raw)
+    assert not is_raw(json_topic)
+    assert not is_raw(untyped)

@@ -334,8 +334,10 @@ def test_dlq_show_and_replay_after_fix(
     # a CSV ingested as the wrong format: every row is dead-lettered (missing text)... (without
     # its mapping, ingest stops at once: no time column, see test_order.py)
     csv = SAMPLES / "generic.csv"
-    assert ingest_cmd.main([str(csv), "--quiet", "--format", "x"], settings=settings) == 0
-    assert "rejected 5" in capsys.readouterr().err
+    # nothing sent: exit status 1, with the likely fix built from the columns seen
+    assert ingest_cmd.main([str(csv), "--quiet", "--format", "x"], settings=settings) == 1
+    err = capsys.readouterr().err
+    assert "rejected 5" in err and "--format generic --map text=body,created_at=ts" in err
     assert consume(settings, stages.POSTS_RAW) == []
     assert dlq_cmd.main(["show", "--limit", "2"], settings=settings) == 0
     out = capsys.readouterr().out

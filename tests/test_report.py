@@ -291,6 +291,15 @@ def test_report_of_a_simulated_crisis_matches_ground_truth(
     assert rep.top_posts and rep.top_posts[0].followers >= rep.top_posts[-1].followers
     assert rep.terms and rep.clusters and all(c.authors >= 1 for c in rep.clusters)
     assert [p.platform for p in rep.platforms] == ["simulated"]
+    # per language: what posts.lang holds for the window (the simulator's tag, '' -> und)
+    langs = Counter((s.post.lang or "und") for s in scored
+                    if s.brand == "telvana" and start <= s.post.created_at < end)
+    assert [(x.lang, x.posts) for x in rep.languages] == sorted(
+        langs.items(), key=lambda kv: (-kv[1], kv[0]))
+    assert sum(x.negative for x in rep.languages) == sum(
+        1 for s in scored if s.brand == "telvana" and s.sentiment_label == "negative"
+        and start <= s.post.created_at < end)
+    assert "Posts per language" in html.read_text(encoding="utf-8")
 
     out = html.parent
     assert sorted(p.name for p in out.iterdir()) == [
@@ -486,3 +495,81 @@ def test_page_time_of_a_replay_is_the_end_of_the_deciding_minute() -> None:
     replay = Alert(minute, 3, minute + timedelta(hours=6, minutes=28))
     assert page_time(live) == live.created_at
     assert page_time(replay) == minute + timedelta(minutes=1)
+
+
+# ---------------------------------------------------------------- fonts (issue 19)
+# Posts quote emoji and every script. Each probe is rendered by Debian's chromium in the report's
+# HTML, then again with as many codepoints that no font has (U+0378: unassigned, drawn as the
+# empty box, "tofu"). Missing fonts draw the probe as the same boxes: identical pixels.
+NO_GLYPH = "\u0378"
+PROBES = {
+    "emoji": "\U0001f525\U0001f621\U0001f44d",  # fire, pouting face, thumbs up
+    "arabic": "\u0627\u0646\u0642\u0637\u0627\u0639",  # "outage"
+    "cjk": "\u670d\u52a1\u4e2d\u65ad",  # "service outage" (Chinese)
+}
+
+
+def _shot_of_post(text: str, tmp: Path, name: str) -> Any:
+    """Screenshot (RGB pixels) of a report whose one top post says ``text``."""
+    from PIL import Image
+
+    from crisis_radar.report.build import Report
+    from crisis_radar.report.queries import TopPost
+    from crisis_radar.report.render import html
+
+    ms = [_m(i, 10, 2) for i in range(30)]
+    tl = tlm.compute_timeline(ms, [])
+    post = TopPost(T0, "x", "@a", 10, 1, "negative", text, "u")
+    rep = Report("acme", T0, T0 + timedelta(minutes=30), None, ms, [], tl, tlm.phases(ms, tl),
+                 [post], [], [], [], [], {})  # fmt: skip
+    page = tmp / f"{name}.html"
+    page.write_text(html(rep), encoding="utf-8")
+    shot = tmp / f"{name}.png"
+    proc = subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp / ('profile-' + name)}",
+         "--hide-scrollbars", "--window-size=1000,1200", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with Image.open(shot) as im:
+        return im.convert("RGB")
+
+
+def _colourful(im: Any) -> int:
+    """Pixels with a strong colour (the report's text, borders and headers are grey)."""
+    import numpy as np
+
+    hsv = np.asarray(im.convert("HSV"))
+    return int(((hsv[..., 1] > 100) & (hsv[..., 2] > 60)).sum())
+
+
+@pytest.mark.parametrize("script", sorted(PROBES))
+def test_report_renders_emoji_and_non_latin_text_not_tofu(script: str, tmp_path: Path) -> None:
+    from PIL import ImageChops
+
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium (crisis-radar stack test-tools) to render the HTML")
+    probe = PROBES[script]
+    glyphs = _shot_of_post(probe, tmp_path, "glyphs")
+    tofu = _shot_of_post(NO_GLYPH * len(probe), tmp_path, "tofu")
+    box = ImageChops.difference(glyphs, tofu).getbbox()
+    assert box is not None, f"{script} drawn as empty boxes: no font for {probe!r}"
+    if script == "emoji":  # drawn by a colour emoji font, not a monochrome fallback
+        assert _colourful(tofu) == 0
+        assert _colourful(glyphs.crop(box)) > 50, "emoji drawn without colour"
+
+
+def test_charts_draw_non_latin_text_with_a_font_that_has_it() -> None:
+    """Matplotlib warns "Glyph ... missing from font(s)" and draws a box for a character none
+    of its fonts has: the charts' font fallback chain must cover these labels."""
+    import warnings
+
+    from crisis_radar.report.charts import platform_chart
+
+    names = [f"{script} {probe}" for script, probe in sorted(PROBES.items())]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # "Glyph N missing from font(s) ..."
+        png = platform_chart(names, [3, 2, 1], [1, 1, 0])
+    assert png.startswith(PNG_MAGIC)

@@ -136,6 +136,19 @@ def test_missing_tool_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
         _install.ensure_tool(("no-such-tool",), ["no-such-pkg"], "No Such Tool")
 
 
+def test_up_installed_the_report_fonts(stack) -> None:  # type: ignore[no-untyped-def]
+    _local_only(stack)  # the session's `stack up` ran fonts(): dpkg lists them now
+    assert _install._missing_packages(_install.FONT_PACKAGES) == []
+    assert _install.fonts() is None  # a second call has nothing to do
+
+
+def test_fonts_without_apt_warn_with_the_packages(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dpkg-query, no apt-get
+    warning = _install.fonts()
+    assert warning is not None and "fonts-noto-color-emoji" in warning and "apt-get" in warning
+
+
 @pytest.fixture
 def scratch(tmp_path: Path, stack) -> Settings:  # type: ignore[no-untyped-def]
     """A throw-away stack folder with ClickHouse and Alertmanager on free ports."""

@@ -174,7 +174,7 @@ def test_stop_one_of_two_workers_mid_stream(
             )  # fmt: skip
         except AssertionError as exc:
             # Issue 6's failure: the survivor stops committing the partitions it took over
-            # (Faust's read-offset cache after the rebalance seek); streams/faustfix.py guards
+            # (Faust's read-offset cache after the rebalance seek); streams/faust_runtime guards
             # against it, and its log lines say what it saw.
             seen = [ln for ln in logs[1].read_text().splitlines() if "faustfix" in ln][-10:]
             raise AssertionError(

@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from crisis_radar.history.cli import add_input_arguments
 from crisis_radar.ingest.normalise import parse_mapping
+from crisis_radar.progress import progress_bar
 from crisis_radar.settings import Settings, get_settings
 
 
@@ -87,27 +86,28 @@ def _run(
     )
     from crisis_radar.history.offline import OfflinePipeline
     from crisis_radar.ingest.producer import make_producer
+    from radar_base.errors import clickhouse_unreachable, kafka_unreachable, probe_kafka
     from streams.topics import ensure_topics
 
+    probe_kafka(settings.kafka_bootstrap)  # refused: one line now, not after 30 s of retries
     try:
         ensure_topics(settings)
         producer = make_producer(settings)
     except Exception as exc:  # kafka-python raises several unrelated types when down
-        return _fail(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc!r}); "
-                     "is the stack up (crisis-radar stack up)?", 1)  # fmt: skip
+        raise kafka_unreachable(settings.kafka_bootstrap, f"{type(exc).__name__}: {exc}") from exc
     try:
         migrate(settings)
         client = make_client(settings)
     except Exception as exc:
         producer.close()
-        return _fail(f"cannot reach ClickHouse at {settings.clickhouse_host}:"
-                     f"{settings.clickhouse_port} ({exc}); is the stack up?", 1)  # fmt: skip
+        where = f"{settings.clickhouse_host}:{settings.clickhouse_port}"
+        raise clickhouse_unreachable(where, " ".join(str(exc).split())) from exc
     started = time.monotonic()
     dead = dead_letter_sender(producer, settings)
     history = read_history(paths, args.format, mapping, "backfill", dead_letter_of(dead),
                            tmpdir=args.tmpdir)  # fmt: skip
     pipeline = OfflinePipeline.from_settings(settings)
-    bar = tqdm(unit=" posts", file=sys.stderr, disable=args.quiet, mininterval=0.5)
+    bar = progress_bar(unit=" posts", file=sys.stderr, disable=args.quiet, mininterval=0.5)
 
     def progress(s: Any) -> None:
         bar.update(s.posts - bar.n)

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from crisis_radar.history.cli import add_input_arguments
 from crisis_radar.ingest.normalise import parse_mapping
 from crisis_radar.ingest.pipeline import paths_of
+from crisis_radar.progress import progress_bar
 from crisis_radar.settings import get_settings
 from schemas.models import Severity
 
@@ -148,7 +149,7 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError) as exc:  # a broken watchlist: say so, no stack trace
         return _fail(f"cannot load the watchlist {settings.watchlist_path}: {exc}")
 
-    bar = tqdm(unit=" rec", file=sys.stderr, disable=args.quiet, mininterval=0.5)
+    bar = progress_bar(unit=" rec", file=sys.stderr, disable=args.quiet, mininterval=0.5)
 
     def show(alert: Any) -> None:
         tqdm.write(format_alert(alert), file=sys.stdout)

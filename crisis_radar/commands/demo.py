@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from tqdm import tqdm
+from crisis_radar.progress import progress_bar
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -239,7 +239,7 @@ def say(msg: str) -> None:
 
 def _wait(proc: Any, port: int, n: int, timeout: float, runner: Any) -> bool:
     """Progress by posts enriched; done when every stage has caught up (runner.caught_up)."""
-    bar = tqdm(total=n, unit="post", desc="pipeline", file=sys.stderr)
+    bar = progress_bar(total=n, unit="post", desc="pipeline", file=sys.stderr)
 
     def progress(m: Any) -> None:
         done = int(runner.sample(m, "crisis_radar_posts_in_total", stage="posts.scored"))

@@ -129,6 +129,9 @@ def replay(
 def main(argv: list[str], settings: Settings | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings or get_settings()
+    from radar_base.errors import probe_kafka
+
+    probe_kafka(settings.kafka_bootstrap)  # refused: one line now, not after 30 s of retries
     try:
         if args.action == "show":
             return show(settings, args.limit, args.reason)

@@ -17,7 +17,7 @@ import json
 import sys
 from typing import Any
 
-from crisis_radar.clickhouse import check_identifier, make_client
+from crisis_radar.clickhouse import check_identifier, make_client, require_schema
 from crisis_radar.settings import get_settings
 
 SEVERITY = {0: "none", 1: "watch", 2: "warning", 3: "crisis"}
@@ -101,6 +101,7 @@ def main(argv: list[str]) -> int:
     )
     if args.alert_id == "latest":  # newest alert of any brand (as crisis-radar report --alert)
         where, params = "1 = 1", {}
+    require_schema(settings, db)  # unreachable or not migrated: one line (error boundary)
     try:
         client = make_client(settings, database=db)
         rows = client.execute(

@@ -8,6 +8,11 @@ Examples::
     cat events.jsonl | crisis-radar ingest - --format bluesky --dry-run
     crisis-radar ingest replay.jsonl --speedup 60             # one hour of posts in a minute
     crisis-radar ingest --live bluesky --track acme,globex --metrics-port 8001
+
+Exit status: 0 when at least one post was sent (with --dry-run: passed validation); 1 when
+none was (every record rejected or skipped, an empty input) or Kafka fails; 2 for usage and
+configuration errors. When most records are rejected, the top reasons are printed with an
+example of each and the likely fix (e.g. --format generic --map ... from the fields seen).
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ from crisis_radar.ingest.pipeline import (
     read_records,
     sniff_format,
 )
+from crisis_radar.ingest.rejects import Rejects
+from crisis_radar.ingest.rejects import explain as explain_rejects
+from crisis_radar.progress import progress_bar
 from crisis_radar.settings import Settings, get_settings
 
 LIVE_DEFAULT_URLS = {
@@ -106,7 +114,7 @@ def _progress_chunks(
 
 
 def _progress(records: Iterator[Record], pipeline: Pipeline, quiet: bool) -> Iterator[Record]:
-    bar = tqdm(unit=" rec", file=sys.stderr, disable=quiet, mininterval=0.5)
+    bar = progress_bar(unit=" rec", file=sys.stderr, disable=quiet, mininterval=0.5)
     try:
         for i, rec in enumerate(records, 1):
             yield rec
@@ -123,7 +131,7 @@ def _progress(records: Iterator[Record], pipeline: Pipeline, quiet: bool) -> Ite
 
 def _sorted_progress(history: History, quiet: bool) -> Iterator[Send]:
     """A "sorting" bar while the files are read and sorted, then a "sending" one."""
-    bar = tqdm(desc="sorting", unit=" rec", file=sys.stderr, disable=quiet, mininterval=0.5)
+    bar = progress_bar(desc="sorting", unit=" rec", file=sys.stderr, disable=quiet, mininterval=0.5)
 
     def read(s: Stats) -> None:
         _postfix(bar, s, refresh=False)
@@ -135,7 +143,7 @@ def _sorted_progress(history: History, quiet: bool) -> Iterator[Send]:
         for i, send in enumerate(sends):
             if i == 0:  # sorted: every post is read by now
                 bar.close()
-                bar = tqdm(desc="sending", unit=" post", total=history.stats.sent,
+                bar = progress_bar(desc="sending", unit=" post", total=history.stats.sent,
                            file=sys.stderr, disable=quiet, mininterval=0.5)  # fmt: skip
             yield send
             if i % 2000 == 1999:
@@ -197,22 +205,24 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     producer = None
     sink: Sink | AioBatchSink = Sink(settings, None)
     if not args.dry_run:
+        from radar_base.errors import kafka_unreachable, probe_kafka
+
+        probe_kafka(settings.kafka_bootstrap)  # refused: one line now, not after 30 s
         try:
             if args.engine == "aiokafka":
                 sink = AioBatchSink.start(settings)
             else:
                 producer = make_producer(settings)
                 sink = Sink(settings, producer)
-        except Exception as exc:  # NoBrokersAvailable and friends: say where we looked
-            print(
-                f"crisis-radar ingest: cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); "
-                "is the stack up (crisis-radar stack up)? Use --dry-run to only validate.",
-                file=sys.stderr,
-            )
-            return 1
+        except Exception as exc:  # kafka-python and aiokafka raise several unrelated types
+            raise kafka_unreachable(settings.kafka_bootstrap, f"{type(exc).__name__}: {exc}; "
+                                    "--dry-run only validates") from exc  # fmt: skip
+    rejects = Rejects()
+    sink.on_dead = rejects.add
     pacer = Pacer(args.rate, args.speedup) if (args.rate or args.speedup) else None
     workers = _workers(args, paths) if not args.live and not pacer else 0
     pool = None
+    interrupted = False
     started = time.monotonic()
     pipeline = Pipeline(args.format, mapping, source=f"ingest:{args.live or 'file'}")
     history: History | None = None
@@ -239,7 +249,9 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
                     if workers and pool is None:
                         pool = screen_pool(workers)
                     size = POOL_CHUNK if pool is not None else CHUNK
-                    bar = tqdm(unit=" rec", file=sys.stderr, disable=args.quiet, mininterval=0.5)
+                    bar = progress_bar(
+                        unit=" rec", file=sys.stderr, disable=args.quiet, mininterval=0.5
+                    )
                     try:
                         chunks = read_line_chunks(path, size)
                         run_canonical(_progress_chunks(chunks, pipeline, bar), pipeline, sink, pool)
@@ -253,6 +265,7 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     except KeyboardInterrupt:
         sink.flush()
         print("interrupted", file=sys.stderr)
+        interrupted = True
     except RuntimeError as exc:
         print(f"crisis-radar ingest: {exc}", file=sys.stderr)
         return 1
@@ -272,6 +285,12 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
         late = history.out_of_order if history is not None else 0
         print(f"reordered by event time: {late:,} of {s.sent:,} posts were out of order",
               file=sys.stderr)  # fmt: skip
+    for line in explain_rejects(s, rejects):
+        print(line, file=sys.stderr)
+    if s.sent == 0 and not interrupted:
+        what = "passed validation" if args.dry_run else "was sent"
+        print(f"crisis-radar ingest: no post {what} (exit status 1)", file=sys.stderr)
+        return 1
     return 0
 
 

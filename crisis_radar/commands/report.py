@@ -15,7 +15,7 @@ import argparse
 import sys
 from datetime import UTC, datetime, timedelta
 
-from crisis_radar.clickhouse import check_identifier, make_client
+from crisis_radar.clickhouse import check_identifier, make_client, require_schema
 from crisis_radar.settings import get_settings
 
 
@@ -70,6 +70,7 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"crisis-radar report: {exc}", file=sys.stderr)
         return 2
+    require_schema(settings, db)  # unreachable or not migrated: one line (error boundary)
     try:
         client = make_client(settings, database=db)
         alert_id = None

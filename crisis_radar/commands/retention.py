@@ -16,9 +16,8 @@ import re
 import sys
 from datetime import UTC, date, datetime
 
-from tqdm import tqdm
-
-from crisis_radar.clickhouse import check_identifier, make_client
+from crisis_radar.clickhouse import check_identifier, make_client, require_schema
+from crisis_radar.progress import progress_bar
 from crisis_radar.settings import get_settings
 
 DEFAULT_KEEP_MONTHS = {"posts": 13, "dead_letters": 13}
@@ -60,6 +59,7 @@ def main(argv: list[str]) -> int:
     settings = get_settings()
     policy = DEFAULT_KEEP_MONTHS | dict(args.keep)
     db = check_identifier(args.database or settings.clickhouse_database)
+    require_schema(settings, db)  # unreachable or not migrated: one line (error boundary)
     try:
         client = make_client(settings, database=db)
         rows = client.execute(
@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
     for table, part in doomed:
         print(f"{'would drop' if args.dry_run else 'drop'} {db}.{table} partition {part}")
     if not args.dry_run:
-        for table, part in tqdm(
+        for table, part in progress_bar(
             doomed, desc="dropping partitions", unit="part", file=sys.stderr, disable=not doomed
         ):
             client.execute(f"ALTER TABLE {check_identifier(table)} DROP PARTITION {int(part)}")

@@ -86,9 +86,9 @@ def main(argv: list[str]) -> int:
     if args.progress is None:
         args.progress = not line_mode and sys.stderr.isatty()
     if args.progress:
-        from tqdm import tqdm
+        from crisis_radar.progress import progress_bar
 
-        bar = tqdm(unit=" posts", file=sys.stderr)
+        bar = progress_bar(unit=" posts", file=sys.stderr)
     try:
         for batch in _batches(sys.stdin, size):
             if lang is None:

@@ -23,8 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from tqdm import tqdm
-
+from crisis_radar.progress import progress_bar
 from crisis_radar.settings import get_settings
 from crisis_radar.simulate import (
     KINDS,
@@ -245,7 +244,9 @@ def run(
             json.dumps(sim.truth_doc(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
     producer = _producer(bootstrap) if kafka_topic else None
-    bar = tqdm(total=sc.minutes, unit="min", desc="simulate", disable=quiet, file=sys.stderr)
+    bar = progress_bar(
+        total=sc.minutes, unit="min", desc="simulate", disable=quiet, file=sys.stderr
+    )
     n = 0
     with open_out(out) if out else _null() as f, open_out(labels) if labels else _null() as lf:
         buf: list[str] = []
@@ -289,6 +290,10 @@ def main(argv: list[str]) -> int:
     try:
         sc = build_scenario(args)
         topic = (args.topic or get_settings().topic("posts.raw")) if args.kafka else None
+        if topic:
+            from radar_base.errors import probe_kafka
+
+            probe_kafka(args.bootstrap or get_settings().kafka_bootstrap)
         n = run(sc, args.out, args.truth, topic, args.quiet, args.labels, args.bootstrap)
     except ValueError as exc:
         print(f"crisis-radar simulate: {exc}", file=sys.stderr)

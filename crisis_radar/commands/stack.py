@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "services", nargs="*", metavar="SERVICE", help="only these services (default: all)"
         )
-    sub.add_parser("test-tools", help="install the tools only tests need (headless Chromium)")
+    sub.add_parser("test-tools", help="install what only tests need (Chromium, report fonts)")
     lg = sub.add_parser("logs", help="show the end of a service's log")
     lg.add_argument(
         "service",
@@ -80,12 +80,15 @@ def main(argv: list[str]) -> int:
             # 3 = something is down: scripts can test `stack status` before using the stack.
             return 0 if all(s.state in ("running", "external") for s in statuses) else 3
         if args.action == "test-tools":
-            from crisis_radar.stack._install import ensure_tool
+            from crisis_radar.stack._install import ensure_tool, fonts
 
-            # The report test opens the HTML in a real headless browser (Debian's chromium).
+            # The report test opens the HTML in a real headless browser (Debian's chromium),
+            # and checks emoji and non-Latin text are drawn (the fonts `stack up` installs).
             path = ensure_tool(("chromium", "/usr/bin/chromium"), ["chromium"], "Chromium")
             print(f"chromium: {path}")
-            return 0
+            warning = fonts()
+            print(f"fonts: {warning or 'installed'}")
+            return 1 if warning else 0
         if args.action == "reload":
             return 1 if stack.reload(args.services or None) else 0
         # logs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from datetime import datetime
 from itertools import islice
@@ -101,6 +101,7 @@ class Sink:
         self.errors: list[BaseException] = []
         self.partitions: dict[str, int] = {}
         self.posts_out = POSTS_OUT.labels("ingest")
+        self.on_dead: Callable[[DeadLetter], None] | None = None  # sees every dead letter
 
     def _partition(self, topic: str, key: bytes) -> int:
         """xxh32(key) mod partitions: a key always lands on the same partition, and this is
@@ -169,6 +170,8 @@ class Sink:
 
     def dead(self, letter: DeadLetter) -> None:
         DLQ_TOTAL.labels("ingest", letter.reason).inc()
+        if self.on_dead is not None:
+            self.on_dead(letter)
         if self.producer is not None:
             fut = self.producer.send(
                 self.dlq_topic, key=letter.reason.encode(), value=encode_dead_letter(letter)
@@ -319,6 +322,7 @@ class AioBatchSink:
         self.batches: dict[tuple[str, int], Any] = {}
         self.futures: list[Any] = []
         self.posts_out = POSTS_OUT.labels("ingest")
+        self.on_dead: Callable[[DeadLetter], None] | None = None  # sees every dead letter
 
     @classmethod
     def start(cls, settings: Settings) -> AioBatchSink:
@@ -400,6 +404,8 @@ class AioBatchSink:
 
     def dead(self, letter: DeadLetter) -> None:
         DLQ_TOTAL.labels("ingest", letter.reason).inc()
+        if self.on_dead is not None:
+            self.on_dead(letter)
         self._append(self.dlq_topic, letter.reason.encode(), encode_dead_letter(letter))
 
     def flush(self, timeout: float | None = 60) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, ParamSpec
 
 import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: headless servers, deterministic PNGs
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -24,6 +27,49 @@ MARKS = (  # (attribute, label, colour)
     ("peak", "peak", "#000000"),
     ("recovery", "recovery", "#2ca02c"),
 )
+
+# Chart text (brand and platform names, in any script): matplotlib draws each character with
+# the first family of this list that has it (a box if none). Debian packages: `stack up`
+# installs them (crisis_radar/stack/_install.py FONT_PACKAGES); family -> file name stem.
+# Symbola: monochrome emoji (matplotlib cannot draw Noto Color Emoji's bitmaps).
+FALLBACK = {
+    "DejaVu Sans": "DejaVuSans",
+    "Noto Sans": "NotoSans-Regular",
+    "Noto Sans Arabic": "NotoSansArabic-Regular",
+    "Noto Sans Hebrew": "NotoSansHebrew-Regular",
+    "Noto Sans Devanagari": "NotoSansDevanagari-Regular",
+    "Noto Sans Bengali": "NotoSansBengali-Regular",
+    "Noto Sans Thai": "NotoSansThai-Regular",
+    "Noto Sans CJK JP": "NotoSansCJK-Regular",
+    "Symbola": "Symbola",
+}
+P = ParamSpec("P")
+
+
+@functools.cache
+def font_families() -> list[str]:
+    """The families of ``FALLBACK`` matplotlib can use. Fonts installed after matplotlib
+    cached its font list (per user, once) are not in it: add their files (no cache rebuild)."""
+    fm = font_manager.fontManager
+    known = {f.name for f in fm.ttflist}
+    if any(family not in known for family in FALLBACK):
+        stems = {stem for family, stem in FALLBACK.items() if family not in known}
+        for path in font_manager.findSystemFonts():
+            if Path(path).stem.split("_")[0] in stems:  # Symbola_hint.ttf
+                fm.addfont(path)
+        known = {f.name for f in fm.ttflist}
+    return [family for family in FALLBACK if family in known]
+
+
+def _fonts(chart: Callable[P, bytes]) -> Callable[P, bytes]:
+    """Draw ``chart`` with the fallback chain (not a global rcParams change)."""
+
+    @functools.wraps(chart)
+    def drawn(*args: P.args, **kwargs: P.kwargs) -> bytes:
+        with plt.rc_context({"font.family": font_families()}):
+            return chart(*args, **kwargs)
+
+    return drawn
 
 
 def _x(ts: Sequence[datetime]) -> Any:
@@ -54,6 +100,7 @@ def _time_axis(ax: Axes) -> None:
     ax.grid(alpha=0.3)
 
 
+@_fonts
 def volume_chart(minutes: Sequence[Minute], tl: Timeline, brand: str) -> bytes:
     fig, ax = plt.subplots(figsize=(10, 3.2))
     ts = _x([m.minute for m in minutes])
@@ -68,6 +115,7 @@ def volume_chart(minutes: Sequence[Minute], tl: Timeline, brand: str) -> bytes:
     return _png(fig)
 
 
+@_fonts
 def sentiment_chart(minutes: Sequence[Minute], tl: Timeline, brand: str, w: int = 5) -> bytes:
     """Trailing ``w``-minute pooled values: one minute of a quiet brand is 0, 0.5 or 1."""
     fig, ax = plt.subplots(figsize=(10, 3.2))
@@ -91,6 +139,7 @@ def sentiment_chart(minutes: Sequence[Minute], tl: Timeline, brand: str, w: int 
     return _png(fig)
 
 
+@_fonts
 def competitors_chart(series: dict[str, Sequence[Minute]], tl: Timeline) -> bytes:
     fig, ax = plt.subplots(figsize=(10, 3.2))
     for brand, ms in series.items():
@@ -102,6 +151,7 @@ def competitors_chart(series: dict[str, Sequence[Minute]], tl: Timeline) -> byte
     return _png(fig)
 
 
+@_fonts
 def platform_chart(names: Sequence[str], posts: Sequence[int], negative: Sequence[int]) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * max(1, len(names))))
     ax.barh(list(names), list(posts), color="#1f77b4", label="posts")

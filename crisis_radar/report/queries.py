@@ -182,3 +182,24 @@ def platforms(client: Any, brand: str, start: datetime, end: datetime) -> list[P
         _window(brand, start, end),
     )
     return [PlatformRow(r[0], int(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+
+@dataclass
+class LanguageRow:
+    lang: str  # ISO 639-1, or "und" (undetermined / stored before languages were identified)
+    posts: int
+    negative: int
+
+    @property
+    def negative_share(self) -> float:
+        return self.negative / self.posts if self.posts else 0.0
+
+
+def languages(client: Any, brand: str, start: datetime, end: datetime) -> list[LanguageRow]:
+    """Posts and negative posts per language (brand_lang_minutes, exact: posts FINAL)."""
+    rows = client.execute(
+        "SELECT lang, sum(posts) AS n_posts, sum(negative) AS n_neg FROM brand_lang_minutes "
+        "WHERE " + _WINDOW.format(col="minute") + " GROUP BY lang ORDER BY n_posts DESC, lang",
+        _window(brand, start, end),
+    )
+    return [LanguageRow(str(r[0]), int(r[1]), int(r[2])) for r in rows]

@@ -140,6 +140,14 @@ def tables(r: Report) -> list[tuple[str, list[str], list[list[str]]]]:
                 for p in r.platforms
             ],
         ),
+        (
+            "Posts per language",
+            ["language", "posts", "negative", "negative share"],
+            [
+                [x.lang, str(x.posts), str(x.negative), f"{x.negative_share:.1%}"]
+                for x in r.languages
+            ],
+        ),
     ]
     return out
 
@@ -175,8 +183,15 @@ def markdown(r: Report) -> str:
     return "\n".join(lines)
 
 
+# Posts quote emoji and any script: a fallback chain of fonts (Debian's, installed by
+# `stack up`; the others are their usual names on macOS/Windows), generic last.
+FONTS = (
+    '"DejaVu Sans","Noto Sans","Noto Sans Arabic","Noto Sans Hebrew","Noto Sans Devanagari",'
+    '"Noto Sans Thai","Noto Sans CJK SC","Noto Sans CJK JP","Noto Color Emoji",'
+    '"Apple Color Emoji","Segoe UI Emoji",sans-serif'
+)
 _CSS = (
-    "body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}"
+    "body{font-family:" + FONTS + ";margin:2em;max-width:1100px;color:#222}"
     "table{border-collapse:collapse;margin:0.5em 0 1.5em}"
     "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left;"
     "vertical-align:top}th{background:#f3f3f3}img{max-width:100%}"

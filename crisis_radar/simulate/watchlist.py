@@ -1,12 +1,12 @@
-"""Read brands from the watchlist YAML (plain yaml, so the simulator has no detector dependency)."""
+"""Read brands from the watchlist YAML (validated by ``schemas.watchlist``, so the simulator has
+no detector dependency)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
+from schemas.watchlist import load_watchlist
 
 
 @dataclass(frozen=True)
@@ -19,36 +19,23 @@ class SimBrand:
     exclude: tuple[str, ...]
     group: str
     team: str
-
-
-def _strs(entry: dict[str, Any], key: str) -> tuple[str, ...]:
-    return tuple(str(v) for v in (entry.get(key) or []))
+    official: tuple[str, ...] = ()  # its official accounts on the simulated platform
 
 
 def load_brands(path: str | Path) -> list[SimBrand]:
-    """Brands in file order; raises ValueError with the file name on a malformed file."""
-    p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"cannot read watchlist {p}: {exc}") from exc
-    if not isinstance(doc, dict) or not isinstance(doc.get("brands"), list) or not doc["brands"]:
-        raise ValueError(f"{p}: expected a top-level 'brands:' list")
-    brands = []
-    for i, entry in enumerate(doc["brands"]):
-        if not isinstance(entry, dict) or not entry.get("id"):
-            raise ValueError(f"{p}: brand #{i} has no 'id'")
-        bid = str(entry["id"])
-        brands.append(
-            SimBrand(
-                id=bid,
-                name=str(entry.get("name") or bid),
-                keywords=_strs(entry, "keywords"),
-                hashtags=_strs(entry, "hashtags"),
-                handles=_strs(entry, "handles"),
-                exclude=_strs(entry, "exclude"),
-                group=str(entry.get("group") or bid),
-                team=str(entry.get("team") or ""),
-            )
+    """Brands in file order; raises ``WatchlistError`` (a ValueError: ``file:line: path: what``)
+    on a malformed file."""
+    return [
+        SimBrand(
+            id=b.id,
+            name=b.name or b.id,
+            keywords=tuple(b.keywords or ()),
+            hashtags=tuple(b.hashtags or ()),
+            handles=tuple(b.handles or ()),
+            exclude=tuple(b.exclude or ()),
+            group=b.group or b.id,
+            team=b.team or "",
+            official=tuple((b.official or {}).get("simulated", ())),
         )
-    return brands
+        for b in load_watchlist(path).brands
+    ]

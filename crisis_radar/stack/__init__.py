@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crisis_radar.settings import Settings, get_settings
-from crisis_radar.stack import _proc
+from crisis_radar.stack import _install, _proc
 from crisis_radar.stack._errors import StackError
 from crisis_radar.stack.services import SERVICE_TYPES, Service
 
@@ -117,6 +117,9 @@ def up(names: list[str] | None = None, settings: Settings | None = None) -> list
     settings = settings or get_settings()
     chosen = services(names, settings)
     with _locked(settings):
+        warning = _install.fonts()  # the report's fonts (emoji, non-Latin scripts)
+        if warning:
+            _say(f"{'fonts':<13}{warning}")
         waiting: dict[str, tuple[Service, int, float]] = {}
         for svc in chosen:
             t0 = time.monotonic()

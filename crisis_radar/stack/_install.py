@@ -70,6 +70,44 @@ def ensure_tool(candidates: tuple[str, ...], packages: list[str], what: str) -> 
     return found
 
 
+# The report shows what posts say: emoji and any script. Chromium and matplotlib draw a box
+# ("tofu") for a character no installed font has (docs/report.md "Fonts"). Debian's fonts:
+# colour emoji (HTML), Noto for most scripts (Arabic, Hebrew, Indic, Thai, ...), Noto CJK,
+# and Symbola, whose monochrome emoji matplotlib can draw (it cannot draw colour bitmap fonts).
+FONT_PACKAGES = ["fonts-noto-color-emoji", "fonts-noto-core", "fonts-noto-cjk", "fonts-symbola"]
+
+
+def _missing_packages(packages: list[str]) -> list[str]:
+    """Those of ``packages`` dpkg does not list as installed (all of them without dpkg)."""
+    if not shutil.which("dpkg-query"):
+        return list(packages)
+    done = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\\n", *packages],
+        capture_output=True,
+        text=True,
+    )  # exit 1 when one is unknown: its line is missing, so it counts as missing
+    installed = {
+        line.split()[0] for line in done.stdout.splitlines() if line.endswith(" installed")
+    }
+    return [p for p in packages if p not in installed]
+
+
+def fonts() -> str | None:
+    """Install the report's fonts when missing (idempotent: a no-op once dpkg has them).
+    Returns a warning when they cannot be installed: the stack runs without them, only
+    reports show boxes for emoji and non-Latin text."""
+    missing = _missing_packages(FONT_PACKAGES)
+    if not missing:
+        return None
+    if not shutil.which("apt-get"):
+        return f"report fonts not installed (no apt-get): install {' '.join(missing)} or equivalent"
+    try:
+        _apt_install(missing)
+    except StackError as exc:
+        return f"report fonts not installed: {exc}"
+    return None
+
+
 def java() -> str:
     return ensure_tool(("java",), ["default-jre-headless"], "Java 17+ (a JRE)")
 

@@ -5,7 +5,8 @@ A fetch that is waiting when a rebalance starts waits for the new assignment and
 with Faust's active-partition set empty (every partition paused), which aiokafka reads as "all
 partitions". If the recovery has just sought a changelog partition, that fetch takes its
 records; Faust's fetch loop drops them (the flow is stopped) but the consumer's position is past
-them, so the recovery never gets an event. streams/faustfix.py gives such records back."""
+them, so the recovery never gets an event. streams/faust_runtime/fetch_giveback.py gives such
+records back."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-from streams import faustfix
+from streams.faust_runtime import fetch_giveback
 
 pytestmark = pytest.mark.stack
 N = 7  # records in the "changelog" partition
@@ -81,7 +82,7 @@ def test_faust_alone_loses_the_changelog_records_sought_to(stack: Any, topic_pre
 def test_records_drained_while_the_flow_is_stopped_are_given_back(
     stack: Any, topic_prefix: str
 ) -> None:
-    fetch = faustfix._guard_fetch_records(_faust_fetch())
+    fetch = fetch_giveback.guard_fetch_records(_faust_fetch())
     drained, position, after = asyncio.run(
         _recovery_during_fetch(stack.base.kafka_bootstrap, f"{topic_prefix}kept", fetch)
     )
@@ -91,6 +92,6 @@ def test_records_drained_while_the_flow_is_stopped_are_given_back(
 
 def test_undeliverable_mirrors_what_faust_hands_over() -> None:
     tps = ["cl0", "cl1", "raw0"]
-    assert faustfix.undeliverable(tps, False, {"cl0", "raw0"}, set()) == tps  # rebalance
-    assert faustfix.undeliverable(tps, True, {"cl0"}, {"raw0"}) == ["cl1"]  # paused
-    assert faustfix.undeliverable(tps, True, None, set()) == []  # client-only: all handed over
+    assert fetch_giveback.undeliverable(tps, False, {"cl0", "raw0"}, set()) == tps  # rebalance
+    assert fetch_giveback.undeliverable(tps, True, {"cl0"}, {"raw0"}) == ["cl1"]  # paused
+    assert fetch_giveback.undeliverable(tps, True, None, set()) == []  # client-only: all go

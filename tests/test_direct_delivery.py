@@ -1,20 +1,22 @@
-"""streams.fastpath: Faust's per-message delivery without tasks, same outcomes as wait_first."""
+"""streams.faust_runtime.direct_delivery: Faust's per-message delivery without tasks, same
+outcomes as wait_first."""
 
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
-import faust
 import pytest
 from faust.transport.consumer import Consumer
 from mode import Service
 
-from streams import fastpath
+from streams import faust_runtime
+from streams.faust_runtime import direct_delivery
 
 
 class _Consumer(Service):
-    """Just what ``_deliver`` uses of a Faust consumer: ``wait_first`` and ``suspend_flow``."""
+    """Just what ``deliver`` uses of a Faust consumer: ``wait_first`` and ``suspend_flow``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -25,11 +27,11 @@ def _run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-def test_install_patches_faust_consumer_once() -> None:
-    assert faust.__version__.startswith(fastpath._SUPPORTED)
-    assert fastpath.install() is True
-    assert fastpath.install() is True
-    assert Consumer._drain_messages is fastpath._drain_messages
+def test_apply_patches_faust_consumer_once() -> None:
+    on = SimpleNamespace(faust_fastpath=True, faust_seek_fix=False)
+    assert "direct_delivery" in faust_runtime.apply(on)
+    assert faust_runtime.apply(on).count("direct_delivery") == 1
+    assert Consumer._drain_messages is direct_delivery._drain_messages
 
 
 def test_callback_that_never_blocks_runs_inline() -> None:
@@ -40,7 +42,7 @@ def test_callback_that_never_blocks_runs_inline() -> None:
 
     async def main() -> None:
         me = asyncio.current_task()
-        await fastpath._deliver(_Consumer(), callback(7))
+        await direct_delivery.deliver(_Consumer(), callback(7))
         assert seen == [(7, me)]  # ran in the caller's task: no task was created
 
     _run(main())
@@ -55,7 +57,7 @@ def test_blocked_callback_completes_after_its_future() -> None:
         async def callback(message: str) -> None:
             done.append(message + (await gate))
 
-        task = asyncio.ensure_future(fastpath._deliver(_Consumer(), callback("a")))
+        task = asyncio.ensure_future(direct_delivery.deliver(_Consumer(), callback("a")))
         await asyncio.sleep(0.01)
         assert not task.done() and done == []
         gate.set_result("b")
@@ -76,7 +78,7 @@ def test_bare_yield_and_several_suspensions() -> None:
         steps.append(message)
 
     async def main() -> None:
-        await asyncio.wait_for(fastpath._deliver(_Consumer(), callback(9)), 2)
+        await asyncio.wait_for(direct_delivery.deliver(_Consumer(), callback(9)), 2)
 
     _run(main())
     assert steps == [0, 1, 2, 9]
@@ -95,7 +97,7 @@ def test_suspend_flow_aborts_a_blocked_callback_and_runs_its_cleanup() -> None:
             finally:
                 cleaned.append(True)
 
-        task = asyncio.ensure_future(fastpath._deliver(consumer, callback(1)))
+        task = asyncio.ensure_future(direct_delivery.deliver(consumer, callback(1)))
         await asyncio.sleep(0.01)
         consumer.suspend_flow.set()  # Faust sets this on rebalance
         await asyncio.wait_for(task, 2)
@@ -113,7 +115,7 @@ def test_exception_in_callback_propagates() -> None:
         raise ValueError("later")
 
     async def main(cb: Any) -> None:
-        await fastpath._deliver(_Consumer(), cb(1))
+        await direct_delivery.deliver(_Consumer(), cb(1))
 
     with pytest.raises(ValueError, match="inline"):
         _run(main(inline))

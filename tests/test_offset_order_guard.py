@@ -1,9 +1,10 @@
-"""streams/faustfix.py bookkeeping: what the consumer patch hands over after seeks, and when the
-watchdog calls a partition stalled. The patch itself runs in tests/test_two_workers.py."""
+"""streams/faust_runtime bookkeeping: what offset_order_guard hands over after seeks, and when the
+stall_watchdog calls a partition stalled. The patch itself runs in tests/test_two_workers.py."""
 
 from __future__ import annotations
 
-from streams.faustfix import OffsetGuard, StallWatch, Verdict
+from streams.faust_runtime.offset_order_guard import OffsetGuard, Verdict
+from streams.faust_runtime.stall_watchdog import StallWatch
 
 D, X, R = Verdict.DELIVER, Verdict.DROP, Verdict.RESEEK
 
