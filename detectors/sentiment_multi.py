@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import math
 import re
@@ -42,6 +43,7 @@ from detectors.sentiment import LABELS, Sentiment, SentimentModel
 MODEL_PATH = Path(__file__).parent / "models" / "sentiment_multi.npz"
 UNDETERMINED = "und"
 UNKNOWN = Sentiment("unknown", 0.0, (0.0, 0.0, 0.0))
+_BLANK = Sentiment("neutral", 0.0, (0.0, 1.0, 0.0))
 # Relative weight of the char n-gram block against the word block (train and run time).
 CHAR_WEIGHT = 0.5
 GRAM_MIN, GRAM_MAX = 2, 5
@@ -124,9 +126,7 @@ def tokens(text: str) -> tuple[list[str], list[float]]:
     return toks, _dense(ep, en, lp, ln, ex, qu, el)
 
 
-def _dense(
-    ep: float, en: float, lp: float, ln: float, ex: int, qu: int, el: int
-) -> list[float]:
+def _dense(ep: float, en: float, lp: float, ln: float, ex: int, qu: int, el: int) -> list[float]:
     return [log1p(ep), log1p(en), log1p(ex), log1p(qu), float(el > 0), log1p(lp), log1p(ln)]
 
 
@@ -134,16 +134,29 @@ def features(text: str) -> tuple[list[str], list[str], list[float]]:
     """(word names, char n-gram names, dense vector): what the training matrix is built from."""
     toks, dense = tokens(text)
     words = ["w:" + t for t in toks]
-    words += ["b:" + a + " " + b for a, b in zip(toks, toks[1:], strict=False)]
+    words += ["b:" + a + " " + b for a, b in itertools.pairwise(toks)]
     chars: list[str] = []
     for t in toks:
         chars += char_grams(t)
     return words, chars, dense
 
 
+Row = tuple[float, float, float]
+
+
+def _table(vocab: list[str], weights: npt.NDArray[Any]) -> dict[str, Row]:
+    if weights.shape != (len(vocab), 3):
+        raise ValueError("model arrays do not match the vocabulary")
+    rows = np.asarray(weights).astype(np.float64).tolist()
+    return {n: (r[0], r[1], r[2]) for n, r in zip(vocab, rows, strict=True)}
+
+
 class LangModel:
-    """One language's linear model. Scoring is plain Python over per-token cached weight sums
-    (tokens follow Zipf's law, so nearly every lookup hits): no numpy per post."""
+    """One language's linear model: its own weights plus, for the joint model, the weights
+    shared by all languages (one table in memory, whatever the number of languages).
+
+    Scoring is plain Python over per-token cached weight sums (tokens follow Zipf's law, so
+    nearly every lookup hits): no numpy per post."""
 
     def __init__(
         self,
@@ -152,52 +165,61 @@ class LangModel:
         weights: npt.NDArray[Any],
         dense_weights: npt.NDArray[Any],
         bias: npt.NDArray[Any],
+        shared: dict[str, Row] | None = None,
     ) -> None:
-        if weights.shape != (len(vocab), 3) or dense_weights.shape != (len(DENSE_NAMES), 3):
-            raise ValueError(f"{lang}: model arrays do not match the vocabulary / dense list")
+        if dense_weights.shape != (len(DENSE_NAMES), 3):
+            raise ValueError(f"{lang}: dense weights do not match the dense feature list")
         self.lang = lang
         self.vocab = vocab
         self.weights = np.asarray(weights, dtype=np.float32)
         self.dense_weights = np.asarray(dense_weights, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float32)
-        rows = self.weights.astype(np.float64).tolist()
-        self._rows: dict[str, tuple[float, float, float]] = {
-            n: (r[0], r[1], r[2]) for n, r in zip(vocab, rows, strict=True)
-        }
+        self.shared = shared
+        self._own = _table(vocab, self.weights)
+        self._shared: dict[str, Row] = shared or {}
         self._dw: list[list[float]] = self.dense_weights.astype(np.float64).tolist()
         self._b: list[float] = self.bias.astype(np.float64).tolist()
         self._tok: dict[str, tuple[float, ...]] = {}
         self._raw: dict[str, _RawInfo] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("lang", "vocab", "weights", "dense_weights", "bias")}
+        keys = ("lang", "vocab", "weights", "dense_weights", "bias", "shared")
+        return {k: getattr(self, k) for k in keys}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
 
+    def row(self, name: str) -> Row | None:
+        """The weights of one feature name: shared + this language's own (None if neither)."""
+        a = self._own.get(name)
+        b = self._shared.get(name)
+        if a is None or b is None:
+            return a or b
+        return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+
     def _new_token(self, tok: str) -> tuple[float, ...]:
-        rows = self._rows
-        w = rows.get("w:" + tok, (0.0, 0.0, 0.0))
+        row = self.row if self._shared else self._own.get
+        w = row("w:" + tok) or (0.0, 0.0, 0.0)
         grams = char_grams(tok)
         c0 = c1 = c2 = 0.0
         for g in grams:
-            r = rows.get(g)
+            r = row(g)
             if r is not None:
                 c0 += r[0]
                 c1 += r[1]
                 c2 += r[2]
-        row = (w[0], w[1], w[2], c0, c1, c2, float(len(grams)))
+        out = (w[0], w[1], w[2], c0, c1, c2, float(len(grams)))
         if len(self._tok) >= _CACHE_MAX:
             self._tok.clear()
-        self._tok[tok] = row
-        return row
+        self._tok[tok] = out
+        return out
 
     def logits_one(self, text: str) -> tuple[float, float, float]:
         """Class scores of one post: same arithmetic as the training matrix (word block /
         sqrt(#word names), char block * CHAR_WEIGHT / sqrt(#char names), dense, bias)."""
         raw_get = self._raw.get
         tok_get = self._tok.get
-        rows = self._rows
+        row = self.row if self._shared else self._own.get  # one lookup when nothing is shared
         w0 = w1 = w2 = c0 = c1 = c2 = nc = 0.0
         ep = en = lp = ln = 0.0
         ex = qu = el = nt = 0
@@ -226,7 +248,7 @@ class LangModel:
                 c2 += a[5]
                 nc += a[6]
                 if nt:
-                    b = rows.get("b:" + prev + " " + t)
+                    b = row("b:" + prev + " " + t)
                     if b is not None:
                         w0 += b[0]
                         w1 += b[1]
@@ -236,8 +258,8 @@ class LangModel:
         sw = 1.0 / math.sqrt(2 * nt - 1) if nt else 0.0
         sc = CHAR_WEIGHT / math.sqrt(nc) if nc > 0 else 0.0
         d = _dense(ep, en, lp, ln, ex, qu, el)
-        dw, b = self._dw, self._b
-        z = [w0 * sw + c0 * sc + b[0], w1 * sw + c1 * sc + b[1], w2 * sw + c2 * sc + b[2]]
+        dw, bias = self._dw, self._b
+        z = [w0 * sw + c0 * sc + bias[0], w1 * sw + c1 * sc + bias[1], w2 * sw + c2 * sc + bias[2]]
         for k in range(len(d)):
             x = d[k]
             if x:
@@ -250,7 +272,7 @@ class LangModel:
     def predict_one(self, text: str) -> Sentiment:
         """Prediction for one post; a blank text is neutral 0.0 (as in the English model)."""
         if not text.strip():
-            return Sentiment("neutral", 0.0, (0.0, 1.0, 0.0))
+            return _BLANK
         z = self.logits_one(text)
         m = max(z)
         e0, e1, e2 = math.exp(z[0] - m), math.exp(z[1] - m), math.exp(z[2] - m)
@@ -272,12 +294,17 @@ def load_lang_models(data: bytes) -> tuple[dict[str, LangModel], str]:
     meta = json.loads(bytes(arrays["meta"]).decode())
     if tuple(meta["dense"]) != DENSE_NAMES:
         raise ValueError("model file was trained with a different dense feature list")
+    shared = None
+    if "shared_vocab" in arrays:
+        words = bytes(arrays["shared_vocab"]).decode("utf-8").split("\n")
+        shared = _table(words, arrays["shared_weights"])
     models = {}
     for lang in meta["langs"]:
         vocab = bytes(arrays[f"{lang}_vocab"]).decode("utf-8").split("\n")
         models[lang] = LangModel(
-            lang, vocab, arrays[f"{lang}_weights"], arrays[f"{lang}_dense"], arrays[f"{lang}_bias"]
-        )
+            lang, vocab, arrays[f"{lang}_weights"], arrays[f"{lang}_dense"],
+            arrays[f"{lang}_bias"], shared,
+        )  # fmt: skip
     return models, "sentiment-multi-" + hashlib.sha256(data).hexdigest()[:12]
 
 
@@ -340,7 +367,7 @@ class MultiSentiment:
         if self.identify is not None:
             try:
                 return base_language(self.identify(text, tag)) or UNDETERMINED
-            except Exception:  # noqa: BLE001 - identification must never drop a post
+            except Exception:  # identification must never drop a post
                 return base_language(tag) or UNDETERMINED
         if tag is None:
             return "en"
@@ -362,7 +389,9 @@ class MultiSentiment:
         others = self.others
         for i, (text, lang) in enumerate(zip(texts, langs, strict=True)):
             m = others.get(lang)
-            if m is not None:
+            if not text.strip():
+                out[i] = _BLANK  # as the English model: nothing said is neutral, any language
+            elif m is not None:
                 out[i] = m.predict_one(text)
             elif lang == "en" or (lang == UNDETERMINED and not has_words(text)):
                 en_idx.append(i)

@@ -285,7 +285,8 @@ def overview() -> Json:
             [
                 ch(f"""
             SELECT {BUCKET.format(col="minute")} AS time, brand,
-                   if(sum(posts) = 0, 0, sum(negative) / sum(posts)) AS negative_share
+                   if(sum(posts) - sum(unknown) = 0, 0,
+                      sum(negative) / (sum(posts) - sum(unknown))) AS negative_share
             FROM brand_minutes FINAL WHERE $__timeFilter(minute)
             GROUP BY time, brand ORDER BY time""")
             ],
@@ -360,7 +361,9 @@ def brand() -> Json:
                 ch(
                     """
             SELECT lang, sum(posts) AS n_posts, sum(negative) AS n_negative,
-                   round(sum(negative) / sum(posts), 3) AS negative_share
+                   sum(unknown) AS n_no_model,
+                   round(if(sum(posts) - sum(unknown) = 0, 0,
+                            sum(negative) / (sum(posts) - sum(unknown))), 3) AS negative_share
             FROM brand_lang_minutes
             WHERE brand = '${brand}' AND $__timeFilter(minute)
             GROUP BY lang ORDER BY n_posts DESC, lang""",

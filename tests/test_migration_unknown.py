@@ -59,9 +59,15 @@ def _check(run: Callable[[str], list[tuple[Any, ...]]]) -> None:
 def test_unknown_column_and_evidence_shares_on_1816(settings, clickhouse, clickhouse_database):
     applied = migrate(settings, database=clickhouse_database)
     assert 18 in {m.version for m in applied}
-    cols = dict(clickhouse.execute("SELECT name, type FROM system.columns WHERE database = "
-                                   "%(db)s AND table = 'brand_minutes'", {"db": clickhouse_database}))
+    cols = dict(
+        clickhouse.execute(
+            "SELECT name, type FROM system.columns WHERE database = "
+            "%(db)s AND table = 'brand_minutes'",
+            {"db": clickhouse_database},
+        )
+    )
     assert cols["unknown"] == "UInt32"
+
     # the native driver takes INSERT data as rows, not as a VALUES literal
     def py(row: tuple[Any, ...]) -> tuple[Any, ...]:
         return (row[0], datetime.fromisoformat(row[1]).replace(tzinfo=UTC), *row[2:])

@@ -44,9 +44,15 @@ def test_accumulator_pickled_before_unknown_still_counts() -> None:
 
 
 def _with_unknown(m: BrandMinute, unknown: int) -> BrandMinute:
-    return m.model_copy(update={"posts": m.posts + unknown, "unique_posts": m.unique_posts +
-                                unknown, "unique_authors": m.unique_authors + unknown,
-                                "unknown": unknown, "reach": m.reach + 100 * unknown})
+    return m.model_copy(
+        update={
+            "posts": m.posts + unknown,
+            "unique_posts": m.unique_posts + unknown,
+            "unique_authors": m.unique_authors + unknown,
+            "unknown": unknown,
+            "reach": m.reach + 100 * unknown,
+        }
+    )
 
 
 def test_burst_of_unknown_language_posts_is_no_neutral_drop() -> None:

@@ -1,11 +1,10 @@
 """``crisis-radar sentiment``: score one text per stdin line, print ``label<TAB>score``.
 
-Each line is scored by the model of its language (``--lang detect``, the default: identified per
-line when the language identifier is installed, else English), or of the language given by
-``--lang CODE`` (``--lang en`` forces English). A language without a model prints
-``unknown<TAB>0.0000``. Output order is input order; empty lines give ``neutral<TAB>0.0000``. Interactive use (stdin is
-a TTY) or ``--line-buffered`` answers each line at once; otherwise lines are scored in batches.
-"""
+Each line is scored by the model of its language: ``--lang detect`` (the default) identifies each
+line (detectors.language), ``--lang CODE`` gives every line that language (``--lang en`` forces
+English). A language without a model prints ``unknown<TAB>0.0000``. Output order is input
+order; empty lines give ``neutral<TAB>0.0000``. Interactive use (stdin is a TTY) or
+``--line-buffered`` answers each line at once; otherwise lines are scored in batches."""
 
 from __future__ import annotations
 

@@ -189,17 +189,21 @@ class LanguageRow:
     lang: str  # ISO 639-1, or "und" (undetermined / stored before languages were identified)
     posts: int
     negative: int
+    unknown: int = 0  # no sentiment model for the language: no evidence
 
     @property
-    def negative_share(self) -> float:
-        return self.negative / self.posts if self.posts else 0.0
+    def negative_share(self) -> float | None:
+        """Over the posts with sentiment evidence; None when there are none."""
+        n = self.posts - self.unknown
+        return self.negative / n if n > 0 else None
 
 
 def languages(client: Any, brand: str, start: datetime, end: datetime) -> list[LanguageRow]:
     """Posts and negative posts per language (brand_lang_minutes, exact: posts FINAL)."""
     rows = client.execute(
-        "SELECT lang, sum(posts) AS n_posts, sum(negative) AS n_neg FROM brand_lang_minutes "
+        "SELECT lang, sum(posts) AS n_posts, sum(negative) AS n_neg, sum(unknown) AS n_unk "
+        "FROM brand_lang_minutes "
         "WHERE " + _WINDOW.format(col="minute") + " GROUP BY lang ORDER BY n_posts DESC, lang",
         _window(brand, start, end),
     )
-    return [LanguageRow(str(r[0]), int(r[1]), int(r[2])) for r in rows]
+    return [LanguageRow(str(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
