@@ -30,8 +30,8 @@ from radar_base.settings import Settings
 
 __all__ = [
     "LEDGER", "LOCAL_SUFFIX", "MIGRATIONS_DIR", "ClusterDDL", "Migration", "applied_versions",
-    "check_identifier", "cluster_ledger", "cluster_servers", "discover", "ensure_database", "local_table",
-    "make_client", "migrate", "require_schema", "statements_for",
+    "check_identifier", "cluster_ledger", "cluster_servers", "discover", "ensure_database",
+    "local_table", "make_client", "migrate", "on_cluster", "require_schema", "statements_for",
 ]  # fmt: skip
 
 

@@ -10,7 +10,6 @@ from crisis_radar import stack
 from crisis_radar.settings import Settings, get_settings
 from crisis_radar.stack import _proc
 
-
 # --cluster NAME: shards x replicas of ClickHouse.
 CLUSTER_PRESETS = {"single": (1, 1), "replicated": (1, 2), "sharded": (2, 2)}
 

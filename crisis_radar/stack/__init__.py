@@ -159,6 +159,8 @@ def up(names: list[str] | None = None, settings: Settings | None = None) -> list
             pid = _proc.spawn(argv, svc.log_file, svc.pid_file, cwd=svc.home)
             _say(f"{svc.name:<13}started (pid {pid}), waiting for health...")
             waiting[svc.name] = (svc, pid, t0)
+            if getattr(svc, "healthy_before_the_next", False):
+                _wait_healthy({svc.name: waiting.pop(svc.name)})
         _wait_healthy(waiting)
     return status(names, settings)
 
