@@ -1,7 +1,8 @@
 """1, 2 and 3 workers of one consumer group on the local single-node stack: CPU per post and lag.
 
-For each worker count: a fresh topic prefix and database, ``--n`` posts preloaded into
-posts.raw, then the workers started together; the run times until every post is stored,
+For each worker count: a fresh topic prefix and database, the workers started and Ready, then
+``--n`` posts produced into posts.raw as fast as one producer goes; the run times until every
+post is stored,
 samples the lag (posts not yet stored) every second, and sums the CPU of all the workers and
 their enrichment children. On this 2-core box (broker, ClickHouse and the load on the same
 cores) it checks linearity (CPU per post should stay flat as workers are added: no work is
@@ -37,7 +38,6 @@ def run_one(workers: int, n: int, timeout: float) -> dict[str, Any]:
     migrate(settings)
     ensure_topics(settings)
     brands = [b.id for b in Watchlist.from_yaml(settings.watchlist_path).brands][:8]
-    _produce(settings.kafka_bootstrap, settings.topic("posts.raw"), _posts(n, brands, 0, "s"), n, 0)
     ch = make_client(settings)
     out: dict[str, Any] = {"workers": workers, "n": n, "partitions": settings.topic_partitions}
     try:
@@ -54,8 +54,11 @@ def run_one(workers: int, n: int, timeout: float) -> dict[str, Any]:
                 procs.append((proc, w, log))
             for proc, w, log in procs:
                 runner.wait_ready(proc, w.metrics_port, log, timeout=120)
+            # The group has settled (every worker Ready): now the load, as fast as it goes.
             cpu0 = sum(_cpu_s(p.pid) for p, _, _ in procs)
             t0 = time.monotonic()
+            raw = settings.topic("posts.raw")
+            _produce(settings.kafka_bootstrap, raw, _posts(n, brands, 0, "s"), n, 0)
             lag: list[int] = []
             stored = 0
             while time.monotonic() - t0 < timeout:
@@ -86,7 +89,7 @@ def run_one(workers: int, n: int, timeout: float) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench scaling", description=__doc__)
-    ap.add_argument("--n", type=int, default=100_000, help="posts preloaded per run")
+    ap.add_argument("--n", type=int, default=100_000, help="posts sent per run")
     ap.add_argument("--workers", default="1,2,3", help="worker counts to run, in order")
     ap.add_argument("--timeout", type=float, default=900, help="per run, seconds")
     args = ap.parse_args(argv or [])
