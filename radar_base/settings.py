@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     clickhouse_password_file: Path | None = None
     clickhouse_ca_certs: Path | None = None  # CA bundle for secure=True
     clickhouse_verify: bool = True
+    # Cluster (docs/scaling.md "ClickHouse cluster"): the remote_servers name migrations create
+    # their tables ON; empty = one server, tables exactly as the migration files say. On a
+    # cluster each table is Replicated*MergeTree ``<name>_local`` plus a Distributed ``<name>``.
+    clickhouse_cluster: str = ""
+    # What `crisis-radar stack up` runs (flags --clickhouse-shards/--clickhouse-replicas): 1 x 1
+    # is the single server; more starts ZooKeeper and one server per replica, server k on
+    # clickhouse_port + k, clickhouse_http_port + k and clickhouse_interserver_port + k.
+    clickhouse_shards: int = Field(default=1, ge=1)
+    clickhouse_replicas: int = Field(default=1, ge=1)
+    clickhouse_interserver_port: int = 9009
+    zookeeper_port: int = 2181
 
     # Prometheus / Alertmanager
     prometheus_port: int = 9090

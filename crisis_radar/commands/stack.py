@@ -7,7 +7,35 @@ import sys
 import time
 
 from crisis_radar import stack
+from crisis_radar.settings import Settings, get_settings
 from crisis_radar.stack import _proc
+
+# --cluster NAME: shards x replicas of ClickHouse.
+CLUSTER_PRESETS = {"single": (1, 1), "replicated": (1, 2), "sharded": (2, 2)}
+
+
+def _cluster_settings(args: argparse.Namespace) -> Settings | None:
+    """Settings with the topology the flags ask for, recorded for later commands; None: no flag."""
+    from crisis_radar.stack import cluster
+
+    shards, replicas = args.clickhouse_shards, args.clickhouse_replicas
+    if args.cluster:
+        shards, replicas = CLUSTER_PRESETS[args.cluster]
+    if shards is None and replicas is None:
+        return None
+    base = get_settings()
+    settings = base.model_copy(
+        update={"clickhouse_shards": shards or 1, "clickhouse_replicas": replicas or 1}
+    )
+    topo = cluster.save_topology(settings)
+    if topo is not None:
+        print(
+            f"ClickHouse cluster {topo.name}: {topo.shards} shard(s) x {topo.replicas} "
+            f"replica(s) on ports {base.clickhouse_port}..{base.clickhouse_port + topo.servers - 1}"
+            f"; migrate and run with CRISIS_RADAR_CLICKHOUSE_CLUSTER={topo.name}",
+            file=sys.stderr,
+        )
+    return settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,12 +55,28 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "services", nargs="*", metavar="SERVICE", help="only these services (default: all)"
         )
+        if action == "up":
+            sp.add_argument(
+                "--clickhouse-shards",
+                type=int,
+                metavar="N",
+                help="run a ClickHouse cluster of N shards (with ZooKeeper; remembered by later "
+                "stack commands; 1 with --clickhouse-replicas 1: back to one server)",
+            )
+            sp.add_argument(
+                "--clickhouse-replicas", type=int, metavar="N", help="replicas per shard"
+            )
+            sp.add_argument(
+                "--cluster",
+                choices=sorted(CLUSTER_PRESETS),
+                help="a preset: " + ", ".join(f"{k} = {s}x{r}" for k, (s, r) in
+                                              sorted(CLUSTER_PRESETS.items())),
+            )
     sub.add_parser("test-tools", help="install what only tests need (Chromium, report fonts)")
     lg = sub.add_parser("logs", help="show the end of a service's log")
     lg.add_argument(
         "service",
         nargs="?",
-        choices=stack.SERVICE_NAMES,
         default=None,
         help="service (default: all, 20 lines each)",
     )
@@ -64,7 +108,7 @@ def main(argv: list[str]) -> int:
     try:
         if args.action == "up":
             t0 = time.monotonic()
-            statuses = stack.up(args.services or None)
+            statuses = stack.up(args.services or None, _cluster_settings(args))
             print(f"stack up in {time.monotonic() - t0:.1f}s", file=sys.stderr)
             _print_status(statuses)
             return 0 if all(s.state in ("running", "external") for s in statuses) else 1

@@ -56,13 +56,23 @@ class ServiceStatus:
 
 
 def services(names: list[str] | None = None, settings: Settings | None = None) -> list[Service]:
+    """The stack's services, or those named. With a ClickHouse cluster (stack/cluster.py),
+    ``clickhouse`` stands for ZooKeeper and every server, each also nameable on its own."""
+    from crisis_radar.stack import cluster
+
     settings = settings or get_settings()
-    unknown = sorted(set(names or ()) - set(SERVICE_TYPES))
+    topo = cluster.topology(settings)
+    found: list[tuple[str, Service]] = []  # (group, service)
+    for name, cls in SERVICE_TYPES.items():
+        if name == "clickhouse" and topo is not None:
+            found += [(name, svc) for svc in cluster.cluster_services(settings, topo)]
+        else:
+            found.append((name, cls(settings)))
+    known = {g for g, _ in found} | {svc.name for _, svc in found}
+    unknown = sorted(set(names or ()) - known)
     if unknown:
-        raise StackError(
-            f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_TYPES)}"
-        )
-    return [cls(settings) for name, cls in SERVICE_TYPES.items() if not names or name in names]
+        raise StackError(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return [svc for g, svc in found if not names or g in names or svc.name in names]
 
 
 @contextlib.contextmanager
@@ -149,6 +159,8 @@ def up(names: list[str] | None = None, settings: Settings | None = None) -> list
             pid = _proc.spawn(argv, svc.log_file, svc.pid_file, cwd=svc.home)
             _say(f"{svc.name:<13}started (pid {pid}), waiting for health...")
             waiting[svc.name] = (svc, pid, t0)
+            if getattr(svc, "healthy_before_the_next", False):
+                _wait_healthy({svc.name: waiting.pop(svc.name)})
         _wait_healthy(waiting)
     return status(names, settings)
 
