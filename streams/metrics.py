@@ -8,9 +8,14 @@ partition of ``brand.minutes`` so that when a partition is revoked its brand ser
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 P = "crisis_radar_"
 
@@ -78,6 +83,65 @@ class BrandSeries:
         return brands
 
 
+def revoke_partition_lag(topic: str, partition: int) -> None:
+    """A partition moved to another worker: its lag series goes with it (the new owner
+    exports it), so summing lag over workers never counts a partition twice."""
+    with contextlib.suppress(KeyError):
+        CONSUMER_LAG.remove(topic, str(partition))
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_cpu(pid: int, reaped: bool) -> float:
+    """utime + stime of ``pid`` (+ its reaped children's with ``reaped``), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of proc(5))
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime: children waited for
+    return ticks / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+def tree_cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds of a process and every live descendant, plus its reaped children's: a
+    worker's whole CPU (the enrich child's included, which process_cpu_seconds_total misses)."""
+    root = pid or os.getpid()
+    total, todo = _stat_cpu(root, reaped=True), _children(root)
+    while todo:
+        kid = todo.pop()
+        with contextlib.suppress(OSError, IndexError, ValueError):  # exited meanwhile
+            total += _stat_cpu(kid, reaped=False)
+            todo += _children(kid)
+    return total
+
+
+class WorkerCPU(Collector):
+    """``crisis_radar_worker_cpu_seconds_total``: the CPU half of the scaling signal (with
+    ``crisis_radar_consumer_lag``), read from /proc at each scrape."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        try:
+            value = tree_cpu_seconds()
+        except OSError:  # no /proc (not Linux): no sample rather than a wrong one
+            return
+        yield CounterMetricFamily(
+            P + "worker_cpu_seconds",
+            "CPU seconds of the worker process and its child processes (enrich)",
+            value=value,
+        )
+
+
 def serve(port: int, addr: str = "127.0.0.1") -> None:
-    """Serve /metrics on ``addr:port`` from a daemon thread."""
+    """Serve /metrics on ``addr:port`` from a daemon thread (with prometheus_client's default
+    process metrics, ``process_cpu_seconds_total`` among them, and ``WorkerCPU``)."""
+    with contextlib.suppress(ValueError):  # already registered (a second serve in one process)
+        REGISTRY.register(WorkerCPU())
     start_http_server(port, addr=addr)
