@@ -803,6 +803,7 @@ class Worker:
                 self.aggregate.drop(tp.partition)
 
     async def consumer_lag(self) -> None:
+        metrics.heartbeat()  # the probes' sign of a running loop (streams/metrics.py)
         if self.app.rebalancing:  # position() would wait for the new assignment's positions,
             return  # holding one of the consumer thread's two call workers the recovery needs
         consumer = self.app.consumer

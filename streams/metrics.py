@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
@@ -139,9 +145,60 @@ class WorkerCPU(Collector):
         )
 
 
+# Probes (deploy/kubernetes/worker.yaml): the worker's 1 s timer beats here, so a wedged event
+# loop fails liveness even though this HTTP thread still answers /metrics.
+LIVE_AFTER_STALL_S = 60.0
+READY_WITHIN_S = 10.0
+_beats: list[float] = []  # monotonic time of the last beat (empty: none yet)
+
+
+def heartbeat() -> None:
+    _beats[:] = [time.monotonic()]
+
+
+def probe(path: str, now: float | None = None) -> tuple[bool, str]:
+    """``/readyz``: the worker's loop beat within 10 s (it runs, with its agents and timers).
+    ``/healthz``: no beat stalled for 60 s (before the first beat: starting, alive).
+
+    >>> _beats.clear(); probe("/readyz")[0], probe("/healthz")[0]
+    (False, True)
+    >>> heartbeat(); probe("/readyz")[0], probe("/healthz", time.monotonic() + 61)[0]
+    (True, False)
+    """
+    now = time.monotonic() if now is None else now
+    age = now - _beats[0] if _beats else None
+    if path == "/readyz":
+        ok = age is not None and age <= READY_WITHIN_S
+    else:
+        ok = age is None or age <= LIVE_AFTER_STALL_S
+    return ok, "starting" if age is None else f"last beat {age:.1f}s ago"
+
+
 def serve(port: int, addr: str = "127.0.0.1") -> None:
-    """Serve /metrics on ``addr:port`` from a daemon thread (with prometheus_client's default
-    process metrics, ``process_cpu_seconds_total`` among them, and ``WorkerCPU``)."""
+    """Serve /metrics (prometheus_client's default process metrics, ``process_cpu_seconds_total``
+    among them, and ``WorkerCPU``) and the probes /healthz and /readyz on ``addr:port`` from a
+    daemon thread."""
     with contextlib.suppress(ValueError):  # already registered (a second serve in one process)
         REGISTRY.register(WorkerCPU())
-    start_http_server(port, addr=addr)
+    exposition = make_wsgi_app(REGISTRY)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path in ("/healthz", "/readyz"):
+            ok, text = probe(path)
+            start_response(
+                "200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")]
+            )
+            return [f"{text}\n".encode()]
+        return exposition(environ, start_response)
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        address_family = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM)[0][0]
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """No line per scrape."""
+
+    httpd = make_server(addr, port, app, Server, handler_class=Quiet)
+    threading.Thread(target=httpd.serve_forever, name="metrics-http", daemon=True).start()
