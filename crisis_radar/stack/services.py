@@ -111,7 +111,7 @@ def kafka_nodes(settings: Settings, brokers: int | None = None) -> list[KafkaNod
     [(9092, 9097), (9192, 9197), (9292, 9297)]
     >>> s = Settings(kafka_bootstrap="127.0.0.1:7001,127.0.0.1:7005", kafka_controller_port=7100)
     >>> [(n.broker_port, n.controller_port) for n in kafka_nodes(s, 3)]
-    [(7001, 7100), (7005, 7200), (7101, 7300)]
+    [(7001, 7100), (7005, 7200), (7201, 7300)]
     """
     n = brokers if brokers is not None else settings.kafka_brokers
     listed = [int(a.rsplit(":", 1)[1]) for a in settings.kafka_bootstrap.split(",") if a.strip()]
