@@ -125,7 +125,7 @@ def _topic_layout(s: Settings, stage: str) -> list[dict[str, Any]]:
     admin = _admin(s)
     try:
         [desc] = admin.describe_topics([s.topic(stage)])
-        return sorted(desc["partitions"], key=lambda p: p["partition"])
+        return sorted(desc["partitions"], key=lambda p: p["partition_index"])
     finally:
         admin.close()
 
@@ -135,9 +135,8 @@ def _min_isr(s: Settings, stage: str) -> str:
 
     admin = _admin(s)
     try:
-        [res] = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, s.topic(stage))])
-        entries = {e[0]: e[1] for e in res.resources[0][4]}
-        return str(entries["min.insync.replicas"])
+        res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, s.topic(stage))])
+        return str(res["topic"][s.topic(stage)]["min.insync.replicas"]["value"])
     finally:
         admin.close()
 
@@ -186,12 +185,12 @@ def _run_one_worker(
 
         # Topics as the settings say: three replicas, two in sync for a write.
         layout = _topic_layout(s, stages.POSTS_RAW)
-        assert [len(p["replicas"]) for p in layout] == [3]
+        assert [len(p["replica_nodes"]) for p in layout] == [3]
         assert _min_isr(s, stages.POSTS_RAW) == "2"
         if kill_leader:
             fs.wait_until(lambda: _stored(ch) >= 0.3 * len(want), 120, "30% stored",
                           every=0.1, alive=alive)  # fmt: skip
-            killed = int(_topic_layout(s, stages.POSTS_RAW)[0]["leader"])
+            killed = int(_topic_layout(s, stages.POSTS_RAW)[0]["leader_id"])
             pid = _proc.read_pid(run_dir / f"kafka-{killed}.pid")
             assert pid is not None and _proc.alive(pid)
             os.kill(pid, signal.SIGKILL)
@@ -202,7 +201,7 @@ def _run_one_worker(
         assert ingest.returncode == 0, out.decode()[-2000:]
         fs.wait_until(lambda: _stored(ch) >= len(want), 300, "every post stored", alive=alive)
         if killed is not None:  # a new leader took over posts.raw
-            assert int(_topic_layout(s, stages.POSTS_RAW)[0]["leader"]) != killed
+            assert int(_topic_layout(s, stages.POSTS_RAW)[0]["leader_id"]) != killed
         # The last minutes close on the idle timer: let it, then read stable tables.
         assert runner.wait_caught_up(proc, s.metrics_port, 0, 240, quiet_s=8), log.read_text()[
             -3000:
