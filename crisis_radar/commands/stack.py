@@ -72,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
                 help="a preset: " + ", ".join(f"{k} = {s}x{r}" for k, (s, r) in
                                               sorted(CLUSTER_PRESETS.items())),
             )
+            sp.add_argument(
+                "--kafka-brokers",
+                type=int,
+                default=None,
+                metavar="N",
+                help="run Kafka as N KRaft nodes (broker+controller each; node i on the first "
+                "node's ports + 100 i, own folder .stack/kafka-i); default: "
+                "CRISIS_RADAR_KAFKA_BROKERS or 1. status/down find a cluster by themselves",
+            )
     sub.add_parser("test-tools", help="install what only tests need (Chromium, report fonts)")
     lg = sub.add_parser("logs", help="show the end of a service's log")
     lg.add_argument(
@@ -91,6 +100,19 @@ def _print_status(statuses: list[stack.ServiceStatus]) -> None:
         print(st.line())
 
 
+def _print_cluster_env(settings: Settings) -> None:
+    """What the pipeline's processes need to use the cluster (docs/scaling.md)."""
+    from crisis_radar.stack.services import kafka_bootstrap_of, kafka_nodes
+
+    replicas = min(settings.kafka_brokers, 3)
+    print(
+        "\nKafka cluster: point the pipeline at every node, with replicated topics:\n"
+        f"  export CRISIS_RADAR_KAFKA_BOOTSTRAP={kafka_bootstrap_of(kafka_nodes(settings))}\n"
+        f"  export CRISIS_RADAR_TOPIC_REPLICATION_FACTOR={replicas}\n"
+        f"  export CRISIS_RADAR_TOPIC_MIN_INSYNC_REPLICAS={max(1, replicas - 1)}"
+    )
+
+
 def _follow(path: str) -> None:
     with open(path, "rb") as fh:
         fh.seek(0, 2)
@@ -108,9 +130,16 @@ def main(argv: list[str]) -> int:
     try:
         if args.action == "up":
             t0 = time.monotonic()
-            statuses = stack.up(args.services or None, _cluster_settings(args))
+            settings = _cluster_settings(args) or get_settings()
+            if args.kafka_brokers is not None:
+                if args.kafka_brokers < 1:
+                    raise stack.StackError("--kafka-brokers must be 1 or more")
+                settings = settings.model_copy(update={"kafka_brokers": args.kafka_brokers})
+            statuses = stack.up(args.services or None, settings)
             print(f"stack up in {time.monotonic() - t0:.1f}s", file=sys.stderr)
             _print_status(statuses)
+            if settings.kafka_brokers > 1:
+                _print_cluster_env(settings)
             return 0 if all(s.state in ("running", "external") for s in statuses) else 1
         if args.action == "down":
             stack.down(args.services or None)
@@ -138,7 +167,7 @@ def main(argv: list[str]) -> int:
         # logs
         chosen = stack.status([args.service] if args.service else None)
         for st in chosen:
-            if not args.service:
+            if not args.service or len(chosen) > 1:  # a cluster's nodes: say which is which
                 print(f"==> {st.name}: {st.log} <==")
             print(_proc.tail(st.log, args.lines if args.service else 20))
         if args.follow and args.service:
