@@ -91,7 +91,9 @@ def services(
     known = {g for g, _ in found} | {svc.name for _, svc in found}
     unknown = sorted(set(names or ()) - known)
     if unknown:
-        raise StackError(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise StackError(
+            f"unknown service(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     return [svc for g, svc in found if not names or g in names or svc.name in names]
 
 
