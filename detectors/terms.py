@@ -42,6 +42,7 @@ from itertools import pairwise
 
 from detectors.marks import MARKS
 from detectors.text import (
+    _MARK,
     _NON_WORD,
     _RT_PREFIX,
     _TRAILING_TAGS,
@@ -142,6 +143,7 @@ _URL_OR_MENTION_FAST = re.compile(
 # _NON_WORD deletes characters one class at a time: for ASCII text one bytes.translate (a C
 # table loop, ~10x the regex) deletes the same ones
 _ASCII_NON_WORD = bytes(c for c in range(128) if _NON_WORD.match(chr(c)))
+_PLAIN_NON_WORD = re.compile(r"[^\w\s]+|_+")  # _NON_WORD on text without combining marks
 # A trailing tag block holds only word, space and '#' characters: in ASCII text it starts after
 # the last other character, so the (slow, tried at every position) regex runs on that tail only.
 _ASCII_TAG_CHARS = "".join(c for c in map(chr, range(128)) if re.match(r"[\w\s#]", c))
@@ -164,6 +166,8 @@ def _words(text: str) -> list[str]:
             t = body
     if is_ascii:
         return t.encode().translate(None, _ASCII_NON_WORD).decode().split()
+    if _MARK.search(t) is None:  # no combining mark: the plain pattern deletes the same, ~2x faster
+        return _PLAIN_NON_WORD.sub("", t).split()
     return _NON_WORD.sub("", t).split()
 
 
