@@ -278,7 +278,7 @@ class BrandMatcher:
                 start = end - length + 1
                 if t[start] != "@" or (end + 1 < n and (_is_word(t[end + 1]) or t[end + 1] == "-")):
                     continue
-                out.update(bi for bi, kind in entries if kind == _HANDLE)
+                out.update(e[0] for e in entries if e[1] == _HANDLE)  # (brand, kind, language)
         for at in _MENTION.findall(t):
             out.update(self._official_names.get(at) or ())
         return {self._ids[bi] for bi in out}
