@@ -302,7 +302,7 @@ BRAND_REPLIES = TableRows(
             "post.author.verified", "post.lang", "post.repost_of", "post.quote_of",
             "post.hashtags", "post.mentions", "post.engagement", "post.source",
             "sentiment_label", "sentiment_score", "cluster_id", "is_duplicate", "cluster_size",
-            "cluster_authors", "campaign", "terms", "brand_reply", "addressed",
+            "cluster_authors", "campaign", "terms", "brand_reply", "addressed", "lang",
         }
     ),
 )

@@ -172,7 +172,18 @@ def seed_statements() -> list[str]:
         {"version": m.version, "name": m.name, "checksum": m.checksum, "applied_at": T0}
         for m in migrations
     ]))  # fmt: skip
-    posts = list(_posts(random.Random(7)))
+    return stmts + seed_data_statements()
+
+
+def sample_posts() -> list[dict[str, Any]]:
+    """The sample posts (one dict a row, ``posts`` column names)."""
+    return list(_posts(random.Random(7)))
+
+
+def seed_data_statements() -> list[str]:
+    """Only the sample data's INSERTs (for a schema made otherwise, e.g. on a cluster)."""
+    stmts: list[str] = []
+    posts = sample_posts()
     for start in range(0, len(posts), 1000):
         stmts.append(insert_sql("posts", posts[start : start + 1000]))
     # a redelivered batch: FINAL and uniq-based rollups must not double count it

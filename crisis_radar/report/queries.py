@@ -127,15 +127,16 @@ def top_posts(
 
 def texts(
     client: Any, brand: str, start: datetime, end: datetime, limit: int = 20_000
-) -> list[str]:
-    """Texts of original (non-duplicate) posts, a bounded sample for term counting."""
+) -> list[tuple[str, str]]:
+    """(text, language) of original (non-duplicate) posts, a bounded sample for term counting;
+    language '' for rows stored before languages were identified."""
     rows = client.execute(
-        "SELECT text FROM posts FINAL WHERE "
+        "SELECT text, lang FROM posts FINAL WHERE "
         + _WINDOW.format(col="created_at")
         + " AND is_duplicate = 0 LIMIT %(n)s",
         _window(brand, start, end) | {"n": limit},
     )
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
 @dataclass(frozen=True)

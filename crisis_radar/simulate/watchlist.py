@@ -29,10 +29,11 @@ def load_brands(path: str | Path) -> list[SimBrand]:
         SimBrand(
             id=b.id,
             name=b.name or b.id,
-            keywords=tuple(b.keywords or ()),
+            # the keywords of every language (per-language ones only when there are none)
+            keywords=b.terms_of_every_language("keywords") or b.all_keywords,
             hashtags=tuple(b.hashtags or ()),
             handles=tuple(b.handles or ()),
-            exclude=tuple(b.exclude or ()),
+            exclude=b.terms_of_every_language("exclude"),
             group=b.group or b.id,
             team=b.team or "",
             official=tuple((b.official or {}).get("simulated", ())),
