@@ -215,6 +215,10 @@ def test_cli_lang() -> None:
     ]  # fmt: skip
     # --lang en forces the English model
     assert _cli(["--lang", "en"], ["I love this so much"])[0][0] == "positive"
+    # default: each line's language is identified; Russian has no model
+    assert [o[0] for o in _cli([], ["Это ужасно, худший сервис", "I love this so much"])] == [
+        "unknown", "positive",
+    ]  # fmt: skip
     bad = subprocess.run(
         [sys.executable, "-m", "crisis_radar.cli", "sentiment", "--lang", "1x"],
         input="x\n",
@@ -225,3 +229,32 @@ def test_cli_lang() -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert bad.returncode == 2 and "--lang" in bad.stderr
+
+
+def test_enricher_scores_each_post_in_its_language(tmp_path: Path) -> None:
+    """The pipeline core: the language the enricher decided picks the model; a language without
+    one is stored as unknown (never scored as English)."""
+    from datetime import UTC, datetime
+
+    from schemas.models import Author, Post
+    from streams.processing import Enricher
+
+    t0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    path = tmp_path / "wl.yaml"
+    path.write_text("brands:\n  - id: acme\n    keywords: [acme]\n")
+    texts = [
+        ("Que dia lindo, obrigado Acme! Amei 😍", "pt"),
+        ("Acme berbat bir hizmet, hiç memnun değilim", "tr"),  # Turkish: no model
+        ("acme is awful, I hate it", None),  # identified
+        ("@acme 😡😡😡", None),  # und, no words: the emoji are scored
+    ]
+    posts = [
+        Post(platform="mastodon", post_id=str(i), author=Author(id=f"u{i}"), text=t, lang=lang,
+             created_at=t0)
+        for i, (t, lang) in enumerate(texts)
+    ]  # fmt: skip
+    out = {s.post.post_id: s for s in Enricher(path, dedup_horizon_s=3600).process(posts, t0)}
+    assert [(out[k].lang, out[k].sentiment_label) for k in "0123"] == [
+        ("pt", "positive"), ("tr", "unknown"), ("en", "negative"), ("und", "negative"),
+    ]  # fmt: skip
+    assert out["1"].sentiment_score == 0.0
