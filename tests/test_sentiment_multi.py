@@ -258,3 +258,13 @@ def test_enricher_scores_each_post_in_its_language(tmp_path: Path) -> None:
         ("pt", "positive"), ("tr", "unknown"), ("en", "negative"), ("und", "negative"),
     ]  # fmt: skip
     assert out["1"].sentiment_score == 0.0
+
+
+def test_token_table_reset_keeps_predictions(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [t for rows in SMOKE.values() for _, t in rows] * 3
+    want = [m.predict_one(t) for m in [sm.load_lang_models(sm.MODEL_PATH.read_bytes())[0]["pt"]]
+            for t in texts]  # fmt: skip
+    monkeypatch.setattr(sm, "_CACHE_MAX", 40)  # resets every few posts, no prefill
+    small = sm.load_lang_models(sm.MODEL_PATH.read_bytes())[0]["pt"]
+    got = [small.predict_one(t) for t in texts]
+    assert got == want and len(small._tok) <= 40 and len(small._raw) <= 40
