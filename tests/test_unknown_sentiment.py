@@ -91,3 +91,15 @@ def test_burst_of_unknown_language_posts_is_no_neutral_drop() -> None:
     sev = run(mixed, [_with_unknown(m, 3 * int(rate(j) * 1)) for j, m in
                       enumerate(turn, start + 180)])  # fmt: skip
     assert max(sev) >= Severity.WARNING
+
+
+def test_report_timeline_minutes_use_posts_with_evidence() -> None:
+    from crisis_radar.report.timeline import Minute, pooled_baseline
+
+    m = Minute(A0, posts=50, negative=4, sentiment_sum=-2.0, unknown=40)
+    assert (m.negative_share, m.mean_sentiment) == (0.4, -0.2)
+    assert Minute(A0, 30, 0, 0.0, 30).negative_share == 0.0
+    plain = [Minute(A0 + timedelta(minutes=i), 10, 2, -1.0) for i in range(30)]
+    flooded = [Minute(x.minute, 40, 2, -1.0, 30) for x in plain]
+    a, b = pooled_baseline(plain), pooled_baseline(flooded)
+    assert (a.posts, a.share, a.mean) == (b.posts, b.share, b.mean) == (300, 0.2, -0.1)

@@ -54,9 +54,12 @@ class BrandStats:
     def mean_per_minute(self) -> float:
         return self.posts / self.minutes if self.minutes else 0.0
 
+    unknown: int = 0  # posts in a language without a sentiment model: no evidence
+
     @property
     def negative_share(self) -> float:
-        return self.negative / self.posts if self.posts else 0.0
+        n = self.posts - self.unknown
+        return self.negative / n if n > 0 else 0.0
 
 
 class Rejections:
@@ -147,7 +150,7 @@ class Backtest:
         self.batch = batch
         self.result = Result()
         # (brand, minute) -> (posts, negative) of its last version, within AMEND_HORIZON
-        self._last: dict[tuple[str, datetime], tuple[int, int]] = {}
+        self._last: dict[tuple[str, datetime], tuple[int, int, int]] = {}
         self._newest: datetime | None = None
         self._pruned: datetime | None = None
 
@@ -207,13 +210,14 @@ class Backtest:
             # amendment counts only the late posts: exact deltas either way).
             if m.version <= 1:
                 b.minutes += 1
-            d_posts, d_neg = m.posts, m.negative
+            d_posts, d_neg, d_unk = m.posts, m.negative, m.unknown
         else:
-            d_posts, d_neg = m.posts - prev[0], m.negative - prev[1]
+            d_posts, d_neg, d_unk = m.posts - prev[0], m.negative - prev[1], m.unknown - prev[2]
         b.posts += d_posts
         b.negative += d_neg
+        b.unknown += d_unk
         if m.posts:
-            self._last[key] = (m.posts, m.negative)
+            self._last[key] = (m.posts, m.negative, m.unknown)
         if m.posts > b.peak:
             b.peak, b.peak_minute = m.posts, m.minute
         if self._newest is None or m.minute > self._newest:

@@ -65,7 +65,8 @@ class OutputSource:
                     last[(row["brand"], t.isoformat())] = row  # later versions replace
         out: dict[str, list[Minute]] = {b: [] for b in brands}
         for (brand, _), r in sorted(last.items()):
-            out[brand].append(Minute(r["minute"], r["posts"], r["negative"], r["sentiment_sum"]))
+            out[brand].append(Minute(r["minute"], r["posts"], r["negative"], r["sentiment_sum"],
+                                     r.get("unknown", 0)))  # fmt: skip
         return out
 
     def alerts(self, brand: str, start: datetime, end: datetime) -> list[dict[str, Any]]:

@@ -89,13 +89,13 @@ def minutes(
     if not brands:
         return out
     rows = client.execute(
-        "SELECT brand, minute, posts, negative, sentiment_sum FROM brand_minutes FINAL "
+        "SELECT brand, minute, posts, negative, sentiment_sum, unknown FROM brand_minutes FINAL "
         "WHERE brand IN %(brands)s AND minute >= toDateTime(%(start)s, 'UTC') "
         "AND minute < toDateTime(%(end)s, 'UTC') ORDER BY brand, minute",
         {"brands": tuple(brands), "start": _ts(start), "end": _ts(end)},
     )
-    for brand, minute, posts, neg, sent in rows:
-        out[brand].append(Minute(utc(minute), int(posts), int(neg), float(sent)))
+    for brand, minute, posts, neg, sent, unknown in rows:
+        out[brand].append(Minute(utc(minute), int(posts), int(neg), float(sent), int(unknown)))
     return out
 
 

@@ -57,14 +57,17 @@ class Minute:
     posts: int
     negative: int
     sentiment_sum: float
+    unknown: int = 0  # posts in a language without a sentiment model: no evidence
 
     @property
     def negative_share(self) -> float:
-        return self.negative / self.posts if self.posts else 0.0
+        n = self.posts - self.unknown
+        return self.negative / n if n > 0 else 0.0
 
     @property
     def mean_sentiment(self) -> float:
-        return self.sentiment_sum / self.posts if self.posts else 0.0
+        n = self.posts - self.unknown
+        return self.sentiment_sum / n if n > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -110,13 +113,14 @@ class Baseline:
 
 
 def pooled_baseline(minutes: Sequence[Minute]) -> Baseline:
-    posts = sum(m.posts for m in minutes)
+    # over posts with sentiment evidence (a language without a model is not neutral)
+    posts = sum(m.posts - m.unknown for m in minutes)
     if not posts:
         return Baseline()
     mean = sum(m.sentiment_sum for m in minutes) / posts
     # E[n_i (mean_i - mu)^2] = per-post variance: estimate it from the minute means.
-    live = [m for m in minutes if m.posts]
-    var = sum(m.posts * (m.mean_sentiment - mean) ** 2 for m in live) / len(live)
+    live = [m for m in minutes if m.posts > m.unknown]
+    var = sum((m.posts - m.unknown) * (m.mean_sentiment - mean) ** 2 for m in live) / len(live)
     return Baseline(posts, sum(m.negative for m in minutes) / posts, mean, math.sqrt(var))
 
 
@@ -187,8 +191,10 @@ def compute_timeline(
     tl = Timeline(
         baseline_end=baseline_end,
         volume=band([m.posts for m in base], k, min_width=2.0),
-        negative_share=band([m.negative_share for m in base if m.posts], k, min_width=0.05),
-        sentiment=band([m.mean_sentiment for m in base if m.posts], k, min_width=0.05),
+        negative_share=band(
+            [m.negative_share for m in base if m.posts > m.unknown], k, min_width=0.05
+        ),
+        sentiment=band([m.mean_sentiment for m in base if m.posts > m.unknown], k, min_width=0.05),
         baseline=pooled_baseline(base),
         detection=warn.minute if warn else None,
         page=min(page_time(a) for a in crisis) if crisis else None,
@@ -215,7 +221,7 @@ def compute_timeline(
     for j in range(len(rest) - recover_minutes + 1):
         win = rest[j : j + recover_minutes]
         if tl.baseline.contains(
-            sum(m.posts for m in win),
+            sum(m.posts - m.unknown for m in win),  # posts with sentiment evidence
             sum(m.negative for m in win),
             sum(m.sentiment_sum for m in win),
             z=k,
