@@ -417,6 +417,51 @@ def test_cli_writes_posts_and_truth(tmp_path: Path) -> None:
     assert doc["events"][0]["start"] == "2026-11-23T03:00:00Z"
 
 
+def test_cli_brand_replies_and_a_brand_silent_during_its_crisis(tmp_path: Path) -> None:
+    """--replies adds the official accounts' answers (a reply_to each, labelled brand_reply);
+    --silent-during-crisis stops the crisis brand's answers inside its event, the others keep
+    answering; the truth file lists every complaint with its first reply, as the posts show."""
+    out, truth, labels = tmp_path / "p.jsonl", tmp_path / "t.json", tmp_path / "l.jsonl"
+    base = ["--days", "0.3", "--brands", "telvana,orbitel", "--seed", "5", "--quiet",
+            "--start", "2026-11-23T00:00Z", "--events", "product_defect:telvana@03:00"]
+    assert cmd.main([*base, "--silent-during-crisis", "15", "--out", str(out),
+                     "--truth", str(truth), "--labels", str(labels)]) == 0  # fmt: skip
+    posts = [json.loads(x) for x in out.read_text().splitlines()]
+    doc = json.loads(truth.read_text())
+    [event] = doc["events"]
+    pol = doc["replies"]["policies"]
+    assert pol["telvana"]["silent"] == [["2026-11-23T03:15:00Z", event["end"]]]
+    assert pol["orbitel"]["silent"] == []
+    officials = {"telvana_care": "telvana", "orbitel_care": "orbitel"}
+    replies = [p for p in posts if p["author"]["handle"] in officials]
+    assert replies and all(p["reply_to"] for p in replies)
+    tel = [p["created_at"] for p in replies if p["author"]["handle"] == "telvana_care"]
+    assert tel and not any("2026-11-23T03:15" <= t < event["end"] for t in tel)
+    assert any(t < "2026-11-23T03:15" for t in tel) and any(t >= event["end"] for t in tel)
+    orb = [p["created_at"] for p in replies if p["author"]["handle"] == "orbitel_care"]
+    assert any("2026-11-23T03:15" <= t < event["end"] for t in orb)
+    # ground truth: each answered complaint's first reply is in the stream, and only those
+    first = {p["reply_to"]: p["created_at"] for p in reversed(replies)}
+    complaints = doc["replies"]["complaints"]
+    assert len(complaints) > 50
+    assert {c["post_id"]: c["first_reply_at"] for c in complaints if c["first_reply_at"]} == first
+    silenced = [c for c in complaints if c["brand"] == "telvana"
+                and "2026-11-23T03:15" <= c["created_at"] < event["end"]]  # fmt: skip
+    # only the long tail of delays reaches past the event's end
+    assert len(silenced) > 20
+    assert sum(c["first_reply_at"] is not None for c in silenced) < 0.2 * len(silenced)
+    orb_c = [c for c in complaints if c["brand"] == "orbitel"]
+    assert sum(c["first_reply_at"] is not None for c in orb_c) > 0.5 * len(orb_c)
+    roles = Counter(json.loads(x)["role"] for x in labels.read_text().splitlines())
+    assert roles["brand_reply"] == len(replies) and sum(roles.values()) == len(posts)
+    # the crowd is the same with or without the replies
+    assert cmd.main([*base, "--out", str(tmp_path / "crowd.jsonl")]) == 0
+    crowd = (tmp_path / "crowd.jsonl").read_text().splitlines()
+    assert crowd == [post_json(p) for p in posts if p["author"]["handle"] not in officials]
+    assert cmd.main([*base, "--brands", "nexa", "--events", "", "--replies",
+                     "--out", str(tmp_path / "n.jsonl")]) == 2  # fmt: skip
+
+
 def test_cli_demo_preset_size(tmp_path: Path) -> None:
     out, truth = tmp_path / "demo.jsonl.gz", tmp_path / "t.json"
     assert cmd.main(["--preset", "demo", "--quiet", "--out", str(out), "--truth", str(truth)]) == 0
