@@ -296,6 +296,8 @@ class _Enrich(_Stage):
     async def restore(self, part: int) -> int:
         payload = await self.w.store.load_payload(ENRICH_STATE, part)
         offset: int = await self.runner.call("restore", part, payload)
+        if self.w.feedback.posts:  # a new child: the corrections read so far (by id: once)
+            await self.runner.call("feedback", self.w.feedback.posts)
         self.owned[part] = _Owned(self.runner.generation)
         self.clock.start(part, time.monotonic())
         return offset
@@ -651,6 +653,76 @@ class _Crisis(_Stage):
         await self.w.delivered()  # the changelog, before Faust commits this batch's offsets
 
 
+# ---------------------------------------------------------------- feedback
+class _Feedback:
+    """crisis.feedback -> the crisis and enrich stages (docs/feedback.md). Every worker reads
+    the whole topic from its start with its own consumer (no group, no commits): feedback is
+    few records, each stage learns it idempotently by id, and states saved with what they
+    learned skip it on the next read. Alert labels and announced events go to the crisis
+    stage (a brand's scorer held here learns at once and is saved to the changelog; others
+    when loaded), sentiment corrections to every enrich partition (held or restored later)."""
+
+    def __init__(self, w: Worker) -> None:
+        self.w = w
+        self.posts: list[bytes] = []  # every sentiment correction read (a new child relearns)
+
+    async def run(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        logs.STAGE.set("feedback")
+        w = self.w
+        topic = w.settings.topic(stages.CRISIS_FEEDBACK)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=w.settings.kafka_bootstrap, group_id=None,
+            enable_auto_commit=False, auto_offset_reset="earliest", **w.kafka_opts,
+        )  # fmt: skip
+        await consumer.start()
+        try:
+            parts = None
+            while not parts:  # ensure_topics made it; metadata may lag a moment
+                parts = await consumer.partitions_for(topic)
+                if not parts:
+                    await asyncio.sleep(1.0)
+            consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
+            await consumer.seek_to_beginning()
+            while True:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=500)
+                raws = [m.value for msgs in batch.values() for m in msgs if m.value]
+                if raws:
+                    await self.apply(raws)
+        finally:
+            await consumer.stop()
+
+    async def apply(self, raws: list[bytes]) -> None:
+        from pydantic import ValidationError
+
+        from schemas.feedback import PostFeedback, parse_feedback
+
+        parsed = []
+        for raw in raws:
+            try:
+                parsed.append((raw, parse_feedback(raw)))
+            except ValidationError as exc:  # not ours to fix here: the CLI validates
+                log.warning("feedback: skipped a malformed record: %s", str(exc).splitlines()[0])
+        posts = [raw for raw, fb in parsed if isinstance(fb, PostFeedback)]
+        if posts:
+            self.posts += posts
+            counts = await self.w.runner.call("feedback", posts)
+            log.info("feedback: %d sentiment correction(s): %s", len(posts), counts or "known")
+        crisis = self.w.crisis
+        async with crisis.lock:
+            changed: set[bytes] = set()
+            for _, fb in parsed:
+                done = crisis.core.feedback(fb)
+                if done is not None:
+                    changed.add(done[0])
+                    log.info("feedback: %s: %s", done[0].decode(), done[1])
+                elif not isinstance(fb, PostFeedback):
+                    log.info("feedback: %s: noted (%s)", fb.brand, fb.type)
+            if changed:
+                await crisis.save((changed, set()))
+
+
 # ---------------------------------------------------------------- the worker
 class Worker:
     """One worker's Faust app, topics, sinks, snapshot store and stages; ``build_worker``."""
@@ -670,6 +742,7 @@ class Worker:
         self.enrich = _Enrich(self)
         self.aggregate = _Aggregate(self)
         self.crisis = _Crisis(self, load_brand_words(settings.watchlist_path))
+        self.feedback = _Feedback(self)
         self._register()
 
     @property
@@ -682,6 +755,7 @@ class Worker:
         app.agent(topics[stages.POSTS_RAW], name=stages.POSTS_SCORED)(self.enrich.run)
         app.agent(topics[stages.POSTS_SCORED], name=stages.BRAND_MINUTES)(self.aggregate.run)
         app.agent(topics[stages.BRAND_MINUTES], name=stages.CRISIS_ALERTS)(self.crisis.run)
+        app.task(self.feedback.run)
         app.timer(interval=1.0)(self.enrich.mark_idle_partitions)
         app.timer(interval=1.0)(self.enrich.watch_process)
         app.timer(interval=2.0)(self.aggregate.advance_idle_partitions)

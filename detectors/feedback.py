@@ -1,0 +1,260 @@
+"""Feedback that teaches, within bounds (issue 18): what analysts' labels change in detection.
+
+Three kinds of feedback (``schemas.feedback``), each applied idempotently (by its id), so a
+worker may read the feedback topic again from the start after a restart:
+
+* **Alert labels** move a brand's *sensitivity*: every ``false_alarm`` raises the score the
+  brand needs to enter warning and crisis (the levels that page) by ``STEP``, capped at
+  ``MAX_RAISE`` (a warning then needs 0.75 instead of 0.5; a crisis 0.95 instead of 0.7: a
+  real crisis, which scores ~1, still pages). ``real`` never makes the brand less sensitive: it
+  *lowers* the raise, if needed, so that the confirmed alert would still have paged at its
+  level. ``expected`` is stored and shown, and changes nothing (the team should announce the
+  event next time: ``crisis-radar expect``). "watch" is never raised: the desk still sees it.
+* **Expected events** (a launch, a TV spot...): during one, a brand's minutes page only on a
+  negative turn (the negativity side alone at its warning level); volume up with the usual or a
+  positive mix stays at "watch" at most, and the volume baselines do not learn the event.
+* **Sentiment corrections** teach ``SentimentCorrections``, an online text model (River: bag of
+  words + multinomial naive Bayes) with bounded influence: each author's corrections count at
+  most ``per_author_day`` per UTC day, and the model overrides the base sentiment model only
+  where ``min_authors`` distinct authors corrected close paraphrases of the text (word-set
+  Jaccard >= ``min_similarity``) to the label it predicts. One analyst, however many
+  corrections, never changes a prediction; 200 corrections from a flood of fresh accounts count
+  at most ``per_author_day`` each and only for texts close to the ones they corrected.
+
+>>> from datetime import datetime, UTC
+>>> t = datetime(2026, 11, 23, 10, tzinfo=UTC)
+>>> fb = BrandFeedback()
+>>> for i in range(4):
+...     _ = fb.label(f"f{i}", "a1", "false_alarm", 0.8, 2, "ann", t, "")
+>>> round(fb.raise_, 2), round(fb.enter(2), 2), round(fb.enter(1), 2)
+(0.25, 0.75, 0.3)
+>>> fb.label("f9", "a2", "real", 0.6, 2, "bob", t, "")   # confirmed at 0.6: back to 0.1
+'real: raise 0.25 -> 0.10 (a confirmed warning at score 0.60 must still page)'
+>>> fb.label("f9", "a2", "real", 0.6, 2, "bob", t, "") is None   # the same record again
+True
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# The crisis scorer's entry levels (detectors.crisis.ENTER), by severity value.
+BASE_ENTER = {1: 0.3, 2: 0.5, 3: 0.7}
+STEP = 0.1  # what one false alarm adds to the paging levels
+MAX_RAISE = 0.25  # the cap: warning 0.75, crisis 0.95
+PAGING = (2, 3)  # warning and crisis page; watch is never raised
+KEEP_LABELS = 50  # per brand, newest kept (explain shows them; the raise is a running value)
+KEEP_EVENTS = 200  # announced events per brand, newest kept
+
+
+@dataclass
+class Change:
+    """One label and what it did to the brand's sensitivity (shown by ``explain``)."""
+
+    feedback_id: str
+    alert_id: str
+    label: str
+    by: str
+    at: datetime
+    note: str
+    before: float  # the raise before and after this label
+    after: float
+
+
+@dataclass
+class Planned:
+    event_id: str
+    start: datetime
+    end: datetime
+    kind: str
+    description: str
+
+
+@dataclass
+class BrandFeedback:
+    """One brand's learned sensitivity and announced events (pickled with its scorer)."""
+
+    raise_: float = 0.0
+    changes: list[Change] = field(default_factory=list)
+    events: list[Planned] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)  # feedback/event ids applied
+
+    def enter(self, severity: int) -> float:
+        """The score needed to enter ``severity`` (1 watch, 2 warning, 3 crisis)."""
+        base = BASE_ENTER[severity]
+        return min(0.95, base + self.raise_) if severity in PAGING else base
+
+    def label(self, feedback_id: str, alert_id: str, label: str, score: float, severity: int,
+              by: str, at: datetime, note: str) -> str | None:
+        """Apply one alert label; what it changed (None: applied already)."""
+        if feedback_id in self.seen:
+            return None
+        self.seen.add(feedback_id)
+        before = self.raise_
+        why = ""
+        if label == "false_alarm":
+            self.raise_ = min(MAX_RAISE, self.raise_ + STEP)
+            why = "false alarm" + (" (at the cap)" if before >= MAX_RAISE else "")
+        elif label == "real" and severity in PAGING:
+            # the confirmed alert's score must still reach its level: never less sensitive
+            room = max(0.0, score - BASE_ENTER[severity])
+            self.raise_ = min(self.raise_, room)
+            name = {2: "warning", 3: "crisis"}[severity]
+            why = f"a confirmed {name} at score {score:.2f} must still page"
+        else:
+            why = f"{label}: no change"
+        self.changes.append(Change(feedback_id, alert_id, label, by, at, note, before, self.raise_))
+        del self.changes[:-KEEP_LABELS]
+        if why.endswith("no change"):
+            return why
+        return f"{label}: raise {before:.2f} -> {self.raise_:.2f} ({why})"
+
+    def expect(self, event_id: str, start: datetime, end: datetime, kind: str,
+               description: str) -> bool:
+        """Announce a planned event; False if known already."""
+        if event_id in self.seen:
+            return False
+        self.seen.add(event_id)
+        self.events.append(Planned(event_id, start, end, kind, description))
+        self.events.sort(key=lambda e: e.start)
+        del self.events[:-KEEP_EVENTS]
+        return True
+
+    def event_at(self, minute: datetime) -> Planned | None:
+        for e in self.events:
+            if e.start <= minute < e.end:
+                return e
+        return None
+
+
+def apply_labels(labels: list[dict[str, Any]]) -> BrandFeedback:
+    """A brand's sensitivity from its stored labels in time order (what ``explain`` shows: the
+    same running value the worker keeps)."""
+    fb = BrandFeedback()
+    for r in labels:
+        fb.label(r["feedback_id"], r["alert_id"], r["label"], float(r["score"]),
+                 int(r["severity"]), r["by"], r["at"], r.get("note", ""))
+    return fb
+
+
+# ---------------------------------------------------------------- sentiment corrections
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9'_-]+")
+# too common to say two texts are paraphrases (and they would make every memory a candidate)
+_STOP = frozenset("""the and for you your are was were this that with have has had not but all
+just our out they them their what when why how who its it's can from get got been will would
+about any there here then than more most very too now one today via is it in on of to at my me
+so be do an as or if by no""".split())
+_SCORE = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
+
+
+def words(text: str) -> frozenset[str]:
+    """The text's word set (lowercase, 2+ characters; handles and links dropped)."""
+    text = re.sub(r"https?://\S+|[@#]\w+", " ", text.lower())
+    return frozenset(_TOKEN.findall(text)) - _STOP
+
+
+@dataclass
+class _Memory:
+    words: frozenset[str]
+    label: str
+    author: str
+
+
+class SentimentCorrections:
+    """Online sentiment corrections with bounded influence (see the module docstring).
+
+    ``learn`` returns "learned", "capped" (the author's daily quota is spent: stored, not
+    learned) or "seen" (applied already). ``correct`` returns the corrected (label, score) of a
+    text or None (keep the base model's).
+    """
+
+    def __init__(self, per_author_day: int = 5, min_authors: int = 3,
+                 min_similarity: float = 0.5, min_proba: float = 0.6,
+                 memory: int = 5_000) -> None:
+        from river import compose, feature_extraction, naive_bayes
+
+        self.per_author_day = per_author_day
+        self.min_authors = min_authors
+        self.min_similarity = min_similarity
+        self.min_proba = min_proba
+        self.model = compose.Pipeline(
+            feature_extraction.BagOfWords(lowercase=True, ngram_range=(1, 2)),
+            naive_bayes.MultinomialNB(alpha=0.5),
+        )
+        self.max_memory = memory
+        self.memory: dict[int, _Memory] = {}  # newest ``memory`` corrections learned, by number
+        self.index: dict[str, set[int]] = {}  # word -> memories with it (paraphrase lookup)
+        self.next_id = 0
+        self.quota: Counter[tuple[str, str]] = Counter()  # (author, day) -> corrections counted
+        self.seen: set[str] = set()
+        self.learned = self.capped = 0
+
+    def learn(self, feedback_id: str, text: str, label: str, author: str, at: datetime) -> str:
+        if feedback_id in self.seen:
+            return "seen"
+        self.seen.add(feedback_id)
+        day = at.date().isoformat()
+        if self.quota[(author, day)] >= self.per_author_day:
+            self.capped += 1
+            return "capped"
+        self.quota[(author, day)] += 1
+        if len(self.quota) > 10_000:  # forget the oldest days' counts
+            for key in sorted(self.quota, key=lambda k: k[1])[: len(self.quota) // 2]:
+                del self.quota[key]
+        self.model.learn_one(text, label)
+        self._remember(_Memory(words(text), label, author))
+        self.learned += 1
+        return "learned"
+
+    def _remember(self, m: _Memory) -> None:
+        i, self.next_id = self.next_id, self.next_id + 1
+        self.memory[i] = m
+        for w in m.words:
+            self.index.setdefault(w, set()).add(i)
+        if len(self.memory) > self.max_memory:
+            old = min(self.memory)
+            for w in self.memory.pop(old).words:
+                ids = self.index[w]
+                ids.discard(old)
+                if not ids:
+                    del self.index[w]
+
+    def support(self, text: str) -> dict[str, set[str]]:
+        """label -> distinct authors who corrected a close paraphrase of ``text`` to it."""
+        w = words(text)
+        out: dict[str, set[str]] = {}
+        shared: Counter[int] = Counter()
+        for word in w:
+            shared.update(self.index.get(word, ()))
+        for i, inter in shared.items():
+            m = self.memory[i]
+            if inter / (len(w) + len(m.words) - inter) >= self.min_similarity:
+                out.setdefault(m.label, set()).add(m.author)
+        return out
+
+    def correct(self, text: str, base_label: str) -> tuple[str, float] | None:
+        if not self.memory:
+            return None  # no correction yet: the hot path pays one check
+        support = self.support(text)
+        if not support or max(len(a) for a in support.values()) < self.min_authors:
+            return None
+        proba = self.model.predict_proba_one(text)
+        if not proba:
+            return None
+        label = max(proba, key=lambda k: proba[k])
+        if (label == base_label or proba[label] < self.min_proba
+                or len(support.get(label, ())) < self.min_authors):
+            return None
+        # agreement among the close paraphrases: the label's authors outnumber the others'
+        others = set().union(*(a for k, a in support.items() if k != label))
+        if len(support[label]) <= len(others):
+            return None
+        return label, _SCORE.get(label, 0.0) * float(proba[label])
+
+    def summary(self) -> str:
+        return (f"{self.learned} corrections learned, {self.capped} over an author's daily "
+                f"quota of {self.per_author_day}; overrides need {self.min_authors} authors")
