@@ -238,6 +238,11 @@ class CrisisScorer:
         enter = ENTER if fb is None else {s: fb.enter(int(s)) for s in ENTER}
         candidate = _level(score, enter)
         planned = None if fb is None else fb.event_at(t)
+        if fb is not None and fb.tolerance > 0.0:  # what its false alarms were: watch at most
+            smooth = (fb.observe(minute.negative, posts) if minute.version == 1
+                      else fb.ew_neg / max(fb.ew_posts, 1e-9))  # fmt: skip
+            if fb.tolerated(smooth):
+                candidate = min(candidate, Severity.WATCH)
         if planned is not None and ev_negativity < warn:
             # an announced event: volume up with the usual or a positive mix does not page; a
             # negative turn (the negativity side alone at its warning level) still does
@@ -275,8 +280,9 @@ class CrisisScorer:
         ]
         prev = st.severity
         event = "" if planned is None else planned.description
-        if fb is not None and fb.raise_ > 0:
+        if fb is not None and (fb.raise_ > 0 or fb.tolerance > 0):
             evidence["sensitivity_raise"] = fb.raise_
+            evidence["tolerated_negative_share"] = fb.tolerance
         if minute.version > 1:  # an amendment: report, but neither learn nor move state twice
             return Assessment(minute.brand, t, score, prev, prev, False, signals,
                               _summary(minute.brand, prev, signals), evidence, event)

@@ -3,13 +3,16 @@
 Three kinds of feedback (``schemas.feedback``), each applied idempotently (by its id), so a
 worker may read the feedback topic again from the start after a restart:
 
-* **Alert labels** move a brand's *sensitivity*: every ``false_alarm`` raises the score the
-  brand needs to enter warning and crisis (the levels that page) by ``STEP``, capped at
-  ``MAX_RAISE`` (a warning then needs 0.75 instead of 0.5; a crisis 0.95 instead of 0.7: a
-  real crisis, which scores ~1, still pages). ``real`` never makes the brand less sensitive: it
-  *lowers* the raise, if needed, so that the confirmed alert would still have paged at its
-  level. ``expected`` is stored and shown, and changes nothing (the team should announce the
-  event next time: ``crisis-radar expect``). "watch" is never raised: the desk still sees it.
+* **Alert labels** move a brand's *sensitivity bounds*. Every ``false_alarm`` raises the score
+  the brand needs to enter warning and crisis (the levels that page) by ``STEP``, capped at
+  ``MAX_RAISE`` (warning 0.65 instead of 0.5, crisis 0.85 instead of 0.7: a real crisis, which
+  scores ~1, still pages), and teaches the negative share the brand's surges may carry without
+  paging: up to the false alarm's own share + ``TOL_MARGIN``, ``TOL_STEP`` per label, capped at
+  ``MAX_TOLERANCE`` (55 %; crises run at 65-90 % negative). While the smoothed negative share
+  stays under it, the brand stays at "watch" at most. ``real`` never makes the brand less
+  sensitive: it *lowers* both, if needed, so that the confirmed alert would still have paged.
+  ``expected`` is stored and shown, and changes nothing (announce the event next time:
+  ``crisis-radar expect``). "watch" is never raised: the desk still sees the pattern.
 * **Expected events** (a launch, a TV spot...): during one, a brand's minutes page only on a
   negative turn (the negativity side alone at its warning level); volume up with the usual or a
   positive mix stays at "watch" at most, and the volume baselines do not learn the event.
@@ -31,9 +34,9 @@ worker may read the feedback topic again from the start after a restart:
 >>> for i in range(4):
 ...     _ = fb.label(f"f{i}", "a1", "false_alarm", 0.8, 2, "ann", t, "")
 >>> round(fb.raise_, 2), round(fb.enter(2), 2), round(fb.enter(1), 2)
-(0.25, 0.75, 0.3)
->>> fb.label("f9", "a2", "real", 0.6, 2, "bob", t, "")   # confirmed at 0.6: back to 0.1
-'real: raise 0.25 -> 0.10 (a confirmed warning at score 0.60 must still page)'
+(0.15, 0.65, 0.3)
+>>> fb.label("f9", "a2", "real", 0.58, 2, "bob", t, "", 0.5)   # confirmed at 0.58: 0.08
+'real: raise 0.15 -> 0.08, tolerated negative share 10% -> 10% (a confirmed warning at score 0.58, 50% negative, must still page)'
 >>> fb.label("f9", "a2", "real", 0.6, 2, "bob", t, "") is None   # the same record again
 True
 """
@@ -48,9 +51,16 @@ from typing import Any
 
 # The crisis scorer's entry levels (detectors.crisis.ENTER), by severity value.
 BASE_ENTER = {1: 0.3, 2: 0.5, 3: 0.7}
-STEP = 0.1  # what one false alarm adds to the paging levels
-MAX_RAISE = 0.25  # the cap: warning 0.75, crisis 0.95
+STEP = 0.05  # what one false alarm adds to the paging levels
+MAX_RAISE = 0.15  # the cap: warning 0.65, crisis 0.85 (0.1/0.25 delayed a defect by 26 min)
 PAGING = (2, 3)  # warning and crisis page; watch is never raised
+# A false alarm also teaches the negative share the brand's surges may carry without paging
+# (a launch's sold-out grumbles): up to the alarm's own share + MARGIN, at most TOL_STEP per
+# label, never above MAX_TOLERANCE (crises run at 65-90 % negative: those still page).
+TOL_STEP = 0.2
+TOL_MARGIN = 0.1
+MAX_TOLERANCE = 0.55
+SHARE_DECAY = 0.7  # the share compared is smoothed over the last few minutes (EW)
 KEEP_LABELS = 50  # per brand, newest kept (explain shows them; the raise is a running value)
 KEEP_EVENTS = 200  # announced events per brand, newest kept
 
@@ -67,6 +77,8 @@ class Change:
     note: str
     before: float  # the raise before and after this label
     after: float
+    tolerance_before: float = 0.0  # the tolerated negative share before and after
+    tolerance_after: float = 0.0
 
 
 @dataclass
@@ -83,6 +95,9 @@ class BrandFeedback:
     """One brand's learned sensitivity and announced events (pickled with its scorer)."""
 
     raise_: float = 0.0
+    tolerance: float = 0.0  # negative share below which the brand does not page (0: none)
+    ew_neg: float = 0.0  # EW sums of negative and all posts (the smoothed share)
+    ew_posts: float = 0.0
     changes: list[Change] = field(default_factory=list)
     events: list[Planned] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)  # feedback/event ids applied
@@ -92,30 +107,45 @@ class BrandFeedback:
         base = BASE_ENTER[severity]
         return min(0.95, base + self.raise_) if severity in PAGING else base
 
+    def observe(self, negative: int, posts: int) -> float:
+        """One minute's counts; the smoothed negative share."""
+        self.ew_neg = SHARE_DECAY * self.ew_neg + negative
+        self.ew_posts = SHARE_DECAY * self.ew_posts + posts
+        return self.ew_neg / self.ew_posts if self.ew_posts > 0 else 0.0
+
+    def tolerated(self, share: float) -> bool:
+        """A surge at this (smoothed) negative share is what the brand's false alarms were."""
+        return self.tolerance > 0.0 and share <= self.tolerance
+
     def label(self, feedback_id: str, alert_id: str, label: str, score: float, severity: int,
-              by: str, at: datetime, note: str) -> str | None:
+              by: str, at: datetime, note: str, negative_share: float = 0.0) -> str | None:
         """Apply one alert label; what it changed (None: applied already)."""
         if feedback_id in self.seen:
             return None
         self.seen.add(feedback_id)
-        before = self.raise_
-        why = ""
+        before, tol = self.raise_, self.tolerance
         if label == "false_alarm":
             self.raise_ = min(MAX_RAISE, self.raise_ + STEP)
-            why = "false alarm" + (" (at the cap)" if before >= MAX_RAISE else "")
+            target = min(MAX_TOLERANCE, negative_share + TOL_MARGIN)
+            if target > self.tolerance:
+                self.tolerance = min(target, self.tolerance + TOL_STEP)
+            why = "false alarm" + (" (at the caps)" if before >= MAX_RAISE else "")
         elif label == "real" and severity in PAGING:
-            # the confirmed alert's score must still reach its level: never less sensitive
-            room = max(0.0, score - BASE_ENTER[severity])
-            self.raise_ = min(self.raise_, room)
+            # the confirmed alert must still page as it did: never less sensitive
+            self.raise_ = min(self.raise_, max(0.0, score - BASE_ENTER[severity]))
+            self.tolerance = min(self.tolerance, max(0.0, negative_share - TOL_MARGIN))
             name = {2: "warning", 3: "crisis"}[severity]
-            why = f"a confirmed {name} at score {score:.2f} must still page"
+            why = f"a confirmed {name} at score {score:.2f}, {negative_share:.0%} negative, " \
+                  "must still page"
         else:
             why = f"{label}: no change"
-        self.changes.append(Change(feedback_id, alert_id, label, by, at, note, before, self.raise_))
+        self.changes.append(Change(feedback_id, alert_id, label, by, at, note, before,
+                                   self.raise_, tol, self.tolerance))  # fmt: skip
         del self.changes[:-KEEP_LABELS]
         if why.endswith("no change"):
             return why
-        return f"{label}: raise {before:.2f} -> {self.raise_:.2f} ({why})"
+        return (f"{label}: raise {before:.2f} -> {self.raise_:.2f}, tolerated negative share "
+                f"{tol:.0%} -> {self.tolerance:.0%} ({why})")
 
     def expect(self, event_id: str, start: datetime, end: datetime, kind: str,
                description: str) -> bool:
@@ -141,7 +171,8 @@ def apply_labels(labels: list[dict[str, Any]]) -> BrandFeedback:
     fb = BrandFeedback()
     for r in labels:
         fb.label(r["feedback_id"], r["alert_id"], r["label"], float(r["score"]),
-                 int(r["severity"]), r["by"], r["at"], r.get("note", ""))
+                 int(r["severity"]), r["by"], r["at"], r.get("note", ""),
+                 float(r.get("negative_share", 0.0)))
     return fb
 
 

@@ -37,6 +37,7 @@ class AlertFeedback(_Record):
     minute: UtcDatetime  # the alert's deciding minute
     severity: int = Field(ge=0, le=3)  # the alert's severity
     score: float = Field(ge=0.0, le=1.0)  # the alert's score
+    negative_share: float = Field(0.0, ge=0.0, le=1.0)  # at the alert's deciding minute
     label: AlertLabel
     note: Note = ""
     by: ShortStr

@@ -119,7 +119,7 @@ def _teach(scorer: Any, fb: AlertFeedback | ExpectedEvent) -> str | None:
     learned = scorer.feedback_of(fb.brand)
     if isinstance(fb, AlertFeedback):
         return learned.label(fb.feedback_id, fb.alert_id, fb.label, fb.score, fb.severity, fb.by,
-                             fb.at, fb.note)  # fmt: skip
+                             fb.at, fb.note, fb.negative_share)  # fmt: skip
     if learned.expect(fb.event_id, fb.start, fb.end, fb.kind, fb.describe()):
         return fb.describe()
     return None

@@ -13,7 +13,7 @@ import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
-from detectors.feedback import MAX_RAISE, BrandFeedback, SentimentCorrections
+from detectors.feedback import MAX_RAISE, MAX_TOLERANCE, BrandFeedback, SentimentCorrections
 from detectors.sentiment import SentimentModel
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -107,15 +107,18 @@ def test_false_alarms_raise_paging_levels_capped_and_real_never_lowers_sensitivi
     fb = BrandFeedback()
     for i in range(3):
         fb.label(f"f{i}", f"a{i}", "false_alarm", 0.62, 2, "ann", T0, "")
-    assert round(fb.raise_, 2) == 0.25 == MAX_RAISE  # 3 x 0.1, capped
+    assert round(fb.raise_, 2) == 0.15 == MAX_RAISE  # 3 x 0.05, the cap
     for i in range(10):
-        fb.label(f"g{i}", f"b{i}", "false_alarm", 0.62, 2, "ann", T0, "")
-    assert fb.enter(2) == 0.75 and fb.enter(3) == 0.95 and fb.enter(1) == 0.3
+        fb.label(f"g{i}", f"b{i}", "false_alarm", 0.62, 2, "ann", T0, "", 0.9)
+    assert round(fb.enter(2), 2) == 0.65 and round(fb.enter(3), 2) == 0.85
+    assert fb.enter(1) == 0.3  # watch is never raised
+    assert fb.tolerance == MAX_TOLERANCE  # a 90 % negative "false alarm" still stops at 55 %
     raised = fb.raise_
     fb.label("r1", "c1", "real", 0.99, 3, "bob", T0, "")  # a real crisis at 0.99 still pages
     assert fb.raise_ == raised
-    fb.label("r2", "c2", "real", 0.58, 2, "bob", T0, "")  # confirmed at 0.58: must page again
+    fb.label("r2", "c2", "real", 0.58, 2, "bob", T0, "", 0.5)  # confirmed: must page again
     assert fb.enter(2) <= 0.58 and fb.raise_ < raised
+    assert not fb.tolerated(0.5)  # nor may its negative share be tolerated
     fb.label("e1", "c3", "expected", 0.7, 2, "bob", T0, "")
     assert fb.enter(2) <= 0.58
     assert [c.label for c in fb.changes][-3:] == ["real", "real", "expected"]

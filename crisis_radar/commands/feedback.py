@@ -31,8 +31,8 @@ from schemas import stages
 from schemas.feedback import ALERT_LABELS, AlertFeedback, ExpectedEvent, PostFeedback
 
 SENTIMENTS = ("negative", "neutral", "positive")
-ALERT_COLUMNS = ("feedback_id", "alert_id", "brand", "minute", "severity", "score", "label",
-                 "note", "given_by", "given_at")  # fmt: skip
+ALERT_COLUMNS = ("feedback_id", "alert_id", "brand", "minute", "severity", "score",
+                 "negative_share", "label", "note", "given_by", "given_at")  # fmt: skip
 POST_COLUMNS = ("feedback_id", "post_key", "brand", "text", "sentiment", "previous", "note",
                 "given_by", "given_at")  # fmt: skip
 EVENT_COLUMNS = ("event_id", "brand", "starts", "ends", "kind", "note", "given_by", "given_at")
@@ -88,20 +88,35 @@ def store_and_send(settings: Settings, client: Any, table: str, columns: Sequenc
         producer.close()
 
 
+def negative_share(signals: str) -> float:
+    """The deciding minute's negative share, from the signals stored with the alert."""
+    import json
+
+    try:
+        for s in json.loads(signals or "[]"):
+            if s.get("signal") == "negative_share":
+                return max(0.0, min(1.0, float(s.get("observed", 0.0))))
+    except (ValueError, TypeError, AttributeError):
+        pass
+    return 0.0
+
+
 def _alert(args: argparse.Namespace, settings: Settings, client: Any) -> str:
     label = choice(args.label, ALERT_LABELS, "label")
     rows = client.execute(
-        "SELECT brand, minute, severity, score FROM alerts FINAL WHERE alert_id = %(id)s LIMIT 1",
+        "SELECT brand, minute, severity, score, signals FROM alerts FINAL "
+        "WHERE alert_id = %(id)s LIMIT 1",
         {"id": args.id},
     )
     if not rows:
         raise ConfigError(f"no alert {args.id!r} in {args.db}",
                           fix="crisis-radar explain --brand B shows alert ids")  # fmt: skip
-    brand, minute, severity, score = rows[0]
+    brand, minute, severity, score, signals = rows[0]
     record = AlertFeedback(
         feedback_id=uuid.uuid4().hex, alert_id=args.id, brand=brand,
         minute=minute.replace(tzinfo=UTC), severity=int(severity),
-        score=max(0.0, min(1.0, float(score))), label=label,  # type: ignore[arg-type]
+        score=max(0.0, min(1.0, float(score))), negative_share=negative_share(signals),
+        label=label,  # type: ignore[arg-type]
         note=args.note, by=who(args.by), at=now(),
     )  # fmt: skip
     store_and_send(settings, client, "alert_feedback", ALERT_COLUMNS, record, brand.encode())

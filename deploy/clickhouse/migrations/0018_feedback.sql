@@ -9,6 +9,7 @@ CREATE TABLE IF NOT EXISTS alert_feedback
     minute DateTime('UTC'),
     severity UInt8,
     score Float32,
+    negative_share Float32,
     label String,
     note String,
     given_by String,
