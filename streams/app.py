@@ -667,31 +667,52 @@ class _Feedback:
         self.posts: list[bytes] = []  # every sentiment correction read (a new child relearns)
 
     async def run(self) -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        """Read in a thread with kafka-python's consumer (the worker's aiokafka is patched
+        for Faust's own consumer, streams/faust_runtime); records come back to the loop."""
+        import threading
 
         logs.STAGE.set("feedback")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[list[bytes]] = asyncio.Queue()
+        stop = threading.Event()
+        thread = threading.Thread(target=self._read, args=(loop, queue, stop),
+                                  name="feedback-reader", daemon=True)  # fmt: skip
+        thread.start()
+        try:
+            while True:
+                await self.apply(await queue.get())
+        finally:
+            stop.set()
+
+    def _read(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[list[bytes]],
+              stop: Any) -> None:  # fmt: skip
+        from kafka import KafkaConsumer, TopicPartition
+
+        from radar_base.security import kafka_python_kwargs
+
         w = self.w
         topic = w.settings.topic(stages.CRISIS_FEEDBACK)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=w.settings.kafka_bootstrap, group_id=None,
-            enable_auto_commit=False, auto_offset_reset="earliest", **w.kafka_opts,
-        )  # fmt: skip
-        await consumer.start()
         try:
+            consumer = KafkaConsumer(
+                bootstrap_servers=w.settings.kafka_bootstrap, group_id=None,
+                enable_auto_commit=False, auto_offset_reset="earliest",
+                **kafka_python_kwargs(w.settings),
+            )  # fmt: skip
             parts = None
-            while not parts:  # ensure_topics made it; metadata may lag a moment
-                parts = await consumer.partitions_for(topic)
+            while not parts and not stop.is_set():  # ensure_topics made it; metadata may lag
+                parts = consumer.partitions_for_topic(topic)
                 if not parts:
-                    await asyncio.sleep(1.0)
-            consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
-            await consumer.seek_to_beginning()
-            while True:
-                batch = await consumer.getmany(timeout_ms=1000, max_records=500)
+                    time.sleep(1.0)
+            consumer.assign([TopicPartition(topic, p) for p in sorted(parts or ())])
+            consumer.seek_to_beginning()
+            while not stop.is_set():
+                batch = consumer.poll(timeout_ms=1000, max_records=500)
                 raws = [m.value for msgs in batch.values() for m in msgs if m.value]
                 if raws:
-                    await self.apply(raws)
-        finally:
-            await consumer.stop()
+                    loop.call_soon_threadsafe(queue.put_nowait, raws)
+            consumer.close()
+        except Exception:  # the worker goes on detecting; feedback waits for a restart
+            log.exception("feedback: cannot read %s", topic)
 
     async def apply(self, raws: list[bytes]) -> None:
         from pydantic import ValidationError
