@@ -180,7 +180,7 @@ class CrisisScorer:
 
     def feedback_of(self, brand: str) -> BrandFeedback:
         """A brand's learned sensitivity and announced events (detectors.feedback)."""
-        fbs = self.__dict__.setdefault("feedback", {})  # scorers pickled before issue 18
+        fbs: dict[str, BrandFeedback] = self.__dict__.setdefault("feedback", {})  # older pickles
         fb = fbs.get(brand)
         if fb is None:
             fb = fbs[brand] = BrandFeedback()

@@ -85,7 +85,7 @@ class ExpectedEvent(_Record):
 
 Feedback = AlertFeedback | PostFeedback | ExpectedEvent
 _ADAPTER: TypeAdapter[Feedback] = TypeAdapter(
-    Annotated[Feedback, Field(discriminator="type")]  # type: ignore[arg-type]
+    Annotated[Feedback, Field(discriminator="type")]
 )
 
 

@@ -118,8 +118,11 @@ def _teach(scorer: Any, fb: AlertFeedback | ExpectedEvent) -> str | None:
     """Apply one label or event to a brand's ``CrisisScorer``; what it changed (None: known)."""
     learned = scorer.feedback_of(fb.brand)
     if isinstance(fb, AlertFeedback):
-        return learned.label(fb.feedback_id, fb.alert_id, fb.label, fb.score, fb.severity, fb.by,
-                             fb.at, fb.note, fb.negative_share)  # fmt: skip
+        what: str | None = learned.label(
+            fb.feedback_id, fb.alert_id, fb.label, fb.score, fb.severity, fb.by, fb.at, fb.note,
+            fb.negative_share,
+        )
+        return what
     if learned.expect(fb.event_id, fb.start, fb.end, fb.kind, fb.describe()):
         return fb.describe()
     return None

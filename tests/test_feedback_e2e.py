@@ -15,17 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_errors import cli, operator_error
+from test_pipeline_e2e import latest_state
 
-from crisis_radar.clickhouse import make_client, migrate
+from crisis_radar.clickhouse import migrate
 from crisis_radar.commands.simulate import _parser as simulate_parser
-from crisis_radar.commands.simulate import build_scenario, run as simulate_run
+from crisis_radar.commands.simulate import build_scenario
+from crisis_radar.commands.simulate import run as simulate_run
 from crisis_radar.stack._proc import free_port
 from schemas.feedback import AlertFeedback, ExpectedEvent, PostFeedback, parse_feedback
 from schemas.models import Author, CrisisAlert, Post, ScoredPost, Severity
 from streams import runner
 from streams.rows import ALERTS, POSTS
-from test_errors import cli, operator_error
-from test_pipeline_e2e import latest_state
 
 pytestmark = [pytest.mark.stack]
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -131,11 +131,11 @@ def feedback_section(client: Any, brand: str, alert: dict[str, Any] | None = Non
     if n:
         from detectors.feedback import SentimentCorrections
 
-        c = SentimentCorrections()
+        model = SentimentCorrections()
         out.append(
             f"    sentiment corrections: {n} on {posts} posts by {authors} analysts (each "
-            f"counts at most {c.per_author_day} a day; a text is overridden only where "
-            f"{c.min_authors} analysts corrected close paraphrases)"
+            f"counts at most {model.per_author_day} a day; a text is overridden only where "
+            f"{model.min_authors} analysts corrected close paraphrases)"
         )
     return "\n".join(out)
 
