@@ -680,7 +680,11 @@ class _Feedback:
         thread.start()
         try:
             while True:
-                await self.apply(await queue.get())
+                raws = await queue.get()
+                try:
+                    await self.apply(raws)
+                except Exception:  # e.g. the enrich child died: it relearns at restore
+                    log.exception("feedback: could not apply %d record(s) now", len(raws))
         finally:
             stop.set()
 
