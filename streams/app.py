@@ -729,11 +729,6 @@ class _Feedback:
                 parsed.append((raw, parse_feedback(raw)))
             except ValidationError as exc:  # not ours to fix here: the CLI validates
                 log.warning("feedback: skipped a malformed record: %s", str(exc).splitlines()[0])
-        posts = [raw for raw, fb in parsed if isinstance(fb, PostFeedback)]
-        if posts:
-            self.posts += posts
-            counts = await self.w.runner.call("feedback", posts)
-            log.info("feedback: %d sentiment correction(s): %s", len(posts), counts or "known")
         crisis = self.w.crisis
         async with crisis.lock:
             changed: set[bytes] = set()
@@ -746,6 +741,11 @@ class _Feedback:
                     log.info("feedback: %s: noted (%s)", fb.brand, fb.type)
             if changed:
                 await crisis.save((changed, set()))
+        posts = [raw for raw, fb in parsed if isinstance(fb, PostFeedback)]
+        if posts:  # kept first: a restored partition (or a new child) learns them at restore
+            self.posts += posts
+            counts = await self.w.runner.call("feedback", posts)
+            log.info("feedback: %d sentiment correction(s): %s", len(posts), counts or "known")
 
 
 # ---------------------------------------------------------------- the worker
