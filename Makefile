@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint stack-up stack-down bench clean faults audit
+.PHONY: setup demo test lint stack-up stack-down bench clean faults audit cluster
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "crisis-radar needs Python 3.11+")'
@@ -44,6 +44,12 @@ bench: setup
 faults: setup
 	$(BIN)/crisis-radar stack up
 	$(BIN)/pytest -m faults -rsx
+
+# Only the tests on local clusters (three Kafka brokers started once on free ports; `make test`
+# runs them too, in its one pytest run): docs/scaling.md.
+cluster: setup
+	$(BIN)/crisis-radar stack up
+	$(BIN)/pytest -m cluster -rsx
 
 # pip-audit when installed and online; otherwise the test skips and says why.
 audit: setup

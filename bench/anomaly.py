@@ -31,7 +31,7 @@ def bench_detector(n: int, cls: type[SeasonalDetector] | type[ValueDetector]) ->
     det = cls()
     t = time.perf_counter()
     for x, ti in zip(xs, ts, strict=True):
-        det.process_one(x, ti)
+        det.process_one({"value": x, "t": ti})
     return (time.perf_counter() - t) / n * 1e6
 
 

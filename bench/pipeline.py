@@ -154,7 +154,11 @@ async def _produce_async(
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks=1, linger_ms=5, max_batch_size=1024 * 1024
+        bootstrap_servers=bootstrap,
+        acks="all",  # as the pipeline's producers (docs/scaling.md)
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=1024 * 1024,
     )
     await producer.start()
     try:

@@ -16,17 +16,22 @@ from typing import Any
 
 from radar_base.clickhouse import check_identifier, make_client
 from radar_base.migrations import (
+    EVERY_SERVER,
+    LOCAL_SUFFIX,
     MIGRATIONS_DIR,
+    ClusterDDL,
     Migration,
     applied_versions,
     discover,
     require_schema,
+    statements_for,
 )
 from radar_base.settings import Settings
 
 __all__ = [
-    "LEDGER", "MIGRATIONS_DIR", "Migration", "applied_versions", "check_identifier", "discover",
-    "ensure_database", "make_client", "migrate", "require_schema",
+    "LEDGER", "LOCAL_SUFFIX", "MIGRATIONS_DIR", "ClusterDDL", "Migration", "applied_versions",
+    "check_identifier", "cluster_ledger", "cluster_servers", "discover", "ensure_database",
+    "local_table", "make_client", "migrate", "on_cluster", "require_schema", "statements_for",
 ]  # fmt: skip
 
 
@@ -43,10 +48,62 @@ ORDER BY version
 """
 
 
+def cluster_ledger(cluster: str, database: str) -> str:
+    """The ledger on a cluster: one table replicated on every server (one ZooKeeper path for
+    all, the ``{replica}`` macro being unique cluster-wide), so the schema check answers the
+    same whichever server a worker reaches."""
+    db, on = check_identifier(database), check_identifier(cluster)
+    return (
+        LEDGER.replace("schema_migrations", f"{db}.schema_migrations ON CLUSTER {on}", 1).replace(
+            "ReplacingMergeTree()",
+            f"ReplicatedReplacingMergeTree('/clickhouse/tables/all/{db}.schema_migrations', "
+            "'{replica}')",
+        )
+    )
+
+
+def local_table(settings: Settings, table: str) -> str:
+    """Where ``table``'s rows are stored on each server: the table itself on one server,
+    ``<table>_local`` on a cluster (partitions are dropped there, ON CLUSTER)."""
+    return check_identifier(table) + (LOCAL_SUFFIX if settings.clickhouse_cluster else "")
+
+
+def on_cluster(settings: Settings) -> str:
+    """`` ON CLUSTER <name>`` for DDL on a cluster, '' on one server."""
+    cluster = settings.clickhouse_cluster
+    return f" ON CLUSTER {check_identifier(cluster)}" if cluster else ""
+
+
+def cluster_servers(settings: Settings, client: Any) -> list[tuple[str, int]]:
+    """(host, native port) of every server of the settings' cluster, as the server knows it."""
+    rows = client.execute(
+        "SELECT host_name, port FROM system.clusters WHERE cluster = %(c)s ORDER BY shard_num, "
+        "replica_num",
+        {"c": settings.clickhouse_cluster},
+    )
+    if not rows:
+        raise ValueError(f"ClickHouse knows no cluster {settings.clickhouse_cluster!r}")
+    return [(str(h), int(p)) for h, p in rows]
+
+
+def _on_every_server(settings: Settings, client: Any, db: str, stmt: str) -> None:
+    for host, port in cluster_servers(settings, client):
+        one = make_client(
+            settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": port}),
+            database=db,
+        )
+        try:
+            one.execute(stmt)
+        finally:
+            one.disconnect()
+
+
 def ensure_database(settings: Settings, database: str) -> None:
     admin = make_client(settings, database="default")
     try:
-        admin.execute(f"CREATE DATABASE IF NOT EXISTS {check_identifier(database)}")
+        admin.execute(
+            f"CREATE DATABASE IF NOT EXISTS {check_identifier(database)}{on_cluster(settings)}"
+        )
     finally:
         admin.disconnect()
 
@@ -57,19 +114,27 @@ def migrate(
     directory: Path = MIGRATIONS_DIR,
     log: Any = None,
 ) -> list[Migration]:
-    """Create the database if needed and apply pending migrations; return those applied."""
+    """Create the database if needed and apply pending migrations; return those applied.
+
+    With ``settings.clickhouse_cluster`` set, every statement runs in its cluster form
+    (``radar_base.migrations.ClusterDDL``: replicated local tables, Distributed ones over them,
+    all ON CLUSTER), and the ledger is replicated on every server."""
     db = check_identifier(database or settings.clickhouse_database)
+    cluster = settings.clickhouse_cluster
     ensure_database(settings, db)
     client = make_client(settings, database=db)
     try:
-        client.execute(LEDGER)
+        client.execute(cluster_ledger(cluster, db) if cluster else LEDGER)
         done = applied_versions(client)
         applied: list[Migration] = []
-        for mig in discover(directory):
+        for mig, statements in statements_for(discover(directory), cluster, db):
             if mig.version in done:
                 continue
-            for stmt in mig.statements():
-                client.execute(stmt)
+            for stmt in statements:
+                if stmt.startswith(EVERY_SERVER):
+                    _on_every_server(settings, client, db, stmt)
+                else:
+                    client.execute(stmt)
             client.execute(
                 "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES",
                 [(mig.version, mig.name, mig.checksum, datetime.now(UTC).replace(microsecond=0))],

@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 import xxhash
 
+from detectors.response import Counts, ResponseTracker
 from detectors.terms import NarrativeTracker, PostTerms
 from schemas.models import BrandMinute, ScoredPost
 
@@ -102,9 +103,28 @@ class _Acc:
     """Mutable counters of one (brand, minute)."""
 
     __slots__ = (
-        "authors", "burst_neg", "burst_posts", "burst_terms", "campaign_posts", "duplicates",
-        "late_posts", "negative", "neutral", "new_clusters", "positive", "post_terms", "posts",
-        "reach", "sentiment_sum", "term_authors", "term_neg", "unique_posts", "version",
+        "authors",
+        "brand_replies",
+        "burst_neg",
+        "burst_posts",
+        "burst_terms",
+        "campaign_posts",
+        "complaints",
+        "duplicates",
+        "late_posts",
+        "negative",
+        "neutral",
+        "new_clusters",
+        "positive",
+        "post_terms",
+        "posts",
+        "reach",
+        "resp",
+        "sentiment_sum",
+        "term_authors",
+        "term_neg",
+        "unique_posts",
+        "version",
     )
 
     def __init__(self) -> None:
@@ -120,6 +140,9 @@ class _Acc:
         self.post_terms = PostTerms()
         self.burst_posts = self.burst_neg = 0  # set when the minute closes
         self.burst_terms: list[str] = []
+        # response (detectors.response): counted apart from the crowd figures above
+        self.brand_replies = self.complaints = 0
+        self.resp: Counts | None = None  # decided when the minute closes
 
     def add(self, sp: ScoredPost, new_cluster: bool) -> None:
         # the hot path: one call per post (locals, no per-term temporary sets)
@@ -153,6 +176,8 @@ class _Acc:
                 _add_author(self.term_neg, terms, aid)
 
     def __setstate__(self, state: tuple[Any, dict[str, Any]]) -> None:
+        self.brand_replies = self.complaints = 0  # snapshots of before the response figures
+        self.resp = None
         for k, v in state[1].items():
             setattr(self, k, v)
         if isinstance(self.post_terms, list):  # a snapshot of before PostTerms
@@ -161,7 +186,13 @@ class _Acc:
                 pt.add(terms, neg)
             self.post_terms = pt
 
+    def keep(self) -> bool:
+        """Worth keeping for amendments: a late post must not zero what was emitted."""
+        r = self.resp
+        return bool(self.posts or self.brand_replies or (r is not None and r != Counts()))
+
     def record(self, brand: str, minute: datetime) -> BrandMinute:
+        r = self.resp or _NO_RESPONSE
         return BrandMinute(
             brand=brand, minute=minute, posts=self.posts, unique_posts=self.unique_posts,
             unique_authors=len(self.authors), negative=self.negative, neutral=self.neutral,
@@ -169,8 +200,15 @@ class _Acc:
             duplicates=self.duplicates, campaign_posts=self.campaign_posts,
             new_clusters=self.new_clusters, late_posts=self.late_posts, version=self.version,
             burst_term_posts=self.burst_posts, burst_term_negative=self.burst_neg,
-            burst_terms=self.burst_terms,
+            burst_terms=self.burst_terms, complaints=self.complaints,
+            brand_replies=self.brand_replies, due_15m=r.due_15m, answered_15m=r.answered_15m,
+            due_1h=r.due_1h, answered_1h=r.answered_1h, responses_1h=r.responses_1h,
+            response_median_s=r.response_median_s, unanswered_1h=r.unanswered_1h,
+            silent_min=r.silent_min,
         )
+
+
+_NO_RESPONSE = Counts()
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -221,6 +259,24 @@ class MinuteAggregator:
         # new-narrative trackers per brand (detectors.terms.NarrativeTracker keyword arguments)
         self.narrative_kw: dict[str, float] = dict(narrative or {})
         self.narratives: dict[str, NarrativeTracker] = {}
+        self.responses: dict[str, ResponseTracker] = {}  # per brand: complaints and replies
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"responses": {}} | state)  # snapshots of before responses
+
+    def _response(self, scored: ScoredPost, closed: bool) -> bool:
+        """Hand a reply or possible complaint to the brand's tracker; True: a late complaint."""
+        post = scored.post
+        tr = self.responses.get(scored.brand)
+        if tr is None:
+            tr = self.responses[scored.brand] = ResponseTracker()
+        p = post.platform
+        late = tr.add(
+            post.created_at, f"{p}:{post.post_id}",
+            None if post.reply_to is None else f"{p}:{post.reply_to}",
+            reply=scored.brand_reply, complaint=scored.addressed, closed=closed,
+        )  # fmt: skip
+        return bool(late)
 
     def _new_cluster(self, brand: str, cluster_id: str) -> bool:
         seen = self.clusters.get(brand)
@@ -261,11 +317,21 @@ class MinuteAggregator:
         brand = scored.brand
         minute = floor_minute(scored.post.created_at)
         key = (brand, minute)
+        reply = scored.brand_reply  # the brand's own post: counted as a reply, not as volume
+        relevant = reply or (
+            scored.sentiment_label == "negative"
+            and (scored.addressed or scored.post.reply_to is not None)
+        )
         if self.closed_before is None or minute >= self.closed_before:  # open minute
             acc = self.open.get(key)
             if acc is None:
                 acc = self.open[key] = _Acc()
-            acc.add(scored, self._new_cluster(brand, scored.cluster_id))
+            if relevant:
+                self._response(scored, closed=False)
+            if reply:
+                acc.brand_replies += 1
+            else:
+                acc.add(scored, self._new_cluster(brand, scored.cluster_id))
             last = self.last_post.get(brand)
             if last is None or minute > last:
                 self.last_post[brand] = minute
@@ -280,8 +346,13 @@ class MinuteAggregator:
             acc = self.emitted[key] = _Acc()
             last_m = self.last_minute.get(brand)
             acc.version = 1 if last_m is not None and minute <= last_m else 0
-        acc.add(scored, self._new_cluster(brand, scored.cluster_id))
-        acc.late_posts += 1
+        if relevant and self._response(scored, closed=True):
+            acc.complaints += 1
+        if reply:
+            acc.brand_replies += 1
+        else:
+            acc.add(scored, self._new_cluster(brand, scored.cluster_id))
+            acc.late_posts += 1
         self.dirty.add(key)
         return "amended"
 
@@ -317,8 +388,12 @@ class MinuteAggregator:
                 acc.version = 1
                 if acc.posts:
                     self._narrative(brand, m, acc)
+                tr = self.responses.get(brand)
+                if tr is not None:
+                    acc.resp = tr.close(m)
+                    acc.complaints = acc.resp.complaints
                 out.append(acc.record(brand, m))
-                if acc.posts:
+                if acc.keep():
                     if isinstance(acc.authors, set):
                         acc.authors = AuthorHashes(acc.authors)
                     self.emitted[(brand, m)] = acc

@@ -1,36 +1,72 @@
-"""Online per-signal anomaly detectors (pure Python, River-style API).
+"""Online per-signal anomaly detectors: River ``AnomalyDetector``s on one timed value.
 
-Every detector learns a seasonal expectation (hour-of-day and day-of-week offsets learned
+Every detector is a :class:`river.base.AnomalyDetector`: ``learn_one(x)`` / ``score_one(x)``
+on a dict ``x = {"value": float, "t": datetime}`` (plus ``"n"``, the number of posts behind a
+share or mean, for :class:`ShareDetector` / :class:`MeanDetector`), River's ``clone()``,
+``repr`` and parameter conventions (every constructor parameter is an attribute of the same
+name). Time is always passed in, never read from a clock. ``process_one(x)`` (score, then
+learn) and ``expected(t)`` are our helpers on top.
+
+Each seasonal detector learns an expectation (hour-of-day and day-of-week offsets learned
 online with EW means, on top of a slow level and a short-term EW correction), scores how
 surprising a value is against it, and does not let anomalies become normal: points judged
 anomalous are learned with a much smaller weight, until a shift has lasted
 ``rebaseline_after`` points, when the detector accepts the new level.
 
+Why the running means are inline arithmetic rather than ``river.stats.EWMean``/``EWVar``:
+River's have one fixed fading factor, while ours start as a plain mean
+(``max(alpha, 1/(n+1))``, so the first points are not dominated by the first value) and take a
+per-update weight (anomalous points learned with ``slow_learn``); both shape the scores. The
+inline update also costs no more (0.36 vs 0.28-0.36 us per update measured through a call),
+and ``normal_sf`` is 7x cheaper than ``river.proba.Gaussian.cdf`` (0.34 vs 2.4 us).
+
 >>> from datetime import datetime, timedelta, UTC
 >>> det = SeasonalDetector(kind="poisson", direction="up")
 >>> t0 = datetime(2026, 11, 23, tzinfo=UTC)
 >>> for i in range(600):
-...     det.learn_one(5.0 + (i % 3), t0 + timedelta(minutes=i))
+...     det.learn_one({"value": 5.0 + (i % 3), "t": t0 + timedelta(minutes=i)})
 >>> t = t0 + timedelta(minutes=600)
 >>> round(det.expected(t))
 6
->>> det.score_one(6.0, t) < 0.9 < det.score_one(40.0, t)
+>>> det.score_one({"value": 6.0, "t": t}) < 0.9 < det.score_one({"value": 40.0, "t": t})
 True
+>>> det
+SeasonalDetector (
+  kind="poisson"
+  direction="up"
+  level_halflife=1440.
+  fast_halflife=30.
+  season_alpha=0.02
+  var_halflife=360.
+  learn_threshold=0.99
+  slow_learn=0.05
+  rebaseline_after=180
+  warmup=60
+  min_points=10
+  prior_mean=None
+  prior_var=None
+)
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from array import array
+from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from river import base
 
 if TYPE_CHECKING:
     from detectors.value import ValueDetector as ValueDetector
 
 Kind = Literal["poisson", "gaussian", "auto"]
 Direction = Literal["up", "down", "both"]
+# River's feature dict: {"value": float, "t": datetime[, "n": int]}
+Features = dict[base.typing.FeatureName, Any]
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -77,10 +113,23 @@ def count_sf(x: float, mu: float, var: float) -> float:
     return min(1.0, max(0.0, 1.0 - cdf))
 
 
-class AnomalyDetector(ABC):
-    """Common API: score a value, then learn it. Time is always passed in."""
+def _halflife(alpha: float) -> float:
+    """Inverse of :func:`_alpha`: the half-life (points) of an EW smoothing factor."""
+    return math.log(0.5) / math.log1p(-alpha) if 0.0 < alpha < 1.0 else 0.0
+
+
+class SeriesDetector(base.AnomalyDetector):
+    """Our detectors' common part: a River anomaly detector of one value at a given time.
+
+    ``x`` carries ``"value"`` and ``"t"`` (a datetime). Scores are in [0, 1] (1 = certainly
+    anomalous), a tail probability, so one threshold means the same on every series.
+    """
 
     __slots__ = ()
+
+    # halflife parameter -> the smoothing-factor attribute it is stored as (old pickles
+    # carry only the factor: the parameter is derived back from it when they load)
+    _HALFLIVES: ClassVar[dict[str, str]] = {}
 
     def __getstate__(self) -> dict[str, object]:
         # Slotted classes: gather every slot along the MRO; drop caches.
@@ -92,34 +141,44 @@ class AnomalyDetector(ABC):
             setattr(self, "_last", None)  # noqa: B010 - slot declared by subclasses
         for k, v in state.items():
             setattr(self, k, v)
+        # Pickles from before the River API lack the parameter attributes: derive or default.
+        for name, p in inspect.signature(type(self).__init__).parameters.items():
+            if name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or hasattr(
+                    self, name):
+                continue
+            alpha = self._HALFLIVES.get(name)
+            setattr(self, name, _halflife(getattr(self, alpha)) if alpha else p.default)
 
     @abstractmethod
-    def learn_one(self, x: float, t: datetime) -> None:
-        """Update the state with value ``x`` observed at ``t``."""
+    def learn_one(self, x: Features) -> None:
+        """Update the state with ``x["value"]`` observed at ``x["t"]``."""
 
     @abstractmethod
-    def score_one(self, x: float, t: datetime) -> float:
-        """Anomaly score in [0, 1] of ``x`` at ``t`` (1 = certainly anomalous)."""
+    def score_one(self, x: Features) -> float:
+        """Anomaly score in [0, 1] of ``x["value"]`` at ``x["t"]`` (1 = certainly anomalous)."""
 
     @abstractmethod
     def expected(self, t: datetime) -> float:
         """The value the detector expected at ``t`` (for explanations)."""
 
-    def process_one(self, x: float, t: datetime) -> float:
+    def process_one(self, x: Features) -> float:
         """Score then learn (no look-ahead)."""
-        s = self.score_one(x, t)
-        self.learn_one(x, t)
+        s = self.score_one(x)
+        self.learn_one(x)
         return s
 
 
-class SeasonalDetector(AnomalyDetector):
+class SeasonalDetector(SeriesDetector):
     """Seasonal EW baseline + Poisson/negative-binomial or Gaussian tail scoring.
 
     kind: ``poisson`` for counts (tail probability of a count, exact at low counts),
     ``gaussian`` for continuous values, ``auto`` picks poisson while every value seen is a
-    non-negative integer. direction: which side is anomalous.
+    non-negative integer. direction: which side is anomalous. ``x``: ``{"value", "t"}``.
     State is 31 seasonal floats plus a few scalars (a few hundred bytes pickled).
     """
+
+    _HALFLIVES: ClassVar[dict[str, str]] = {
+        "level_halflife": "alpha", "fast_halflife": "fast_alpha", "var_halflife": "var_alpha"}
 
     __slots__ = (
         "_last",
@@ -129,11 +188,13 @@ class SeasonalDetector(AnomalyDetector):
         "dow",
         "fast",
         "fast_alpha",
+        "fast_halflife",
         "hod",
         "integer_only",
         "kind",
         "learn_threshold",
         "level",
+        "level_halflife",
         "min_points",
         "n",
         "prior_mean",
@@ -144,6 +205,7 @@ class SeasonalDetector(AnomalyDetector):
         "slow_learn",
         "var",
         "var_alpha",
+        "var_halflife",
         "warmup",
     )
 
@@ -165,6 +227,9 @@ class SeasonalDetector(AnomalyDetector):
     ) -> None:
         self.kind: Kind = kind
         self.direction: Direction = direction
+        self.level_halflife = level_halflife
+        self.fast_halflife = fast_halflife
+        self.var_halflife = var_halflife
         self.alpha = _alpha(level_halflife)
         self.fast_alpha = _alpha(fast_halflife)
         self.season_alpha = season_alpha
@@ -200,8 +265,16 @@ class SeasonalDetector(AnomalyDetector):
         return self.kind == "poisson" or (
             self.kind == "auto" and self.integer_only and self.level < 50.0)
 
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {}
+        yield {"kind": "poisson", "direction": "up", "season_alpha": 0.002}
+
     # -- scoring -----------------------------------------------------------------
-    def score_one(self, x: float, t: datetime) -> float:
+    def score_one(self, x: Features) -> float:
+        return self._score_at(x["value"], x["t"])
+
+    def _score_at(self, x: float, t: datetime) -> float:
         if self._last is not None and self._last[0] == x and self._last[1] == t:
             return self._last[2]
         s = self._score(x, t)
@@ -233,14 +306,17 @@ class SeasonalDetector(AnomalyDetector):
         return min(1.0, max(0.0, 1.0 - p))
 
     # -- learning ----------------------------------------------------------------
-    def learn_one(self, x: float, t: datetime) -> None:
+    def learn_one(self, x: Features) -> None:
+        self._learn_at(x["value"], x["t"])
+
+    def _learn_at(self, x: float, t: datetime) -> None:
         if self.integer_only and (x != int(x) or x < 0):
             self.integer_only = False
         if self.n == 0:
             self._first(x)
             self.n = 1
             return
-        s = self.score_one(x, t) if self.n >= self.min_points else 0.0
+        s = self._score_at(x, t) if self.n >= self.min_points else 0.0
         self._last = None
         w = 1.0
         if s > self.learn_threshold:
@@ -282,31 +358,37 @@ class SeasonalDetector(AnomalyDetector):
         if self.prior_var is None:
             self.var = 1.0 if self._is_count() else (0.1 * abs(x)) ** 2 + 1e-9
 
-    # -- pickling (slots) --------------------------------------------------------
-
 
 def _alpha(halflife: float) -> float:
     """EW smoothing factor for a half-life given in points."""
     return 1.0 - math.pow(0.5, 1.0 / max(halflife, 1e-9))
 
 
-class ShareDetector(AnomalyDetector):
+class ShareDetector(SeriesDetector):
     """A proportion (e.g. negative share) against its learned baseline, as a binomial tail.
 
-    ``x`` is the share and ``n`` the number of trials, so 2 of 3 negative posts at night is
-    weak evidence while 200 of 300 is strong. Anomalous minutes are learned with a small weight.
+    ``x["value"]`` is the share and ``x["n"]`` the number of trials (default 1), so 2 of 3
+    negative posts at night is weak evidence while 200 of 300 is strong. Anomalous minutes are
+    learned with a small weight. ``prior`` is the starting share; ``p0`` is the learned one.
 
     >>> from datetime import datetime, UTC
     >>> d, t = ShareDetector(prior=0.1), datetime(2026, 1, 1, tzinfo=UTC)
-    >>> d.score_one(2 / 3, t, n=3) < 0.99 < d.score_one(0.6, t, n=300)
+    >>> d.score_one({"value": 2 / 3, "n": 3, "t": t}) < 0.99
+    True
+    >>> d.score_one({"value": 0.6, "n": 300, "t": t}) > 0.99
     True
     """
 
-    __slots__ = ("alpha", "direction", "learn_threshold", "n", "p0", "prior_weight", "slow_learn")
+    _HALFLIVES: ClassVar[dict[str, str]] = {"halflife": "alpha"}
+
+    __slots__ = ("alpha", "direction", "halflife", "learn_threshold", "n", "p0", "prior",
+                 "prior_weight", "slow_learn")
 
     def __init__(self, prior: float = 0.15, halflife: float = 5000.0, direction: Direction = "up",
                  learn_threshold: float = 0.99, slow_learn: float = 0.05,
                  prior_weight: float = 30.0) -> None:
+        self.prior = prior
+        self.halflife = halflife
         self.p0 = prior
         self.alpha = _alpha(halflife)
         self.direction: Direction = direction
@@ -318,7 +400,13 @@ class ShareDetector(AnomalyDetector):
     def expected(self, t: datetime) -> float:
         return self.p0
 
-    def score_one(self, x: float, t: datetime, n: int = 1) -> float:
+    def score_one(self, x: Features) -> float:
+        return self._score_at(x["value"], x.get("n", 1))
+
+    def learn_one(self, x: Features) -> None:
+        self._learn_at(x["value"], x.get("n", 1))
+
+    def _score_at(self, x: float, n: int) -> float:
         if n <= 0:
             return 0.0
         p0 = min(max(self.p0, 1e-3), 1 - 1e-3)
@@ -330,30 +418,34 @@ class ShareDetector(AnomalyDetector):
         down = 1.0 - count_sf(k + 1, mu, var) if self.direction != "up" else 1.0
         return 1.0 - min(1.0, min(up, down) * (2.0 if self.direction == "both" else 1.0))
 
-    def learn_one(self, x: float, t: datetime, n: int = 1) -> None:
+    def _learn_at(self, x: float, n: int) -> None:
         if n <= 0:
             return
-        w = self.slow_learn if self.score_one(x, t, n) > self.learn_threshold else 1.0
+        w = self.slow_learn if self._score_at(x, n) > self.learn_threshold else 1.0
         a = 1.0 - math.pow(1.0 - self.alpha, n * w)
         self.p0 += a * (x - self.p0)
         self.n = min(self.n + n, 1e6)
-
 
 
 class MeanDetector(ShareDetector):
     """A per-minute mean of per-post values (e.g. sentiment) with ``n`` posts behind it.
 
     The standard error shrinks with n, so a drop carried by many posts scores high.
+    ``x``: ``{"value": mean, "n": posts, "t": ...}``.
     """
 
-    __slots__ = ("var",)
+    __slots__ = ("prior_var", "var")
 
-    def __init__(self, prior: float = 0.0, prior_var: float = 0.25, **kwargs: object) -> None:
-        kwargs.setdefault("direction", "down")
-        super().__init__(prior=prior, **kwargs)  # type: ignore[arg-type]
-        self.var = prior_var  # per-post variance
+    def __init__(self, prior: float = 0.0, prior_var: float = 0.25, halflife: float = 5000.0,
+                 direction: Direction = "down", learn_threshold: float = 0.99,
+                 slow_learn: float = 0.05, prior_weight: float = 30.0) -> None:
+        super().__init__(prior=prior, halflife=halflife, direction=direction,
+                         learn_threshold=learn_threshold, slow_learn=slow_learn,
+                         prior_weight=prior_weight)
+        self.prior_var = prior_var
+        self.var = prior_var  # per-post variance, learned
 
-    def score_one(self, x: float, t: datetime, n: int = 1) -> float:
+    def _score_at(self, x: float, n: int) -> float:
         if n <= 0:
             return 0.0
         se = math.sqrt(self.var / n * (1.0 + n / (self.n + self.prior_weight)))
@@ -363,10 +455,10 @@ class MeanDetector(ShareDetector):
             p = min(1.0, 2 * normal_sf(abs(z)))
         return 1.0 - p
 
-    def learn_one(self, x: float, t: datetime, n: int = 1) -> None:
+    def _learn_at(self, x: float, n: int) -> None:
         if n <= 0:
             return
-        w = self.slow_learn if self.score_one(x, t, n) > self.learn_threshold else 1.0
+        w = self.slow_learn if self._score_at(x, n) > self.learn_threshold else 1.0
         a = 1.0 - math.pow(1.0 - self.alpha, n * w)
         d = x - self.p0
         self.p0 += a * d

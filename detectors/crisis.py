@@ -41,7 +41,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from detectors.anomaly import MeanDetector, SeasonalDetector, ShareDetector
+from detectors.anomaly import Features, MeanDetector, SeasonalDetector, ShareDetector
 from detectors.feedback import BrandFeedback
 from schemas.models import BrandMinute, Severity, SignalExplanation
 
@@ -197,11 +197,17 @@ class CrisisScorer:
         share = minute.negative / posts if posts else 0.0
         mean_sent = minute.mean_sentiment
         reach = math.log1p(minute.reach)
-        s_vol = st.volume.score_one(vol, t)
-        s_auth = st.authors.score_one(float(minute.unique_authors), t)
-        s_share = st.neg_share.score_one(share, t, n=posts)
-        s_sent = st.sentiment.score_one(mean_sent, t, n=posts)
-        s_reach = st.reach.score_one(reach, t)
+        # River-style feature dicts, scored now and learned at the end of the minute
+        x_vol: Features = {"value": vol, "t": t}
+        x_auth: Features = {"value": float(minute.unique_authors), "t": t}
+        x_share: Features = {"value": share, "n": posts, "t": t}
+        x_sent: Features = {"value": mean_sent, "n": posts, "t": t}
+        x_reach: Features = {"value": reach, "t": t}
+        s_vol = st.volume.score_one(x_vol)
+        s_auth = st.authors.score_one(x_auth)
+        s_share = st.neg_share.score_one(x_share)
+        s_sent = st.sentiment.score_one(x_sent)
+        s_reach = st.reach.score_one(x_reach)
         up = min(s_vol, s_auth)  # many posts from few authors is a bot burst, not a crisis
         neg = max(s_share, s_sent)
         # Evidence accumulates over a few minutes (leaky CUSUM of -log10 p): a crisis that
@@ -293,11 +299,11 @@ class CrisisScorer:
         st.ew_posts, st.ew_repeats = ew_posts, ew_rep
         st.bot = bot and new > Severity.NONE
         if planned is None:  # an announced launch must not become the usual volume
-            st.volume.learn_one(vol, t)
-            st.authors.learn_one(float(minute.unique_authors), t)
-            st.reach.learn_one(reach, t)
-        st.neg_share.learn_one(share, t, n=posts)
-        st.sentiment.learn_one(mean_sent, t, n=posts)
+            st.volume.learn_one(x_vol)
+            st.authors.learn_one(x_auth)
+            st.reach.learn_one(x_reach)
+        st.neg_share.learn_one(x_share)
+        st.sentiment.learn_one(x_sent)
         st.n += 1
         return Assessment(minute.brand, t, score, new, prev, new != prev, signals,
                           _summary(minute.brand, new, signals), evidence, event)

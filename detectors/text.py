@@ -10,19 +10,33 @@
 'acme corp'
 >>> is_retweet("RT @acme: hello"), is_retweet("art @ noon")
 (True, False)
+>>> normalize("इंटरनेट बंद है!!! 😡")  # vowel signs are part of their word
+'इंटरनेट बंद है'
 """
 
 from __future__ import annotations
 
 import re
 
+from detectors.marks import MARKS
+
 # A retweet-style prefix ("RT @user:"); such a post is a repost even without repost_of.
 _RT_PREFIX = re.compile(r"^\s*rt\s+@[\w.\-]+:?\s*", re.IGNORECASE)
 _URL_OR_MENTION = re.compile(r"(?:https?://|www\.)\S+|(?<![\w@])@[\w.\-]+")
 # Hashtags at the end of a post are usually tag churn, not content: drop the whole block.
 _TRAILING_TAGS = re.compile(r"(?:\s*#\w+)+\s*$")
-# Everything that is not a letter, digit or whitespace (punctuation, emoji, '#').
-_NON_WORD = re.compile(r"[^\w\s]+|_+")
+# Everything that is not a letter, digit, whitespace or combining mark (punctuation, emoji, '#'),
+# and marks that follow none of a letter, digit or mark (a stray accent after an emoji). Marks
+# are letters' parts in most scripts (Devanagari vowel signs, Arabic harakat, Thai vowels,
+# decomposed accents) though Python's \w leaves them out. ASCII text holds no mark: its output is
+# the same as with the plain ``[^\w\s]+|_+``.
+_NON_WORD = re.compile(rf"(?:[^\w\s{MARKS}]|(?<![^\W_])(?<![{MARKS}])[{MARKS}]+)+|_+")
+_MARK = re.compile(f"[{MARKS}]")
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana, Han. A word
+# boundary cannot be told there: terms cut them into bigrams, brand matching into substrings.
+NOSPACE_CHARS = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff"
+                 "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f")
+NOSPACE = re.compile(f"[{NOSPACE_CHARS}]")
 # Faster equivalents used by normalize(): the URL/mention regex behind a lookahead for its
 # possible first characters (the engine skips to them), ASCII punctuation dropped by translate.
 _URL_OR_MENTION_FAST = re.compile(r"(?=[hw@])(?:" + _URL_OR_MENTION.pattern + ")")
@@ -62,8 +76,10 @@ def normalize(text: str) -> str:
             t = body
     if t.isascii():
         t = t.translate(_ASCII_DROP)
-    else:  # deleting chars one class at a time: [^\w\s] and '_' make _NON_WORD's union
-        t = _PUNCT.sub("", t.replace("_", "") if "_" in t else t)
+    elif _MARK.search(t) is None:  # deleting chars one class at a time: without marks,
+        t = _PUNCT.sub("", t.replace("_", "") if "_" in t else t)  # [^\w\s] and '_' = _NON_WORD
+    else:
+        t = _NON_WORD.sub("", t)
     return " ".join(t.split())
 
 

@@ -361,6 +361,37 @@ def brand() -> Json:
             },
         ),
         panel(
+            "Volume by language",
+            [
+                ch(f"""
+            SELECT {BUCKET.format(col="created_at")} AS time, lang, count() AS posts
+            FROM posts FINAL
+            WHERE brand = '${{brand}}' AND $__timeFilter(created_at)
+            GROUP BY time, lang ORDER BY time, lang""")
+            ],
+            w=12,
+            description="Posts per language (ISO 639-1; und: undetermined, or stored before "
+            "languages were identified). docs/languages.md",
+        ),
+        panel(
+            "Negative share by language",
+            [
+                ch(
+                    """
+            SELECT lang, sum(posts) AS n_posts, sum(negative) AS n_negative,
+                   round(sum(negative) / sum(posts), 3) AS negative_share
+            FROM brand_lang_minutes
+            WHERE brand = '${brand}' AND $__timeFilter(minute)
+            GROUP BY lang ORDER BY n_posts DESC, lang""",
+                    CH_TABLE,
+                )
+            ],
+            kind="table",
+            w=12,
+            description="Over the time range: a crisis in one language shows here while the "
+            "others stay calm (brand_lang_minutes, docs/languages.md).",
+        ),
+        panel(
             "Reach (sum of author followers)",
             [
                 ch(f"""

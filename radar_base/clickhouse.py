@@ -30,7 +30,14 @@ def check_identifier(name: str) -> str:
 
 
 def make_client(settings: Settings, database: str | None = None, **kwargs: Any) -> Client:
-    """A clickhouse-driver client for ``database`` (default: Settings.clickhouse_database)."""
+    """A clickhouse-driver client for ``database`` (default: Settings.clickhouse_database).
+
+    On a cluster, inserts into a Distributed table are synchronous (``insert_distributed_sync``):
+    the server answers only once every row is on a replica of its shard, so a sink that commits
+    its Kafka offset after the insert never acknowledges rows still queued on the entry server.
+    """
+    if settings.clickhouse_cluster:
+        kwargs["settings"] = {"insert_distributed_sync": 1, **kwargs.get("settings", {})}
     return Client(
         host=settings.clickhouse_host,
         port=settings.clickhouse_port,

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     # Kafka
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_controller_port: int = 9097
+    # Brokers `crisis-radar stack up` runs (KRaft, each a broker+controller voter). With N > 1,
+    # node i (0-based) serves the i-th address of kafka_bootstrap (or its first port + 100 i)
+    # and its controller on kafka_controller_port + 100 i (crisis_radar/stack/services.py).
+    kafka_brokers: int = Field(default=1, ge=1)
     kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
     kafka_sasl_mechanism: str | None = None  # SCRAM-SHA-256 | SCRAM-SHA-512 | PLAIN
     kafka_sasl_username: str | None = None
@@ -38,6 +42,11 @@ class Settings(BaseSettings):
     # Prefix for every topic name: tests use it to isolate their data.
     topic_prefix: str = ""
     topic_partitions: int = 4
+    # Copies of every topic the pipeline creates (its own, Faust's changelogs, the snapshot
+    # topic) and the copies a write needs before acks=all succeeds: 3 and 2 on a cluster
+    # (docs/scaling.md); 1 and 1 on the single local broker.
+    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_min_insync_replicas: int = Field(default=1, ge=1)
 
     # ClickHouse (native protocol for the driver, HTTP for health checks)
     clickhouse_host: str = "127.0.0.1"
@@ -50,6 +59,17 @@ class Settings(BaseSettings):
     clickhouse_password_file: Path | None = None
     clickhouse_ca_certs: Path | None = None  # CA bundle for secure=True
     clickhouse_verify: bool = True
+    # Cluster (docs/scaling.md "ClickHouse cluster"): the remote_servers name migrations create
+    # their tables ON; empty = one server, tables exactly as the migration files say. On a
+    # cluster each table is Replicated*MergeTree ``<name>_local`` plus a Distributed ``<name>``.
+    clickhouse_cluster: str = ""
+    # What `crisis-radar stack up` runs (flags --clickhouse-shards/--clickhouse-replicas): 1 x 1
+    # is the single server; more starts ZooKeeper and one server per replica, server k on
+    # clickhouse_port + k, clickhouse_http_port + k and clickhouse_interserver_port + k.
+    clickhouse_shards: int = Field(default=1, ge=1)
+    clickhouse_replicas: int = Field(default=1, ge=1)
+    clickhouse_interserver_port: int = 9009
+    zookeeper_port: int = 2181
 
     # Prometheus / Alertmanager
     prometheus_port: int = 9090
@@ -102,6 +122,10 @@ class Settings(BaseSettings):
 
     def alertmanager_base_url(self) -> str:
         return (self.alertmanager_url or f"http://127.0.0.1:{self.alertmanager_port}").rstrip("/")
+
+    def topic_configs(self) -> dict[str, str]:
+        """Broker-side topic configs every pipeline topic gets (on top of its own)."""
+        return {"min.insync.replicas": str(self.topic_min_insync_replicas)}
 
     def topic(self, stage: str) -> str:
         """Full topic name for a stage (stage names are topic names)."""

@@ -142,6 +142,14 @@ class ScoredPost(_Record):
     scored_at: UtcDatetime
     # <= 8 content words (detectors.terms.content_terms): the new-narrative signal's input
     terms: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = []
+    # the post's language as decided by the enrich stage (detectors.language: the platform's
+    # tag, else the text): ISO 639-1 or "und"; post.lang keeps what the platform said
+    lang: Annotated[str, Field(max_length=16)] = "und"
+    # written by one of the brand's official accounts (watchlist ``official``): its reply, not
+    # a crowd post (never counted in volume, sentiment or detection; docs/response.md)
+    brand_reply: bool = False
+    # addresses the brand explicitly (@handle or official account mentioned)
+    addressed: bool = False
 
 
 class _View(BaseModel):
@@ -158,6 +166,9 @@ class AuthorRef(_View):
 class PostTime(_View):
     author: AuthorRef
     created_at: UtcDatetime
+    platform: str = "other"
+    post_id: str = ""
+    reply_to: str | None = None
 
 
 class ScoredPostCounts(_View):
@@ -172,6 +183,8 @@ class ScoredPostCounts(_View):
     is_duplicate: bool
     campaign: bool = False
     terms: list[str] = []
+    brand_reply: bool = False
+    addressed: bool = False
 
 
 class BrandMinute(_Record):
@@ -197,6 +210,22 @@ class BrandMinute(_Record):
     burst_term_posts: NonNegativeInt = 0
     burst_term_negative: NonNegativeInt = 0
     burst_terms: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = []  # top, explains
+    # Response (docs/response.md). complaints: negative crowd posts of this minute addressed to
+    # the brand (@handle/official account, or a reply to one of its posts); brand_replies: posts
+    # of its official accounts. due_15m/due_1h: complaints whose 15 min / 1 h deadline fell in
+    # this minute (posted 15 / 60 min earlier), answered_*: those of them the brand had replied
+    # to by then (a reply whose reply_to is the complaint): final when the minute closes.
+    complaints: NonNegativeInt = 0
+    brand_replies: NonNegativeInt = 0
+    due_15m: NonNegativeInt = 0
+    answered_15m: NonNegativeInt = 0
+    due_1h: NonNegativeInt = 0
+    answered_1h: NonNegativeInt = 0
+    # first responses given in the last hour (up to this minute) and their median delay
+    responses_1h: NonNegativeInt = 0
+    response_median_s: float = Field(default=0.0, ge=0.0)
+    unanswered_1h: NonNegativeInt = 0  # complaints of the last hour still unanswered at its end
+    silent_min: NonNegativeInt = 0  # minutes since the brand's last reply (capped: a day)
 
     @property
     def negative_share(self) -> float:

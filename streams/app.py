@@ -29,13 +29,14 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaProducerDriver
 
 from radar_base import logs
 from radar_base.clickhouse import make_client
@@ -66,6 +67,7 @@ SNAPSHOT_COSTS_APART = 20  # snapshots take at most 1/20 (5%) of the time
 _SINK_SPECS = {
     "posts": sinks.POSTS_COLUMNS,
     "brand_minutes": sinks.BRAND_MINUTES_COLUMNS,
+    "brand_replies": sinks.BRAND_REPLIES_COLUMNS,
     "alerts": sinks.ALERTS_COLUMNS,
     "dead_letters": sinks.DEAD_LETTERS_COLUMNS,
 }
@@ -81,7 +83,19 @@ def tune_process(settings: Settings) -> None:
     faust_runtime.apply(settings)
 
 
+class _IdempotentProducer(AIOKafkaProducerDriver):
+    """Faust's producer with acks=all and idempotence (Faust turns idempotence on only for its
+    exactly-once mode): a leader change retries sends without writing them twice, and with
+    min.insync.replicas a write survives losing the broker that took it (docs/scaling.md)."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
 class _App(faust.App):
+    def _new_producer(self) -> Any:
+        return _IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
     def on_init_dependencies(self) -> Any:
         """Without Faust's Monitor sensor: it keeps per-event statistics for Faust's web views
         (disabled; our metrics are streams.metrics), a dict of sensor states per event in and
@@ -106,6 +120,7 @@ def make_app(settings: Settings) -> faust.App:
         web_port=settings.worker_web_port,
         datadir=str(datadir),
         topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,  # changelogs too
         topic_allow_declare=True,
         broker_session_timeout=8,
         broker_heartbeat_interval=2,
@@ -375,6 +390,7 @@ class _Enrich(_Stage):
                     ev.ack()
                 raise
             rows = await self._send(out)
+            await w.sink("brand_replies").write(out.reply_rows)  # few: before the posts rows
             await self._mark_progress(out.progress)
             if durable is not None:
                 await durable  # one batch storing at a time: bounded memory, inserts in order
@@ -545,6 +561,8 @@ class _Aggregate(_Stage):
         metrics.POSTS_IN.labels(stage).inc(sum(1 for e in events if e.value))  # not markers
         for brand, n in out.per_brand.items():  # metrics once per batch, not per post
             metrics.BRAND_POSTS.labels(brand).inc(n)
+        for brand, n in out.replies.items():
+            metrics.BRAND_OWN_POSTS.labels(brand).inc(n)
         if out.late:
             metrics.LATE_POSTS.labels(stage).inc(out.late)
         return self._emit(out.minutes), out.last
@@ -603,6 +621,7 @@ class _Crisis(_Stage):
             partitions=w.settings.topic_partitions,
             key_type=bytes,
             value_type=bytes,
+            extra_topic_configs=w.settings.topic_configs(),
         )
         self.core = CrisisStage(brand_words, w.context, load=lambda key: self.table_.data.get(key))
 
@@ -631,6 +650,7 @@ class _Crisis(_Stage):
                 score=a.score,
                 severity=int(a.severity),
             )
+            w.series.set_response(a.partition, a.minute)
             if a.alert is not None:
                 w.send(stage, a.minute.brand.encode(), a.alert.to_json())
                 metrics.POSTS_OUT.labels(stage).inc()
@@ -877,6 +897,7 @@ class Worker:
         topic = self.settings.topic
         self.store.invalidate()  # whoever owns a partition next reads its latest snapshot
         for tp in revoked:
+            metrics.revoke_partition_lag(tp.topic, tp.partition)
             if tp.topic == topic(stages.BRAND_MINUTES):
                 self.series.revoke(tp.partition)  # no stale per-brand gauges on this worker
                 self.crisis.drop(tp.partition)
@@ -886,6 +907,7 @@ class Worker:
                 self.aggregate.drop(tp.partition)
 
     async def consumer_lag(self) -> None:
+        metrics.heartbeat()  # the probes' sign of a running loop (streams/metrics.py)
         if self.app.rebalancing:  # position() would wait for the new assignment's positions,
             return  # holding one of the consumer thread's two call workers the recovery needs
         consumer = self.app.consumer

@@ -34,7 +34,8 @@ class AggregateResult:
 
     minutes: list[tuple[int, BrandMinute]] = field(default_factory=list)  # (partition, minute)
     late: int = 0  # posts whose minute had already been emitted (amendments or too late)
-    per_brand: Counter[str] = field(default_factory=Counter)
+    per_brand: Counter[str] = field(default_factory=Counter)  # crowd posts
+    replies: Counter[str] = field(default_factory=Counter)  # the brands' own posts
     last: dict[int, int] = field(default_factory=dict)  # partition -> last offset in the batch
 
 
@@ -95,6 +96,10 @@ class AggregateStage:
             else:
                 sp = value  # a ScoredPost handed over in process (offline drivers)
             out.late += win.add(sp, wall, None if tag is None else tag[0])
+            if sp.brand_reply:  # the brand's voice: never volume, never an alert's evidence
+                out.replies[sp.brand] += 1
+                touched.add(part)
+                continue
             if context.wants(sp.brand, sp.post.created_at.replace(second=0, microsecond=0)):
                 full = sp if isinstance(sp, ScoredPost) else ScoredPost.model_validate_json(value)
                 context.add(full)  # <= 50 per brand-minute

@@ -38,7 +38,7 @@ from schemas import stages
 from schemas.models import DeadLetter, Post, ScoredPost
 from schemas.validate import dead_letter, decode_post
 from streams import state
-from streams.sinks import Row, post_row
+from streams.sinks import Row, post_row, reply_row
 
 log = logging.getLogger("crisis_radar.worker")
 
@@ -52,6 +52,7 @@ class EnrichResult:
 
     items: list[Item] = field(default_factory=list)  # posts.scored records, source-tagged
     rows: list[Row] = field(default_factory=list)  # ClickHouse posts rows
+    reply_rows: list[Row] = field(default_factory=list)  # brand_replies rows (official accounts)
     dead: list[tuple[str, str, bytes]] = field(default_factory=list)  # (stage, reason, JSON)
     n_valid: int = 0
     latencies: list[float] = field(default_factory=list)  # event time -> scored, seconds
@@ -211,7 +212,9 @@ class EnrichPartitions:
                 out.items.append(
                     (sp.brand.encode(), value, state.tag(part, offsets[id(sp.post)], k))
                 )
-                if self.rows:
+                if self.rows and sp.brand_reply:
+                    out.reply_rows.append(reply_row(sp, backfill=self.backfill))
+                elif self.rows:
                     out.rows.append(post_row(sp, backfill=self.backfill))
                 out.latencies.append(max(0.0, (now - sp.post.created_at).total_seconds()))
             out.progress[part] = (st.offset, st.reached)

@@ -8,9 +8,22 @@ partition of ``brand.minutes`` so that when a partition is revoked its brand ser
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
+import threading
+import time
 from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from schemas.models import BrandMinute
 
 P = "crisis_radar_"
 
@@ -41,8 +54,46 @@ BRAND_NEGATIVE_SHARE = Gauge(
 BRAND_CRISIS_SCORE = Gauge(P + "brand_crisis_score", "Crisis score 0..1", _BRAND_LABELS)
 BRAND_SEVERITY = Gauge(P + "brand_severity", "0 none, 1 watch, 2 warning, 3 crisis", _BRAND_LABELS)
 BRAND_POSTS = Counter(P + "brand_posts", "Scored posts per brand", ["brand"])
+# Response (docs/response.md): figures of the last closed minute (schemas.BrandMinute)
+BRAND_OWN_POSTS = Counter(
+    P + "brand_own_posts", "Posts of the brand's official accounts", ["brand"]
+)
+BRAND_COMPLAINTS = Gauge(
+    P + "brand_complaints", "Complaints addressed to the brand in the last closed minute",
+    _BRAND_LABELS,
+)  # fmt: skip
+BRAND_REPLIES = Gauge(
+    P + "brand_reply_posts", "Brand replies (official accounts) in the last closed minute",
+    _BRAND_LABELS,
+)  # fmt: skip
+BRAND_ANSWERED_15M = Gauge(
+    P + "brand_answered_15m_share",
+    "Share answered within 15 min of the complaints whose deadline fell in the last minute "
+    "that had any (kept until the next such minute)", _BRAND_LABELS,
+)  # fmt: skip
+BRAND_ANSWERED_1H = Gauge(
+    P + "brand_answered_1h_share", "As brand_answered_15m_share, within 1 h", _BRAND_LABELS
+)
+BRAND_RESPONSE_MEDIAN = Gauge(
+    P + "brand_first_response_median_seconds",
+    "Median first-response time of the first responses of the last hour (0: none)",
+    _BRAND_LABELS,
+)  # fmt: skip
+BRAND_UNANSWERED = Gauge(
+    P + "brand_unanswered_complaints", "Complaints of the last hour not answered yet",
+    _BRAND_LABELS,
+)  # fmt: skip
+BRAND_SILENT = Gauge(
+    P + "brand_silent_minutes",
+    "Minutes (event time) since the brand's last reply; 0 until it has replied once",
+    _BRAND_LABELS,
+)  # fmt: skip
 
-_BRAND_GAUGES = (BRAND_VOLUME, BRAND_NEGATIVE_SHARE, BRAND_CRISIS_SCORE, BRAND_SEVERITY)
+_BRAND_GAUGES = (
+    BRAND_VOLUME, BRAND_NEGATIVE_SHARE, BRAND_CRISIS_SCORE, BRAND_SEVERITY, BRAND_COMPLAINTS,
+    BRAND_REPLIES, BRAND_ANSWERED_15M, BRAND_ANSWERED_1H, BRAND_RESPONSE_MEDIAN,
+    BRAND_UNANSWERED, BRAND_SILENT,
+)  # fmt: skip
 
 
 class BrandSeries:
@@ -67,6 +118,21 @@ class BrandSeries:
         BRAND_CRISIS_SCORE.labels(*lbl).set(score)
         BRAND_SEVERITY.labels(*lbl).set(severity)
 
+    def set_response(self, partition: int, m: BrandMinute) -> None:
+        """The response figures of a closed minute. An answered share is only set by a minute
+        with complaints due (none due says nothing about how the brand answers)."""
+        lbl = self.labels(m.brand)
+        self._by_partition[partition].add(m.brand)
+        BRAND_COMPLAINTS.labels(*lbl).set(m.complaints)
+        BRAND_REPLIES.labels(*lbl).set(m.brand_replies)
+        if m.due_15m:
+            BRAND_ANSWERED_15M.labels(*lbl).set(m.answered_15m / m.due_15m)
+        if m.due_1h:
+            BRAND_ANSWERED_1H.labels(*lbl).set(m.answered_1h / m.due_1h)
+        BRAND_RESPONSE_MEDIAN.labels(*lbl).set(m.response_median_s)
+        BRAND_UNANSWERED.labels(*lbl).set(m.unanswered_1h)
+        BRAND_SILENT.labels(*lbl).set(m.silent_min)
+
     def revoke(self, partition: int) -> list[str]:
         """Remove the series of every brand seen on ``partition``; returns those brands."""
         brands = sorted(self._by_partition.pop(partition, set()))
@@ -78,6 +144,116 @@ class BrandSeries:
         return brands
 
 
+def revoke_partition_lag(topic: str, partition: int) -> None:
+    """A partition moved to another worker: its lag series goes with it (the new owner
+    exports it), so summing lag over workers never counts a partition twice."""
+    with contextlib.suppress(KeyError):
+        CONSUMER_LAG.remove(topic, str(partition))
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_cpu(pid: int, reaped: bool) -> float:
+    """utime + stime of ``pid`` (+ its reaped children's with ``reaped``), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of proc(5))
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime: children waited for
+    return ticks / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+def tree_cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds of a process and every live descendant, plus its reaped children's: a
+    worker's whole CPU (the enrich child's included, which process_cpu_seconds_total misses)."""
+    root = pid or os.getpid()
+    total, todo = _stat_cpu(root, reaped=True), _children(root)
+    while todo:
+        kid = todo.pop()
+        with contextlib.suppress(OSError, IndexError, ValueError):  # exited meanwhile
+            total += _stat_cpu(kid, reaped=False)
+            todo += _children(kid)
+    return total
+
+
+class WorkerCPU(Collector):
+    """``crisis_radar_worker_cpu_seconds_total``: the CPU half of the scaling signal (with
+    ``crisis_radar_consumer_lag``), read from /proc at each scrape."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        try:
+            value = tree_cpu_seconds()
+        except OSError:  # no /proc (not Linux): no sample rather than a wrong one
+            return
+        yield CounterMetricFamily(
+            P + "worker_cpu_seconds",
+            "CPU seconds of the worker process and its child processes (enrich)",
+            value=value,
+        )
+
+
+# Probes (deploy/kubernetes/worker.yaml): the worker's 1 s timer beats here, so a wedged event
+# loop fails liveness even though this HTTP thread still answers /metrics.
+LIVE_AFTER_STALL_S = 60.0
+READY_WITHIN_S = 10.0
+_beats: list[float] = []  # monotonic time of the last beat (empty: none yet)
+
+
+def heartbeat() -> None:
+    _beats[:] = [time.monotonic()]
+
+
+def probe(path: str, now: float | None = None) -> tuple[bool, str]:
+    """``/readyz``: the worker's loop beat within 10 s (it runs, with its agents and timers).
+    ``/healthz``: no beat stalled for 60 s (before the first beat: starting, alive).
+
+    >>> _beats.clear(); probe("/readyz")[0], probe("/healthz")[0]
+    (False, True)
+    >>> heartbeat(); probe("/readyz")[0], probe("/healthz", time.monotonic() + 61)[0]
+    (True, False)
+    """
+    now = time.monotonic() if now is None else now
+    age = now - _beats[0] if _beats else None
+    if path == "/readyz":
+        ok = age is not None and age <= READY_WITHIN_S
+    else:
+        ok = age is None or age <= LIVE_AFTER_STALL_S
+    return ok, "starting" if age is None else f"last beat {age:.1f}s ago"
+
+
 def serve(port: int, addr: str = "127.0.0.1") -> None:
-    """Serve /metrics on ``addr:port`` from a daemon thread."""
-    start_http_server(port, addr=addr)
+    """Serve /metrics (prometheus_client's default process metrics, ``process_cpu_seconds_total``
+    among them, and ``WorkerCPU``) and the probes /healthz and /readyz on ``addr:port`` from a
+    daemon thread."""
+    with contextlib.suppress(ValueError):  # already registered (a second serve in one process)
+        REGISTRY.register(WorkerCPU())
+    exposition = make_wsgi_app(REGISTRY)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path in ("/healthz", "/readyz"):
+            ok, text = probe(path)
+            start_response(
+                "200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")]
+            )
+            return [f"{text}\n".encode()]
+        return exposition(environ, start_response)
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        address_family = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM)[0][0]
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """No line per scrape."""
+
+    httpd = make_server(addr, port, app, Server, handler_class=Quiet)
+    threading.Thread(target=httpd.serve_forever, name="metrics-http", daemon=True).start()

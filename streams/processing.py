@@ -17,7 +17,8 @@ from typing import Any
 import xxhash
 import yaml
 
-from detectors.terms import brand_words, post_terms
+from detectors.language import identify_many
+from detectors.terms import brand_words, post_terms, words_of
 from detectors.text import normalize
 from schemas.models import (
     BrandMinute,
@@ -48,7 +49,10 @@ def load_brand_words(path: Path) -> dict[str, frozenset[str]]:
     out: dict[str, frozenset[str]] = {}
     for b in data.get("brands", []):
         names = [b["id"], b.get("name", "")]
-        names += [*b.get("keywords", []), *b.get("hashtags", []), *b.get("handles", [])]
+        keywords = b.get("keywords") or []
+        if isinstance(keywords, dict):  # per language: {all: [...], pt: [...]}
+            keywords = [k for terms in keywords.values() for k in terms or ()]
+        names += [*keywords, *b.get("hashtags", []), *b.get("handles", [])]
         out[str(b["id"])] = frozenset(w for n in names for w in str(n).lower().split())
     return out
 
@@ -70,7 +74,12 @@ def validate_batch(
 
 
 class Enricher:
-    """Dedup + brand match + sentiment: one ScoredPost per (post, matched brand)."""
+    """Dedup + brand match + language + sentiment: one ScoredPost per (post, matched brand).
+
+    The language (``ScoredPost.lang``) is decided for posts where a brand occurs only: the
+    platform's tag when it is a language, else the text (detectors.language); unmatched posts
+    cost nothing. It decides the per-language keywords, the brands' ``languages`` filter and
+    the stopwords of the post's terms."""
 
     def __init__(self, watchlist_path: Path, dedup_horizon_s: float, seed: int = 0) -> None:
         from detectors.brands import BrandMatcher, Watchlist
@@ -90,24 +99,57 @@ class Enricher:
         ``corrections``: its analysts' sentiment corrections (detectors.feedback), applied
         after the base model."""
         dedup = self.dedup if dedup is None else dedup
-        matched: list[tuple[Post, list[str]]] = []
+        # the brand's own voice: a reply, kept apart from the crowd; outputs stay in input
+        # order (the next stage drops an offset lower than one it saw as a replay)
+        pending: dict[int, list[ScoredPost]] = {}  # index in scans they go before -> replies
+        official_of = self.matcher.official_of
+        # Brands are found without a language first; only posts where one could match get
+        # their language decided (~40 us each), then it picks per-language keywords and
+        # applies the brands' `languages` filter (a platform tag or the identified language).
+        scans = []
         for p in posts:
-            brands = self.matcher.match(p.text, p.lang, tuple(p.hashtags), tuple(p.mentions))
-            if brands:
-                matched.append((p, brands))
+            own = official_of(p.platform, p.author.id, p.author.handle)
+            if own is not None:
+                pending.setdefault(len(scans), []).append(self._reply(p, own, now))
+                continue
+            found = self.matcher.scan(p.text, tuple(p.hashtags), tuple(p.mentions))
+            if found is not None:
+                scans.append((p, found))
             else:
                 self.unmatched += 1
+        matched: list[tuple[Post, list[str]]] = []
+        langs: list[str] = []
+        replies: dict[int, list[ScoredPost]] = {}  # index in matched they go before -> replies
+        scan_langs = identify_many([p.text for p, _ in scans], [p.lang for p, _ in scans])
+        for j, ((p, found), lang) in enumerate(zip(scans, scan_langs, strict=True)):
+            if j in pending:
+                replies.setdefault(len(matched), []).extend(pending.pop(j))
+            brands = self.matcher.resolve(found, lang)
+            if brands:
+                matched.append((p, brands))
+                langs.append(lang)
+            else:
+                self.unmatched += 1
+        for rs in pending.values():  # after the last post scanned
+            replies.setdefault(len(matched), []).extend(rs)
         # Dedup sees every matched post in arrival order; unmatched posts cannot alert anyone.
         sentiments = self.sentiment.predict_many([p.text for p, _ in matched])
         out: list[ScoredPost] = []
-        for (p, brands), s in zip(matched, sentiments, strict=True):
+        for i, ((p, brands), s, lang) in enumerate(zip(matched, sentiments, langs, strict=True)):
+            if replies and i in replies:
+                out += replies.pop(i)
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
-            terms = post_terms(p.text, len(brands), self.skip_words)
+            terms = post_terms(p.text, len(brands), self.skip_words, lang)
             label, score = s.label, s.score
             if corrections is not None and corrections.memory:
                 fixed = corrections.correct(p.text, label)
                 if fixed is not None:
                     label, score = fixed
+            to = (
+                self.matcher.addressed(p.text, p.mentions)
+                if label == "negative" and p.repost_of is None
+                else ()
+            )  # only complaints need it: addressing is looked up for negative originals
             for brand in brands:
                 out.append(
                     ScoredPost(
@@ -122,9 +164,20 @@ class Enricher:
                         campaign=d.campaign,
                         scored_at=now,
                         terms=terms,
+                        lang=lang,
+                        addressed=brand in to,
                     )
                 )
-        return out
+        return out + [r for rs in replies.values() for r in rs]  # after the last crowd post
+
+    @staticmethod
+    def _reply(p: Post, brand: str, now: datetime) -> ScoredPost:
+        """A post of ``brand``'s official account: no dedup (its replies must not cluster with
+        the crowd's posts), no sentiment (it is not counted), no narrative terms."""
+        return ScoredPost(
+            post=p, brand=brand, sentiment_label="neutral", sentiment_score=0.0,
+            cluster_id=f"reply:{p.key}", is_duplicate=False, scored_at=now, brand_reply=True,
+        )  # fmt: skip
 
 
 IDLE_AFTER = timedelta(seconds=10)  # no post on a partition for this long (wall): it is idle
@@ -365,8 +418,9 @@ class AlertContext:
         ]
         skip = STOPWORDS | {w.lower() for w in brand_words} | {brand.lower()}
         terms: Counter[str] = Counter()
-        for sp in by_key.values():
-            terms.update(set(_WORD.findall(sp.post.text.lower())) - skip)
+        for sp in by_key.values():  # words of any script; the post language's stopwords out
+            words = {w.lstrip("#@") for w in words_of(sp.post.text, _WORD, sp.lang)}
+            terms.update(words - skip)
         top_terms = [t for t, _ in sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
         clusters: dict[str, list[ScoredPost]] = defaultdict(list)
         for sp in by_key.values():

@@ -223,7 +223,7 @@ POSTS = TableRows(
         Column("author_handle", "post.author.handle", _or_empty),
         Column("followers", "post.author.followers"),
         Column("text", "post.text"),
-        Column("lang", "post.lang", _or_empty),
+        Column("lang", "lang"),  # the decided language; post.lang is the platform's tag
         Column("url", "post.url", _or_empty),
         Column("reply_to", "post.reply_to", _or_empty),
         Column("repost_of", "post.repost_of", _or_empty),
@@ -240,16 +240,19 @@ POSTS = TableRows(
         Column("cluster_size", "cluster_size"),
         Column("cluster_authors", "cluster_authors"),
         Column("campaign", "campaign", _flag),
+        Column("addressed", "addressed", _flag),
         Column("scored_at", "scored_at", _ts),
     ),
     backfill=True,
     unstored=frozenset(
         {
+            "brand_reply",  # always 0 here: the brand's own posts go to brand_replies
             "schema_version",
             "post.schema_version",
             "post.quote_of",
             "post.source",
             "post.author.verified",
+            "post.lang",  # the platform's tag: the decided one (lang) is stored
             "terms",  # the new-narrative signal's input; brand_minutes keeps its outcome
         }
     ),
@@ -258,7 +261,9 @@ POSTS = TableRows(
 _MINUTE_COUNTS = (
     "posts", "unique_posts", "unique_authors", "negative", "neutral", "positive",
     "sentiment_sum", "reach", "duplicates", "campaign_posts", "new_clusters", "late_posts",
-    "version", "burst_term_posts", "burst_term_negative",
+    "version", "burst_term_posts", "burst_term_negative", "complaints", "brand_replies",
+    "due_15m", "answered_15m", "due_1h", "answered_1h", "responses_1h", "response_median_s",
+    "unanswered_1h", "silent_min",
 )  # fmt: skip
 BRAND_MINUTES = TableRows(
     "brand_minutes",
@@ -270,6 +275,36 @@ BRAND_MINUTES = TableRows(
     ),
     backfill=True,
     unstored=frozenset({"schema_version", "burst_terms"}),  # burst_terms: explains alerts only
+)
+
+# Posts of a brand's official accounts (ScoredPost.brand_reply, migration 0017): its replies.
+BRAND_REPLIES = TableRows(
+    "brand_replies",
+    ScoredPost,
+    (
+        Column("brand", "brand"),
+        Column("created_at", "post.created_at", _ts),
+        Column("post_key", "post.key"),
+        Column("platform", "post.platform"),
+        Column("post_id", "post.post_id"),
+        Column("author_id", "post.author.id"),
+        Column("author_handle", "post.author.handle", _or_empty),
+        Column("text", "post.text"),
+        Column("url", "post.url", _or_empty),
+        Column("reply_to", "post.reply_to", _or_empty),
+        Column("scored_at", "scored_at", _ts),
+    ),
+    backfill=True,
+    unstored=frozenset(
+        {
+            # a reply is not a crowd post: no reach, engagement, sentiment, cluster or terms
+            "schema_version", "post.schema_version", "post.author.followers",
+            "post.author.verified", "post.lang", "post.repost_of", "post.quote_of",
+            "post.hashtags", "post.mentions", "post.engagement", "post.source",
+            "sentiment_label", "sentiment_score", "cluster_id", "is_duplicate", "cluster_size",
+            "cluster_authors", "campaign", "terms", "brand_reply", "addressed", "lang",
+        }
+    ),
 )
 
 ALERTS = TableRows(
@@ -311,7 +346,7 @@ DEAD_LETTERS = TableRows(
 )
 
 TABLES: dict[str, TableRows[Any]] = {
-    t.table: t for t in (POSTS, BRAND_MINUTES, ALERTS, DEAD_LETTERS)
+    t.table: t for t in (POSTS, BRAND_MINUTES, BRAND_REPLIES, ALERTS, DEAD_LETTERS)
 }
 
 

@@ -36,7 +36,12 @@ def worker_env(settings: Settings) -> dict[str, str]:
         # Faust patch switches (streams/faust_runtime): the patches-off tests turn them off
         CRISIS_RADAR_FAUST_FASTPATH=str(int(settings.faust_fastpath)),
         CRISIS_RADAR_FAUST_SEEK_FIX=str(int(settings.faust_seek_fix)),
+        # A cluster's topics (docs/scaling.md): replicas and writes' in-sync copies
+        CRISIS_RADAR_TOPIC_REPLICATION_FACTOR=str(settings.topic_replication_factor),
+        CRISIS_RADAR_TOPIC_MIN_INSYNC_REPLICAS=str(settings.topic_min_insync_replicas),
     )
+    if settings.enrich_subprocess is not None:
+        env["CRISIS_RADAR_ENRICH_SUBPROCESS"] = str(int(settings.enrich_subprocess))
     return env
 
 

@@ -21,6 +21,7 @@ from streams import metrics
 from streams.rows import (
     ALERTS,
     BRAND_MINUTES,
+    BRAND_REPLIES,
     DEAD_LETTERS,
     POSTS,
     TABLES,
@@ -33,6 +34,7 @@ from streams.rows import (
 __all__ = [
     "ALERTS_COLUMNS",
     "BRAND_MINUTES_COLUMNS",
+    "BRAND_REPLIES_COLUMNS",
     "DEAD_LETTERS_COLUMNS",
     "POSTS_COLUMNS",
     "TABLES",
@@ -42,6 +44,7 @@ __all__ = [
     "dead_letter_row",
     "minute_row",
     "post_row",
+    "reply_row",
     "write_rows",
 ]
 
@@ -49,6 +52,7 @@ log = logging.getLogger("crisis_radar.sink")
 
 POSTS_COLUMNS = POSTS.names
 BRAND_MINUTES_COLUMNS = BRAND_MINUTES.names
+BRAND_REPLIES_COLUMNS = BRAND_REPLIES.names
 ALERTS_COLUMNS = ALERTS.names
 DEAD_LETTERS_COLUMNS = DEAD_LETTERS.names
 
@@ -56,6 +60,7 @@ DEAD_LETTERS_COLUMNS = DEAD_LETTERS.names
 # rows written by `crisis-radar backfill`.
 post_row = POSTS.row
 minute_row = BRAND_MINUTES.row
+reply_row = BRAND_REPLIES.row
 alert_row = ALERTS.row
 dead_letter_row = DEAD_LETTERS.row  # no backfill column: backfill=True raises
 

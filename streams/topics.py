@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import faust
 
+from radar_base.security import kafka_python_kwargs
 from radar_base.settings import Settings
 from schemas import stages
 
@@ -59,6 +60,8 @@ def declare(app: faust.App, settings: Settings) -> dict[str, faust.TopicT]:
             settings.topic(stage),
             partitions=spec.partitions or settings.topic_partitions,
             retention=spec.retention,
+            replicas=settings.topic_replication_factor,
+            config=settings.topic_configs(),
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
@@ -85,21 +88,25 @@ def ensure_topics(settings: Settings, timeout_s: float = 30) -> list[str]:
     from kafka.errors import TopicAlreadyExistsError
 
     admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.worker_id}-admin"
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"{settings.worker_id}-admin",
+        **kafka_python_kwargs(settings),
     )
+    # Every topic: the replicas and min.insync.replicas of the settings (1/1 on one broker).
+    rf, common = settings.topic_replication_factor, settings.topic_configs()
     try:
         wanted = {settings.topic(s): spec for s, spec in SPECS.items()}
         missing = [name for name in wanted if name not in set(admin.list_topics())]
         if state_topic(settings) not in set(admin.list_topics()):
             missing.append(state_topic(settings))
         if changelog_topic(settings) not in set(admin.list_topics()):  # as Faust makes it
-            topic = NewTopic(changelog_topic(settings), settings.topic_partitions, 1,
-                             topic_configs={"cleanup.policy": "compact"})  # fmt: skip
+            topic = NewTopic(changelog_topic(settings), settings.topic_partitions, rf,
+                             topic_configs={"cleanup.policy": "compact", **common})  # fmt: skip
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([topic])
         for name in missing:
             if name == state_topic(settings):
-                topic = NewTopic(name, 1, 1, topic_configs=STATE_TOPIC_CONFIG)
+                topic = NewTopic(name, 1, rf, topic_configs={**STATE_TOPIC_CONFIG, **common})
                 with contextlib.suppress(TopicAlreadyExistsError):
                     admin.create_topics([topic])
                 continue
@@ -108,8 +115,8 @@ def ensure_topics(settings: Settings, timeout_s: float = 30) -> list[str]:
             topic = NewTopic(
                 name,
                 spec.partitions or settings.topic_partitions,
-                1,
-                topic_configs={"retention.ms": ms},
+                rf,
+                topic_configs={"retention.ms": ms, **common},
             )
             with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile elsewhere
                 admin.create_topics([topic])

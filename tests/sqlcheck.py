@@ -59,7 +59,8 @@ def _posts(rng: random.Random) -> Iterator[dict[str, Any]]:
                     "author_handle": f"user{i}",
                     "followers": rng.randrange(10, 5000),
                     "text": f"{brand} is down again, no signal {i}" if crisis else f"hi {brand}",
-                    "lang": "en",
+                    # telvana's crisis is half Portuguese (per-language panels and report)
+                    "lang": "pt" if crisis and i % 2 else "en",
                     "url": "",
                     "hashtags": [brand],
                     "mentions": [],
@@ -183,7 +184,18 @@ def seed_statements() -> list[str]:
         {"version": m.version, "name": m.name, "checksum": m.checksum, "applied_at": T0}
         for m in migrations
     ]))  # fmt: skip
-    posts = list(_posts(random.Random(7)))
+    return stmts + seed_data_statements()
+
+
+def sample_posts() -> list[dict[str, Any]]:
+    """The sample posts (one dict a row, ``posts`` column names)."""
+    return list(_posts(random.Random(7)))
+
+
+def seed_data_statements() -> list[str]:
+    """Only the sample data's INSERTs (for a schema made otherwise, e.g. on a cluster)."""
+    stmts: list[str] = []
+    posts = sample_posts()
     for start in range(0, len(posts), 1000):
         stmts.append(insert_sql("posts", posts[start : start + 1000]))
     # a redelivered batch: FINAL and uniq-based rollups must not double count it

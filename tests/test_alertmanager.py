@@ -53,6 +53,24 @@ ROUTES = [
         "competitor-watch",
     ),
     (
+        {
+            "alertname": "BrandNotAnswering",
+            "brand": "telvana",
+            "team": "crisis-desk",
+            "severity": "care",
+        },
+        "crisis-desk-page",
+    ),
+    (
+        {
+            "alertname": "BrandNotAnswering",
+            "brand": "nexa",
+            "team": "competitor-watch",
+            "severity": "care",
+        },
+        "competitor-watch",
+    ),
+    (
         {"alertname": "CrisisRadarWorkerDown", "team": "platform", "severity": "critical"},
         "platform-page",
     ),

@@ -45,7 +45,7 @@ def test_rhythmic_counts_rarely_flag_and_nights_use_count_tails() -> None:
     for i in range(5 * 1440):
         t = T0 + timedelta(minutes=i)
         x = float(rng.poisson(rhythm(i)))
-        s = det.process_one(x, t)
+        s = det.process_one({"value": x, "t": t})
         if i > 2 * 1440:
             scores.append(s)
     assert np.mean(np.array(scores) > 0.9999) < 0.002
@@ -53,18 +53,19 @@ def test_rhythmic_counts_rarely_flag_and_nights_use_count_tails() -> None:
     day = T0 + timedelta(days=5, hours=14)
     assert det.expected(night) < 0.4 * det.expected(day)  # learned the daily profile
     # 6 posts at night is anomalous, 6 at the afternoon peak is not
-    assert det.score_one(6.0, night) > 0.999 > 0.5 > det.score_one(6.0, day)
+    assert det.score_one({"value": 6.0, "t": night}) > 0.999 > 0.5 > det.score_one(
+        {"value": 6.0, "t": day})
 
 
 def test_level_shift_is_noticed_then_accepted() -> None:
     det = SeasonalDetector(kind="gaussian", direction="both", rebaseline_after=120)
     rng = np.random.default_rng(1)
     for i in range(2000):
-        det.learn_one(float(rng.normal(10, 1)), T0 + timedelta(minutes=i))
+        det.learn_one({"value": float(rng.normal(10, 1)), "t": T0 + timedelta(minutes=i)})
     early, late = [], []
     for i in range(2000, 2600):
         t = T0 + timedelta(minutes=i)
-        s = det.process_one(float(rng.normal(20, 1)), t)
+        s = det.process_one({"value": float(rng.normal(20, 1)), "t": t})
         (early if i < 2030 else late).append(s)
     assert min(early) > 0.999  # a crisis-length shift is not learned away in minutes
     assert np.mean(np.array(late[-200:]) > 0.99) < 0.05  # hours later it is the new normal
@@ -72,23 +73,25 @@ def test_level_shift_is_noticed_then_accepted() -> None:
 
 def test_cold_start_scores_low() -> None:
     det = SeasonalDetector(kind="poisson", direction="up")
-    first = [det.process_one(x, T0 + timedelta(minutes=i)) for i, x in enumerate([3, 5, 2, 4] * 3)]
+    first = [det.process_one({"value": x, "t": T0 + timedelta(minutes=i)})
+             for i, x in enumerate([3, 5, 2, 4] * 3)]
     assert max(first[:10]) == 0.0
-    assert det.score_one(9.0, T0 + timedelta(minutes=13)) < 0.99  # wide uncertainty early
+    # wide uncertainty early
+    assert det.score_one({"value": 9.0, "t": T0 + timedelta(minutes=13)}) < 0.99
 
 
 def test_share_detector_uses_counts() -> None:
     d = ShareDetector(prior=0.2)
     for _ in range(200):
-        d.learn_one(0.2, T0, n=10)
-    assert d.score_one(1.0, T0, n=2) < 0.99  # 2 of 2 negative: weak evidence
-    assert d.score_one(0.6, T0, n=200) > 0.9999
+        d.learn_one({"value": 0.2, "n": 10, "t": T0})
+    assert d.score_one({"value": 1.0, "n": 2, "t": T0}) < 0.99  # 2 of 2 negative: weak evidence
+    assert d.score_one({"value": 0.6, "n": 200, "t": T0}) > 0.9999
 
 
 def test_mean_detector_direction() -> None:
     d = MeanDetector(prior=0.1)
-    assert d.score_one(-0.5, T0, n=50) > 0.999
-    assert d.score_one(0.6, T0, n=50) < 0.01
+    assert d.score_one({"value": -0.5, "n": 50, "t": T0}) > 0.999
+    assert d.score_one({"value": 0.6, "n": 50, "t": T0}) < 0.01
 
 
 def test_value_detector_flags_spike_in_continuous_series() -> None:
@@ -96,7 +99,8 @@ def test_value_detector_flags_spike_in_continuous_series() -> None:
     det = ValueDetector()
     xs = rng.normal(50.0, 2.0, 1500)
     xs[1200] = 80.0
-    s = [det.process_one(float(x), T0 + timedelta(minutes=5 * i)) for i, x in enumerate(xs)]
+    s = [det.process_one({"value": float(x), "t": T0 + timedelta(minutes=5 * i)})
+         for i, x in enumerate(xs)]
     assert s[1200] > max(s[300:1200])
 
 
@@ -106,10 +110,10 @@ def test_pickle_roundtrip_continues_identically() -> None:
     for cls in (SeasonalDetector, ValueDetector):
         a = cls()
         for i, x in enumerate(xs[:200]):
-            a.learn_one(float(x), T0 + timedelta(minutes=i))
+            a.learn_one({"value": float(x), "t": T0 + timedelta(minutes=i)})
         b = pickle.loads(pickle.dumps(a))
-        ra = [a.process_one(float(x), T0 + timedelta(minutes=200 + i)) for i, x in
+        ra = [a.process_one({"value": float(x), "t": T0 + timedelta(minutes=200 + i)}) for i, x in
               enumerate(xs[200:])]
-        rb = [b.process_one(float(x), T0 + timedelta(minutes=200 + i)) for i, x in
+        rb = [b.process_one({"value": float(x), "t": T0 + timedelta(minutes=200 + i)}) for i, x in
               enumerate(xs[200:])]
         assert ra == rb

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_paging_e2e import _free_scrape_port  # a port Prometheus scrapes that nothing serves
 
 from crisis_radar import doctor
 from crisis_radar.clickhouse import MIGRATIONS_DIR, discover, migrate
@@ -68,19 +68,6 @@ def _wait_health(prometheus_url: str, port: int, health: str, timeout: float = 2
             return
         time.sleep(0.5)
     pytest.fail(f"Prometheus's target on :{port} never became {health}: {target}")
-
-
-def _free_scrape_port() -> int:
-    """A port prometheus.yml scrapes (8000-8002) that nothing serves now."""
-    for port in (8002, 8001, 8000):
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as prometheus_client does
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    pytest.fail("ports 8000-8002 are all busy: no room for a scraped worker")
 
 
 @pytest.mark.slow

@@ -199,3 +199,22 @@ def test_wrong_shapes_give_reasons() -> None:
 
 def test_html_to_text() -> None:
     assert html_to_text("<p>a &amp; b<br>c</p><p>d</p>") == "a & b\nc\n\nd"
+
+
+@pytest.mark.parametrize(
+    ("tag", "lang"),
+    [("pt-BR", "pt"), (["pt-BR", "en"], "pt"), ("EN_us", "en"), ("und", None), ("qme", None),
+     ("zxx", None), ("klingon", None), ([], None), (None, None), (7, None)],
+)  # fmt: skip
+def test_platform_language_tags_become_iso_639_1(tag: Any, lang: str | None) -> None:
+    """Bluesky ``langs``, Mastodon ``language``, X ``lang``: the primary subtag, or None (the
+    enrich stage then identifies the language from the text)."""
+    event = jetstream()[0]
+    event["commit"]["record"]["langs"] = tag if isinstance(tag, list) or tag is None else [tag]
+    assert normalise_bluesky(event).lang == lang
+    status = load("mastodon_status.json")
+    status["language"] = tag[0] if isinstance(tag, list) and tag else tag
+    assert normalise_mastodon(status).lang == (lang if not isinstance(tag, list) or tag else None)
+    resp = load("x_v2_response.json")
+    resp["data"][0]["lang"] = status["language"]
+    assert normalise_x(expand("x", resp)[0]).lang == normalise_mastodon(status).lang

@@ -291,6 +291,15 @@ def test_report_of_a_simulated_crisis_matches_ground_truth(
     assert rep.top_posts and rep.top_posts[0].followers >= rep.top_posts[-1].followers
     assert rep.terms and rep.clusters and all(c.authors >= 1 for c in rep.clusters)
     assert [p.platform for p in rep.platforms] == ["simulated"]
+    # per language: what posts.lang holds for the window (the simulator's tag, '' -> und)
+    langs = Counter((s.post.lang or "und") for s in scored
+                    if s.brand == "telvana" and start <= s.post.created_at < end)
+    assert [(x.lang, x.posts) for x in rep.languages] == sorted(
+        langs.items(), key=lambda kv: (-kv[1], kv[0]))
+    assert sum(x.negative for x in rep.languages) == sum(
+        1 for s in scored if s.brand == "telvana" and s.sentiment_label == "negative"
+        and start <= s.post.created_at < end)
+    assert "Posts per language" in html.read_text(encoding="utf-8")
 
     out = html.parent
     assert sorted(p.name for p in out.iterdir()) == [

@@ -60,6 +60,19 @@ def records() -> dict[str, Any]:
             cluster_authors=2,
             campaign=True,
             scored_at=T0 + timedelta(seconds=2),
+            addressed=True,
+        ),
+        "brand_replies": ScoredPost(
+            post=post.model_copy(
+                update={"author": Author(id="did:plc:t", handle="telvanahelp"), "post_id": "3k2"}
+            ),
+            brand="telvana",
+            sentiment_label="neutral",
+            sentiment_score=0.0,
+            cluster_id="reply:bluesky:3k2",
+            is_duplicate=False,
+            scored_at=T0 + timedelta(seconds=3),
+            brand_reply=True,
         ),
         "brand_minutes": BrandMinute(
             brand="telvana",
@@ -80,6 +93,16 @@ def records() -> dict[str, Any]:
             burst_term_posts=5,
             burst_term_negative=4,
             burst_terms=["outage"],
+            complaints=4,
+            brand_replies=2,
+            due_15m=3,
+            answered_15m=2,
+            due_1h=5,
+            answered_1h=4,
+            responses_1h=6,
+            response_median_s=412.5,
+            unanswered_1h=7,
+            silent_min=3,
         ),
         "alerts": CrisisAlert(
             alert_id="a1",
@@ -134,7 +157,11 @@ def test_post_row_reads_the_record() -> None:
     assert row["created_at"] == int(T0.timestamp())  # whole UTC seconds
     assert (row["is_duplicate"], row["campaign"], row["likes"], row["quotes"]) == (1, 1, 3, 4)
     bare = sp.model_copy(update={"post": sp.post.model_copy(update={"lang": None, "url": None})})
-    assert post_row(bare)[rows.POSTS.names.index("lang")] == ""  # no Nullable in the DDL
+    assert post_row(bare)[rows.POSTS.names.index("url")] == ""  # no Nullable in the DDL
+    # the stored language is the enrich stage's decision, never the platform's raw tag
+    assert post_row(bare)[rows.POSTS.names.index("lang")] == "und"
+    pt = sp.model_copy(update={"lang": "pt"})
+    assert post_row(pt)[rows.POSTS.names.index("lang")] == "pt"
 
 
 def test_dead_letters_have_no_backfill_flag() -> None:

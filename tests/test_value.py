@@ -14,7 +14,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _run(det: ValueDetector, xs: np.ndarray, start: int = 0) -> list[float]:
-    return [det.process_one(float(x), T0 + timedelta(minutes=5 * (start + i)))
+    return [det.process_one({"value": float(x), "t": T0 + timedelta(minutes=5 * (start + i))})
             for i, x in enumerate(xs)]
 
 
@@ -86,7 +86,7 @@ def test_weekly_rhythm_makes_a_holiday_stand_out() -> None:
     start = 144 * 35 + 48  # the holiday's 08:00
 
     def run(det: ValueDetector) -> list[float]:
-        return [det.process_one(x, t) for x, t in zip(xs, ts, strict=True)]
+        return [det.process_one({"value": x, "t": t}) for x, t in zip(xs, ts, strict=True)]
 
     s = run(ValueDetector())
     normal = sorted(s[144 * 21:144 * 35])
@@ -101,7 +101,7 @@ def test_no_weekly_correction_without_weekly_rhythm() -> None:
     det = ValueDetector()
     t0 = datetime(2026, 1, 5, tzinfo=UTC)
     for i in range(144 * 7 * 4):
-        det.process_one(10.0 + rng.normal(), t0 + timedelta(minutes=10 * i))
+        det.process_one({"value": 10.0 + rng.normal(), "t": t0 + timedelta(minutes=10 * i)})
     t1 = t0 + timedelta(days=28)
     assert max(abs(w) for w in det.week) > 0.05  # slot means did move...
     assert all(det.expected(t1 + timedelta(hours=h)) == det.base.expected(t1 + timedelta(hours=h))

@@ -3,14 +3,19 @@
 Examples:
   crisis-radar evaluate nab /work/shared/data/nab/data \\
       --labels /work/shared/data/nab/combined_windows.json --out results/nab
+  crisis-radar evaluate nab DATA --labels WINDOWS --out results/hst --detector hst
+  crisis-radar evaluate nab DATA --labels WINDOWS --out results/loco --loco
   crisis-radar evaluate scenarios eval.jsonl.gz --truth eval-truth.json --out results/scen.json
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import sys
+import time
 from pathlib import Path
 
 from crisis_radar.progress import progress_bar
@@ -23,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="what", required=True)
-    n = sub.add_parser("nab", help="run the value detector over NAB-layout data and score it")
+    n = sub.add_parser("nab", help="run a detector over NAB-layout data and score it like NAB")
     n.add_argument("data_dir", type=Path, help="folder of <category>/<file>.csv (timestamp,value)")
     n.add_argument("--labels", type=Path, required=True, help="NAB combined_windows.json")
     n.add_argument("--out", type=Path, required=True, help="results folder (NAB results layout)")
@@ -33,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
         help="score one profile only (default: all three)",
     )
     n.add_argument("--profiles", type=Path, help="NAB config/profiles.json (default: built in)")
+    n.add_argument(
+        "--detector", default="value", metavar="NAME",
+        help="detector to run: " + ", ".join(_detector_names()) + " (default: value, ours)",
+    )
+    n.add_argument(
+        "--loco", action="store_true",
+        help="leave-one-category-out: choose the detector's setting (its small declared grid) "
+        "and the one corpus-wide threshold on all categories but one, score that one; every "
+        "rotation, per-rotation and mean scores (profile: --profile, default standard)",
+    )
     s = sub.add_parser("scenarios", help="replay `crisis-radar simulate` output through detection")
     s.add_argument("posts", type=Path, help="posts JSONL(.gz) written by `crisis-radar simulate`")
     s.add_argument("--truth", type=Path, required=True, help="truth JSON from simulate")
@@ -41,8 +56,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _detector_names() -> list[str]:
+    from crisis_radar.evaluate.detectors import REGISTRY
+
+    return list(REGISTRY)
+
+
 def _nab(args: argparse.Namespace) -> int:
     from crisis_radar.evaluate import nab
+    from crisis_radar.evaluate.detectors import REGISTRY
+
+    entry = REGISTRY.get(args.detector)
+    if entry is None:
+        print(f"evaluate nab: unknown detector {args.detector!r} "
+              f"(one of {', '.join(REGISTRY)})", file=sys.stderr)
+        return 2
 
     if not args.data_dir.is_dir():
         print(f"evaluate nab: {args.data_dir} is not a folder", file=sys.stderr)
@@ -56,18 +84,40 @@ def _nab(args: argparse.Namespace) -> int:
     if not files:
         print(f"evaluate nab: no <category>/*.csv files under {args.data_dir}", file=sys.stderr)
         return 2
-    scores = []
-    for f in progress_bar(files, desc="nab", unit="file", file=sys.stderr):
-        s = nab.run_detector(f)
-        nab.write_results(f, s, args.out)
-        scores.append(s)
+    grid = entry.grid if args.loco else entry.grid[:1]
+    by_setting: list[list[list[float]]] = []
+    cost_us = 0.0
+    for k, setting in enumerate(grid):
+        scores = []
+        spent = 0.0
+        desc = f"nab {entry.name}" + (f" {k + 1}/{len(grid)}" if len(grid) > 1 else "")
+        for f in progress_bar(files, desc=desc, unit="file", file=sys.stderr):
+            t = time.process_time()
+            s = nab.run_step(f, functools.partial(entry.make, **setting))
+            spent += time.process_time() - t
+            if k == 0:
+                nab.write_results(f, s, args.out)
+            scores.append(s)
+        if k == 0:
+            cost_us = spent / max(sum(len(f.values) for f in files), 1) * 1e6
+        by_setting.append(scores)
     profiles = nab.load_profiles(args.profiles)
     if args.profile:
         profiles = {args.profile: profiles[args.profile]}
-    results = nab.score_corpus(files, scores, profiles)
+    results = nab.score_corpus(files, by_setting[0], profiles)
+    print(f"detector {entry.name}: {entry.description}")
     print(nab.format_table(results))
+    print(f"cost: {cost_us:.1f} us CPU per point")
+    out: dict[str, object] = {**nab.results_json(results), "detector": entry.name,
+                              "us_per_point": cost_us}
+    if args.loco:
+        pname = args.profile or "standard"
+        res = nab.loco(files, by_setting, grid, profiles[pname], pname)
+        print()
+        print(nab.format_loco(res))
+        out["loco"] = dataclasses.asdict(res)
     path = args.out / "scores.json"
-    path.write_text(json.dumps(nab.results_json(results), indent=2))
+    path.write_text(json.dumps(out, indent=2))
     print(f"results in {args.out}, scores in {path}")
     return 0
 

@@ -227,7 +227,9 @@ def _producer(bootstrap: str | None) -> Any:
         "bootstrap_servers": bootstrap or s.kafka_bootstrap,
         "linger_ms": 20,
         "batch_size": 512 * 1024,
-        "acks": 1,
+        # As every producer of the pipeline: no post lost or doubled when a broker goes.
+        "acks": "all",
+        "enable_idempotence": True,
         "max_request_size": 4 << 20,
         **kafka_python_kwargs(s),  # SASL/SCRAM, TLS, secrets from files
     }

@@ -109,6 +109,7 @@ def run_backfill(
             summary.rejected[reason] += 1
             dead(reason, value)
         rows.add("posts", out.rows)
+        rows.add("brand_replies", out.reply_rows)
         rows.add("brand_minutes", [minute_row(m, backfill=True) for m in step.minutes])
         rows.add("alerts", [alert_row(a, backfill=True) for a in step.alerts])
         summary.stored += len(out.rows)

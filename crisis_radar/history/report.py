@@ -17,7 +17,7 @@ from typing import Any
 
 from crisis_radar.history.backtest import read_jsonl
 from crisis_radar.report.build import build_from, write_files
-from crisis_radar.report.queries import Cluster, PlatformRow, TopPost
+from crisis_radar.report.queries import Cluster, LanguageRow, PlatformRow, TopPost
 from crisis_radar.report.timeline import Minute, Term
 from schemas.models import CrisisAlert
 
@@ -112,6 +112,9 @@ class OutputSource:
         return sorted(best.values(), key=lambda c: (-c.posts, c.cluster_id))[:10]
 
     def platforms(self, brand: str, start: datetime, end: datetime) -> list[PlatformRow]:
+        return []  # posts are not kept
+
+    def languages(self, brand: str, start: datetime, end: datetime) -> list[LanguageRow]:
         return []  # posts are not kept
 
 

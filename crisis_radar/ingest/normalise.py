@@ -18,6 +18,7 @@ from typing import Any, Final
 import xxhash
 from pydantic import ValidationError
 
+from detectors.language import normalise_tag
 from schemas.models import MAX_ID_CHARS, MAX_LIST_ITEMS, Post
 
 FORMATS: Final = ("canonical", "bluesky", "mastodon", "x", "reddit", "generic")
@@ -120,9 +121,9 @@ def _tags(values: Iterable[Any]) -> list[str]:
 
 
 def _lang(value: Any) -> str | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return value if isinstance(value, str) and 0 < len(value) <= 16 else None
+    """The platform's tag as ISO 639-1 ("pt-BR" -> "pt"; Bluesky's list: its first); None for
+    a missing or non-language tag (X's "und", "qme"...): the enrich stage then reads the text."""
+    return normalise_tag(value)
 
 
 def _build(**fields: Any) -> Post:

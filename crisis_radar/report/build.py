@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from crisis_radar.report import charts, queries
 from crisis_radar.report import timeline as tlm
-from crisis_radar.report.queries import Cluster, PlatformRow, TopPost, utc
+from crisis_radar.report.queries import Cluster, LanguageRow, PlatformRow, TopPost, utc
 from crisis_radar.report.timeline import Minute, Phase, Term, Timeline
 
 Progress = Callable[[str], object]
@@ -48,6 +48,7 @@ class Report:
     competitors: list[Competitor]
     platforms: list[PlatformRow]
     charts: dict[str, bytes] = field(default_factory=dict)  # file stem -> PNG
+    languages: list[LanguageRow] = field(default_factory=list)
 
 
 def competitor_ids(brand: str, watchlist: Path | None) -> list[str]:
@@ -84,6 +85,7 @@ class Source(Protocol):
               during_end: datetime) -> list[Term]: ...  # fmt: skip
     def clusters(self, brand: str, start: datetime, end: datetime) -> list[Cluster]: ...
     def platforms(self, brand: str, start: datetime, end: datetime) -> list[PlatformRow]: ...
+    def languages(self, brand: str, start: datetime, end: datetime) -> list[LanguageRow]: ...
 
 
 class ClickHouseSource:
@@ -116,6 +118,9 @@ class ClickHouseSource:
 
     def platforms(self, brand: str, start: datetime, end: datetime) -> list[PlatformRow]:
         return queries.platforms(self.client, brand, start, end)
+
+    def languages(self, brand: str, start: datetime, end: datetime) -> list[LanguageRow]:
+        return queries.languages(self.client, brand, start, end)
 
 
 def build_report(
@@ -181,6 +186,7 @@ def build_from(
         clusters=source.clusters(brand, during_start, during_end),
         competitors=[_competitor(b, tlm.fill_gaps(series[b], start, end), tl) for b in rivals],
         platforms=source.platforms(brand, start, end),
+        languages=source.languages(brand, start, end),
     )
     progress("drawing charts")
     report.charts["volume"] = charts.volume_chart(ms, tl, brand)

@@ -127,15 +127,16 @@ def top_posts(
 
 def texts(
     client: Any, brand: str, start: datetime, end: datetime, limit: int = 20_000
-) -> list[str]:
-    """Texts of original (non-duplicate) posts, a bounded sample for term counting."""
+) -> list[tuple[str, str]]:
+    """(text, language) of original (non-duplicate) posts, a bounded sample for term counting;
+    language '' for rows stored before languages were identified."""
     rows = client.execute(
-        "SELECT text FROM posts FINAL WHERE "
+        "SELECT text, lang FROM posts FINAL WHERE "
         + _WINDOW.format(col="created_at")
         + " AND is_duplicate = 0 LIMIT %(n)s",
         _window(brand, start, end) | {"n": limit},
     )
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -182,3 +183,24 @@ def platforms(client: Any, brand: str, start: datetime, end: datetime) -> list[P
         _window(brand, start, end),
     )
     return [PlatformRow(r[0], int(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+
+@dataclass
+class LanguageRow:
+    lang: str  # ISO 639-1, or "und" (undetermined / stored before languages were identified)
+    posts: int
+    negative: int
+
+    @property
+    def negative_share(self) -> float:
+        return self.negative / self.posts if self.posts else 0.0
+
+
+def languages(client: Any, brand: str, start: datetime, end: datetime) -> list[LanguageRow]:
+    """Posts and negative posts per language (brand_lang_minutes, exact: posts FINAL)."""
+    rows = client.execute(
+        "SELECT lang, sum(posts) AS n_posts, sum(negative) AS n_neg FROM brand_lang_minutes "
+        "WHERE " + _WINDOW.format(col="minute") + " GROUP BY lang ORDER BY n_posts DESC, lang",
+        _window(brand, start, end),
+    )
+    return [LanguageRow(str(r[0]), int(r[1]), int(r[2])) for r in rows]

@@ -140,6 +140,14 @@ def tables(r: Report) -> list[tuple[str, list[str], list[list[str]]]]:
                 for p in r.platforms
             ],
         ),
+        (
+            "Posts per language",
+            ["language", "posts", "negative", "negative share"],
+            [
+                [x.lang, str(x.posts), str(x.negative), f"{x.negative_share:.1%}"]
+                for x in r.languages
+            ],
+        ),
     ]
     return out
 

@@ -42,6 +42,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from detectors.terms import words_of
+
 WARNING, CRISIS = 2, 3
 MINUTE = timedelta(minutes=1)
 REPLAY_GAP = timedelta(hours=1)  # created_at this far from its minute: a replay
@@ -308,17 +310,24 @@ class Term:
 
 
 def top_terms(
-    during: Iterable[str], before: Iterable[str], brand_words: Iterable[str] = (), n: int = 15
+    during: Iterable[str | tuple[str, str]],
+    before: Iterable[str | tuple[str, str]],
+    brand_words: Iterable[str] = (),
+    n: int = 15,
 ) -> list[Term]:
-    """Words frequent during the crisis and rarer before (add-one smoothed lift, per text)."""
+    """Words frequent during the crisis and rarer before (add-one smoothed lift, per text).
+
+    Texts, or (text, language) pairs: words of any script, the language's stopwords dropped
+    (``detectors.terms.words_of``)."""
     skip = STOP | {w.lower() for w in brand_words}
 
-    def counts(texts: Iterable[str]) -> tuple[Counter[str], int]:
+    def counts(texts: Iterable[str | tuple[str, str]]) -> tuple[Counter[str], int]:
         c: Counter[str] = Counter()
         k = 0
-        for t in texts:
+        for item in texts:
+            t, lang = (item, None) if isinstance(item, str) else item
             k += 1
-            c.update({w for w in _WORD.findall(t.lower()) if w.lstrip("#@") not in skip})
+            c.update({w for w in words_of(t, _WORD, lang) if w.lstrip("#@") not in skip})
         return c, k
 
     cd, nd = counts(during)

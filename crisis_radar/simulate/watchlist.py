@@ -19,6 +19,7 @@ class SimBrand:
     exclude: tuple[str, ...]
     group: str
     team: str
+    official: tuple[str, ...] = ()  # its official accounts on the simulated platform
 
 
 def load_brands(path: str | Path) -> list[SimBrand]:
@@ -28,12 +29,14 @@ def load_brands(path: str | Path) -> list[SimBrand]:
         SimBrand(
             id=b.id,
             name=b.name or b.id,
-            keywords=tuple(b.keywords or ()),
+            # the keywords of every language (per-language ones only when there are none)
+            keywords=b.terms_of_every_language("keywords") or b.all_keywords,
             hashtags=tuple(b.hashtags or ()),
             handles=tuple(b.handles or ()),
-            exclude=tuple(b.exclude or ()),
+            exclude=b.terms_of_every_language("exclude"),
             group=b.group or b.id,
             team=b.team or "",
+            official=tuple((b.official or {}).get("simulated", ())),
         )
         for b in load_watchlist(path).brands
     ]

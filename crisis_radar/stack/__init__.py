@@ -26,7 +26,7 @@ from pathlib import Path
 from crisis_radar.settings import Settings, get_settings
 from crisis_radar.stack import _install, _proc
 from crisis_radar.stack._errors import StackError
-from crisis_radar.stack.services import SERVICE_TYPES, Service
+from crisis_radar.stack.services import SERVICE_TYPES, Kafka, Service
 
 __all__ = [
     "ServiceStatus",
@@ -55,14 +55,46 @@ class ServiceStatus:
         return f"{self.name:<13}{self.state:<10}{self.pid or '-'!s:<9}{ports}"
 
 
-def services(names: list[str] | None = None, settings: Settings | None = None) -> list[Service]:
+def _recorded_brokers(settings: Settings) -> int:
+    """Nodes of the Kafka cluster last started in this folder (1: none, or the single node)."""
+    try:
+        return int((settings.stack_dir / "run" / "kafka-brokers").read_text())
+    except (OSError, ValueError):
+        return 1
+
+
+def services(
+    names: list[str] | None = None, settings: Settings | None = None, *, recorded: bool = False
+) -> list[Service]:
+    """The services, in start order, or those named.
+
+    With ``kafka_brokers`` N > 1 (or, with ``recorded``, the N of the cluster last started
+    here: status and down find it without being told), "kafka" is N nodes
+    ``kafka-1``..``kafka-N``. With a ClickHouse cluster (stack/cluster.py), "clickhouse" stands
+    for ZooKeeper and every server. A group name selects all its members, a member's name one.
+    """
+    from crisis_radar.stack import cluster
+
     settings = settings or get_settings()
-    unknown = sorted(set(names or ()) - set(SERVICE_TYPES))
+    brokers = settings.kafka_brokers
+    if recorded and brokers == 1:
+        brokers = _recorded_brokers(settings)
+    topo = cluster.topology(settings)
+    found: list[tuple[str, Service]] = []  # (group, service)
+    for name, cls in SERVICE_TYPES.items():
+        if name == "clickhouse" and topo is not None:
+            found += [(name, svc) for svc in cluster.cluster_services(settings, topo)]
+        elif name == "kafka" and brokers > 1:
+            found += [(name, Kafka(settings, i, brokers)) for i in range(1, brokers + 1)]
+        else:
+            found.append((name, cls(settings)))
+    known = {g for g, _ in found} | {svc.name for _, svc in found}
+    unknown = sorted(set(names or ()) - known)
     if unknown:
         raise StackError(
-            f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICE_TYPES)}"
+            f"unknown service(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    return [cls(settings) for name, cls in SERVICE_TYPES.items() if not names or name in names]
+    return [svc for g, svc in found if not names or g in names or svc.name in names]
 
 
 @contextlib.contextmanager
@@ -109,7 +141,7 @@ def _state(svc: Service) -> ServiceStatus:
 
 
 def status(names: list[str] | None = None, settings: Settings | None = None) -> list[ServiceStatus]:
-    return [_state(svc) for svc in services(names, settings)]
+    return [_state(svc) for svc in services(names, settings, recorded=True)]
 
 
 def up(names: list[str] | None = None, settings: Settings | None = None) -> list[ServiceStatus]:
@@ -117,6 +149,10 @@ def up(names: list[str] | None = None, settings: Settings | None = None) -> list
     settings = settings or get_settings()
     chosen = services(names, settings)
     with _locked(settings):
+        if any(isinstance(svc, Kafka) and len(svc.nodes) > 1 for svc in chosen):
+            run = settings.stack_dir / "run"
+            run.mkdir(parents=True, exist_ok=True)
+            (run / "kafka-brokers").write_text(f"{settings.kafka_brokers}\n")
         warning = _install.fonts()  # the report's fonts (emoji, non-Latin scripts)
         if warning:
             _say(f"{'fonts':<13}{warning}")
@@ -149,6 +185,8 @@ def up(names: list[str] | None = None, settings: Settings | None = None) -> list
             pid = _proc.spawn(argv, svc.log_file, svc.pid_file, cwd=svc.home)
             _say(f"{svc.name:<13}started (pid {pid}), waiting for health...")
             waiting[svc.name] = (svc, pid, t0)
+            if getattr(svc, "healthy_before_the_next", False):
+                _wait_healthy({svc.name: waiting.pop(svc.name)})
         _wait_healthy(waiting)
     return status(names, settings)
 
@@ -183,8 +221,16 @@ def down(names: list[str] | None = None, settings: Settings | None = None) -> li
     settings = settings or get_settings()
     stopped: list[str] = []
     with _locked(settings):
-        for svc in reversed(services(names, settings)):
-            pid = _proc.owned_pid(svc.pid_file, svc.marker)
+        chosen = list(reversed(services(names, settings, recorded=True)))
+        # A cluster's nodes all at once: stopped one by one, the last ones lose their controller
+        # quorum and wait out the timeout (then SIGKILL) for a controlled shutdown.
+        pids = {svc.name: _proc.owned_pid(svc.pid_file, svc.marker) for svc in chosen}
+        for svc in chosen:
+            pid = pids[svc.name]
+            if pid is not None and isinstance(svc, Kafka) and len(svc.nodes) > 1:
+                _proc.terminate(pid)
+        for svc in chosen:
+            pid = pids[svc.name]
             if pid is None:
                 svc.pid_file.unlink(missing_ok=True)
                 if _state(svc).state == "external":
@@ -196,6 +242,8 @@ def down(names: list[str] | None = None, settings: Settings | None = None) -> li
             how = "killed (SIGKILL after timeout)" if killed else "stopped"
             _say(f"{svc.name:<13}{how} in {time.monotonic() - t0:.1f}s (pid {pid})")
             stopped.append(svc.name)
+        if not names or "kafka" in names:
+            (settings.stack_dir / "run" / "kafka-brokers").unlink(missing_ok=True)
     return stopped
 
 
@@ -206,7 +254,7 @@ def reload(names: list[str] | None = None, settings: Settings | None = None) -> 
     service -> error for the services that refused the new config (they keep the old one).
     """
     errors: dict[str, str] = {}
-    for svc in services(names, settings):
+    for svc in services(names, settings, recorded=True):
         if _proc.owned_pid(svc.pid_file, svc.marker) is None:
             continue
         if type(svc).reload is Service.reload:

@@ -114,14 +114,28 @@ def java() -> str:
 
 def kafka_libs() -> Path:
     """Directory of the Kafka broker jars, fetched once with Maven into the user cache."""
-    libs = cache_dir() / f"kafka-{KAFKA_VERSION}"
-    if (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
+    return maven_libs("kafka", KAFKA_VERSION, f"kafka_2.13-{KAFKA_VERSION}.jar")
+
+
+ZOOKEEPER_VERSION = "3.8.4"
+
+
+def zookeeper_libs() -> Path:
+    """Directory of the ZooKeeper server jars (the ClickHouse cluster's coordination service)."""
+    return maven_libs("zookeeper", ZOOKEEPER_VERSION, f"zookeeper-{ZOOKEEPER_VERSION}.jar")
+
+
+def maven_libs(name: str, version: str, main_jar: str) -> Path:
+    """Directory of the jars ``deploy/<name>/pom.xml`` lists, fetched once with Maven into the
+    user cache (no website download, no Docker)."""
+    libs = cache_dir() / f"{name}-{version}"
+    if (libs / main_jar).exists():
         return libs
     mvn = ensure_tool(("mvn",), ["maven"], "Maven (mvn)")
     java()  # mvn needs a JDK/JRE too: fail with the clearer message first
     tmp = libs.with_name(f"{libs.name}.tmp{os.getpid()}")
     print(
-        f"  fetching Kafka {KAFKA_VERSION} jars from Maven Central into {libs}...",
+        f"  fetching {name} {version} jars from Maven Central into {libs}...",
         file=sys.stderr,
         flush=True,
     )
@@ -131,7 +145,7 @@ def kafka_libs() -> Path:
             "-q",
             "-B",
             "-f",
-            str(DEPLOY / "kafka" / "pom.xml"),
+            str(DEPLOY / name / "pom.xml"),
             "dependency:copy-dependencies",
             f"-DoutputDirectory={tmp}",
         ],
@@ -141,7 +155,7 @@ def kafka_libs() -> Path:
     if done.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
         raise StackError(
-            "mvn could not fetch the Kafka jars (is Maven Central reachable?):\n"
+            f"mvn could not fetch the {name} jars (is Maven Central reachable?):\n"
             + (done.stdout + done.stderr).strip()[-2000:]
         )
     try:

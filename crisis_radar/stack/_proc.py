@@ -84,15 +84,24 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def _send(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)  # spawn() made it a session (and group) leader
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def terminate(pid: int) -> None:
+    """SIGTERM the process group without waiting (``stop`` waits)."""
+    _send(pid, signal.SIGTERM)
+
+
 def stop(pid: int, timeout_s: float) -> bool:
     """SIGTERM the process group, SIGKILL after ``timeout_s``. True if it had to be killed."""
 
     def send(sig: signal.Signals) -> None:
-        try:
-            os.killpg(pid, sig)  # spawn() made it a session (and group) leader
-        except (ProcessLookupError, PermissionError):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+        _send(pid, sig)
 
     send(signal.SIGTERM)
     deadline = time.monotonic() + timeout_s

