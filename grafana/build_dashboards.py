@@ -149,6 +149,25 @@ ALERT_ANNOTATION = {
 }
 
 
+# Planned events (`crisis-radar expect`) as regions: start to end, on every board. An event that
+# began before the time range still shows (overlap, not start, filters).
+EVENT_ANNOTATION = {
+    "name": "Announced events (ClickHouse)",
+    "datasource": CH,
+    "enable": True,
+    "iconColor": "blue",
+    "target": ch(
+        """
+        SELECT starts AS time, ends AS timeEnd,
+               concat(brand, ': announced ', kind) AS title, note AS text, brand AS tags
+        FROM expected_events
+        WHERE starts <= $__toTime AND ends >= $__fromTime
+        ORDER BY time""",
+        CH_TABLE,
+    ),
+}
+
+
 def board(
     uid: str,
     title: str,
@@ -324,7 +343,7 @@ def overview() -> Json:
         "crisis-radar: overview",
         panels,
         [var_prom("group", "Competitor group", "crisis_radar_brand_severity")],
-        [ALERT_ANNOTATION],
+        [ALERT_ANNOTATION, EVENT_ANNOTATION],
     )
 
 
@@ -558,7 +577,19 @@ def brand() -> Json:
                     ORDER BY time""",
                     CH_TABLE,
                 )
-            }
+            },
+            EVENT_ANNOTATION
+            | {
+                "target": ch(
+                    """
+                    SELECT starts AS time, ends AS timeEnd, concat('announced ', kind) AS title,
+                           note AS text, brand AS tags
+                    FROM expected_events
+                    WHERE brand = '${brand}' AND starts <= $__toTime AND ends >= $__fromTime
+                    ORDER BY time""",
+                    CH_TABLE,
+                )
+            },
         ],
     )
 
@@ -695,7 +726,8 @@ def pipeline() -> Json:
             w=8,
         ),
     ]
-    return board("crisis-pipeline", "crisis-radar: pipeline health", panels, [], [])
+    # maintenance windows and launches explain load there too
+    return board("crisis-pipeline", "crisis-radar: pipeline health", panels, [], [EVENT_ANNOTATION])
 
 
 DASHBOARDS = {"crisis-overview": overview, "crisis-brand": brand, "crisis-pipeline": pipeline}

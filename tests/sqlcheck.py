@@ -205,6 +205,18 @@ def _alerts() -> list[dict[str, Any]]:
     return out
 
 
+def _expected_events() -> list[dict[str, Any]]:
+    """A launch announced across telvana's turn (issue 18), and one of another brand."""
+    return [
+        {"event_id": "e1", "brand": "telvana", "starts": CRISIS_AT - timedelta(minutes=30),
+         "ends": CRISIS_AT + timedelta(hours=1), "kind": "launch", "note": "Telvana One",
+         "given_by": "ann", "given_at": T0},
+        {"event_id": "e2", "brand": "orbitel", "starts": T0 - timedelta(hours=1),
+         "ends": T0 + timedelta(minutes=30), "kind": "tv_spot", "note": "",
+         "given_by": "bob", "given_at": T0},
+    ]  # fmt: skip
+
+
 def _dead_letters() -> list[dict[str, Any]]:
     return [
         {
@@ -250,6 +262,7 @@ def seed_data_statements() -> list[str]:
     stmts.append(insert_sql("brand_minutes", _minutes(posts, replies)))
     stmts.append(insert_sql("alerts", _alerts()))
     stmts.append(insert_sql("dead_letters", _dead_letters()))
+    stmts.append(insert_sql("expected_events", _expected_events()))
     return stmts
 
 

@@ -149,6 +149,17 @@ def test_clickhouse_panels_on_clickhouse_18(stack: Any, clickhouse_database: str
         f"{CRISIS_AT.replace(minute=32):%Y-%m-%d %H:%M:%S}",
         f"{CRISIS_AT.replace(minute=34):%Y-%m-%d %H:%M:%S}",
     ], where
+    # announced events: regions, those overlapping the range (orbitel's began before it)
+    [(where, sql)] = [
+        q for q in CH_QUERIES if q[0] == "crisis-overview/annotation Announced events (ClickHouse)"
+    ]
+    rows = [(str(r[0]), str(r[1]), r[2]) for r in db.execute(expand_sql(sql))]
+    assert rows == [
+        (f"{T0.replace(hour=8):%Y-%m-%d %H:%M:%S}", f"{T0.replace(minute=30):%Y-%m-%d %H:%M:%S}",
+         "orbitel: announced tv_spot"),
+        (f"{CRISIS_AT.replace(minute=0):%Y-%m-%d %H:%M:%S}",
+         f"{CRISIS_AT.replace(hour=11):%Y-%m-%d %H:%M:%S}", "telvana: announced launch"),
+    ], where
 
 
 @pytest.mark.stack

@@ -256,6 +256,27 @@ def test_launch_spike_is_positive_not_negative() -> None:
     assert peak["neg"] < before["neg"]
 
 
+def test_launch_rush_is_loud_mixed_and_announced() -> None:
+    """Issue 18's recurring launch-like pattern: volume up with a negative share up too (queue
+    and sold-out grumbles), not a crisis; with ``announce`` the truth lists it as planned."""
+    ev = EventSpec("launch_rush", "telvana", at(14), {"ramp_min": 10, "plateau_min": 60,
+                   "decay_min": 20, "peak_multiple": 5, "negative_share": 0.4})  # fmt: skip
+    sim, posts = run(["telvana"], 1440, [ev], announce=True)
+    t = sim.truth[0]
+    assert not t.is_crisis and t.severity == "watch"
+    peak = window(sim, posts, "telvana", 14 * 60 + 10, 14 * 60 + 70)
+    before = window(sim, posts, "telvana", 11 * 60, 14 * 60)
+    assert peak["n"] > 3 * peak["expected"]
+    assert peak["neg"] > before["neg"] + 0.15 and peak["neg"] < 0.5
+    texts = " ".join(p["text"].lower() for p in posts if 850 <= minute_of(p) < 900)
+    assert re.search(r"sold out|queue|crashed|timing out|drop", texts)
+    planned = sim.truth_doc()["expected_events"]
+    assert planned == [{"brand": "telvana", "kind": "launch", "from": "2026-11-23T14:00:00Z",
+                        "to": "2026-11-23T16:10:00Z", "note": t.params["product"]}]  # fmt: skip
+    plain, _ = run(["telvana"], 60)
+    assert "expected_events" not in plain.truth_doc()  # truth files unchanged without it
+
+
 def test_viral_complaint_many_reposts_of_one_post() -> None:
     ev = EventSpec("viral_complaint", "telvana", at(9), {"reposts": 2000})
     sim, posts = run(["telvana"], 12 * 60, [ev])

@@ -36,7 +36,7 @@ from typing import IO, Any
 from crisis_radar.progress import progress_bar
 from crisis_radar.settings import get_settings
 from crisis_radar.simulate import (
-    KINDS,
+    ALL_KINDS,
     EventSpec,
     Scenario,
     SimBrand,
@@ -83,7 +83,13 @@ def _parser() -> argparse.ArgumentParser:
         "--events",
         default="",
         help="kind:brand@HH:MM or kind:brand@ISO, comma separated; "
-        f"kinds: {', '.join(KINDS)}. HH:MM may be prefixed by a day: 2/10:00",
+        f"kinds: {', '.join(ALL_KINDS)}. HH:MM may be prefixed by a day: 2/10:00",
+    )
+    p.add_argument(
+        "--announce",
+        action="store_true",
+        help="the launches (launch_spike, launch_rush) are planned: list them under "
+        "expected_events in the truth file, for `crisis-radar expect`",
     )
     p.add_argument("--random-events", type=int, metavar="K", help="add K random events")
     p.add_argument(
@@ -154,9 +160,9 @@ def parse_events(spec: str, start: datetime) -> list[EventSpec]:
             kind, brand = kind_brand.split(":", 1)
         except ValueError:
             raise ValueError(f"bad event {item!r}: expected kind:brand@HH:MM") from None
-        if kind not in KINDS:
+        if kind not in ALL_KINDS:
             raise ValueError(
-                f"bad event {item!r}: unknown kind {kind!r} (known: {', '.join(KINDS)})"
+                f"bad event {item!r}: unknown kind {kind!r} (known: {', '.join(ALL_KINDS)})"
             )
         if "T" in when or "-" in when:
             t = parse_time(when)
@@ -235,6 +241,7 @@ def build_scenario(args: argparse.Namespace) -> Scenario:
         events=events,
         rate_scale=args.rate_scale or (1.5 if args.preset == "demo" else 1.0),
         late_share=args.late_share,
+        announce=args.announce,
     )
     return sc
 
