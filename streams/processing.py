@@ -106,7 +106,7 @@ class Enricher:
         # Brands are found without a language first; only posts where one could match get
         # their language decided (~40 us each), then it picks per-language keywords and
         # applies the brands' `languages` filter (a platform tag or the identified language).
-        scans = []
+        scans: list[tuple[Post, Any]] = []
         for p in posts:
             own = official_of(p.platform, p.author.id, p.author.handle)
             if own is not None:
