@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("crisis_radar.commands.evaluate", "NAB and scenario evaluation of detectors"),
     "report": ("crisis_radar.commands.report", "post-crisis report (HTML + Markdown)"),
     "explain": ("crisis_radar.commands.explain", "why an alert fired, in the terminal"),
+    "feedback": ("crisis_radar.commands.feedback", "label an alert or correct a post's sentiment"),
+    "expect": ("crisis_radar.commands.expect", "announce a planned event (launch, TV spot...)"),
     "care": ("crisis_radar.commands.care", "unanswered complaints of a brand, to answer first"),
 }
 

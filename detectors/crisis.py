@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from detectors.anomaly import Features, MeanDetector, SeasonalDetector, ShareDetector
+from detectors.feedback import BrandFeedback
 from schemas.models import BrandMinute, Severity, SignalExplanation
 
 # Scores are -log10(p)/scale of the combined evidence: 0.3 ~ p 1e-2.4, 0.5 ~ 1e-4, 0.7 ~ 1e-5.6
@@ -96,6 +97,7 @@ class Assessment:
     summary: str = ""
     # each side's accumulated evidence as a fraction of the warning level (1.0 = at the level)
     evidence: dict[str, float] = field(default_factory=dict)
+    expected_event: str = ""  # the announced event this minute falls in (detectors.feedback)
 
 
 class BrandState:
@@ -174,6 +176,15 @@ class CrisisScorer:
         self.term_mult, self.term_floor, self.term_sides = term_mult, term_floor, term_sides
         self.term_decay, self.term_attention_cap = term_decay, term_attention_cap
         self.brands: dict[str, BrandState] = {}
+        self.feedback: dict[str, BrandFeedback] = {}
+
+    def feedback_of(self, brand: str) -> BrandFeedback:
+        """A brand's learned sensitivity and announced events (detectors.feedback)."""
+        fbs: dict[str, BrandFeedback] = self.__dict__.setdefault("feedback", {})  # older pickles
+        fb = fbs.get(brand)
+        if fb is None:
+            fb = fbs[brand] = BrandFeedback()
+        return fb
 
     def process_one(self, minute: BrandMinute) -> Assessment:
         st = self.brands.get(minute.brand)
@@ -232,7 +243,19 @@ class CrisisScorer:
         # both sides are needed; each is measured against its own scale
         score = min(1.0, attention / self.attention_scale, ev_negativity / self.scale)
         campaign = minute.campaign_posts / posts if posts else 0.0
-        candidate = _level(score, ENTER)
+        fb = self.__dict__.get("feedback", {}).get(minute.brand)
+        enter = ENTER if fb is None else {s: fb.enter(int(s)) for s in ENTER}
+        candidate = _level(score, enter)
+        planned = None if fb is None else fb.event_at(t)
+        if fb is not None and fb.tolerance > 0.0:  # what its false alarms were: watch at most
+            smooth = (fb.observe(minute.negative, posts) if minute.version == 1
+                      else fb.ew_neg / max(fb.ew_posts, 1e-9))  # fmt: skip
+            if fb.tolerated(smooth):
+                candidate = min(candidate, Severity.WATCH)
+        if planned is not None and ev_negativity < warn:
+            # an announced event: volume up with the usual or a positive mix does not page; a
+            # negative turn (the negativity side alone at its warning level) still does
+            candidate = min(candidate, Severity.WATCH)
         if campaign >= self.campaign_watch_share and to_score(s_vol) >= ENTER[Severity.WATCH]:
             candidate = max(candidate, Severity.WATCH)
         # Bot burst: the same few accounts post minute after minute (10 bots, 20 posts a
@@ -265,23 +288,29 @@ class CrisisScorer:
                  "new terms: " + ", ".join(minute.burst_terms) if minute.burst_terms else ""),
         ]
         prev = st.severity
+        event = "" if planned is None else planned.description
+        if fb is not None and (fb.raise_ > 0 or fb.tolerance > 0):
+            evidence["sensitivity_raise"] = fb.raise_
+            evidence["tolerated_negative_share"] = fb.tolerance
         if minute.version > 1:  # an amendment: report, but neither learn nor move state twice
             return Assessment(minute.brand, t, score, prev, prev, False, signals,
-                              _summary(minute.brand, prev, signals), evidence)
+                              _summary(minute.brand, prev, signals), evidence, event)
         new = self._hysteresis(st, score, candidate)
         st.ev_up, st.ev_neg, st.ev_nc, st.ev_terms = ev_up, ev_neg, ev_nc, ev_terms
         if new == Severity.NONE:  # a narrative in progress must not become its own baseline
             st.terms_base += 0.002 * (minute.burst_term_negative - st.terms_base)
         st.ew_posts, st.ew_repeats = ew_posts, ew_rep
         st.bot = bot and new > Severity.NONE
-        st.volume.learn_one(x_vol)
-        st.authors.learn_one(x_auth)
+        if planned is None:  # an announced launch must not become the usual volume
+            st.volume.learn_one(x_vol)
+            st.authors.learn_one(x_auth)
+            st.reach.learn_one(x_reach)
         st.neg_share.learn_one(x_share)
         st.sentiment.learn_one(x_sent)
-        st.reach.learn_one(x_reach)
         st.n += 1
         return Assessment(minute.brand, t, score, new, prev, new != prev, signals,
-                          _summary(minute.brand, new, signals), evidence)
+                          _summary(minute.brand, new, signals), evidence, event)
+
     def _hysteresis(self, st: BrandState, score: float, candidate: Severity) -> Severity:
         cur = st.severity
         if candidate > cur:

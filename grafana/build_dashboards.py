@@ -149,6 +149,25 @@ ALERT_ANNOTATION = {
 }
 
 
+# Planned events (`crisis-radar expect`) as regions: start to end, on every board. An event that
+# began before the time range still shows (overlap, not start, filters).
+EVENT_ANNOTATION = {
+    "name": "Announced events (ClickHouse)",
+    "datasource": CH,
+    "enable": True,
+    "iconColor": "blue",
+    "target": ch(
+        """
+        SELECT starts AS time, ends AS timeEnd,
+               concat(brand, ': announced ', kind) AS title, note AS text, brand AS tags
+        FROM expected_events
+        WHERE starts <= $__toTime AND ends >= $__fromTime
+        ORDER BY time""",
+        CH_TABLE,
+    ),
+}
+
+
 def board(
     uid: str,
     title: str,
@@ -293,13 +312,39 @@ def overview() -> Json:
             w=12,
             unit="percentunit",
         ),
+        panel(
+            "Complaints answered within 1 h per brand",
+            [
+                ch(f"""
+            SELECT {BUCKET.format(col="minute")} AS time, brand,
+                   sum(answered_1h) / sum(due_1h) AS answered_1h
+            FROM brand_minutes FINAL WHERE $__timeFilter(minute)
+            GROUP BY time, brand HAVING sum(due_1h) > 0 ORDER BY time""")
+            ],
+            w=12,
+            unit="percentunit",
+            description="Brands with official accounts in the watchlist (docs/response.md).",
+        ),
+        panel(
+            "Unanswered complaints (last hour) — now",
+            [
+                prom(
+                    "sort_desc(max by (brand) (crisis_radar_brand_unanswered_complaints))",
+                    "{{brand}}",
+                    instant=True,
+                )
+            ],
+            kind="bargauge",
+            w=12,
+            options={"orientation": "horizontal", "displayMode": "basic"},
+        ),
     ]
     return board(
         "crisis-overview",
         "crisis-radar: overview",
         panels,
         [var_prom("group", "Competitor group", "crisis_radar_brand_severity")],
-        [ALERT_ANNOTATION],
+        [ALERT_ANNOTATION, EVENT_ANNOTATION],
     )
 
 
@@ -385,6 +430,87 @@ def brand() -> Json:
             ],
             w=12,
         ),
+        # The brand's own voice (issue 18, docs/response.md): how fast it answers complaints.
+        panel(
+            "Complaints and brand replies",
+            [
+                ch(f"""
+            SELECT {series} AS time, sum(complaints) AS complaints,
+                   sum(brand_replies) AS brand_replies
+            FROM brand_minutes FINAL WHERE {where}
+            GROUP BY time ORDER BY time""")
+            ],
+            w=12,
+            description="Complaints: negative crowd posts addressing the brand (@handle, official "
+            "account, or a reply to its post). Brand replies: posts of its official accounts, "
+            "never counted as volume. docs/response.md",
+        ),
+        panel(
+            "Complaints answered within 15 min / 1 h",
+            [
+                ch(f"""
+            SELECT {series} AS time, sum(answered_15m) / sum(due_15m) AS answered_15m
+            FROM brand_minutes FINAL WHERE {where}
+            GROUP BY time HAVING sum(due_15m) > 0 ORDER BY time"""),
+                ch(f"""
+            SELECT {series} AS time, sum(answered_1h) / sum(due_1h) AS answered_1h
+            FROM brand_minutes FINAL WHERE {where}
+            GROUP BY time HAVING sum(due_1h) > 0 ORDER BY time"""),
+            ],
+            w=12,
+            unit="percentunit",
+            description="Shown at the minute the deadline fell in (complaints posted 15 min / "
+            "1 h earlier): final, never amended. Gaps: no complaint due.",
+            fieldConfig={"defaults": {"min": 0, "max": 1, "unit": "percentunit"}, "overrides": []},
+        ),
+        panel(
+            "Median first response (rolling 1 h)",
+            [
+                ch(f"""
+            SELECT {series} AS time, argMax(response_median_s, minute) AS median_first_response
+            FROM brand_minutes FINAL WHERE {where} AND responses_1h > 0
+            GROUP BY time ORDER BY time""")
+            ],
+            w=12,
+            unit="s",
+            description="Median delay of the first responses given in the 60 minutes up to the "
+            "bucket's last minute (event time).",
+        ),
+        panel(
+            "Care: unanswered complaints (1 h) and minutes since the last reply",
+            [
+                prom(
+                    'max(crisis_radar_brand_unanswered_complaints{brand="$brand"})',
+                    "unanswered (last hour)",
+                ),
+                prom(
+                    'max(crisis_radar_brand_silent_minutes{brand="$brand"})',
+                    "minutes since last reply",
+                ),
+            ],
+            w=12,
+            description="The care rule's inputs: BrandNotAnswering fires when a brand in warning "
+            "or crisis has not replied for 30 min with 5+ complaints unanswered.",
+        ),
+        panel(
+            "Care queue: unanswered complaints by priority",
+            [
+                ch(
+                    """
+            SELECT created_at, platform, author_handle, followers, engagement, reach, age_min,
+                   round(priority) AS priority_score, text, url
+            FROM care_queue
+            WHERE brand = '${brand}'
+            ORDER BY priority DESC, created_at LIMIT 50""",
+                    CH_TABLE,
+                )
+            ],
+            kind="table",
+            w=24,
+            description="Complaints no brand reply answers yet, last 24 h before the brand's "
+            "latest post; priority = reach x (1 + age in hours). Terminal: crisis-radar care "
+            "--brand B.",
+        ),
         panel(
             "Duplicate clusters (narratives, copy-paste campaigns)",
             [
@@ -454,7 +580,19 @@ def brand() -> Json:
                     ORDER BY time""",
                     CH_TABLE,
                 )
-            }
+            },
+            EVENT_ANNOTATION
+            | {
+                "target": ch(
+                    """
+                    SELECT starts AS time, ends AS timeEnd, concat('announced ', kind) AS title,
+                           note AS text, brand AS tags
+                    FROM expected_events
+                    WHERE brand = '${brand}' AND starts <= $__toTime AND ends >= $__fromTime
+                    ORDER BY time""",
+                    CH_TABLE,
+                )
+            },
         ],
     )
 
@@ -591,7 +729,8 @@ def pipeline() -> Json:
             w=8,
         ),
     ]
-    return board("crisis-pipeline", "crisis-radar: pipeline health", panels, [], [])
+    # maintenance windows and launches explain load there too
+    return board("crisis-pipeline", "crisis-radar: pipeline health", panels, [], [EVENT_ANNOTATION])
 
 
 DASHBOARDS = {"crisis-overview": overview, "crisis-brand": brand, "crisis-pipeline": pipeline}

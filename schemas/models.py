@@ -292,6 +292,8 @@ class CrisisAlert(_Record):
     top_terms: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = []
     top_clusters: Annotated[list[TopCluster], Field(max_length=MAX_LIST_ITEMS)] = []
     created_at: UtcDatetime  # wall-clock time the alert was raised
+    # the announced event (``crisis-radar expect``) the deciding minute fell in, if any
+    expected_event: Annotated[str, Field(max_length=500)] = ""
 
 
 class DeadLetter(_Record):

@@ -10,5 +10,7 @@ POSTS_VALID: Final = "posts.valid"  # validated Post records
 POSTS_SCORED: Final = "posts.scored"  # dedup + brand match + sentiment, keyed by brand
 BRAND_MINUTES: Final = "brand.minutes"  # per-brand per-minute aggregates (event time)
 CRISIS_ALERTS: Final = "crisis.alerts"  # severity changes with their explanation
+CRISIS_FEEDBACK: Final = "crisis.feedback"  # analysts' labels, corrections, planned events
 
-ALL_STAGES: Final = (POSTS_RAW, POSTS_DLQ, POSTS_VALID, POSTS_SCORED, BRAND_MINUTES, CRISIS_ALERTS)
+ALL_STAGES: Final = (POSTS_RAW, POSTS_DLQ, POSTS_VALID, POSTS_SCORED, BRAND_MINUTES, CRISIS_ALERTS,
+                     CRISIS_FEEDBACK)

@@ -311,6 +311,8 @@ class _Enrich(_Stage):
     async def restore(self, part: int) -> int:
         payload = await self.w.store.load_payload(ENRICH_STATE, part)
         offset: int = await self.runner.call("restore", part, payload)
+        if self.w.feedback.posts:  # a new child: the corrections read so far (by id: once)
+            await self.runner.call("feedback", self.w.feedback.posts)
         self.owned[part] = _Owned(self.runner.generation)
         self.clock.start(part, time.monotonic())
         return offset
@@ -671,6 +673,101 @@ class _Crisis(_Stage):
         await self.w.delivered()  # the changelog, before Faust commits this batch's offsets
 
 
+# ---------------------------------------------------------------- feedback
+class _Feedback:
+    """crisis.feedback -> the crisis and enrich stages (docs/feedback.md). Every worker reads
+    the whole topic from its start with its own consumer (no group, no commits): feedback is
+    few records, each stage learns it idempotently by id, and states saved with what they
+    learned skip it on the next read. Alert labels and announced events go to the crisis
+    stage (a brand's scorer held here learns at once and is saved to the changelog; others
+    when loaded), sentiment corrections to every enrich partition (held or restored later)."""
+
+    def __init__(self, w: Worker) -> None:
+        self.w = w
+        self.posts: list[bytes] = []  # every sentiment correction read (a new child relearns)
+
+    async def run(self) -> None:
+        """Read in a thread with kafka-python's consumer (the worker's aiokafka is patched
+        for Faust's own consumer, streams/faust_runtime); records come back to the loop."""
+        import threading
+
+        logs.STAGE.set("feedback")
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[list[bytes]] = asyncio.Queue()
+        stop = threading.Event()
+        thread = threading.Thread(target=self._read, args=(loop, queue, stop),
+                                  name="feedback-reader", daemon=True)  # fmt: skip
+        thread.start()
+        try:
+            while True:
+                raws = await queue.get()
+                try:
+                    await self.apply(raws)
+                except Exception:  # e.g. the enrich child died: it relearns at restore
+                    log.exception("feedback: could not apply %d record(s) now", len(raws))
+        finally:
+            stop.set()
+
+    def _read(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[list[bytes]],
+              stop: Any) -> None:  # fmt: skip
+        from kafka import KafkaConsumer, TopicPartition
+
+        from radar_base.security import kafka_python_kwargs
+
+        w = self.w
+        topic = w.settings.topic(stages.CRISIS_FEEDBACK)
+        try:
+            consumer = KafkaConsumer(
+                bootstrap_servers=w.settings.kafka_bootstrap, group_id=None,
+                enable_auto_commit=False, auto_offset_reset="earliest",
+                **kafka_python_kwargs(w.settings),
+            )  # fmt: skip
+            parts = None
+            while not parts and not stop.is_set():  # ensure_topics made it; metadata may lag
+                parts = consumer.partitions_for_topic(topic)
+                if not parts:
+                    time.sleep(1.0)
+            consumer.assign([TopicPartition(topic, p) for p in sorted(parts or ())])
+            consumer.seek_to_beginning()
+            while not stop.is_set():
+                batch = consumer.poll(timeout_ms=1000, max_records=500)
+                raws = [m.value for msgs in batch.values() for m in msgs if m.value]
+                if raws:
+                    loop.call_soon_threadsafe(queue.put_nowait, raws)
+            consumer.close()
+        except Exception:  # the worker goes on detecting; feedback waits for a restart
+            log.exception("feedback: cannot read %s", topic)
+
+    async def apply(self, raws: list[bytes]) -> None:
+        from pydantic import ValidationError
+
+        from schemas.feedback import PostFeedback, parse_feedback
+
+        parsed = []
+        for raw in raws:
+            try:
+                parsed.append((raw, parse_feedback(raw)))
+            except ValidationError as exc:  # not ours to fix here: the CLI validates
+                log.warning("feedback: skipped a malformed record: %s", str(exc).splitlines()[0])
+        crisis = self.w.crisis
+        async with crisis.lock:
+            changed: set[bytes] = set()
+            for _, fb in parsed:
+                done = crisis.core.feedback(fb)
+                if done is not None:
+                    changed.add(done[0])
+                    log.info("feedback: %s: %s", done[0].decode(), done[1])
+                elif not isinstance(fb, PostFeedback):
+                    log.info("feedback: %s: noted (%s)", fb.brand, fb.type)
+            if changed:
+                await crisis.save((changed, set()))
+        posts = [raw for raw, fb in parsed if isinstance(fb, PostFeedback)]
+        if posts:  # kept first: a restored partition (or a new child) learns them at restore
+            self.posts += posts
+            counts = await self.w.runner.call("feedback", posts)
+            log.info("feedback: %d sentiment correction(s): %s", len(posts), counts or "known")
+
+
 # ---------------------------------------------------------------- the worker
 class Worker:
     """One worker's Faust app, topics, sinks, snapshot store and stages; ``build_worker``."""
@@ -690,6 +787,7 @@ class Worker:
         self.enrich = _Enrich(self)
         self.aggregate = _Aggregate(self)
         self.crisis = _Crisis(self, load_brand_words(settings.watchlist_path))
+        self.feedback = _Feedback(self)
         self._register()
 
     @property
@@ -702,6 +800,7 @@ class Worker:
         app.agent(topics[stages.POSTS_RAW], name=stages.POSTS_SCORED)(self.enrich.run)
         app.agent(topics[stages.POSTS_SCORED], name=stages.BRAND_MINUTES)(self.aggregate.run)
         app.agent(topics[stages.BRAND_MINUTES], name=stages.CRISIS_ALERTS)(self.crisis.run)
+        app.task(self.feedback.run)
         app.timer(interval=1.0)(self.enrich.mark_idle_partitions)
         app.timer(interval=1.0)(self.enrich.watch_process)
         app.timer(interval=2.0)(self.aggregate.advance_idle_partitions)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from schemas.feedback import AlertFeedback, ExpectedEvent, Feedback
 from schemas.models import BrandMinute, CrisisAlert, ScoredPost, ScoredPostCounts, Severity
 from streams import state
 from streams.processing import AlertContext, PartitionWindow, build_alert
@@ -118,6 +119,20 @@ class AggregateStage:
         return [(p, m) for p, win in sorted(self.windows.items()) for m in win.flush()]
 
 
+def _teach(scorer: Any, fb: AlertFeedback | ExpectedEvent) -> str | None:
+    """Apply one label or event to a brand's ``CrisisScorer``; what it changed (None: known)."""
+    learned = scorer.feedback_of(fb.brand)
+    if isinstance(fb, AlertFeedback):
+        what: str | None = learned.label(
+            fb.feedback_id, fb.alert_id, fb.label, fb.score, fb.severity, fb.by, fb.at, fb.note,
+            fb.negative_share,
+        )
+        return what
+    if learned.expect(fb.event_id, fb.start, fb.end, fb.kind, fb.describe()):
+        return fb.describe()
+    return None
+
+
 @dataclass
 class Assessed:
     """One scored minute: for gauges (per brand) and the alert it raised, if any."""
@@ -155,6 +170,9 @@ class CrisisStage:
         self.scorers: dict[bytes, tuple[Any, Severity, int]] = {}  # brand -> (.., partition)
         self.learned: dict[bytes, datetime] = {}  # brand -> last minute its scorer learned
         self.offsets: dict[int, int] = {}  # brand.minutes partition -> last offset learned
+        # alert labels and announced events by brand, every one seen (crisis.feedback): a
+        # brand's scorer learns them when it is loaded, idempotently (by id)
+        self.feedback_seen: dict[bytes, dict[str, AlertFeedback | ExpectedEvent]] = {}
 
     def scorer(self, key: bytes, partition: int) -> tuple[Any, Severity]:
         """A brand's live scorer; on first use, from ``load`` or new."""
@@ -165,8 +183,26 @@ class CrisisStage:
             self.scorers[key] = (scorer, sev, partition)
             if learned and learned[0] is not None:
                 self.learned[key] = learned[0]
+            for fb in self.feedback_seen.get(key, {}).values():
+                _teach(scorer, fb)
         scorer, sev, _ = self.scorers[key]
         return scorer, sev
+
+    def feedback(self, fb: Feedback) -> tuple[bytes, str] | None:
+        """An alert label or an announced event (sentiment corrections are the enrich
+        stage's): taught to its brand's scorer if held here, else when it is loaded. The
+        brand and what changed if the scorer is held and learned something new (its state must
+        then be saved)."""
+        if not isinstance(fb, AlertFeedback | ExpectedEvent):
+            return None
+        key = fb.brand.encode()
+        fid = fb.feedback_id if isinstance(fb, AlertFeedback) else fb.event_id
+        self.feedback_seen.setdefault(key, {})[fid] = fb
+        held = self.scorers.get(key)
+        if held is None:
+            return None
+        what = _teach(held[0], fb)
+        return None if what is None else (key, what)
 
     def state(self, key: bytes) -> bytes:
         """A brand's pickled state (what ``load`` reads back)."""

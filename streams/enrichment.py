@@ -69,6 +69,9 @@ class EnrichState:
     aggregation in markers). A class default so that older snapshots load without it."""
 
     reached: datetime | None = None
+    # analysts' sentiment corrections (detectors.feedback.SentimentCorrections), made on the
+    # first one: part of the partition's snapshot, so a restart resumes what it learned
+    corrections: Any = None
 
     def __init__(self, max_items: int, horizon_s: float, offset: int = -1) -> None:
         from detectors.dedup import Deduplicator
@@ -120,6 +123,9 @@ class EnrichPartitions:
         # ~max_items x 2 KB however many partitions this worker owns.
         self.per_partition = max(1000, max_items // max(1, partitions))
         self.states: dict[int, EnrichState] = {}
+        # every sentiment correction seen (crisis.feedback), by id: a partition restored later
+        # learns them too (idempotent: its snapshot knows the ids it learned already)
+        self.corrections: dict[str, Any] = {}
         # In one process (offline commands) the next stage takes the ScoredPost objects: no
         # JSON round trip; posts rows only where something stores them (backfill, the worker).
         self.as_objects = False
@@ -142,7 +148,40 @@ class EnrichPartitions:
             snap: state.Snapshot = _Unpickler(io.BytesIO(payload)).load()
             st = snap.state
         self.states[part] = st
+        self._learn(st, list(self.corrections.values()))
         return st.offset
+
+    def feedback(self, records: list[bytes]) -> dict[str, int]:
+        """Sentiment corrections (``schemas.feedback.PostFeedback`` JSON, other feedback
+        ignored) for every partition held now and restored later; counts of what each did
+        (summed over partitions)."""
+        from schemas.feedback import PostFeedback, parse_feedback
+
+        fresh = []
+        for raw in records:
+            fb = parse_feedback(raw)
+            if isinstance(fb, PostFeedback) and fb.feedback_id not in self.corrections:
+                self.corrections[fb.feedback_id] = fb
+                fresh.append(fb)
+        out: dict[str, int] = {}
+        for st in self.states.values():
+            for k, v in self._learn(st, fresh).items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    @staticmethod
+    def _learn(st: EnrichState, records: list[Any]) -> dict[str, int]:
+        from detectors.feedback import SentimentCorrections
+
+        out: dict[str, int] = {}
+        if not records:
+            return out
+        if st.corrections is None:
+            st.corrections = SentimentCorrections()
+        for fb in records:
+            what = st.corrections.learn(fb.feedback_id, fb.text, fb.sentiment, fb.by, fb.at)
+            out[what] = out.get(what, 0) + 1
+        return out
 
     def drop(self, part: int) -> None:
         """The partition moved to another worker: forget it (its next owner restores it)."""
@@ -190,13 +229,13 @@ class EnrichPartitions:
         """A detector bug on one post must not kill the stage: retry the batch post by post
         and dead-letter (reason ``internal``) only the posts that fail."""
         try:
-            return self.enricher.process(posts, now, st.dedup)
+            return self.enricher.process(posts, now, st.dedup, st.corrections)
         except Exception:
             log.exception("enrich failed on a batch of %d; retrying one by one", len(posts))
         scored: list[ScoredPost] = []
         for p in posts:
             try:
-                scored += self.enricher.process([p], now, st.dedup)
+                scored += self.enricher.process([p], now, st.dedup, st.corrections)
             except Exception as exc:
                 d = dead_letter(p.to_json(), "internal", repr(exc), stages.POSTS_SCORED, now)
                 out.dead.append((stages.POSTS_SCORED, d.reason, d.to_json()))

@@ -94,8 +94,12 @@ class Enricher:
         self.sentiment = MultiSentiment.load_default()
         self.unmatched = 0
 
-    def process(self, posts: Sequence[Post], now: datetime, dedup: Any = None) -> list[ScoredPost]:
-        """``dedup``: the input partition's index (streams/state.py), else ``self.dedup``."""
+    def process(
+        self, posts: Sequence[Post], now: datetime, dedup: Any = None, corrections: Any = None
+    ) -> list[ScoredPost]:
+        """``dedup``: the input partition's index (streams/state.py), else ``self.dedup``;
+        ``corrections``: its analysts' sentiment corrections (detectors.feedback), applied
+        after the base model."""
         dedup = self.dedup if dedup is None else dedup
         # the brand's own voice: a reply, kept apart from the crowd; outputs stay in input
         # order (the next stage drops an offset lower than one it saw as a replay)
@@ -104,7 +108,7 @@ class Enricher:
         # Brands are found without a language first; only posts where one could match get
         # their language decided (~40 us each), then it picks per-language keywords and
         # applies the brands' `languages` filter (a platform tag or the identified language).
-        scans = []
+        scans: list[tuple[Post, Any]] = []
         for p in posts:
             own = official_of(p.platform, p.author.id, p.author.handle)
             if own is not None:
@@ -139,9 +143,14 @@ class Enricher:
                 out += replies.pop(i)
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
             terms = post_terms(p.text, len(brands), self.skip_words, lang)
+            label, score = s.label, s.score
+            if corrections is not None and corrections.memory:
+                fixed = corrections.correct(p.text, label)
+                if fixed is not None:
+                    label, score = fixed
             to = (
                 self.matcher.addressed(p.text, p.mentions)
-                if s.label == "negative" and p.repost_of is None
+                if label == "negative" and p.repost_of is None
                 else ()
             )  # only complaints need it: addressing is looked up for negative originals
             for brand in brands:
@@ -149,8 +158,8 @@ class Enricher:
                     ScoredPost(
                         post=p,
                         brand=brand,
-                        sentiment_label=s.label,
-                        sentiment_score=max(-1.0, min(1.0, s.score)),
+                        sentiment_label=label,
+                        sentiment_score=max(-1.0, min(1.0, score)),
                         cluster_id=d.cluster_id,
                         is_duplicate=not d.is_first,
                         cluster_size=d.cluster_size,
@@ -459,6 +468,9 @@ def build_alert(
         f"(score {assessment.score:.2f}, {minute.posts} posts, "
         f"{minute.negative_share:.0%} negative)" + (f": {reasons}" if reasons else "")
     )
+    event = str(getattr(assessment, "expected_event", ""))
+    if event:  # the page says the negative turn came during the announced event
+        summary = f"{summary} [during the {event}]"
     top_posts, top_terms, top_clusters = context.explain(brand, minute.minute, brand_words)
     top_terms = list(dict.fromkeys([*minute.burst_terms, *top_terms]))[:10]  # new narrative first
     return CrisisAlert(
@@ -474,4 +486,5 @@ def build_alert(
         top_terms=top_terms,
         top_clusters=top_clusters,
         created_at=now,
+        expected_event=event[:500],
     )

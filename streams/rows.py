@@ -324,6 +324,7 @@ ALERTS = TableRows(
         Column("top_terms", "top_terms", list),
         Column("top_clusters", "top_clusters", _json),
         Column("created_at", "created_at", _dt),
+        Column("expected_event", "expected_event"),
     ),
     backfill=True,
     unstored=frozenset({"schema_version"}),

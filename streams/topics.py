@@ -35,6 +35,9 @@ SPECS: dict[str, TopicSpec] = {
     # so Faust assigns the same partitions of all three to one worker (co-partitioning).
     stages.BRAND_MINUTES: TopicSpec(stages.BRAND_MINUTES, 30 * DAY),
     stages.CRISIS_ALERTS: TopicSpec(stages.CRISIS_ALERTS, 90 * DAY),
+    # Few records, read whole by every worker at start (streams/app.py _Feedback): one
+    # partition, kept ~forever (the learned state is rebuilt from it idempotently).
+    stages.CRISIS_FEEDBACK: TopicSpec(stages.CRISIS_FEEDBACK, 3650 * DAY, partitions=1),
 }
 
 

@@ -75,11 +75,62 @@ def _posts(rng: random.Random) -> Iterator[dict[str, Any]]:
                     "cluster_size": 1,
                     "cluster_authors": 1,
                     "campaign": bool(crisis and i % 2),
+                    # a complaint: negative, names @telvana (care queue, response figures)
+                    "addressed": bool(crisis and i % 4 == 1),
                     "scored_at": at + timedelta(seconds=60),
                 }
 
 
-def _minutes(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+REPLIES_UNTIL = CRISIS_AT + timedelta(minutes=60)  # telvana stops answering at 11:30
+
+
+def _replies(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """telvana's official account answers every other complaint 3-10 min later, until it goes
+    silent: the rest wait in the care queue."""
+    out = []
+    for n, p in enumerate(q for q in posts if q["addressed"]):
+        at = p["created_at"] + timedelta(minutes=3 + n % 8)
+        if n % 2 or at >= REPLIES_UNTIL:
+            continue
+        out.append({
+            "brand": p["brand"], "created_at": at, "post_key": f"simulated:r-{p['post_id']}",
+            "platform": "simulated", "post_id": f"r-{p['post_id']}",
+            "author_id": "sim:official:telvana", "author_handle": "telvana_care",
+            "text": f"@{p['author_handle']} sorry, we are on it", "url": "",
+            "reply_to": p["post_id"], "scored_at": at + timedelta(seconds=60),
+        })  # fmt: skip
+    return out
+
+
+RESPONSE_FIELDS = ("complaints", "due_15m", "answered_15m", "due_1h", "answered_1h",
+                   "responses_1h", "response_median_s", "unanswered_1h", "silent_min")  # fmt: skip
+
+
+def _response(
+    posts: list[dict[str, Any]], replies: list[dict[str, Any]], minutes: Iterable[datetime]
+) -> dict[tuple[str, datetime], dict[str, Any]]:
+    """The response figures of every (brand, minute), by the worker's own tracker."""
+    from detectors.response import ResponseTracker
+
+    trackers: dict[str, ResponseTracker] = {}
+    for p in posts:
+        if p["addressed"]:
+            trackers.setdefault(p["brand"], ResponseTracker()).add(
+                p["created_at"], p["post_id"], None, complaint=True
+            )
+    for r in replies:
+        trackers.setdefault(r["brand"], ResponseTracker()).add(
+            r["created_at"], r["post_id"], r["reply_to"], reply=True
+        )
+    out = {}
+    for minute in sorted(set(minutes)):
+        for brand, tr in trackers.items():
+            c = tr.close(minute)
+            out[(brand, minute)] = {f: getattr(c, f) for f in RESPONSE_FIELDS}
+    return out
+
+
+def _minutes(posts: list[dict[str, Any]], replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     cells: dict[tuple[str, datetime], dict[str, Any]] = {}
     for p in posts:
         minute = p["created_at"].replace(second=0)
@@ -111,6 +162,12 @@ def _minutes(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         c["reach"] += p["followers"]
         c["duplicates"] += p["is_duplicate"]
         c["campaign_posts"] += p["campaign"]
+    response = _response(posts, replies, (m for _, m in cells))
+    for key, c in cells.items():
+        c.update(response.get(key, dict.fromkeys(RESPONSE_FIELDS, 0)))
+        c["brand_replies"] = 0
+    for r in replies:
+        cells[(r["brand"], r["created_at"].replace(second=0))]["brand_replies"] += 1
     rows = list(cells.values())
     # one minute amended by late posts: version 2 must replace version 1, never add to it
     first = dict(rows[0])
@@ -146,6 +203,18 @@ def _alerts() -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _expected_events() -> list[dict[str, Any]]:
+    """A launch announced across telvana's turn (issue 18), and one of another brand."""
+    return [
+        {"event_id": "e1", "brand": "telvana", "starts": CRISIS_AT - timedelta(minutes=30),
+         "ends": CRISIS_AT + timedelta(hours=1), "kind": "launch", "note": "Telvana One",
+         "given_by": "ann", "given_at": T0},
+        {"event_id": "e2", "brand": "orbitel", "starts": T0 - timedelta(hours=1),
+         "ends": T0 + timedelta(minutes=30), "kind": "tv_spot", "note": "",
+         "given_by": "bob", "given_at": T0},
+    ]  # fmt: skip
 
 
 def _dead_letters() -> list[dict[str, Any]]:
@@ -188,9 +257,12 @@ def seed_data_statements() -> list[str]:
         stmts.append(insert_sql("posts", posts[start : start + 1000]))
     # a redelivered batch: FINAL and uniq-based rollups must not double count it
     stmts.append(insert_sql("posts", posts[:50]))
-    stmts.append(insert_sql("brand_minutes", _minutes(posts)))
+    replies = _replies(posts)
+    stmts.append(insert_sql("brand_replies", replies))
+    stmts.append(insert_sql("brand_minutes", _minutes(posts, replies)))
     stmts.append(insert_sql("alerts", _alerts()))
     stmts.append(insert_sql("dead_letters", _dead_letters()))
+    stmts.append(insert_sql("expected_events", _expected_events()))
     return stmts
 
 

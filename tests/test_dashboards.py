@@ -108,8 +108,28 @@ def _run_all(db: Any) -> tuple[dict[str, str], list[str]]:
 
 
 
+def _check_response_panels(db: Any) -> None:
+    """The seeded telvana answers every other complaint until 11:30, then goes silent."""
+    def rows(title: str) -> list[list[tuple[Any, ...]]]:
+        found = [q for w, q in CH_QUERIES if w == f"crisis-brand/{title}"]
+        assert found, title
+        return [db.execute(expand_sql(q)) for q in found]
+
+    [queue] = rows("Care queue: unanswered complaints by priority")
+    prio = [float(r[7]) for r in queue]
+    assert len(queue) == 50 and prio == sorted(prio, reverse=True)  # 126 unanswered, top 50
+    in_15m, in_1h = rows("Complaints answered within 15 min / 1 h")
+    for series in (in_15m, in_1h):
+        shares = [float(r[1]) for r in series]
+        assert all(0 <= x <= 1 for x in shares) and max(shares) > 0.3
+    assert float(in_15m[-1][1]) == 0.0  # the silence: complaints fall due unanswered
+    [counts] = rows("Complaints and brand replies")
+    assert sum(int(r[1]) for r in counts) == 180 and sum(int(r[2]) for r in counts) == 54
+
+
 def test_clickhouse_panels_on_current_clickhouse(chdb_db: Chdb) -> None:
     assert _run_all(chdb_db) == ({}, [])  # every panel runs and shows the sample data
+    _check_response_panels(chdb_db)
 
 
 @pytest.mark.stack
@@ -119,6 +139,7 @@ def test_clickhouse_panels_on_clickhouse_18(stack: Any, clickhouse_database: str
     )
     db.run_all(seed_statements())
     assert _run_all(db) == ({}, [])
+    _check_response_panels(db)
     # the brand annotation marks the telvana alerts, at their deciding minutes
     [(where, sql)] = [
         q for q in CH_QUERIES if q[0] == "crisis-brand/annotation Crisis alerts (ClickHouse)"
@@ -127,6 +148,17 @@ def test_clickhouse_panels_on_clickhouse_18(stack: Any, clickhouse_database: str
     assert times == [
         f"{CRISIS_AT.replace(minute=32):%Y-%m-%d %H:%M:%S}",
         f"{CRISIS_AT.replace(minute=34):%Y-%m-%d %H:%M:%S}",
+    ], where
+    # announced events: regions, those overlapping the range (orbitel's began before it)
+    [(where, sql)] = [
+        q for q in CH_QUERIES if q[0] == "crisis-overview/annotation Announced events (ClickHouse)"
+    ]
+    rows = [(str(r[0]), str(r[1]), r[2]) for r in db.execute(expand_sql(sql))]
+    assert rows == [
+        (f"{T0.replace(hour=8):%Y-%m-%d %H:%M:%S}", f"{T0.replace(minute=30):%Y-%m-%d %H:%M:%S}",
+         "orbitel: announced tv_spot"),
+        (f"{CRISIS_AT.replace(minute=0):%Y-%m-%d %H:%M:%S}",
+         f"{CRISIS_AT.replace(hour=11):%Y-%m-%d %H:%M:%S}", "telvana: announced launch"),
     ], where
 
 

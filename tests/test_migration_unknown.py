@@ -1,4 +1,4 @@
-"""Migration 0018 (issue 21): brand_minutes.unknown, and brand_hours_exact derives the negative
+"""Migration 0020 (issue 21): brand_minutes.unknown, and brand_hours_exact derives the negative
 share and mean sentiment over posts with sentiment evidence, on ClickHouse 18.16 (the stack)
 and current ClickHouse (chdb)."""
 
@@ -58,7 +58,7 @@ def _check(run: Callable[[str], list[tuple[Any, ...]]]) -> None:
 @pytest.mark.stack
 def test_unknown_column_and_evidence_shares_on_1816(settings, clickhouse, clickhouse_database):
     applied = migrate(settings, database=clickhouse_database)
-    assert 18 in {m.version for m in applied}
+    assert 20 in {m.version for m in applied}
     cols = dict(
         clickhouse.execute(
             "SELECT name, type FROM system.columns WHERE database = "

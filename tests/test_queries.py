@@ -112,23 +112,29 @@ def test_retention_drops_only_old_months(
 
     old = "INSERT INTO {t} ({c}, brand) VALUES (toDateTime('2024-01-10 00:00:00', 'UTC'), 'x')"
     real_db.raw(old.format(t="posts", c="created_at"))
+    real_db.raw(old.format(t="brand_replies", c="created_at"))
     real_db.raw(old.format(t="alerts", c="minute"))
     argv = ["--database", clickhouse_database, "--today", "2026-11-23"]
 
-    def counts() -> tuple[int, int, int]:
+    def counts() -> tuple[int, int, int, int]:
         q = "SELECT count() FROM {} WHERE toYear({}) = {}"
         return (
             int(real_db.execute(q.format("posts", "created_at", 2024))[0][0]),
             int(real_db.execute(q.format("posts", "created_at", 2026))[0][0]),
             int(real_db.execute(q.format("alerts", "minute", 2024))[0][0]),
+            int(real_db.execute(q.format("brand_replies", "created_at", 2024))[0][0]),
         )
 
     before = counts()
-    assert before[0] == 1 and before[1] > 0 and before[2] == 1
+    assert before[0] == 1 and before[1] > 0 and before[2] == 1 and before[3] == 1
     assert retention.main([*argv, "--dry-run"]) == 0
-    assert "would drop" in capsys.readouterr().out and counts() == before
+    out = capsys.readouterr().out
+    assert "would drop" in out and counts() == before
+    assert f"would drop {clickhouse_database}.brand_replies partition 202401" in out
+    assert "brand_replies 13 months" in out  # the policy lists the brand's replies
     assert retention.main(argv) == 0
-    assert counts() == (0, before[1], 1)  # old posts gone, this month's kept, alerts kept
+    # old posts and brand replies gone, this month's kept, alerts kept
+    assert counts() == (0, before[1], 1, 0)
     with pytest.raises(SystemExit):
         retention.main([*argv, "--keep", "posts=0"])
 

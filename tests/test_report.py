@@ -157,8 +157,12 @@ def _simulate() -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
     return posts, sim.labels, sim.truth_doc()
 
 
-def _score(posts: list[Any], labels: dict[str, Any]) -> tuple[list[Any], list[Any], list[Any]]:
-    """ScoredPosts, BrandMinutes and (minute, severity, score, summary) of severity changes."""
+def _score(
+    posts: list[Any], labels: dict[str, Any], matcher: Any = None
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """ScoredPosts, BrandMinutes and (minute, severity, score, summary) of severity changes.
+    With a ``BrandMatcher``: brand replies (posts of official accounts) and ``addressed``, as
+    the enrich stage decides them."""
     from detectors.aggregate import MinuteAggregator
     from detectors.crisis import CrisisScorer
     from detectors.dedup import Deduplicator
@@ -168,14 +172,24 @@ def _score(posts: list[Any], labels: dict[str, Any]) -> tuple[list[Any], list[An
         CrisisScorer()
     scored, minutes, changes = [], [], []
     for p in posts:
+        own = matcher.official_of(p.platform, p.author.id, p.author.handle) if matcher else None
+        if own is not None:  # the brand's own voice: a reply, never a crowd post
+            sp = ScoredPost(post=p, brand=own, sentiment_label="neutral", sentiment_score=0.0,
+                            cluster_id=f"reply:{p.key}", is_duplicate=False,
+                            scored_at=p.created_at, brand_reply=True)
+            scored.append(sp)
+            agg.add(sp)
+            continue
         brand, label = labels[p.post_id][0], labels[p.post_id][1]
         if not brand:
             continue
+        to = (matcher.addressed(p.text, p.mentions)
+              if matcher and label == "negative" and p.repost_of is None else ())
         d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
         sp = ScoredPost(post=p, brand=brand, sentiment_label=label, sentiment_score=SCORE[label],
                         cluster_id=d.cluster_id, is_duplicate=not d.is_first,
                         cluster_size=d.cluster_size, cluster_authors=d.distinct_authors,
-                        campaign=d.campaign, scored_at=p.created_at)
+                        campaign=d.campaign, scored_at=p.created_at, addressed=brand in to)
         scored.append(sp)
         agg.add(sp)
         for bm in agg.advance(p.created_at):
@@ -190,19 +204,25 @@ def _score(posts: list[Any], labels: dict[str, Any]) -> tuple[list[Any], list[An
 
 def _insert(client: Any, scored: list[Any], minutes: list[Any], changes: list[Any]) -> list[Any]:
     from detectors.crisis import alert_id
+    from streams.rows import BRAND_REPLIES
 
+    own = [s for s in scored if s.brand_reply]
+    scored = [s for s in scored if not s.brand_reply]
+    if own:
+        client.execute(f"INSERT INTO brand_replies ({', '.join(BRAND_REPLIES.names)}) VALUES",
+                       [BRAND_REPLIES.slow_row(s) for s in own])
     client.execute(
         "INSERT INTO posts (brand, created_at, post_key, platform, post_id, author_id, "
         "author_handle, followers, text, lang, url, reply_to, repost_of, hashtags, mentions, "
         "likes, reposts, replies, quotes, sentiment_label, sentiment_score, cluster_id, "
-        "is_duplicate, cluster_size, cluster_authors, campaign, scored_at) VALUES",
+        "is_duplicate, cluster_size, cluster_authors, campaign, addressed, scored_at) VALUES",
         [(s.brand, s.post.created_at.replace(microsecond=0), f"simulated:{s.post.post_id}",
           s.post.platform, s.post.post_id, s.post.author.id, s.post.author.handle or "",
           s.post.author.followers or 0, s.post.text, s.post.lang or "", s.post.url or "",
           s.post.reply_to or "", s.post.repost_of or "", s.post.hashtags, s.post.mentions,
           s.post.engagement.likes, 0, 0, 0, s.sentiment_label, s.sentiment_score, s.cluster_id,
           int(s.is_duplicate), s.cluster_size, s.cluster_authors, int(s.campaign),
-          s.scored_at.replace(microsecond=0)) for s in scored],
+          int(s.addressed), s.scored_at.replace(microsecond=0)) for s in scored],
     )
     client.execute(
         "INSERT INTO brand_minutes (brand, minute, posts, unique_posts, unique_authors, negative,"
@@ -329,6 +349,93 @@ def test_report_of_a_simulated_crisis_matches_ground_truth(
     with Image.open(shot) as im:
         lo, hi = im.convert("L").getextrema()
         assert im.size[0] >= 1000 and hi - lo > 100  # not a blank page
+
+
+def _simulate_with_replies() -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
+    """As ``_simulate``, and telvana and orbitel answer their complaints; telvana goes silent 10
+    minutes into its crisis until the event ends (``crisis-radar simulate
+    --silent-during-crisis 10``), then answers again."""
+    from crisis_radar.settings import get_settings
+    from crisis_radar.simulate import EventSpec, Scenario, Simulator, load_brands
+    from crisis_radar.simulate.replies import BrandReplies, policies_for
+    from schemas.models import Post
+
+    brands = [b for b in load_brands(get_settings().watchlist_path)
+              if b.id in ("telvana", "orbitel")]
+    params = {"ramp_min": 10, "peak_multiple": 8.0, "plateau_min": 30, "decay_min": 20,
+              "negative_share": 0.8}
+    sc = Scenario(start=T0, minutes=540, brands=brands, seed=11, authors=5000, rate_scale=6.0,
+                  benign_bursts_per_day=0.0, foreign_share=0.0, offtopic_rate=0.0,
+                  events=[EventSpec("product_defect", "telvana", T0 + timedelta(hours=3),
+                                    params)])  # fmt: skip
+    sim = Simulator(sc, record_labels=True)
+    assert sim.labels is not None
+    answers = BrandReplies(brands, sim.labels, policies_for(brands, sim.truth, 0.8, 300.0, 10.0),
+                           seed=11)  # fmt: skip
+    posts = [Post.model_validate(p) for p in answers.run(sim.posts())]
+    return posts, sim.labels, sim.truth_doc() | {"replies": answers.truth()}
+
+
+@pytest.mark.stack
+def test_report_response_section_matches_the_simulation(
+    clickhouse: Any, clickhouse_database: str, settings: Any
+) -> None:
+    """Issue 18: "response before / during / after" against the simulation's ground truth: the
+    complaints it recorded, each with its first reply time, cut at the report's own phases."""
+    from statistics import median
+
+    from crisis_radar.clickhouse import migrate
+    from crisis_radar.report.build import build_report
+    from crisis_radar.report.render import markdown
+    from detectors.brands import BrandMatcher, Watchlist
+
+    migrate(settings, clickhouse_database)
+    posts, labels, truth = _simulate_with_replies()
+    matcher = BrandMatcher(Watchlist.from_yaml(settings.watchlist_path))
+    scored, minutes, changes = _score(posts, labels, matcher)
+    _insert(clickhouse, scored, minutes, changes)
+    start, end = T0, T0 + timedelta(hours=9)
+    rep = build_report(clickhouse, "telvana", start, end, progress=lambda _: None)
+    tl = rep.timeline
+    assert tl.first_anomalous is not None and tl.recovery is not None
+
+    def at(s: str) -> datetime:  # as stored: ClickHouse DateTime keeps whole seconds
+        return datetime.fromisoformat(s.replace("Z", "+00:00")).replace(microsecond=0)
+
+    def phase(t: datetime) -> str:
+        assert tl.first_anomalous is not None and tl.recovery is not None
+        return "before" if t < tl.first_anomalous else "during" if t < tl.recovery else "after"
+
+    said = [c for c in truth["replies"]["complaints"] if c["brand"] == "telvana"]
+    own = [t for p in posts if p.author.handle == "telvana_care"
+           and (t := at(p.created_at.isoformat())) < end]  # replies posted in the window
+    by_phase = {p.name: p for p in rep.response}
+    assert list(by_phase) == ["before", "during", "after"]
+    for name, got in by_phase.items():
+        mine = [c for c in said if phase(at(c["created_at"])) == name]
+        delays = [(at(c["first_reply_at"]) - at(c["created_at"])).total_seconds()
+                  for c in mine if c["first_reply_at"]]  # fmt: skip
+        assert got.complaints == len(mine) > 5, name
+        assert got.answered == len(delays), name
+        assert got.answered_15m == sum(d <= 900 for d in delays), name
+        assert got.answered_1h == sum(d <= 3600 for d in delays), name
+        assert got.replies == sum(phase(t) == name for t in own), name
+        if delays:
+            assert got.median_first_response_s == pytest.approx(median(delays)), name
+    before, during, after = rep.response
+    # the silence shows: telvana answered most complaints before and after, few during
+    assert before.answered_1h_share is not None and before.answered_1h_share > 0.6
+    assert during.answered_1h_share is not None and during.answered_1h_share < 0.3
+    assert after.answered_1h_share is not None and after.answered_1h_share > 0.6
+    assert during.replies_per_complaint is not None and before.replies_per_complaint is not None
+    assert during.replies_per_complaint < before.replies_per_complaint
+    # replies never count as crowd posts: the report's volume is the crowd's
+    crowd = Counter(s.post.created_at.replace(second=0, microsecond=0) for s in scored
+                    if s.brand == "telvana" and not s.brand_reply)  # fmt: skip
+    assert {m.minute: m.posts for m in rep.minutes if m.posts} == dict(crowd)
+    md = markdown(rep)
+    assert "## Response before / during / after" in md
+    assert f"| during | {during.complaints} |" in md
 
 
 @pytest.mark.stack
@@ -479,6 +586,9 @@ def test_report_numbers_equal_on_18_16_and_current_clickhouse(
     assert old.minutes == new.minutes and old.phases == new.phases
     assert old.top_posts == new.top_posts and old.competitors == new.competitors
     assert old.terms == new.terms
+    # complaints joined to their first reply (ANY LEFT JOIN, a miss read by n_replies)
+    assert old.response == new.response and sum(p.complaints for p in old.response) == 180
+    assert sum(p.answered for p in old.response) == sum(p.replies for p in old.response) == 54
     assert [(c.cluster_id, c.posts, c.authors, c.campaign, c.reach) for c in old.clusters] == [
         (c.cluster_id, c.posts, c.authors, c.campaign, c.reach) for c in new.clusters]
     assert [(p.platform, p.posts, p.negative) for p in old.platforms] == [

@@ -256,6 +256,27 @@ def test_launch_spike_is_positive_not_negative() -> None:
     assert peak["neg"] < before["neg"]
 
 
+def test_launch_rush_is_loud_mixed_and_announced() -> None:
+    """Issue 18's recurring launch-like pattern: volume up with a negative share up too (queue
+    and sold-out grumbles), not a crisis; with ``announce`` the truth lists it as planned."""
+    ev = EventSpec("launch_rush", "telvana", at(14), {"ramp_min": 10, "plateau_min": 60,
+                   "decay_min": 20, "peak_multiple": 5, "negative_share": 0.4})  # fmt: skip
+    sim, posts = run(["telvana"], 1440, [ev], announce=True)
+    t = sim.truth[0]
+    assert not t.is_crisis and t.severity == "watch"
+    peak = window(sim, posts, "telvana", 14 * 60 + 10, 14 * 60 + 70)
+    before = window(sim, posts, "telvana", 11 * 60, 14 * 60)
+    assert peak["n"] > 3 * peak["expected"]
+    assert peak["neg"] > before["neg"] + 0.15 and peak["neg"] < 0.5
+    texts = " ".join(p["text"].lower() for p in posts if 850 <= minute_of(p) < 900)
+    assert re.search(r"sold out|queue|crashed|timing out|drop", texts)
+    planned = sim.truth_doc()["expected_events"]
+    assert planned == [{"brand": "telvana", "kind": "launch", "from": "2026-11-23T14:00:00Z",
+                        "to": "2026-11-23T16:10:00Z", "note": t.params["product"]}]  # fmt: skip
+    plain, _ = run(["telvana"], 60)
+    assert "expected_events" not in plain.truth_doc()  # truth files unchanged without it
+
+
 def test_viral_complaint_many_reposts_of_one_post() -> None:
     ev = EventSpec("viral_complaint", "telvana", at(9), {"reposts": 2000})
     sim, posts = run(["telvana"], 12 * 60, [ev])
@@ -415,6 +436,51 @@ def test_cli_writes_posts_and_truth(tmp_path: Path) -> None:
         assert e["is_crisis"] == IS_CRISIS[e["kind"]] and e["brand"] in BRANDS
         assert e["start"].endswith("Z") and e["start"] < e["end"]
     assert doc["events"][0]["start"] == "2026-11-23T03:00:00Z"
+
+
+def test_cli_brand_replies_and_a_brand_silent_during_its_crisis(tmp_path: Path) -> None:
+    """--replies adds the official accounts' answers (a reply_to each, labelled brand_reply);
+    --silent-during-crisis stops the crisis brand's answers inside its event, the others keep
+    answering; the truth file lists every complaint with its first reply, as the posts show."""
+    out, truth, labels = tmp_path / "p.jsonl", tmp_path / "t.json", tmp_path / "l.jsonl"
+    base = ["--days", "0.3", "--brands", "telvana,orbitel", "--seed", "5", "--quiet",
+            "--start", "2026-11-23T00:00Z", "--events", "product_defect:telvana@03:00"]
+    assert cmd.main([*base, "--silent-during-crisis", "15", "--out", str(out),
+                     "--truth", str(truth), "--labels", str(labels)]) == 0  # fmt: skip
+    posts = [json.loads(x) for x in out.read_text().splitlines()]
+    doc = json.loads(truth.read_text())
+    [event] = doc["events"]
+    pol = doc["replies"]["policies"]
+    assert pol["telvana"]["silent"] == [["2026-11-23T03:15:00Z", event["end"]]]
+    assert pol["orbitel"]["silent"] == []
+    officials = {"telvana_care": "telvana", "orbitel_care": "orbitel"}
+    replies = [p for p in posts if p["author"]["handle"] in officials]
+    assert replies and all(p["reply_to"] for p in replies)
+    tel = [p["created_at"] for p in replies if p["author"]["handle"] == "telvana_care"]
+    assert tel and not any("2026-11-23T03:15" <= t < event["end"] for t in tel)
+    assert any(t < "2026-11-23T03:15" for t in tel) and any(t >= event["end"] for t in tel)
+    orb = [p["created_at"] for p in replies if p["author"]["handle"] == "orbitel_care"]
+    assert any("2026-11-23T03:15" <= t < event["end"] for t in orb)
+    # ground truth: each answered complaint's first reply is in the stream, and only those
+    first = {p["reply_to"]: p["created_at"] for p in reversed(replies)}
+    complaints = doc["replies"]["complaints"]
+    assert len(complaints) > 50
+    assert {c["post_id"]: c["first_reply_at"] for c in complaints if c["first_reply_at"]} == first
+    silenced = [c for c in complaints if c["brand"] == "telvana"
+                and "2026-11-23T03:15" <= c["created_at"] < event["end"]]  # fmt: skip
+    # only the long tail of delays reaches past the event's end
+    assert len(silenced) > 20
+    assert sum(c["first_reply_at"] is not None for c in silenced) < 0.2 * len(silenced)
+    orb_c = [c for c in complaints if c["brand"] == "orbitel"]
+    assert sum(c["first_reply_at"] is not None for c in orb_c) > 0.5 * len(orb_c)
+    roles = Counter(json.loads(x)["role"] for x in labels.read_text().splitlines())
+    assert roles["brand_reply"] == len(replies) and sum(roles.values()) == len(posts)
+    # the crowd is the same with or without the replies
+    assert cmd.main([*base, "--out", str(tmp_path / "crowd.jsonl")]) == 0
+    crowd = (tmp_path / "crowd.jsonl").read_text().splitlines()
+    assert crowd == [post_json(p) for p in posts if p["author"]["handle"] not in officials]
+    assert cmd.main([*base, "--brands", "nexa", "--events", "", "--replies",
+                     "--out", str(tmp_path / "n.jsonl")]) == 2  # fmt: skip
 
 
 def test_cli_demo_preset_size(tmp_path: Path) -> None:

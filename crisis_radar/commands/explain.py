@@ -7,7 +7,9 @@
 
 Shows the deciding minute, the signals (observed vs expected), top terms, posts and duplicate
 clusters stored with the alert, and the brand's minutes around it. Pages link here
-(deploy/prometheus/rules/crisis.yml).
+(deploy/prometheus/rules/crisis.yml). Then what feedback changed for the brand
+(docs/feedback.md): its paging levels and the labels behind them, the label of the alert, its
+announced events and the sentiment corrections of its posts.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from crisis_radar.settings import get_settings
 SEVERITY = {0: "none", 1: "watch", 2: "warning", 3: "crisis"}
 _ALERT_COLS = (
     "alert_id, brand, minute, severity, previous_severity, score, summary, signals, "
-    "top_posts, top_terms, top_clusters, created_at"
+    "top_posts, top_terms, top_clusters, created_at, expected_event"
 )
 
 
@@ -74,6 +76,67 @@ def render(alert: dict[str, Any], context: list[tuple[Any, ...]]) -> str:
             mark = "  <- deciding minute" if minute == alert["minute"] else ""
             share = neg / posts_n if posts_n else 0.0
             out.append(f"    {minute:%H:%M}  {posts_n:>7}  {neg:>8}  {share:>5.0%}{mark}")
+    return "\n".join(out)
+
+
+def feedback_section(client: Any, brand: str, alert: dict[str, Any] | None = None) -> str:
+    """What analysts' feedback changed for ``brand`` (the worker's running values, replayed
+    from the stored labels by the same code: detectors.feedback)."""
+    from detectors.feedback import BASE_ENTER, MAX_RAISE, MAX_TOLERANCE, apply_labels
+
+    cols = ["feedback_id", "alert_id", "label", "score", "severity", "by", "at", "note",
+            "negative_share"]
+    rows = client.execute(
+        "SELECT feedback_id, alert_id, label, score, severity, given_by, given_at, note, "
+        "negative_share "
+        "FROM alert_feedback WHERE brand = %(b)s ORDER BY given_at, feedback_id", {"b": brand}
+    )
+    fb = apply_labels([dict(zip(cols, r, strict=True)) for r in rows])
+    out = ["", f"  feedback on {brand}:"]
+    if fb.raise_ > 0 or fb.tolerance > 0:
+        out.append(
+            f"    paging levels raised by {fb.raise_:.2f} (cap {MAX_RAISE:.2f}): warning "
+            f"{BASE_ENTER[2]:.2f} -> {fb.enter(2):.2f}, crisis {BASE_ENTER[3]:.2f} -> "
+            f"{fb.enter(3):.2f} (watch unchanged); surges up to {fb.tolerance:.0%} negative "
+            f"(smoothed) stay at watch (cap {MAX_TOLERANCE:.0%})"
+        )
+    else:
+        out.append("    paging levels as built: no feedback has changed them")
+    for c in fb.changes[-10:]:
+        moved = (f"raise {c.before:.2f} -> {c.after:.2f}, tolerated "
+                 f"{c.tolerance_before:.0%} -> {c.tolerance_after:.0%}")  # fmt: skip
+        if c.after == c.before and c.tolerance_after == c.tolerance_before:
+            moved = "no change"
+        note = f" ({c.note})" if c.note else ""
+        out.append(f"    {c.at:%Y-%m-%d %H:%M} {c.by}: alert {c.alert_id[:12]} {c.label}: "
+                   f"{moved}{note}")  # fmt: skip
+    if alert is not None:
+        mine = [c for c in fb.changes if c.alert_id == alert["alert_id"]]
+        if mine:
+            out.append(f"    this alert: labelled {mine[-1].label} by {mine[-1].by}")
+        if alert.get("expected_event"):
+            out.append(f"    this alert came during the {alert['expected_event']}")
+    events = client.execute(
+        "SELECT kind, starts, ends, note, given_by FROM expected_events WHERE brand = %(b)s "
+        "ORDER BY starts DESC LIMIT 5", {"b": brand}
+    )
+    for kind, start, end, note, by in events:
+        out.append(f"    announced {kind}{f' {note!r}' if note else ''} "
+                   f"{start:%Y-%m-%d %H:%M}-{end:%Y-%m-%d %H:%M} UTC by {by}")  # fmt: skip
+    corr = client.execute(
+        "SELECT count(), uniqExact(given_by), uniqExact(post_key) FROM post_feedback "
+        "WHERE brand = %(b)s", {"b": brand}
+    )
+    n, authors, posts = corr[0] if corr else (0, 0, 0)
+    if n:
+        from detectors.feedback import SentimentCorrections
+
+        model = SentimentCorrections()
+        out.append(
+            f"    sentiment corrections: {n} on {posts} posts by {authors} analysts (each "
+            f"counts at most {model.per_author_day} a day; a text is overridden only where "
+            f"{model.min_authors} analysts corrected close paraphrases)"
+        )
     return "\n".join(out)
 
 
@@ -129,5 +192,7 @@ def main(argv: list[str]) -> int:
             {"b": alert["brand"], "t": alert["minute"], "w": args.context * 60},
         )
         print(("\n" if i else "") + render(alert, context))
+        if i == len(rows) - 1 or rows[i + 1][1] != alert["brand"]:
+            print(feedback_section(client, alert["brand"], alert))
     client.disconnect()
     return 0

@@ -2,8 +2,9 @@
 
 ClickHouse 18.16 has no TTL, so retention is "drop whole months": every table is partitioned by
 ``toYYYYMM`` of its event time and ``ALTER TABLE ... DROP PARTITION`` is instant on old and new
-servers. Run it monthly from cron. Default policy: posts and dead letters 13 months; aggregates,
-rollups and alerts are kept (small, and what post-crisis reviews need).
+servers. Run it monthly from cron. Default policy: posts, brand replies (the brand's own posts,
+migration 0017) and dead letters 13 months; aggregates, rollups and alerts are kept (small, and
+what post-crisis reviews need).
 
     crisis-radar retention --dry-run
     crisis-radar retention --keep posts=6 --keep dead_letters=1
@@ -20,7 +21,9 @@ from crisis_radar.clickhouse import check_identifier, make_client, require_schem
 from crisis_radar.progress import progress_bar
 from crisis_radar.settings import get_settings
 
-DEFAULT_KEEP_MONTHS = {"posts": 13, "dead_letters": 13}
+# brand_replies: per-post rows like posts, kept as long so the care queue and the report's
+# response figures never see a complaint whose reply was dropped
+DEFAULT_KEEP_MONTHS = {"posts": 13, "brand_replies": 13, "dead_letters": 13}
 _MONTH = re.compile(r"^\d{6}$")
 
 

@@ -7,6 +7,15 @@ Examples:
       --out posts.jsonl --truth t.json
   crisis-radar simulate --preset eval --weeks 4 --out eval.jsonl.gz --truth eval-truth.json
   crisis-radar simulate --preset demo --kafka
+  crisis-radar simulate --brands telvana,orbitel --events product_defect:telvana@10:00 \\
+      --replies --silent-during-crisis 10 --out posts.jsonl --truth t.json
+
+Brand replies (docs/response.md): with --replies, brands with a simulated official account
+(watchlist `official: {simulated: [...]}`) answer complaints addressed to them (negative posts
+naming one of their handles) with share --reply-share after a lognormal delay of median
+--reply-median seconds. --silent-during-crisis MIN: a brand stops answering MIN minutes into each
+of its crisis events until the event ends (implies --replies). The truth file then gains
+"replies": every complaint with its first reply time.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -26,7 +36,7 @@ from typing import IO, Any
 from crisis_radar.progress import progress_bar
 from crisis_radar.settings import get_settings
 from crisis_radar.simulate import (
-    KINDS,
+    ALL_KINDS,
     EventSpec,
     Scenario,
     SimBrand,
@@ -36,6 +46,16 @@ from crisis_radar.simulate import (
     random_events,
 )
 from crisis_radar.simulate.generator import BrandProfile
+from crisis_radar.simulate.replies import BrandReplies, policies_for
+
+
+@dataclass(frozen=True)
+class ReplySpec:
+    """``--replies``: how the brands with a simulated official account answer."""
+
+    answer_share: float = 0.7
+    median_s: float = 480.0
+    silent_after_min: float | None = None  # silent this far into each crisis event, to its end
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,7 +83,13 @@ def _parser() -> argparse.ArgumentParser:
         "--events",
         default="",
         help="kind:brand@HH:MM or kind:brand@ISO, comma separated; "
-        f"kinds: {', '.join(KINDS)}. HH:MM may be prefixed by a day: 2/10:00",
+        f"kinds: {', '.join(ALL_KINDS)}. HH:MM may be prefixed by a day: 2/10:00",
+    )
+    p.add_argument(
+        "--announce",
+        action="store_true",
+        help="the launches (launch_spike, launch_rush) are planned: list them under "
+        "expected_events in the truth file, for `crisis-radar expect`",
     )
     p.add_argument("--random-events", type=int, metavar="K", help="add K random events")
     p.add_argument(
@@ -86,6 +112,33 @@ def _parser() -> argparse.ArgumentParser:
         "--labels",
         help="per-post intended labels JSONL (post_id, brand, sentiment, event, role)",
     )
+    p.add_argument(
+        "--replies",
+        action="store_true",
+        help="brands with a simulated official account answer their complaints",
+    )
+    p.add_argument(
+        "--reply-share",
+        type=float,
+        default=0.7,
+        help="with --replies: share of complaints answered (default %(default)s)",
+    )
+    p.add_argument(
+        "--reply-median",
+        type=float,
+        default=480.0,
+        metavar="SECONDS",
+        help="with --replies: median first-response delay (default %(default)s s)",
+    )
+    p.add_argument(
+        "--silent-during-crisis",
+        type=float,
+        nargs="?",
+        const=10.0,
+        metavar="MIN",
+        help="brands go silent MIN minutes (default 10) into each of their crisis events, "
+        "until it ends; implies --replies",
+    )
     p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: settings)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -107,9 +160,9 @@ def parse_events(spec: str, start: datetime) -> list[EventSpec]:
             kind, brand = kind_brand.split(":", 1)
         except ValueError:
             raise ValueError(f"bad event {item!r}: expected kind:brand@HH:MM") from None
-        if kind not in KINDS:
+        if kind not in ALL_KINDS:
             raise ValueError(
-                f"bad event {item!r}: unknown kind {kind!r} (known: {', '.join(KINDS)})"
+                f"bad event {item!r}: unknown kind {kind!r} (known: {', '.join(ALL_KINDS)})"
             )
         if "T" in when or "-" in when:
             t = parse_time(when)
@@ -180,7 +233,7 @@ def build_scenario(args: argparse.Namespace) -> Scenario:
         k = max(1, round(len(brands) * minutes / (7 * 1440)))
     if k:
         events += random_events(brands, start, minutes, k, args.seed)
-    return Scenario(
+    sc = Scenario(
         start=start,
         minutes=minutes,
         brands=brands,
@@ -188,7 +241,18 @@ def build_scenario(args: argparse.Namespace) -> Scenario:
         events=events,
         rate_scale=args.rate_scale or (1.5 if args.preset == "demo" else 1.0),
         late_share=args.late_share,
+        announce=args.announce,
     )
+    return sc
+
+
+def reply_spec(args: argparse.Namespace) -> ReplySpec | None:
+    """What --replies / --silent-during-crisis ask for, or None (no brand answers)."""
+    if not args.replies and args.silent_during_crisis is None:
+        return None
+    spec = ReplySpec(args.reply_share, args.reply_median, args.silent_during_crisis)
+    policies_for([], [], spec.answer_share, spec.median_s, spec.silent_after_min)  # validates
+    return spec
 
 
 @contextmanager
@@ -237,30 +301,39 @@ def run(
     quiet: bool = True,
     labels: str | None = None,
     bootstrap: str | None = None,
+    replies: ReplySpec | None = None,
 ) -> int:
     """Generate once, fan out to file and/or Kafka; returns the number of posts."""
-    sim = Simulator(sc, record_labels=labels is not None)
-    if truth:
-        truth.parent.mkdir(parents=True, exist_ok=True)
-        truth.write_text(
-            json.dumps(sim.truth_doc(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+    # brand replies answer complaints: they need every post's intended label
+    sim = Simulator(sc, record_labels=labels is not None or replies is not None)
+    answers = None
+    stream: Iterator[dict[str, Any]]
     producer = _producer(bootstrap) if kafka_topic else None
     bar = progress_bar(
         total=sc.minutes, unit="min", desc="simulate", disable=quiet, file=sys.stderr
     )
+    stream = sim.posts(progress=bar.update)
+    if replies is not None and sim.labels is not None:
+        pol = policies_for(sc.brands, sim.truth, replies.answer_share, replies.median_s,
+                           replies.silent_after_min)  # fmt: skip
+        answers = BrandReplies(sc.brands, sim.labels, pol, seed=sc.seed)
+        stream = answers.run(stream)
     n = 0
     with open_out(out) if out else _null() as f, open_out(labels) if labels else _null() as lf:
         buf: list[str] = []
-        for post in sim.posts(progress=bar.update):
+        for post in stream:
             line = post_json(post)
             n += 1
-            if lf is not None and sim.labels is not None:  # pop: memory stays bounded
-                b, senti, event, role = sim.labels.pop(post["post_id"])
-                lf.write(
-                    f'{{"post_id":"{post["post_id"]}","brand":"{b}","sentiment":"{senti}",'
-                    f'"event":{event},"role":"{role}"}}\n'
-                )
+            if sim.labels is not None:  # pop: memory stays bounded
+                lab = sim.labels.pop(post["post_id"], None)
+                if lab is None:  # a brand reply (not a crowd post: no intended sentiment)
+                    lab = (_reply_brand(sc, post), "neutral", -1, "brand_reply")
+                if lf is not None:
+                    b, senti, event, role = lab
+                    lf.write(
+                        f'{{"post_id":"{post["post_id"]}","brand":"{b}","sentiment":"{senti}",'
+                        f'"event":{event},"role":"{role}"}}\n'
+                    )
             if f is not None:
                 buf.append(line)
                 if len(buf) >= 5000:
@@ -276,7 +349,16 @@ def run(
     if producer is not None:
         producer.flush()
         producer.close()
+    if truth:  # after the run: the replies' truth is known only once every post was drawn
+        doc = sim.truth_doc() | ({"replies": answers.truth()} if answers is not None else {})
+        truth.parent.mkdir(parents=True, exist_ok=True)
+        truth.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return n
+
+
+def _reply_brand(sc: Scenario, post: dict[str, Any]) -> str:
+    handle = post["author"].get("handle")
+    return next((b.id for b in sc.brands if handle in b.official), "")
 
 
 @contextmanager
@@ -296,7 +378,13 @@ def main(argv: list[str]) -> int:
             from radar_base.errors import probe_kafka
 
             probe_kafka(args.bootstrap or get_settings().kafka_bootstrap)
-        n = run(sc, args.out, args.truth, topic, args.quiet, args.labels, args.bootstrap)
+        spec = reply_spec(args)
+        if spec is not None and not any(b.official for b in sc.brands):
+            raise ValueError(
+                "--replies: none of the brands has a simulated official account "
+                "(watchlist official: {simulated: [...]})"
+            )
+        n = run(sc, args.out, args.truth, topic, args.quiet, args.labels, args.bootstrap, spec)
     except ValueError as exc:
         print(f"crisis-radar simulate: {exc}", file=sys.stderr)
         return 2

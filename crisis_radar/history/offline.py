@@ -138,6 +138,26 @@ class OfflinePipeline:
             assert self.enrich is not None
             self.enrich.keep_rows(rows, backfill)
 
+    def feedback(self, records: Iterable[bytes]) -> list[str]:
+        """``crisis.feedback`` records (``schemas.feedback``), as the worker takes them: alert
+        labels and announced events to their brand's scorer, sentiment corrections to every
+        posts.raw partition's enrich state. They apply from the next batch on (the caller puts
+        them where they belong in event time). What changed, one line per brand change."""
+        from schemas.feedback import parse_feedback
+
+        raws = list(records)
+        if self.runner is not None:
+            self.runner.submit_now("feedback", raws).result()  # FIFO: after the batch in flight
+        else:
+            assert self.enrich is not None
+            self.enrich.feedback(raws)
+        changes = []
+        for raw in raws:
+            changed = self.crisis.feedback(parse_feedback(raw))
+            if changed is not None:
+                changes.append(f"{changed[0].decode()}: {changed[1]}")
+        return changes
+
     def close(self) -> None:
         """Stop the enrich child, if any (``finish`` does it too)."""
         if self.runner is not None:

@@ -4,8 +4,8 @@ A ``report.build.Source`` over what a backtest wrote: the minutes of the brand a
 competitors in the report window (read back from ``minutes.jsonl``, last version of each
 minute, as ``brand_minutes FINAL``), its alerts in the window (``alerts.jsonl``), and for posts
 the bounded sample the alerts carry (their top posts, terms and duplicate clusters): a
-backtest keeps no posts, so the per-platform table stays empty and the top posts are timed at
-the minute of the alert that named them.
+backtest keeps no posts, so the per-platform table and the response section stay empty and the
+top posts are timed at the minute of the alert that named them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from crisis_radar.history.backtest import read_jsonl
 from crisis_radar.report.build import build_from, write_files
 from crisis_radar.report.queries import Cluster, LanguageRow, PlatformRow, TopPost
-from crisis_radar.report.timeline import Minute, Term
+from crisis_radar.report.timeline import Complaint, Minute, Term
 from schemas.models import CrisisAlert
 
 BEFORE_MIN, AFTER_MIN = 180, 240  # the report window around the alert (crisis-radar report)
@@ -117,6 +117,13 @@ class OutputSource:
 
     def languages(self, brand: str, start: datetime, end: datetime) -> list[LanguageRow]:
         return []  # posts are not kept
+
+    def complaints(self, brand: str, start: datetime, end: datetime) -> list[Complaint]:
+        return []  # posts are not kept: no response section
+
+    def reply_minutes(self, brand: str, start: datetime, end: datetime
+                      ) -> list[tuple[datetime, int]]:  # fmt: skip
+        return []
 
 
 def write_backtest_report(

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from crisis_radar.report import charts, queries
 from crisis_radar.report import timeline as tlm
 from crisis_radar.report.queries import Cluster, LanguageRow, PlatformRow, TopPost, utc
-from crisis_radar.report.timeline import Minute, Phase, Term, Timeline
+from crisis_radar.report.timeline import Complaint, Minute, Phase, ResponsePhase, Term, Timeline
 
 Progress = Callable[[str], object]
 
@@ -49,6 +49,7 @@ class Report:
     platforms: list[PlatformRow]
     charts: dict[str, bytes] = field(default_factory=dict)  # file stem -> PNG
     languages: list[LanguageRow] = field(default_factory=list)
+    response: list[ResponsePhase] = field(default_factory=list)  # before / during / after
 
 
 def competitor_ids(brand: str, watchlist: Path | None) -> list[str]:
@@ -86,6 +87,9 @@ class Source(Protocol):
     def clusters(self, brand: str, start: datetime, end: datetime) -> list[Cluster]: ...
     def platforms(self, brand: str, start: datetime, end: datetime) -> list[PlatformRow]: ...
     def languages(self, brand: str, start: datetime, end: datetime) -> list[LanguageRow]: ...
+    def complaints(self, brand: str, start: datetime, end: datetime) -> list[Complaint]: ...
+    def reply_minutes(self, brand: str, start: datetime, end: datetime
+                      ) -> list[tuple[datetime, int]]: ...  # fmt: skip
 
 
 class ClickHouseSource:
@@ -121,6 +125,13 @@ class ClickHouseSource:
 
     def languages(self, brand: str, start: datetime, end: datetime) -> list[LanguageRow]:
         return queries.languages(self.client, brand, start, end)
+
+    def complaints(self, brand: str, start: datetime, end: datetime) -> list[Complaint]:
+        return queries.complaints(self.client, brand, start, end)
+
+    def reply_minutes(self, brand: str, start: datetime, end: datetime
+                      ) -> list[tuple[datetime, int]]:  # fmt: skip
+        return queries.reply_minutes(self.client, brand, start, end)
 
 
 def build_report(
@@ -188,6 +199,10 @@ def build_from(
         platforms=source.platforms(brand, start, end),
         languages=source.languages(brand, start, end),
     )
+    progress("reading complaints and brand replies")
+    said, replies = source.complaints(brand, start, end), source.reply_minutes(brand, start, end)
+    if said or replies:  # a brand without official accounts has no response section
+        report.response = tlm.response_phases(said, replies, tl)
     progress("drawing charts")
     report.charts["volume"] = charts.volume_chart(ms, tl, brand)
     report.charts["sentiment"] = charts.sentiment_chart(ms, tl, brand)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from crisis_radar.report.timeline import Alert, Minute
+from crisis_radar.report.timeline import Alert, Complaint, Minute
 
 ALERT_COLS = (
     "alert_id",
@@ -208,3 +208,38 @@ def languages(client: Any, brand: str, start: datetime, end: datetime) -> list[L
         _window(brand, start, end),
     )
     return [LanguageRow(str(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+def complaints(client: Any, brand: str, start: datetime, end: datetime) -> list[Complaint]:
+    """Complaints to the brand posted in the window (as the care queue defines them: negative
+    original crowd posts that address it or reply to one of its posts) with the time of the
+    brand's first reply to each (any time, up to now). n_replies tells a join miss (18.16 has no
+    join_use_nulls: a missing first reply reads as 1970)."""
+    rows = client.execute(
+        "SELECT created_at, first_reply_at, n_replies FROM ("
+        "SELECT platform, post_id AS complaint_id, created_at FROM posts FINAL WHERE "
+        + _WINDOW.format(col="created_at")
+        + " AND sentiment_label = 'negative' AND repost_of = '' AND (addressed = 1 OR "
+        "(platform, reply_to) IN (SELECT platform, post_id FROM brand_replies "
+        "WHERE brand = %(brand)s))) AS complaint ANY LEFT JOIN ("
+        "SELECT platform, reply_to AS complaint_id, min(created_at) AS first_reply_at, "
+        "count() AS n_replies FROM brand_replies FINAL WHERE brand = %(brand)s "
+        "AND reply_to != '' GROUP BY platform, complaint_id"
+        ") AS answer USING platform, complaint_id ORDER BY created_at, complaint_id",
+        _window(brand, start, end),
+    )
+    return [Complaint(utc(r[0]), utc(r[1]) if int(r[2]) else None) for r in rows]
+
+
+def reply_minutes(
+    client: Any, brand: str, start: datetime, end: datetime
+) -> list[tuple[datetime, int]]:
+    """(minute, posts of the brand's official accounts) in the window (brand_replies)."""
+    rows = client.execute(
+        "SELECT toStartOfMinute(created_at) AS reply_minute, count() AS n_replies "
+        "FROM brand_replies FINAL WHERE "
+        + _WINDOW.format(col="created_at")
+        + " GROUP BY reply_minute ORDER BY reply_minute",
+        _window(brand, start, end),
+    )
+    return [(utc(r[0]), int(r[1])) for r in rows]

@@ -39,6 +39,21 @@ def milestones(r: Report) -> list[tuple[str, str, str]]:
     ]
 
 
+def _dur(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    m, s = divmod(round(seconds), 60)
+    return f"{m // 60}h {m % 60:02d}m" if m >= 60 else f"{m}m {s:02d}s"
+
+
+def _share(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1%}"
+
+
+def _ratio(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
 def tables(r: Report) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) of every table, shared by both renderings."""
     out: list[tuple[str, list[str], list[list[str]]]] = [
@@ -60,6 +75,30 @@ def tables(r: Report) -> list[tuple[str, list[str], list[list[str]]]]:
                     f"{p.mean_sentiment:+.3f}",
                 ]
                 for p in r.phases
+            ],
+        ),
+        (
+            "Response before / during / after",
+            [
+                "phase",
+                "complaints",
+                "answered within 15 min",
+                "answered within 1 h",
+                "median first response",
+                "brand replies",
+                "replies per complaint",
+            ],
+            [
+                [
+                    p.name,
+                    str(p.complaints),
+                    _share(p.answered_15m_share),
+                    _share(p.answered_1h_share),
+                    _dur(p.median_first_response_s),
+                    str(p.replies),
+                    _ratio(p.replies_per_complaint),
+                ]
+                for p in r.response
             ],
         ),
         (

@@ -271,6 +271,82 @@ def phases(minutes: Sequence[Minute], tl: Timeline) -> list[Phase]:
     return out
 
 
+@dataclass(frozen=True)
+class Complaint:
+    """A complaint to the brand (docs/response.md) and its first brand reply, if any."""
+
+    created_at: datetime
+    first_reply_at: datetime | None = None
+
+    @property
+    def first_response_s(self) -> float | None:
+        if self.first_reply_at is None:
+            return None
+        return max(0.0, (self.first_reply_at - self.created_at).total_seconds())
+
+
+@dataclass(frozen=True)
+class ResponsePhase:
+    """How the brand answered the complaints posted in one phase (docs/report.md)."""
+
+    name: str
+    complaints: int
+    answered_15m: int  # first reply within 15 min
+    answered_1h: int
+    answered: int  # at all, by the time of the report
+    median_first_response_s: float | None  # of the answered ones
+    replies: int  # brand replies posted in the phase (to anyone)
+
+    @property
+    def answered_15m_share(self) -> float | None:
+        return self.answered_15m / self.complaints if self.complaints else None
+
+    @property
+    def answered_1h_share(self) -> float | None:
+        return self.answered_1h / self.complaints if self.complaints else None
+
+    @property
+    def replies_per_complaint(self) -> float | None:
+        return self.replies / self.complaints if self.complaints else None
+
+
+def response_phases(
+    complaints: Sequence[Complaint], replies: Sequence[tuple[datetime, int]], tl: Timeline
+) -> list[ResponsePhase]:
+    """Response before / during / after, on the phases' cuts: complaints by the time they were
+    posted, replies (``(minute, count)``) by the minute they were posted."""
+    lo, hi = tl.first_anomalous, tl.recovery
+
+    def phase(t: datetime) -> str:
+        if lo is None or t < lo:
+            return "before"
+        return "during" if hi is None or t < hi else "after"
+
+    out = []
+    for name in ("before", "during", "after"):
+        mine = [c for c in complaints if phase(c.created_at) == name]
+        delays = sorted(d for c in mine if (d := c.first_response_s) is not None)
+        out.append(
+            ResponsePhase(
+                name=name,
+                complaints=len(mine),
+                answered_15m=sum(d <= 900 for d in delays),
+                answered_1h=sum(d <= 3600 for d in delays),
+                answered=len(delays),
+                median_first_response_s=_median(delays),
+                replies=sum(n for t, n in replies if phase(t) == name),
+            )
+        )
+    return out
+
+
+def _median(xs: Sequence[float]) -> float | None:
+    if not xs:
+        return None
+    k = len(xs) // 2
+    return xs[k] if len(xs) % 2 else (xs[k - 1] + xs[k]) / 2
+
+
 def rolling(minutes: Sequence[Minute], w: int) -> list[tuple[datetime, float, float]]:
     """(minute, negative share, mean sentiment) pooled over the trailing ``w`` minutes."""
     out = []

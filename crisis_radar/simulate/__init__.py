@@ -14,11 +14,12 @@ Outputs of ``crisis-radar simulate``:
   (baseline, support, offtopic, foreign, spillover, or the event kind).
 """
 
-from crisis_radar.simulate.events import IS_CRISIS, KINDS, EventSpec, TruthEvent
+from crisis_radar.simulate.events import ALL_KINDS, IS_CRISIS, KINDS, EventSpec, TruthEvent
 from crisis_radar.simulate.generator import Scenario, Simulator, post_json, random_events
 from crisis_radar.simulate.watchlist import SimBrand, load_brands
 
 __all__ = [
+    "ALL_KINDS",
     "IS_CRISIS",
     "KINDS",
     "EventSpec",

@@ -6,6 +6,9 @@ Crisis labels (``is_crisis``) and the severity a good detector should reach:
   row's ``brand`` is the competitor (where the crisis is); ``params.spillover_brand`` is the named
   brand, which only sees comparison chatter and should *not* alert.
 - launch_spike: volume up with positive sentiment: not a crisis (severity none).
+- launch_rush (not drawn at random; issue 18): a launch that draws queue and sold-out grumbles,
+  volume up with a negative share up too. Not a crisis, but loud enough to page a brand that
+  has not learned it: the recurring false alarm that analysts' feedback should silence.
 - bot_burst: a handful of new low-follower accounts spamming negative posts. Real desks want to
   see it (severity "watch") but it is not a crisis: few authors, no reach. ``is_crisis`` False.
 
@@ -35,7 +38,12 @@ KINDS = (
     "launch_spike",
     "competitor_crisis",
 )
+# Kinds given by name only (--events), never drawn by random_events: adding one to KINDS would
+# change every seed's random scenario.
+EXTRA_KINDS = ("launch_rush",)
+ALL_KINDS = KINDS + EXTRA_KINDS
 IS_CRISIS = {
+    "launch_rush": False,
     "product_defect": True,
     "viral_complaint": True,
     "copy_paste_campaign": True,
@@ -44,6 +52,7 @@ IS_CRISIS = {
     "bot_burst": False,
 }
 SEVERITY = {
+    "launch_rush": "watch",
     "product_defect": "crisis",
     "viral_complaint": "crisis",
     "copy_paste_campaign": "crisis",
@@ -122,6 +131,16 @@ def draw_params(kind: str, rng: random.Random, group: str) -> dict[str, Any]:
             "positive_share": round(rng.uniform(0.65, 0.85), 2),
             "product": rng.choice(tx.NEW_PRODUCTS.get(group, ["Model One"])),
         }
+    if kind == "launch_rush":
+        return {
+            "ramp_min": rng.randint(5, 15),
+            "peak_multiple": round(rng.uniform(4, 8), 2),
+            "plateau_min": rng.randint(30, 90),
+            "decay_min": rng.randint(15, 40),
+            "negative_share": round(rng.uniform(0.35, 0.5), 2),
+            "positive_share": round(rng.uniform(0.3, 0.4), 2),
+            "product": rng.choice(tx.NEW_PRODUCTS.get(group, ["Model One"])),
+        }
     if kind == "viral_complaint":
         return {
             "reposts": int(_logu(rng, 1000, 6000)),
@@ -146,7 +165,7 @@ def draw_params(kind: str, rng: random.Random, group: str) -> dict[str, Any]:
             "duration_min": rng.randint(20, 90),
             "spam_share": round(rng.uniform(0.4, 0.9), 2),
         }
-    raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(KINDS)}")
+    raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(ALL_KINDS)}")
 
 
 def duration_min(kind: str, p: dict[str, Any]) -> int:

@@ -87,6 +87,7 @@ class Scenario:
     benign_bursts_per_day: float = 1.0  # per brand; unlabelled harmless volume bumps
     late_share: float = 0.0  # posts delivered 1-30 min late (out of event-time order)
     foreign_share: float = 0.02  # baseline posts in es/de/fr (labelled brand "": not to match)
+    announce: bool = False  # launches are planned: truth lists them as expected_events
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -437,7 +438,7 @@ class Simulator:
         bi = self.index[te.brand]
         brand = self.sc.brands[bi]
         poisson: Callable[[float], int] = lambda x: int(self.np_rng.poisson(max(x, 0.0)))  # noqa: E731
-        if k in ("product_defect", "competitor_crisis", "launch_spike"):
+        if k in ("product_defect", "competitor_crisis", "launch_spike", "launch_rush"):
             base = max(
                 float(self.lam[bi, minute]), 0.5 * self.profiles[bi].base_rate * self.sc.rate_scale
             )
@@ -450,6 +451,13 @@ class Simulator:
                         if senti == "positive"
                         else tx.background_text(r, brand, senti)
                     )
+                elif k == "launch_rush":
+                    senti = self._sentiment(bi, neg=p["negative_share"], pos=p["positive_share"])
+                    text = (
+                        tx.launch_text(r, brand, p["product"]) if senti == "positive"
+                        else tx.launch_rush_text(r, brand, p["product"]) if senti == "negative"
+                        else tx.background_text(r, brand, senti)
+                    )  # fmt: skip
                 else:
                     senti = self._sentiment(bi, neg=p["negative_share"], pos=0.03)
                     text = (
@@ -603,7 +611,15 @@ class Simulator:
             "crisis_kinds": sorted(k for k, v in ev.IS_CRISIS.items() if v),
             "benign_bursts": self.benign,
             "events": [t.to_dict() for t in self.truth],
-        }
+        } | ({"expected_events": self.expected_events()} if self.sc.announce else {})
+
+    def expected_events(self) -> list[dict[str, Any]]:
+        """The planned launches (``--announce``), as ``crisis-radar expect`` takes them."""
+        return [
+            {"brand": t.brand, "kind": "launch", "from": _iso(t.start), "to": _iso(t.end),
+             "note": str(t.params.get("product", ""))}
+            for t in self.truth if t.kind in ("launch_spike", "launch_rush")
+        ]  # fmt: skip
 
 
 def post_json(post: PostDict) -> str:

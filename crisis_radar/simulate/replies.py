@@ -59,6 +59,39 @@ class ReplyPolicy:
     silent: tuple[tuple[datetime, datetime], ...] = ()  # [from, to): no reply is sent
 
 
+def policies_for(
+    brands: Iterable[SimBrand],
+    events: Iterable[Any],
+    answer_share: float = 0.7,
+    median_s: float = 480.0,
+    silent_after_min: float | None = None,
+) -> dict[str, ReplyPolicy]:
+    """One policy per brand with a simulated official account (``crisis-radar simulate
+    --replies``). With ``silent_after_min``, a brand goes silent that many minutes into each of
+    its crisis events (``TruthEvent`` with ``is_crisis``) until the event ends."""
+    if not 0.0 <= answer_share <= 1.0:
+        raise ValueError(f"reply share {answer_share} is not within 0..1")
+    if median_s <= 0:
+        raise ValueError(f"reply median {median_s} s must be > 0")
+    if silent_after_min is not None and silent_after_min < 0:
+        raise ValueError(f"silent after {silent_after_min} min must be >= 0")
+    events = list(events)
+    out = {}
+    for b in brands:
+        if not b.official:
+            continue
+        silent: tuple[tuple[datetime, datetime], ...] = ()
+        if silent_after_min is not None:
+            silent = tuple(
+                (e.start + timedelta(minutes=silent_after_min), e.end)
+                for e in events
+                if e.brand == b.id and e.is_crisis
+                and e.start + timedelta(minutes=silent_after_min) < e.end
+            )  # fmt: skip
+        out[b.id] = ReplyPolicy(answer_share=answer_share, median_s=median_s, silent=silent)
+    return out
+
+
 def _parse(ts: str) -> datetime:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(UTC)
 
@@ -129,8 +162,9 @@ class BrandReplies:
             t = _parse(post["created_at"])
             while held and held[0][0] <= t:
                 yield heapq.heappop(held)[2]
-            yield post
+            # decided before the post is handed on: the consumer may drop its label then
             bid = self._complaint(post) if self.brands else None
+            yield post
             if bid is None:
                 continue
             pol = self.policies[bid]

@@ -354,6 +354,15 @@ LAUNCH = [
     "{b} {new} > anything {c} makes {e}",
     "queued at the {b} store in {city} for the {new} {e}",
 ]
+# A launch rush: the launch draws a crowd and with it queue and sold-out grumbles (issue 18's
+# recurring launch-like pattern: loud, a negative share up, and not a crisis).
+LAUNCH_RUSH = [
+    "{b} {new} sold out in minutes again {e}",
+    "{b} site crashed right when the {new} went live {e}",
+    "two hours in the {b} queue for the {new} and nothing {e}",
+    "why does every {b} {new} drop break the app {e}",
+    "{b} {new} preorder page keeps timing out {e}",
+]
 VIRAL = [
     "{b} cancelled my {p} while I was in hospital and charged me ${n} to restore it. unreal {e}",
     "{b} support told me to 'just buy another {p}' after theirs broke on day one. never again {e}",
@@ -574,6 +583,11 @@ def launch_text(
 ) -> str:
     tpl = rng.choice(LAUNCH)
     return decorate(rng, fill(rng, tpl, brand, "positive", competitor, new=new), "positive", brand)
+
+
+def launch_rush_text(rng: random.Random, brand: SimBrand, new: str) -> str:
+    tpl = rng.choice(LAUNCH_RUSH)
+    return decorate(rng, fill(rng, tpl, brand, "negative", new=new), "negative", brand)
 
 
 def campaign_variant(rng: random.Random, base: str, brand: SimBrand) -> str:

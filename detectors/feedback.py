@@ -1,0 +1,301 @@
+"""Feedback that teaches, within bounds (issue 18): what analysts' labels change in detection.
+
+Three kinds of feedback (``schemas.feedback``), each applied idempotently (by its id), so a
+worker may read the feedback topic again from the start after a restart:
+
+* **Alert labels** move a brand's *sensitivity bounds*. Every ``false_alarm`` raises the score
+  the brand needs to enter warning and crisis (the levels that page) by ``STEP``, capped at
+  ``MAX_RAISE`` (warning 0.65 instead of 0.5, crisis 0.85 instead of 0.7: a real crisis, which
+  scores ~1, still pages), and teaches the negative share the brand's surges may carry without
+  paging: up to the false alarm's own share + ``TOL_MARGIN``, ``TOL_STEP`` per label, capped at
+  ``MAX_TOLERANCE`` (55 %; crises run at 65-90 % negative). While the smoothed negative share
+  stays under it, the brand stays at "watch" at most. ``real`` never makes the brand less
+  sensitive: it *lowers* both, if needed, so that the confirmed alert would still have paged.
+  ``expected`` is stored and shown, and changes nothing (announce the event next time:
+  ``crisis-radar expect``). "watch" is never raised: the desk still sees the pattern.
+* **Expected events** (a launch, a TV spot...): during one, a brand's minutes page only on a
+  negative turn (the negativity side alone at its warning level); volume up with the usual or a
+  positive mix stays at "watch" at most, and the volume baselines do not learn the event.
+* **Sentiment corrections** teach ``SentimentCorrections``: a nearest-paraphrase memory and an
+  online text model (River: bag of words + one-vs-rest logistic regression), with bounded
+  influence. Each author's corrections count at most ``per_author_day`` per UTC day (the rest
+  are stored, not learned). A text's base label is overridden only where ``min_authors``
+  distinct authors corrected close paraphrases of it (word-set Jaccard >= ``min_similarity``)
+  to the same label, outnumbering the authors of every other label, and the text model does
+  not veto it (probability of that label < ``min_proba``). So one analyst, however many
+  corrections, never changes a prediction, and a flood from one account cannot outvote the
+  analysts. (Measured: letting the River model decide alone, 5 counted corrections from one
+  author flipped 3 of 5 held-out paraphrases back against 100 from 25 analysts with naive
+  Bayes, 3 with online logistic regression: it is a veto, not the judge.)
+
+>>> from datetime import datetime, UTC
+>>> t = datetime(2026, 11, 23, 10, tzinfo=UTC)
+>>> fb = BrandFeedback()
+>>> for i in range(4):
+...     _ = fb.label(f"f{i}", "a1", "false_alarm", 0.8, 2, "ann", t, "")
+>>> round(fb.raise_, 2), round(fb.enter(2), 2), round(fb.enter(1), 2)
+(0.15, 0.65, 0.3)
+>>> print(fb.label("f9", "a2", "real", 0.58, 2, "bob", t, "", 0.5))  # confirmed at 0.58
+... # doctest: +NORMALIZE_WHITESPACE
+real: raise 0.15 -> 0.08, tolerated negative share 10% -> 10%
+(a confirmed warning at score 0.58, 50% negative, must still page)
+>>> fb.label("f9", "a2", "real", 0.6, 2, "bob", t, "") is None   # the same record again
+True
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# The crisis scorer's entry levels (detectors.crisis.ENTER), by severity value.
+BASE_ENTER = {1: 0.3, 2: 0.5, 3: 0.7}
+STEP = 0.05  # what one false alarm adds to the paging levels
+MAX_RAISE = 0.15  # the cap: warning 0.65, crisis 0.85 (0.1/0.25 delayed a defect by 26 min)
+PAGING = (2, 3)  # warning and crisis page; watch is never raised
+# A false alarm also teaches the negative share the brand's surges may carry without paging
+# (a launch's sold-out grumbles): up to the alarm's own share + MARGIN, at most TOL_STEP per
+# label, never above MAX_TOLERANCE (crises run at 65-90 % negative: those still page).
+TOL_STEP = 0.2
+TOL_MARGIN = 0.1
+MAX_TOLERANCE = 0.55
+SHARE_DECAY = 0.7  # the share compared is smoothed over the last few minutes (EW)
+KEEP_LABELS = 50  # per brand, newest kept (explain shows them; the raise is a running value)
+KEEP_EVENTS = 200  # announced events per brand, newest kept
+
+
+@dataclass
+class Change:
+    """One label and what it did to the brand's sensitivity (shown by ``explain``)."""
+
+    feedback_id: str
+    alert_id: str
+    label: str
+    by: str
+    at: datetime
+    note: str
+    before: float  # the raise before and after this label
+    after: float
+    tolerance_before: float = 0.0  # the tolerated negative share before and after
+    tolerance_after: float = 0.0
+
+
+@dataclass
+class Planned:
+    event_id: str
+    start: datetime
+    end: datetime
+    kind: str
+    description: str
+
+
+@dataclass
+class BrandFeedback:
+    """One brand's learned sensitivity and announced events (pickled with its scorer)."""
+
+    raise_: float = 0.0
+    tolerance: float = 0.0  # negative share below which the brand does not page (0: none)
+    ew_neg: float = 0.0  # EW sums of negative and all posts (the smoothed share)
+    ew_posts: float = 0.0
+    changes: list[Change] = field(default_factory=list)
+    events: list[Planned] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)  # feedback/event ids applied
+
+    def enter(self, severity: int) -> float:
+        """The score needed to enter ``severity`` (1 watch, 2 warning, 3 crisis)."""
+        base = BASE_ENTER[severity]
+        return min(0.95, base + self.raise_) if severity in PAGING else base
+
+    def observe(self, negative: int, posts: int) -> float:
+        """One minute's counts; the smoothed negative share."""
+        self.ew_neg = SHARE_DECAY * self.ew_neg + negative
+        self.ew_posts = SHARE_DECAY * self.ew_posts + posts
+        return self.ew_neg / self.ew_posts if self.ew_posts > 0 else 0.0
+
+    def tolerated(self, share: float) -> bool:
+        """A surge at this (smoothed) negative share is what the brand's false alarms were."""
+        return self.tolerance > 0.0 and share <= self.tolerance
+
+    def label(self, feedback_id: str, alert_id: str, label: str, score: float, severity: int,
+              by: str, at: datetime, note: str, negative_share: float = 0.0) -> str | None:
+        """Apply one alert label; what it changed (None: applied already)."""
+        if feedback_id in self.seen:
+            return None
+        self.seen.add(feedback_id)
+        before, tol = self.raise_, self.tolerance
+        if label == "false_alarm":
+            self.raise_ = min(MAX_RAISE, self.raise_ + STEP)
+            target = min(MAX_TOLERANCE, negative_share + TOL_MARGIN)
+            if target > self.tolerance:
+                self.tolerance = min(target, self.tolerance + TOL_STEP)
+            why = "false alarm" + (" (at the caps)" if before >= MAX_RAISE else "")
+        elif label == "real" and severity in PAGING:
+            # the confirmed alert must still page as it did: never less sensitive
+            self.raise_ = min(self.raise_, max(0.0, score - BASE_ENTER[severity]))
+            self.tolerance = min(self.tolerance, max(0.0, negative_share - TOL_MARGIN))
+            name = {2: "warning", 3: "crisis"}[severity]
+            why = f"a confirmed {name} at score {score:.2f}, {negative_share:.0%} negative, " \
+                  "must still page"
+        else:
+            why = f"{label}: no change"
+        self.changes.append(Change(feedback_id, alert_id, label, by, at, note, before,
+                                   self.raise_, tol, self.tolerance))  # fmt: skip
+        del self.changes[:-KEEP_LABELS]
+        if why.endswith("no change"):
+            return why
+        return (f"{label}: raise {before:.2f} -> {self.raise_:.2f}, tolerated negative share "
+                f"{tol:.0%} -> {self.tolerance:.0%} ({why})")
+
+    def expect(self, event_id: str, start: datetime, end: datetime, kind: str,
+               description: str) -> bool:
+        """Announce a planned event; False if known already."""
+        if event_id in self.seen:
+            return False
+        self.seen.add(event_id)
+        self.events.append(Planned(event_id, start, end, kind, description))
+        self.events.sort(key=lambda e: e.start)
+        del self.events[:-KEEP_EVENTS]
+        return True
+
+    def event_at(self, minute: datetime) -> Planned | None:
+        for e in self.events:
+            if e.start <= minute < e.end:
+                return e
+        return None
+
+
+def apply_labels(labels: list[dict[str, Any]]) -> BrandFeedback:
+    """A brand's sensitivity from its stored labels in time order (what ``explain`` shows: the
+    same running value the worker keeps)."""
+    fb = BrandFeedback()
+    for r in labels:
+        fb.label(r["feedback_id"], r["alert_id"], r["label"], float(r["score"]),
+                 int(r["severity"]), r["by"], r["at"], r.get("note", ""),
+                 float(r.get("negative_share", 0.0)))
+    return fb
+
+
+# ---------------------------------------------------------------- sentiment corrections
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9'_-]+")
+# too common to say two texts are paraphrases (and they would make every memory a candidate)
+_STOP = frozenset([
+    "the", "and", "for", "you", "your", "are", "was", "were", "this", "that", "with", "have",
+    "has", "had", "not", "but", "all", "just", "our", "out", "they", "them", "their", "what",
+    "when", "why", "how", "who", "its", "it's", "can", "from", "get", "got", "been", "will",
+    "would", "about", "any", "there", "here", "then", "than", "more", "most", "very", "too",
+    "now", "one", "today", "via", "is", "it", "in", "on", "of", "to", "at", "my", "me", "so",
+    "be", "do", "an", "as", "or", "if", "by", "no",
+])
+_SCORE = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
+
+
+def words(text: str) -> frozenset[str]:
+    """The text's word set (lowercase, 2+ characters; handles and links dropped)."""
+    text = re.sub(r"https?://\S+|[@#]\w+", " ", text.lower())
+    return frozenset(_TOKEN.findall(text)) - _STOP
+
+
+@dataclass
+class _Memory:
+    words: frozenset[str]
+    label: str
+    author: str
+
+
+class SentimentCorrections:
+    """Online sentiment corrections with bounded influence (see the module docstring).
+
+    ``learn`` returns "learned", "capped" (the author's daily quota is spent: stored, not
+    learned) or "seen" (applied already). ``correct`` returns the corrected (label, score) of a
+    text or None (keep the base model's).
+    """
+
+    def __init__(self, per_author_day: int = 5, min_authors: int = 3,
+                 min_similarity: float = 0.5, min_proba: float = 0.2,
+                 memory: int = 5_000) -> None:
+        from river import compose, feature_extraction, linear_model, multiclass, optim
+
+        self.per_author_day = per_author_day
+        self.min_authors = min_authors
+        self.min_similarity = min_similarity
+        self.min_proba = min_proba
+        self.model = compose.Pipeline(
+            feature_extraction.BagOfWords(lowercase=True, ngram_range=(1, 2)),
+            multiclass.OneVsRestClassifier(linear_model.LogisticRegression(optim.SGD(0.1))),
+        )
+        self.max_memory = memory
+        self.memory: dict[int, _Memory] = {}  # newest ``memory`` corrections learned, by number
+        self.index: dict[str, set[int]] = {}  # word -> memories with it (paraphrase lookup)
+        self.next_id = 0
+        self.quota: Counter[tuple[str, str]] = Counter()  # (author, day) -> corrections counted
+        self.seen: set[str] = set()
+        self.learned = self.capped = 0
+
+    def learn(self, feedback_id: str, text: str, label: str, author: str, at: datetime) -> str:
+        if feedback_id in self.seen:
+            return "seen"
+        self.seen.add(feedback_id)
+        day = at.date().isoformat()
+        if self.quota[(author, day)] >= self.per_author_day:
+            self.capped += 1
+            return "capped"
+        self.quota[(author, day)] += 1
+        if len(self.quota) > 10_000:  # forget the oldest days' counts
+            for key in sorted(self.quota, key=lambda k: k[1])[: len(self.quota) // 2]:
+                del self.quota[key]
+        self.model.learn_one(text, label)  # type: ignore[arg-type]  # BagOfWords takes a str
+        self._remember(_Memory(words(text), label, author))
+        self.learned += 1
+        return "learned"
+
+    def _remember(self, m: _Memory) -> None:
+        i, self.next_id = self.next_id, self.next_id + 1
+        self.memory[i] = m
+        for w in m.words:
+            self.index.setdefault(w, set()).add(i)
+        if len(self.memory) > self.max_memory:
+            old = min(self.memory)
+            for w in self.memory.pop(old).words:
+                ids = self.index[w]
+                ids.discard(old)
+                if not ids:
+                    del self.index[w]
+
+    def support(self, text: str) -> dict[str, set[str]]:
+        """label -> distinct authors who corrected a close paraphrase of ``text`` to it."""
+        w = words(text)
+        out: dict[str, set[str]] = {}
+        shared: Counter[int] = Counter()
+        for word in w:
+            shared.update(self.index.get(word, ()))
+        for i, inter in shared.items():
+            m = self.memory[i]
+            if inter / (len(w) + len(m.words) - inter) >= self.min_similarity:
+                out.setdefault(m.label, set()).add(m.author)
+        return out
+
+    def correct(self, text: str, base_label: str) -> tuple[str, float] | None:
+        if not self.memory:
+            return None  # no correction yet: the hot path pays one check
+        support = self.support(text)
+        if not support:
+            return None
+        # the label most distinct authors gave close paraphrases, if enough of them agree and
+        # they outnumber the authors of every other label together
+        label = max(sorted(support), key=lambda k: len(support[k]))
+        agree = len(support[label])
+        others = len(set().union(*(a for k, a in support.items() if k != label)))
+        if label == base_label or agree < self.min_authors or agree <= others:
+            return None
+        # the text model generalises past the exact neighbours; it may veto, never decide
+        proba = self.model.predict_proba_one(text).get(label, 0.0)  # type: ignore[arg-type]
+        if proba < self.min_proba:
+            return None
+        return label, _SCORE.get(label, 0.0) * agree / (agree + others)
+
+    def summary(self) -> str:
+        return (f"{self.learned} corrections learned, {self.capped} over an author's daily "
+                f"quota of {self.per_author_day}; overrides need {self.min_authors} authors")

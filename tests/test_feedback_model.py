@@ -1,0 +1,124 @@
+"""Sentiment corrections with bounded influence and alert labels with capped sensitivity
+(detectors/feedback.py), on the real base model: pure Python, no services.
+
+The corrections teach the model a kind of post it gets wrong: sarcastic thanks for a billing
+mistake ("oh wonderful, telvana doubled my bill again, thanks so much"), which the base model
+reads as positive. The held-out paraphrases below were written for this test and are never
+corrected; the controls are unrelated posts that must keep the base model's label.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+
+from detectors.feedback import MAX_RAISE, MAX_TOLERANCE, BrandFeedback, SentimentCorrections
+from detectors.sentiment import SentimentModel
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+OPENERS = ["oh wonderful", "oh great", "wow amazing", "fantastic", "just perfect", "lovely"]
+MISTAKES = ["telvana doubled my bill again", "telvana charged me twice again",
+            "telvana billed me for a plan i cancelled", "telvana overcharged my account again",
+            "telvana added mystery fees to my bill"]  # fmt: skip
+CLOSERS = ["thanks so much", "thanks a lot", "really appreciate it", "best company ever"]
+# Held out: never corrected; close paraphrases (other wording of the same complaint).
+PARAPHRASES = [
+    "oh wonderful, telvana doubled my bill again this month, thanks so much",
+    "wow amazing, telvana charged me twice again, thanks a lot telvana",
+    "lovely, telvana overcharged my account again, really appreciate it guys",
+    "fantastic, telvana added mystery fees to my bill, best company ever",
+    "oh great telvana billed me for a plan i cancelled, thanks a lot",
+]
+CONTROLS = [  # must keep the base model's label
+    "telvana support fixed my router in ten minutes, thanks so much",
+    "the new telvana one phone looks fantastic",
+    "telvana network down again in the whole city, nothing works",
+    "telvana store opens at nine tomorrow",
+]
+
+
+def corrections_texts(n: int, seed: int = 1) -> list[str]:
+    combos = list(itertools.product(OPENERS, MISTAKES, CLOSERS))
+    random.Random(seed).shuffle(combos)
+    held = {p.lower() for p in PARAPHRASES}
+    texts = [f"{o}, {m}, {c}" for o, m, c in combos]
+    return [t for t in texts if t not in held][:n]
+
+
+def labels(model: SentimentModel, corr: SentimentCorrections, texts: list[str]) -> list[str]:
+    out = []
+    for t in texts:
+        base = model.predict_one(t).label
+        fixed = corr.correct(t, base)
+        out.append(base if fixed is None else fixed[0])
+    return out
+
+
+def test_the_base_model_gets_the_paraphrases_wrong() -> None:
+    model = SentimentModel.load_default()
+    assert sum(model.predict_one(t).label != "negative" for t in PARAPHRASES) >= 3
+
+
+def test_one_author_moves_no_more_than_the_bound() -> None:
+    model = SentimentModel.load_default()
+    corr = SentimentCorrections()
+    texts = corrections_texts(120)
+    before = labels(model, corr, PARAPHRASES + CONTROLS + texts[:20])
+    results = [corr.learn(f"f{i}", texts[i % len(texts)], "negative", "mallory",
+                          T0 + timedelta(minutes=i)) for i in range(200)]  # fmt: skip
+    # the bound: at most per_author_day corrections a day count, and one author never
+    # reaches the min_authors an override needs: no prediction moves, even on the texts
+    # corrected themselves
+    assert results.count("learned") == corr.per_author_day == 5
+    assert results.count("capped") == 195
+    assert labels(model, corr, PARAPHRASES + CONTROLS + texts[:20]) == before
+    # a second day counts 5 more, still one author: still nothing moves
+    for i in range(200):
+        corr.learn(f"g{i}", texts[i % len(texts)], "negative", "mallory", T0 + timedelta(days=1))
+    assert corr.learned == 10
+    assert labels(model, corr, PARAPHRASES + CONTROLS) == before[: len(PARAPHRASES + CONTROLS)]
+
+
+def test_fifty_analysts_change_close_paraphrases_only() -> None:
+    model = SentimentModel.load_default()
+    corr = SentimentCorrections()
+    texts = corrections_texts(200)
+    controls_before = labels(model, corr, CONTROLS)
+    for i, text in enumerate(texts):  # 200 corrections, 4 per analyst
+        assert corr.learn(f"f{i}", text, "negative", f"analyst{i % 50}", T0) == "learned"
+    assert labels(model, corr, PARAPHRASES) == ["negative"] * len(PARAPHRASES)
+    assert labels(model, corr, CONTROLS) == controls_before
+
+
+def test_a_flood_from_one_author_cannot_outvote_analysts() -> None:
+    """Analysts taught 'negative'; one author's 200 'positive' count 5 and convince no text."""
+    model = SentimentModel.load_default()
+    corr = SentimentCorrections()
+    texts = corrections_texts(200)
+    for i, text in enumerate(texts[:100]):
+        corr.learn(f"a{i}", text, "negative", f"analyst{i % 25}", T0)
+    for i in range(200):
+        corr.learn(f"m{i}", texts[i % 100], "positive", "mallory", T0)
+    assert labels(model, corr, PARAPHRASES) == ["negative"] * len(PARAPHRASES)
+
+
+def test_false_alarms_raise_paging_levels_capped_and_real_never_lowers_sensitivity() -> None:
+    fb = BrandFeedback()
+    for i in range(3):
+        fb.label(f"f{i}", f"a{i}", "false_alarm", 0.62, 2, "ann", T0, "")
+    assert round(fb.raise_, 2) == 0.15 == MAX_RAISE  # 3 x 0.05, the cap
+    for i in range(10):
+        fb.label(f"g{i}", f"b{i}", "false_alarm", 0.62, 2, "ann", T0, "", 0.9)
+    assert round(fb.enter(2), 2) == 0.65 and round(fb.enter(3), 2) == 0.85
+    assert fb.enter(1) == 0.3  # watch is never raised
+    assert fb.tolerance == MAX_TOLERANCE  # a 90 % negative "false alarm" still stops at 55 %
+    raised = fb.raise_
+    fb.label("r1", "c1", "real", 0.99, 3, "bob", T0, "")  # a real crisis at 0.99 still pages
+    assert fb.raise_ == raised
+    fb.label("r2", "c2", "real", 0.58, 2, "bob", T0, "", 0.5)  # confirmed: must page again
+    assert fb.enter(2) <= 0.58 and fb.raise_ < raised
+    assert not fb.tolerated(0.5)  # nor may its negative share be tolerated
+    fb.label("e1", "c3", "expected", 0.7, 2, "bob", T0, "")
+    assert fb.enter(2) <= 0.58
+    assert [c.label for c in fb.changes][-3:] == ["real", "real", "expected"]
