@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,11 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.dedup import evaluate, make_corpus
 from detectors.dedup import Deduplicator
 from detectors.text import normalize
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the corpus generator lives in bench/
-from bench.dedup import evaluate, make_corpus
 
 BASE = "The Acme app deleted all my photos after the update and support will not answer"
 
