@@ -165,7 +165,7 @@ def test_sasl_scram_client_really_authenticates_against_plaintext_broker(
 # --- no SQL built from values -------------------------------------------------------------------
 _SQL = re.compile(r"\b(SELECT|INSERT\s+INTO|ALTER\s+TABLE|DELETE|WHERE|CREATE|DROP|OPTIMIZE)\b")
 # Interpolations allowed in SQL text: identifiers and fragments our own code controls.
-_SAFE_CALLS = {"check_identifier", "int"}
+_SAFE_CALLS = {"check_identifier", "int", "on_cluster"}  # on_cluster: " ON CLUSTER <identifier>"
 _SAFE_NAMES = {"cols", "table", "db", "tag", "where", "self.table"}
 
 
