@@ -96,9 +96,13 @@ def test_changed_upstream_source_is_refused() -> None:
         gate.check(changed)
 
 
-def test_a_refused_gate_patches_nothing(stack: Any, topic_prefix: str) -> None:
+def test_a_refused_gate_patches_nothing(stack: Any, settings: Any) -> None:
     """A worker on another Faust version exits 2 with the one line, before patching anything
-    (a fresh process: patches applied here cannot be taken back)."""
+    (a fresh process: patches applied here cannot be taken back). Its database is migrated:
+    the worker checks the schema before it builds the app."""
+    from crisis_radar.clickhouse import migrate
+
+    migrate(settings)
     code = (
         "import sys\n"
         "from faust.transport.consumer import Consumer\n"
@@ -111,7 +115,8 @@ def test_a_refused_gate_patches_nothing(stack: Any, topic_prefix: str) -> None:
         "sys.exit(rc)\n"
     )
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    env = dict(os.environ, CRISIS_RADAR_TOPIC_PREFIX=topic_prefix,
+    env = dict(os.environ, CRISIS_RADAR_TOPIC_PREFIX=settings.topic_prefix,
+               CRISIS_RADAR_CLICKHOUSE_DATABASE=settings.clickhouse_database,
                CRISIS_RADAR_KAFKA_BOOTSTRAP=stack.kafka_bootstrap, PYTHONPATH=path)  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
