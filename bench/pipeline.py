@@ -146,6 +146,7 @@ def _produce(bootstrap: str, topic: str, posts: Iterator[bytes], n: int, rate: f
 
 
 _TICK = 0.01
+SETTLE_S = 15.0  # no new row for this long at >= 99.9 %: the rest is not coming
 
 
 async def _produce_async(
@@ -207,16 +208,27 @@ def _wait_rows(ch: Any, prefix: str, n: int, deadline: float) -> tuple[int, floa
     """Poll until ``n`` rows of ``prefix`` are stored: (rows, first-row time, last time)."""
     bar = progress_bar(total=n, desc=f"stored ({prefix})", file=sys.stderr, unit="post")
     first: float | None = None
-    stored = 0
+    stored, last_change, last = 0, time.monotonic(), time.monotonic()
     while time.monotonic() < deadline:
-        stored = _count(ch, prefix)
+        count = _count(ch, prefix)
         now = time.monotonic()
+        if count != stored:
+            stored, last_change, last = count, now, now
         if stored and first is None:
             first = now
         bar.update(min(stored, n) - bar.n)
         if stored >= n:
             break
+        # A few posts may never be stored: the watchlist's brands are English-only and the
+        # language identifier calls a rare random word salad something else (docs/languages.md).
+        if stored >= 0.999 * n and now - last_change > SETTLE_S:
+            break
         time.sleep(0.25)
+    if stored < n:
+        print(f"{n - stored} of {n:,} posts not stored (not matched in their language)",
+              file=sys.stderr)
+        bar.close()
+        return stored, first, last
     bar.close()
     return stored, first, time.monotonic()
 
@@ -318,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                 deadline = time.monotonic() + args.timeout
                 stored, first, last = _wait_rows(ch, "m", args.n, deadline)
                 agg_share = _aggregated_share(settings.metrics_port)
-                drained = _wait_drained(settings.metrics_port, args.n, deadline)
+                drained = _wait_drained(settings.metrics_port, stored, deadline)
                 cpu = _cpu_s(proc.pid) - cpu0
                 span = last - (first or last)
                 whole = drained - (first or drained)
