@@ -8,12 +8,11 @@ sink inserts; after it rejoins, both replicas of every shard hold every row.
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,34 +23,13 @@ from test_queries import _check_numbers, _run_all
 from crisis_radar import stack
 from crisis_radar.clickhouse import make_client, migrate, require_schema
 from crisis_radar.settings import Settings
+from crisis_radar.stack import _proc
 from crisis_radar.stack.cluster import ClickHouseNode
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 SHARDS, REPLICAS = 2, 2
 CLUSTER = "crisis_radar"
-
-
-def _free_block(n: int, avoid: set[int]) -> int:
-    """A base port with base .. base+n-1 all free (and none in ``avoid``)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        ports = range(base, base + n)
-        if base + n > 65000 or avoid & set(ports):
-            continue
-        free = True
-        for p in ports:
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    free = False
-                    break
-        if free:
-            return base
-    raise RuntimeError("no block of free ports")
 
 
 @pytest.fixture(scope="session")
@@ -61,10 +39,10 @@ def ch_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     used: set[int] = set()
     bases = []
     for _ in range(3):  # native, HTTP, interserver
-        base = _free_block(n, used)
+        base = _proc.free_port_block(n, used)
         used |= set(range(base, base + n))
         bases.append(base)
-    zk = _free_block(1, used)
+    zk = _proc.free_port_block(1, used)
     settings = Settings(
         stack_dir=Path(tmp_path_factory.mktemp("stack-cluster")),
         clickhouse_port=bases[0],
@@ -258,3 +236,57 @@ def test_replica_stopped_for_60s_mid_stream_loses_nothing(cluster_db: Settings) 
     client = make_client(cluster_db)
     assert client.execute("SELECT count() FROM posts FINAL")[0][0] == len(sent)
     client.disconnect()
+
+
+def test_retention_drops_old_months_on_every_server(
+    cluster_db: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`crisis-radar retention` on a cluster: the old month's partition of posts_local is found on
+    both shards and dropped ON CLUSTER from all four servers; this month's rows stay."""
+    from crisis_radar.commands import retention
+    from crisis_radar.settings import get_settings
+    from streams.sinks import POSTS_COLUMNS
+
+    created = POSTS_COLUMNS.index("created_at")
+    old, new = [], []
+    for i, row in enumerate(_rows(0, 40)):
+        when = datetime(2024, 1, 10, tzinfo=UTC) if i % 2 else datetime(2026, 11, 20, tzinfo=UTC)
+        (old if i % 2 else new).append((*row[:created], when, *row[created + 1 :]))
+    client = make_client(cluster_db)
+    client.execute(f"INSERT INTO posts ({', '.join(POSTS_COLUMNS)}) VALUES", old + new)
+    client.disconnect()
+    _wait_replicated(cluster_db)
+
+    def per_server() -> list[tuple[int, int]]:
+        out = []
+        for node in _nodes(cluster_db):
+            c = _on(cluster_db, node, cluster_db.clickhouse_database)
+            out.append(tuple(c.execute(
+                "SELECT countIf(toYear(created_at) = 2024), countIf(toYear(created_at) = 2026) "
+                "FROM posts_local"
+            )[0]))  # fmt: skip
+            c.disconnect()
+        return out
+
+    before = per_server()
+    assert before[0] == before[1] and before[2] == before[3]  # replicas agree
+    assert before[0][0] > 0 and before[2][0] > 0  # the old month is on both shards
+    env = {
+        "CLICKHOUSE_PORT": cluster_db.clickhouse_port,
+        "CLICKHOUSE_HTTP_PORT": cluster_db.clickhouse_http_port,
+        "CLICKHOUSE_CLUSTER": CLUSTER,
+        "CLICKHOUSE_DATABASE": cluster_db.clickhouse_database,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(f"CRISIS_RADAR_{name}", str(value))
+    get_settings.cache_clear()
+    try:
+        assert retention.main(["--today", "2026-12-06"]) == 0
+    finally:
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert f"drop {cluster_db.clickhouse_database}.posts partition 202401" in out
+    _wait_replicated(cluster_db)
+    after = per_server()
+    assert [a for a, _ in after] == [0, 0, 0, 0]
+    assert [b for _, b in after] == [b for _, b in before]

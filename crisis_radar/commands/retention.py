@@ -6,6 +6,10 @@ servers. Run it monthly from cron. Default policy: posts, brand replies (the bra
 migration 0017) and dead letters 13 months; aggregates, rollups and alerts are kept (small, and
 what post-crisis reviews need).
 
+On a cluster (``CRISIS_RADAR_CLICKHOUSE_CLUSTER``) the rows live in the ``*_local`` tables: their
+partitions are read from every shard (``cluster()``) and dropped ``ON CLUSTER``, so every replica
+of every shard loses the same months.
+
     crisis-radar retention --dry-run
     crisis-radar retention --keep posts=6 --keep dead_letters=1
 """
@@ -16,8 +20,9 @@ import argparse
 import re
 import sys
 from datetime import UTC, date, datetime
+from typing import Any
 
-from crisis_radar.clickhouse import check_identifier, make_client, require_schema
+from crisis_radar.clickhouse import check_identifier, make_client, on_cluster, require_schema
 from crisis_radar.progress import progress_bar
 from crisis_radar.settings import get_settings
 
@@ -31,6 +36,25 @@ def cutoff(today: date, keep_months: int) -> int:
     """First YYYYMM kept: the current month and the ``keep_months - 1`` before it."""
     months = today.year * 12 + today.month - 1 - (keep_months - 1)
     return (months // 12) * 100 + months % 12 + 1
+
+
+def _partitions(client: Any, db: str, cluster: str) -> list[tuple[str, str]]:
+    """(policy table, YYYYMM partition) of the active parts: on a cluster, of every shard's
+    ``*_local`` table, named by their Distributed table (the names the policy uses)."""
+    source = f"cluster('{check_identifier(cluster)}', system, parts)" if cluster else "system.parts"
+    rows = client.execute(
+        f"SELECT table, partition FROM {source} WHERE database = %(db)s AND active "
+        "GROUP BY table, partition ORDER BY table, partition",
+        {"db": db},
+    )
+    if not cluster:
+        return [(str(t), str(p)) for t, p in rows]
+    return sorted({(str(t)[: -len("_local")], str(p)) for t, p in rows if t.endswith("_local")})
+
+
+def _stored(table: str, cluster: str) -> str:
+    """The table that holds the rows: ``posts_local`` on a cluster, ``posts`` on one server."""
+    return check_identifier(f"{table}_local" if cluster else table)
 
 
 def _keep(spec: str) -> tuple[str, int]:
@@ -65,11 +89,7 @@ def main(argv: list[str]) -> int:
     require_schema(settings, db)  # unreachable or not migrated: one line (error boundary)
     try:
         client = make_client(settings, database=db)
-        rows = client.execute(
-            "SELECT table, partition FROM system.parts WHERE database = %(db)s AND active "
-            "GROUP BY table, partition ORDER BY table, partition",
-            {"db": db},
-        )
+        rows = _partitions(client, db, settings.clickhouse_cluster)
     except Exception as exc:  # connection refused, unknown database...
         reason = " ".join(str(exc).split("Stack trace:")[0].split())  # drop the server's trace
         print(f"crisis-radar retention: cannot read partitions of {db}: {reason}", file=sys.stderr)
@@ -85,7 +105,10 @@ def main(argv: list[str]) -> int:
         for table, part in progress_bar(
             doomed, desc="dropping partitions", unit="part", file=sys.stderr, disable=not doomed
         ):
-            client.execute(f"ALTER TABLE {check_identifier(table)} DROP PARTITION {int(part)}")
+            client.execute(
+                f"ALTER TABLE {db}.{_stored(table, settings.clickhouse_cluster)}"
+                f"{on_cluster(settings)} DROP PARTITION {int(part)}"
+            )
     client.disconnect()
     print(
         f"{len(doomed)} partition(s) {'to drop' if args.dry_run else 'dropped'}; policy "

@@ -203,10 +203,10 @@ def _wait_healthy(waiting: dict[str, tuple[Service, int, float]]) -> None:
                 del pending[name]
             elif not _proc.alive(pid):
                 svc.pid_file.unlink(missing_ok=True)
-                raise StackError(
-                    f"{name} exited during start-up; last lines of {svc.log_file}:\n"
-                    + _proc.tail(svc.log_file, 25)
-                )
+                tails = f"last lines of {svc.log_file}:\n" + _proc.tail(svc.log_file, 25)
+                for extra in svc.startup_logs():  # the server's own log names the cause
+                    tails += f"\nlast lines of {extra}:\n" + _proc.tail(extra, 15)
+                raise StackError(f"{name} exited during start-up; {tails}")
             elif time.monotonic() - t0 > svc.start_timeout_s:
                 raise StackError(
                     f"{name} (pid {pid}) not healthy after {svc.start_timeout_s:.0f}s;"

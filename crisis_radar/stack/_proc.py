@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -181,11 +182,45 @@ def descendants(pid: int) -> set[int]:
     return family
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default range is 32768-60999
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(
+    n: int = 1, avoid: frozenset[int] | set[int] = frozenset(), step: int = 1
+) -> int:
+    """A base port p with p, p+step, .. p+(n-1)*step free now, below the kernel's ephemeral range.
+
+    A port the kernel hands out as an outgoing connection's source (bind to port 0 gives those)
+    can be taken by any client while its server is down: a cluster node stopped for a minute
+    then cannot bind it again ("exited during start-up", seen in CI). Ports below the range
+    are only ever taken by a listener that asks for them.
+    """
+    high = min(_ephemeral_low(), 65536) - (n - 1) * step - 1
+    rng = random.Random()
+    for _ in range(500):
+        base = rng.randrange(20000, max(high, 20001))
+        ports = range(base, base + n * step, step)
+        if not avoid & set(ports) and all(_bindable(p) for p in ports):
+            return base
+    raise RuntimeError(f"no block of {n} free ports (step {step}) from 20000 to {high}")
+
+
 def free_port() -> int:
     """A loopback TCP port nothing listens on now (for throw-away services and workers)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port_block(1)
 
 
 def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:

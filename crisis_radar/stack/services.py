@@ -55,6 +55,10 @@ class Service:
         """The log worth reading (`stack logs`)."""
         return self.log_file
 
+    def startup_logs(self) -> list[Path]:
+        """Logs besides stdout that say why the process exited during start-up."""
+        return [p for p in (self.main_log,) if p != self.log_file and p.exists()]
+
     @property
     def marker(self) -> str:
         # Every argv below names a path under this stack's data folder: that is how a PID is
@@ -271,6 +275,10 @@ class ClickHouse(Service):
     @property
     def main_log(self) -> Path:
         return self.home / "log" / "clickhouse-server.log"
+
+    def startup_logs(self) -> list[Path]:
+        err = self.home / "log" / "clickhouse-server.err.log"  # "Address already in use" etc.
+        return [err] if err.exists() else super().startup_logs()
 
     def install(self) -> None:
         self._bin = _install.ensure_tool(
