@@ -16,6 +16,17 @@ naming one of their handles) with share --reply-share after a lognormal delay of
 --reply-median seconds. --silent-during-crisis MIN: a brand stops answering MIN minutes into each
 of its crisis events until the event ends (implies --replies). The truth file then gains
 "replies": every complaint with its first reply time.
+
+Languages (docs/languages.md, "Simulated multilingual crowds"): --crowd-langs MIX sets the
+language mix of the brands' everyday posts (en=0.8,pt=0.2; BRAND:MIX for one brand, repeatable),
+--crisis-lang MIX the language of the posts the events add (a crisis in Portuguese while the
+English baseline stays calm: --crisis-lang pt). Languages: ar de en es fr hi it pt (with a
+sentiment model) and nl tr (without one: their posts must come out `unknown`). Each language has
+its own everyday, crisis-narrative and launch texts, products, cities and crisis words. Posts
+carry the platform's language tag unless --no-lang-tags (then the worker identifies the text).
+  crisis-radar simulate --brands telvana --events product_defect:telvana@10:00 \\
+      --crisis-lang pt --out posts.jsonl --truth t.json
+  crisis-radar simulate --crowd-langs en=0.7,tr=0.3 --crowd-langs telvana:en=0.5,pt=0.5 ...
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ from crisis_radar.simulate import (
     random_events,
 )
 from crisis_radar.simulate.generator import BrandProfile
+from crisis_radar.simulate.langs import LANGS, parse_mix
 from crisis_radar.simulate.replies import BrandReplies, policies_for
 
 
@@ -110,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--labels",
-        help="per-post intended labels JSONL (post_id, brand, sentiment, event, role)",
+        help="per-post intended labels JSONL (post_id, brand, sentiment, event, role, lang)",
     )
     p.add_argument(
         "--replies",
@@ -138,6 +150,27 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MIN",
         help="brands go silent MIN minutes (default 10) into each of their crisis events, "
         "until it ends; implies --replies",
+    )
+    p.add_argument(
+        "--crowd-langs",
+        action="append",
+        default=[],
+        metavar="[BRAND:]MIX",
+        help="language mix of the brands' everyday posts, e.g. en=0.8,pt=0.2 (every brand) or "
+        f"telvana:en=0.5,pt=0.5 (one brand; repeatable). Languages: {' '.join(LANGS)} "
+        "(nl, tr: no sentiment model). Default: English",
+    )
+    p.add_argument(
+        "--crisis-lang",
+        "--event-langs",
+        dest="crisis_lang",
+        metavar="MIX",
+        help="language (pt) or mix (pt=0.9,en=0.1) of the posts the events add; default: English",
+    )
+    p.add_argument(
+        "--no-lang-tags",
+        action="store_true",
+        help="posts carry no platform language tag (lang null): the worker identifies the text",
     )
     p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: settings)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -234,6 +267,9 @@ def build_scenario(args: argparse.Namespace) -> Scenario:
     if k:
         events += random_events(brands, start, minutes, k, args.seed)
     sc = Scenario(
+        crowd_langs=parse_crowd_langs(args.crowd_langs, brands),
+        event_langs=_crisis_langs(args.crisis_lang),
+        lang_tags=not args.no_lang_tags,
         start=start,
         minutes=minutes,
         brands=brands,
@@ -244,6 +280,31 @@ def build_scenario(args: argparse.Namespace) -> Scenario:
         announce=args.announce,
     )
     return sc
+
+
+def parse_crowd_langs(specs: list[str], brands: list[SimBrand]) -> dict[str, dict[str, float]]:
+    """``--crowd-langs`` values -> {brand id or "*": mix}; a brand's own mix wins over "*"."""
+    out: dict[str, dict[str, float]] = {}
+    known = {b.id for b in brands}
+    for spec in specs:
+        brand, sep, mix = spec.rpartition(":")
+        key = brand.strip() if sep else "*"
+        if sep and key not in known:
+            raise ValueError(f"--crowd-langs {spec!r}: brand {key!r} is not in the scenario")
+        if key in out:
+            raise ValueError(f"--crowd-langs: {key if sep else 'the mix of every brand'} twice")
+        try:
+            out[key] = parse_mix(mix)
+        except ValueError as exc:
+            raise ValueError(f"--crowd-langs: {exc}") from None
+    return out
+
+
+def _crisis_langs(spec: str | None) -> dict[str, float] | None:
+    try:
+        return parse_mix(spec) if spec else None
+    except ValueError as exc:
+        raise ValueError(f"--crisis-lang: {exc}") from None
 
 
 def reply_spec(args: argparse.Namespace) -> ReplySpec | None:
@@ -328,11 +389,12 @@ def run(
                 lab = sim.labels.pop(post["post_id"], None)
                 if lab is None:  # a brand reply (not a crowd post: no intended sentiment)
                     lab = (_reply_brand(sc, post), "neutral", -1, "brand_reply")
+                lang = (sim.post_langs or {}).pop(post["post_id"], "en")
                 if lf is not None:
                     b, senti, event, role = lab
                     lf.write(
                         f'{{"post_id":"{post["post_id"]}","brand":"{b}","sentiment":"{senti}",'
-                        f'"event":{event},"role":"{role}"}}\n'
+                        f'"event":{event},"role":"{role}","lang":"{lang}"}}\n'
                     )
             if f is not None:
                 buf.append(line)

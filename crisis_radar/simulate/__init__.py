@@ -8,10 +8,12 @@ Outputs of ``crisis-radar simulate``:
   "params"}]}``; times are ISO UTC with ``Z``. ``brand`` is where the signal is (for
   ``competitor_crisis``: the competitor; ``params.spillover_brand`` is the named brand).
   ``severity`` is what a good detector should reach: crisis | watch (bot_burst) | none (launch).
-- labels (``--labels``): JSONL ``{"post_id", "brand", "sentiment", "event", "role"}`` with the
-  intended brand ("" = should match none: off-topic excluded phrases, non-English posts), the
-  intended sentiment, the event index in truth ``events`` (-1 = baseline) and the role
-  (baseline, support, offtopic, foreign, spillover, or the event kind).
+- labels (``--labels``): JSONL ``{"post_id", "brand", "sentiment", "event", "role", "lang"}``
+  with the intended brand ("" = should match none: off-topic excluded phrases, the
+  ``foreign_share`` posts), the intended sentiment, the event index in truth ``events`` (-1 =
+  baseline), the role (baseline, support, offtopic, foreign, spillover, or the event kind) and
+  the intended language (``--crowd-langs``/``--crisis-lang``: docs/languages.md, "Simulated
+  multilingual crowds"; a crowd post in another language keeps its brand).
 """
 
 from crisis_radar.simulate.events import ALL_KINDS, IS_CRISIS, KINDS, EventSpec, TruthEvent

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from crisis_radar.simulate import events as ev
+from crisis_radar.simulate import langs as lg
 from crisis_radar.simulate import text as tx
 from crisis_radar.simulate.events import EventSpec, TruthEvent
 from crisis_radar.simulate.watchlist import SimBrand
@@ -88,8 +89,22 @@ class Scenario:
     late_share: float = 0.0  # posts delivered 1-30 min late (out of event-time order)
     foreign_share: float = 0.02  # baseline posts in es/de/fr (labelled brand "": not to match)
     announce: bool = False  # launches are planned: truth lists them as expected_events
+    # Multilingual crowds (simulate.langs): brand id, or "*" for every brand -> language mix
+    # of its everyday posts; None/empty = English (plus the foreign_share posts).
+    crowd_langs: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Language mix of the posts events add (a crisis in Portuguese...); None = English.
+    # Recorded per event as params["langs"]; an EventSpec's own params["langs"] wins.
+    event_langs: dict[str, float] | None = None
+    lang_tags: bool = True  # posts carry the platform's language tag; False: lang null
 
     def to_dict(self) -> dict[str, Any]:
+        langs: dict[str, Any] = {}  # only when asked for: English scenarios' truth unchanged
+        if self.crowd_langs:
+            langs["crowd_langs"] = self.crowd_langs
+        if self.event_langs:
+            langs["event_langs"] = self.event_langs
+        if not self.lang_tags:
+            langs["lang_tags"] = False
         return {
             "start": _iso(self.start),
             "minutes": self.minutes,
@@ -105,7 +120,7 @@ class Scenario:
                 {"kind": e.kind, "brand": e.brand, "start": _iso(e.start), "params": e.params}
                 for e in self.events
             ],
-        }
+        } | langs
 
 
 @dataclass(frozen=True)
@@ -183,6 +198,13 @@ class Simulator:
         ]
         # Per-post intended labels (brand, sentiment, event index or -1, role), if asked for.
         self.labels: dict[str, Label] | None = {} if record_labels else None
+        # Multilingual crowds draw from their own stream after the English text was drawn, so
+        # a scenario's posts, authors, times and sentiments are those of its English version.
+        self.lang_rng = random.Random(f"lang:{scenario.seed}")
+        every = scenario.crowd_langs.get("*")
+        self.crowd_mix = [scenario.crowd_langs.get(b.id, every) for b in scenario.brands]
+        # Intended language of the posts not in English (with labels: the labels' "lang").
+        self.post_langs: dict[str, str] | None = {} if record_labels else None
 
     # -- baseline -------------------------------------------------------------------------
     def _rates(self) -> np.ndarray:
@@ -293,6 +315,8 @@ class Simulator:
             params["text"] = tx.fill(
                 r, tx.CAMPAIGN[int(params["template"]) % len(tx.CAMPAIGN)], brand, "negative"
             )
+        if self.sc.event_langs and "langs" not in params:
+            params["langs"] = dict(self.sc.event_langs)
         start = spec.start.astimezone(UTC).replace(second=0, microsecond=0)
         return TruthEvent(
             brand=target,
@@ -323,6 +347,8 @@ class Simulator:
         pid = f"s{self.sc.seed}-{self._counter}"
         if self.labels is not None:
             self.labels[pid] = lab
+            if lang != "en" and self.post_langs is not None:
+                self.post_langs[pid] = lang
         if ts_ms is None:
             ts_ms = int(self.rng.random() * 60_000)
         if ts_ms % 1000 == 0:  # keep a fraction: then created_at strings sort like times
@@ -342,7 +368,7 @@ class Simulator:
             "post_id": pid,
             "author": author,
             "text": text,
-            "lang": lang,
+            "lang": lang if self.sc.lang_tags else None,
             "created_at": created,
             "url": f"https://sim.example/{author['handle']}/{pid}",
             "reply_to": reply_to,
@@ -398,17 +424,48 @@ class Simulator:
             target_id, handle, tm = recent[int(r.random() * len(recent))]
             if handle != author["handle"] and tm < minute:
                 text = tx.user_reply(r, brand, handle)
+                lang = self._crowd_lang(bi)
+                if lang != "en":  # "me too" in the crowd's language
+                    text = lg.background_text(self.lang_rng, lang, brand, "negative")
                 lab = (brand.id, "negative", -1, "reply")
-                self._post(out, minute, author, text, reply_to=target_id, lab=lab)
+                self._post(out, minute, author, text, reply_to=target_id, lab=lab, lang=lang)
                 return
         if r.random() < self.sc.foreign_share:
             lang, text = tx.foreign_text(r, brand)
             self._post(out, minute, author, text, lang=lang, lab=("", sentiment, -1, "foreign"))
             return
         text = tx.background_text(r, brand, sentiment, comp)
-        pid = self._post(out, minute, author, text, lab=(brand.id, sentiment, -1, "baseline"))
+        lang = self._crowd_lang(bi)
+        if lang != "en":
+            text = lg.background_text(self.lang_rng, lang, brand, sentiment, comp)
+        lab = (brand.id, sentiment, -1, "baseline")
+        pid = self._post(out, minute, author, text, lab=lab, lang=lang)
         if sentiment == "negative":
             recent.append((pid, author["handle"], minute))
+
+    def _crowd_lang(self, bi: int) -> str:
+        mix = self.crowd_mix[bi]
+        return "en" if mix is None else lg.pick(self.lang_rng, mix)
+
+    def _event_text(
+        self, te: TruthEvent, text: str, senti: str, brand: SimBrand
+    ) -> tuple[str, str]:
+        """(text, language) of an event's crowd post: ``text`` (English, already drawn) or
+        its counterpart in a language of the event's ``langs`` mix."""
+        mix = te.params.get("langs")
+        if not mix:
+            return text, "en"
+        lang = lg.pick(self.lang_rng, mix)
+        if lang == "en":
+            return text, lang
+        lr, k, p = self.lang_rng, te.kind, te.params
+        if k in ("launch_spike", "launch_rush") and senti == "positive":
+            return lg.launch_text(lr, lang, brand, p["product"]), lang
+        if k == "launch_rush" and senti == "negative":
+            return lg.launch_rush_text(lr, lang, brand, p["product"]), lang
+        if senti == "negative" and k in ("product_defect", "competitor_crisis"):
+            return lg.crisis_text(lr, lang, brand, p["narrative"]), lang
+        return lg.background_text(lr, lang, brand, senti), lang
 
     def _new_account(self, tag: str, r: random.Random, max_followers: int) -> dict[str, Any]:
         sep, word = r.choice(["_", "", "x"]), r.choice(_BOTWORDS)
@@ -465,7 +522,9 @@ class Simulator:
                         if senti == "negative"
                         else tx.background_text(r, brand, senti)
                     )
-                pid = self._post(out, minute, author, text, lab=(te.brand, senti, idx, k))
+                text, lang = self._event_text(te, text, senti, brand)
+                lab = (te.brand, senti, idx, k)
+                pid = self._post(out, minute, author, text, lab=lab, lang=lang)
                 if senti == "negative":
                     self._recent_neg[bi].append((pid, author["handle"], minute))
             if k == "competitor_crisis":  # the named brand sees comparison chatter, not a crisis
@@ -506,15 +565,14 @@ class Simulator:
                     self._post(out, minute, author, p["seed_text"], repost_of=origin, lab=vl)
             base = float(self.lam[bi, minute])
             for _ in range(poisson(p["chatter_multiple"] * base * s)):
-                self._post(
-                    out,
-                    minute,
-                    self._author(self._regular(bi)),
+                author = self._author(self._regular(bi))
+                text = (
                     tx.crisis_text(r, brand, "defect")
                     if r.random() < 0.3
-                    else tx.background_text(r, brand, "negative"),
-                    lab=vl,
+                    else tx.background_text(r, brand, "negative")
                 )
+                text, lang = self._event_text(te, text, "negative", brand)  # the chatter only
+                self._post(out, minute, author, text, lab=vl, lang=lang)
         elif k == "copy_paste_campaign":
             if "pool" not in state:
                 n_new = int(p["authors"] * p["new_account_share"])

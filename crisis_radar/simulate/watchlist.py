@@ -20,6 +20,9 @@ class SimBrand:
     group: str
     team: str
     official: tuple[str, ...] = ()  # its official accounts on the simulated platform
+    # (language, keyword) of the keywords that count in one language only (a local name, a
+    # transliteration): multilingual crowds mention the brand with them (simulate.langs)
+    lang_keywords: tuple[tuple[str, str], ...] = ()
 
 
 def load_brands(path: str | Path) -> list[SimBrand]:
@@ -37,6 +40,7 @@ def load_brands(path: str | Path) -> list[SimBrand]:
             group=b.group or b.id,
             team=b.team or "",
             official=tuple((b.official or {}).get("simulated", ())),
+            lang_keywords=tuple((lg, t) for lg, t in b.terms_by_language("keywords") if lg),
         )
         for b in load_watchlist(path).brands
     ]
