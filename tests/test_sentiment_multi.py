@@ -275,7 +275,8 @@ def test_bad_input_with_the_real_identifier_never_raises() -> None:
     defined label, and posts with words in an undetermined language are ``unknown``."""
     m = MultiSentiment.load_default()  # with detectors.language.identify
     texts = ["", "😡😡😡", "@acme #fail https://t.co/x", "!!! ???", "blorft zib",
-             "東京 Tokyo 大阪 Osaka", "مرحبا hello 你好 привет", "\u200b\ufeff", "ok 👍"]  # fmt: skip
+             "東京 Tokyo 大阪 Osaka", "مرحبا hello 你好 привет",
+             "\u200b\ufeff", "ok 👍"]  # fmt: skip
     for tag in [None, "qme", "xx-YY", "zxx", "und", "klingon", "", "pt-BR"]:
         preds = m.predict_many(texts, [tag] * len(texts))
         assert len(preds) == len(texts)
