@@ -46,7 +46,7 @@ def _lines(path: Path) -> list[str]:
 def _df(texts: list[str]) -> Counter[str]:
     c: Counter[str] = Counter()
     for t in texts:
-        c.update(set(_WORD.findall(clean(t).lower())))
+        c.update(set(_WORD.findall(clean(t, tags=False).lower())))
     return c
 
 

@@ -142,3 +142,9 @@ def test_unknown_codes_with_nothing_to_read_are_und(text: str, hint: str | None)
 def test_mixed_and_odd_scripts_get_a_defined_code(text: str) -> None:
     lang = identify(text)
     assert lang == UNDETERMINED or normalise_tag(lang) == lang  # a real ISO 639-1 code or und
+
+
+def test_tag_words_count_only_beside_other_words() -> None:
+    assert clean("Heute wieder #keine #lust auf #arbeit") == "Heute wieder keine lust auf arbeit"
+    assert clean("#keine #lust #arbeit @acme") == ""  # tags alone are no text
+    assert clean("#keine #lust", tags=False) == "" and identify("#keine #lust #arbeit") == "und"
