@@ -13,6 +13,9 @@ model over all seven languages plus the 48.6k English SemEval tweets, every feat
 shared and tagged with the post's language (feature augmentation, Daume III 2007); it ships a
 shared table and per-language tables. Both score the same way at run time.
 
+``--nb`` (measured, not shipped: better in cross-validation, worse on validation; see
+docs/sentiment-languages.md) scales the features per class the naive-Bayes way (NBSVM,
+``NBLogistic``), folded into the exported weights: same file format and run-time arithmetic.
 C is chosen by stratified 4-fold cross-validation on the training splits (mean of the per-language
 macro F1), then per-language negative/positive logit offsets for macro F1 on the same
 out-of-fold logits; validation splits are scored once, with the saved (pruned, float16) file.
@@ -117,7 +120,47 @@ def matrix(
     return sparse.csr_matrix((vals, (rows, cols)), shape=(len(feats), ncol), dtype=np.float64)
 
 
-def fit(x: sparse.csr_matrix, y: np.ndarray, c: float) -> OneVsRestClassifier:
+class _Binary:
+    """One class's fitted scorer in the original feature space (coef_ already times r)."""
+
+    def __init__(self, coef: np.ndarray, intercept: float) -> None:
+        self.coef_ = coef.reshape(1, -1)
+        self.intercept_ = np.array([intercept])
+
+
+class NBLogistic:
+    """One-vs-rest logistic regressions over naive-Bayes-scaled features (NBSVM, Wang and
+    Manning 2012): class k's columns are multiplied by r_k, the log-ratio of their presence in
+    class k against the rest. The product w_k * r_k is a plain linear model over the unscaled
+    features, so it ships and runs exactly like the unscaled one. Dense columns keep r = 1."""
+
+    def __init__(self, c: float, n_sparse: int, alpha: float = 1.0) -> None:
+        self.c, self.n_sparse, self.alpha = c, n_sparse, alpha
+        self.estimators_: list[_Binary] = []
+
+    def fit(self, x: sparse.csr_matrix, y: np.ndarray) -> NBLogistic:
+        present = (x[:, : self.n_sparse] > 0).astype(np.float64)
+        for k in range(3):
+            pos = np.asarray(present[y == k].sum(0)).ravel() + self.alpha
+            neg = np.asarray(present[y != k].sum(0)).ravel() + self.alpha
+            r = np.ones(x.shape[1])
+            r[: self.n_sparse] = np.log((pos / pos.sum()) / (neg / neg.sum()))
+            lr = LogisticRegression(
+                C=self.c, class_weight="balanced", solver="liblinear", random_state=SEED
+            ).fit(x @ sparse.diags(r), (y == k).astype(int))
+            self.estimators_.append(_Binary(lr.coef_[0] * r, float(lr.intercept_[0])))
+        return self
+
+    def decision_function(self, x: sparse.csr_matrix) -> np.ndarray:
+        return np.column_stack([x @ e.coef_[0] + e.intercept_[0] for e in self.estimators_])
+
+
+NB = False  # naive-Bayes scaling (--nb)
+
+
+def fit(x: sparse.csr_matrix, y: np.ndarray, c: float) -> OneVsRestClassifier | NBLogistic:
+    if NB:
+        return NBLogistic(c, x.shape[1] - len(DENSE_NAMES)).fit(x, y)
     lr = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", random_state=SEED)
     return OneVsRestClassifier(lr).fit(x, y)
 
@@ -133,7 +176,7 @@ def per_lang_f1(y: np.ndarray, pred: np.ndarray, langs: list[str]) -> dict[str, 
 
 def train(
     feats: list[_Feats], y: np.ndarray, langs: list[str], joint: bool, c: float, min_df: int
-) -> tuple[OneVsRestClassifier, dict[str, int]]:
+) -> tuple[OneVsRestClassifier | NBLogistic, dict[str, int]]:
     vocab = build_vocab(feats, langs, joint, min_df)
     return fit(matrix(feats, langs, vocab, joint), y, c), vocab
 
@@ -176,7 +219,11 @@ def _names(table: dict[str, np.ndarray], prune: float) -> tuple[np.ndarray, np.n
 
 
 def export(
-    model: OneVsRestClassifier, vocab: dict[str, int], langs: list[str], joint: bool, prune: float
+    model: OneVsRestClassifier | NBLogistic,
+    vocab: dict[str, int],
+    langs: list[str],
+    joint: bool,
+    prune: float,
 ) -> dict[str, np.ndarray]:
     """Per-language tables (own weights, and in joint mode one shared table: at run time a
     language's weight is shared + own, see LangModel.row); names with max |w| < prune go."""
@@ -216,11 +263,18 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("/work/shared/data/sentiment"),
         help="SemEval English tweets for the shared weights in joint mode ('' = none)",
     )
+    ap.add_argument(
+        "--nb",
+        action="store_true",
+        help="naive-Bayes scaled features (NBSVM; measured, not shipped)",
+    )
     ap.add_argument("--no-offsets", action="store_true", help="no per-language logit offsets")
     ap.add_argument("--min-df", type=int, default=2, help="keep names seen in >= N tweets")
     ap.add_argument("--prune", type=float, default=0.03, help="drop names with max |w| below")
     args = ap.parse_args(argv)
     joint = args.mode == "joint"
+    global NB
+    NB = args.nb
 
     t0 = time.perf_counter()
     tr: dict[str, tuple[list[str], list[int]]] = {}
@@ -271,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"mode": args.mode, "C": chosen, "langs": sorted(tr), "dense": list(DENSE_NAMES),
             "char_weight": CHAR_WEIGHT, "offsets": offsets, "min_df": args.min_df,
             "prune": args.prune}  # fmt: skip
+    if NB:  # only then: the plain build keeps the shipped file byte for byte
+        meta["nb"] = True
     table["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
     digest = save(args.out, table)
     sizes = {g: len(table[f"{g}_weights"]) for g in [*tr, "shared"] if f"{g}_weights" in table}

@@ -97,3 +97,54 @@ def test_batch_form_is_the_single_form() -> None:
     assert identify_many(texts) == [identify(t) for t in texts]
     with pytest.raises(ValueError):
         identify_many(texts, hints[:-1])
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["thodi si frequency badha dijiye yaar", "Agye tum log chennai se kab ??",
+     "situation itna kharab", "phir se network gaya"],
+)  # fmt: skip
+def test_learned_romanised_hindi_words(text: str) -> None:
+    # one word of the learned list is enough (itna, yaar, phir, kab...)
+    assert identify(text) == "hi"
+
+
+def test_learned_list_is_hindi_not_topic_or_other_languages() -> None:
+    from detectors.hinglish import LEARNED
+
+    assert {"nahi", "bhi", "kya", "yaar"} <= LEARNED
+    # names and topics of the training tweets are not language evidence
+    assert not LEARNED & {"salman", "khan", "kejriwal", "bjp", "delhi", "url", "sir"}
+    # frequent words of the other supported Latin-script languages are not in it
+    others = {"the", "and", "die", "und", "que", "les", "che", "não", "de", "la", "il", "to"}
+    assert not LEARNED & others
+    # English, German and Portuguese posts stay what they are
+    assert identify("my order never arrived and nobody answers the phone") == "en"
+    assert identify("Die Bahn ist schon wieder zu spät, unglaublich") == "de"
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [("", "qme"), ("😡😡😡", "xx-YY"), ("@acme #fail", "zxx"), ("!!! ???", "klingon"),
+     ("🔥", ""), ("   ", None), ("https://t.co/x", "und"), ("😀 ... 123", "mul")],
+)  # fmt: skip
+def test_unknown_codes_with_nothing_to_read_are_und(text: str, hint: str | None) -> None:
+    # an unknown platform code is ignored; then nothing is left after cleaning: und
+    assert identify(text, hint) == UNDETERMINED
+    assert identify_many([text], [hint]) == [UNDETERMINED]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["東京 Tokyo 大阪 Osaka", "مرحبا hello 你好 привет", "नमस्ते hello سلام", "😡 ok 東",
+     "a\u0301\u0301\u0301", "\u200b\u200d\ufeff", "Ｔｅｌｖａｎａ ｆａｉｌ"],
+)  # fmt: skip
+def test_mixed_and_odd_scripts_get_a_defined_code(text: str) -> None:
+    lang = identify(text)
+    assert lang == UNDETERMINED or normalise_tag(lang) == lang  # a real ISO 639-1 code or und
+
+
+def test_tag_words_count_only_beside_other_words() -> None:
+    assert clean("Heute wieder #keine #lust auf #arbeit") == "Heute wieder keine lust auf arbeit"
+    assert clean("#keine #lust #arbeit @acme") == ""  # tags alone are no text
+    assert clean("#keine #lust", tags=False) == "" and identify("#keine #lust #arbeit") == "und"

@@ -268,3 +268,22 @@ def test_token_table_reset_keeps_predictions(monkeypatch: pytest.MonkeyPatch) ->
     small = sm.load_lang_models(sm.MODEL_PATH.read_bytes())[0]["pt"]
     got = [small.predict_one(t) for t in texts]
     assert got == want and len(small._tok) <= 40 and len(small._raw) <= 40
+
+
+def test_bad_input_with_the_real_identifier_never_raises() -> None:
+    """Unknown codes, mixed scripts, emoji only, nothing left after cleaning: every post gets a
+    defined label, and posts with words in an undetermined language are ``unknown``."""
+    m = MultiSentiment.load_default()  # with detectors.language.identify
+    texts = ["", "😡😡😡", "@acme #fail https://t.co/x", "!!! ???", "blorft zib",
+             "東京 Tokyo 大阪 Osaka", "مرحبا hello 你好 привет",
+             "\u200b\ufeff", "ok 👍"]  # fmt: skip
+    for tag in [None, "qme", "xx-YY", "zxx", "und", "klingon", "", "pt-BR"]:
+        preds = m.predict_many(texts, [tag] * len(texts))
+        assert len(preds) == len(texts)
+        assert all(p.label in ("negative", "neutral", "positive", "unknown") for p in preds)
+        if tag in (None, "qme", "xx-YY", "zxx", "und", "klingon", ""):  # not a language: the text
+            assert preds[0].label == "neutral"  # blank stays neutral
+            assert preds[1].label == "negative"  # emoji only: language-free signals
+            assert m.language(tag, texts[2]) == "und"
+            assert m.language(tag, texts[7]) == "und"
+    assert m.predict_many(["Это ужасно"], ["xx"])[0] == UNKNOWN  # identified ru: no model
