@@ -69,12 +69,6 @@ def test_texts_read_as_their_language(lang: str) -> None:
     assert got[lang] / len(texts) >= (0.7 if lang == "hi" else 0.9), got.most_common(4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="detectors/language.py: a supported language anywhere in fastText's top 3 beats a "
-    "confident unsupported top guess (Turkish at 0.98 loses to English at 0.004), so untagged "
-    "Turkish and Dutch posts are scored by another language's model instead of `unknown`",
-)
 @pytest.mark.parametrize("lang", lg.WITHOUT_MODEL)
 def test_untagged_texts_without_a_model_are_not_read_as_a_modelled_language(lang: str) -> None:
     r = random.Random(lang)
