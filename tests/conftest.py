@@ -234,3 +234,29 @@ def chdb_db() -> Iterator[Any]:
     db.run_all(seed_statements())
     yield db
     db.close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Any]:
+    """Alertmanager's webhook payloads (127.0.0.1:5001) during this test."""
+    from paging_support import receive_webhook
+
+    yield from receive_webhook()
+
+
+@pytest.fixture
+def paging(prometheus_url: str, alertmanager_url: str, webhook: Any) -> Any:
+    """End-to-end paging (tests/paging_support.py): Prometheus and Alertmanager reloaded with
+    this checkout's rules and routes, a free port Prometheus scrapes, the webhook's payloads."""
+    from paging_support import reloaded
+
+    return reloaded(prometheus_url, alertmanager_url, webhook)
+
+
+@pytest.fixture
+def worker_paging(prometheus_url: str, alertmanager_url: str, webhook: Any) -> Any:
+    """``paging`` for a real worker: skipped unless the worker can load its sentiment model."""
+    from paging_support import reloaded, require_worker_model
+
+    require_worker_model()
+    return reloaded(prometheus_url, alertmanager_url, webhook)

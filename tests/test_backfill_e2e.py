@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_paging_e2e import _alerts_for, _free_scrape_port, _post, _renamed_watchlist, webhook
+from paging_support import Paging, renamed_watchlist
 from test_pipeline_e2e import expected_pairs, latest_state
 
 from crisis_radar.clickhouse import migrate
@@ -30,7 +30,6 @@ from streams import runner
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 DAYS = 30
 MINUTE = timedelta(minutes=1)
-__all__ = ["webhook"]  # the Alertmanager webhook receiver fixture, shared with the paging tests
 
 
 def first_live_minute(path: Path) -> datetime:
@@ -45,29 +44,20 @@ def _simulate(brand: str, watchlist: Path, args: list[str], out: Path) -> Path:
 
 
 def test_backfill_then_live(
-    settings: Any,
-    clickhouse: Any,
-    prometheus_url: str,
-    alertmanager_url: str,
-    webhook: list[tuple[float, dict[str, Any]]],
-    tmp_path: Path,
+    settings: Any, clickhouse: Any, worker_paging: Paging, tmp_path: Path
 ) -> None:
-    _post(f"{prometheus_url}/-/reload")
-    _post(f"{alertmanager_url}/-/reload")
     brand = f"telvana{uuid.uuid4().hex[:6]}"  # run-unique: no Alertmanager group of another test
-    watchlist = _renamed_watchlist(settings.watchlist_path, tmp_path, {"telvana": brand})
-    port = _free_scrape_port()
+    watchlist = renamed_watchlist(settings.watchlist_path, tmp_path, {"telvana": brand})
+    port = worker_paging.port
     settings = settings.model_copy(update={"metrics_port": port, "watchlist_path": watchlist})
     migrate(settings)
     defect = f"product_defect:{brand}@2026-10-20T10:00"
     history = _simulate(brand, watchlist, [
         "--days", str(DAYS), "--start", "2026-10-01T00:00Z", "--rate-scale", "0.5", "--seed", "3",
         "--events", defect], tmp_path / "history.jsonl")  # fmt: skip
-    instance = f"127.0.0.1:{port}"
 
     def pages() -> list[tuple[float, dict[str, Any]]]:
-        return [(t, a) for t, a in _alerts_for(webhook, brand)
-                if a["labels"].get("instance") == instance]  # fmt: skip
+        return worker_paging.pages(brand)
 
     # 1. Backfill while a worker runs and is scraped: nothing pages.
     with runner.running_worker(settings, tmp_path / "worker-a.log") as proc:

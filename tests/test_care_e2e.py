@@ -29,15 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_paging_e2e import (  # the webhook fixture and the paging helpers
-    _alerts_for,
-    _free_scrape_port,
-    _post,
-    _renamed_watchlist,
-    webhook,
-)
+from paging_support import Paging, renamed_watchlist
 
-__all__ = ["webhook"]  # a fixture: used by name
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 CRISIS_AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 SILENT_AT = CRISIS_AT + timedelta(minutes=10)
@@ -62,12 +55,7 @@ def _iso(t: datetime) -> str:
 
 
 def test_silent_brand_shows_within_two_minutes_and_pages(
-    settings: Any,
-    clickhouse: Any,
-    prometheus_url: str,
-    alertmanager_url: str,
-    webhook: list[tuple[float, dict[str, Any]]],
-    tmp_path: Path,
+    settings: Any, clickhouse: Any, worker_paging: Paging, tmp_path: Path
 ) -> None:
     from kafka import KafkaProducer
 
@@ -77,18 +65,10 @@ def test_silent_brand_shows_within_two_minutes_and_pages(
     from streams import runner
     from streams.processing import load_brand_labels
 
-    try:  # the worker refuses to start without its sentiment model
-        from detectors.sentiment import SentimentModel
-
-        SentimentModel.load_default()
-    except (ImportError, OSError) as exc:
-        pytest.skip(f"worker cannot load detectors.sentiment's model yet: {exc!r}")
-    _post(f"{prometheus_url}/-/reload")  # the rules and routes of this checkout
-    _post(f"{alertmanager_url}/-/reload")
-    port = _free_scrape_port()
-    tag = uuid.uuid4().hex[:6]  # fresh Alertmanager groups (tests/test_paging_e2e.py)
+    port, prometheus_url = worker_paging.port, worker_paging.prometheus_url
+    tag = uuid.uuid4().hex[:6]  # fresh Alertmanager groups (paging_support.renamed_watchlist)
     brand, other = f"telvana{tag}", f"orbitel{tag}"
-    watchlist = _renamed_watchlist(
+    watchlist = renamed_watchlist(
         settings.watchlist_path, tmp_path, {"telvana": brand, "orbitel": other}
     )
     settings = settings.model_copy(
@@ -117,15 +97,9 @@ def test_silent_brand_shows_within_two_minutes_and_pages(
     sel = f'brand="{brand}"'
     shows_after = SILENT_AT + timedelta(minutes=2, seconds=LATENESS_S)
     paced_from = CRISIS_AT - timedelta(minutes=3)
-    instance = f"127.0.0.1:{port}"
 
     def pages() -> list[tuple[float, dict[str, Any]]]:
-        return [
-            (t, a)
-            for t, a in _alerts_for(webhook, brand)
-            if a["labels"].get("alertname") == "BrandNotAnswering" and a["status"] == "firing"
-            and a["labels"].get("instance") == instance
-        ]  # fmt: skip
+        return worker_paging.pages(brand, "BrandNotAnswering")
 
     log = tmp_path / "worker.log"
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
@@ -188,16 +162,15 @@ def test_silent_brand_shows_within_two_minutes_and_pages(
     got = pages()
     assert got, (
         f"no BrandNotAnswering for {brand}; webhook got "
-        f"{[a['labels'] for _, p in webhook for a in p.get('alerts', [])]}\n"
+        f"{[a['labels'] for _, p in worker_paging.payloads for a in p.get('alerts', [])]}\n"
         f"worker log:\n{log.read_text()[-2000:]}"
     )
     _, page = got[0]
     assert page["labels"]["severity"] == "care" and page["labels"]["team"] == "crisis-desk"
     assert page["annotations"]["summary"].startswith(f"{brand}: no reply for ")
     assert page["annotations"]["care"] == f"crisis-radar care --brand {brand}"
-    assert _alerts_for(webhook, other) == [] or all(
-        a["labels"]["alertname"] != "BrandNotAnswering" for _, a in _alerts_for(webhook, other)
-    )  # orbitel keeps answering
+    assert all(a["labels"]["alertname"] != "BrandNotAnswering"
+               for _, a in worker_paging.alerts_for(other))  # orbitel keeps answering
     # the gauges at the moment the silence showed: the brand was answering before
     assert shown["reply_posts"] == 0 and shown["own_posts"] > 0
 

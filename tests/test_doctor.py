@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_paging_e2e import _free_scrape_port  # a port Prometheus scrapes that nothing serves
+from paging_support import free_scrape_port  # a port Prometheus scrapes that nothing serves
 
 from crisis_radar import doctor
 from crisis_radar.clickhouse import MIGRATIONS_DIR, discover, migrate
@@ -77,7 +77,7 @@ def test_green_with_a_real_worker_then_names_the_stopped_worker(
     from streams import runner
 
     migrate(settings)
-    port = _free_scrape_port()
+    port = free_scrape_port()
     settings = settings.model_copy(update={"metrics_port": port})
     log = tmp_path / "worker.log"
     with runner.running_worker(settings, log) as proc:

@@ -13,8 +13,8 @@ import pytest
 
 from crisis_radar.commands import evaluate as cmd
 from crisis_radar.evaluate import nab
-from crisis_radar.evaluate.scenarios import Replay, evaluate
-from schemas.models import Severity
+from crisis_radar.evaluate.scenarios import Analyst, Replay, evaluate
+from schemas.models import CrisisAlert, Severity
 
 STD = nab.PROFILES["standard"]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -253,3 +253,63 @@ def test_scenario_breakdown_says_which_side_crossed_when() -> None:
     row = res["signals"]["product_defect"]
     assert row["last_side"] == {"attention": 0, "negativity": 1, "tie": 0}
     assert row["attention_median_min"] == 2.0 and row["crisis_kind"]
+
+
+def _alert(brand: str, i: int, sev: Severity, share: float = 0.3) -> CrisisAlert:
+    from schemas.models import SignalExplanation
+
+    sig = SignalExplanation.model_construct(signal="negative_share", observed=share)
+    return CrisisAlert.model_construct(
+        alert_id=f"{brand}{i}", brand=brand, minute=T0 + timedelta(minutes=i), severity=sev,
+        previous_severity=Severity.NONE, score=0.4 + 0.1 * int(sev), summary="", signals=[sig],
+        created_at=T0,
+    )  # fmt: skip
+
+
+def test_analyst_labels_each_page_once_it_is_over() -> None:
+    """A page is labelled on its highest alert when the brand falls back below warning:
+    real if it began in a crisis event's window, false_alarm otherwise (a launch included)."""
+    iso = lambda i: (T0 + timedelta(minutes=i)).isoformat()  # noqa: E731
+    analyst = Analyst({"crisis_kinds": ["product_defect"], "events": [
+        {"brand": "a", "kind": "product_defect", "start": iso(100), "end": iso(180)},
+        {"brand": "a", "kind": "launch_rush", "start": iso(400), "end": iso(500)},
+    ]})  # fmt: skip
+    seen = [analyst.see(x) for x in (
+        _alert("a", 96, Severity.WATCH),
+        _alert("a", 102, Severity.WARNING), _alert("a", 104, Severity.CRISIS, 0.8),
+        _alert("a", 150, Severity.WARNING), _alert("a", 250, Severity.WATCH),  # page 1 over
+        _alert("a", 300, Severity.NONE),
+        _alert("a", 410, Severity.WARNING, 0.45), _alert("a", 470, Severity.NONE),  # page 2
+        _alert("a", 900, Severity.WARNING),  # still open at the end: not labelled
+    )]  # fmt: skip
+    given = [x for x in seen if x is not None]
+    assert [seen.index(x) for x in given] == [4, 7]
+    real, false = given
+    assert (real.label, real.alert_id, real.severity, real.negative_share) == (
+        "real", "a104", 3, 0.8)  # fmt: skip
+    assert (false.label, false.alert_id, false.negative_share) == ("false_alarm", "a410", 0.45)
+    assert false.at == T0 + timedelta(minutes=470) and false.by == "analyst"
+    assert analyst.counts() == {"real": 1, "false_alarm": 1}
+
+
+@pytest.mark.slow  # two replays of half a day of two brands
+def test_cli_scenarios_with_feedback_compares(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """--feedback replays again with the analyst's labels and prints both; a confirmed crisis
+    never makes detection later."""
+    from crisis_radar.commands import simulate
+
+    posts, truth, out = tmp_path / "p.jsonl", tmp_path / "t.json", tmp_path / "r.json"
+    assert simulate.main([
+        "--days", "0.5", "--brands", "2", "--seed", "5", "--out", str(posts), "--truth",
+        str(truth), "--events", "product_defect:telvana@06:00,product_defect:telvana@10:00",
+    ]) == 0
+    assert cmd.main(["scenarios", str(posts), "--truth", str(truth), "--out", str(out),
+                     "--feedback"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "with feedback:" in printed and "feedback: the analyst gave" in printed
+    fb = json.loads(out.read_text())["feedback"]
+    assert fb["labels"].get("real", 0) >= 1 and "false_alarm" not in fb["labels"]
+    assert [g["label"] for g in fb["given"]].count("real") == fb["labels"]["real"]
+    assert fb["before"]["crisis_recall"] == fb["after"]["crisis_recall"] == 1.0
+    assert fb["later"] == [] and fb["max_delay_after"] == fb["max_delay_before"]

@@ -16,23 +16,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
+from paging_support import Paging, renamed_watchlist
 
 ROOT = Path(__file__).resolve().parent.parent
-WEBHOOK_PORT = 5001
 HISTORY = 300  # quiet minutes learned before the live part
 ONSET = 3  # live minute at which the crisis (and the launch) start
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -123,75 +119,12 @@ def exporter(argv: list[str]) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    payloads: ClassVar[list[tuple[float, dict[str, Any]]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.payloads.append((time.time(), json.loads(body)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[list[tuple[float, dict[str, Any]]]]:
-    server = None
-    for _ in range(60):  # another test may hold the port for a moment
-        try:
-            server = HTTPServer(("127.0.0.1", WEBHOOK_PORT), _Receiver)
-            break
-        except OSError:
-            time.sleep(1)
-    if server is None:
-        pytest.fail(f"127.0.0.1:{WEBHOOK_PORT} stays busy: cannot receive Alertmanager's webhook")
-    _Receiver.payloads = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield _Receiver.payloads
-    server.shutdown()
-    server.server_close()
-
-
-def _free_scrape_port() -> int:
-    for port in (8002, 8001, 8000):  # prometheus.yml scrapes these; real workers prefer 8000
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as prometheus_client does
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    pytest.fail("ports 8000-8002 are all busy: no room for the test exporter")
-
-
-def _post(url: str) -> None:
-    urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=10)
-
-
-def _alerts_for(
-    payloads: list[tuple[float, dict[str, Any]]], brand: str
-) -> list[tuple[float, dict[str, Any]]]:
-    return [
-        (t, a)
-        for t, p in payloads
-        for a in p.get("alerts", [])
-        if a["labels"].get("brand") == brand
-    ]
-
-
 @pytest.mark.stack
-def test_crisis_pages_and_launch_does_not(
-    prometheus_url: str, alertmanager_url: str, webhook: list[tuple[float, dict[str, Any]]]
-) -> None:
-    # the running services must use the rules and routes of this checkout
-    _post(f"{prometheus_url}/-/reload")
-    _post(f"{alertmanager_url}/-/reload")
+def test_crisis_pages_and_launch_does_not(paging: Paging) -> None:
+    # paging: the running services use the rules and routes of this checkout
     tag = uuid.uuid4().hex[:6]
     crisis, launch = f"e2ecrisis{tag}", f"e2elaunch{tag}"
-    port = _free_scrape_port()
+    port = paging.port
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -219,9 +152,7 @@ def test_crisis_pages_and_launch_does_not(
                 break
             changes.append(event)
         deadline = time.time() + 30
-        while time.time() < deadline and not any(
-            a["labels"]["alertname"] == "BrandCrisis" for _, a in _alerts_for(webhook, crisis)
-        ):
+        while time.time() < deadline and not paging.pages(crisis, "BrandCrisis"):
             time.sleep(0.2)
         time.sleep(5)  # give a wrong page for the launch brand time to show up
     finally:
@@ -230,18 +161,14 @@ def test_crisis_pages_and_launch_does_not(
 
     decided = [c for c in changes if c["brand"] == crisis and c["severity"] == "crisis"]
     assert decided, f"the scorer never reached crisis: {changes}"
-    pages = [
-        (t, a)
-        for t, a in _alerts_for(webhook, crisis)
-        if a["labels"]["alertname"] == "BrandCrisis" and a["status"] == "firing"
-    ]
-    assert pages, f"no crisis page; webhook got {[p for _, p in webhook]}"
+    pages = paging.pages(crisis, "BrandCrisis")
+    assert pages, f"no crisis page; webhook got {[p for _, p in paging.payloads]}"
     paged_at, alert = pages[0]
     assert alert["labels"]["severity"] == "crisis" and alert["labels"]["brand"] == crisis
     assert alert["labels"]["team"] == "crisis-desk"
     assert alert["annotations"]["summary"].startswith(f"{crisis}: crisis (score ")
     assert "negative share" in alert["annotations"]["description"]
-    assert _alerts_for(webhook, launch) == [], "the product launch paged"
+    assert paging.alerts_for(launch) == [], "the product launch paged"
 
     wall = paged_at - decided[0]["closed_at"]
     minute_end = datetime.fromisoformat(decided[0]["minute"]) + timedelta(minutes=1)
@@ -264,26 +191,9 @@ REAL_SIM = [  # as tests/test_pipeline_e2e.py: 10 quiet hours give the scorer it
 ]  # fmt: skip
 
 
-def _renamed_watchlist(path: Path, tmp_path: Path, ids: dict[str, str]) -> Path:
-    """A copy of the watchlist with brand ids renamed (same keywords, so the same matches)."""
-    import yaml
-
-    doc = yaml.safe_load(path.read_text())
-    doc["brands"] = [{**b, "id": ids[b["id"]]} for b in doc["brands"] if b["id"] in ids]
-    out = tmp_path / "watchlist.yaml"
-    out.write_text(yaml.safe_dump(doc))
-    return out
-
-
 @pytest.mark.slow
 @pytest.mark.stack
-def test_real_worker_pages(
-    settings: Any,
-    prometheus_url: str,
-    alertmanager_url: str,
-    webhook: list[tuple[float, dict[str, Any]]],
-    tmp_path: Path,
-) -> None:
+def test_real_worker_pages(settings: Any, worker_paging: Paging, tmp_path: Path) -> None:
     from kafka import KafkaProducer
 
     from crisis_radar.clickhouse import migrate
@@ -292,22 +202,12 @@ def test_real_worker_pages(
     from crisis_radar.commands.simulate import run as simulate_run
     from streams import runner
 
-    try:  # the worker refuses to start without its sentiment model
-        from detectors.sentiment import SentimentModel
-
-        SentimentModel.load_default()
-    except (ImportError, OSError) as exc:
-        pytest.skip(f"worker cannot load detectors.sentiment's model yet: {exc!r}")
-    _post(f"{prometheus_url}/-/reload")
-    _post(f"{alertmanager_url}/-/reload")
-    port = _free_scrape_port()
-    # Brand ids unique to this run: between tests nobody listens on the webhook port, so the
-    # "resolved" of an earlier test's telvana alert fails and Alertmanager keeps that group; a
-    # new alert in an existing group waits for its next group_interval tick (30 s), not
-    # group_wait (0 s), and would decide this test's latency (docs/paging.md).
+    port = worker_paging.port
+    # brand ids unique to this run (paging_support.renamed_watchlist: else an earlier test's
+    # Alertmanager group would decide this test's latency)
     tag = uuid.uuid4().hex[:6]
     brand, other = f"telvana{tag}", f"orbitel{tag}"
-    watchlist = _renamed_watchlist(
+    watchlist = renamed_watchlist(
         settings.watchlist_path, tmp_path, {"telvana": brand, "orbitel": other}
     )
     settings = settings.model_copy(
@@ -326,16 +226,10 @@ def test_real_worker_pages(
     lines = posts_file.read_bytes().splitlines()
     minute_of = [json.loads(x)["created_at"][:16] for x in lines]
     paced_from = (REAL_CRISIS_AT - timedelta(minutes=3)).isoformat()[:16]
-    instance = f"127.0.0.1:{port}"
+    instance = worker_paging.instance
 
     def pages() -> list[tuple[float, dict[str, Any]]]:
-        return [
-            (t, a)
-            for t, a in _alerts_for(webhook, brand)
-            if a["labels"].get("instance") == instance
-            and a["status"] == "firing"
-            and a["labels"]["alertname"] in {"BrandCrisis", "BrandCrisisWarning"}
-        ]
+        return worker_paging.pages(brand, "BrandCrisis", "BrandCrisisWarning")
 
     log = tmp_path / "worker.log"
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)

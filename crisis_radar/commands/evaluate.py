@@ -6,6 +6,7 @@ Examples:
   crisis-radar evaluate nab DATA --labels WINDOWS --out results/hst --detector hst
   crisis-radar evaluate nab DATA --labels WINDOWS --out results/loco --loco
   crisis-radar evaluate scenarios eval.jsonl.gz --truth eval-truth.json --out results/scen.json
+  crisis-radar evaluate scenarios eval.jsonl.gz --truth eval-truth.json --feedback
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--truth", type=Path, required=True, help="truth JSON from simulate")
     s.add_argument("--out", type=Path, help="write results JSON here (default: next to posts)")
     s.add_argument("--watchlist", type=Path, help="brands file (default: settings.watchlist_path)")
+    s.add_argument(
+        "--feedback", action="store_true",
+        help="replay again with an analyst's feedback applied (each page labelled once it is "
+        "over: real in a crisis event of the truth, else false_alarm) and compare",
+    )
     return p
 
 
@@ -149,6 +155,21 @@ def _scenarios(args: argparse.Namespace) -> int:
         rep = sc.replay_posts(sc.read_lines(args.posts), settings, progress=bar.update)
     res = sc.evaluate(rep, truth)
     print(sc.format_report(res))
+    if args.feedback:
+        analyst = sc.Analyst(truth)
+        with progress_bar(
+            desc="replay with feedback", unit="post", total=_count_lines(args.posts),
+            file=sys.stderr,
+        ) as bar:  # fmt: skip
+            rep = sc.replay_posts(sc.read_lines(args.posts), settings, progress=bar.update,
+                                  analyst=analyst)  # fmt: skip
+        after = sc.evaluate(rep, truth)
+        print("\nwith feedback:")
+        print(sc.format_report(after))
+        res["feedback"] = {**sc.compare_feedback(res, after, analyst.counts()), "results": after,
+                           "given": [f.model_dump(mode="json") for f in analyst.given]}  # fmt: skip
+        print()
+        print(sc.format_comparison(res["feedback"]))
     out = args.out or args.posts.with_name(args.posts.name.split(".")[0] + "-eval.json")
     out.write_text(json.dumps(res, indent=2, default=str))
     print(f"results in {out}")

@@ -5,6 +5,11 @@ runs: partitioned dedup, brand match, sentiment, aligned minute windows, crisis 
 same path as ``backtest``). Labels carried in the simulated posts are never read. Results per
 event kind: recall, detection delay (event start -> first warning), false warnings per
 brand-day/brand-week, launches that reached crisis.
+
+With an ``Analyst`` (``crisis-radar evaluate scenarios --feedback``), the replay is rerun with
+feedback applied as the crisis team would give it (issue 18, docs/feedback.md): every page is
+labelled once it is over, ``real`` if it fell in a crisis event of the truth, ``false_alarm``
+otherwise, and the label reaches the pipeline from the next batch on.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from detectors.crisis import CrisisScorer
-from schemas.models import BrandMinute, Post, ScoredPost, Severity
+from schemas.feedback import AlertFeedback
+from schemas.models import BrandMinute, CrisisAlert, Post, ScoredPost, Severity
 
 Enrich = Callable[[Sequence[Post], datetime], list[ScoredPost]]
 GRACE = timedelta(minutes=60)  # alerts this long after an event still belong to it
@@ -56,15 +62,68 @@ def replay_minutes(minutes: Iterable[BrandMinute], scorer: CrisisScorer | None =
     return rep
 
 
+class Analyst:
+    """The crisis team, from the truth: each page (a brand's alerts from its entry into warning
+    until it falls back below) is labelled once it is over, on its highest alert, ``real`` if
+    the page began in a crisis event's window of that brand (as ``evaluate`` counts it), else
+    ``false_alarm`` (a launch, a bot burst, a competitor's crisis spilling over, nothing).
+    The records are those ``crisis-radar feedback alert`` sends (``schemas.feedback``)."""
+
+    def __init__(self, truth: dict[str, Any]) -> None:
+        crisis_kinds = set(truth.get("crisis_kinds", []))
+        self.crisis: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+        for e in truth["events"]:
+            if e["kind"] in crisis_kinds:
+                s, end = _parse(e["start"]), _parse(e["end"])
+                self.crisis[e["brand"]].append((s - timedelta(minutes=5), end + GRACE))
+        self.open: dict[str, tuple[datetime, CrisisAlert]] = {}  # brand -> (page start, top)
+        self.given: list[AlertFeedback] = []
+
+    def see(self, alert: CrisisAlert) -> AlertFeedback | None:
+        """One alert of the replay, in order; the label of the page it ends, if it ends one."""
+        page = self.open.get(alert.brand)
+        if alert.severity >= Severity.WARNING:
+            if page is None:
+                self.open[alert.brand] = (alert.minute, alert)
+            elif alert.severity > page[1].severity:
+                self.open[alert.brand] = (page[0], alert)
+            return None
+        if page is None:
+            return None
+        del self.open[alert.brand]
+        start, top = page
+        real = any(a <= start <= z for a, z in self.crisis[alert.brand])
+        share = next((s.observed for s in top.signals if s.signal == "negative_share"), 0.0)
+        label = AlertFeedback(
+            feedback_id=f"analyst{len(self.given)}", alert_id=top.alert_id, brand=top.brand,
+            minute=top.minute, severity=int(top.severity), score=top.score,
+            negative_share=max(0.0, min(1.0, share)),
+            label="real" if real else "false_alarm",
+            note="crisis-radar evaluate scenarios --feedback", by="analyst", at=alert.minute,
+        )  # fmt: skip
+        self.given.append(label)
+        return label
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for f in self.given:
+            out[f.label] += 1
+        return dict(out)
+
+
 def replay_posts(
     lines: Iterable[bytes],
     settings: Any,
     batch: int = 2000,
     progress: Callable[[int], object] | None = None,
+    analyst: Analyst | None = None,
 ) -> Replay:
     """Canonical post lines (in event-time order, as ``simulate`` writes them) through the
     worker's own stages (``crisis_radar.history.offline.OfflinePipeline``: partitioned dedup,
-    brand match, sentiment, aligned minute windows, crisis scoring), as ``backtest`` runs."""
+    brand match, sentiment, aligned minute windows, crisis scoring), as ``backtest`` runs.
+    ``analyst``: labels each page once it is over; the labels apply from the next batch (with
+    the enrich child, the one after: outputs lag a batch), a few minutes to an hour of event
+    time later, as an analyst's label would."""
     from crisis_radar.history.offline import OfflinePipeline, Step
 
     pipe = OfflinePipeline.from_settings(settings)
@@ -72,11 +131,18 @@ def replay_posts(
 
     def take(step: Step) -> None:
         rep.minutes += step.minutes
+        labels = []
         for a in step.assessed:
             m = a.minute
             rep.timeline[m.brand].append((m.minute, a.severity, a.score))
             rep.evidence[m.brand].append((m.minute, a.evidence.get("attention", 0.0),
                                           a.evidence.get("negativity", 0.0)))  # fmt: skip
+            if analyst is not None and a.alert is not None:
+                label = analyst.see(a.alert)
+                if label is not None:
+                    labels.append(label.to_json())
+        if labels:
+            pipe.feedback(labels)
 
     buf: list[tuple[bytes, bytes]] = []
     for line in lines:
@@ -263,3 +329,68 @@ def minutes_to_jsonl(minutes: Sequence[BrandMinute], path: Path) -> None:
 def load_truth(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+def compare_feedback(before: dict[str, Any], after: dict[str, Any], labels: dict[str, int]
+                     ) -> dict[str, Any]:  # fmt: skip
+    """The figures with feedback next to those without, and every crisis event whose first
+    warning came later (or not at all) with feedback."""
+    crisis = {e["kind"] for e in before["events"] if before["signals"][e["kind"]]["crisis_kind"]}
+    later = []
+    for b, a in zip(before["events"], after["events"], strict=True):
+        if b["kind"] not in crisis or b["delay_min"] is None:
+            continue
+        if a["delay_min"] is None or a["delay_min"] > b["delay_min"]:
+            later.append({"kind": b["kind"], "brand": b["brand"], "start": b["start"],
+                          "delay_before": b["delay_min"],
+                          "delay_after": a["delay_min"]})  # fmt: skip
+    keys = ("crisis_recall", "median_delay_min", "false_warnings",
+            "false_warnings_per_brand_week", "launch_crisis_alerts")  # fmt: skip
+    return {
+        "labels": labels,
+        "before": {**{k: before[k] for k in keys}, "other_events_paged": _paged(before, crisis)},
+        "after": {**{k: after[k] for k in keys}, "other_events_paged": _paged(after, crisis)},
+        "max_delay_before": _max_crisis_delay(before, crisis),
+        "max_delay_after": _max_crisis_delay(after, crisis),
+        "later": later,
+    }
+
+
+def _paged(res: dict[str, Any], crisis: set[str]) -> int:
+    """Events that are no crisis (launches, bot bursts) but reached warning: pages that are not
+    counted as false warnings (they fall in an event's window) and that feedback may silence."""
+    return sum(k["detected"] for kind, k in res["kinds"].items() if kind not in crisis)
+
+
+def _max_crisis_delay(res: dict[str, Any], crisis: set[str]) -> float | None:
+    d = [e["delay_min"] for e in res["events"]
+         if e["kind"] in crisis and e["delay_min"] is not None]  # fmt: skip
+    return max(d) if d else None
+
+
+def format_comparison(c: dict[str, Any]) -> str:
+    b, a = c["before"], c["after"]
+    labels = ", ".join(f"{n} {k}" for k, n in sorted(c["labels"].items())) or "none"
+    lines = [
+        f"feedback: the analyst gave {labels}",
+        f"{'':<28}{'without':>10}{'with':>10}",
+        f"{'crisis recall':<28}{_num(b['crisis_recall'])}{_num(a['crisis_recall'])}",
+        f"{'median delay (min)':<28}{_num(b['median_delay_min'])}{_num(a['median_delay_min'])}",
+        f"{'max delay (min)':<28}{_num(c['max_delay_before'])}{_num(c['max_delay_after'])}",
+        f"{'false warnings':<28}{b['false_warnings']:>10}{a['false_warnings']:>10}",
+        f"{'false warnings/brand-week':<28}{_num(b['false_warnings_per_brand_week'])}"
+        f"{_num(a['false_warnings_per_brand_week'])}",
+        f"{'other events that paged':<28}{b['other_events_paged']:>10}"
+        f"{a['other_events_paged']:>10}",
+        f"{'launches with a crisis alert':<28}{b['launch_crisis_alerts']:>10}"
+        f"{a['launch_crisis_alerts']:>10}",
+    ]
+    for e in c["later"]:
+        after = "missed" if e["delay_after"] is None else f"{e['delay_after']:.0f} min"
+        lines.append(f"  later with feedback: {e['kind']} on {e['brand']} at {e['start']}: "
+                     f"{e['delay_before']:.0f} min -> {after}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _num(v: float | None) -> str:
+    return f"{'-':>10}" if v is None else f"{v:>10.2f}"
