@@ -11,6 +11,7 @@ then prints macro recall on the TweetEval validation split. scikit-learn is used
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import io
 import json
@@ -19,6 +20,8 @@ import sys
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +56,25 @@ def load_train(data: Path) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
+def tweet_date(tweet_id: str) -> dt.date | None:
+    """Posting date from a snowflake tweet id (ids from Nov 2010 on); None for older ids."""
+    i = int(tweet_id) if tweet_id.isdigit() else 0
+    if i < 1 << 42:
+        return None
+    return dt.datetime.fromtimestamp(((i >> 22) + 1_288_834_974_657) / 1000, dt.UTC).date()
+
+
+def load_rows(data: Path) -> list[tuple[str, dt.date | None, str, int]]:
+    """(file name, posting date or None, text, label) of every labelled SemEval tweet."""
+    rows = []
+    for path in sorted(data.glob("twitter-*-A.tsv")):
+        for line in path.read_text("utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 3 and parts[1] in LABELS:
+                rows.append((path.name, tweet_date(parts[0]), parts[2], LABELS.index(parts[1])))
+    return rows
+
+
 def load_val(data: Path) -> tuple[list[str], list[int]]:
     texts = (data / "tweeteval-val_text.txt").read_text("utf-8").splitlines()
     labels = [int(x) for x in (data / "tweeteval-val_labels.txt").read_text().split()]
@@ -67,8 +89,12 @@ def build_vocab(feats: list[Features], min_word: int, min_char: int) -> dict[str
     return {k: i for i, k in enumerate(keep)}
 
 
-def matrix(feats: list[Features], vocab: dict[str, int]) -> sparse.csr_matrix:
-    """Same arithmetic as SentimentModel._scores: block-normalised counts + dense features."""
+def matrix(
+    feats: list[Features], vocab: dict[str, int], dense_scale: float = 1.0
+) -> sparse.csr_matrix:
+    """Same arithmetic as SentimentModel.logits: block-normalised counts + dense features.
+    ``dense_scale`` multiplies the dense block (a lighter L2 penalty on it); the saved dense
+    weights are multiplied by it too, so run time needs no change."""
     rows, cols, vals = [], [], []
     nv = len(vocab)
     for r, f in enumerate(feats):
@@ -81,7 +107,7 @@ def matrix(feats: list[Features], vocab: dict[str, int]) -> sparse.csr_matrix:
                 vals += [w] * len(idx)
         rows += [r] * len(f.dense)
         cols += range(nv, nv + len(f.dense))
-        vals += f.dense
+        vals += [v * dense_scale for v in f.dense] if dense_scale != 1.0 else f.dense
     shape = (len(feats), nv + len(DENSE_NAMES))
     return sparse.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float64)
 
@@ -124,6 +150,88 @@ def save(path: Path, arrays: dict[str, np.ndarray]) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+@dataclass
+class Trained:
+    c: float
+    offsets: np.ndarray
+    vocab: dict[str, int]
+    clf: OneVsRestClassifier
+    dense_scale: float
+
+    def logits(self, feats: list[Features]) -> np.ndarray:
+        """Offset-adjusted class scores of the unpruned float64 model."""
+        x = matrix(feats, self.vocab, self.dense_scale)
+        return np.asarray(self.clf.decision_function(x)) + self.offsets
+
+
+def train(feats: list[Features], y: np.ndarray, args: argparse.Namespace, log: str = "") -> Trained:
+    """Choose C and the logit offsets on a stratified 10% of these tweets, refit on all."""
+    ds = args.dense_scale
+    idx_a, idx_b = train_test_split(np.arange(len(y)), test_size=0.1, random_state=SEED, stratify=y)
+    vocab_a = build_vocab([feats[i] for i in idx_a], args.min_word, args.min_char)
+    xa = matrix([feats[i] for i in idx_a], vocab_a, ds)
+    xb = matrix([feats[i] for i in idx_b], vocab_a, ds)
+    print(f"{log}vocab {len(vocab_a)}, matrix {xa.shape} nnz {xa.nnz}", flush=True)
+    best = (-1.0, 0.0, np.zeros(3))
+    for c in args.c:
+        clf = fit(xa, y[idx_a], c)
+        logits = clf.decision_function(xb)
+        off = tune_offsets(y[idx_b], logits)
+        r0, r1 = macro_recall(y[idx_b], logits, np.zeros(3)), macro_recall(y[idx_b], logits, off)
+        print(
+            f"{log}C={c}: held-out macro recall {r0:.4f}, with offsets {off} {r1:.4f}", flush=True
+        )
+        if r1 > best[0]:
+            best = (r1, c, off)
+    _, c, off = best
+    vocab = build_vocab(feats, args.min_word, args.min_char)
+    return Trained(c, off, vocab, fit(matrix(feats, vocab, ds), y, c), ds)
+
+
+def recall_line(y: list[int] | np.ndarray, pred: list[int] | np.ndarray) -> str:
+    rec = recall_score(y, pred, average=None)
+    return (
+        f"macro recall {100 * rec.mean():.2f} "
+        f"(neg {100 * rec[0]:.1f}, neu {100 * rec[1]:.1f}, pos {100 * rec[2]:.1f})"
+    )
+
+
+# Time splits, the proxy for out-of-period tweets (the SemEval-2017 test set is from a later
+# period than all of these): train on the older tweets, score the newest.
+LATE = dt.date(2015, 10, 1)
+SPLITS: dict[str, tuple[str, Callable[[str, dt.date | None], bool | None]]] = {
+    # SemEval years: 2013-2015 files (tweets up to Oct 2014) -> all 2016 files (Jul-Dec 2015)
+    "years": (
+        "2013-2015 files -> 2016 files",
+        lambda f, d: f.startswith("twitter-2016"),
+    ),
+    # All tweets posted before Oct 2015 (and the undated, older ones) -> Oct-Dec 2015
+    "late2015": (
+        "tweets before 2015-10 -> 2015-10..12",
+        lambda f, d: d is not None and d >= LATE,
+    ),
+}
+
+
+def time_split_report(
+    kept: list[tuple[str, dt.date | None, str, int]],
+    feats: list[Features],
+    args: argparse.Namespace,
+) -> None:
+    for name, (desc, is_test) in SPLITS.items():
+        test = [i for i, (f, d, _, _) in enumerate(kept) if is_test(f, d)]
+        tset = set(test)
+        train_i = [i for i in range(len(kept)) if i not in tset]
+        y = np.array([kept[i][3] for i in train_i])
+        t = train([feats[i] for i in train_i], y, args, log=f"  [{name}] ")
+        pred = t.logits([feats[i] for i in test]).argmax(1)
+        print(
+            f"time split {name} ({desc}): train {len(train_i)}, test {len(test)}, C={t.c}, "
+            f"{recall_line([kept[i][3] for i in test], pred)}",
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data/sentiment"))
@@ -132,55 +240,49 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-word", type=int, default=2)
     ap.add_argument("--min-char", type=int, default=3)
     ap.add_argument("--prune", type=float, default=0.02, help="drop features with max |w| below")
+    ap.add_argument(
+        "--dense-scale", type=float, default=1.0, help="scale of the dense block in training"
+    )
+    ap.add_argument(
+        "--time-split",
+        action="store_true",
+        help="also train on older tweets and score the newest (proxy for out-of-period data)",
+    )
+    ap.add_argument("--no-write", action="store_true", help="report only, write no model file")
     args = ap.parse_args(argv)
 
-    texts, labels = load_train(args.data)
+    rows = load_rows(args.data)
     vtexts, vlabels = load_val(args.data)
     vkeys = {_key(t) for t in vtexts}
     seen: set[str] = set()
-    tr_t, tr_y = [], []
+    kept = []
     overlap = dupes = 0
-    for t, y in zip(texts, labels, strict=True):
-        k = _key(t)
+    for row in rows:
+        k = _key(row[2])
         if k in vkeys:
             overlap += 1
         elif k in seen:
             dupes += 1
         else:
             seen.add(k)
-            tr_t.append(t)
-            tr_y.append(y)
+            kept.append(row)
+    tr_t = [r[2] for r in kept]
+    tr_y = [r[3] for r in kept]
     print(
-        f"train rows {len(texts)}; removed {overlap} overlapping the val split, {dupes} dupes;"
+        f"train rows {len(rows)}; removed {overlap} overlapping the val split, {dupes} dupes;"
         f" kept {len(tr_t)} {dict(Counter(LABELS[y] for y in tr_y))}"
     )
 
     t0 = time.perf_counter()
     feats = [extract(t) for t in tr_t]
     print(f"features in {time.perf_counter() - t0:.1f} s", flush=True)
+    if args.time_split:
+        time_split_report(kept, feats, args)
+    if args.no_write:
+        return 0
     y = np.array(tr_y)
-    idx_a, idx_b = train_test_split(np.arange(len(y)), test_size=0.1, random_state=SEED, stratify=y)
-    vocab_a = build_vocab([feats[i] for i in idx_a], args.min_word, args.min_char)
-    xa = matrix([feats[i] for i in idx_a], vocab_a)
-    xb = matrix([feats[i] for i in idx_b], vocab_a)
-    print(f"vocab {len(vocab_a)}, matrix {xa.shape} nnz {xa.nnz}", flush=True)
-    best = (-1.0, 0.0, np.zeros(3))
-    for c in args.c:
-        clf = fit(xa, y[idx_a], c)
-        logits = clf.decision_function(xb)
-        off = tune_offsets(y[idx_b], logits)
-        r0, r1 = macro_recall(y[idx_b], logits, np.zeros(3)), macro_recall(y[idx_b], logits, off)
-        print(
-            f"[{time.perf_counter() - t0:.0f} s] C={c}: held-out macro recall {r0:.4f}, "
-            f"with offsets {off} {r1:.4f}",
-            flush=True,
-        )
-        if r1 > best[0]:
-            best = (r1, c, off)
-    _, c, off = best
-
-    vocab = build_vocab(feats, args.min_word, args.min_char)
-    clf = fit(matrix(feats, vocab), y, c)
+    t = train(feats, y, args)
+    c, off, vocab, clf = t.c, t.offsets, t.vocab, t.clf
     coef = np.vstack([e.coef_[0] for e in clf.estimators_]).T  # (features, 3)
     intercept = np.array([e.intercept_[0] for e in clf.estimators_])
     nv = len(vocab)
@@ -188,17 +290,17 @@ def main(argv: list[str] | None = None) -> int:
     names = sorted(vocab)
     kept_names = [names[i] for i in keep]
     w16 = coef[keep].astype(np.float16)
-    dense_w = coef[nv:].astype(np.float32)
+    dense_w = (coef[nv:] * args.dense_scale).astype(np.float32)
     bias = (intercept + off).astype(np.float32)
+    meta = {"C": c, "offsets": off.tolist(), "dense": list(DENSE_NAMES)}
+    if args.dense_scale != 1.0:
+        meta["dense_scale"] = args.dense_scale
     arrays = {
         "vocab": np.frombuffer("\n".join(kept_names).encode("utf-8"), dtype=np.uint8),
         "weights": w16,
         "dense_weights": dense_w,
         "bias": bias,
-        "meta": np.frombuffer(
-            json.dumps({"C": c, "offsets": off.tolist(), "dense": list(DENSE_NAMES)}).encode(),
-            dtype=np.uint8,
-        ),
+        "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
     }
     digest = save(args.out, arrays)
     print(
@@ -211,11 +313,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = SentimentModel.load(args.out)
     pred = [LABELS.index(s.label) for s in model.predict_many(vtexts)]
-    rec = recall_score(vlabels, pred, average=None)
-    print(
-        f"TweetEval val macro recall {100 * rec.mean():.2f} "
-        f"(neg {100 * rec[0]:.1f}, neu {100 * rec[1]:.1f}, pos {100 * rec[2]:.1f})"
-    )
+    print(f"TweetEval val {recall_line(vlabels, pred)}")
     return 0
 
 

@@ -218,3 +218,23 @@ def test_whitespace_chunks_tokenise_like_the_whole_text() -> None:
 def test_chunked_tokens_equal_findall(pieces: list[str], sep: str) -> None:
     norm = sf.normalise(sep.join(pieces))
     assert sf._TOKEN.findall(norm) == [t for c in norm.split() for t in sf._TOKEN.findall(c)]
+
+
+def test_time_split_dates_and_splits() -> None:
+    """The time-split proxy (scripts/train_sentiment.py --time-split): snowflake ids give the
+    posting date, pre-2010 ids none; each split's test part is newer than its training part."""
+    import datetime as dt
+
+    from scripts.train_sentiment import SPLITS, tweet_date
+
+    assert tweet_date("619950566786113536") == dt.date(2015, 7, 11)
+    assert tweet_date("264183816548130816") == dt.date(2012, 11, 2)
+    assert tweet_date("100000000000") is None and tweet_date("NA") is None
+    rows = [
+        ("twitter-2013train-A.tsv", None),
+        ("twitter-2015test-A.tsv", dt.date(2014, 10, 4)),
+        ("twitter-2016train-A.tsv", dt.date(2015, 9, 1)),
+        ("twitter-2016test-A.tsv", dt.date(2015, 12, 1)),
+    ]
+    assert [SPLITS["years"][1](f, d) for f, d in rows] == [False, False, True, True]
+    assert [SPLITS["late2015"][1](f, d) for f, d in rows] == [False, False, False, True]
