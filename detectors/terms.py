@@ -513,17 +513,18 @@ class NarrativeTracker:
             seen = t in in_recent
             if len(who) < min_authors and not seen:
                 continue
-            k_set, before = who, 0
-            if seen:
-                earlier = [a for r in recent if (a := r[3].get(t))]
-                if earlier:  # one new set (``who`` is the minute's own)
-                    k_set = who.union(*earlier)
-                    before = sum(map(len, earlier))
-            k = len(k_set)
-            if k < min_authors:
-                continue
+            earlier = [a for r in recent if (a := r[3].get(t))] if seen else []
+            before = sum(map(len, earlier)) if earlier else 0
             v = values.get(t)
             lam = (max(0.0, (0.0 if v is None else v / w) - before) + prior) / denom * win_authors
+            # the tail falls with k: surely common at the most authors the window can hold
+            # (no set union needed) is surely common at k
+            most = len(who) + before
+            if skip_common and most > 0 and lam > 0.0 and _surely_common(most, lam, alpha):
+                continue
+            k = len(who.union(*earlier)) if earlier else len(who)  # a new set: ``who`` stays
+            if k < min_authors:
+                continue
             if skip_common and k > 0 and lam > 0.0 and _surely_common(k, lam, alpha):
                 continue
             p = poisson_sf(k, lam)
