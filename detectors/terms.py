@@ -49,6 +49,7 @@ from detectors.text import (
     _URL_OR_MENTION,
     NOSPACE_CHARS,
     normalize,
+    remembered,
 )
 
 MAX_TERMS = 8
@@ -171,6 +172,12 @@ def _words(text: str) -> list[str]:
     return _NON_WORD.sub("", t).split()
 
 
+def _text_words(text: str) -> list[str]:
+    """``_words(text)``; from dedup's ``normalize`` of the same text when it is remembered."""
+    norm = remembered(text)
+    return _words(text) if norm is None else norm.split()
+
+
 def content_terms(text: str, skip: frozenset[str] = frozenset(),
                   max_terms: int = MAX_TERMS, lang: str | None = None) -> list[str]:
     """At most ``max_terms`` distinct content words of ``text``, longest first (ties: first seen).
@@ -195,10 +202,10 @@ def content_terms(text: str, skip: frozenset[str] = frozenset(),
     if lang is None or text.isascii():
         # distinct words in first-seen order; a stable sort by length, longest first, keeps that
         # order among equal lengths (one C-level pass each, the per-post hot path of enrich)
-        kept = dict.fromkeys([w for w in _words(text)
+        kept = dict.fromkeys([w for w in _text_words(text)
                               if 2 < len(w) < 25 and w not in drop and w.isalpha()])
     else:
-        kept = dict.fromkeys(_unicode_terms(_words(text), drop))
+        kept = dict.fromkeys(_unicode_terms(_text_words(text), drop))
     ranked = sorted(kept, key=len, reverse=True)
     return [sys.intern(w) for w in ranked[:max_terms]]
 
