@@ -51,7 +51,7 @@ import numpy as np
 import xxhash
 from rensa import RMinHash
 
-from detectors.text import _RT_PREFIX, normalize
+from detectors.text import _RT_PREFIX, normalize_memo
 
 _xxh3 = xxhash.xxh3_64_intdigest
 _get = dict.get
@@ -305,7 +305,7 @@ class Deduplicator:
     ) -> DedupResult:
         # One flat function: this runs for every post the worker sees.
         t = ts.timestamp() if isinstance(ts, datetime) else float(ts)
-        norm = normalize(text)
+        norm = normalize_memo(text)  # routing may have normalised it (offline), terms will
         raw = norm or text.strip()
         fp = _xxh3(raw.encode("utf-8", "surrogatepass")) if raw else None  # = _h(raw), inlined
         repost = repost_of is not None or _RT_PREFIX.match(text) is not None  # is_retweet()

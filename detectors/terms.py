@@ -49,6 +49,7 @@ from detectors.text import (
     _URL_OR_MENTION,
     NOSPACE_CHARS,
     normalize,
+    remembered,
 )
 
 MAX_TERMS = 8
@@ -171,6 +172,12 @@ def _words(text: str) -> list[str]:
     return _NON_WORD.sub("", t).split()
 
 
+def _text_words(text: str) -> list[str]:
+    """``_words(text)``; from dedup's ``normalize`` of the same text when it is remembered."""
+    norm = remembered(text)
+    return _words(text) if norm is None else norm.split()
+
+
 def content_terms(text: str, skip: frozenset[str] = frozenset(),
                   max_terms: int = MAX_TERMS, lang: str | None = None) -> list[str]:
     """At most ``max_terms`` distinct content words of ``text``, longest first (ties: first seen).
@@ -195,10 +202,10 @@ def content_terms(text: str, skip: frozenset[str] = frozenset(),
     if lang is None or text.isascii():
         # distinct words in first-seen order; a stable sort by length, longest first, keeps that
         # order among equal lengths (one C-level pass each, the per-post hot path of enrich)
-        kept = dict.fromkeys([w for w in _words(text)
+        kept = dict.fromkeys([w for w in _text_words(text)
                               if 2 < len(w) < 25 and w not in drop and w.isalpha()])
     else:
-        kept = dict.fromkeys(_unicode_terms(_words(text), drop))
+        kept = dict.fromkeys(_unicode_terms(_text_words(text), drop))
     ranked = sorted(kept, key=len, reverse=True)
     return [sys.intern(w) for w in ranked[:max_terms]]
 
@@ -323,6 +330,23 @@ def poisson_sf(k: int, lam: float) -> float:
         cdf += term
         term *= lam / (i + 1)
     return max(0.0, 1.0 - cdf) if cdf < 0.99 else _tail_sum(k, lam)
+
+
+_LN2 = math.log(2)
+
+
+def _surely_common(k: int, lam: float, alpha: float) -> bool:
+    """``poisson_sf(k, lam) >= alpha`` for sure, told cheaply (``0 < alpha <= 0.5``, k >= 1,
+    lam > 0): k at most the median (>= lam - ln 2, Choi 1994), where the tail is > 1/2, or
+    P(X = k) alone, a lower bound of the tail, at least alpha with a 1 % margin (far above the
+    exact sum's rounding). Burst tests skip the exact sum for the usual terms this way.
+
+    >>> _surely_common(3, 10.0, 1e-4), _surely_common(30, 10.0, 1e-4)
+    (True, False)
+    """
+    if k <= lam - _LN2:
+        return True
+    return math.exp(k * math.log(lam) - lam - math.lgamma(k + 1)) >= alpha * 1.01
 
 
 def _tail_sum(k: int, lam: float) -> float:
@@ -490,32 +514,36 @@ class NarrativeTracker:
         denom = table.total / w + 1.0
         values = table.values
         in_recent = set().union(*(r[3] for r in recent))
+        # a term whose tail is surely >= alpha is no burst: skip the exact tail (most terms)
+        skip_common = 0.0 < alpha <= 0.5
         for t, who in term_authors.items():
-            if len(who) < min_authors and t not in in_recent:
+            seen = t in in_recent
+            if len(who) < min_authors and not seen:
                 continue
-            k_set, before, n_posts = who, 0, get_posts(t, 0)
-            hits = []
-            if t in in_recent:
-                for r in recent:
-                    a = r[3].get(t)
-                    if a:
-                        k_set = k_set | a  # a new set: ``who`` is the minute's own
-                        before += len(a)
-                        n_posts += r[2].get(t, 0)
-                        hits.append(r[4])
-            k = len(k_set)
-            if k < min_authors:
-                continue
+            earlier = [a for r in recent if (a := r[3].get(t))] if seen else []
+            before = sum(map(len, earlier)) if earlier else 0
             v = values.get(t)
             lam = (max(0.0, (0.0 if v is None else v / w) - before) + prior) / denom * win_authors
+            # the tail falls with k: surely common at the most authors the window can hold
+            # (no set union needed) is surely common at k
+            most = len(who) + before
+            if skip_common and most > 0 and lam > 0.0 and _surely_common(most, lam, alpha):
+                continue
+            k = len(who.union(*earlier)) if earlier else len(who)  # a new set: ``who`` stays
+            if k < min_authors:
+                continue
+            if skip_common and k > 0 and lam > 0.0 and _surely_common(k, lam, alpha):
+                continue
             p = poisson_sf(k, lam)
             if p < alpha:
                 burst[t] = -math.log10(max(p, 1e-300)) + k  # rank: surprise, then authors
                 # negative narrative: carried by negative posts, and by people rather than
                 # a few accounts posting it again and again (a bot burst's spam words)
+                hits = [r for r in recent if r[3].get(t)]  # the window's minutes with it
+                n_posts = get_posts(t, 0) + sum(r[2].get(t, 0) for r in hits)
                 neg_set = set(term_neg.get(t, ()))
-                for tn in hits:
-                    neg_set |= tn.get(t, set())
+                for r in hits:
+                    neg_set |= r[4].get(t, set())
                 if (len(neg_set) >= min_authors and len(neg_set) >= self.neg_majority * k
                         and n_posts <= self.max_repeat * k):
                     neg_burst.add(t)

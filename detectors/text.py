@@ -83,6 +83,31 @@ def normalize(text: str) -> str:
     return " ".join(t.split())
 
 
+# normalize's last results by text: one process normalises a post's text up to three times
+# (ingest routing in the offline commands, dedup, narrative terms). Bounded: cleared when full.
+_MEMO: dict[str, str] = {}
+_MEMO_CAP = 8192
+
+
+def normalize_memo(text: str) -> str:
+    """``normalize(text)``, remembered for the last few thousand texts (``remembered``).
+
+    >>> normalize_memo("Acme app is DOWN again!!") == normalize("Acme app is DOWN again!!")
+    True
+    """
+    n = _MEMO.get(text)
+    if n is None:
+        if len(_MEMO) >= _MEMO_CAP:
+            _MEMO.clear()
+        n = _MEMO[text] = normalize(text)
+    return n
+
+
+def remembered(text: str) -> str | None:
+    """``normalize(text)`` if ``normalize_memo`` holds it, else None (nothing computed)."""
+    return _MEMO.get(text)
+
+
 def _strip_trailing_tags(t: str) -> str:
     """``_TRAILING_TAGS.sub("", t)``: drop a final run of ``#word`` items (and the space before
     them), found by scanning back from the end instead of trying the regex at every position."""

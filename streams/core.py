@@ -100,9 +100,10 @@ class AggregateStage:
                 out.replies[sp.brand] += 1
                 touched.add(part)
                 continue
-            if context.wants(sp.brand, sp.post.created_at.replace(second=0, microsecond=0)):
+            minute = sp.post.created_at.replace(second=0, microsecond=0)  # = Post.minute
+            if context.wants(sp.brand, minute):
                 full = sp if isinstance(sp, ScoredPost) else ScoredPost.model_validate_json(value)
-                context.add(full)  # <= 50 per brand-minute
+                context.add(full, minute)  # <= 50 per brand-minute
             out.per_brand[sp.brand] += 1
             touched.add(part)
         for part in sorted(touched):

@@ -288,10 +288,12 @@ class PartitionWindow:
         """Advance to the slowest active source's event time, if that moved the watermark."""
         low: datetime | None = None
         done: datetime | None = None  # the latest event time of the sources not waited for
+        silent = wall - SILENT_AFTER  # heard at or before: silent (one subtraction per call)
+        progress, heard_at, idle, started = self.progress, self.heard, self.idle, self.started
         for s in range(self.sources):
-            reached = self.progress.get(s)
-            heard = self.heard.get(s, self.started)
-            if s in self.idle or heard is None or wall - heard >= SILENT_AFTER:
+            reached = progress.get(s)
+            heard = heard_at.get(s, started)
+            if s in idle or heard is None or heard <= silent:
                 if reached is not None and (done is None or reached > done):
                     done = reached  # idle or silent: no longer waited for
                 continue
@@ -374,11 +376,14 @@ class AlertContext:
         bucket = self._posts.get(brand, {}).get(minute)
         return bucket is None or len(bucket) < self.per_minute
 
-    def add(self, sp: ScoredPost) -> None:
+    def add(self, sp: ScoredPost, minute: datetime | None = None) -> None:
+        """``minute``: the post's (``sp.post.minute``), when the caller has it already."""
+        if minute is None:
+            minute = sp.post.minute
         minutes = self._posts.setdefault(sp.brand, {})
-        bucket = minutes.get(sp.post.minute)
+        bucket = minutes.get(minute)
         if bucket is None:
-            bucket = minutes[sp.post.minute] = []
+            bucket = minutes[minute] = []
             if len(minutes) > self.keep_minutes:
                 del minutes[min(minutes)]
         if len(bucket) < self.per_minute:

@@ -20,7 +20,7 @@ from functools import lru_cache
 import xxhash
 from pydantic_core import from_json
 
-from detectors.text import normalize
+from detectors.text import normalize_memo
 
 _h = xxhash.xxh32_intdigest
 
@@ -42,5 +42,5 @@ def route_text_hash(key: bytes, text: str) -> int:
 
 @lru_cache(maxsize=1 << 15)  # reposts and copy-paste campaigns repeat texts
 def _text_hash(text: str) -> int | None:
-    norm = normalize(text) or text.strip()
+    norm = normalize_memo(text) or text.strip()  # dedup reads it again (offline: same process)
     return _h(norm.encode("utf-8", "surrogatepass")) if norm else None
