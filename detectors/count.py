@@ -91,8 +91,8 @@ class CountDetector(SeriesDetector):
 
     ``x`` is ``{"value": count, "t": datetime}``. ``seasonality``: ``auto`` (online choice,
     the default) or one of ``none`` / ``daily`` / ``weekly`` to fix it (for evaluation).
-    ``direction``: which tail is anomalous. State: 576 floats (slot means, visit counts, first
-    visits) and a few dozen scalars (~5 kB pickled), bounded.
+    ``direction``: which tail is anomalous. State: 192 slot means, their visit counts (float32)
+    and a few dozen scalars (~3 kB pickled), bounded.
     """
 
     _HALFLIVES: ClassVar[dict[str, str]] = {
@@ -100,11 +100,11 @@ class CountDetector(SeriesDetector):
         "select_halflife": "select_alpha"}
 
     __slots__ = (
-        "_last", "alpha", "anomalous_run", "chosen", "day", "day_first", "day_n", "direction",
+        "_last", "alpha", "anomalous_run", "chosen", "day", "day_n", "direction",
         "disp",        "dt", "fast", "fast_alpha", "fast_halflife", "learn_threshold", "level",
         "level_halflife", "loss", "min_points", "n", "prev_t", "rebaseline_after", "recent",
         "season_halflife", "seasonality", "select_alpha", "select_halflife", "select_margin",
-        "slow_learn", "var_alpha", "var_halflife", "warmup", "week", "week_first", "week_n")
+        "slow_learn", "var_alpha", "var_halflife", "warmup", "week", "week_n")
 
     def __init__(
         self,
@@ -146,11 +146,11 @@ class CountDetector(SeriesDetector):
         self.disp = array("d", [1.0] * 3)  # per model: dispersion index (1 = Poisson)
         self.loss = array("d", [0.0] * 3)  # per model: EW negative log-likelihood
         self.day = array("d", [0.0] * 24)  # hour-of-day slot means
-        self.day_n = array("d", [0.0] * 24)  # points seen per slot (running-mean start)
-        self.day_first = array("d", [-1.0] * 24)  # day (since the epoch) of the first visit
+        # points seen per slot (running-mean start, usable after a full visit); float32 keeps
+        # the per-brand state small and counts exactly up to 2^24
+        self.day_n = array("f", [0.0] * 24)
         self.week = array("d", [0.0] * 168)
-        self.week_n = array("d", [0.0] * 168)
-        self.week_first = array("d", [-1.0] * 168)  # week of the first visit (days // 7)
+        self.week_n = array("f", [0.0] * 168)
         self.chosen = 0 if seasonality in ("auto", "none") else MODELS.index(seasonality)
         self.dt = 0.0  # EW sampling interval, seconds (slot learning rates are per cycle)
         self.prev_t: datetime | None = None
@@ -163,16 +163,20 @@ class CountDetector(SeriesDetector):
         yield {"seasonality": "weekly", "direction": "both", "select_margin": 0.0}
 
     # -- expectation -------------------------------------------------------------
+    def _per_visit(self) -> float:
+        """Points per visit of an hour slot (from the measured interval; 60 until known)."""
+        return max(3600.0 / self.dt, 1.0) if self.dt > 0.0 else 60.0
+
     def _bases(self, t: datetime) -> tuple[float, float | None, float | None]:
         """(level, daily slot mean, weekly slot mean); None for a slot not usable yet.
 
-        A slot counts only from its second cycle on: during its first visit its running mean
-        would track the current hour, a fast level in disguise that wins every vote."""
+        A slot counts only once it has seen a full visit: during its first visit its running
+        mean would track the current hour, a fast level in disguise that wins every vote."""
         h = t.hour
         w = t.weekday() * 24 + h
-        day = int(t.timestamp() // 86400.0)
-        bd = self.day[h] if 0.0 <= self.day_first[h] < day else None
-        bw = self.week[w] if 0.0 <= self.week_first[w] < day // 7 else None
+        full = self._per_visit() - 0.5
+        bd = self.day[h] if self.day_n[h] >= full else None
+        bw = self.week[w] if self.week_n[w] >= full else None
         return self.level, bd, bw
 
     def _forecasts(self, t: datetime) -> tuple[float, float, float]:
@@ -260,19 +264,13 @@ class CountDetector(SeriesDetector):
         # seasonal slot means: a running mean over the first visits, then EW per cycle
         h = t.hour
         i = t.weekday() * 24 + h
-        per_cycle = max(3600.0 / self.dt, 1.0) if self.dt > 0.0 else 60.0
-        a_cyc = _alpha(self.season_halflife * per_cycle)
+        a_cyc = _alpha(self.season_halflife * self._per_visit())
         ad = max(a_cyc, 1.0 / (self.day_n[h] + 1.0)) * w
         self.day[h] += ad * (v - self.day[h])
         self.day_n[h] += 1.0
         aw = max(a_cyc, 1.0 / (self.week_n[i] + 1.0)) * w
         self.week[i] += aw * (v - self.week[i])
         self.week_n[i] += 1.0
-        day = int(t.timestamp() // 86400.0)
-        if self.day_first[h] < 0.0:
-            self.day_first[h] = day
-        if self.week_first[i] < 0.0:
-            self.week_first[i] = day // 7
         self.level += max(self.alpha, 1.0 / (self.n + 1)) * w * (v - self.level)
         fa = self.fast_alpha * w
         for m, b in enumerate(self._bases(t)):

@@ -12,6 +12,7 @@ import pytest
 from detectors.count import CountDetector, count_logpmf
 from detectors.crisis import BrandState, CrisisScorer
 from detectors.value import ValueDetector
+from schemas.models import BrandMinute
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 
@@ -110,15 +111,23 @@ def test_deterministic_and_pickles_mid_stream() -> None:
     assert a.model == c.model and a.expected(t) == c.expected(t)
 
 
-def test_crisis_scorer_uses_the_count_path() -> None:
-    st = BrandState()
+def test_crisis_scorer_count_path_is_selectable() -> None:
+    st = BrandState(volume_model="count")
     assert isinstance(st.volume, CountDetector) and isinstance(st.authors, CountDetector)
-    old = BrandState(volume_model="seasonal")
-    assert type(old.volume).__name__ == "SeasonalDetector"
-    # a brand state pickled with the old volume model keeps it
-    st2 = pickle.loads(pickle.dumps(old))
-    assert type(st2.volume).__name__ == "SeasonalDetector"
-    assert CrisisScorer().volume_model == "count"
+    assert type(BrandState().volume).__name__ == "SeasonalDetector"  # the default
+    # a brand state pickled with the count path keeps it (__setstate__ starts from defaults)
+    st2 = pickle.loads(pickle.dumps(st))
+    assert isinstance(st2.volume, CountDetector)
+    cs = CrisisScorer(volume_model="count")
+    t = T0
+    for i in range(3 * 1440):
+        t = T0 + timedelta(minutes=i)
+        n = 2 + (i // 7) % 5
+        cs.process_one(BrandMinute(brand="acme", minute=t, posts=n, unique_posts=n,
+                                   unique_authors=n, negative=i % 2, neutral=n - i % 2,
+                                   sentiment_sum=-0.5 * (i % 2)))
+    vol = cs.brands["acme"].volume
+    assert isinstance(vol, CountDetector) and vol.n == 3 * 1440
 
 
 def test_value_detector_count_path_only_for_counts() -> None:
