@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from river import stats
 
 from detectors.anomaly import Features, SeasonalDetector, SeriesDetector, _alpha, normal_sf
+from detectors.count import CountDetector
 
 
 class ValueDetector(SeriesDetector):
@@ -58,21 +59,27 @@ class ValueDetector(SeriesDetector):
         "short_halflife": "short_alpha", "long_halflife": "long_alpha",
         "level_halflife": "level_alpha", "resid_halflife": "resid_alpha"}
 
-    __slots__ = ("_last", "base", "damp", "hi", "kwargs", "level_alpha", "level_halflife",
-                 "level_mean", "level_n", "level_var", "level_weight", "lo", "long_alpha",
-                 "long_halflife", "long_mean", "long_var", "margin", "n", "peak", "peak_decay",
-                 "peak_halflife", "resid_alpha", "resid_halflife", "resid_mad", "resid_n",
-                 "short", "short_alpha", "short_halflife", "spatial_floor", "spatial_raw",
-                 "spatial_tol", "week", "week_alpha", "week_sig")
+    __slots__ = ("_last", "base", "count", "counts", "damp", "hi", "kwargs", "level_alpha",
+                 "level_halflife", "level_mean", "level_n", "level_var", "level_weight", "lo",
+                 "long_alpha", "long_halflife", "long_mean", "long_var", "margin", "n", "peak",
+                 "peak_decay", "peak_halflife", "resid_alpha", "resid_halflife", "resid_mad",
+                 "resid_n", "short", "short_alpha", "short_halflife", "spatial_floor",
+                 "spatial_raw", "spatial_tol", "week", "week_alpha", "week_sig")
 
     def __init__(self, short_halflife: float = 0.3, long_halflife: float = 1000.0,
                  peak_halflife: float = 100.0, damp: float = 0.5,
                  level_halflife: float = 3000.0, level_weight: float = 1.0, margin: float = 1.05,
                  spatial_tol: float = 0.02, spatial_raw: float = 1.0,
                  spatial_floor: float = 0.5, resid_halflife: float = 360.0,
-                 week_alpha: float = 0.02, week_sig: float = 3.0,
+                 week_alpha: float = 0.02, week_sig: float = 3.0, counts: bool = False,
                  **kwargs: Any) -> None:
         self.kwargs = dict(kwargs)
+        # Count path (issue 17 part 3): while every value is a non-negative integer, the
+        # forecast is the CountDetector's (seasonality none/daily/weekly chosen online); the
+        # first other value drops it for good. Off by default: see docs/detection.md.
+        self.counts = counts
+        self.count: CountDetector | None = (
+            CountDetector(direction="both", learn_threshold=1.01) if counts else None)
         base_params = {"kind": "auto", "direction": "both", "learn_threshold": 1.01, **kwargs}
         self.base = SeasonalDetector(**base_params)
         self.short_halflife = short_halflife
@@ -121,9 +128,14 @@ class ValueDetector(SeriesDetector):
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {}
         yield {"margin": 1.2, "week_alpha": 0.0, "season_alpha": 0.002}
+        yield {"counts": True}
 
     def expected(self, t: datetime) -> float:
-        return self.base.expected(t) + self._week_correction(t)
+        return self._base_expected(t) + self._week_correction(t)
+
+    def _base_expected(self, t: datetime) -> float:
+        c = getattr(self, "count", None)  # pickles from before the count path lack it
+        return self.base.expected(t) if c is None or c.n < 2 else c.expected(t)
 
     def _week_correction(self, t: datetime) -> float:
         c = self.week[t.weekday() * 24 + t.hour]
@@ -149,7 +161,7 @@ class ValueDetector(SeriesDetector):
         b = self.base
         if b.n < b.min_points:
             return 0.0, 0.0, 0.0
-        base_mu = b.expected(t)
+        base_mu = self._base_expected(t)
         mu = base_mu + self._week_correction(t)  # = self.expected(t)
         # robust standard deviation of the residual, inflated at cold start
         inflate = 1.0 + b.warmup / (b.n + 1.0)
@@ -210,6 +222,11 @@ class ValueDetector(SeriesDetector):
         self.long_mean += a * d
         self.long_var = (1 - a) * (self.long_var + a * d * d)
         self.base.learn_one(x)
+        if getattr(self, "count", None) is not None:
+            if v != int(v) or v < 0:
+                self.count = None  # not a count series: the seasonal forecast from here on
+            else:
+                self.count.learn_one(x)  # type: ignore[union-attr]
         self.n += 1
         a = max(self.level_alpha, 1.0 / (self.level_n + 1))
         d = v - self.level_mean

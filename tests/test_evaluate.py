@@ -313,3 +313,32 @@ def test_cli_scenarios_with_feedback_compares(tmp_path: Path,
     assert [g["label"] for g in fb["given"]].count("real") == fb["labels"]["real"]
     assert fb["before"]["crisis_recall"] == fb["after"]["crisis_recall"] == 1.0
     assert fb["later"] == [] and fb["max_delay_after"] == fb["max_delay_before"]
+
+
+@pytest.mark.parametrize("detector", ["count", "value-counts"])
+def test_cli_nab_runs_the_count_path(tmp_path: Path, detector: str) -> None:
+    """--detector count / value-counts (issue 17 part 3) on a count series: a night-time burst
+    of requests per 5 minutes scores above every ordinary point."""
+    rng = np.random.default_rng(5)
+    (tmp_path / "data" / "cat").mkdir(parents=True)
+    ts = [T0 + timedelta(minutes=5 * i) for i in range(2500)]
+    lam = 3 + 20 * np.sin(np.pi * np.array([t.hour for t in ts]) / 24) ** 2
+    vals = rng.poisson(lam)
+    burst = next(i for i in range(2200, 2500) if ts[i].hour == 2)
+    vals[burst:burst + 3] = 40  # 40 requests at 2 am where ~4 are usual
+    with (tmp_path / "data" / "cat" / "f.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", "value"])
+        w.writerows([t.strftime("%Y-%m-%d %H:%M:%S"), str(v)]
+                    for t, v in zip(ts, vals, strict=True))
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    labels = tmp_path / "w.json"
+    labels.write_text(json.dumps({"cat/f.csv": [[ts[burst - 10].strftime(fmt),
+                                                 ts[burst + 15].strftime(fmt)]]}))
+    out = tmp_path / "o"
+    assert cmd.main(["nab", str(tmp_path / "data"), "--labels", str(labels), "--out", str(out),
+                     "--detector", detector, "--profile", "standard"]) == 0
+    with (out / "cat" / "f.csv").open() as fh:
+        s = [float(r["anomaly_score"]) for r in csv.DictReader(fh)]
+    assert s[burst] > max(s[400:burst - 10])
+    assert json.loads((out / "scores.json").read_text())["detector"] == detector

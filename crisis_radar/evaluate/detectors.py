@@ -26,6 +26,7 @@ from typing import Any
 from river import anomaly, base, compose, linear_model, optim, preprocessing, time_series
 
 from detectors.anomaly import SeasonalDetector
+from detectors.count import CountDetector
 from detectors.value import ValueDetector
 
 Step = Callable[[float, datetime], float]
@@ -41,7 +42,8 @@ class Entry:
     grid: tuple[dict[str, Any], ...] = field(default=({},))  # --loco chooses among these
 
 
-def _ours(cls: type[ValueDetector] | type[SeasonalDetector]) -> Callable[..., Step]:
+def _ours(cls: type[ValueDetector] | type[SeasonalDetector] | type[CountDetector],
+          ) -> Callable[..., Step]:
     def make(**params: Any) -> Step:
         det = cls(**params)
         process = det.process_one
@@ -122,6 +124,12 @@ REGISTRY: dict[str, Entry] = {
               _ours(ValueDetector), ValueDetector.LOCO_GRID),
         Entry("seasonal", "ours: SeasonalDetector alone (the product's volume detector, "
               "both directions)", lambda: _ours(SeasonalDetector)(direction="both")),
+        Entry("value-counts", "ours: ValueDetector with the count path (CountDetector "
+              "forecast while the series is non-negative integers)",
+              lambda: _ours(ValueDetector)(counts=True)),
+        Entry("count", "ours: CountDetector alone (the product's volume/authors detector, "
+              "seasonality chosen online, both directions)",
+              lambda: _ours(CountDetector)(direction="both")),
         Entry("hst", "River HalfSpaceTrees (MinMaxScaler first)", _unsupervised(
             lambda: compose.Pipeline(preprocessing.MinMaxScaler(),
                                      anomaly.HalfSpaceTrees(seed=SEED)))),
