@@ -41,10 +41,14 @@ def cutoff(today: date, keep_months: int) -> int:
 def _partitions(client: Any, db: str, cluster: str) -> list[tuple[str, str]]:
     """(policy table, YYYYMM partition) of the active parts: on a cluster, of every shard's
     ``*_local`` table, named by their Distributed table (the names the policy uses)."""
-    source = f"cluster('{check_identifier(cluster)}', system, parts)" if cluster else "system.parts"
+    # one replica per shard answers cluster(): the union is every shard's partitions
+    sql = (
+        f"SELECT table, partition FROM cluster('{check_identifier(cluster)}', system, parts) "
+        if cluster
+        else "SELECT table, partition FROM system.parts "
+    ) + "WHERE database = %(db)s AND active GROUP BY table, partition ORDER BY table, partition"
     rows = client.execute(
-        f"SELECT table, partition FROM {source} WHERE database = %(db)s AND active "
-        "GROUP BY table, partition ORDER BY table, partition",
+        sql,
         {"db": db},
     )
     if not cluster:
@@ -105,9 +109,10 @@ def main(argv: list[str]) -> int:
         for table, part in progress_bar(
             doomed, desc="dropping partitions", unit="part", file=sys.stderr, disable=not doomed
         ):
+            stored = _stored(table, settings.clickhouse_cluster)
             client.execute(
-                f"ALTER TABLE {db}.{_stored(table, settings.clickhouse_cluster)}"
-                f"{on_cluster(settings)} DROP PARTITION {int(part)}"
+                f"ALTER TABLE {db}.{check_identifier(stored)}{on_cluster(settings)} "
+                f"DROP PARTITION {int(part)}"
             )
     client.disconnect()
     print(
