@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from bench import save
-from bench.pipeline import _count, _cpu_s, _drop_topics, _posts, _produce
+from bench.pipeline import SETTLE_S, _count, _cpu_s, _drop_topics, _posts, _produce
 from crisis_radar.stack._proc import free_port
 
 
@@ -60,14 +60,20 @@ def run_one(workers: int, n: int, timeout: float) -> dict[str, Any]:
             raw = settings.topic("posts.raw")
             _produce(settings.kafka_bootstrap, raw, _posts(n, brands, 0, "s"), n, 0)
             lag: list[int] = []
-            stored = 0
+            stored, last = 0, time.monotonic()
             while time.monotonic() - t0 < timeout:
-                stored = _count(ch, "s")
+                count = _count(ch, "s")
+                if count != stored:
+                    stored, last = count, time.monotonic()
                 lag.append(n - stored)
                 if stored >= n:
                     break
+                # a few posts an English-only brand drops (another language): bench.pipeline
+                if stored >= 0.999 * n and time.monotonic() - last > SETTLE_S:
+                    break
                 time.sleep(1)
-            elapsed = time.monotonic() - t0
+            elapsed = last - t0  # to the last row stored, not to the settle wait
+            lag = lag[: int(elapsed) + 1]
             cpu = sum(_cpu_s(p.pid) for p, _, _ in procs) - cpu0
         out.update(
             stored=stored,
@@ -77,7 +83,8 @@ def run_one(workers: int, n: int, timeout: float) -> dict[str, Any]:
             lag_every_s=lag,
             load1=round(os.getloadavg()[0], 2),
         )
-        if stored < n:
+        out["not_stored"] = n - stored
+        if stored < 0.999 * n:
             out["error"] = f"only {stored} of {n} posts stored in {timeout:.0f}s"
     finally:
         with contextlib.suppress(Exception):  # cleanup only: never hide the figures
