@@ -15,7 +15,6 @@ sentiment model calls fewer of the crisis posts negative, so the slowest seeds m
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_pipeline_e2e import expected_pairs
 
 from crisis_radar.clickhouse import migrate
 from crisis_radar.commands.simulate import _parser as simulate_parser
@@ -32,7 +32,7 @@ from crisis_radar.commands.simulate import run as simulate_run
 from crisis_radar.simulate import langs
 from crisis_radar.simulate import text as en_text
 from crisis_radar.stack._proc import free_port
-from schemas.models import Post, Severity
+from schemas.models import Severity
 from streams import runner
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -84,17 +84,6 @@ def portuguese_only_words() -> set[str]:
         *en_text.SARCASM, *en_text.CONTEXT, *en_text.USER_REPLY,
     ])  # fmt: skip
     return pt - en
-
-
-def expected_pairs(path: Path, watchlist: Path) -> int:
-    from detectors.brands import BrandMatcher, Watchlist
-
-    matcher = BrandMatcher(Watchlist.from_yaml(watchlist))
-    n = 0
-    for line in path.read_text().splitlines():
-        p = Post.model_validate(json.loads(line))
-        n += len(matcher.match(p.text, p.lang, p.hashtags, p.mentions))
-    return n
 
 
 def test_portuguese_crisis_and_unmodelled_language(
