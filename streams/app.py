@@ -511,7 +511,8 @@ class _Enrich(_Stage):
     async def mark_idle_partitions(self) -> None:
         """posts.raw partitions with nothing left to read (every record's outputs sent) are
         idle: aggregation stops waiting for them (Flink's idle sources), so quiet partitions
-        never hold back the minutes of busy ones."""
+        never hold back the minutes of busy ones. Partitions with records left that no batch
+        took for a while say they are alive (a busy marker at the same event time)."""
         app = self.w.app
         if app.rebalancing:
             return
@@ -519,9 +520,17 @@ class _Enrich(_Stage):
         for tp in app.consumer.assignment():
             owned = self.owned.get(tp.partition) if tp.topic == topic else None
             high = app.consumer.highwater(tp) if owned is not None else None
-            if owned is None or high is None or owned.sent_offset < high - 1:
-                continue  # not ours yet, or records left to enrich
+            if owned is None or high is None:
+                continue  # not ours yet
             quiet = now - owned.marked_at
+            if owned.sent_offset < high - 1:  # records left to enrich: busy, not idle
+                # but perhaps starved (batches of the other partitions, CPU): a heartbeat keeps
+                # aggregation waiting for it, where 30 s of silence would mean a dead worker
+                # and let the others' watermark run ahead (a replay under load lost posts so)
+                if quiet >= IDLE_MARK_EVERY_S:
+                    owned.marked_at, owned.idle_marked = now, False
+                    marks.append((tp.partition, owned.reached, False))
+                continue
             if quiet >= (IDLE_MARK_EVERY_S if owned.idle_marked else IDLE_MARK_AFTER_S):
                 owned.marked_at, owned.idle_marked = now, True
                 marks.append((tp.partition, owned.reached, True))

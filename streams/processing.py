@@ -219,6 +219,9 @@ class PartitionWindow:
     progress: dict[int, datetime] = field(default_factory=dict)  # source -> event time reached
     heard: dict[int, datetime] = field(default_factory=dict)  # source -> wall time last heard
     idle: set[int] = field(default_factory=set)  # sources that said they are caught up
+    # source -> wall minus event time when last heard busy: how far behind the clock its posts
+    # come (seconds live, days in a replay); an idle source holds at most that far behind
+    lag: dict[int, timedelta] = field(default_factory=dict)
     started: datetime | None = None  # wall time alignment started (restore resets it)
     aligned: datetime | None = None  # the aligned watermark (monotone)
 
@@ -231,7 +234,7 @@ class PartitionWindow:
     def __setstate__(self, state: dict[str, Any]) -> None:
         # snapshots written before alignment lack its fields: they go on unaligned
         fresh = {"sources": 0, "progress": {}, "heard": {}, "idle": set(), "started": None,
-                 "aligned": None}  # fmt: skip
+                 "aligned": None, "lag": {}}  # fmt: skip
         self.__dict__.update(fresh | state)
 
     def add(
@@ -246,7 +249,7 @@ class PartitionWindow:
         if self.sources and source is not None:
             if self.max_event is None or ts > self.max_event:
                 self.max_event = ts
-            self._hear(source, ts, wall)
+            self._hear(source, ts, wall, busy=True)
             self._align(wall)
         elif self.max_event is None or ts > self.max_event:
             self.max_event = ts
@@ -259,7 +262,7 @@ class PartitionWindow:
         (None: no post yet); ``idle``: it has nothing more to read for now."""
         if not self.sources:
             return
-        self._hear(source, reached, wall)
+        self._hear(source, reached, wall, busy=not idle)
         if idle:
             self.idle.add(source)
         else:
@@ -274,7 +277,7 @@ class PartitionWindow:
             self.started = wall
             self.heard = dict.fromkeys(self.heard, wall)
 
-    def _hear(self, source: int, reached: datetime | None, wall: datetime) -> None:
+    def _hear(self, source: int, reached: datetime | None, wall: datetime, busy: bool) -> None:
         if self.started is None:
             self.started = wall
         self.heard[source] = wall
@@ -282,20 +285,35 @@ class PartitionWindow:
         if reached is not None:
             prev = self.progress.get(source)
             if prev is None or reached > prev:
-                self.progress[source] = reached
+                self.progress[source] = prev = reached
+            if busy:
+                self.lag[source] = wall - prev
 
     def _align(self, wall: datetime) -> None:
-        """Advance to the slowest active source's event time, if that moved the watermark."""
+        """Advance to the slowest active source's event time, if that moved the watermark.
+
+        An idle source (caught up) does not hold the others at its last post: it holds them at
+        the time its next post could have, its last post plus the wall time since, as far behind
+        the clock as its posts came (``lag``). Live that is the clock itself (no hold); in a
+        replay, where event time runs ahead of the clock, a partition that caught up with the
+        ingest for a second no longer lets the busy ones run hours ahead and make its next posts
+        late. Once every source is idle or silent, everything read closes."""
         low: datetime | None = None
         done: datetime | None = None  # the latest event time of the sources not waited for
         silent = wall - SILENT_AFTER  # heard at or before: silent (one subtraction per call)
         progress, heard_at, idle, started = self.progress, self.heard, self.idle, self.started
+        held: datetime | None = None  # the lowest bound of the idle sources
         for s in range(self.sources):
             reached = progress.get(s)
             heard = heard_at.get(s, started)
             if s in idle or heard is None or heard <= silent:
                 if reached is not None and (done is None or reached > done):
                     done = reached  # idle or silent: no longer waited for
+                lag = self.lag.get(s) if s in idle else None
+                if reached is not None and lag is not None:
+                    bound = max(reached, wall - lag)
+                    if held is None or bound < held:
+                        held = bound
                 continue
             if reached is None:
                 return  # an active source with no post yet holds everything
@@ -303,11 +321,22 @@ class PartitionWindow:
                 low = reached
         if low is None:
             low = done  # every source idle or silent: all that was read is in
+        elif held is not None and held < low:
+            low = held
         if low is None or (self.aligned is not None and low <= self.aligned):
             return
         self.aligned = low
         if self.next_close is None or low >= self.next_close:
             self._advance_to(low)
+
+    def _waiting(self, wall: datetime) -> bool:
+        """Is the watermark still waiting for a source (neither idle nor silent)?"""
+        silent = wall - SILENT_AFTER
+        for s in range(self.sources):
+            heard = self.heard.get(s, self.started)
+            if s not in self.idle and heard is not None and heard > silent:
+                return True
+        return False
 
     def _advance_to(self, wm: datetime) -> None:
         from detectors.aggregate import MINUTE, floor_minute
@@ -322,15 +351,22 @@ class PartitionWindow:
         """The minutes closed since the last call; an idle partition's clock (no post for
         ``IDLE_AFTER``) runs at wall speed since its last post, so its last minutes close. The
         aggregator closes a minute once minute end + lateness <= watermark."""
+        waiting = False
         if self.sources:
             self._align(wall)  # a source may have fallen silent
+            waiting = self._waiting(wall)
         if self.max_event is not None and self.last_wall is not None:
             idle = wall - self.last_wall
             if idle >= IDLE_AFTER:  # also sends amendments held since the last crossing
-                wm = self.max_event + idle
-                if self.sources and (self.aligned is None or wm > self.aligned):
-                    self.aligned = wm
-                self._advance_to(wm)
+                # While a source is still active (a stalled worker, CPU starvation), the clock
+                # runs from the slowest one, not from the fastest source's last post: else a
+                # 10 s stall in a fast replay closes minutes the slow sources still feed.
+                base = self.aligned if waiting else self.max_event
+                if base is not None:
+                    wm = base + idle
+                    if self.sources and (self.aligned is None or wm > self.aligned):
+                        self.aligned = wm
+                    self._advance_to(wm)
         out, self.closed = self.closed or [], None
         return out
 

@@ -11,7 +11,7 @@ from typing import Any
 from schemas.models import Author, Post, ScoredPost
 from streams import state
 from streams.core import AggregateStage
-from streams.processing import SILENT_AFTER, PartitionWindow
+from streams.processing import IDLE_AFTER, SILENT_AFTER, PartitionWindow
 
 T0 = datetime(2015, 2, 17, 8, 0, tzinfo=UTC)
 WALL = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -97,8 +97,12 @@ def test_markers_move_the_watermark_for_partitions_without_posts() -> None:
     assert win.advance(WALL) == []
     win.mark(1, T0 + timedelta(minutes=2, seconds=30), False, WALL)
     assert [m.minute for m in win.advance(WALL)] == [T0]  # 2:30 - 60 s lateness closes 0:00
-    win.mark(1, None, True, WALL)  # source 1 is idle: only source 0 counts
-    assert len(win.advance(WALL)) == 2
+    win.mark(1, None, True, WALL)  # source 1 is idle: its next post is not older than 2:30
+    assert win.advance(WALL) == []
+    # ... nor older than 2:30 plus the wall time since (its posts came years behind the clock)
+    later = WALL + timedelta(minutes=3)
+    win.mark(0, T0 + timedelta(minutes=4), False, later)  # source 0 busy, still at 4:00
+    assert len(win.advance(later)) == 2  # source 1 may be at 5:30 by now: source 0's 4:00 decides
 
 
 def test_old_snapshot_without_alignment_loads_and_aligns() -> None:
@@ -127,3 +131,46 @@ def test_stage_reads_markers_and_tags_from_records() -> None:
     again = agg.process(recs, WALL)  # replayed offsets: nothing counted twice
     assert again.per_brand == {} and again.minutes == []
     assert len(agg.flush()) == 4  # the rest, up to the last post's minute
+
+
+def test_a_stalled_window_runs_its_clock_from_the_slowest_active_source() -> None:
+    """No record reaches this partition for IDLE_AFTER while source 0 is still busy (its worker
+    stalled, CPU starvation): the wall-speed clock starts from source 0's event time, not from
+    source 1's last post an hour ahead, so source 0's next posts still make their minutes."""
+    win = PartitionWindow(120, sources=2)
+    win.add(scored(0, T0), WALL, 0)
+    win.add(scored(1, T0 + timedelta(hours=1)), WALL, 1)
+    stalled = WALL + IDLE_AFTER + timedelta(seconds=5)  # < SILENT_AFTER: source 0 still active
+    assert win.advance(stalled) == []
+    assert win.add(scored(2, T0 + timedelta(seconds=30)), stalled, 0) is False  # not late
+    for src in range(2):  # both caught up: everything read closes
+        win.mark(src, None, True, stalled)
+    closed = win.advance(stalled + IDLE_AFTER)
+    assert [m.posts for m in closed if m.minute == T0] == [2]
+
+
+def test_a_caught_up_partition_in_a_replay_does_not_let_the_others_run_ahead() -> None:
+    """A fast replay: source 0 catches up with the ingest for a second (idle) while source 1
+    reads hours ahead; source 0's next posts are from where it stopped. They make their minutes
+    (the flake of test_history_e2e under load: 104 late posts, 72 past max lateness)."""
+    win = PartitionWindow(120, sources=2)
+    t, wall = T0, WALL
+    for i in range(10):
+        win.add(scored(i, t + timedelta(minutes=i)), wall, i % 2)
+    win.mark(0, None, True, wall + timedelta(seconds=1))  # caught up for a moment
+    for i in range(10, 400):  # source 1 runs ~6 h of event time ahead in 2 s of wall time
+        win.add(scored(i, t + timedelta(minutes=i)), wall + timedelta(seconds=2), 1)
+    assert win.add(scored(400, t + timedelta(minutes=10)), wall + timedelta(seconds=3), 0) is False
+    assert win.advance(wall + timedelta(seconds=3)) != []  # the old minutes did close
+
+
+def test_an_idle_partition_live_does_not_hold_the_busy_ones() -> None:
+    """Live, posts come seconds behind the clock: an idle source holds nobody back."""
+    win = PartitionWindow(60, sources=2)
+    now = T0 + timedelta(minutes=10)
+    win.add(scored(0, T0 + timedelta(minutes=1)), T0 + timedelta(minutes=1, seconds=2), 0)
+    win.mark(0, None, True, T0 + timedelta(minutes=1, seconds=3))  # quiet since
+    for i in range(1, 10):
+        win.add(scored(i, T0 + timedelta(minutes=i)), T0 + timedelta(minutes=i, seconds=2), 1)
+    closed = [m.minute for m in win.advance(now)]
+    assert closed[-1] == T0 + timedelta(minutes=7)  # source 1's 9:00 less the 60 s lateness
