@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -252,7 +253,10 @@ class _Hinglish:
     the score is cached: tweets repeat words, and the n-gram sum is most of the cost."""
 
     def __init__(self) -> None:
-        data = json.loads(resources.files("detectors.models").joinpath(_HINGLISH).read_text())
+        try:
+            data = json.loads(resources.files("detectors.models").joinpath(_HINGLISH).read_text())
+        except (OSError, ValueError):  # no file: no classifier, the rules above still decide
+            data = {"weights": {}, "bias": 0.0, "threshold": math.inf, "cap": 0.0, "ignored": []}
         self.weights: dict[str, float] = data["weights"]
         self.bias: float = data["bias"]
         self.threshold: float = data["threshold"]
@@ -278,8 +282,8 @@ class _Hinglish:
 
 
 _HINGLISH = "hinglish.json"
-# What the model says when the classifier gets a say (besides any unsure top guess): English,
-# since it calls romanised Hindi English; nothing; or an unsupported language (not when sure).
+# What the model says when the classifier gets a say: English (it calls romanised Hindi
+# English) or nothing; any other answer only when its top guess is below CONFIDENT.
 _HINGLISH_GATE = frozenset({"en", UNDETERMINED})
 _hinglish: _Hinglish | None = None
 

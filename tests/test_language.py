@@ -181,3 +181,13 @@ def test_tag_words_count_only_beside_other_words() -> None:
     assert clean("Heute wieder #keine #lust auf #arbeit") == "Heute wieder keine lust auf arbeit"
     assert clean("#keine #lust #arbeit @acme") == ""  # tags alone are no text
     assert clean("#keine #lust", tags=False) == "" and identify("#keine #lust #arbeit") == "und"
+
+
+def test_no_classifier_file_leaves_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    import detectors.language as lid
+
+    monkeypatch.setattr(lid, "_HINGLISH", "no-such-file.json")
+    monkeypatch.setattr(lid, "_hinglish", None)
+    assert identify("yrr network phirse gayab") == "en"  # the classifier's catch is gone
+    assert identify("bhai yeh network kab theek hoga") == "hi"  # the word lists remain
+    assert identify("my order never arrived and nobody answers") == "en"
