@@ -85,6 +85,7 @@ _MARKUP = re.compile(r"https?://\S+|www\.\S+|[@#][\w.]+|&\w+;")
 _MARKUP_KEEP_TAGS = re.compile(r"https?://\S+|www\.\S+|@[\w.]+|&\w+;")
 _NON_LETTERS = re.compile(r"[\W\d_]+")
 _LETTER = re.compile(r"[^\W\d_]")
+_ASCII_NON_LETTERS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalpha()})
 TOP_K = 3  # model guesses looked at for a supported language
 _NON_LATIN = re.compile(r"[^\x00-\u024f\u1e00-\u1eff]")  # anything beyond Latin (+ extended)
 _LATIN_WORD = re.compile(r"[a-z]+")
@@ -188,6 +189,8 @@ def clean(text: str, tags: bool = True) -> str:
         # a letter outside the markup: keep the tags' words (a search stops at the first one)
         keep = tags and "#" in text and _LETTER.search(bare)
         text = _MARKUP_KEEP_TAGS.sub(" ", text) if keep else bare
+    if text.isascii():  # str.translate is C-level and exact for ASCII (~20 % faster)
+        return " ".join(text.translate(_ASCII_NON_LETTERS).split())
     return _NON_LETTERS.sub(" ", text).strip()
 
 
@@ -211,7 +214,9 @@ def _script(text: str) -> str | None:
     if not others:
         return None
     latin = len(_LATIN_WORD.findall(text.lower()))  # words, not letters: cheap and comparable
-    counts = Counter(map(_char_script, others))
+    counts: Counter[str | None] = Counter()
+    for char, n in Counter(others).items():  # counted in C; the scripts of distinct letters
+        counts[_char_script(char)] += n
     best, best_n = None, 0
     for code in sorted((c for c in counts if c is not None), key=_SCRIPT_ORDER.__getitem__):
         # letters to words: ~2 per word in these scripts, ~5 in the others
