@@ -124,6 +124,39 @@ def test_learned_list_is_hindi_not_topic_or_other_languages() -> None:
 
 
 @pytest.mark.parametrize(
+    "text", ["yrr network phirse gayab", "network gayab hai subah se"]
+)  # fmt: skip
+def test_hinglish_classifier_catches_what_the_word_lists_miss(text: str) -> None:
+    from detectors.language import _romanised_hindi, hinglish_score
+
+    words = clean(text).lower().split()
+    assert not _romanised_hindi(words)  # no listed word: the classifier decides
+    assert hinglish_score(words) > 1.5
+    assert identify(text) == "hi"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my order never arrived and nobody answers the support line",
+     "returned my Nimbus tablet, total waste of money",
+     "at work, 7 weeks and still no reply from nexa mobile customer service",
+     "great, another Nexa Mobile outage. thanks Nexa Mobile 😒"],
+)  # fmt: skip
+def test_english_complaints_are_not_hinglish(text: str) -> None:
+    # the Hindi training folder is a third plain English: its classifier gets no say where
+    # fastText is fairly sure (HINGLISH cap), and needs a clear margin elsewhere
+    assert identify(text) == "en"
+
+
+def test_hinglish_classifier_is_not_asked_when_the_model_is_sure() -> None:
+    from detectors.language import _is_hinglish, _model_hinglish
+
+    words = ["kab", "tak", "chalega", "ye", "sab"]
+    assert _model_hinglish().cap < 0.9
+    assert _is_hinglish(words, 0.5) and not _is_hinglish(words, 0.95)
+
+
+@pytest.mark.parametrize(
     ("text", "hint"),
     [("", "qme"), ("😡😡😡", "xx-YY"), ("@acme #fail", "zxx"), ("!!! ???", "klingon"),
      ("🔥", ""), ("   ", None), ("https://t.co/x", "und"), ("😀 ... 123", "mul")],
@@ -148,3 +181,13 @@ def test_tag_words_count_only_beside_other_words() -> None:
     assert clean("Heute wieder #keine #lust auf #arbeit") == "Heute wieder keine lust auf arbeit"
     assert clean("#keine #lust #arbeit @acme") == ""  # tags alone are no text
     assert clean("#keine #lust", tags=False) == "" and identify("#keine #lust #arbeit") == "und"
+
+
+def test_no_classifier_file_leaves_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    import detectors.language as lid
+
+    monkeypatch.setattr(lid, "_HINGLISH", "no-such-file.json")
+    monkeypatch.setattr(lid, "_hinglish", None)
+    assert identify("yrr network phirse gayab") == "en"  # the classifier's catch is gone
+    assert identify("bhai yeh network kab theek hoga") == "hi"  # the word lists remain
+    assert identify("my order never arrived and nobody answers") == "en"
