@@ -93,7 +93,7 @@ def _raw_info(raw: str) -> _RawInfo:
     if _ELONG.search(low):
         el = 1
         low = _ELONG.sub(r"\1\1", low)
-    if any(ch.isdigit() for ch in low):
+    if _DIGIT.search(low):  # one C scan; str.isdigit-only characters were never replaced
         low = _DIGIT.sub("0", low)
     toks = (low, low[1:]) if c0 == "#" and len(low) > 1 else (low,)  # a tag, and its word
     v = sf.lexicon().get(toks[-1], 0.0)
