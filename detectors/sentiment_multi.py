@@ -70,6 +70,10 @@ DENSE_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 # raw token -> (its feature tokens, emoji +, emoji -, lexicon +, lexicon -, !, ?, elongated)
 _RawInfo = tuple[tuple[str, ...], float, float, float, float, int, int, int]
+# raw token -> (first feature token, "b:" + last one + " ", number of feature tokens, summed word
+# rows (3), summed char n-gram rows (3), number of char n-grams, dense counts or None)
+_RawRow = tuple[str, str, int, float, float, float, float, float, float, float,
+                tuple[float, float, float, float, int, int, int] | None]  # fmt: skip
 
 
 def _raw_info(raw: str) -> _RawInfo:
@@ -89,7 +93,7 @@ def _raw_info(raw: str) -> _RawInfo:
     if _ELONG.search(low):
         el = 1
         low = _ELONG.sub(r"\1\1", low)
-    if any(ch.isdigit() for ch in low):
+    if _DIGIT.search(low):  # one C scan; str.isdigit-only characters were never replaced
         low = _DIGIT.sub("0", low)
     toks = (low, low[1:]) if c0 == "#" and len(low) > 1 else (low,)  # a tag, and its word
     v = sf.lexicon().get(toks[-1], 0.0)
@@ -155,8 +159,8 @@ class LangModel:
     """One language's linear model: its own weights plus, for the joint model, the weights
     shared by all languages (one table in memory, whatever the number of languages).
 
-    Scoring is plain Python over per-token cached weight sums (tokens follow Zipf's law, so
-    nearly every lookup hits): no numpy per post."""
+    Scoring is plain Python over cached weight sums per raw token (tokens follow Zipf's law, so
+    nearly every lookup hits): one lookup per raw token plus its bigram, no numpy per post."""
 
     def __init__(
         self,
@@ -180,7 +184,7 @@ class LangModel:
         self._dw: list[list[float]] = self.dense_weights.astype(np.float64).tolist()
         self._b: list[float] = self.bias.astype(np.float64).tolist()
         self._tok: dict[str, tuple[float, ...]] = {}
-        self._raw: dict[str, _RawInfo] = {}
+        self._raw: dict[str, _RawRow] = {}
         self._filled = False
 
     def _fill(self) -> None:
@@ -211,18 +215,44 @@ class LangModel:
         row = self.row if self._shared else self._own.get
         w = row("w:" + tok) or (0.0, 0.0, 0.0)
         grams = char_grams(tok)
+        rows = [r for r in map(row, grams) if r is not None]
         c0 = c1 = c2 = 0.0
-        for g in grams:
-            r = row(g)
-            if r is not None:
-                c0 += r[0]
-                c1 += r[1]
-                c2 += r[2]
+        if rows:  # zip + sum: C loops, not three Python additions per n-gram
+            c0, c1, c2 = (sum(col) for col in zip(*rows, strict=True))
         out = (w[0], w[1], w[2], c0, c1, c2, float(len(grams)))
         if len(self._tok) >= _CACHE_MAX:
             self._tok.clear()  # bounded memory; the vocabulary's words refill on the next post
             self._filled = False
         self._tok[tok] = out
+        return out
+
+    def _new_raw(self, raw: str) -> _RawRow:
+        """A raw token's whole contribution, its feature tokens' rows and the bigram inside a
+        #tag summed once, so a post costs one lookup per raw token (plus its bigram)."""
+        toks, p, n, pa, nb, e, q, g = _raw_info(raw)
+        w0 = w1 = w2 = c0 = c1 = c2 = nc = 0.0
+        tok_get = self._tok.get
+        for t in toks:
+            a = tok_get(t) or self._new_token(t)
+            w0 += a[0]
+            w1 += a[1]
+            w2 += a[2]
+            c0 += a[3]
+            c1 += a[4]
+            c2 += a[5]
+            nc += a[6]
+        row = self.row if self._shared else self._own.get
+        for x, y in itertools.pairwise(toks):
+            b = row("b:" + x + " " + y)
+            if b is not None:
+                w0 += b[0]
+                w1 += b[1]
+                w2 += b[2]
+        dense = (p, n, pa, nb, e, q, g) if (p or n or pa or nb or e or q or g) else None
+        out = (toks[0], "b:" + toks[-1] + " ", len(toks), w0, w1, w2, c0, c1, c2, nc, dense)
+        if len(self._raw) >= _CACHE_MAX:
+            self._raw.clear()
+        self._raw[raw] = out
         return out
 
     def logits_one(self, text: str) -> tuple[float, float, float]:
@@ -231,43 +261,37 @@ class LangModel:
         if not self._filled:
             self._fill()
         raw_get = self._raw.get
-        tok_get = self._tok.get
         row = self.row if self._shared else self._own.get  # one lookup when nothing is shared
         w0 = w1 = w2 = c0 = c1 = c2 = nc = 0.0
         ep = en = lp = ln = 0.0
         ex = qu = el = nt = 0
         prev = ""
         for raw in _TOKEN.findall(sf.normalise(text)):
-            info = raw_get(raw)
-            if info is None:
-                if len(self._raw) >= _CACHE_MAX:
-                    self._raw.clear()
-                info = self._raw[raw] = _raw_info(raw)
-            toks, p, n, pa, nb, e, q, g = info
-            ep += p
-            en += n
-            lp += pa
-            ln += nb
-            ex += e
-            qu += q
-            el += g
-            for t in toks:
-                a = tok_get(t) or self._new_token(t)
-                w0 += a[0]
-                w1 += a[1]
-                w2 += a[2]
-                c0 += a[3]
-                c1 += a[4]
-                c2 += a[5]
-                nc += a[6]
-                if nt:
-                    b = row("b:" + prev + " " + t)
-                    if b is not None:
-                        w0 += b[0]
-                        w1 += b[1]
-                        w2 += b[2]
-                prev = t
-                nt += 1
+            r = raw_get(raw) or self._new_raw(raw)
+            first, bpre, k, a0, a1, a2, b0, b1, b2, n, dn = r
+            w0 += a0
+            w1 += a1
+            w2 += a2
+            c0 += b0
+            c1 += b1
+            c2 += b2
+            nc += n
+            if nt:
+                b = row(prev + first)
+                if b is not None:
+                    w0 += b[0]
+                    w1 += b[1]
+                    w2 += b[2]
+            prev = bpre
+            nt += k
+            if dn is not None:
+                ep += dn[0]
+                en += dn[1]
+                lp += dn[2]
+                ln += dn[3]
+                ex += dn[4]
+                qu += dn[5]
+                el += dn[6]
         sw = 1.0 / math.sqrt(2 * nt - 1) if nt else 0.0
         sc = CHAR_WEIGHT / math.sqrt(nc) if nc > 0 else 0.0
         d = _dense(ep, en, lp, ln, ex, qu, el)
@@ -276,10 +300,10 @@ class LangModel:
         for k in range(len(d)):
             x = d[k]
             if x:
-                r = dw[k]
-                z[0] += x * r[0]
-                z[1] += x * r[1]
-                z[2] += x * r[2]
+                rw = dw[k]
+                z[0] += x * rw[0]
+                z[1] += x * rw[1]
+                z[2] += x * rw[2]
         return z[0], z[1], z[2]
 
     def predict_one(self, text: str) -> Sentiment:
