@@ -4,10 +4,12 @@ rows, and the fast path's raw-topic test."""
 
 from __future__ import annotations
 
+import pickle
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import faust
+from pydantic import ValidationError
 
 from detectors.aggregate import MinuteAggregator
 from schemas.models import Author, Engagement, Post, ScoredPost, ScoredPostCounts
@@ -112,3 +114,48 @@ def test_fast_path_takes_only_raw_bytes_topics() -> None:
     assert is_raw(raw)
     assert not is_raw(json_topic)
     assert not is_raw(untyped)
+
+
+def _same(kw: dict[str, object]) -> None:
+    """ScoredPost.checked(**kw) gives ScoredPost(**kw): the same record, or the same error."""
+    try:
+        want: ScoredPost | str = ScoredPost(**kw)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        want = str(exc)
+    try:
+        got: ScoredPost | str = ScoredPost.checked(**kw)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        got = str(exc)
+    assert got == want
+    if isinstance(got, ScoredPost) and isinstance(want, ScoredPost):
+        assert got.to_json() == want.to_json()
+        assert got.model_fields_set == want.model_fields_set
+        assert list(got.__dict__) == list(want.__dict__)
+        assert pickle.loads(pickle.dumps(got)) == want
+
+
+def test_checked_scored_post_equals_the_validated_one() -> None:
+    sp = _scored(3, random.Random(3))
+    base: dict[str, object] = {
+        "post": sp.post, "brand": "acme", "sentiment_label": "negative",
+        "sentiment_score": -0.5, "cluster_id": "c1", "is_duplicate": False, "cluster_size": 3,
+        "cluster_authors": 2, "campaign": True, "scored_at": T0, "terms": ["refund", "late"],
+        "lang": "en", "addressed": True,
+    }  # fmt: skip
+    _same(base)
+    terms = ["refund"]
+    got = ScoredPost.checked(**base | {"terms": terms})  # type: ignore[arg-type]
+    terms.append("later")
+    assert got.terms == ["refund"]  # its own list, as validation copies it
+    # each value the shortcut does not take as it is: the schema decides, as before
+    odd: list[tuple[str, object]] = [
+        ("sentiment_score", 1), ("sentiment_score", 1.5), ("sentiment_score", float("nan")),
+        ("sentiment_label", "angry"), ("brand", "b" * 257), ("cluster_id", "c" * 300),
+        ("terms", ["t" * 257]), ("terms", ["x"] * 101), ("terms", ("a", "b")), ("lang", "x" * 17),
+        ("cluster_size", -1), ("cluster_authors", True), ("is_duplicate", 1),
+        ("scored_at", T0.astimezone(timezone(timedelta(hours=2)))),
+        ("scored_at", T0.replace(tzinfo=None)), ("campaign", "yes"), ("addressed", 0),
+        ("post", sp.post.model_dump()),
+    ]  # fmt: skip
+    for field, value in odd:
+        _same(base | {field: value})
