@@ -198,7 +198,7 @@ class _Acc:
 
     def record(self, brand: str, minute: datetime) -> BrandMinute:
         r = self.resp or _NO_RESPONSE
-        return BrandMinute(
+        return BrandMinute.checked(dict(  # = BrandMinute(**...), skipping checks plainly met
             brand=brand, minute=minute, posts=self.posts, unique_posts=self.unique_posts,
             unique_authors=len(self.authors), negative=self.negative, neutral=self.neutral,
             positive=self.positive, unknown=self.unknown, sentiment_sum=self.sentiment_sum,
@@ -211,7 +211,7 @@ class _Acc:
             due_1h=r.due_1h, answered_1h=r.answered_1h, responses_1h=r.responses_1h,
             response_median_s=r.response_median_s, unanswered_1h=r.unanswered_1h,
             silent_min=r.silent_min,
-        )
+        ))
 
 
 _NO_RESPONSE = Counts()

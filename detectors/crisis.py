@@ -357,8 +357,9 @@ def _level(score: float, table: dict[Severity, float]) -> Severity:
 
 def _sig(name: str, observed: float, expected: float, score: float,
          detail: str = "") -> SignalExplanation:
-    return SignalExplanation(signal=name, observed=float(observed), expected=float(expected),
-                             score=min(1.0, max(0.0, score)), detail=detail)
+    # = SignalExplanation(signal=name, ...), skipping the checks the values plainly meet
+    return SignalExplanation.checked(name, float(observed), float(expected),
+                                     min(1.0, max(0.0, score)), detail)
 
 
 def _summary(brand: str, sev: Severity, signals: list[SignalExplanation]) -> str:

@@ -180,14 +180,20 @@ class ResponseTracker:
                 out.due_15m, out.answered_15m = due, answered
             else:
                 out.due_1h, out.answered_1h = due, answered
-        delays = [d for k in range(WINDOW_MIN) for d in self.firsts.get(minute - k * MINUTE, ())]
+        # The window's minutes held (keys are whole minutes, so the range is the WINDOW_MIN
+        # minutes up to this one): a pass over the few held, not WINDOW_MIN lookups per
+        # close; counts and the median do not depend on the order.
+        lo = minute - (WINDOW_MIN - 1) * MINUTE
+        delays = [d for m, ds in self.firsts.items() if lo <= m <= minute for d in ds]
         out.responses_1h = len(delays)
         out.response_median_s = float(median(delays)) if delays else 0.0
-        for k in range(WINDOW_MIN):
-            for key in self.by_minute.get(minute - k * MINUTE, ()):
-                c = self.complaints.get(key)
-                if c is not None and (c.first_reply is None or c.first_reply >= end):
-                    out.unanswered_1h += 1
+        complaints = self.complaints
+        for m, keys in self.by_minute.items():
+            if lo <= m <= minute:
+                for key in keys:
+                    c = complaints.get(key)
+                    if c is not None and (c.first_reply is None or c.first_reply >= end):
+                        out.unanswered_1h += 1
         if self.last_reply is not None:
             silent = (end - self.last_reply) // MINUTE
             out.silent_min = max(0, min(MAX_SILENT_MIN, silent))
@@ -198,7 +204,8 @@ class ResponseTracker:
         keep = end - (max(DEADLINES) + 1) * MINUTE
         for m in [m for m in self.by_minute if m < keep]:
             del self.by_minute[m]
-        for m in [m for m in self.firsts if m < end - WINDOW_MIN * MINUTE]:
+        window_start = end - WINDOW_MIN * MINUTE
+        for m in [m for m in self.firsts if m < window_start]:
             del self.firsts[m]
         old = end - self.horizon
         # dicts in insertion order, about event-time order: pop from the front (O(evicted))

@@ -14,8 +14,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
+from annotated_types import Ge
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -62,6 +63,9 @@ class Severity(IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
+
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class _Record(BaseModel):
@@ -152,6 +156,89 @@ class ScoredPost(_Record):
     # addresses the brand explicitly (@handle or official account mentioned)
     addressed: bool = False
 
+    @classmethod
+    def checked(
+        cls,
+        post: Post,
+        brand: str,
+        sentiment_label: str,
+        sentiment_score: float,
+        cluster_id: str,
+        is_duplicate: bool,
+        cluster_size: int,
+        cluster_authors: int,
+        campaign: bool,
+        scored_at: datetime,
+        terms: list[str],
+        lang: str,
+        addressed: bool,
+    ) -> ScoredPost:
+        """``ScoredPost(...)`` with these keywords, ~4x cheaper (the enrich stage makes one per
+        post and brand): values that plainly pass the schema as they are (exact types, within
+        bounds, ``scored_at`` already in UTC) skip pydantic's validation; anything else goes
+        through it, so the result, or the error, is the same either way."""
+        if (
+            type(post) is Post
+            and type(brand) is str
+            and len(brand) <= MAX_ID_CHARS
+            and sentiment_label in _LABELS
+            and type(sentiment_score) is float
+            and -1.0 <= sentiment_score <= 1.0
+            and type(cluster_id) is str
+            and len(cluster_id) <= MAX_ID_CHARS
+            and type(is_duplicate) is bool
+            and type(cluster_size) is int
+            and cluster_size >= 0
+            and type(cluster_authors) is int
+            and cluster_authors >= 0
+            and type(campaign) is bool
+            and type(scored_at) is datetime
+            and scored_at.tzinfo is UTC
+            and type(terms) is list
+            and len(terms) <= MAX_LIST_ITEMS
+            and all(type(t) is str and len(t) <= MAX_ID_CHARS for t in terms)
+            and type(lang) is str
+            and len(lang) <= 16
+            and type(addressed) is bool
+        ):
+            return _assemble(cls, {  # the fields in the order validation leaves them
+                "schema_version": SCHEMA_VERSION, "post": post, "brand": brand,
+                "sentiment_label": sentiment_label, "sentiment_score": sentiment_score,
+                "cluster_id": cluster_id, "is_duplicate": is_duplicate,
+                "cluster_size": cluster_size, "cluster_authors": cluster_authors,
+                "campaign": campaign, "scored_at": scored_at, "terms": list(terms),
+                "lang": lang, "brand_reply": False, "addressed": addressed,
+            }, _CHECKED_SET)  # fmt: skip
+        return cls(
+            post=post, brand=brand, sentiment_label=sentiment_label,  # type: ignore[arg-type]
+            sentiment_score=sentiment_score, cluster_id=cluster_id, is_duplicate=is_duplicate,
+            cluster_size=cluster_size, cluster_authors=cluster_authors, campaign=campaign,
+            scored_at=scored_at, terms=terms, lang=lang, addressed=addressed,
+        )  # fmt: skip
+
+
+_new = object.__new__
+_set = object.__setattr__  # the models are frozen: their own __setattr__ refuses
+
+
+def _assemble(cls: type[_M], values: dict[str, Any], fields_set: frozenset[str]) -> _M:
+    """An instance of ``cls`` holding ``values`` (every field, in declaration order) as
+    validation would leave them: for values a caller has checked to pass as they are."""
+    obj = _new(cls)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", set(fields_set))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
+_LABELS = frozenset(get_args(SentimentLabel))
+# the fields ScoredPost.checked sets (model_fields_set, as after validation with its keywords)
+_CHECKED_SET = frozenset(
+    ("post", "brand", "sentiment_label", "sentiment_score", "cluster_id", "is_duplicate",
+     "cluster_size", "cluster_authors", "campaign", "scored_at", "terms", "lang", "addressed")
+)  # fmt: skip
+
 
 class _View(BaseModel):
     """A narrower read of a record's JSON: the fields a hot consumer needs, the rest skipped."""
@@ -229,6 +316,31 @@ class BrandMinute(_Record):
     unanswered_1h: NonNegativeInt = 0  # complaints of the last hour still unanswered at its end
     silent_min: NonNegativeInt = 0  # minutes since the brand's last reply (capped: a day)
 
+    @classmethod
+    def checked(cls, values: dict[str, Any]) -> BrandMinute:
+        """``BrandMinute(**values)``, ~4x cheaper (one per brand and minute): ``values`` (every
+        field but schema_version, in declaration order: the aggregator's record) skip pydantic
+        when they plainly pass as they are; anything else goes through it, so the record, or
+        the error, is the same either way."""
+        minute, terms = values.get("minute"), values.get("burst_terms")
+        if (
+            values.keys() == _MINUTE_KEYS
+            and type(values["brand"]) is str
+            and len(values["brand"]) <= MAX_ID_CHARS
+            and type(minute) is datetime
+            and minute.tzinfo is UTC
+            and all(type(values[k]) is int and values[k] >= 0 for k in _MINUTE_INTS)
+            and type(values["sentiment_sum"]) is float
+            and type(values["response_median_s"]) is float
+            and values["response_median_s"] >= 0.0
+            and type(terms) is list
+            and len(terms) <= MAX_LIST_ITEMS
+            and all(type(t) is str and len(t) <= MAX_ID_CHARS for t in terms)
+        ):
+            return _assemble(cls, {"schema_version": SCHEMA_VERSION, **values,
+                                   "burst_terms": list(terms)}, _MINUTE_SET)  # fmt: skip
+        return cls(**values)
+
     @property
     def sentiment_posts(self) -> int:
         """Posts with sentiment evidence: every post but those of a language without a model."""
@@ -255,6 +367,25 @@ class SignalExplanation(BaseModel):
     expected: float
     score: float = Field(ge=0.0, le=1.0)  # this signal's anomaly score
     detail: str = ""
+
+    @classmethod
+    def checked(
+        cls, signal: str, observed: float, expected: float, score: float, detail: str
+    ) -> SignalExplanation:
+        """``SignalExplanation(signal=..., ...)``, ~3x cheaper (ten per scored minute); values
+        that do not plainly pass as they are go through validation."""
+        if (
+            type(signal) is str
+            and len(signal) <= MAX_ID_CHARS
+            and type(observed) is float
+            and type(expected) is float
+            and type(score) is float
+            and 0.0 <= score <= 1.0
+            and type(detail) is str
+        ):
+            return _assemble(cls, {"signal": signal, "observed": observed, "expected": expected,
+                                   "score": score, "detail": detail}, _SIGNAL_SET)  # fmt: skip
+        return cls(signal=signal, observed=observed, expected=expected, score=score, detail=detail)
 
 
 class TopPost(BaseModel):
@@ -304,3 +435,21 @@ class DeadLetter(_Record):
     source: ShortStr  # stage or source that rejected it
     original: str  # original bytes, base64 (bytes may not be valid UTF-8)
     received_at: UtcDatetime
+
+
+# BrandMinute.checked: its keys, the ints >= 0 (NonNegativeInt), the fields set. Its test
+# covers each field the schema has now; a field of another kind added later turns it off
+# (every record validated) until it tests that field too.
+_MINUTE_FIELDS = BrandMinute.model_fields
+_MINUTE_INTS = tuple(
+    k for k, f in _MINUTE_FIELDS.items() if f.annotation is int and k != "schema_version"
+)
+_MINUTE_KEYS = (
+    _MINUTE_FIELDS.keys() - {"schema_version"}
+    if all(_MINUTE_FIELDS[k].metadata == [Ge(ge=0)] for k in _MINUTE_INTS)
+    and set(_MINUTE_FIELDS) - set(_MINUTE_INTS)
+    == {"schema_version", "brand", "minute", "sentiment_sum", "response_median_s", "burst_terms"}
+    else frozenset({"(a field checked() does not know)"})
+)
+_MINUTE_SET = frozenset(_MINUTE_KEYS)
+_SIGNAL_SET = frozenset(SignalExplanation.model_fields)

@@ -138,6 +138,7 @@ class Enricher:
         # the model of each post's language; "unknown" for a language without one
         sentiments = self.sentiment.predict_resolved([p.text for p, _ in matched], langs)
         out: list[ScoredPost] = []
+        checked = ScoredPost.checked
         for i, ((p, brands), s, lang) in enumerate(zip(matched, sentiments, langs, strict=True)):
             if replies and i in replies:
                 out += replies.pop(i)
@@ -155,22 +156,12 @@ class Enricher:
             )  # only complaints need it: addressing is looked up for negative originals
             for brand in brands:
                 out.append(
-                    ScoredPost(
-                        post=p,
-                        brand=brand,
-                        sentiment_label=label,
-                        sentiment_score=max(-1.0, min(1.0, score)),
-                        cluster_id=d.cluster_id,
-                        is_duplicate=not d.is_first,
-                        cluster_size=d.cluster_size,
-                        cluster_authors=d.distinct_authors,
-                        campaign=d.campaign,
-                        scored_at=now,
-                        terms=terms,
-                        lang=lang,
-                        addressed=brand in to,
-                    )
-                )
+                    checked(
+                        p, brand, label, max(-1.0, min(1.0, score)), d.cluster_id,
+                        not d.is_first, d.cluster_size, d.distinct_authors, d.campaign, now,
+                        terms, lang, brand in to,
+                    )  # = ScoredPost(post=p, brand=brand, ...), skipping checks plainly met
+                )  # fmt: skip
         return out + [r for rs in replies.values() for r in rs]  # after the last crowd post
 
     @staticmethod

@@ -4,13 +4,24 @@ rows, and the fast path's raw-topic test."""
 
 from __future__ import annotations
 
+import pickle
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import faust
+from pydantic import ValidationError
 
 from detectors.aggregate import MinuteAggregator
-from schemas.models import Author, Engagement, Post, ScoredPost, ScoredPostCounts
+from schemas.models import (
+    Author,
+    BrandMinute,
+    Engagement,
+    Post,
+    ScoredPost,
+    ScoredPostCounts,
+    SignalExplanation,
+)
 from streams import sinks
 from streams.faust_runtime.raw_topic_handler import is_raw
 from streams.processing import AlertContext, PartitionWindow
@@ -112,3 +123,117 @@ def test_fast_path_takes_only_raw_bytes_topics() -> None:
     assert is_raw(raw)
     assert not is_raw(json_topic)
     assert not is_raw(untyped)
+
+
+def _same(kw: dict[str, object]) -> None:
+    """ScoredPost.checked(**kw) gives ScoredPost(**kw): the same record, or the same error."""
+    try:
+        want: ScoredPost | str = ScoredPost(**kw)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        want = str(exc)
+    try:
+        got: ScoredPost | str = ScoredPost.checked(**kw)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        got = str(exc)
+    assert got == want
+    if isinstance(got, ScoredPost) and isinstance(want, ScoredPost):
+        assert got.to_json() == want.to_json()
+        assert got.model_fields_set == want.model_fields_set
+        assert list(got.__dict__) == list(want.__dict__)
+        assert pickle.loads(pickle.dumps(got)) == want
+
+
+def test_checked_scored_post_equals_the_validated_one() -> None:
+    sp = _scored(3, random.Random(3))
+    base: dict[str, object] = {
+        "post": sp.post, "brand": "acme", "sentiment_label": "negative",
+        "sentiment_score": -0.5, "cluster_id": "c1", "is_duplicate": False, "cluster_size": 3,
+        "cluster_authors": 2, "campaign": True, "scored_at": T0, "terms": ["refund", "late"],
+        "lang": "en", "addressed": True,
+    }  # fmt: skip
+    _same(base)
+    terms = ["refund"]
+    got = ScoredPost.checked(**base | {"terms": terms})  # type: ignore[arg-type]
+    terms.append("later")
+    assert got.terms == ["refund"]  # its own list, as validation copies it
+    # each value the shortcut does not take as it is: the schema decides, as before
+    odd: list[tuple[str, object]] = [
+        ("sentiment_score", 1), ("sentiment_score", 1.5), ("sentiment_score", float("nan")),
+        ("sentiment_label", "angry"), ("brand", "b" * 257), ("cluster_id", "c" * 300),
+        ("terms", ["t" * 257]), ("terms", ["x"] * 101), ("terms", ("a", "b")), ("lang", "x" * 17),
+        ("cluster_size", -1), ("cluster_authors", True), ("is_duplicate", 1),
+        ("scored_at", T0.astimezone(timezone(timedelta(hours=2)))),
+        ("scored_at", T0.replace(tzinfo=None)), ("campaign", "yes"), ("addressed", 0),
+        ("post", sp.post.model_dump()),
+    ]  # fmt: skip
+    for field, value in odd:
+        _same(base | {field: value})
+
+
+def _same_as(cls: Any, checked: Any, kw: dict[str, object]) -> None:
+    """``checked`` gives ``cls(**kw)``: the same record, or the same error."""
+    try:
+        want = cls(**kw)
+    except ValidationError as exc:
+        want = str(exc)
+    try:
+        got = checked(kw)
+    except ValidationError as exc:
+        got = str(exc)
+    if isinstance(want, str) or isinstance(got, str):
+        assert got == want
+        return
+    assert got == want
+    assert got.model_dump_json() == want.model_dump_json()
+    assert got.model_fields_set == want.model_fields_set
+    assert list(got.__dict__) == list(want.__dict__)
+    # (JSON: a NaN field is equal only to its very own object)
+    assert pickle.loads(pickle.dumps(got)).model_dump_json() == want.model_dump_json()
+
+
+def test_checked_brand_minute_equals_the_validated_one() -> None:
+    agg = MinuteAggregator(allowed_lateness_s=60)
+    rng = random.Random(5)
+    for i in range(60):
+        agg.add(_scored(i, rng))
+    minutes = agg.advance(T0 + timedelta(hours=1))
+    assert minutes
+    for m in minutes:  # what the aggregator builds equals validating its fields
+        kw = {k: v for k, v in m.__dict__.items() if k != "schema_version"}
+        assert BrandMinute(**kw) == m
+        assert BrandMinute(**kw).to_json() == m.to_json()
+    base = {k: v for k, v in minutes[0].__dict__.items() if k != "schema_version"}
+    base["burst_terms"] = ["recall"]
+    _same_as(BrandMinute, BrandMinute.checked, base)
+    terms = ["recall"]
+    got = BrandMinute.checked(base | {"burst_terms": terms})
+    terms.append("x")
+    assert got.burst_terms == ["recall"]
+    odd: list[tuple[str, object]] = [
+        ("posts", -1), ("posts", 2.0), ("posts", True), ("reach", "3"), ("brand", "b" * 257),
+        ("minute", T0.astimezone(timezone(timedelta(hours=2)))),
+        ("minute", T0.replace(tzinfo=None)),
+        ("sentiment_sum", 1), ("response_median_s", -1.0), ("response_median_s", float("nan")),
+        ("response_median_s", 3), ("burst_terms", ["t" * 257]), ("burst_terms", ["x"] * 101),
+        ("burst_terms", ("a",)), ("silent_min", -5), ("version", 0),
+    ]  # fmt: skip
+    for field, value in odd:
+        _same_as(BrandMinute, BrandMinute.checked, base | {field: value})
+    _same_as(BrandMinute, BrandMinute.checked, {k: v for k, v in base.items() if k != "posts"})
+    _same_as(BrandMinute, BrandMinute.checked, base | {"extra": 1})
+
+
+def test_checked_signal_equals_the_validated_one() -> None:
+    def checked(kw: dict[str, Any]) -> SignalExplanation:
+        return SignalExplanation.checked(**kw)
+
+    base = {"signal": "volume", "observed": 12.0, "expected": 3.5, "score": 0.7, "detail": ""}
+    _same_as(SignalExplanation, checked, base)
+    odd: list[tuple[str, object]] = [
+        ("observed", float("inf")), ("observed", float("nan")), ("observed", 3),
+        ("expected", -2.0), ("score", 1.0), ("score", 0.0), ("score", 1.5), ("score", -0.1),
+        ("score", 1), ("score", float("nan")), ("signal", "s" * 257), ("detail", None),
+        ("detail", "new terms: recall"),
+    ]  # fmt: skip
+    for field, value in odd:
+        _same_as(SignalExplanation, checked, base | {field: value})
