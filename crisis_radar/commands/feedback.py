@@ -32,7 +32,8 @@ from schemas.feedback import ALERT_LABELS, AlertFeedback, ExpectedEvent, PostFee
 
 SENTIMENTS = ("negative", "neutral", "positive")
 ALERT_COLUMNS = ("feedback_id", "alert_id", "brand", "minute", "severity", "score",
-                 "negative_share", "mean_sentiment", "label", "note", "given_by", "given_at")  # fmt: skip
+                 "negative_share", "mean_sentiment", "label", "note", "given_by",
+                 "given_at")  # fmt: skip
 POST_COLUMNS = ("feedback_id", "post_key", "brand", "text", "sentiment", "previous", "note",
                 "given_by", "given_at")  # fmt: skip
 EVENT_COLUMNS = ("event_id", "brand", "starts", "ends", "kind", "note", "given_by", "given_at")
