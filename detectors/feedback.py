@@ -9,8 +9,12 @@ worker may read the feedback topic again from the start after a restart:
   scores ~1, still pages), and teaches the negative share the brand's surges may carry without
   paging: up to the false alarm's own share + ``TOL_MARGIN``, ``TOL_STEP`` per label, capped at
   ``MAX_TOLERANCE`` (55 %; crises run at 65-90 % negative). While the smoothed negative share
-  stays under it, the brand stays at "watch" at most. ``real`` never makes the brand less
-  sensitive: it *lowers* both, if needed, so that the confirmed alert would still have paged.
+  stays under it, the brand stays at "watch" at most. Both apply only to minutes that look
+  like the false alarms: a smoothed mean sentiment at or above the lowest false alarm's mood
+  minus ``MOOD_MARGIN``, never below ``MIN_MOOD`` (a launch's mixed crowd); a one-sided
+  negative turn below it meets the levels as built. ``real`` never makes the brand less
+  sensitive: it *lowers* both, if needed, so that the confirmed alert would still have paged,
+  and narrows the pattern to moods above its own.
   ``expected`` is stored and shown, and changes nothing (announce the event next time:
   ``crisis-radar expect``). "watch" is never raised: the desk still sees the pattern.
 * **Expected events** (a launch, a TV spot...): during one, a brand's minutes page only on a
