@@ -263,14 +263,16 @@ class CrisisScorer:
         score = min(1.0, attention / self.attention_scale, ev_negativity / self.scale)
         campaign = minute.campaign_posts / posts if posts else 0.0
         fb = self.__dict__.get("feedback", {}).get(minute.brand)
-        enter = ENTER if fb is None else {s: fb.enter(int(s)) for s in ENTER}
+        pattern = False  # this minute looks like the brand's false alarms (detectors.feedback)
+        if fb is not None:
+            if minute.version == 1:
+                fb.observe(minute.negative, posts, minute.sentiment_sum, judged)
+            pattern = fb.looks_like(fb.smoothed_mood())
+        enter = ENTER if fb is None else {s: fb.enter(int(s), pattern) for s in ENTER}
         candidate = _level(score, enter)
         planned = None if fb is None else fb.event_at(t)
-        if fb is not None and fb.tolerance > 0.0:  # what its false alarms were: watch at most
-            smooth = (fb.observe(minute.negative, posts) if minute.version == 1
-                      else fb.ew_neg / max(fb.ew_posts, 1e-9))  # fmt: skip
-            if fb.tolerated(smooth):
-                candidate = min(candidate, Severity.WATCH)
+        if pattern and fb is not None and fb.tolerated(fb.smoothed_share()):
+            candidate = min(candidate, Severity.WATCH)  # what its false alarms were
         if planned is not None and ev_negativity < warn:
             # an announced event: volume up with the usual or a positive mix does not page; a
             # negative turn (the negativity side alone at its warning level) still does
@@ -309,8 +311,9 @@ class CrisisScorer:
         prev = st.severity
         event = "" if planned is None else planned.description
         if fb is not None and (fb.raise_ > 0 or fb.tolerance > 0):
-            evidence["sensitivity_raise"] = fb.raise_
-            evidence["tolerated_negative_share"] = fb.tolerance
+            # what applied to this minute: nothing when it does not look like the false alarms
+            evidence["sensitivity_raise"] = fb.raise_ if pattern else 0.0
+            evidence["tolerated_negative_share"] = fb.tolerance if pattern else 0.0
         if minute.version > 1:  # an amendment: report, but neither learn nor move state twice
             return Assessment(minute.brand, t, score, prev, prev, False, signals,
                               _summary(minute.brand, prev, signals), evidence, event)

@@ -9,8 +9,12 @@ worker may read the feedback topic again from the start after a restart:
   scores ~1, still pages), and teaches the negative share the brand's surges may carry without
   paging: up to the false alarm's own share + ``TOL_MARGIN``, ``TOL_STEP`` per label, capped at
   ``MAX_TOLERANCE`` (55 %; crises run at 65-90 % negative). While the smoothed negative share
-  stays under it, the brand stays at "watch" at most. ``real`` never makes the brand less
-  sensitive: it *lowers* both, if needed, so that the confirmed alert would still have paged.
+  stays under it, the brand stays at "watch" at most. Both apply only to minutes that look
+  like the false alarms: a smoothed mean sentiment at or above the lowest false alarm's mood
+  minus ``MOOD_MARGIN``, never below ``MIN_MOOD`` (a launch's mixed crowd); a one-sided
+  negative turn below it meets the levels as built. ``real`` never makes the brand less
+  sensitive: it *lowers* both, if needed, so that the confirmed alert would still have paged,
+  and narrows the pattern to moods above its own.
   ``expected`` is stored and shown, and changes nothing (announce the event next time:
   ``crisis-radar expect``). "watch" is never raised: the desk still sees the pattern.
 * **Expected events** (a launch, a TV spot...): during one, a brand's minutes page only on a
@@ -31,14 +35,16 @@ worker may read the feedback topic again from the start after a restart:
 >>> from datetime import datetime, UTC
 >>> t = datetime(2026, 11, 23, 10, tzinfo=UTC)
 >>> fb = BrandFeedback()
->>> for i in range(4):
-...     _ = fb.label(f"f{i}", "a1", "false_alarm", 0.8, 2, "ann", t, "")
->>> round(fb.raise_, 2), round(fb.enter(2), 2), round(fb.enter(1), 2)
-(0.15, 0.65, 0.3)
->>> print(fb.label("f9", "a2", "real", 0.58, 2, "bob", t, "", 0.5))  # confirmed at 0.58
+>>> for i in range(4):   # a launch's grumbles: 40 % negative, a mixed mood (-0.05)
+...     _ = fb.label(f"f{i}", "a1", "false_alarm", 0.8, 2, "ann", t, "", 0.4, -0.05)
+>>> round(fb.raise_, 2), round(fb.enter(2), 2), round(fb.enter(1), 2), fmt_mood(fb.mood)
+(0.15, 0.65, 0.3, '>= -0.20')
+>>> fb.looks_like(-0.1), fb.looks_like(-0.45), fb.enter(2, pattern=False)  # a defect: -0.45
+(True, False, 0.5)
+>>> print(fb.label("f9", "a2", "real", 0.58, 2, "bob", t, "", 0.5, -0.5))  # confirmed at 0.58
 ... # doctest: +NORMALIZE_WHITESPACE
-real: raise 0.15 -> 0.08, tolerated negative share 10% -> 10%
-(a confirmed warning at score 0.58, 50% negative, must still page)
+real: raise 0.15 -> 0.08, tolerated negative share 50% -> 40%, pattern mood >= -0.20 ->
+>= -0.20 (a confirmed warning at score 0.58, 50% negative, must still page)
 >>> fb.label("f9", "a2", "real", 0.6, 2, "bob", t, "") is None   # the same record again
 True
 """
@@ -63,6 +69,16 @@ TOL_STEP = 0.2
 TOL_MARGIN = 0.1
 MAX_TOLERANCE = 0.55
 SHARE_DECAY = 0.7  # the share compared is smoothed over the last few minutes (EW)
+# What the false alarms looked like: their mood (mean sentiment), a mixed crowd for a launch.
+# The raise and the tolerated share apply only while the brand's smoothed mean sentiment stays
+# at or above the pattern's floor: the lowest false alarm's mood - MOOD_MARGIN, never below
+# MIN_MOOD. A one-sided negative turn (a slow defect: -0.45 to -0.6 smoothed, against a launch
+# rush's -0.3 to +0.1) is not the pattern and meets the levels as built (a raise for everything
+# delayed a slow defect by 52 min on seed 313; -0.35 let a rush's dips page, seed 314).
+MOOD_MARGIN = 0.15
+MIN_MOOD = -0.4
+MOOD_DECAY = 0.7
+NO_PATTERN = 1.0  # the floor before any false alarm (no smoothed mood reaches it)
 KEEP_LABELS = 50  # per brand, newest kept (explain shows them; the raise is a running value)
 KEEP_EVENTS = 200  # announced events per brand, newest kept
 
@@ -81,6 +97,8 @@ class Change:
     after: float
     tolerance_before: float = 0.0  # the tolerated negative share before and after
     tolerance_after: float = 0.0
+    mood_before: float = NO_PATTERN  # the pattern's mood floor before and after
+    mood_after: float = NO_PATTERN
 
 
 @dataclass
@@ -98,56 +116,84 @@ class BrandFeedback:
 
     raise_: float = 0.0
     tolerance: float = 0.0  # negative share below which the brand does not page (0: none)
+    mood: float = NO_PATTERN  # smoothed mean sentiment at or above which both apply
     ew_neg: float = 0.0  # EW sums of negative and all posts (the smoothed share)
     ew_posts: float = 0.0
+    ew_sent: float = 0.0  # EW sums of sentiment and of posts with sentiment (smoothed mood)
+    ew_judged: float = 0.0
     changes: list[Change] = field(default_factory=list)
     events: list[Planned] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)  # feedback/event ids applied
 
-    def enter(self, severity: int) -> float:
-        """The score needed to enter ``severity`` (1 watch, 2 warning, 3 crisis)."""
+    def enter(self, severity: int, pattern: bool = True) -> float:
+        """The score needed to enter ``severity`` (1 watch, 2 warning, 3 crisis); ``pattern``
+        False (the minute does not look like the false alarms): the levels as built."""
         base = BASE_ENTER[severity]
+        if not pattern:
+            return base
         return min(0.95, base + self.raise_) if severity in PAGING else base
 
-    def observe(self, negative: int, posts: int) -> float:
-        """One minute's counts; the smoothed negative share."""
+    def observe(self, negative: int, posts: int, sentiment_sum: float = 0.0,
+                judged: int = 0) -> float:
+        """One minute's counts; the smoothed negative share (``smoothed_mood``: the mood)."""
         self.ew_neg = SHARE_DECAY * self.ew_neg + negative
         self.ew_posts = SHARE_DECAY * self.ew_posts + posts
+        self.ew_sent = MOOD_DECAY * self.ew_sent + sentiment_sum
+        self.ew_judged = MOOD_DECAY * self.ew_judged + judged
+        return self.smoothed_share()
+
+    def smoothed_share(self) -> float:
         return self.ew_neg / self.ew_posts if self.ew_posts > 0 else 0.0
+
+    def smoothed_mood(self) -> float:
+        return self.ew_sent / self.ew_judged if self.ew_judged > 0 else 0.0
+
+    def looks_like(self, mood: float) -> bool:
+        """A minute at this smoothed mean sentiment looks like the brand's false alarms (the
+        raise and the tolerated share apply); below the pattern's floor it is a negative turn
+        they never covered."""
+        return mood >= self.mood
 
     def tolerated(self, share: float) -> bool:
         """A surge at this (smoothed) negative share is what the brand's false alarms were."""
         return self.tolerance > 0.0 and share <= self.tolerance
 
     def label(self, feedback_id: str, alert_id: str, label: str, score: float, severity: int,
-              by: str, at: datetime, note: str, negative_share: float = 0.0) -> str | None:
-        """Apply one alert label; what it changed (None: applied already)."""
+              by: str, at: datetime, note: str, negative_share: float = 0.0,
+              mean_sentiment: float = -1.0) -> str | None:
+        """Apply one alert label; what it changed (None: applied already). ``mean_sentiment``:
+        the alert minute's (-1, the default for labels stored without it: the widest pattern
+        the bounds allow)."""
         if feedback_id in self.seen:
             return None
         self.seen.add(feedback_id)
-        before, tol = self.raise_, self.tolerance
+        before, tol, mood = self.raise_, self.tolerance, self.mood
         if label == "false_alarm":
             self.raise_ = min(MAX_RAISE, self.raise_ + STEP)
             target = min(MAX_TOLERANCE, negative_share + TOL_MARGIN)
             if target > self.tolerance:
                 self.tolerance = min(target, self.tolerance + TOL_STEP)
+            self.mood = max(MIN_MOOD, min(self.mood, mean_sentiment - MOOD_MARGIN))
             why = "false alarm" + (" (at the caps)" if before >= MAX_RAISE else "")
         elif label == "real" and severity in PAGING:
             # the confirmed alert must still page as it did: never less sensitive
             self.raise_ = min(self.raise_, max(0.0, score - BASE_ENTER[severity]))
             self.tolerance = min(self.tolerance, max(0.0, negative_share - TOL_MARGIN))
+            if mean_sentiment > -1.0:  # its mood is no longer the false alarms' pattern
+                self.mood = max(self.mood, min(NO_PATTERN, mean_sentiment + MOOD_MARGIN))
             name = {2: "warning", 3: "crisis"}[severity]
             why = f"a confirmed {name} at score {score:.2f}, {negative_share:.0%} negative, " \
                   "must still page"
         else:
             why = f"{label}: no change"
         self.changes.append(Change(feedback_id, alert_id, label, by, at, note, before,
-                                   self.raise_, tol, self.tolerance))  # fmt: skip
+                                   self.raise_, tol, self.tolerance, mood, self.mood))  # fmt: skip
         del self.changes[:-KEEP_LABELS]
         if why.endswith("no change"):
             return why
         return (f"{label}: raise {before:.2f} -> {self.raise_:.2f}, tolerated negative share "
-                f"{tol:.0%} -> {self.tolerance:.0%} ({why})")
+                f"{tol:.0%} -> {self.tolerance:.0%}, pattern mood {fmt_mood(mood)} -> "
+                f"{fmt_mood(self.mood)} ({why})")
 
     def expect(self, event_id: str, start: datetime, end: datetime, kind: str,
                description: str) -> bool:
@@ -167,6 +213,11 @@ class BrandFeedback:
         return None
 
 
+def fmt_mood(floor: float) -> str:
+    """The pattern's floor as ``explain`` shows it ("none": no false alarm yet)."""
+    return "none" if floor >= NO_PATTERN else f">= {floor:+.2f}"
+
+
 def apply_labels(labels: list[dict[str, Any]]) -> BrandFeedback:
     """A brand's sensitivity from its stored labels in time order (what ``explain`` shows: the
     same running value the worker keeps)."""
@@ -174,7 +225,7 @@ def apply_labels(labels: list[dict[str, Any]]) -> BrandFeedback:
     for r in labels:
         fb.label(r["feedback_id"], r["alert_id"], r["label"], float(r["score"]),
                  int(r["severity"]), r["by"], r["at"], r.get("note", ""),
-                 float(r.get("negative_share", 0.0)))
+                 float(r.get("negative_share", 0.0)), float(r.get("mean_sentiment", -1.0)))
     return fb
 
 

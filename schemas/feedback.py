@@ -38,6 +38,8 @@ class AlertFeedback(_Record):
     severity: int = Field(ge=0, le=3)  # the alert's severity
     score: float = Field(ge=0.0, le=1.0)  # the alert's score
     negative_share: float = Field(0.0, ge=0.0, le=1.0)  # at the alert's deciding minute
+    # its mean sentiment (what the false alarm looked like; -1: not recorded, migration 0021)
+    mean_sentiment: float = Field(-1.0, ge=-1.0, le=1.0)
     label: AlertLabel
     note: Note = ""
     by: ShortStr

@@ -13,7 +13,13 @@ import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
-from detectors.feedback import MAX_RAISE, MAX_TOLERANCE, BrandFeedback, SentimentCorrections
+from detectors.feedback import (
+    MAX_RAISE,
+    MAX_TOLERANCE,
+    MIN_MOOD,
+    BrandFeedback,
+    SentimentCorrections,
+)
 from detectors.sentiment import SentimentModel
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -122,3 +128,41 @@ def test_false_alarms_raise_paging_levels_capped_and_real_never_lowers_sensitivi
     fb.label("e1", "c3", "expected", 0.7, 2, "bob", T0, "")
     assert fb.enter(2) <= 0.58
     assert [c.label for c in fb.changes][-3:] == ["real", "real", "expected"]
+
+
+def test_feedback_silences_the_false_alarms_pattern_not_a_negative_turn() -> None:
+    """Three false alarms on a mixed crowd (45 % negative, mean sentiment -0.05): a surge as
+    mixed as they were (x6, half negative, a third positive) stays at watch; the same volume and
+    negative share with nobody positive (a one-sided negative turn, a defect's mood) meets the
+    levels as built: crisis."""
+    from detectors.crisis import CrisisScorer
+    from schemas.models import BrandMinute, Severity
+
+    def bm(i: int, posts: int, neg: int, pos: int = 0) -> BrandMinute:
+        return BrandMinute(brand="acme", minute=T0 + timedelta(minutes=i), posts=posts,
+                           unique_posts=posts, unique_authors=posts, negative=neg, positive=pos,
+                           neutral=posts - neg - pos,
+                           sentiment_sum=-0.5 * neg + 0.5 * pos)  # fmt: skip
+
+    peaks = {}
+    for name, pos in (("mixed", 20), ("one-sided", 0)):
+        cs = CrisisScorer()
+        fb = cs.feedback_of("acme")  # smooths the brand's share and mood from the start
+        for i in range(240):
+            cs.process_one(bm(i, 10, 1 + i % 2))
+        for j in range(3):
+            fb.label(f"f{j}", f"a{j}", "false_alarm", 0.9, 3, "ann", T0, "", 0.45, -0.05)
+        assert round(fb.mood, 2) == -0.2 and fb.tolerance == MAX_TOLERANCE
+        peaks[name] = max(cs.process_one(bm(240 + k, 60, 30, pos)).severity for k in range(5))
+    assert peaks == {"mixed": Severity.WATCH, "one-sided": Severity.CRISIS}
+
+
+def test_a_crisis_like_false_alarm_cannot_widen_the_pattern_past_the_bound() -> None:
+    fb = BrandFeedback()
+    assert not fb.looks_like(0.0)  # no false alarm yet: nothing is the pattern
+    fb.label("f1", "a1", "false_alarm", 0.9, 3, "ann", T0, "", 0.8, -0.7)
+    assert fb.mood == MIN_MOOD and not fb.looks_like(-0.45)  # a defect's mood stays out
+    assert fb.enter(2, pattern=False) == 0.5 < fb.enter(2)
+    # a confirmed crisis at a mixed mood narrows the pattern: never less sensitive
+    fb.label("r1", "a2", "real", 0.9, 3, "bob", T0, "", 0.5, -0.3)
+    assert round(fb.mood, 2) == -0.15 and not fb.looks_like(-0.3)

@@ -32,7 +32,8 @@ from schemas.feedback import ALERT_LABELS, AlertFeedback, ExpectedEvent, PostFee
 
 SENTIMENTS = ("negative", "neutral", "positive")
 ALERT_COLUMNS = ("feedback_id", "alert_id", "brand", "minute", "severity", "score",
-                 "negative_share", "label", "note", "given_by", "given_at")  # fmt: skip
+                 "negative_share", "mean_sentiment", "label", "note", "given_by",
+                 "given_at")  # fmt: skip
 POST_COLUMNS = ("feedback_id", "post_key", "brand", "text", "sentiment", "previous", "note",
                 "given_by", "given_at")  # fmt: skip
 EVENT_COLUMNS = ("event_id", "brand", "starts", "ends", "kind", "note", "given_by", "given_at")
@@ -88,17 +89,22 @@ def store_and_send(settings: Settings, client: Any, table: str, columns: Sequenc
         producer.close()
 
 
-def negative_share(signals: str) -> float:
-    """The deciding minute's negative share, from the signals stored with the alert."""
+def observed(signals: str, name: str, default: float, lo: float = 0.0) -> float:
+    """The deciding minute's value of signal ``name`` (negative_share, mean_sentiment), from the
+    signals stored with the alert, clipped to [lo, 1]."""
     import json
 
     try:
         for s in json.loads(signals or "[]"):
-            if s.get("signal") == "negative_share":
-                return max(0.0, min(1.0, float(s.get("observed", 0.0))))
+            if s.get("signal") == name:
+                return max(lo, min(1.0, float(s.get("observed", default))))
     except (ValueError, TypeError, AttributeError):
         pass
-    return 0.0
+    return default
+
+
+def negative_share(signals: str) -> float:
+    return observed(signals, "negative_share", 0.0)
 
 
 def _alert(args: argparse.Namespace, settings: Settings, client: Any) -> str:
@@ -116,6 +122,7 @@ def _alert(args: argparse.Namespace, settings: Settings, client: Any) -> str:
         feedback_id=uuid.uuid4().hex, alert_id=args.id, brand=brand,
         minute=minute.replace(tzinfo=UTC), severity=int(severity),
         score=max(0.0, min(1.0, float(score))), negative_share=negative_share(signals),
+        mean_sentiment=observed(signals, "mean_sentiment", -1.0, lo=-1.0),
         label=label,  # type: ignore[arg-type]
         note=args.note, by=who(args.by), at=now(),
     )  # fmt: skip
