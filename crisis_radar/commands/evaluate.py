@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         "over: real in a crisis event of the truth, else false_alarm) and compare",
     )
     s.add_argument(
-        "--detector", default="seasonal", metavar="NAME",
+        "--detector", default=_scenario_default(), metavar="NAME",
         help="the crisis scorer's volume and unique-authors detector: seasonal (default, the "
         "product's) or count (ours), or any other name evaluate nab takes, its raw score "
         "turned into a tail probability by its rank among the brand's past scores "
@@ -74,6 +74,12 @@ def _detector_names() -> list[str]:
     from crisis_radar.evaluate.detectors import REGISTRY
 
     return list(REGISTRY)
+
+
+def _scenario_default() -> str:
+    from crisis_radar.evaluate.detectors import SCENARIO_DEFAULT
+
+    return SCENARIO_DEFAULT
 
 
 def _nab(args: argparse.Namespace) -> int:
