@@ -38,10 +38,17 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from detectors.anomaly import Features, MeanDetector, SeasonalDetector, ShareDetector
+from detectors.anomaly import (
+    Features,
+    MeanDetector,
+    SeasonalDetector,
+    SeriesDetector,
+    ShareDetector,
+)
 from detectors.count import CountDetector, Seasonality
 from detectors.feedback import BrandFeedback
 from schemas.models import BrandMinute, Severity, SignalExplanation
@@ -109,10 +116,13 @@ class BrandState:
                  "terms_base", "volume")
 
     def __init__(self, season_alpha: float = 0.002, volume_model: str = "seasonal",
-                 seasonality: Seasonality = "auto") -> None:
-        self.volume: CountDetector | SeasonalDetector
-        self.authors: CountDetector | SeasonalDetector
-        if volume_model == "count":  # seasonality none / daily / weekly chosen online
+                 seasonality: Seasonality = "auto",
+                 volume_factory: Callable[[], SeriesDetector] | None = None) -> None:
+        self.volume: SeriesDetector
+        self.authors: SeriesDetector
+        if volume_factory is not None:  # evaluation: another detector in the volume slot
+            self.volume, self.authors = volume_factory(), volume_factory()
+        elif volume_model == "count":  # seasonality none / daily / weekly chosen online
             self.volume = CountDetector(seasonality=seasonality, direction="up")
             self.authors = CountDetector(seasonality=seasonality, direction="up")
         else:  # the additive hour-of-day + day-of-week model (the default)
@@ -167,6 +177,10 @@ class CrisisScorer:
     none / daily / weekly chosen online per brand). On fresh scenario seeds 1111/2222 the count
     path gave the same recall, median delay and false warnings (one event 1 min earlier) for
     twice the per-brand state, so the default stayed (docs/detection.md, "Count path").
+    ``volume_factory``: evaluation only (``evaluate scenarios --detector``): builds each
+    brand's volume and unique-authors detectors instead (any ``SeriesDetector``: a score in
+    [0, 1] read as 1 - tail probability, and ``expected(t)``); a scorer holding one pickles
+    only if the factory does.
     """
 
     def __init__(self, min_dwell: int = 10, min_history: int = 30,
@@ -177,9 +191,11 @@ class CrisisScorer:
                  season_alpha: float = 0.002, term_mult: float = 10.0,
                  term_floor: float = 0.02, term_sides: str = "both",
                  term_decay: float = 0.9, term_attention_cap: float = 1.0,
-                 volume_model: str = "seasonal", seasonality: Seasonality = "auto") -> None:
+                 volume_model: str = "seasonal", seasonality: Seasonality = "auto",
+                 volume_factory: Callable[[], SeriesDetector] | None = None) -> None:
         self.min_dwell = min_dwell
         self.volume_model, self.seasonality = volume_model, seasonality
+        self.volume_factory = volume_factory
         self.scale = scale  # evidence (-log10 p) that maps to score 1
         self.attention_scale = attention_scale
         self.season_alpha = season_alpha
@@ -208,7 +224,8 @@ class CrisisScorer:
         if st is None:
             st = self.brands[minute.brand] = BrandState(
                 self.season_alpha, self.__dict__.get("volume_model", "seasonal"),
-                self.__dict__.get("seasonality", "auto"))  # older pickles: the old model
+                self.__dict__.get("seasonality", "auto"),  # older pickles: the old model
+                self.__dict__.get("volume_factory"))
         t, posts = minute.minute, minute.posts
         # Volume counts every post: a viral complaint is mostly reposts of one text. Bot bursts
         # and copy-paste by a few accounts are held back by the unique-authors signal.

@@ -14,7 +14,7 @@ import pytest
 from crisis_radar.commands import evaluate as cmd
 from crisis_radar.evaluate import nab
 from crisis_radar.evaluate.scenarios import Analyst, Replay, evaluate
-from schemas.models import CrisisAlert, Severity
+from schemas.models import BrandMinute, CrisisAlert, Severity
 
 STD = nab.PROFILES["standard"]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -234,6 +234,87 @@ def test_cli_scenarios_on_simulated_posts(tmp_path: Path) -> None:
     assert res["kinds"]["product_defect"]["median_delay_min"] <= 15
     assert res["launch_crisis_alerts"] == 0
     assert res["false_warnings"] == 0
+    assert res["detector"] == "seasonal" and res["volume_detectors"] == ["SeasonalDetector"]
+
+
+def test_cli_scenarios_rejects_an_unknown_detector(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One line naming the valid detectors (evaluate nab's), exit 2, no traceback."""
+    posts, truth = tmp_path / "p.jsonl", tmp_path / "t.json"
+    posts.write_text("")
+    truth.write_text('{"events": []}')
+    assert cmd.main(["scenarios", str(posts), "--truth", str(truth), "--detector", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "unknown detector 'nope'" in err
+    assert all(n in err for n in ("seasonal", "count", "hst", "gaussian", "pad-snarimax",
+                                  "pad-holtwinters"))  # fmt: skip
+
+
+def test_cli_scenarios_runs_a_river_detector(tmp_path: Path) -> None:
+    """--detector hst: every brand's volume and unique-authors detector in the replay is River's
+    HalfSpaceTrees (rank-calibrated), not the default SeasonalDetector; the defect is still
+    found (the negativity side and the negative-count CUSUM are the scorer's own)."""
+    from crisis_radar.commands import simulate
+
+    posts, truth, out = tmp_path / "p.jsonl", tmp_path / "t.json", tmp_path / "r.json"
+    assert simulate.main([
+        "--days", "0.5", "--brands", "2", "--seed", "5", "--out", str(posts), "--truth",
+        str(truth), "--events", "product_defect:telvana@09:00",
+    ]) == 0
+    assert cmd.main(["scenarios", str(posts), "--truth", str(truth), "--out", str(out),
+                     "--detector", "hst"]) == 0  # fmt: skip
+    res = json.loads(out.read_text())
+    assert res["detector"] == "hst" and res["volume_detectors"] == ["HalfSpaceTrees"]
+    assert res["kinds"]["product_defect"]["recall"] == 1.0
+
+
+def _minutes(rng: np.random.Generator, n: int, t0: datetime = T0) -> list[BrandMinute]:
+    out = []
+    for i in range(n):
+        posts = int(rng.poisson(10))
+        neg = int(rng.binomial(posts, 0.15))
+        out.append(BrandMinute(brand="acme", minute=t0 + timedelta(minutes=i), posts=posts,
+                               unique_posts=posts, unique_authors=posts, negative=neg,
+                               neutral=posts - neg, sentiment_sum=-0.5 * neg))  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize(("name", "inside"), [
+    ("hst", "HalfSpaceTrees"), ("gaussian", "GaussianScorer"),
+    ("pad-snarimax", "PredictiveAnomalyDetection(SNARIMAX)"),
+])  # fmt: skip
+def test_river_detector_in_the_volume_slot(name: str, inside: str) -> None:
+    """crisis_scorer(NAME): River's detector scores volume and unique authors, through the
+    rank calibration: a burst's volume score is its rank among the brand's past raw scores
+    (at most 1 - 1/(n+1)), where the default's count tail is ~1; a drop scores 0 (upward
+    only, as the product's)."""
+    from crisis_radar.evaluate.detectors import RankCalibrated, crisis_scorer, describe
+
+    quiet = _minutes(np.random.default_rng(1), 600)
+    ours, river = crisis_scorer("seasonal")(), crisis_scorer(name)()
+    for m in quiet:
+        ours.process_one(m)
+        river.process_one(m)
+    st = river.brands["acme"]
+    assert isinstance(st.volume, RankCalibrated) and isinstance(st.authors, RankCalibrated)
+    assert describe(st.volume) == describe(st.authors) == inside
+    assert type(ours.brands["acme"].volume).__name__ == "SeasonalDetector"
+    seen = len(st.volume.sorted_ref)
+    assert seen == 600
+    t = quiet[-1].minute + timedelta(minutes=1)
+    burst = BrandMinute(brand="acme", minute=t, posts=60, unique_posts=60, unique_authors=60,
+                        negative=9, neutral=51, sentiment_sum=-4.5)  # fmt: skip
+    s_ours = ours.process_one(burst).signals[0].score
+    s_river = river.process_one(burst).signals[0].score
+    assert s_ours > 1 - 1e-9
+    # the top rank, no further (PAD shares it with the past minutes it also clipped to 1.0)
+    assert 0.95 < s_river <= 1 - 1 / (seen + 1) + 1e-12
+    drop = burst.model_copy(update={"minute": t + timedelta(minutes=1), "posts": 0,
+                                    "unique_posts": 0, "unique_authors": 0, "negative": 0,
+                                    "neutral": 0, "sentiment_sum": 0.0})  # fmt: skip
+    assert river.process_one(drop).signals[0].score == 0.0
 
 
 def test_scenario_breakdown_says_which_side_crossed_when() -> None:

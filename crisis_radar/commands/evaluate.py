@@ -7,6 +7,7 @@ Examples:
   crisis-radar evaluate nab DATA --labels WINDOWS --out results/loco --loco
   crisis-radar evaluate scenarios eval.jsonl.gz --truth eval-truth.json --out results/scen.json
   crisis-radar evaluate scenarios eval.jsonl.gz --truth eval-truth.json --feedback
+  crisis-radar evaluate scenarios eval.jsonl.gz --truth eval-truth.json --detector hst
 """
 
 from __future__ import annotations
@@ -59,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         help="replay again with an analyst's feedback applied (each page labelled once it is "
         "over: real in a crisis event of the truth, else false_alarm) and compare",
     )
+    s.add_argument(
+        "--detector", default=_scenario_default(), metavar="NAME",
+        help="the crisis scorer's volume and unique-authors detector: seasonal (default, the "
+        "product's) or count (ours), or any other name evaluate nab takes, its raw score "
+        "turned into a tail probability by its rank among the brand's past scores "
+        "(docs/detection.md): " + ", ".join(_detector_names()),
+    )
     return p
 
 
@@ -66,6 +74,12 @@ def _detector_names() -> list[str]:
     from crisis_radar.evaluate.detectors import REGISTRY
 
     return list(REGISTRY)
+
+
+def _scenario_default() -> str:
+    from crisis_radar.evaluate.detectors import SCENARIO_DEFAULT
+
+    return SCENARIO_DEFAULT
 
 
 def _nab(args: argparse.Namespace) -> int:
@@ -139,8 +153,14 @@ def _count_lines(path: Path) -> int:
 
 def _scenarios(args: argparse.Namespace) -> int:
     from crisis_radar.evaluate import scenarios as sc
+    from crisis_radar.evaluate.detectors import REGISTRY, crisis_scorer, scenario_description
     from crisis_radar.settings import get_settings
 
+    if args.detector not in REGISTRY:
+        print(f"evaluate scenarios: unknown detector {args.detector!r} "
+              f"(one of {', '.join(REGISTRY)})", file=sys.stderr)
+        return 2
+    make_scorer = crisis_scorer(args.detector)
     for path in (args.posts, args.truth):
         if not path.is_file():
             print(f"evaluate scenarios: no such file {path}", file=sys.stderr)
@@ -152,8 +172,11 @@ def _scenarios(args: argparse.Namespace) -> int:
     with progress_bar(
         desc="replay", unit="post", total=_count_lines(args.posts), file=sys.stderr
     ) as bar:
-        rep = sc.replay_posts(sc.read_lines(args.posts), settings, progress=bar.update)
+        rep = sc.replay_posts(sc.read_lines(args.posts), settings, progress=bar.update,
+                              make_scorer=make_scorer)
     res = sc.evaluate(rep, truth)
+    res["detector"] = args.detector
+    print(f"volume detector {args.detector}: {scenario_description(args.detector)}")
     print(sc.format_report(res))
     if args.feedback:
         analyst = sc.Analyst(truth)
@@ -162,7 +185,7 @@ def _scenarios(args: argparse.Namespace) -> int:
             file=sys.stderr,
         ) as bar:  # fmt: skip
             rep = sc.replay_posts(sc.read_lines(args.posts), settings, progress=bar.update,
-                                  analyst=analyst)  # fmt: skip
+                                  analyst=analyst, make_scorer=make_scorer)  # fmt: skip
         after = sc.evaluate(rep, truth)
         print("\nwith feedback:")
         print(sc.format_report(after))

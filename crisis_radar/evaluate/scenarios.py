@@ -47,6 +47,7 @@ class Replay:
         default_factory=lambda: defaultdict(list)
     )
     minutes: list[BrandMinute] = field(default_factory=list)
+    volume_detectors: list[str] = field(default_factory=list)  # what scored volume, by class
 
 
 def replay_minutes(minutes: Iterable[BrandMinute], scorer: CrisisScorer | None = None) -> Replay:
@@ -118,16 +119,19 @@ def replay_posts(
     batch: int = 2000,
     progress: Callable[[int], object] | None = None,
     analyst: Analyst | None = None,
+    make_scorer: Callable[[], CrisisScorer] | None = None,
 ) -> Replay:
     """Canonical post lines (in event-time order, as ``simulate`` writes them) through the
     worker's own stages (``crisis_radar.history.offline.OfflinePipeline``: partitioned dedup,
     brand match, sentiment, aligned minute windows, crisis scoring), as ``backtest`` runs.
     ``analyst``: labels each page once it is over; the labels apply from the next batch (with
     the enrich child, the one after: outputs lag a batch), a few minutes to an hour of event
-    time later, as an analyst's label would."""
+    time later, as an analyst's label would. ``make_scorer``: each brand's crisis scorer
+    (``crisis_radar.evaluate.detectors.crisis_scorer``: another volume detector); None: the
+    worker's."""
     from crisis_radar.history.offline import OfflinePipeline, Step
 
-    pipe = OfflinePipeline.from_settings(settings)
+    pipe = OfflinePipeline.from_settings(settings, make_scorer=make_scorer)
     rep = Replay()
 
     def take(step: Step) -> None:
@@ -160,6 +164,10 @@ def replay_posts(
         if progress is not None:
             progress(len(buf))
     take(pipe.finish())
+    from crisis_radar.evaluate.detectors import describe
+
+    rep.volume_detectors = sorted({describe(st.volume) for sc, _, _ in pipe.crisis.scorers.values()
+                                   for st in sc.brands.values()})  # fmt: skip
     return rep
 
 
@@ -241,6 +249,7 @@ def evaluate(rep: Replay, truth: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "enrichment": "the worker's core (OfflinePipeline)",
+        "volume_detectors": rep.volume_detectors,
         "brands": len(brands),
         "brand_days": brand_days,
         "brand_weeks": brand_days / 7,
@@ -314,6 +323,8 @@ def format_report(res: dict[str, Any]) -> str:
         )
     if res.get("enrichment"):
         lines.append(f"enrichment: {res['enrichment']}")
+    if res.get("volume_detectors"):
+        lines.append(f"volume/authors detector in use: {', '.join(res['volume_detectors'])}")
     return "\n".join(lines)
 
 

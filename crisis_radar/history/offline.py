@@ -18,7 +18,7 @@ caller passes ``now`` (stamps on scored posts and alerts) or lets it default to 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +28,7 @@ from typing import Any
 from crisis_radar.ingest.route import route_hash
 from schemas.models import BrandMinute, CrisisAlert
 from streams import state
-from streams.core import AggregateStage, Assessed, CrisisStage
+from streams.core import AggregateStage, Assessed, CrisisStage, new_scorer
 from streams.enrichment import EnrichPartitions, EnrichResult, EnrichRunner
 from streams.processing import AlertContext, load_brand_words
 
@@ -83,6 +83,7 @@ class OfflinePipeline:
         dedup_max_items: int,
         load_state: Any = None,
         child: bool = False,
+        make_scorer: Callable[[], Any] | None = None,
     ) -> None:
         self.partitions = partitions
         args = (watchlist_path, dedup_horizon_s, dedup_max_items, partitions)
@@ -104,8 +105,11 @@ class OfflinePipeline:
         self._pending: tuple[Future[EnrichResult], datetime, datetime | None] | None = None
         self.context = AlertContext()
         self.aggregate = AggregateStage(lateness_s, partitions, self.context)
+        # ``make_scorer``: a brand's new crisis scorer (evaluate scenarios --detector); None:
+        # the worker's
         self.crisis = CrisisStage(
-            load_brand_words(watchlist_path), self.context, load=load_state or (lambda key: None)
+            load_brand_words(watchlist_path), self.context, load=load_state or (lambda key: None),
+            make_scorer=make_scorer or new_scorer,
         )
         for part in range(partitions):
             self.aggregate.restore(part, None, _WALL)
@@ -115,7 +119,8 @@ class OfflinePipeline:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, load_state: Any = None, child: bool | None = None
+        cls, settings: Any, load_state: Any = None, child: bool | None = None,
+        make_scorer: Callable[[], Any] | None = None,
     ) -> OfflinePipeline:
         """``child``: None = as the worker decides (``Settings.enrich_in_subprocess``: a child
         process on a machine with two or more CPUs)."""
@@ -127,6 +132,7 @@ class OfflinePipeline:
             settings.dedup_max_items,
             load_state,
             settings.enrich_in_subprocess() if child is None else child,
+            make_scorer,
         )
 
     def keep_rows(self, rows: bool, backfill: bool = False) -> None:
