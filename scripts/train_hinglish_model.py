@@ -45,7 +45,10 @@ OTHERS = ("en", "de", "es", "fr", "it", "pt")
 LANGS = ("hi", "en", "de", "es", "fr", "it", "pt")
 SEMEVAL_SAMPLE = 20_000
 C = 0.1  # chosen by --cv (docs/languages.md)
-THRESHOLD = 1.5  # log-odds; by --cv (docs/languages.md)
+# log-odds. --cv chose 1.5, but it called 2.7 % of all-English word salads Hindi (the
+# bench.pipeline posts: "crunchly fast recall great new late update recall bill"), and a
+# post called Hindi is lost to an English-only brand; 3.5: none of 10k (Hindi train 73 -> 65 %)
+THRESHOLD = 3.5
 CAP = 0.7  # the classifier is asked only below this top probability of fastText; by --cv
 CLEAN = False  # positives without the Hindi folder's plain-English tweets; by --cv
 MIN_DF = 2  # features seen in fewer training posts are dropped
