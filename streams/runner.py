@@ -100,19 +100,33 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, log_path: Path, timeout
     raise TimeoutError(f"worker not ready after {timeout:.0f}s; see {log_path}")
 
 
-def read_alerts(settings: Settings, timeout_ms: int = 1000) -> list[CrisisAlert]:
-    """Every alert on crisis.alerts so far (from the beginning)."""
-    from kafka import KafkaConsumer
+def read_alerts(settings: Settings, timeout_s: float = 30.0) -> list[CrisisAlert]:
+    """Every alert on crisis.alerts so far: from the beginning up to the end offsets taken at
+    the call. Reading to known end offsets (not "until nothing came for a while") means a slow
+    broker or a busy machine gives a slower answer, never a short one."""
+    from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(
-        settings.topic("crisis.alerts"),
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=timeout_ms,
-    )
+    topic = settings.topic("crisis.alerts")
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
     try:
-        return [CrisisAlert.model_validate_json(m.value) for m in consumer]
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            return []  # no alert topic yet: nothing was ever produced
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout_s
+        alerts: list[CrisisAlert] = []
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"read {len(alerts)} alerts of {topic} in {timeout_s:.0f}s, "
+                    f"not up to its end offsets {dict((tp.partition, o) for tp, o in end.items())}"
+                )
+            for records in consumer.poll(timeout_ms=200).values():
+                alerts.extend(CrisisAlert.model_validate_json(r.value) for r in records)
+        return alerts
     finally:
         consumer.close()
 

@@ -141,8 +141,10 @@ def _run(
                 proc.wait()
                 assert all(_gone(k, 5) for k in kids), "the enrich process outlived its worker"
                 continue
-            # Let the idle timer close what it will, then read the stable minutes.
+            # Let the idle timer close what it will, then read the stable minutes (and wait,
+            # on a loaded machine, until the crisis stage has decided on every minute).
             time.sleep(8)
+            runner.wait_caught_up(proc, s.metrics_port, 0, 60)
     minutes = ch.execute(f"SELECT {MINUTE_COLS} FROM brand_minutes FINAL ORDER BY brand, minute")
     alerts = {(a, int(sev)) for a, sev in ch.execute("SELECT alert_id, severity FROM alerts FINAL")}
     stored = ch.execute("SELECT count() FROM posts FINAL")[0][0]

@@ -177,7 +177,7 @@ def test_running_worker_learns_announced_events_and_labels(settings: Any, clickh
         n = simulate_run(scenario, str(tmp_path / "posts.jsonl"), None, settings.topic("posts.raw"),
                          bootstrap=settings.kafka_bootstrap)  # fmt: skip
         assert runner.wait_caught_up(proc, settings.metrics_port, n, 120), log.read_text()[-2000:]
-        alerts = runner.read_alerts(settings, 500)
+        alerts = runner.read_alerts(settings)
         windows = {e["brand"]: (datetime.fromisoformat(e["from"].replace("Z", "+00:00")),
                                 datetime.fromisoformat(e["to"].replace("Z", "+00:00")))
                    for e in planned}  # fmt: skip

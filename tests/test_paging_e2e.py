@@ -251,7 +251,7 @@ def test_real_worker_pages(settings: Any, worker_paging: Paging, tmp_path: Path)
         deadline = time.time() + 60
         while not pages() and time.time() < deadline:
             time.sleep(0.2)
-        alerts = [a for a in runner.read_alerts(settings, 2000) if a.brand == brand]
+        alerts = [a for a in runner.read_alerts(settings) if a.brand == brand]
     producer.close()
     got = pages()
     assert got, f"no page for {brand} from {instance}; worker log:\n{log.read_text()[-2000:]}"

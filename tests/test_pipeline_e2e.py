@@ -76,7 +76,7 @@ def test_simulated_crisis_end_to_end(settings, clickhouse, tmp_path: Path) -> No
         deadline = time.monotonic() + 90
         alerts, stored = [], -1
         while time.monotonic() < deadline:
-            alerts = [a for a in runner.read_alerts(settings, 300) if a.brand == "telvana"]
+            alerts = [a for a in runner.read_alerts(settings) if a.brand == "telvana"]
             stored = clickhouse.execute("SELECT count() FROM posts FINAL")[0][0]
             if stored >= want and any(a.severity >= Severity.WARNING for a in alerts):
                 break
@@ -118,7 +118,7 @@ def test_simulated_crisis_end_to_end(settings, clickhouse, tmp_path: Path) -> No
     from detectors.crisis import CrisisScorer
 
     scorer, severity, learned = latest_state(settings, b"telvana")  # learned: streams/state.py
-    final = [a for a in runner.read_alerts(settings, 500) if a.brand == "telvana"]
+    final = [a for a in runner.read_alerts(settings) if a.brand == "telvana"]
     assert isinstance(scorer, CrisisScorer)
     assert severity == max(final, key=lambda a: a.minute).severity  # state and alerts agree
     assert learned >= max(final, key=lambda a: a.minute).minute  # the last minute it learned
@@ -159,7 +159,7 @@ def _replay(settings, lines: list[bytes], log: Path):
         assert runner.wait_caught_up(proc, settings.metrics_port, len(lines), 90), log.read_text()[
             -2000:
         ]
-        alerts = runner.read_alerts(settings, 500)
+        alerts = runner.read_alerts(settings)
     ch = make_client(settings)
     try:
         minutes = ch.execute(
