@@ -280,8 +280,9 @@ class PartitionWindow:
             if busy:
                 self.lag[source] = wall - prev
 
-    def _align(self, wall: datetime) -> None:
-        """Advance to the slowest active source's event time, if that moved the watermark.
+    def _align(self, wall: datetime) -> bool:
+        """Advance to the slowest active source's event time, if that moved the watermark;
+        True while a source is active (neither idle nor silent): the watermark waits for it.
 
         An idle source (caught up) does not hold the others at its last post: it holds them at
         the time its next post could have, its last post plus the wall time since, as far behind
@@ -294,6 +295,7 @@ class PartitionWindow:
         silent = wall - SILENT_AFTER  # heard at or before: silent (one subtraction per call)
         progress, heard_at, idle, started = self.progress, self.heard, self.idle, self.started
         held: datetime | None = None  # the lowest bound of the idle sources
+        waiting = False
         for s in range(self.sources):
             reached = progress.get(s)
             heard = heard_at.get(s, started)
@@ -306,8 +308,9 @@ class PartitionWindow:
                     if held is None or bound < held:
                         held = bound
                 continue
+            waiting = True
             if reached is None:
-                return  # an active source with no post yet holds everything
+                return True  # an active source with no post yet holds everything
             if low is None or reached < low:
                 low = reached
         if low is None:
@@ -315,19 +318,11 @@ class PartitionWindow:
         elif held is not None and held < low:
             low = held
         if low is None or (self.aligned is not None and low <= self.aligned):
-            return
+            return waiting
         self.aligned = low
         if self.next_close is None or low >= self.next_close:
             self._advance_to(low)
-
-    def _waiting(self, wall: datetime) -> bool:
-        """Is the watermark still waiting for a source (neither idle nor silent)?"""
-        silent = wall - SILENT_AFTER
-        for s in range(self.sources):
-            heard = self.heard.get(s, self.started)
-            if s not in self.idle and heard is not None and heard > silent:
-                return True
-        return False
+        return waiting
 
     def _advance_to(self, wm: datetime) -> None:
         from detectors.aggregate import MINUTE, floor_minute
@@ -344,8 +339,7 @@ class PartitionWindow:
         aggregator closes a minute once minute end + lateness <= watermark."""
         waiting = False
         if self.sources:
-            self._align(wall)  # a source may have fallen silent
-            waiting = self._waiting(wall)
+            waiting = self._align(wall)  # a source may have fallen silent
         if self.max_event is not None and self.last_wall is not None:
             idle = wall - self.last_wall
             if idle >= IDLE_AFTER:  # also sends amendments held since the last crossing
