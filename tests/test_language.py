@@ -204,3 +204,76 @@ def test_no_classifier_file_leaves_the_rules(monkeypatch: pytest.MonkeyPatch) ->
     assert identify("yrr network phirse gayab") == "en"  # the classifier's catch is gone
     assert identify("bhai yeh network kab theek hoga") == "hi"  # the word lists remain
     assert identify("my order never arrived and nobody answers") == "en"
+
+
+# The second opinion for posts the model is unsure about (EVIDENCE_GATE): short posts whose
+# function words or diacritics name their language. Each was read wrong before it.
+@pytest.mark.parametrize(
+    ("text", "lang", "before"),
+    [("Socorro tô nervosa", "pt", "ar"), ("träum was schönes", "de", "en"),
+     ("Namaria tá de pijama?", "pt", "es"), ("ti seguo! :)", "it", "pt"),
+     ("Eoliennes : l’armée vent debout", "fr", "en")],
+)  # fmt: skip
+def test_function_words_decide_when_the_model_is_unsure(
+    text: str, lang: str, before: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import detectors.language as lid
+
+    assert identify(text) == lang
+    monkeypatch.setattr(lid, "EVIDENCE_GATE", 0.0)  # without the second opinion
+    assert identify(text) == before
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["love this café so much", "Beyoncé was amazing tonight", "Müller is the best player",
+     "Jalapeño poppers for dinner", "naïve question about the update"],
+)  # fmt: skip
+def test_english_with_loanword_accents_stays_english(text: str) -> None:
+    # a diacritic is weak evidence against the model's English and English function words
+    assert identify(text) == "en"
+
+
+def test_evidence_counts_function_words_and_diacritics() -> None:
+    from detectors.language import (
+        _FUNCTION_WORDS,
+        _LATIN_SUPPORTED,
+        EVIDENCE_WEIGHT,
+        MARK_WEIGHT,
+        _evidence,
+    )
+
+    ev = dict(zip(_LATIN_SUPPORTED, _evidence(["und", "nicht"], "und nicht ß"), strict=True))
+    assert ev["de"] == 2 * EVIDENCE_WEIGHT + MARK_WEIGHT and ev["en"] == ev["fr"] == 0
+    ev = dict(zip(_LATIN_SUPPORTED, _evidence(["café"], "café"), strict=True))
+    assert ev["en"] == ev["de"] == 0 and ev["pt"] == ev["fr"] == MARK_WEIGHT / 4  # é: 4 langs
+    assert not any(_evidence(["zzz"], "zzz"))  # nothing to go by: the model decides
+    # words common in English are nobody else's evidence (short English posts stay English)
+    english_too = {"a", "me", "no", "do", "in", "on", "so", "was", "as", "an", "man", "come"}
+    for lang, words in _FUNCTION_WORDS.items():
+        assert lang == "en" or not words & english_too, lang
+
+
+def test_a_sure_model_or_an_unsupported_top_guess_is_not_second_guessed() -> None:
+    # the model is sure (>= EVIDENCE_GATE): its answer stays, whatever the function words
+    assert identify("Die Bahn ist schon wieder zu spät, unglaublich") == "de"
+    assert identify("my crème brûlée recipe") == "fr"  # model: fr 0.59, unchanged rule
+    # a confident unsupported language stays itself (Dutch, Turkish: unknown sentiment)
+    assert identify("Mapleberry siparişim 10 gün oldu hâlâ gelmedi") == "tr"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [("Ban Ki-moon: il est grand temps d'agir contre les changements climatiques", "fr"),
+     ("Toh, che novità. Non l'ho già sentita una headline simile?", "it")],
+)  # fmt: skip
+def test_one_hindi_word_gives_way_to_a_sure_model(text: str, lang: str) -> None:
+    # "ki" (Ban Ki-moon), "toh": one listed word in a post the model is >= 0.9 sure of
+    from detectors.language import _one_hindi_word, _romanised_hindi
+
+    words = clean(text).lower().split()
+    assert _romanised_hindi(words) and _one_hindi_word(words)
+    assert identify(text) == lang
+    # more Hindi evidence, or a model that is not sure: still Hindi
+    assert identify("ki baat hai") == "hi"
+    assert identify("mujhe kaise pata chega ki aap aa gaye") == "hi"
