@@ -490,10 +490,11 @@ class _Enrich(_Stage):
         w = self.w
         kp = w.app.producer._ensure_producer()  # type: ignore[attr-defined]
         topic = w.topics[stages.POSTS_SCORED].get_topic_name()
+        sent = datetime.now(UTC)  # this worker's clock: silence is judged on it downstream
         for part in range(w.settings.topic_partitions):
             batch = kp.create_batch()
             for source, reached, idle in marks:
-                headers = state.marker(source, reached, idle)
+                headers = state.marker(source, reached, idle, sent)
                 batch.append(timestamp=None, key=b"", value=b"", headers=headers)
             await kp.send_batch(batch, topic, partition=part)
 

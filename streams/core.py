@@ -84,8 +84,8 @@ class AggregateStage:
             if not fresh:
                 continue  # in the snapshot already
             if not value:  # a watermark marker of an upstream partition
-                source, reached, idle = state.read_marker(headers)
-                win.mark(source, reached, idle, wall)
+                source, reached, idle, sent = state.read_marker(headers)
+                win.mark(source, reached, idle, wall, sent)
                 touched.add(part)
                 continue
             tag = state.read_tag(headers)

@@ -177,6 +177,9 @@ class Enricher:
 IDLE_AFTER = timedelta(seconds=10)  # no post on a partition for this long (wall): it is idle
 # An upstream partition that says nothing for this long (its worker died, or nobody owns it)
 # stops holding back the aligned watermark; its posts, if they come, are late (amendments).
+# While records keep arriving, "nothing for this long" is judged on the upstream workers' clock
+# (the markers' send times): a window reading a backlog sees a source's markers spaced by its
+# own slowness, and a replay under CPU starvation lost posts to that (docs/lateness.md).
 SILENT_AFTER = timedelta(seconds=30)
 
 
@@ -215,6 +218,11 @@ class PartitionWindow:
     lag: dict[int, timedelta] = field(default_factory=dict)
     started: datetime | None = None  # wall time alignment started (restore resets it)
     aligned: datetime | None = None  # the aligned watermark (monotone)
+    # the upstream clock: source -> send time of its last marker, the latest send time seen,
+    # and the wall time the last record of any kind arrived
+    sent: dict[int, datetime] = field(default_factory=dict)
+    upstream: datetime | None = None
+    arrived: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.aggregator is None:
@@ -225,7 +233,8 @@ class PartitionWindow:
     def __setstate__(self, state: dict[str, Any]) -> None:
         # snapshots written before alignment lack its fields: they go on unaligned
         fresh = {"sources": 0, "progress": {}, "heard": {}, "idle": set(), "started": None,
-                 "aligned": None, "lag": {}}  # fmt: skip
+                 "aligned": None, "lag": {}, "sent": {}, "upstream": None,
+                 "arrived": None}  # fmt: skip
         self.__dict__.update(fresh | state)
 
     def add(
@@ -236,7 +245,7 @@ class PartitionWindow:
         ``ScoredPostCounts`` (same paths as ScoredPost)."""
         status: str = self.aggregator.add(sp)
         ts = sp.post.created_at
-        self.last_wall = wall
+        self.last_wall = self.arrived = wall
         if self.sources and source is not None:
             if self.max_event is None or ts > self.max_event:
                 self.max_event = ts
@@ -248,11 +257,24 @@ class PartitionWindow:
                 self._advance_to(ts)
         return status != "open"
 
-    def mark(self, source: int, reached: datetime | None, idle: bool, wall: datetime) -> None:
+    def mark(
+        self,
+        source: int,
+        reached: datetime | None,
+        idle: bool,
+        wall: datetime,
+        sent: datetime | None = None,
+    ) -> None:
         """A watermark marker: upstream partition ``source`` has reached event time ``reached``
-        (None: no post yet); ``idle``: it has nothing more to read for now."""
+        (None: no post yet); ``idle``: it has nothing more to read for now; ``sent``: the
+        upstream worker's clock when it said so."""
         if not self.sources:
             return
+        self.arrived = wall
+        if sent is not None:
+            self.sent[source] = sent
+            if self.upstream is None or sent > self.upstream:
+                self.upstream = sent
         self._hear(source, reached, wall, busy=not idle)
         if idle:
             self.idle.add(source)
@@ -296,9 +318,20 @@ class PartitionWindow:
         progress, heard_at, idle, started = self.progress, self.heard, self.idle, self.started
         held: datetime | None = None  # the lowest bound of the idle sources
         waiting = False
+        # Records still arriving: a source the wall clock calls silent may only be behind in
+        # this window's backlog; it is silent only if the upstream clock agrees.
+        spoke = (
+            self.upstream - SILENT_AFTER
+            if self.upstream is not None and self.arrived is not None and self.arrived > silent
+            else None
+        )
         for s in range(self.sources):
             reached = progress.get(s)
             heard = heard_at.get(s, started)
+            if heard is not None and heard <= silent and spoke is not None:
+                sent = self.sent.get(s)
+                if sent is not None and sent > spoke:
+                    heard = wall  # spoke within SILENT_AFTER of upstream time: not silent
             if s in idle or heard is None or heard <= silent:
                 if reached is not None and (done is None or reached > done):
                     done = reached  # idle or silent: no longer waited for

@@ -55,19 +55,29 @@ def read_tag(headers: Iterable[tuple[str, bytes]] | None) -> tuple[int, int, int
 MARK = "wm"  # header name of a watermark marker (a record with an empty value)
 
 
-def marker(source: int, reached: datetime | None, idle: bool) -> list[tuple[str, bytes]]:
+def marker(
+    source: int, reached: datetime | None, idle: bool, sent: datetime | None = None
+) -> list[tuple[str, bytes]]:
     """Headers of a watermark marker: posts.raw partition ``source`` has reached event time
-    ``reached`` (None: no valid post yet); ``idle``: it has nothing more to read for now."""
+    ``reached`` (None: no valid post yet); ``idle``: it has nothing more to read for now;
+    ``sent``: the upstream worker's wall clock when it said so (live markers)."""
     us = -1 if reached is None else int(reached.timestamp() * 1_000_000)
-    return [(MARK, b"%d:%d:%d" % (source, us, int(idle)))]
+    value = b"%d:%d:%d" % (source, us, int(idle))
+    if sent is not None:
+        value += b":%d" % int(sent.timestamp() * 1_000_000)
+    return [(MARK, value)]
 
 
-def read_marker(headers: Iterable[tuple[str, bytes]] | None) -> tuple[int, datetime | None, bool]:
+def read_marker(
+    headers: Iterable[tuple[str, bytes]] | None,
+) -> tuple[int, datetime | None, bool, datetime | None]:
+    """(source, reached, idle, sent) of a marker; ``sent`` None for markers without it."""
     for name, value in headers or ():
         if name == MARK:
-            p, us, idle = value.split(b":")
+            p, us, idle, *rest = value.split(b":")
             t = None if int(us) < 0 else datetime.fromtimestamp(int(us) / 1_000_000, UTC)
-            return int(p), t, idle == b"1"
+            sent = datetime.fromtimestamp(int(rest[0]) / 1_000_000, UTC) if rest else None
+            return int(p), t, idle == b"1", sent
     raise ValueError("not a watermark marker")
 
 

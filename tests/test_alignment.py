@@ -174,3 +174,41 @@ def test_an_idle_partition_live_does_not_hold_the_busy_ones() -> None:
         win.add(scored(i, T0 + timedelta(minutes=i)), T0 + timedelta(minutes=i, seconds=2), 1)
     closed = [m.minute for m in win.advance(now)]
     assert closed[-1] == T0 + timedelta(minutes=7)  # source 1's 9:00 less the 60 s lateness
+
+
+def test_a_window_reading_a_backlog_does_not_take_stretched_gaps_for_silence() -> None:
+    """The window reads a backlog 4x slower than upstream produced it: source 0's markers, sent
+    10 s apart, arrive 41 s apart while source 1's posts stream in. On the arrival clock source
+    0 looks silent (a dead worker) and source 1 would run the watermark hours ahead of it; its
+    markers' send times show it spoke 10 s of upstream time later, so its next post is not
+    late (a replay at load ~14 lost 32-309 posts so)."""
+    win = PartitionWindow(60, sources=2)
+    sent0 = WALL - timedelta(minutes=5)  # the backlog was produced earlier
+    win.mark(0, T0, False, WALL, sent0)
+    for i in range(1, 9):  # 40 s of arrival, 10 s of upstream time: source 1 runs ahead
+        at = WALL + timedelta(seconds=5 * i)
+        win.add(scored(i, T0 + timedelta(hours=i)), at, 1)
+        win.mark(1, T0 + timedelta(hours=i), False, at, sent0 + timedelta(seconds=1.25 * i))
+    arrive = WALL + timedelta(seconds=41)
+    win.mark(0, T0 + timedelta(seconds=20), False, arrive, sent0 + timedelta(seconds=10))
+    win.advance(arrive)
+    assert win.aligned is not None and win.aligned <= T0 + timedelta(seconds=20)
+    assert win.add(scored(20, T0 + timedelta(seconds=30)), arrive, 0) is False  # not late
+
+
+def test_a_dead_upstream_worker_is_silent_on_the_upstream_clock_too() -> None:
+    """Source 0's worker died: 35 s of wall time and of upstream time (source 1's markers) pass
+    without a word from it, so it stops holding the watermark, as without send times."""
+    win = PartitionWindow(60, sources=2)
+    win.mark(0, T0, False, WALL, WALL)
+    for i in range(1, 8):
+        at = WALL + timedelta(seconds=5 * i)
+        win.add(scored(i, T0 + timedelta(minutes=i)), at, 1)
+        win.mark(1, T0 + timedelta(minutes=i), False, at, at)
+        assert win.aligned == (T0 if 5 * i < 30 else T0 + timedelta(minutes=i))
+
+
+def test_markers_carry_their_send_time_and_old_ones_read_without() -> None:
+    sent = WALL + timedelta(microseconds=7)
+    assert state.read_marker(state.marker(3, T0, True, sent)) == (3, T0, True, sent)
+    assert state.read_marker(state.marker(2, None, False)) == (2, None, False, None)
