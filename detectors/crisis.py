@@ -283,8 +283,9 @@ class CrisisScorer:
         pattern = False  # this minute looks like the brand's false alarms (detectors.feedback)
         if fb is not None:
             if minute.version == 1:
-                fb.observe(minute.negative, posts, minute.sentiment_sum, judged)
-            pattern = fb.looks_like(fb.smoothed_mood())
+                fb.observe(minute.negative, posts, minute.sentiment_sum, judged,
+                           st.volume.expected(t))
+            pattern = fb.looks_like(fb.smoothed_mood(), fb.smoothed_volume())
         enter = ENTER if fb is None else {s: fb.enter(int(s), pattern) for s in ENTER}
         candidate = _level(score, enter)
         planned = None if fb is None else fb.event_at(t)

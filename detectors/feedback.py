@@ -11,8 +11,11 @@ worker may read the feedback topic again from the start after a restart:
   ``MAX_TOLERANCE`` (55 %; crises run at 65-90 % negative). While the smoothed negative share
   stays under it, the brand stays at "watch" at most. Both apply only to minutes that look
   like the false alarms: a smoothed mean sentiment at or above the lowest false alarm's mood
-  minus ``MOOD_MARGIN``, never below ``MIN_MOOD`` (a launch's mixed crowd); a one-sided
-  negative turn below it meets the levels as built. ``real`` never makes the brand less
+  minus ``MOOD_MARGIN``, never below ``MIN_MOOD`` (a launch's mixed crowd), and a volume
+  shaped like theirs: the recent peak of the smoothed posts / expected posts at or above
+  ``VOLUME_MARGIN`` x the lowest false alarm's ratio, never below ``MIN_VOLUME`` (a rush arrives
+  at 3-9x). A one-sided negative turn, or a rise slower than theirs (a crisis's first minutes
+  at 1-2x), meets the levels as built. ``real`` never makes the brand less
   sensitive: it *lowers* both, if needed, so that the confirmed alert would still have paged,
   and narrows the pattern to moods above its own.
   ``expected`` is stored and shown, and changes nothing (announce the event next time:
@@ -35,16 +38,19 @@ worker may read the feedback topic again from the start after a restart:
 >>> from datetime import datetime, UTC
 >>> t = datetime(2026, 11, 23, 10, tzinfo=UTC)
 >>> fb = BrandFeedback()
->>> for i in range(4):   # a launch's grumbles: 40 % negative, a mixed mood (-0.05)
-...     _ = fb.label(f"f{i}", "a1", "false_alarm", 0.8, 2, "ann", t, "", 0.4, -0.05)
+>>> for i in range(4):   # a launch's grumbles: 40 % negative, a mixed mood (-0.05), 5x volume
+...     _ = fb.label(f"f{i}", "a1", "false_alarm", 0.8, 2, "ann", t, "", 0.4, -0.05, 5.0)
 >>> round(fb.raise_, 2), round(fb.enter(2), 2), round(fb.enter(1), 2), fmt_mood(fb.mood)
 (0.15, 0.65, 0.3, '>= -0.20')
->>> fb.looks_like(-0.1), fb.looks_like(-0.45), fb.enter(2, pattern=False)  # a defect: -0.45
+>>> fb.looks_like(-0.1, 4.0), fb.looks_like(-0.45, 4.0), fb.enter(2, pattern=False)  # defect
 (True, False, 0.5)
+>>> fb.volume_floor, fb.looks_like(-0.1, 1.8)   # a crisis's first minutes at 1.8x: not it
+(2.5, False)
 >>> print(fb.label("f9", "a2", "real", 0.58, 2, "bob", t, "", 0.5, -0.5))  # confirmed at 0.58
 ... # doctest: +NORMALIZE_WHITESPACE
 real: raise 0.15 -> 0.08, tolerated negative share 50% -> 40%, pattern mood >= -0.20 ->
->= -0.20 (a confirmed warning at score 0.58, 50% negative, must still page)
+>= -0.20, volume x2.5 -> x2.5 (a confirmed warning at score 0.58, 50% negative, must still
+page)
 >>> fb.label("f9", "a2", "real", 0.6, 2, "bob", t, "") is None   # the same record again
 True
 """
@@ -78,6 +84,21 @@ SHARE_DECAY = 0.7  # the share compared is smoothed over the last few minutes (E
 MOOD_MARGIN = 0.15
 MIN_MOOD = -0.4
 MOOD_DECAY = 0.7
+# ...and their volume shape: a launch rush pages at 3-9x the brand's expected volume, while the
+# crises a raise delayed (seeds 4141, 5151: a competitor's crisis spilling over, a slow defect)
+# spent their held-back minutes at 1-2.5x. The pattern also needs the brand's smoothed volume
+# ratio (EW sums of posts and of expected posts, VOLUME_DECAY per minute) at or above
+# VOLUME_MARGIN x the lowest false alarm's ratio, never below MIN_VOLUME (a false alarm at the
+# usual volume, or a label stored without its ratio, cannot stretch the pattern over every
+# minute of the brand).
+VOLUME_MARGIN = 0.5
+MIN_VOLUME = 1.5
+VOLUME_DECAY = 0.7
+# A rush's shape holds for its tail: the ratio compared is the smoothed ratio's recent peak,
+# leaking VOLUME_HOLD per minute (half-life ~70 min; a rush lasts 1.5-3 h and its fading tail,
+# at 1.5-2x, still paged at the levels as built on seeds 313 and 314).
+VOLUME_HOLD = 0.99
+NO_VOLUME = float("inf")  # the lowest false alarm's ratio before any (and for older pickles)
 NO_PATTERN = 1.0  # the floor before any false alarm (no smoothed mood reaches it)
 KEEP_LABELS = 50  # per brand, newest kept (explain shows them; the raise is a running value)
 KEEP_EVENTS = 200  # announced events per brand, newest kept
@@ -99,6 +120,8 @@ class Change:
     tolerance_after: float = 0.0
     mood_before: float = NO_PATTERN  # the pattern's mood floor before and after
     mood_after: float = NO_PATTERN
+    volume_before: float = MIN_VOLUME  # the pattern's volume floor before and after
+    volume_after: float = MIN_VOLUME
 
 
 @dataclass
@@ -121,6 +144,10 @@ class BrandFeedback:
     ew_posts: float = 0.0
     ew_sent: float = 0.0  # EW sums of sentiment and of posts with sentiment (smoothed mood)
     ew_judged: float = 0.0
+    volume_low: float = NO_VOLUME  # the lowest false alarm's volume ratio (0: not recorded)
+    ew_volume: float = 0.0  # EW sums of posts and of expected posts (the smoothed ratio)
+    ew_expected: float = 0.0
+    volume_peak: float = 0.0  # the smoothed ratio's recent peak (leaking VOLUME_HOLD a minute)
     changes: list[Change] = field(default_factory=list)
     events: list[Planned] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)  # feedback/event ids applied
@@ -134,12 +161,17 @@ class BrandFeedback:
         return min(0.95, base + self.raise_) if severity in PAGING else base
 
     def observe(self, negative: int, posts: int, sentiment_sum: float = 0.0,
-                judged: int = 0) -> float:
-        """One minute's counts; the smoothed negative share (``smoothed_mood``: the mood)."""
+                judged: int = 0, expected: float = 0.0) -> float:
+        """One minute's counts and expected posts; the smoothed negative share
+        (``smoothed_mood``: the mood, ``smoothed_volume``: the volume ratio)."""
         self.ew_neg = SHARE_DECAY * self.ew_neg + negative
         self.ew_posts = SHARE_DECAY * self.ew_posts + posts
         self.ew_sent = MOOD_DECAY * self.ew_sent + sentiment_sum
         self.ew_judged = MOOD_DECAY * self.ew_judged + judged
+        # at least one post expected a minute: a night's near-zero baseline makes no rush of 3
+        self.ew_volume = VOLUME_DECAY * self.ew_volume + posts
+        self.ew_expected = VOLUME_DECAY * self.ew_expected + max(expected, 1.0)
+        self.volume_peak = max(self.ew_volume / self.ew_expected, VOLUME_HOLD * self.volume_peak)
         return self.smoothed_share()
 
     def smoothed_share(self) -> float:
@@ -148,11 +180,23 @@ class BrandFeedback:
     def smoothed_mood(self) -> float:
         return self.ew_sent / self.ew_judged if self.ew_judged > 0 else 0.0
 
-    def looks_like(self, mood: float) -> bool:
-        """A minute at this smoothed mean sentiment looks like the brand's false alarms (the
-        raise and the tolerated share apply); below the pattern's floor it is a negative turn
-        they never covered."""
-        return mood >= self.mood
+    def smoothed_volume(self) -> float:
+        """Posts over expected posts, smoothed, at its recent peak (0 before any minute)."""
+        return self.volume_peak
+
+    @property
+    def volume_floor(self) -> float:
+        """The smoothed volume ratio at or above which a minute has the false alarms' shape."""
+        if self.volume_low >= NO_VOLUME:
+            return MIN_VOLUME
+        return max(MIN_VOLUME, VOLUME_MARGIN * self.volume_low)
+
+    def looks_like(self, mood: float, volume: float) -> bool:
+        """A minute at this smoothed mean sentiment and volume ratio looks like the brand's
+        false alarms (the raise and the tolerated share apply); below the pattern's mood floor
+        it is a negative turn they never covered, below its volume floor a rise far slower than
+        theirs (a crisis's first minutes at 1-2x the usual volume)."""
+        return mood >= self.mood and volume >= self.volume_floor
 
     def tolerated(self, share: float) -> bool:
         """A surge at this (smoothed) negative share is what the brand's false alarms were."""
@@ -160,20 +204,21 @@ class BrandFeedback:
 
     def label(self, feedback_id: str, alert_id: str, label: str, score: float, severity: int,
               by: str, at: datetime, note: str, negative_share: float = 0.0,
-              mean_sentiment: float = -1.0) -> str | None:
-        """Apply one alert label; what it changed (None: applied already). ``mean_sentiment``:
-        the alert minute's (-1, the default for labels stored without it: the widest pattern
-        the bounds allow)."""
+              mean_sentiment: float = -1.0, volume_ratio: float = 0.0) -> str | None:
+        """Apply one alert label; what it changed (None: applied already). ``mean_sentiment``
+        and ``volume_ratio`` (posts / expected posts): the alert minute's (-1 and 0, the
+        defaults for labels stored without them: the widest pattern the bounds allow)."""
         if feedback_id in self.seen:
             return None
         self.seen.add(feedback_id)
-        before, tol, mood = self.raise_, self.tolerance, self.mood
+        before, tol, mood, vol = self.raise_, self.tolerance, self.mood, self.volume_floor
         if label == "false_alarm":
             self.raise_ = min(MAX_RAISE, self.raise_ + STEP)
             target = min(MAX_TOLERANCE, negative_share + TOL_MARGIN)
             if target > self.tolerance:
                 self.tolerance = min(target, self.tolerance + TOL_STEP)
             self.mood = max(MIN_MOOD, min(self.mood, mean_sentiment - MOOD_MARGIN))
+            self.volume_low = min(self.volume_low, max(0.0, volume_ratio))
             why = "false alarm" + (" (at the caps)" if before >= MAX_RAISE else "")
         elif label == "real" and severity in PAGING:
             # the confirmed alert must still page as it did: never less sensitive
@@ -187,13 +232,14 @@ class BrandFeedback:
         else:
             why = f"{label}: no change"
         self.changes.append(Change(feedback_id, alert_id, label, by, at, note, before,
-                                   self.raise_, tol, self.tolerance, mood, self.mood))  # fmt: skip
+                                   self.raise_, tol, self.tolerance, mood, self.mood, vol,
+                                   self.volume_floor))  # fmt: skip
         del self.changes[:-KEEP_LABELS]
         if why.endswith("no change"):
             return why
         return (f"{label}: raise {before:.2f} -> {self.raise_:.2f}, tolerated negative share "
                 f"{tol:.0%} -> {self.tolerance:.0%}, pattern mood {fmt_mood(mood)} -> "
-                f"{fmt_mood(self.mood)} ({why})")
+                f"{fmt_mood(self.mood)}, volume x{vol:.2g} -> x{self.volume_floor:.2g} ({why})")
 
     def expect(self, event_id: str, start: datetime, end: datetime, kind: str,
                description: str) -> bool:
@@ -225,7 +271,8 @@ def apply_labels(labels: list[dict[str, Any]]) -> BrandFeedback:
     for r in labels:
         fb.label(r["feedback_id"], r["alert_id"], r["label"], float(r["score"]),
                  int(r["severity"]), r["by"], r["at"], r.get("note", ""),
-                 float(r.get("negative_share", 0.0)), float(r.get("mean_sentiment", -1.0)))
+                 float(r.get("negative_share", 0.0)), float(r.get("mean_sentiment", -1.0)),
+                 float(r.get("volume_ratio", 0.0)))
     return fb
 
 

@@ -40,6 +40,8 @@ class AlertFeedback(_Record):
     negative_share: float = Field(0.0, ge=0.0, le=1.0)  # at the alert's deciding minute
     # its mean sentiment (what the false alarm looked like; -1: not recorded, migration 0021)
     mean_sentiment: float = Field(-1.0, ge=-1.0, le=1.0)
+    # its posts over expected posts (the false alarm's volume shape; 0: not recorded, 0022)
+    volume_ratio: float = Field(0.0, ge=0.0)
     label: AlertLabel
     note: Note = ""
     by: ShortStr

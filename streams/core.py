@@ -126,7 +126,7 @@ def _teach(scorer: Any, fb: AlertFeedback | ExpectedEvent) -> str | None:
     if isinstance(fb, AlertFeedback):
         what: str | None = learned.label(
             fb.feedback_id, fb.alert_id, fb.label, fb.score, fb.severity, fb.by, fb.at, fb.note,
-            fb.negative_share, fb.mean_sentiment,
+            fb.negative_share, fb.mean_sentiment, fb.volume_ratio,
         )
         return what
     if learned.expect(fb.event_id, fb.start, fb.end, fb.kind, fb.describe()):

@@ -24,7 +24,7 @@ from crisis_radar.commands.simulate import build_scenario
 from crisis_radar.commands.simulate import run as simulate_run
 from crisis_radar.stack._proc import free_port
 from schemas.feedback import AlertFeedback, ExpectedEvent, PostFeedback, parse_feedback
-from schemas.models import Author, CrisisAlert, Post, ScoredPost, Severity
+from schemas.models import Author, CrisisAlert, Post, ScoredPost, Severity, SignalExplanation
 from streams import runner
 from streams.rows import ALERTS, POSTS
 
@@ -66,7 +66,7 @@ def seed_alert_and_post(ch: Any) -> tuple[CrisisAlert, ScoredPost]:
     alert = CrisisAlert(
         alert_id="a" * 32, brand="telvana", minute=T0, severity=Severity.WARNING,
         previous_severity=Severity.NONE, score=0.62, summary="telvana: none -> warning",
-        created_at=T0,
+        created_at=T0, signals=[SignalExplanation.checked("volume", 30.0, 6.0, 0.99, "")],
     )  # fmt: skip
     post = Post(platform="x", post_id="p1", author=Author(id="u1"), created_at=T0,
                 text="oh wonderful, telvana doubled my bill again, thanks so much")  # fmt: skip
@@ -125,9 +125,12 @@ def test_feedback_and_expect_cli_store_send_and_refuse_bad_input(settings: Any, 
         "SELECT argMax(label, given_at) FROM alert_feedback WHERE alert_id = %(a)s",
         {"a": alert.alert_id})  # fmt: skip
     assert latest[0][0] == "real"
+    # each label records the alert minute's volume shape (30 posts where 6 were expected)
+    assert clickhouse.execute("SELECT DISTINCT volume_ratio FROM alert_feedback") == [(5.0,)]
     records = feedback_records(settings)
     assert [type(r) for r in records] == [AlertFeedback, AlertFeedback, PostFeedback,
                                           ExpectedEvent]  # fmt: skip
+    assert [r.volume_ratio for r in records[:2]] == [5.0, 5.0]  # type: ignore[union-attr]
     post_fb = records[2]
     assert isinstance(post_fb, PostFeedback)
     assert (post_fb.text, post_fb.previous, post_fb.by) == (sp.post.text, "positive", "carol")

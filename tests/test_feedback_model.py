@@ -13,14 +13,17 @@ import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
+from detectors.crisis import CrisisScorer
 from detectors.feedback import (
     MAX_RAISE,
     MAX_TOLERANCE,
     MIN_MOOD,
+    MIN_VOLUME,
     BrandFeedback,
     SentimentCorrections,
 )
 from detectors.sentiment import SentimentModel
+from schemas.models import BrandMinute, Severity
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 OPENERS = ["oh wonderful", "oh great", "wow amazing", "fantastic", "just perfect", "lovely"]
@@ -159,10 +162,67 @@ def test_feedback_silences_the_false_alarms_pattern_not_a_negative_turn() -> Non
 
 def test_a_crisis_like_false_alarm_cannot_widen_the_pattern_past_the_bound() -> None:
     fb = BrandFeedback()
-    assert not fb.looks_like(0.0)  # no false alarm yet: nothing is the pattern
+    assert not fb.looks_like(0.0, 10.0)  # no false alarm yet: nothing is the pattern
     fb.label("f1", "a1", "false_alarm", 0.9, 3, "ann", T0, "", 0.8, -0.7)
-    assert fb.mood == MIN_MOOD and not fb.looks_like(-0.45)  # a defect's mood stays out
+    assert fb.mood == MIN_MOOD and not fb.looks_like(-0.45, 10.0)  # a defect's mood stays out
     assert fb.enter(2, pattern=False) == 0.5 < fb.enter(2)
     # a confirmed crisis at a mixed mood narrows the pattern: never less sensitive
     fb.label("r1", "a2", "real", 0.9, 3, "bob", T0, "", 0.5, -0.3)
-    assert round(fb.mood, 2) == -0.15 and not fb.looks_like(-0.3)
+    assert round(fb.mood, 2) == -0.15 and not fb.looks_like(-0.3, 10.0)
+
+
+def _mixed(i: int, posts: int, neg: int, pos: int) -> BrandMinute:
+    return BrandMinute(brand="acme", minute=T0 + timedelta(minutes=i), posts=posts,
+                       unique_posts=posts, unique_authors=posts, negative=neg, positive=pos,
+                       neutral=posts - neg - pos, sentiment_sum=-0.5 * neg + 0.5 * pos)  # fmt: skip
+
+
+def _taught(feedback: bool) -> CrisisScorer:
+    """Four quiet hours at 10 posts a minute; with ``feedback``, three false alarms like a launch
+    rush's (5x the expected volume, 45 % negative, a mixed mood of -0.05)."""
+    cs = CrisisScorer()
+    fb = cs.feedback_of("acme")
+    for i in range(240):
+        cs.process_one(_mixed(i, 10, 1 + i % 2, 2))
+    if feedback:
+        for j in range(3):
+            fb.label(f"f{j}", f"a{j}", "false_alarm", 0.9, 3, "ann", T0, "", 0.45, -0.05, 5.0)
+    return cs
+
+
+def test_a_crisis_rising_slower_than_the_false_alarms_pages_as_without_feedback() -> None:
+    """Seed 4141's delay: a competitor's crisis spilling over at 1.3-1.7x the usual volume, half
+    negative, a mood (-0.15) as mixed as the launch rushes' labelled false alarms. Inside the mood
+    pattern, but not their volume shape (5x): it pages at the same minutes as without feedback
+    (the mood pattern alone held it at watch for all 12 minutes)."""
+    runs = {}
+    for feedback in (False, True):
+        cs = _taught(feedback)
+        runs[feedback] = [cs.process_one(_mixed(240 + k, 16, 8, 3)).severity for k in range(12)]
+    assert runs[True] == runs[False]
+    assert Severity.WARNING in runs[True] and runs[True][-1] == Severity.CRISIS
+    fb = _taught(True).feedback_of("acme")
+    assert fb.volume_floor == 2.5 and fb.looks_like(-0.15, 2.5) and not fb.looks_like(-0.15, 1.4)
+
+
+def test_the_false_alarms_shape_still_stays_at_watch_through_its_tail() -> None:
+    """The same mix at 6x (the rush) stays at watch, and so does its fading tail at 1.8x while
+    the evidence lingers: the shape is the smoothed ratio's recent peak (half-life ~70 min)."""
+    cs = _taught(True)
+    rush = [cs.process_one(_mixed(240 + k, 60, 27, 20)).severity for k in range(20)]
+    tail = [cs.process_one(_mixed(260 + k, 18, 8, 6)) for k in range(15)]
+    assert max(rush) == Severity.WATCH and max(a.severity for a in tail) == Severity.WATCH
+    assert tail[0].score >= 0.9  # without the held peak these minutes page (crisis levels)
+    control = _taught(False)
+    for k in range(20):
+        control.process_one(_mixed(240 + k, 60, 27, 20))
+    assert control.process_one(_mixed(260, 18, 8, 6)).severity == Severity.CRISIS
+
+
+def test_labels_without_a_volume_ratio_get_the_widest_shape_the_bound_allows() -> None:
+    fb = BrandFeedback()
+    assert fb.volume_floor == MIN_VOLUME  # older pickles and labels read it too
+    fb.label("f1", "a1", "false_alarm", 0.9, 3, "ann", T0, "", 0.4, -0.1)  # stored before 0022
+    assert fb.volume_floor == MIN_VOLUME and not fb.looks_like(0.0, 1.2)
+    fb.label("f2", "a2", "false_alarm", 0.9, 3, "ann", T0, "", 0.4, -0.1, 1.1)  # at the usual
+    assert fb.volume_floor == MIN_VOLUME  # volume: cannot cover every minute of the brand

@@ -32,10 +32,12 @@ def rush_window(day: int) -> tuple[datetime, datetime]:
 def label_of(alert: CrisisAlert, label: str, i: int) -> bytes:
     share = next((s.observed for s in alert.signals if s.signal == "negative_share"), 0.0)
     mood = next((s.observed for s in alert.signals if s.signal == "mean_sentiment"), -1.0)
+    vol = next((s.observed / max(s.expected, 1.0) for s in alert.signals
+                if s.signal == "volume"), 0.0)  # fmt: skip
     return AlertFeedback(
         feedback_id=f"fb{i}", alert_id=alert.alert_id, brand=alert.brand, minute=alert.minute,
         severity=int(alert.severity), score=alert.score, negative_share=min(1.0, share),
-        mean_sentiment=max(-1.0, min(1.0, mood)),
+        mean_sentiment=max(-1.0, min(1.0, mood)), volume_ratio=max(0.0, vol),
         label=label, note="launch queue grumbles", by="ann", at=alert.minute,  # type: ignore[arg-type]
     ).to_json()  # fmt: skip
 

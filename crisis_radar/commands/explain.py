@@ -85,10 +85,10 @@ def feedback_section(client: Any, brand: str, alert: dict[str, Any] | None = Non
     from detectors.feedback import BASE_ENTER, MAX_RAISE, MAX_TOLERANCE, apply_labels, fmt_mood
 
     cols = ["feedback_id", "alert_id", "label", "score", "severity", "by", "at", "note",
-            "negative_share", "mean_sentiment"]
+            "negative_share", "mean_sentiment", "volume_ratio"]
     rows = client.execute(
         "SELECT feedback_id, alert_id, label, score, severity, given_by, given_at, note, "
-        "negative_share, mean_sentiment "
+        "negative_share, mean_sentiment, volume_ratio "
         "FROM alert_feedback WHERE brand = %(b)s ORDER BY given_at, feedback_id", {"b": brand}
     )
     fb = apply_labels([dict(zip(cols, r, strict=True)) for r in rows])
@@ -99,17 +99,19 @@ def feedback_section(client: Any, brand: str, alert: dict[str, Any] | None = Non
             f"{BASE_ENTER[2]:.2f} -> {fb.enter(2):.2f}, crisis {BASE_ENTER[3]:.2f} -> "
             f"{fb.enter(3):.2f} (watch unchanged); surges up to {fb.tolerance:.0%} negative "
             f"(smoothed) stay at watch (cap {MAX_TOLERANCE:.0%}); both only while the smoothed "
-            f"mean sentiment is {fmt_mood(fb.mood)} (the false alarms' pattern): a more "
-            f"negative turn meets the levels as built"
+            f"mean sentiment is {fmt_mood(fb.mood)} and the recent smoothed volume at least "
+            f"x{fb.volume_floor:.2g} the expected (the false alarms' pattern): a more negative "
+            f"turn or a slower rise meets the levels as built"
         )
     else:
         out.append("    paging levels as built: no feedback has changed them")
     for c in fb.changes[-10:]:
         moved = (f"raise {c.before:.2f} -> {c.after:.2f}, tolerated "
                  f"{c.tolerance_before:.0%} -> {c.tolerance_after:.0%}, pattern mood "
-                 f"{fmt_mood(c.mood_before)} -> {fmt_mood(c.mood_after)}")  # fmt: skip
+                 f"{fmt_mood(c.mood_before)} -> {fmt_mood(c.mood_after)}, volume "
+                 f"x{c.volume_before:.2g} -> x{c.volume_after:.2g}")  # fmt: skip
         if (c.after == c.before and c.tolerance_after == c.tolerance_before
-                and c.mood_after == c.mood_before):
+                and c.mood_after == c.mood_before and c.volume_after == c.volume_before):
             moved = "no change"
         note = f" ({c.note})" if c.note else ""
         out.append(f"    {c.at:%Y-%m-%d %H:%M} {c.by}: alert {c.alert_id[:12]} {c.label}: "

@@ -32,7 +32,7 @@ from schemas.feedback import ALERT_LABELS, AlertFeedback, ExpectedEvent, PostFee
 
 SENTIMENTS = ("negative", "neutral", "positive")
 ALERT_COLUMNS = ("feedback_id", "alert_id", "brand", "minute", "severity", "score",
-                 "negative_share", "mean_sentiment", "label", "note", "given_by",
+                 "negative_share", "mean_sentiment", "volume_ratio", "label", "note", "given_by",
                  "given_at")  # fmt: skip
 POST_COLUMNS = ("feedback_id", "post_key", "brand", "text", "sentiment", "previous", "note",
                 "given_by", "given_at")  # fmt: skip
@@ -103,6 +103,20 @@ def observed(signals: str, name: str, default: float, lo: float = 0.0) -> float:
     return default
 
 
+def volume_ratio(signals: str) -> float:
+    """The deciding minute's posts over expected posts (at least one expected, as the detector
+    smooths it), from the alert's volume signal; 0 if absent (the widest pattern)."""
+    import json
+
+    try:
+        for s in json.loads(signals or "[]"):
+            if s.get("signal") == "volume":
+                return max(0.0, float(s["observed"])) / max(float(s["expected"]), 1.0)
+    except (ValueError, TypeError, AttributeError, KeyError):
+        pass
+    return 0.0
+
+
 def negative_share(signals: str) -> float:
     return observed(signals, "negative_share", 0.0)
 
@@ -123,6 +137,7 @@ def _alert(args: argparse.Namespace, settings: Settings, client: Any) -> str:
         minute=minute.replace(tzinfo=UTC), severity=int(severity),
         score=max(0.0, min(1.0, float(score))), negative_share=negative_share(signals),
         mean_sentiment=observed(signals, "mean_sentiment", -1.0, lo=-1.0),
+        volume_ratio=volume_ratio(signals),
         label=label,  # type: ignore[arg-type]
         note=args.note, by=who(args.by), at=now(),
     )  # fmt: skip

@@ -96,10 +96,13 @@ class Analyst:
         real = any(a <= start <= z for a, z in self.crisis[alert.brand])
         share = next((s.observed for s in top.signals if s.signal == "negative_share"), 0.0)
         mood = next((s.observed for s in top.signals if s.signal == "mean_sentiment"), -1.0)
+        vol = next((s.observed / max(s.expected, 1.0) for s in top.signals
+                    if s.signal == "volume"), 0.0)  # fmt: skip
         label = AlertFeedback(
             feedback_id=f"analyst{len(self.given)}", alert_id=top.alert_id, brand=top.brand,
             minute=top.minute, severity=int(top.severity), score=top.score,
             negative_share=max(0.0, min(1.0, share)), mean_sentiment=max(-1.0, min(1.0, mood)),
+            volume_ratio=max(0.0, vol),
             label="real" if real else "false_alarm",
             note="crisis-radar evaluate scenarios --feedback", by="analyst", at=alert.minute,
         )  # fmt: skip
