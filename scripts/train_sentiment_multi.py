@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/train_sentiment_multi.py [--data /work/shared/data/sentiment-multi]
         [--mode per|joint] [--out PATH]
+    .venv/bin/python scripts/train_sentiment_multi.py --mean-nb --c 1 3 10   # the shipped file
 
 Languages: the UMSAB folders other than English (ar de es fr hi it pt; English keeps the
 SemEval-trained model of scripts/train_sentiment.py: UMSAB's English train split is 78 % TweetEval
