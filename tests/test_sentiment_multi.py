@@ -4,6 +4,7 @@ and ``crisis-radar sentiment --lang``."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import pickle
@@ -12,6 +13,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from detectors import sentiment_multi as sm
@@ -287,3 +289,26 @@ def test_bad_input_with_the_real_identifier_never_raises() -> None:
             assert m.language(tag, texts[2]) == "und"
             assert m.language(tag, texts[7]) == "und"
     assert m.predict_many(["Это ужасно"], ["xx"])[0] == UNKNOWN  # identified ru: no model
+
+
+def test_mean_of_tables_is_the_mean_of_the_plain_and_nb_fits() -> None:
+    """The shipped weights (--mean-nb) are one linear model: the mean of the plain one-vs-rest
+    fit and the NB-scaled one, so their scores average exactly."""
+    from scipy import sparse
+
+    from scripts import train_sentiment_multi as tsm
+
+    rng = np.random.default_rng(0)
+    dense = (rng.random((90, 12)) < 0.3).astype(float)
+    y = np.arange(90) % 3
+    dense[y == 2, 0] = 1.0  # one informative column, so the fits are not trivial
+    x = sparse.csr_matrix(dense)
+    mean = tsm.MeanOfTables(3.0, n_sparse=10).fit(x, y)
+    nb = tsm.NBLogistic(3.0, n_sparse=10).fit(x, y)
+    tsm.NB = tsm.MEAN = False
+    plain = tsm.fit(x, y, 3.0)
+    want = 0.5 * (nb.decision_function(x) + plain.decision_function(x))
+    assert np.allclose(mean.decision_function(x), want)
+    assert not np.allclose(nb.decision_function(x), plain.decision_function(x))
+    meta = json.loads(bytes(np.load(sm.MODEL_PATH)["meta"]).decode())
+    assert meta.get("mean_nb") is True and meta["mode"] == "per"
