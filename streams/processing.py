@@ -95,9 +95,11 @@ class Enricher:
         self.unmatched = 0
         # Reposts and copy-paste repeat texts (~30 % of a simulated week's posts): the language
         # of a (text, platform tag) and the sentiment of a (text, language) are pure functions
-        # of them, so each is decided once while it is remembered (bounded: cleared when full).
+        # of them, so each is decided once while it is remembered (bounded: cleared when full);
+        # so are a single-brand post's narrative terms.
         self._langs: dict[tuple[str, str | None], str] = {}
         self._sentiments: dict[tuple[str, str], Any] = {}
+        self._terms: dict[tuple[str, str], list[str]] = {}  # read only: ScoredPost copies them
 
     def process(
         self, posts: Sequence[Post], now: datetime, dedup: Any = None, corrections: Any = None
@@ -151,11 +153,19 @@ class Enricher:
         )  # fmt: skip
         out: list[ScoredPost] = []
         checked = ScoredPost.checked
+        term_memo, skip = self._terms, self.skip_words
+        if len(term_memo) > _MEMO_MAX:
+            term_memo.clear()
         for i, ((p, brands), s, lang) in enumerate(zip(matched, sentiments, langs, strict=True)):
             if replies and i in replies:
                 out += replies.pop(i)
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
-            terms = post_terms(p.text, len(brands), self.skip_words, lang)
+            if len(brands) == 1:  # the terms of a (text, language): pure, as above
+                terms = term_memo.get((p.text, lang))
+                if terms is None:
+                    terms = term_memo[p.text, lang] = post_terms(p.text, 1, skip, lang)
+            else:
+                terms = post_terms(p.text, len(brands), skip, lang)
             label, score = s.label, s.score
             if corrections is not None and corrections.memory:
                 fixed = corrections.correct(p.text, label)
@@ -186,7 +196,7 @@ class Enricher:
         )  # fmt: skip
 
 
-_MEMO_MAX = 50_000
+_MEMO_MAX = 16_384
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
