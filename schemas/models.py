@@ -100,6 +100,9 @@ class Engagement(BaseModel):
     quotes: NonNegativeInt = 0
 
 
+_NO_ENGAGEMENT = Engagement()
+
+
 class Post(_Record):
     """One social-media post in the shape every normaliser produces."""
 
@@ -119,7 +122,9 @@ class Post(_Record):
     mentions: Annotated[list[ShortStr], Field(max_length=MAX_LIST_ITEMS)] = Field(
         default_factory=list
     )
-    engagement: Engagement = Field(default_factory=Engagement)
+    # one shared instance for posts without engagement (it is frozen): Engagement() is a Python
+    # call with a validation, per post decoded and per line screened
+    engagement: Engagement = Field(default_factory=lambda: _NO_ENGAGEMENT)
     source: ShortStr | None = None  # where it came from: a file, a live source name
 
     @property

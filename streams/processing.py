@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import xxhash
 import yaml
@@ -93,6 +93,13 @@ class Enricher:
         # for a language without one
         self.sentiment = MultiSentiment.load_default()
         self.unmatched = 0
+        # Reposts and copy-paste repeat texts (~30 % of a simulated week's posts): the language
+        # of a (text, platform tag) and the sentiment of a (text, language) are pure functions
+        # of them, so each is decided once while it is remembered (bounded: cleared when full);
+        # so are a single-brand post's narrative terms.
+        self._langs: dict[tuple[str, str | None], str] = {}
+        self._sentiments: dict[tuple[str, str], Any] = {}
+        self._terms: dict[tuple[str, str], list[str]] = {}  # read only: ScoredPost copies them
 
     def process(
         self, posts: Sequence[Post], now: datetime, dedup: Any = None, corrections: Any = None
@@ -122,7 +129,10 @@ class Enricher:
         matched: list[tuple[Post, list[str]]] = []
         langs: list[str] = []
         replies: dict[int, list[ScoredPost]] = {}  # index in matched they go before -> replies
-        scan_langs = identify_many([p.text for p, _ in scans], [p.lang for p, _ in scans])
+        scan_langs = _memo(
+            self._langs, [(p.text, p.lang) for p, _ in scans],
+            lambda keys: identify_many([t for t, _ in keys], [h for _, h in keys]),
+        )  # fmt: skip
         for j, ((p, found), lang) in enumerate(zip(scans, scan_langs, strict=True)):
             if j in pending:
                 replies.setdefault(len(matched), []).extend(pending.pop(j))
@@ -136,14 +146,26 @@ class Enricher:
             replies.setdefault(len(matched), []).extend(rs)
         # Dedup sees every matched post in arrival order; unmatched posts cannot alert anyone.
         # the model of each post's language; "unknown" for a language without one
-        sentiments = self.sentiment.predict_resolved([p.text for p, _ in matched], langs)
+        predict = self.sentiment.predict_resolved
+        sentiments = _memo(
+            self._sentiments, [(p.text, lang) for (p, _), lang in zip(matched, langs, strict=True)],
+            lambda keys: predict([t for t, _ in keys], [g for _, g in keys]),
+        )  # fmt: skip
         out: list[ScoredPost] = []
         checked = ScoredPost.checked
+        term_memo, skip = self._terms, self.skip_words
+        if len(term_memo) > _MEMO_MAX:
+            term_memo.clear()
         for i, ((p, brands), s, lang) in enumerate(zip(matched, sentiments, langs, strict=True)):
             if replies and i in replies:
                 out += replies.pop(i)
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
-            terms = post_terms(p.text, len(brands), self.skip_words, lang)
+            if len(brands) == 1:  # the terms of a (text, language): pure, as above
+                terms = term_memo.get((p.text, lang))
+                if terms is None:
+                    terms = term_memo[p.text, lang] = post_terms(p.text, 1, skip, lang)
+            else:
+                terms = post_terms(p.text, len(brands), skip, lang)
             label, score = s.label, s.score
             if corrections is not None and corrections.memory:
                 fixed = corrections.correct(p.text, label)
@@ -172,6 +194,22 @@ class Enricher:
             post=p, brand=brand, sentiment_label="neutral", sentiment_score=0.0,
             cluster_id=f"reply:{p.key}", is_duplicate=False, scored_at=now, brand_reply=True,
         )  # fmt: skip
+
+
+_MEMO_MAX = 16_384
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _memo(memo: dict[_K, _V], keys: list[_K], compute: Callable[[list[_K]], list[_V]]) -> list[_V]:
+    """``compute(keys)`` for a pure ``compute``, from ``memo`` where it holds a key: the keys
+    it lacks are computed once each, in one batch."""
+    if len(memo) > _MEMO_MAX:
+        memo.clear()
+    todo = [k for k in dict.fromkeys(keys) if k not in memo]
+    if todo:
+        memo.update(zip(todo, compute(todo), strict=True))
+    return [memo[k] for k in keys]
 
 
 IDLE_AFTER = timedelta(seconds=10)  # no post on a partition for this long (wall): it is idle

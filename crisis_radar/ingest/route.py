@@ -18,19 +18,33 @@ from __future__ import annotations
 from functools import lru_cache
 
 import xxhash
-from pydantic_core import from_json
+from pydantic_core import SchemaValidator, core_schema, from_json
 
 from detectors.text import normalize_memo
 
 _h = xxhash.xxh32_intdigest
 
+# The "text" of a JSON object, parsed without building the other fields' values (~40 % cheaper
+# than from_json, one call per post offline). Where it fails (no object, a text that is not a
+# string, bad JSON) from_json decides, as before: same text whenever this one succeeds.
+_TEXT = SchemaValidator(
+    core_schema.typed_dict_schema(
+        {"text": core_schema.typed_dict_field(core_schema.str_schema(), required=False)},
+        extra_behavior="ignore",
+    ),
+    core_schema.CoreConfig(cache_strings=False),
+).validate_json
+
 
 def route_hash(key: bytes, value: bytes) -> int:
     """xxh32 of the normalised text of a canonical post (JSON ``value``), else of ``key``."""
     try:
-        text = from_json(value).get("text")
-    except (ValueError, AttributeError, RecursionError):
-        text = None
+        text = _TEXT(value).get("text")
+    except Exception:  # no object, a text not a string, bad JSON: from_json decides
+        try:
+            text = from_json(value).get("text")
+        except (ValueError, AttributeError, RecursionError):
+            text = None
     return route_text_hash(key, text) if isinstance(text, str) else _h(key)
 
 
