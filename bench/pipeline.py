@@ -31,7 +31,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -204,8 +204,11 @@ def _count(ch: Any, prefix: str) -> int:
     return int(ch.execute(sql, {"prefix": prefix})[0][0])
 
 
-def _wait_rows(ch: Any, prefix: str, n: int, deadline: float) -> tuple[int, float | None, float]:
-    """Poll until ``n`` rows of ``prefix`` are stored: (rows, first-row time, last time)."""
+def _wait_rows(
+    ch: Any, prefix: str, n: int, deadline: float, tail: Callable[[int], object] | None = None
+) -> tuple[int, float | None, float]:
+    """Poll until ``n`` rows of ``prefix`` are stored: (rows, first-row time, last time).
+    ``tail(rows)`` is called on every poll once 99.9 % are stored (the drain watch below)."""
     bar = progress_bar(total=n, desc=f"stored ({prefix})", file=sys.stderr, unit="post")
     first: float | None = None
     stored, last_change, last = 0, time.monotonic(), time.monotonic()
@@ -217,6 +220,8 @@ def _wait_rows(ch: Any, prefix: str, n: int, deadline: float) -> tuple[int, floa
         if stored and first is None:
             first = now
         bar.update(min(stored, n) - bar.n)
+        if tail is not None and stored >= 0.999 * n:
+            tail(stored)
         if stored >= n:
             break
         # A few posts may never be stored: the watchlist's brands are English-only and the
@@ -233,17 +238,39 @@ def _wait_rows(ch: Any, prefix: str, n: int, deadline: float) -> tuple[int, floa
     return stored, first, time.monotonic()
 
 
+class _DrainWatch:
+    """When the aggregation stage had consumed every scored record of the stored posts, and the
+    worker's CPU seconds then. Polled only in the tail (>= 99.9 % stored): scraping /metrics
+    costs the worker CPU. Without it the figures would include ``SETTLE_S`` of waiting for the
+    few posts that are never stored (since language id: a word salad read as another language)
+    and the worker's idle CPU in it."""
+
+    def __init__(self, port: int, pid: int) -> None:
+        self.port, self.pid = port, pid
+        self.at: float | None = None
+        self.cpu, self.stored = 0.0, 0
+
+    def __call__(self, stored: int) -> None:
+        if stored != self.stored:  # rows still arriving: drained only after the last one
+            self.stored, self.at = stored, None
+        if self.at is None and _drained(self.port, stored):
+            self.at, self.cpu = time.monotonic(), _cpu_s(self.pid)
+
+
+def _drained(port: int, n: int) -> bool:
+    """The aggregation stage consumed every scored record, and at least ``n`` were scored."""
+    from streams import runner
+
+    m = runner.scrape(port)
+    scored = runner.sample(m, "crisis_radar_posts_out_total", stage="posts.scored")
+    aggregated = runner.sample(m, "crisis_radar_posts_in_total", stage="brand.minutes")
+    return scored >= n and aggregated >= scored
+
+
 def _wait_drained(port: int, n: int, deadline: float) -> float:
     """Poll the worker's /metrics until the aggregation stage consumed every scored record of
     ``n`` posts (rows in ClickHouse come first; minutes lag behind under load)."""
-    from streams import runner
-
-    while time.monotonic() < deadline:
-        m = runner.scrape(port)
-        scored = runner.sample(m, "crisis_radar_posts_out_total", stage="posts.scored")
-        aggregated = runner.sample(m, "crisis_radar_posts_in_total", stage="brand.minutes")
-        if scored >= n and aggregated >= scored:
-            break
+    while time.monotonic() < deadline and not _drained(port, n):
         time.sleep(0.25)
     return time.monotonic()
 
@@ -328,10 +355,14 @@ def main(argv: list[str] | None = None) -> int:
             if "max" in phases:
                 load0, cpu0 = _load1(), _cpu_s(proc.pid)
                 deadline = time.monotonic() + args.timeout
-                stored, first, last = _wait_rows(ch, "m", args.n, deadline)
+                watch = _DrainWatch(settings.metrics_port, proc.pid)
+                stored, first, last = _wait_rows(ch, "m", args.n, deadline, watch)
                 agg_share = _aggregated_share(settings.metrics_port)
                 drained = _wait_drained(settings.metrics_port, stored, deadline)
-                cpu = _cpu_s(proc.pid) - cpu0
+                if watch.at is not None and watch.stored == stored:  # before the settle
+                    drained, cpu = watch.at, watch.cpu - cpu0
+                else:
+                    cpu = _cpu_s(proc.pid) - cpu0
                 span = last - (first or last)
                 whole = drained - (first or drained)
                 result.update(
