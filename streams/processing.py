@@ -356,20 +356,11 @@ class PartitionWindow:
         progress, heard_at, idle, started = self.progress, self.heard, self.idle, self.started
         held: datetime | None = None  # the lowest bound of the idle sources
         waiting = False
-        # Records still arriving: a source the wall clock calls silent may only be behind in
-        # this window's backlog; it is silent only if the upstream clock agrees.
-        spoke = (
-            self.upstream - SILENT_AFTER
-            if self.upstream is not None and self.arrived is not None and self.arrived > silent
-            else None
-        )
         for s in range(self.sources):
             reached = progress.get(s)
             heard = heard_at.get(s, started)
-            if heard is not None and heard <= silent and spoke is not None:
-                sent = self.sent.get(s)
-                if sent is not None and sent > spoke:
-                    heard = wall  # spoke within SILENT_AFTER of upstream time: not silent
+            if heard is not None and heard <= silent and self._spoke(s, silent):
+                heard = wall
             if s in idle or heard is None or heard <= silent:
                 if reached is not None and (done is None or reached > done):
                     done = reached  # idle or silent: no longer waited for
@@ -394,6 +385,15 @@ class PartitionWindow:
         if self.next_close is None or low >= self.next_close:
             self._advance_to(low)
         return waiting
+
+    def _spoke(self, source: int, silent: datetime) -> bool:
+        """A source the wall clock calls silent, while records still arrive, may only be behind
+        in this window's backlog: not silent if it spoke within ``SILENT_AFTER`` of the
+        upstream clock (rare: computed only for a wall-silent source)."""
+        if self.upstream is None or self.arrived is None or self.arrived <= silent:
+            return False
+        sent = self.sent.get(source)
+        return sent is not None and sent > self.upstream - SILENT_AFTER
 
     def _advance_to(self, wm: datetime) -> None:
         from detectors.aggregate import MINUTE, floor_minute
