@@ -87,7 +87,8 @@ def replay_minutes_feedback(
             fb = pending.pop(0)[1]
             scorer.feedback_of(fb.brand).label(
                 fb.feedback_id, fb.alert_id, fb.label, fb.score, fb.severity, fb.by, fb.at,
-                fb.note, fb.negative_share, fb.mean_sentiment, fb.volume_ratio)  # fmt: skip
+                fb.note, fb.negative_share, fb.mean_sentiment, fb.volume_ratio,
+                scorer.page_mix(fb.brand, fb.minute))  # fmt: skip
         a = scorer.process_one(m)
         rep.timeline[m.brand].append((m.minute, a.severity, a.score))
         rep.evidence[m.brand].append((m.minute, a.evidence.get("attention", 0.0),
