@@ -266,10 +266,10 @@ def _rush_taught(feedback: bool) -> tuple[CrisisScorer, int, list[Severity]]:
 def test_a_negative_turn_at_a_rushs_volume_and_mood_pages_as_without_feedback() -> None:
     """Seed 5151's delay: crunchly's competitor crisis arrived like its labelled launch rushes
     (4-9x the volume, about half negative, a smoothed mood of -0.25 to -0.4, inside the mood
-    floor -0.4 and the tolerated 55 %) and was held at watch for 4 minutes (here: for good). But
-    its crowd had few positives (7 % against the usual 25 % and the rushes' 30 %): not the usual or a positive mix,
-    a negative turn. It pages at the same minute as without feedback, while the fourth rush
-    still stays at watch."""
+    floor -0.4 and the tolerated 55 %) and was held at watch for 4 minutes (here: for good).
+    But its crowd had few positives (7 % against the usual 25 % and the rushes' 30 %): not the
+    usual or a positive mix, a negative turn. It pages at the same minute as without feedback,
+    while the fourth rush still stays at watch."""
     crisis = [(25, 6, 2), (40, 14, 3), (55, 24, 3)] + [(60, 28, 4)] * 8  # 2.5-6x, 45 % negative
     first = {}
     for feedback in (False, True):
