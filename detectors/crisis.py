@@ -41,6 +41,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from detectors.anomaly import (
     Features,
@@ -58,6 +59,8 @@ from schemas.models import BrandMinute, Severity, SignalExplanation
 ENTER = {Severity.WATCH: 0.3, Severity.WARNING: 0.5, Severity.CRISIS: 0.7}
 EXIT = {Severity.WATCH: 0.2, Severity.WARNING: 0.35, Severity.CRISIS: 0.5}
 _LOG10E = math.log10(math.e)
+MIX_DECAY = 0.7  # the positive share compared with the usual one is smoothed (EW per minute)
+KEEP_PAGES = 8  # a brand's last pages whose lowest positive mix a label may still teach
 
 
 def alert_id(brand: str, minute: datetime, severity: Severity) -> str:
@@ -112,8 +115,8 @@ class BrandState:
     """Detectors and hysteresis state of one brand (a few KB pickled)."""
 
     __slots__ = ("authors", "below", "bot", "dwell", "ev_nc", "ev_neg", "ev_terms", "ev_up",
-                 "ew_posts", "ew_repeats", "n", "neg_share", "reach", "sentiment", "severity",
-                 "terms_base", "volume")
+                 "ew_judged", "ew_pos", "ew_posts", "ew_repeats", "mix", "n", "neg_share", "pages",
+                 "pos_share", "reach", "sentiment", "severity", "terms_base", "volume")
 
     def __init__(self, season_alpha: float = 0.002, volume_model: str = "seasonal",
                  seasonality: Seasonality = "auto",
@@ -145,6 +148,14 @@ class BrandState:
         self.bot = False  # this episode looks like a bot burst (sticky until severity none)
         self.ev_terms = 0.0  # Poisson CUSUM of negative posts carrying burst terms
         self.terms_base = 0.0  # their usual count per minute (EW, learned while calm)
+        # The positive mix (detectors.feedback): the usual positive share (learned while calm),
+        # EW sums of positive posts and posts with sentiment, and the last pages' lowest mix
+        # ([first minute, last minute, lowest mix] per page at warning or above).
+        self.pos_share = ShareDetector(prior=0.25, direction="down")
+        self.ew_pos = 0.0
+        self.ew_judged = 0.0
+        self.pages: list[list[Any]] = []
+        self.mix = 1.0  # the last minute's mix
 
     def __getstate__(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -219,6 +230,16 @@ class CrisisScorer:
             fb = fbs[brand] = BrandFeedback()
         return fb
 
+    def page_mix(self, brand: str, minute: datetime) -> float | None:
+        """The lowest positive mix of the brand's page around ``minute`` (an alert's deciding
+        minute), None if the scorer holds no such page (detectors.feedback: what a label on
+        it teaches)."""
+        st = self.brands.get(brand)
+        for first, last, low in reversed(getattr(st, "pages", []) if st else []):
+            if first <= minute <= last:
+                return float(low)
+        return None
+
     def process_one(self, minute: BrandMinute) -> Assessment:
         st = self.brands.get(minute.brand)
         if st is None:
@@ -279,13 +300,19 @@ class CrisisScorer:
         # both sides are needed; each is measured against its own scale
         score = min(1.0, attention / self.attention_scale, ev_negativity / self.scale)
         campaign = minute.campaign_posts / posts if posts else 0.0
+        # the positive mix: the smoothed positive share over the brand's usual one
+        ew_pos = MIX_DECAY * st.ew_pos + minute.positive
+        ew_judged = MIX_DECAY * st.ew_judged + judged
+        mix = (ew_pos / ew_judged) / max(st.pos_share.expected(t), 0.02) if ew_judged else 1.0
         fb = self.__dict__.get("feedback", {}).get(minute.brand)
         pattern = False  # this minute looks like the brand's false alarms (detectors.feedback)
         if fb is not None:
             if minute.version == 1:
                 fb.observe(minute.negative, posts, minute.sentiment_sum, judged,
                            st.volume.expected(t))
-            pattern = fb.looks_like(fb.smoothed_mood(), fb.smoothed_volume())
+            # a negative turn holds: the mix below the floor this minute and the last (one
+            # minute's mix at a rush's first paging minute, on few posts, is noise: seed 313)
+            pattern = fb.looks_like(fb.smoothed_mood(), fb.smoothed_volume(), max(mix, st.mix))
         enter = ENTER if fb is None else {s: fb.enter(int(s), pattern) for s in ENTER}
         candidate = _level(score, enter)
         planned = None if fb is None else fb.event_at(t)
@@ -339,6 +366,16 @@ class CrisisScorer:
         st.ev_up, st.ev_neg, st.ev_nc, st.ev_terms = ev_up, ev_neg, ev_nc, ev_terms
         if new == Severity.NONE:  # a narrative in progress must not become its own baseline
             st.terms_base += 0.002 * (minute.burst_term_negative - st.terms_base)
+            if judged:  # nor a surge's mix the usual one
+                st.pos_share.learn_one({"value": minute.positive / judged, "n": judged, "t": t})
+        st.ew_pos, st.ew_judged, st.mix = ew_pos, ew_judged, mix
+        if new >= Severity.WARNING:  # a page: its lowest mix, for a label it may get
+            if prev >= Severity.WARNING and st.pages:
+                st.pages[-1][1] = t
+                st.pages[-1][2] = min(st.pages[-1][2], mix)
+            else:
+                st.pages.append([t, t, mix])
+                del st.pages[:-KEEP_PAGES]
         st.ew_posts, st.ew_repeats = ew_posts, ew_rep
         st.bot = bot and new > Severity.NONE
         if planned is None:  # an announced launch must not become the usual volume

@@ -15,7 +15,8 @@ worker may read the feedback topic again from the start after a restart:
   shaped like theirs: the recent peak of the smoothed posts / expected posts at or above
   ``VOLUME_MARGIN`` x the lowest false alarm's ratio, never below ``MIN_VOLUME`` (a rush arrives
   at 3-9x). A one-sided negative turn, or a rise slower than theirs (a crisis's first minutes
-  at 1-2x), meets the levels as built. ``real`` never makes the brand less
+  at 1-2x), meets the levels as built; so does a crowd without the positives theirs had
+  (``MIX_MARGIN``: a negative turn at a rush's volume and mood). ``real`` never makes the brand less
   sensitive: it *lowers* both, if needed, so that the confirmed alert would still have paged,
   and narrows the pattern to moods above its own.
   ``expected`` is stored and shown, and changes nothing (announce the event next time:
@@ -98,6 +99,19 @@ VOLUME_DECAY = 0.7
 # leaking VOLUME_HOLD per minute (half-life ~70 min; a rush lasts 1.5-3 h and its fading tail,
 # at 1.5-2x, still paged at the levels as built on seeds 313 and 314).
 VOLUME_HOLD = 0.99
+# ...and their mix. The issue's rule: volume up with the usual or a positive mix does not page,
+# a negative turn still does. A launch rush is a mixed crowd: its positive posts rise with the
+# volume, so the brand's smoothed positive share stays near its usual one (a rush page's lowest:
+# 0.4-1.05x of it, seeds 313-6161); a negative turn dilutes the positives (crunchly's competitor
+# crisis on seed 5151, rush-like in volume, mood and negative share: 0.62x and 0.68x in the
+# minutes a label held back, against 0.78x and more on its labelled rush pages). Each false alarm
+# teaches its page's lowest mix (the scorer's smoothed positive share over the brand's usual,
+# ``CrisisScorer.page_mix``: its own noise is in it); the pattern needs the mix at or above
+# MIX_MARGIN x the lowest false alarm's, in this minute or the last (a negative turn holds two
+# minutes; a rush's first paging minute, on few posts, dipped to 0.57x its labelled pages' on
+# seed 313). 0.8 left 5151's crisis 1 min late, 1.0 let a fourth rush page on 313 and 314.
+MIX_MARGIN = 0.9
+NO_MIX = 0.0  # no false alarm's mix known (none yet, a label for a page the scorer never saw)
 NO_VOLUME = float("inf")  # the lowest false alarm's ratio before any (and for older pickles)
 NO_PATTERN = 1.0  # the floor before any false alarm (no smoothed mood reaches it)
 KEEP_LABELS = 50  # per brand, newest kept (explain shows them; the raise is a running value)
@@ -122,6 +136,8 @@ class Change:
     mood_after: float = NO_PATTERN
     volume_before: float = MIN_VOLUME  # the pattern's volume floor before and after
     volume_after: float = MIN_VOLUME
+    mix_before: float = NO_MIX  # the pattern's positive-mix floor before and after
+    mix_after: float = NO_MIX
 
 
 @dataclass
@@ -148,6 +164,7 @@ class BrandFeedback:
     ew_volume: float = 0.0  # EW sums of posts and of expected posts (the smoothed ratio)
     ew_expected: float = 0.0
     volume_peak: float = 0.0  # the smoothed ratio's recent peak (leaking VOLUME_HOLD a minute)
+    mix_low: float = float("inf")  # the lowest false alarm page's positive mix (inf: none known)
     changes: list[Change] = field(default_factory=list)
     events: list[Planned] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)  # feedback/event ids applied
@@ -191,12 +208,20 @@ class BrandFeedback:
             return MIN_VOLUME
         return max(MIN_VOLUME, VOLUME_MARGIN * self.volume_low)
 
-    def looks_like(self, mood: float, volume: float) -> bool:
-        """A minute at this smoothed mean sentiment and volume ratio looks like the brand's
-        false alarms (the raise and the tolerated share apply); below the pattern's mood floor
-        it is a negative turn they never covered, below its volume floor a rise far slower than
-        theirs (a crisis's first minutes at 1-2x the usual volume)."""
-        return mood >= self.mood and volume >= self.volume_floor
+    @property
+    def mix_floor(self) -> float:
+        """The positive mix (smoothed positive share / the brand's usual) at or above which a
+        minute is the false alarms' mixed crowd (0: no false alarm's mix known, any mix)."""
+        return NO_MIX if self.mix_low == float("inf") else MIX_MARGIN * self.mix_low
+
+    def looks_like(self, mood: float, volume: float, mix: float = float("inf")) -> bool:
+        """A minute at this smoothed mean sentiment, volume ratio and positive mix looks like
+        the brand's false alarms (the raise and the tolerated share apply); below the pattern's
+        mood floor it is a negative turn they never covered, below its volume floor a rise far
+        slower than theirs (a crisis's first minutes at 1-2x the usual volume), below its mix
+        floor a crowd without the positives their crowds had (a negative turn at a rush's
+        volume)."""
+        return mood >= self.mood and volume >= self.volume_floor and mix >= self.mix_floor
 
     def tolerated(self, share: float) -> bool:
         """A surge at this (smoothed) negative share is what the brand's false alarms were."""
@@ -204,14 +229,18 @@ class BrandFeedback:
 
     def label(self, feedback_id: str, alert_id: str, label: str, score: float, severity: int,
               by: str, at: datetime, note: str, negative_share: float = 0.0,
-              mean_sentiment: float = -1.0, volume_ratio: float = 0.0) -> str | None:
+              mean_sentiment: float = -1.0, volume_ratio: float = 0.0,
+              positive_mix: float | None = None) -> str | None:
         """Apply one alert label; what it changed (None: applied already). ``mean_sentiment``
         and ``volume_ratio`` (posts / expected posts): the alert minute's (-1 and 0, the
-        defaults for labels stored without them: the widest pattern the bounds allow)."""
+        defaults for labels stored without them: the widest pattern the bounds allow).
+        ``positive_mix``: the lowest positive mix of the labelled page, from the scorer's own
+        minutes (``CrisisScorer.page_mix``; None: unknown, no mix floor learned)."""
         if feedback_id in self.seen:
             return None
         self.seen.add(feedback_id)
         before, tol, mood, vol = self.raise_, self.tolerance, self.mood, self.volume_floor
+        mix = self.mix_floor
         if label == "false_alarm":
             self.raise_ = min(MAX_RAISE, self.raise_ + STEP)
             target = min(MAX_TOLERANCE, negative_share + TOL_MARGIN)
@@ -219,6 +248,8 @@ class BrandFeedback:
                 self.tolerance = min(target, self.tolerance + TOL_STEP)
             self.mood = max(MIN_MOOD, min(self.mood, mean_sentiment - MOOD_MARGIN))
             self.volume_low = min(self.volume_low, max(0.0, volume_ratio))
+            if positive_mix is not None:
+                self.mix_low = min(self.mix_low, max(0.0, positive_mix))
             why = "false alarm" + (" (at the caps)" if before >= MAX_RAISE else "")
         elif label == "real" and severity in PAGING:
             # the confirmed alert must still page as it did: never less sensitive
@@ -233,13 +264,16 @@ class BrandFeedback:
             why = f"{label}: no change"
         self.changes.append(Change(feedback_id, alert_id, label, by, at, note, before,
                                    self.raise_, tol, self.tolerance, mood, self.mood, vol,
-                                   self.volume_floor))  # fmt: skip
+                                   self.volume_floor, mix, self.mix_floor))  # fmt: skip
         del self.changes[:-KEEP_LABELS]
         if why.endswith("no change"):
             return why
         return (f"{label}: raise {before:.2f} -> {self.raise_:.2f}, tolerated negative share "
                 f"{tol:.0%} -> {self.tolerance:.0%}, pattern mood {fmt_mood(mood)} -> "
-                f"{fmt_mood(self.mood)}, volume x{vol:.2g} -> x{self.volume_floor:.2g} ({why})")
+                f"{fmt_mood(self.mood)}, volume x{vol:.2g} -> x{self.volume_floor:.2g}"
+                + (f", positive mix {fmt_mix(mix)} -> {fmt_mix(self.mix_floor)}"
+                   if positive_mix is not None or self.mix_floor > NO_MIX else "")
+                + f" ({why})")
 
     def expect(self, event_id: str, start: datetime, end: datetime, kind: str,
                description: str) -> bool:
@@ -262,6 +296,11 @@ class BrandFeedback:
 def fmt_mood(floor: float) -> str:
     """The pattern's floor as ``explain`` shows it ("none": no false alarm yet)."""
     return "none" if floor >= NO_PATTERN else f">= {floor:+.2f}"
+
+
+def fmt_mix(floor: float) -> str:
+    """The pattern's positive-mix floor ("any": no false alarm's mix known)."""
+    return "any" if floor <= NO_MIX else f">= {floor:.2f}x usual"
 
 
 def apply_labels(labels: list[dict[str, Any]]) -> BrandFeedback:

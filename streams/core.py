@@ -127,6 +127,8 @@ def _teach(scorer: Any, fb: AlertFeedback | ExpectedEvent) -> str | None:
         what: str | None = learned.label(
             fb.feedback_id, fb.alert_id, fb.label, fb.score, fb.severity, fb.by, fb.at, fb.note,
             fb.negative_share, fb.mean_sentiment, fb.volume_ratio,
+            # the labelled page's positive mix, from the scorer's own minutes
+            scorer.page_mix(fb.brand, fb.minute) if hasattr(scorer, "page_mix") else None,
         )
         return what
     if learned.expect(fb.event_id, fb.start, fb.end, fb.kind, fb.describe()):

@@ -396,6 +396,34 @@ def test_cli_scenarios_with_feedback_compares(tmp_path: Path,
     assert fb["later"] == [] and fb["max_delay_after"] == fb["max_delay_before"]
 
 
+def test_cli_scenarios_minutes_only_scores_the_same_minutes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--minutes-only (the minute-level feedback replay, docs/feedback.md): one pass of the
+    posts, its brand minutes kept next to them and reused; without feedback the same alerts as
+    the full replay, to the minute."""
+    from crisis_radar.commands import simulate
+
+    posts, truth = tmp_path / "p.jsonl", tmp_path / "t.json"
+    assert simulate.main([
+        "--days", "0.5", "--brands", "2", "--seed", "5", "--out", str(posts), "--truth",
+        str(truth), "--events", "product_defect:telvana@06:00,launch_spike:orbitel@08:30",
+    ]) == 0
+    full, fast, again = tmp_path / "full.json", tmp_path / "fast.json", tmp_path / "again.json"
+    assert cmd.main(["scenarios", str(posts), "--truth", str(truth), "--out", str(full)]) == 0
+    assert cmd.main(["scenarios", str(posts), "--truth", str(truth), "--out", str(fast),
+                     "--minutes-only"]) == 0  # fmt: skip
+    cache = tmp_path / "p-minutes.jsonl.gz"
+    assert cache.is_file() and "brand minutes kept in" in capsys.readouterr().err
+    assert cmd.main(["scenarios", str(posts), "--truth", str(truth), "--out", str(again),
+                     "--minutes-only", "--feedback"]) == 0  # fmt: skip
+    printed = capsys.readouterr()
+    assert "brand minutes from" in printed.err and "feedback: the analyst gave" in printed.out
+    a, b, c = (json.loads(p.read_text()) for p in (full, fast, again))
+    assert b["minutes_only"] and b["events"] == a["events"]
+    assert b["false_warnings"] == a["false_warnings"] and c["events"] == a["events"]
+    assert a["kinds"]["product_defect"]["recall"] == 1.0
+
+
 @pytest.mark.parametrize("detector", ["count", "value-counts"])
 def test_cli_nab_runs_the_count_path(tmp_path: Path, detector: str) -> None:
     """--detector count / value-counts (issue 17 part 3) on a count series: a night-time burst

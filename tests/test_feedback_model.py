@@ -226,3 +226,66 @@ def test_labels_without_a_volume_ratio_get_the_widest_shape_the_bound_allows() -
     assert fb.volume_floor == MIN_VOLUME and not fb.looks_like(0.0, 1.2)
     fb.label("f2", "a2", "false_alarm", 0.9, 3, "ann", T0, "", 0.4, -0.1, 1.1)  # at the usual
     assert fb.volume_floor == MIN_VOLUME  # volume: cannot cover every minute of the brand
+
+
+def _rush_taught(feedback: bool) -> tuple[CrisisScorer, int, list[Severity]]:
+    """Four quiet hours (10 posts a minute, 15 % negative, 25 % positive), then three launch
+    rushes (5x, 42 % negative, 30 % positive: a mixed crowd) that page; with
+    ``feedback`` each page is labelled ``false_alarm`` once it is over, as ``crisis-radar
+    feedback alert`` would (the alert minute's share, a rush's dip of a mood -0.28 as on seed
+    5151, its volume ratio; the page's positive mix from the scorer's own minutes). Then a fourth
+    rush. The scorer, the next minute, and the fourth rush's severities."""
+    cs = CrisisScorer()
+    i = 0
+
+    def run(minutes: list[tuple[int, int, int]]) -> list[Severity]:
+        nonlocal i
+        out = []
+        for posts, neg, pos in minutes:
+            out.append(cs.process_one(_mixed(i, posts, neg, pos)).severity)
+            i += 1
+        return out
+
+    quiet = [(10, 1 + k % 2, 2 + k % 2) for k in range(240)]
+    rush = [(50, 21, 15)] * 60
+    run(quiet)
+    fourth: list[Severity] = []
+    for day in range(4):
+        start = i
+        fourth = run(rush)
+        run(quiet)
+        page = next((start + k for k, s in enumerate(fourth) if s >= Severity.WARNING), None)
+        if feedback and page is not None and day < 3:
+            minute = T0 + timedelta(minutes=page)
+            cs.feedback_of("acme").label(f"f{day}", f"a{day}", "false_alarm", 0.9, 3, "ann",
+                                         minute, "", 0.42, -0.28, 5.0,
+                                         cs.page_mix("acme", minute))  # fmt: skip
+    return cs, i, fourth
+
+
+def test_a_negative_turn_at_a_rushs_volume_and_mood_pages_as_without_feedback() -> None:
+    """Seed 5151's delay: crunchly's competitor crisis arrived like its labelled launch rushes
+    (4-9x the volume, about half negative, a smoothed mood of -0.25 to -0.4, inside the mood
+    floor -0.4 and the tolerated 55 %) and was held at watch for 4 minutes (here: for good).
+    But its crowd had few positives (7 % against the usual 25 % and the rushes' 30 %): not the
+    usual or a positive mix, a negative turn. It pages at the same minute as without feedback,
+    while the fourth rush still stays at watch."""
+    crisis = [(25, 6, 2), (40, 14, 3), (55, 24, 3)] + [(60, 28, 4)] * 8  # 2.5-6x, 45 % negative
+    first = {}
+    for feedback in (False, True):
+        cs, i, fourth = _rush_taught(feedback)
+        if feedback:
+            fb = cs.feedback_of("acme")
+            assert fb.raise_ == MAX_RAISE and round(fb.tolerance, 2) == 0.52  # 42 % + 10
+            assert fb.mood == MIN_MOOD and fb.mix_floor > 0.8  # the rushes' mix: >= ~their usual
+            assert max(fourth) == Severity.WATCH  # the pattern learned is still silenced
+        else:
+            assert max(fourth) == Severity.CRISIS
+        sev = [cs.process_one(_mixed(i + k, *m)) for k, m in enumerate(crisis)]
+        if feedback:  # inside the mood, volume and share pattern: only the mix tells it apart
+            fb = cs.feedback_of("acme")
+            assert fb.smoothed_mood() >= fb.mood and fb.smoothed_share() <= fb.tolerance
+            assert fb.smoothed_volume() >= fb.volume_floor
+            assert cs.brands["acme"].mix < 0.5 * fb.mix_floor  # (without the mix: held at watch)
+        first[feedback] = next(k for k, a in enumerate(sev) if a.severity >= Severity.WARNING)
+    assert first[True] <= first[False]

@@ -7,6 +7,7 @@ Examples:
   crisis-radar evaluate nab DATA --labels WINDOWS --out results/loco --loco
   crisis-radar evaluate scenarios eval.jsonl.gz --truth eval-truth.json --out results/scen.json
   crisis-radar evaluate scenarios eval.jsonl.gz --truth eval-truth.json --feedback
+  crisis-radar evaluate scenarios eval.jsonl.gz --truth eval-truth.json --feedback --minutes-only
   crisis-radar evaluate scenarios eval.jsonl.gz --truth eval-truth.json --detector hst
 """
 
@@ -59,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         "--feedback", action="store_true",
         help="replay again with an analyst's feedback applied (each page labelled once it is "
         "over: real in a crisis event of the truth, else false_alarm) and compare",
+    )
+    s.add_argument(
+        "--minutes-only", action="store_true",
+        help="one pass of the posts through the stages, its brand minutes kept in "
+        "POSTS-minutes.jsonl.gz (reused when newer than POSTS); both runs (without and with "
+        "--feedback) score those minutes again, labels applied 10 min after each page ended: "
+        "seconds per run instead of a full replay each",
     )
     s.add_argument(
         "--detector", default=_scenario_default(), metavar="NAME",
@@ -155,6 +163,7 @@ def _scenarios(args: argparse.Namespace) -> int:
     from crisis_radar.evaluate import scenarios as sc
     from crisis_radar.evaluate.detectors import REGISTRY, crisis_scorer, scenario_description
     from crisis_radar.settings import get_settings
+    from schemas.models import BrandMinute
 
     if args.detector not in REGISTRY:
         print(f"evaluate scenarios: unknown detector {args.detector!r} "
@@ -169,23 +178,42 @@ def _scenarios(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.watchlist:
         settings = settings.model_copy(update={"watchlist_path": args.watchlist})
-    with progress_bar(
-        desc="replay", unit="post", total=_count_lines(args.posts), file=sys.stderr
-    ) as bar:
-        rep = sc.replay_posts(sc.read_lines(args.posts), settings, progress=bar.update,
-                              make_scorer=make_scorer)
+    minutes: list[BrandMinute] = []
+    if args.minutes_only:
+        cache = args.posts.with_name(args.posts.name.split(".")[0] + "-minutes.jsonl.gz")
+        if cache.is_file() and cache.stat().st_mtime >= args.posts.stat().st_mtime:
+            minutes = list(sc.read_minutes(cache))
+            print(f"brand minutes from {cache}", file=sys.stderr)
+        else:
+            with progress_bar(desc="one pass", unit="post", total=_count_lines(args.posts),
+                              file=sys.stderr) as bar:  # fmt: skip
+                minutes = sc.pass_minutes(sc.read_lines(args.posts), settings,
+                                          progress=bar.update)  # fmt: skip
+            sc.minutes_to_jsonl(minutes, cache)
+            print(f"brand minutes kept in {cache}", file=sys.stderr)
+        rep = sc.replay_minutes_feedback(minutes, None, make_scorer)
+    else:
+        with progress_bar(
+            desc="replay", unit="post", total=_count_lines(args.posts), file=sys.stderr
+        ) as bar:
+            rep = sc.replay_posts(sc.read_lines(args.posts), settings, progress=bar.update,
+                                  make_scorer=make_scorer)
     res = sc.evaluate(rep, truth)
+    res["minutes_only"] = args.minutes_only
     res["detector"] = args.detector
     print(f"volume detector {args.detector}: {scenario_description(args.detector)}")
     print(sc.format_report(res))
     if args.feedback:
         analyst = sc.Analyst(truth)
-        with progress_bar(
-            desc="replay with feedback", unit="post", total=_count_lines(args.posts),
-            file=sys.stderr,
-        ) as bar:  # fmt: skip
-            rep = sc.replay_posts(sc.read_lines(args.posts), settings, progress=bar.update,
-                                  analyst=analyst, make_scorer=make_scorer)  # fmt: skip
+        if args.minutes_only:
+            rep = sc.replay_minutes_feedback(minutes, analyst, make_scorer)
+        else:
+            with progress_bar(
+                desc="replay with feedback", unit="post", total=_count_lines(args.posts),
+                file=sys.stderr,
+            ) as bar:  # fmt: skip
+                rep = sc.replay_posts(sc.read_lines(args.posts), settings, progress=bar.update,
+                                      analyst=analyst, make_scorer=make_scorer)  # fmt: skip
         after = sc.evaluate(rep, truth)
         print("\nwith feedback:")
         print(sc.format_report(after))

@@ -82,7 +82,14 @@ def render(alert: dict[str, Any], context: list[tuple[Any, ...]]) -> str:
 def feedback_section(client: Any, brand: str, alert: dict[str, Any] | None = None) -> str:
     """What analysts' feedback changed for ``brand`` (the worker's running values, replayed
     from the stored labels by the same code: detectors.feedback)."""
-    from detectors.feedback import BASE_ENTER, MAX_RAISE, MAX_TOLERANCE, apply_labels, fmt_mood
+    from detectors.feedback import (
+        BASE_ENTER,
+        MAX_RAISE,
+        MAX_TOLERANCE,
+        MIX_MARGIN,
+        apply_labels,
+        fmt_mood,
+    )
 
     cols = ["feedback_id", "alert_id", "label", "score", "severity", "by", "at", "note",
             "negative_share", "mean_sentiment", "volume_ratio"]
@@ -100,8 +107,11 @@ def feedback_section(client: Any, brand: str, alert: dict[str, Any] | None = Non
             f"{fb.enter(3):.2f} (watch unchanged); surges up to {fb.tolerance:.0%} negative "
             f"(smoothed) stay at watch (cap {MAX_TOLERANCE:.0%}); both only while the smoothed "
             f"mean sentiment is {fmt_mood(fb.mood)} and the recent smoothed volume at least "
-            f"x{fb.volume_floor:.2g} the expected (the false alarms' pattern): a more negative "
-            f"turn or a slower rise meets the levels as built"
+            f"x{fb.volume_floor:.2g} the expected, and the smoothed positive share at least "
+            f"{MIX_MARGIN:.1f}x the lowest share of the brand's usual one that a labelled page "
+            f"reached (learned by the worker from its own minutes, logged per label) (the false "
+            f"alarms' pattern): a more negative turn, a slower rise or a crowd without their "
+            f"positives meets the levels as built"
         )
     else:
         out.append("    paging levels as built: no feedback has changed them")

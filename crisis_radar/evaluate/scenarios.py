@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from detectors.crisis import CrisisScorer
+from detectors.crisis import CrisisScorer, alert_id
 from schemas.feedback import AlertFeedback
 from schemas.models import BrandMinute, CrisisAlert, Post, ScoredPost, Severity
 
@@ -61,6 +61,63 @@ def replay_minutes(minutes: Iterable[BrandMinute], scorer: CrisisScorer | None =
                 (m.minute, a.evidence.get("attention", 0.0), a.evidence.get("negativity", 0.0))
             )
     return rep
+
+
+LABEL_LAG = timedelta(minutes=10)  # minute-level replay: a label applies this long after its page
+
+
+def replay_minutes_feedback(
+    minutes: Iterable[BrandMinute], analyst: Analyst | None,
+    make_scorer: Callable[[], CrisisScorer] | None = None, lag: timedelta = LABEL_LAG,
+) -> Replay:  # fmt: skip
+    """The brand minutes of one ``OfflinePipeline`` pass scored again by a ``CrisisScorer``
+    (``evaluate scenarios --minutes-only``): minutes of the full replay's crisis stage in
+    seconds instead of the posts through every stage again (25-35 min a seed on a loaded box).
+    ``analyst``: labels each page once it is over, applied ``lag`` of event time later (the full
+    replay applies them from the next batch: a few minutes to an hour later). Without an
+    analyst it is the full replay's scoring; with one it reproduced the full runs of seeds 313
+    and 314 to the minute, one rush page apart (docs/feedback.md)."""
+    scorer = (make_scorer or CrisisScorer)()
+    rep = Replay()
+    pending: list[tuple[datetime, AlertFeedback]] = []
+    for m in minutes:
+        if m.version != 1:  # amendments: stored, never scored again (CrisisStage.score)
+            continue
+        while pending and pending[0][0] <= m.minute:
+            fb = pending.pop(0)[1]
+            scorer.feedback_of(fb.brand).label(
+                fb.feedback_id, fb.alert_id, fb.label, fb.score, fb.severity, fb.by, fb.at,
+                fb.note, fb.negative_share, fb.mean_sentiment, fb.volume_ratio,
+                scorer.page_mix(fb.brand, fb.minute))  # fmt: skip
+        a = scorer.process_one(m)
+        rep.timeline[m.brand].append((m.minute, a.severity, a.score))
+        rep.evidence[m.brand].append((m.minute, a.evidence.get("attention", 0.0),
+                                      a.evidence.get("negativity", 0.0)))  # fmt: skip
+        if analyst is None or not (a.changed and a.severity != a.previous_severity):
+            continue
+        alert = CrisisAlert(
+            alert_id=alert_id(m.brand, m.minute, a.severity), brand=m.brand, minute=m.minute,
+            severity=a.severity, previous_severity=a.previous_severity,
+            score=max(0.0, min(1.0, a.score)), summary=a.summary[:2000],
+            signals=a.signals[:20], created_at=m.minute + timedelta(minutes=1),
+        )  # fmt: skip
+        label = analyst.see(alert)
+        if label is not None:
+            pending.append((m.minute + lag, label))
+    return rep
+
+
+def read_minutes(path: Path) -> Iterator[BrandMinute]:
+    for line in read_lines(path):
+        if line.strip():
+            yield BrandMinute.model_validate_json(line)
+
+
+def pass_minutes(lines: Iterable[bytes], settings: Any, batch: int = 2000,
+                 progress: Callable[[int], object] | None = None) -> list[BrandMinute]:
+    """The brand minutes of one ``OfflinePipeline`` pass (what ``replay_posts`` scores)."""
+    rep = replay_posts(lines, settings, batch, progress)
+    return rep.minutes
 
 
 class Analyst:
@@ -336,7 +393,8 @@ def _fmt(v: float | None) -> str:
 
 
 def minutes_to_jsonl(minutes: Sequence[BrandMinute], path: Path) -> None:
-    with path.open("w") as fh:
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt") as fh:
         for m in minutes:
             fh.write(m.model_dump_json() + "\n")
 
