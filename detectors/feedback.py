@@ -214,6 +214,14 @@ class BrandFeedback:
         minute is the false alarms' mixed crowd (0: no false alarm's mix known, any mix)."""
         return NO_MIX if self.mix_low == float("inf") else MIX_MARGIN * self.mix_low
 
+    def bounds(self) -> dict[str, float]:
+        """The running values feedback set (what the worker exports as a metric): the raise of
+        the paging levels, the tolerated negative share, and the pattern's floors (mood 1.0: no
+        pattern yet; mix 0: any mix)."""
+        return {"raise": self.raise_, "tolerated_share": self.tolerance,
+                "mood_floor": self.mood, "volume_floor": self.volume_floor,
+                "mix_floor": self.mix_floor}  # fmt: skip
+
     def looks_like(self, mood: float, volume: float, mix: float = float("inf")) -> bool:
         """A minute at this smoothed mean sentiment, volume ratio and positive mix looks like
         the brand's false alarms (the raise and the tolerated share apply); below the pattern's

@@ -767,6 +767,9 @@ class _Feedback:
                 if done is not None:
                     changed.add(done[0])
                     log.info("feedback: %s: %s", done[0].decode(), done[1])
+                    scorer, _, part = crisis.core.scorers[done[0]]
+                    brand = done[0].decode()
+                    self.w.series.set_feedback(part, brand, scorer.feedback_of(brand).bounds())
                 elif not isinstance(fb, PostFeedback):
                     log.info("feedback: %s: noted (%s)", fb.brand, fb.type)
             if changed:

@@ -54,6 +54,13 @@ BRAND_NEGATIVE_SHARE = Gauge(
 BRAND_CRISIS_SCORE = Gauge(P + "brand_crisis_score", "Crisis score 0..1", _BRAND_LABELS)
 BRAND_SEVERITY = Gauge(P + "brand_severity", "0 none, 1 watch, 2 warning, 3 crisis", _BRAND_LABELS)
 BRAND_POSTS = Counter(P + "brand_posts", "Scored posts per brand", ["brand"])
+# What analysts' labels set (detectors.feedback.BrandFeedback.bounds), set when a label changes
+# it: the positive-mix floor is learned from the scorer's own minutes and stored nowhere else.
+BRAND_FEEDBACK = Gauge(
+    P + "brand_feedback_bound",
+    "Paging bounds set by feedback: raise, tolerated_share, mood_floor, volume_floor, mix_floor",
+    [*_BRAND_LABELS, "bound"],
+)
 # Response (docs/response.md): figures of the last closed minute (schemas.BrandMinute)
 BRAND_OWN_POSTS = Counter(
     P + "brand_own_posts", "Posts of the brand's official accounts", ["brand"]
@@ -102,6 +109,7 @@ class BrandSeries:
     def __init__(self, labels_of: dict[str, tuple[str, str]]) -> None:
         self._labels_of = labels_of  # brand -> (group, team)
         self._by_partition: dict[int, set[str]] = defaultdict(set)
+        self._bounds: dict[str, set[str]] = {}  # brand -> BRAND_FEEDBACK bounds set
 
     def labels(self, brand: str) -> tuple[str, str, str]:
         group, team = self._labels_of.get(brand, ("", ""))
@@ -133,6 +141,14 @@ class BrandSeries:
         BRAND_UNANSWERED.labels(*lbl).set(m.unanswered_1h)
         BRAND_SILENT.labels(*lbl).set(m.silent_min)
 
+    def set_feedback(self, partition: int, brand: str, bounds: dict[str, float]) -> None:
+        """The bounds analysts' feedback set for a brand held on ``partition``."""
+        lbl = self.labels(brand)
+        self._by_partition[partition].add(brand)
+        for bound, value in bounds.items():
+            BRAND_FEEDBACK.labels(*lbl, bound).set(value)
+        self._bounds.setdefault(brand, set()).update(bounds)
+
     def revoke(self, partition: int) -> list[str]:
         """Remove the series of every brand seen on ``partition``; returns those brands."""
         brands = sorted(self._by_partition.pop(partition, set()))
@@ -141,6 +157,9 @@ class BrandSeries:
             for gauge in _BRAND_GAUGES:
                 with contextlib.suppress(KeyError):  # never set on this worker
                     gauge.remove(*lbl)
+            for bound in self._bounds.pop(brand, ()):
+                with contextlib.suppress(KeyError):
+                    BRAND_FEEDBACK.remove(*lbl, bound)
         return brands
 
 

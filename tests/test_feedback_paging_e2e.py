@@ -24,6 +24,7 @@ Event time is simulated: only those two stretches are paced; the rest is produce
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.parse
 import urllib.request
@@ -41,6 +42,7 @@ from test_feedback_offline import DAYS, DEFECT, RUSH, T0, rush_window
 from crisis_radar.clickhouse import migrate
 from crisis_radar.history.offline import OfflinePipeline
 from crisis_radar.simulate import EventSpec, Scenario, Simulator, load_brands, post_json
+from detectors.feedback import STEP
 from schemas.models import CrisisAlert, Severity
 from streams import runner
 
@@ -159,6 +161,15 @@ def test_three_false_alarm_labels_stop_the_page_not_the_crisis(
             assert done.returncode == 0, done.stderr
             wait_log(f"{brand}: false_alarm: raise", day)  # learned before the next post
         phases["three occurrences labelled"] = time.monotonic() - clock
+        # what the labels set is exported (the mix floor is learned from the worker's own
+        # minutes: its log and this metric are where it shows)
+        scraped = runner.scrape(worker_paging.port).items()
+        bounds = {dict(lbl)["bound"]: v for (name, lbl), v in scraped
+                  if name == "crisis_radar_brand_feedback_bound" and dict(lbl)["brand"] == brand}
+        assert bounds["raise"] == pytest.approx(3 * STEP), bounds
+        mixes = re.findall(rf"{brand}: false_alarm: .*positive mix .*?-> >= ([0-9.]+)x usual",
+                           log.read_text())  # fmt: skip
+        assert bounds["mix_floor"] == pytest.approx(float(mixes[-1]) if mixes else 0.0, abs=0.006)
         controlled.result()
         pool.shutdown()
         phases["control done"] = time.monotonic() - clock

@@ -109,7 +109,8 @@ def feedback_section(client: Any, brand: str, alert: dict[str, Any] | None = Non
             f"mean sentiment is {fmt_mood(fb.mood)} and the recent smoothed volume at least "
             f"x{fb.volume_floor:.2g} the expected, and the smoothed positive share at least "
             f"{MIX_MARGIN:.1f}x the lowest share of the brand's usual one that a labelled page "
-            f"reached (learned by the worker from its own minutes, logged per label) (the false "
+            f"reached (learned by the worker from its own minutes: its log and the metric "
+            f'crisis_radar_brand_feedback_bound{{bound="mix_floor"}}) (the false '
             f"alarms' pattern): a more negative turn, a slower rise or a crowd without their "
             f"positives meets the levels as built"
         )
