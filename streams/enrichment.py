@@ -36,7 +36,7 @@ from radar_base import logs
 from radar_base.runtime import tune_gc
 from schemas import stages
 from schemas.models import DeadLetter, Post, ScoredPost
-from schemas.validate import dead_letter, decode_post
+from schemas.validate import check_post, dead_letter, decode_post
 from streams import state
 from streams.sinks import Row, post_row, reply_row
 
@@ -84,11 +84,18 @@ class EnrichState:
         self, records: list[Record], now: datetime
     ) -> tuple[list[tuple[int, Post]], list[DeadLetter]]:
         """Validate the records not yet applied to this state (offset after the snapshot, tag
-        not seen): posts to enrich, and dead letters for the rest."""
+        not seen): posts to enrich, and dead letters for the rest. A value may be a ``Post``
+        validated already (offline drivers: ``OfflinePipeline.feed``): only the check that
+        depends on ``now`` is left to do."""
         posts, dead = [], []
         for offset, headers, value in records:
             if offset > self.offset and self.seen.fresh(headers):
-                out = decode_post(value, stages.POSTS_RAW, now)
+                if value.__class__ is Post and check_post(value, now) is None:
+                    out: Post | DeadLetter = value
+                else:
+                    if value.__class__ is Post:  # out of bounds for this ``now``
+                        value = value.to_json()
+                    out = decode_post(value, stages.POSTS_RAW, now)
                 if isinstance(out, Post):
                     posts.append((offset, out))
                     if self.reached is None or out.created_at > self.reached:

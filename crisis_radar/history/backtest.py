@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from crisis_radar.history.offline import OfflinePipeline, Step
 from crisis_radar.ingest.pipeline import Send
-from schemas.models import BrandMinute, CrisisAlert, DeadLetter, Severity
+from schemas.models import BrandMinute, CrisisAlert, DeadLetter, Post, Severity
 
 BATCH = 2000  # posts per OfflinePipeline.feed: the worker's batch size order
 REJECTED_CAP = 10_000  # lines of rejected.jsonl; the rest are only counted
@@ -161,19 +161,21 @@ class Backtest:
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             batch: list[tuple[bytes, bytes]] = []
+            parsed: list[Post | None] = []  # Send.post: History.sends(parsed=True)
             for send in _ties_sorted(sends):
                 if r.first is None:
                     r.first = send.created_at
                 r.last = send.created_at
                 batch.append((send.key, send.value))
+                parsed.append(send.post)
                 if len(batch) >= self.batch:
-                    self._take(self.pipeline.feed(batch))
+                    self._take(self.pipeline.feed(batch, parsed=parsed))
                     r.posts += len(batch)
-                    batch = []
+                    batch, parsed = [], []
                     if on_batch is not None:
                         on_batch(r)
             if batch:
-                self._take(self.pipeline.feed(batch))
+                self._take(self.pipeline.feed(batch, parsed=parsed))
                 r.posts += len(batch)
             self._take(self.pipeline.finish())
         finally:
