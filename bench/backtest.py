@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     from crisis_radar.settings import get_settings
     from radar_base.runtime import tune_gc
 
-    tune_gc()  # as the commands do (crisis_radar/cli.py)
+    tune_gc(offline=True)  # as the commands do (crisis_radar/cli.py)
     settings = get_settings()
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
         path = args.file or Path(tmp) / "posts.jsonl"
