@@ -42,7 +42,7 @@ from streams.sinks import Row, post_row, reply_row
 
 log = logging.getLogger("crisis_radar.worker")
 
-Record = tuple[int, Any, bytes]  # offset, headers, value of one posts.raw record
+Record = tuple[int, Any, Any]  # offset, headers, value (JSON; offline: maybe a Post) of posts.raw
 Item = tuple[bytes, Any, list[tuple[str, bytes]]]  # key, value (JSON or ScoredPost), headers
 
 
