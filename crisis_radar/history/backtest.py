@@ -15,12 +15,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
 from crisis_radar.history.offline import OfflinePipeline, Step
 from crisis_radar.ingest.pipeline import Send
-from schemas.models import BrandMinute, CrisisAlert, DeadLetter, Post, Severity
+from schemas.models import BrandMinute, CrisisAlert, DeadLetter, Severity
 
 BATCH = 2000  # posts per OfflinePipeline.feed: the worker's batch size order
 REJECTED_CAP = 10_000  # lines of rejected.jsonl; the rest are only counted
@@ -160,23 +161,17 @@ class Backtest:
         r = self.result
         t0, c0 = time.perf_counter(), time.process_time()
         try:
-            batch: list[tuple[bytes, bytes]] = []
-            parsed: list[Post | None] = []  # Send.post: History.sends(parsed=True)
-            for send in _ties_sorted(sends):
+            ordered, size = _ties_sorted(sends), max(1, self.batch)
+            while chunk := list(islice(ordered, size)):  # a batch at a time, no step per post
                 if r.first is None:
-                    r.first = send.created_at
-                r.last = send.created_at
-                batch.append((send.key, send.value))
-                parsed.append(send.post)
-                if len(batch) >= self.batch:
-                    self._take(self.pipeline.feed(batch, parsed=parsed))
-                    r.posts += len(batch)
-                    batch, parsed = [], []
-                    if on_batch is not None:
-                        on_batch(r)
-            if batch:
-                self._take(self.pipeline.feed(batch, parsed=parsed))
+                    r.first = chunk[0].created_at
+                r.last = chunk[-1].created_at
+                batch = [(s.key, s.value) for s in chunk]
+                # Send.post: the validated posts of History.sends(parsed=True), else None
+                self._take(self.pipeline.feed(batch, parsed=[s.post for s in chunk]))
                 r.posts += len(batch)
+                if len(chunk) == size and on_batch is not None:
+                    on_batch(r)  # after each full batch, as the progress bar expects
             self._take(self.pipeline.finish())
         finally:
             self.pipeline.close()  # the enrich child, if any (also on errors and Ctrl-C)
