@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from radar_base.runtime import tune_gc
 
     tag = uuid.uuid4().hex[:8]
-    tune_gc()  # as the commands do (crisis_radar/cli.py)
+    tune_gc(offline=True)  # as the commands do (crisis_radar/cli.py)
     settings = get_settings().model_copy(
         update={"topic_prefix": f"bench{tag}.", "clickhouse_database": f"bench_{tag}"}
     )

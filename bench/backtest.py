@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     from crisis_radar.settings import get_settings
     from radar_base.runtime import tune_gc
 
-    tune_gc()  # as the commands do (crisis_radar/cli.py)
+    tune_gc(offline=True)  # as the commands do (crisis_radar/cli.py)
     settings = get_settings()
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
         path = args.file or Path(tmp) / "posts.jsonl"
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         history = History([str(path)], "auto", None, "bench", on_dead=lambda d: None)
         bt = Backtest(OfflinePipeline.from_settings(settings))
         c0 = cpu_s()
-        result = bt.run(history.sends(), on_batch=on_batch)
+        result = bt.run(history.sends(parsed=bt.pipeline.takes_posts), on_batch=on_batch)
         cpu = cpu_s() - c0
         rss["100%"] = round(_status("VmRSS"), 1)
     out: dict[str, Any] = {

@@ -37,6 +37,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "care": ("crisis_radar.commands.care", "unanswered complaints of a brand, to answer first"),
 }
 
+# commands that replay history through the pipeline core: no latency to keep (tune_gc)
+OFFLINE = frozenset({"backfill", "backtest", "evaluate"})
+
 
 def _usage() -> str:
     width = max(len(n) for n in COMMANDS)
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     # Every command that runs the pipeline core (worker, backfill, backtest, evaluate) needs it
     from radar_base.runtime import tune_gc
 
-    tune_gc()
+    tune_gc(offline=name in OFFLINE)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

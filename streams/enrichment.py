@@ -36,13 +36,13 @@ from radar_base import logs
 from radar_base.runtime import tune_gc
 from schemas import stages
 from schemas.models import DeadLetter, Post, ScoredPost
-from schemas.validate import dead_letter, decode_post
+from schemas.validate import MAX_FUTURE, dead_letter, decode_post
 from streams import state
 from streams.sinks import Row, post_row, reply_row
 
 log = logging.getLogger("crisis_radar.worker")
 
-Record = tuple[int, Any, bytes]  # offset, headers, value of one posts.raw record
+Record = tuple[int, Any, Any]  # offset, headers, value (JSON; offline: maybe a Post) of posts.raw
 Item = tuple[bytes, Any, list[tuple[str, bytes]]]  # key, value (JSON or ScoredPost), headers
 
 
@@ -84,11 +84,19 @@ class EnrichState:
         self, records: list[Record], now: datetime
     ) -> tuple[list[tuple[int, Post]], list[DeadLetter]]:
         """Validate the records not yet applied to this state (offset after the snapshot, tag
-        not seen): posts to enrich, and dead letters for the rest."""
+        not seen): posts to enrich, and dead letters for the rest. A value may be a ``Post``
+        validated already (offline drivers: ``OfflinePipeline.feed``): only the check that
+        depends on ``now`` is left to do."""
         posts, dead = [], []
+        latest = now + MAX_FUTURE  # check_post's one bound that depends on ``now``
         for offset, headers, value in records:
             if offset > self.offset and self.seen.fresh(headers):
-                out = decode_post(value, stages.POSTS_RAW, now)
+                if value.__class__ is Post and value.created_at <= latest:
+                    out: Post | DeadLetter = value
+                else:
+                    if value.__class__ is Post:  # out of bounds for this ``now``
+                        value = value.to_json()
+                    out = decode_post(value, stages.POSTS_RAW, now)
                 if isinstance(out, Post):
                     posts.append((offset, out))
                     if self.reached is None or out.created_at > self.reached:

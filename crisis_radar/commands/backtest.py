@@ -166,7 +166,7 @@ def main(argv: list[str]) -> int:
     history.on_read = progress
     result: Result
     try:
-        result = bt.run(history.sends(), on_batch=progress)
+        result = bt.run(history.sends(parsed=pipeline.takes_posts), on_batch=progress)
     except KeyboardInterrupt:
         bar.close()
         print("interrupted", file=sys.stderr)

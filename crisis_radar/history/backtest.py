@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -160,21 +161,17 @@ class Backtest:
         r = self.result
         t0, c0 = time.perf_counter(), time.process_time()
         try:
-            batch: list[tuple[bytes, bytes]] = []
-            for send in _ties_sorted(sends):
+            ordered, size = _ties_sorted(sends), max(1, self.batch)
+            while chunk := list(islice(ordered, size)):  # a batch at a time, no step per post
                 if r.first is None:
-                    r.first = send.created_at
-                r.last = send.created_at
-                batch.append((send.key, send.value))
-                if len(batch) >= self.batch:
-                    self._take(self.pipeline.feed(batch))
-                    r.posts += len(batch)
-                    batch = []
-                    if on_batch is not None:
-                        on_batch(r)
-            if batch:
-                self._take(self.pipeline.feed(batch))
+                    r.first = chunk[0].created_at
+                r.last = chunk[-1].created_at
+                batch = [(s.key, s.value) for s in chunk]
+                # Send.post: the validated posts of History.sends(parsed=True), else None
+                self._take(self.pipeline.feed(batch, parsed=[s.post for s in chunk]))
                 r.posts += len(batch)
+                if len(chunk) == size and on_batch is not None:
+                    on_batch(r)  # after each full batch, as the progress bar expects
             self._take(self.pipeline.finish())
         finally:
             self.pipeline.close()  # the enrich child, if any (also on errors and Ctrl-C)
