@@ -157,13 +157,14 @@ def make_corpus(n_groups: int = 2000, seed: int = 0, span_s: float = 3600.0) -> 
         n = {"single": 0, "copies": rng.randint(1, 8), "reposts": rng.randint(2, 30)}[kind]
         for _ in range(n):
             t = t0 + rng.uniform(1, 1800)
+            rep: str | None
             if kind == "reposts":
-                text, rep, k = (" ".join(base), first, "repost")
+                text, rep, how = (" ".join(base), first, "repost")
                 if rng.random() < 0.3:
-                    text, rep, k = (f"RT @{rng.choice(words.vocab)}: {text}", None, "rt")
+                    text, rep, how = (f"RT @{rng.choice(words.vocab)}: {text}", None, "rt")
             else:
-                (text, k), rep = _variant(rng, words, base), None
-            posts.append(GenPost(text, f"a{rng.getrandbits(32)}", t, rep, f"p{pid}", g, k))
+                (text, how), rep = _variant(rng, words, base), None
+            posts.append(GenPost(text, f"a{rng.getrandbits(32)}", t, rep, f"p{pid}", g, how))
             pid += 1
     posts.sort(key=lambda p: p.ts)
     return posts
