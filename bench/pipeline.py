@@ -20,6 +20,7 @@ start and end of each phase. ``--phases max`` or ``--phases rate`` runs one of t
 
     .venv/bin/python -m bench.pipeline                        # 50k preloaded + 20 s at 500/s
     .venv/bin/python -m bench.pipeline --n 1000000 --rate 5000 --seconds 60
+    .venv/bin/python -m bench.pipeline --n 300000 --phases max --lang en   # tagged posts
 """
 
 from __future__ import annotations
@@ -118,9 +119,11 @@ def _load1() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def _posts(n: int, brands: list[str], seed: int, prefix: str) -> Iterator[bytes]:
-    """One canonical JSON post per line, created_at = now (the produce time)."""
+def _posts(n: int, brands: list[str], seed: int, prefix: str, lang: str = "") -> Iterator[bytes]:
+    """One canonical JSON post per line, created_at = now (the produce time); ``lang``: the
+    platform's language tag on every post (none: the worker identifies each text)."""
     rng = random.Random(seed)
+    tag = f',"lang":"{lang}"' if lang else ""
     for i in range(n):
         b = rng.choice(brands)
         words = " ".join(rng.choices(WORDS, k=8))
@@ -129,7 +132,7 @@ def _posts(n: int, brands: list[str], seed: int, prefix: str) -> Iterator[bytes]
         text = f"{b} {words} #{i % 997}"
         yield (
             f'{{"platform":"simulated","post_id":"{prefix}{i}","author":{author},'
-            f'"text":"{text}","created_at":"{now}"}}'
+            f'"text":"{text}","created_at":"{now}"{tag}}}'
         ).encode()
 
 
@@ -309,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--phases", default="max,rate", help="max, rate or max,rate")
     ap.add_argument("--partitions", type=int, default=0, help="topic partitions (0: settings)")
     ap.add_argument("--timeout", type=float, default=900, help="per phase, seconds")
+    ap.add_argument(
+        "--lang",
+        default="",
+        help="language tag on every post, as Bluesky/Mastodon/X give (default: none, so the "
+        "worker identifies each text: the dearer case)",
+    )
     args = ap.parse_args(argv)
     phases = {p.strip() for p in args.phases.split(",") if p.strip()}
     if not phases <= {"max", "rate"} or not phases:
@@ -340,13 +349,14 @@ def main(argv: list[str] | None = None) -> int:
         "n": args.n if "max" in phases else 0,
         "rate": args.rate if "rate" in phases else 0,
         "partitions": settings.topic_partitions,
+        "lang": args.lang or None,
         "cpus": os.cpu_count(),
     }
     try:
         if "max" in phases:  # preload: the worker starts on a full topic
             ensure_topics(settings)
             result["preload_s"] = round(
-                _produce(kafka, raw_topic, _posts(args.n, brands, 0, "m"), args.n, 0), 2
+                _produce(kafka, raw_topic, _posts(args.n, brands, 0, "m", args.lang), args.n, 0), 2
             )
         with runner.running_worker(settings, log) as proc:
             runner.wait_ready(proc, settings.metrics_port, log, timeout=120)
@@ -382,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             if "rate" in phases:
                 m = int(args.rate * args.seconds)
                 load0, cpu0 = _load1(), _cpu_s(proc.pid)
-                _produce(kafka, raw_topic, _posts(m, brands, 1, "r"), m, args.rate)
+                _produce(kafka, raw_topic, _posts(m, brands, 1, "r", args.lang), m, args.rate)
                 stored, _, _ = _wait_rows(ch, "r", m, time.monotonic() + args.timeout)
                 cpu = _cpu_s(proc.pid) - cpu0
                 p50, p99, mx = _latency(ch, "r")
