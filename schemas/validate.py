@@ -118,17 +118,25 @@ def _decode_fast(raw: bytes, source: str, now: datetime) -> Post | DeadLetter | 
         except Exception:
             return None
     try:
-        d = post.__dict__
         if _latest[0] is not now:
             _latest = (now, now + MAX_FUTURE)
-        if EPOCH_FLOOR <= d["created_at"] <= _latest[1]:
-            e = d["engagement"].__dict__
-            if (max(d["author"].__dict__["followers"], e["likes"], e["reposts"], e["replies"],
-                    e["quotes"]) <= MAX_COUNT):  # fmt: skip
-                return post
+        if _plainly_ok(post, _latest[1]):
+            return post
     except Exception:  # an odd ``now``: the full path reports it
         pass
     return None
+
+
+def _plainly_ok(post: Post, latest: datetime) -> bool:
+    """check_post's tests inlined for a decoded post (field reads from ``__dict__``): its time
+    within [EPOCH_FLOOR, ``latest`` = now + MAX_FUTURE] and its counts within MAX_COUNT."""
+    d = post.__dict__
+    if not EPOCH_FLOOR <= d["created_at"] <= latest:
+        return False
+    e = d["engagement"].__dict__
+    top: int = max(d["author"].__dict__["followers"], e["likes"], e["reposts"], e["replies"],
+                   e["quotes"])  # fmt: skip
+    return top <= MAX_COUNT
 
 
 def decode_post(raw: bytes, source: str, now: datetime) -> Post | DeadLetter:
@@ -189,16 +197,9 @@ def decode_posts(raws: Sequence[bytes], source: str, now: datetime) -> list[Post
             posts = _POSTS.validate_json(b"[" + b",".join(raws) + b"]")
             if len(posts) == len(raws):
                 out: list[Post | DeadLetter] = []
-                latest = now + MAX_FUTURE  # check_post's tests inlined, as in _decode_fast
+                latest = now + MAX_FUTURE
                 for raw, post in zip(raws, posts, strict=True):
-                    d = post.__dict__
-                    e = d["engagement"].__dict__
-                    ok = (
-                        len(raw) <= MAX_RAW_BYTES
-                        and EPOCH_FLOOR <= d["created_at"] <= latest
-                        and max(d["author"].__dict__["followers"], e["likes"], e["reposts"],
-                                e["replies"], e["quotes"]) <= MAX_COUNT
-                    )  # fmt: skip
+                    ok = len(raw) <= MAX_RAW_BYTES and _plainly_ok(post, latest)
                     out.append(post if ok else decode_post(raw, source, now))
                 return out
     except Exception:  # any invalid line: redo the batch line by line for exact letters

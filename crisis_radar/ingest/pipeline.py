@@ -116,13 +116,8 @@ class Pipeline:
                 out.append(Send(ok[0].encode(), raw, ok[1]))
                 self.stats.sent += 1
                 continue
-            got = decode_post(raw, self.source, now)  # the exact dead letter
-            if isinstance(got, Post):  # the screen is never looser, but may be stricter
-                out.append(Send(got.key.encode(), raw, got.created_at))
-                self.stats.sent += 1
-            else:
-                out.append(got)
-                self.stats.rejected[got.reason] += 1
+            # the exact dead letter (the screen is never looser, but may be stricter)
+            out.append(self._outcome(raw, decode_post(raw, self.source, now)))
         self.stats.read += len(raws)
         return out
 
@@ -131,16 +126,18 @@ class Pipeline:
         this process that needs the Post anyway (offline commands), one decode instead of a
         screen here and a decode there. Same outcomes: the screen accepts nothing
         ``decode_post`` rejects, and its rejects are decided by ``decode_post`` there too."""
-        out: list[Outcome] = []
-        for raw, got in zip(raws, decode_posts(raws, self.source, self.now()), strict=True):
-            if isinstance(got, Post):
-                out.append(Send(got.key.encode(), raw, got.created_at, got))
-                self.stats.sent += 1
-            else:
-                out.append(got)
-                self.stats.rejected[got.reason] += 1
+        decoded = decode_posts(raws, self.source, self.now())
+        out = [self._outcome(raw, got, True) for raw, got in zip(raws, decoded, strict=True)]
         self.stats.read += len(raws)
         return out
+
+    def _outcome(self, raw: bytes, got: Post | DeadLetter, keep_post: bool = False) -> Outcome:
+        """A decoded line's Send (with its ``post`` if ``keep_post``) or dead letter, counted."""
+        if isinstance(got, Post):
+            self.stats.sent += 1
+            return Send(got.key.encode(), raw, got.created_at, got if keep_post else None)
+        self.stats.rejected[got.reason] += 1
+        return got
 
     def split_canonical_chunk(
         self, raws: list[bytes]
