@@ -151,19 +151,21 @@ class Enricher:
             self._sentiments, [(p.text, lang) for (p, _), lang in zip(matched, langs, strict=True)],
             lambda keys: predict([t for t, _ in keys], [g for _, g in keys]),
         )  # fmt: skip
+        skip = self.skip_words
+        single_terms = iter(_memo(  # a single-brand post's terms: of its (text, language)
+            self._terms,
+            [(p.text, lang) for (p, brands), lang in zip(matched, langs, strict=True)
+             if len(brands) == 1],
+            lambda keys: [post_terms(t, 1, skip, g) for t, g in keys],
+        ))  # fmt: skip
         out: list[ScoredPost] = []
         checked = ScoredPost.checked
-        term_memo, skip = self._terms, self.skip_words
-        if len(term_memo) > _MEMO_MAX:
-            term_memo.clear()
         for i, ((p, brands), s, lang) in enumerate(zip(matched, sentiments, langs, strict=True)):
             if replies and i in replies:
                 out += replies.pop(i)
             d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
-            if len(brands) == 1:  # the terms of a (text, language): pure, as above
-                terms = term_memo.get((p.text, lang))
-                if terms is None:
-                    terms = term_memo[p.text, lang] = post_terms(p.text, 1, skip, lang)
+            if len(brands) == 1:
+                terms = next(single_terms)
             else:
                 terms = post_terms(p.text, len(brands), skip, lang)
             label, score = s.label, s.score
