@@ -235,7 +235,7 @@ class CrisisScorer:
         minute), None if the scorer holds no such page (detectors.feedback: what a label on
         it teaches)."""
         st = self.brands.get(brand)
-        for first, last, low in reversed(getattr(st, "pages", []) if st else []):
+        for first, last, low in reversed(st.pages if st else []):
             if first <= minute <= last:
                 return float(low)
         return None

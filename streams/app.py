@@ -766,9 +766,9 @@ class _Feedback:
                 done = crisis.core.feedback(fb)
                 if done is not None:
                     changed.add(done[0])
-                    log.info("feedback: %s: %s", done[0].decode(), done[1])
-                    scorer, _, part = crisis.core.scorers[done[0]]
                     brand = done[0].decode()
+                    log.info("feedback: %s: %s", brand, done[1])
+                    scorer, _, part = crisis.core.scorers[done[0]]
                     self.w.series.set_feedback(part, brand, scorer.feedback_of(brand).bounds())
                 elif not isinstance(fb, PostFeedback):
                     log.info("feedback: %s: noted (%s)", fb.brand, fb.type)

@@ -120,15 +120,14 @@ class AggregateStage:
         return [(p, m) for p, win in sorted(self.windows.items()) for m in win.flush()]
 
 
-def _teach(scorer: Any, fb: AlertFeedback | ExpectedEvent) -> str | None:
+def teach(scorer: Any, fb: AlertFeedback | ExpectedEvent) -> str | None:
     """Apply one label or event to a brand's ``CrisisScorer``; what it changed (None: known)."""
     learned = scorer.feedback_of(fb.brand)
     if isinstance(fb, AlertFeedback):
         what: str | None = learned.label(
             fb.feedback_id, fb.alert_id, fb.label, fb.score, fb.severity, fb.by, fb.at, fb.note,
             fb.negative_share, fb.mean_sentiment, fb.volume_ratio,
-            # the labelled page's positive mix, from the scorer's own minutes
-            scorer.page_mix(fb.brand, fb.minute) if hasattr(scorer, "page_mix") else None,
+            scorer.page_mix(fb.brand, fb.minute),  # the labelled page's, from its own minutes
         )
         return what
     if learned.expect(fb.event_id, fb.start, fb.end, fb.kind, fb.describe()):
@@ -187,7 +186,7 @@ class CrisisStage:
             if learned and learned[0] is not None:
                 self.learned[key] = learned[0]
             for fb in self.feedback_seen.get(key, {}).values():
-                _teach(scorer, fb)
+                teach(scorer, fb)
         scorer, sev, _ = self.scorers[key]
         return scorer, sev
 
@@ -204,7 +203,7 @@ class CrisisStage:
         held = self.scorers.get(key)
         if held is None:
             return None
-        what = _teach(held[0], fb)
+        what = teach(held[0], fb)
         return None if what is None else (key, what)
 
     def state(self, key: bytes) -> bytes:

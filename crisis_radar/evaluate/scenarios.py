@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from detectors.crisis import CrisisScorer, alert_id
+from detectors.crisis import CrisisScorer
 from schemas.feedback import AlertFeedback
 from schemas.models import BrandMinute, CrisisAlert, Post, ScoredPost, Severity
 
@@ -77,6 +77,9 @@ def replay_minutes_feedback(
     replay applies them from the next batch: a few minutes to an hour later). Without an
     analyst it is the full replay's scoring; with one it reproduced the full runs of seeds 313
     and 314 to the minute, one rush page apart (docs/feedback.md)."""
+    from streams.core import teach
+    from streams.processing import AlertContext, build_alert
+
     scorer = (make_scorer or CrisisScorer)()
     rep = Replay()
     pending: list[tuple[datetime, AlertFeedback]] = []
@@ -84,23 +87,15 @@ def replay_minutes_feedback(
         if m.version != 1:  # amendments: stored, never scored again (CrisisStage.score)
             continue
         while pending and pending[0][0] <= m.minute:
-            fb = pending.pop(0)[1]
-            scorer.feedback_of(fb.brand).label(
-                fb.feedback_id, fb.alert_id, fb.label, fb.score, fb.severity, fb.by, fb.at,
-                fb.note, fb.negative_share, fb.mean_sentiment, fb.volume_ratio,
-                scorer.page_mix(fb.brand, fb.minute))  # fmt: skip
+            teach(scorer, pending.pop(0)[1])  # as the worker's crisis stage does
         a = scorer.process_one(m)
         rep.timeline[m.brand].append((m.minute, a.severity, a.score))
         rep.evidence[m.brand].append((m.minute, a.evidence.get("attention", 0.0),
                                       a.evidence.get("negativity", 0.0)))  # fmt: skip
         if analyst is None or not (a.changed and a.severity != a.previous_severity):
             continue
-        alert = CrisisAlert(
-            alert_id=alert_id(m.brand, m.minute, a.severity), brand=m.brand, minute=m.minute,
-            severity=a.severity, previous_severity=a.previous_severity,
-            score=max(0.0, min(1.0, a.score)), summary=a.summary[:2000],
-            signals=a.signals[:20], created_at=m.minute + timedelta(minutes=1),
-        )  # fmt: skip
+        alert = build_alert(m.brand, m, a, a.previous_severity, AlertContext(),
+                            m.minute + timedelta(minutes=1))  # fmt: skip
         label = analyst.see(alert)
         if label is not None:
             pending.append((m.minute + lag, label))
