@@ -131,6 +131,11 @@ class _Binary:
         self.intercept_ = np.array([intercept])
 
 
+def _logistic(c: float) -> LogisticRegression:
+    """The one logistic regression every fit here uses (balanced classes, seeded)."""
+    return LogisticRegression(C=c, class_weight="balanced", solver="liblinear", random_state=SEED)
+
+
 class NBLogistic:
     """One-vs-rest logistic regressions over naive-Bayes-scaled features (NBSVM, Wang and
     Manning 2012): class k's columns are multiplied by r_k, the log-ratio of their presence in
@@ -148,9 +153,7 @@ class NBLogistic:
             neg = np.asarray(present[y != k].sum(0)).ravel() + self.alpha
             r = np.ones(x.shape[1])
             r[: self.n_sparse] = np.log((pos / pos.sum()) / (neg / neg.sum()))
-            lr = LogisticRegression(
-                C=self.c, class_weight="balanced", solver="liblinear", random_state=SEED
-            ).fit(x @ sparse.diags(r), (y == k).astype(int))
+            lr = _logistic(self.c).fit(x @ sparse.diags(r), (y == k).astype(int))
             self.estimators_.append(_Binary(lr.coef_[0] * r, float(lr.intercept_[0])))
         return self
 
@@ -164,10 +167,7 @@ class MeanOfTables(NBLogistic):
 
     def fit(self, x: sparse.csr_matrix, y: np.ndarray) -> MeanOfTables:
         nb = NBLogistic(self.c, self.n_sparse, self.alpha).fit(x, y)
-        lr = LogisticRegression(
-            C=self.c, class_weight="balanced", solver="liblinear", random_state=SEED
-        )
-        plain = OneVsRestClassifier(lr).fit(x, y)
+        plain = OneVsRestClassifier(_logistic(self.c)).fit(x, y)
         self.estimators_ = [
             _Binary(0.5 * (a.coef_[0] + b.coef_[0]), 0.5 * float(a.intercept_[0] + b.intercept_[0]))
             for a, b in zip(plain.estimators_, nb.estimators_, strict=True)
@@ -184,8 +184,7 @@ def fit(x: sparse.csr_matrix, y: np.ndarray, c: float) -> OneVsRestClassifier | 
         return MeanOfTables(c, x.shape[1] - len(DENSE_NAMES)).fit(x, y)
     if NB:
         return NBLogistic(c, x.shape[1] - len(DENSE_NAMES)).fit(x, y)
-    lr = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", random_state=SEED)
-    return OneVsRestClassifier(lr).fit(x, y)
+    return OneVsRestClassifier(_logistic(c)).fit(x, y)
 
 
 def per_lang_f1(y: np.ndarray, pred: np.ndarray, langs: list[str]) -> dict[str, float]:
