@@ -12,7 +12,7 @@ from crisis_radar.commands.simulate import _parser as simulate_parser
 from crisis_radar.commands.simulate import build_scenario
 from crisis_radar.commands.simulate import run as simulate_run
 from crisis_radar.history.backtest import Backtest
-from crisis_radar.history.offline import OfflinePipeline, brand_partition, murmur2
+from crisis_radar.history.offline import OfflinePipeline, brand_partition
 from crisis_radar.ingest.history import History
 from crisis_radar.settings import get_settings
 from schemas.models import Author, Post
@@ -83,12 +83,16 @@ def test_a_handed_over_post_is_checked_against_now() -> None:
     assert got == [["future_timestamp"], ["future_timestamp"]]
 
 
-def test_murmur2_is_kafkas() -> None:
-    """The brands' posts.scored partitions are Kafka's default partitioner's."""
-    from kafka.partitioner.default import murmur2 as kafka_murmur2
+def test_brand_partition_is_the_workers_producers() -> None:
+    """The brands' posts.scored partitions are those aiokafka's default partitioner (the
+    worker's producer) picks for the brand key."""
+    from aiokafka.partitioner import DefaultPartitioner
 
+    pick = DefaultPartitioner()
     rng = random.Random(3)
     for n in range(40):
         data = bytes(rng.randrange(256) for _ in range(n))
-        assert murmur2(data) == kafka_murmur2(data)
-    assert brand_partition(b"telvana", 4) == (kafka_murmur2(b"telvana") & 0x7FFFFFFF) % 4
+        for n_parts in (1, 4, 7):
+            parts = list(range(n_parts))
+            assert brand_partition(data, n_parts) == pick(data, parts, parts)
+    assert brand_partition(b"telvana", 4) == 2

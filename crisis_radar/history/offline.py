@@ -36,35 +36,9 @@ from streams.processing import AlertContext, load_brand_words
 def brand_partition(brand: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2, as aiokafka and the Java client): where the worker
     sends a brand's posts.scored and brand.minutes records."""
-    return (murmur2(brand) & 0x7FFFFFFF) % partitions
+    from kafka.partitioner.default import murmur2
 
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2, as kafka-python's
-    ``kafka.partitioner.default.murmur2``; tests/test_offline.py compares them). Here so that
-    the offline commands do not import the kafka package (~0.2 s) for a dozen brand names."""
-    m, mask = 0x5BD1E995, 0xFFFFFFFF
-    length = len(data)
-    h = 0x9747B28C ^ length
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(data[i : i + 4], "little")
-        k = (k * m) & mask
-        k ^= k >> 24
-        k = (k * m) & mask
-        h = ((h * m) & mask) ^ k
-    tail = length & ~3
-    extra = length % 4
-    if extra >= 3:
-        h ^= data[tail + 2] << 16
-    if extra >= 2:
-        h ^= data[tail + 1] << 8
-    if extra >= 1:
-        h ^= data[tail]
-        h = (h * m) & mask
-    h ^= h >> 13
-    h = (h * m) & mask
-    h ^= h >> 15
-    return h
+    return int(murmur2(brand) & 0x7FFFFFFF) % partitions
 
 
 _WALL = datetime(1970, 1, 1, tzinfo=UTC)
