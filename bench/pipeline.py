@@ -8,7 +8,8 @@ Two phases against one worker (fresh topics and database per run):
    aggregation stage has consumed them all (``max_drained_posts_per_s``, the sustained figure),
    plus the worker's CPU-seconds per post over the whole phase
    (user+sys of the worker process and its enrich child, all threads included) - the better
-   yardstick when other work loads the machine.
+   yardstick when other work loads the machine - and each stack service's CPU per post
+   (``max_stack_cpu_us_per_post``: Kafka, ClickHouse, ... share the cores with the worker).
 2. **rate** (latency): the warm worker is then fed ``--rate`` posts/s for ``--seconds``;
    p50/p99 event-to-ClickHouse latency is the row's ``inserted_at`` minus the post's
    ``created_at`` (= produce time). Both are whole seconds in ClickHouse, so figures are
@@ -113,6 +114,23 @@ def _cpu_s(pid: int) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / CLK_TCK
     return total
+
+
+def _stack_cpu_s() -> dict[str, float]:
+    """CPU seconds of each running stack service (Kafka, ClickHouse, ...): on a 2-core box they
+    compete with the worker, so a change that makes them busier slows the pipeline without
+    showing in the worker's own CPU."""
+    from crisis_radar import stack
+
+    out: dict[str, float] = {}
+    for st in stack.status():
+        if st.pid is not None and st.state == "running":
+            out[st.name] = _cpu_s(st.pid)
+    return out
+
+
+def _per_post_us(after: dict[str, float], before: dict[str, float], n: int) -> dict[str, float]:
+    return {k: round((after[k] - before.get(k, after[k])) / max(1, n) * 1e6, 1) for k in after}
 
 
 def _load1() -> float:
@@ -252,12 +270,14 @@ class _DrainWatch:
         self.port, self.pid = port, pid
         self.at: float | None = None
         self.cpu, self.stored = 0.0, 0
+        self.stack: dict[str, float] = {}
 
     def __call__(self, stored: int) -> None:
         if stored != self.stored:  # rows still arriving: drained only after the last one
             self.stored, self.at = stored, None
         if self.at is None and _drained(self.port, stored):
             self.at, self.cpu = time.monotonic(), _cpu_s(self.pid)
+            self.stack = _stack_cpu_s()
 
 
 def _drained(port: int, n: int) -> bool:
@@ -363,16 +383,16 @@ def main(argv: list[str] | None = None) -> int:
             rss = _RssWatch(proc.pid)
             rss.start()
             if "max" in phases:
-                load0, cpu0 = _load1(), _cpu_s(proc.pid)
+                load0, cpu0, stack0 = _load1(), _cpu_s(proc.pid), _stack_cpu_s()
                 deadline = time.monotonic() + args.timeout
                 watch = _DrainWatch(settings.metrics_port, proc.pid)
                 stored, first, last = _wait_rows(ch, "m", args.n, deadline, watch)
                 agg_share = _aggregated_share(settings.metrics_port)
                 drained = _wait_drained(settings.metrics_port, stored, deadline)
                 if watch.at is not None and watch.stored == stored:  # before the settle
-                    drained, cpu = watch.at, watch.cpu - cpu0
+                    drained, cpu, stack1 = watch.at, watch.cpu - cpu0, watch.stack
                 else:
-                    cpu = _cpu_s(proc.pid) - cpu0
+                    cpu, stack1 = _cpu_s(proc.pid) - cpu0, _stack_cpu_s()
                 span = last - (first or last)
                 whole = drained - (first or drained)
                 result.update(
@@ -384,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
                     max_worker_cpu_s=round(cpu, 1),
                     max_cpu_us_per_post=round(cpu / max(1, stored) * 1e6, 1),
                     max_aggregated_when_stored=agg_share,
+                    max_stack_cpu_us_per_post=_per_post_us(stack1, stack0, stored),
                     max_load1=[load0, _load1()],
                 )
                 result["max_not_stored"] = args.n - stored  # see _wait_rows
