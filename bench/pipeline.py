@@ -9,7 +9,8 @@ Two phases against one worker (fresh topics and database per run):
    plus the worker's CPU-seconds per post over the whole phase
    (user+sys of the worker process and its enrich child, all threads included) - the better
    yardstick when other work loads the machine - and each stack service's CPU per post
-   (``max_stack_cpu_us_per_post``: Kafka, ClickHouse, ... share the cores with the worker).
+   (``max_stack_cpu_us_per_post``: Kafka, ClickHouse, ... share the cores with the worker),
+   and the records each topic took in over the run (``records_per_topic``).
 2. **rate** (latency): the warm worker is then fed ``--rate`` posts/s for ``--seconds``;
    p50/p99 event-to-ClickHouse latency is the row's ``inserted_at`` minus the post's
    ``created_at`` (= produce time). Both are whole seconds in ClickHouse, so figures are
@@ -429,6 +430,10 @@ def main(argv: list[str] | None = None) -> int:
                 result["rate_not_stored"] = m - stored  # see _wait_rows
                 if stored < 0.999 * m:
                     result["error"] = f"rate: only {stored} of {m} rows in {args.timeout}s"
+            try:  # figures only: a broker hiccup here must not lose the run's results
+                result["records_per_topic"] = _records(settings)
+            except Exception as exc:
+                print(f"could not count the topics' records: {exc!r}", file=sys.stderr)
             result["worker_peak_rss_mb"] = round(_peak_rss_mb(proc.pid), 1)
             result["worker_peak_rss_mb_each"] = _peak_rss_each_mb(proc.pid)  # worker, children
             rss.done.set()
@@ -444,6 +449,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{k:>24}: {v}")
     save("pipeline", result)
     return 0 if "error" not in result else 1
+
+
+def _records(settings: Any) -> dict[str, int]:
+    """Records written to each of the run's topics (end offsets summed over partitions; Faust's
+    changelogs included): what the broker had to take in, per topic."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        out: dict[str, int] = {}
+        for topic in sorted(consumer.topics()):
+            if not topic.startswith(settings.topic_prefix):
+                continue
+            parts = consumer.partitions_for_topic(topic) or set()
+            ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+            out[topic.removeprefix(settings.topic_prefix)] = sum(ends.values())
+        return out
+    finally:
+        consumer.close()
 
 
 def _drop_topics(settings: Any) -> None:
