@@ -468,6 +468,17 @@ def test_report_command_with_latest_alert_and_errors(
     assert cmd.main(["--brand", "telvana", "--from", "2026-11-23T08:00Z", "--to",
                      "2026-11-23T07:00Z", "--database", clickhouse_database]) == 2
     assert cmd.main(["--brand", "x", "--database", "bad-name"]) == 2
+    capsys.readouterr()
+    # a brand neither stored nor watched (a typo): one line naming the brands there are
+    assert cmd.main(["--brand", "telvanna", "--out", str(tmp_path / "c"),
+                     "--database", clickhouse_database]) == 2
+    err = capsys.readouterr().err
+    assert "no brand 'telvanna'" in err and "brands with data: telvana" in err
+    assert not (tmp_path / "c").exists()
+    # a watched brand with nothing stored yet still gets its (quiet) report
+    assert cmd.main(["--brand", "orbitel", "--out", str(tmp_path / "d"), "--from",
+                     "2026-11-23T06:00Z", "--to", "2026-11-23T07:00Z",
+                     "--database", clickhouse_database]) == 0
     shutil.rmtree(tmp_path / "b")
 
 

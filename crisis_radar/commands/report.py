@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from crisis_radar.clickhouse import check_identifier, make_client, require_schema
 from crisis_radar.settings import get_settings
@@ -59,6 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _watched(settings: Any) -> set[str]:
+    """Brand ids of the watchlist (none if it cannot be read: the stored data still decides)."""
+    from detectors.brands import Watchlist
+
+    try:
+        return {b.id for b in Watchlist.from_yaml(settings.watchlist_path).brands}
+    except Exception:  # a missing or broken watchlist is `doctor`'s to report, not the report's
+        return set()
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     from crisis_radar.report import queries, write_report
@@ -84,6 +95,16 @@ def main(argv: list[str]) -> int:
             start, end = args.start or start, args.end or end
         else:
             brand = args.brand
+            known = queries.brands_with_minutes(client)
+            if brand not in known and brand not in _watched(settings):
+                # a typo would otherwise give an empty report that looks like a quiet brand
+                named = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "") or "none yet"
+                print(
+                    f"crisis-radar report: no brand {brand!r} in {db} nor in the watchlist; "
+                    f"brands with data: {named}",
+                    file=sys.stderr,
+                )
+                return 2
             end = args.end or datetime.now(UTC).replace(second=0, microsecond=0)
             start = args.start or end - timedelta(hours=6)
         if start >= end:

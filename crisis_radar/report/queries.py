@@ -67,6 +67,12 @@ def get_alert(client: Any, alert_id: str) -> dict[str, Any] | None:
     return _alert(rows[0]) if rows else None
 
 
+def brands_with_minutes(client: Any) -> list[str]:
+    """Every brand with at least one stored minute, sorted."""
+    rows = client.execute("SELECT brand FROM brand_minutes GROUP BY brand ORDER BY brand")
+    return [r[0] for r in rows]
+
+
 def alerts(client: Any, brand: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     rows = client.execute(
         f"SELECT {', '.join(ALERT_COLS)} FROM alerts FINAL WHERE "
