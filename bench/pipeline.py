@@ -107,14 +107,19 @@ class _RssWatch(threading.Thread):
 
 def _cpu_s(pid: int) -> float:
     """user + system CPU seconds of the worker and its live children (all their threads)."""
-    total = 0.0
+    return sum(_cpu_each_s(pid))
+
+
+def _cpu_each_s(pid: int) -> list[float]:
+    """user + system CPU seconds of the worker, then of each live child."""
+    out = []
     for p in _family(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return total
+        out.append((int(fields[11]) + int(fields[12])) / CLK_TCK)
+    return out
 
 
 def _stack_cpu_s() -> dict[str, float]:
@@ -272,13 +277,14 @@ class _DrainWatch:
         self.at: float | None = None
         self.cpu, self.stored = 0.0, 0
         self.stack: dict[str, float] = {}
+        self.each: list[float] = []
 
     def __call__(self, stored: int) -> None:
         if stored != self.stored:  # rows still arriving: drained only after the last one
             self.stored, self.at = stored, None
         if self.at is None and _drained(self.port, stored):
             self.at, self.cpu = time.monotonic(), _cpu_s(self.pid)
-            self.stack = _stack_cpu_s()
+            self.stack, self.each = _stack_cpu_s(), _cpu_each_s(self.pid)
 
 
 def _drained(port: int, n: int) -> bool:
@@ -385,15 +391,19 @@ def main(argv: list[str] | None = None) -> int:
             rss.start()
             if "max" in phases:
                 load0, cpu0, stack0 = _load1(), _cpu_s(proc.pid), _stack_cpu_s()
-                deadline = time.monotonic() + args.timeout
+                each0 = _cpu_each_s(proc.pid)
+                deadline = t_start = time.monotonic()
+                deadline += args.timeout
                 watch = _DrainWatch(settings.metrics_port, proc.pid)
                 stored, first, last = _wait_rows(ch, "m", args.n, deadline, watch)
                 agg_share = _aggregated_share(settings.metrics_port)
                 drained = _wait_drained(settings.metrics_port, stored, deadline)
                 if watch.at is not None and watch.stored == stored:  # before the settle
                     drained, cpu, stack1 = watch.at, watch.cpu - cpu0, watch.stack
+                    each1 = watch.each
                 else:
                     cpu, stack1 = _cpu_s(proc.pid) - cpu0, _stack_cpu_s()
+                    each1 = _cpu_each_s(proc.pid)
                 span = last - (first or last)
                 whole = drained - (first or drained)
                 result.update(
@@ -406,6 +416,12 @@ def main(argv: list[str] | None = None) -> int:
                     max_cpu_us_per_post=round(cpu / max(1, stored) * 1e6, 1),
                     max_aggregated_when_stored=agg_share,
                     max_stack_cpu_us_per_post=_per_post_us(stack1, stack0, stored),
+                    # worker, then enrich child: busy share of the phase's wall time (a stage
+                    # that waits on another or on the broker shows as a low share)
+                    max_busy_share_each=[
+                        round((b - a) / max(1e-9, drained - t_start), 2)
+                        for a, b in zip(each0 + [0.0] * len(each1), each1, strict=False)
+                    ],  # a child started after the phase began counts from zero
                     max_load1=[load0, _load1()],
                 )
                 result["max_not_stored"] = args.n - stored  # see _wait_rows
