@@ -113,36 +113,6 @@ def count_sf(x: float, mu: float, var: float) -> float:
     return min(1.0, max(0.0, 1.0 - cdf))
 
 
-def binom_sf(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p): the exact sum up to n = 1000, a normal beyond.
-
-    :func:`count_sf` with a binomial variance falls back to Poisson (its variance is never
-    below the mean), which overstates the tail of a high share: 8 of 10 where 16 % is usual is
-    p 2.6e-4 as a Poisson count and 1.4e-5 as what it is, a binomial.
-
-    >>> round(binom_sf(8, 10, 0.16), 7)
-    1.42e-05
-    >>> binom_sf(0, 5, 0.3), binom_sf(6, 5, 0.3)
-    (1.0, 0.0)
-    """
-    if k <= 0:
-        return 1.0
-    if k > n:
-        return 0.0
-    p = min(max(p, 1e-9), 1.0 - 1e-9)
-    if n > 1000:
-        return normal_sf((k - 0.5 - n * p) / math.sqrt(n * p * (1.0 - p)))
-    term = math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-                    + k * math.log(p) + (n - k) * math.log1p(-p))
-    total, odds = term, p / (1.0 - p)
-    for i in range(k, n):
-        term *= (n - i) / (i + 1) * odds
-        total += term
-        if term < total * 1e-12:
-            break
-    return min(1.0, total)
-
-
 def _halflife(alpha: float) -> float:
     """Inverse of :func:`_alpha`: the half-life (points) of an EW smoothing factor."""
     return math.log(0.5) / math.log1p(-alpha) if 0.0 < alpha < 1.0 else 0.0
@@ -400,9 +370,6 @@ class ShareDetector(SeriesDetector):
     ``x["value"]`` is the share and ``x["n"]`` the number of trials (default 1), so 2 of 3
     negative posts at night is weak evidence while 200 of 300 is strong. Anomalous minutes are
     learned with a small weight. ``prior`` is the starting share; ``p0`` is the learned one.
-    ``tail``: "poisson" (the count's tail with the binomial variance, never below the mean: a
-    conservative Poisson for high shares) or "binomial" (the exact binomial tail once the
-    baseline is known, i.e. the prior's widening is under 5 %; before that as "poisson").
 
     >>> from datetime import datetime, UTC
     >>> d, t = ShareDetector(prior=0.1), datetime(2026, 1, 1, tzinfo=UTC)
@@ -415,12 +382,11 @@ class ShareDetector(SeriesDetector):
     _HALFLIVES: ClassVar[dict[str, str]] = {"halflife": "alpha"}
 
     __slots__ = ("alpha", "direction", "halflife", "learn_threshold", "n", "p0", "prior",
-                 "prior_weight", "slow_learn", "tail")
+                 "prior_weight", "slow_learn")
 
     def __init__(self, prior: float = 0.15, halflife: float = 5000.0, direction: Direction = "up",
                  learn_threshold: float = 0.99, slow_learn: float = 0.05,
-                 prior_weight: float = 30.0, tail: Literal["poisson", "binomial"] = "poisson",
-                 ) -> None:
+                 prior_weight: float = 30.0) -> None:
         self.prior = prior
         self.halflife = halflife
         self.p0 = prior
@@ -430,7 +396,6 @@ class ShareDetector(SeriesDetector):
         self.slow_learn = slow_learn
         self.prior_weight = prior_weight  # trials the prior is worth: cold start stays cautious
         self.n = 0.0  # trials seen (capped)
-        self.tail: Literal["poisson", "binomial"] = tail
 
     def expected(self, t: datetime) -> float:
         return self.p0
@@ -448,12 +413,7 @@ class ShareDetector(SeriesDetector):
         k = round(x * n)
         mu = n * p0
         # Uncertainty of p0 while little is known widens the tail (beta-binomial-like).
-        widen = 1.0 + n / (self.n + self.prior_weight)
-        if self.tail == "binomial" and widen <= 1.05:
-            up = binom_sf(k, n, p0) if self.direction != "down" else 1.0
-            down = 1.0 - binom_sf(k + 1, n, p0) if self.direction != "up" else 1.0
-            return 1.0 - min(1.0, min(up, down) * (2.0 if self.direction == "both" else 1.0))
-        var = n * p0 * (1 - p0) * widen
+        var = n * p0 * (1 - p0) * (1.0 + n / (self.n + self.prior_weight))
         up = count_sf(k, mu, var) if self.direction != "down" else 1.0
         down = 1.0 - count_sf(k + 1, mu, var) if self.direction != "up" else 1.0
         return 1.0 - min(1.0, min(up, down) * (2.0 if self.direction == "both" else 1.0))

@@ -41,7 +41,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from detectors.anomaly import (
     Features,
@@ -49,7 +49,6 @@ from detectors.anomaly import (
     SeasonalDetector,
     SeriesDetector,
     ShareDetector,
-    count_sf,
 )
 from detectors.count import CountDetector, Seasonality
 from detectors.feedback import BrandFeedback
@@ -62,9 +61,6 @@ EXIT = {Severity.WATCH: 0.2, Severity.WARNING: 0.35, Severity.CRISIS: 0.5}
 _LOG10E = math.log10(math.e)
 MIX_DECAY = 0.7  # the positive share compared with the usual one is smoothed (EW per minute)
 KEEP_PAGES = 8  # a brand's last pages whose lowest positive mix a label may still teach
-# Pooled evidence (off by default: docs/detection.md, "Pooled evidence", 2026-12-07): windows of
-# 2-``pool_minutes`` minutes, each -log10 p less ``pool_penalty`` (two windows every minute)
-POOL_MINUTES, POOL_PENALTY = 0, 1.5
 
 
 def alert_id(brand: str, minute: datetime, severity: Severity) -> str:
@@ -120,12 +116,11 @@ class BrandState:
 
     __slots__ = ("authors", "below", "bot", "dwell", "ev_nc", "ev_neg", "ev_terms", "ev_up",
                  "ew_judged", "ew_pos", "ew_posts", "ew_repeats", "mix", "n", "neg_share", "pages",
-                 "pool", "pos_share", "reach", "sentiment", "severity", "terms_base", "volume")
+                 "pos_share", "reach", "sentiment", "severity", "terms_base", "volume")
 
     def __init__(self, season_alpha: float = 0.002, volume_model: str = "seasonal",
                  seasonality: Seasonality = "auto",
-                 volume_factory: Callable[[], SeriesDetector] | None = None,
-                 share_tail: Literal["poisson", "binomial"] = "poisson") -> None:
+                 volume_factory: Callable[[], SeriesDetector] | None = None) -> None:
         self.volume: SeriesDetector
         self.authors: SeriesDetector
         if volume_factory is not None:  # evaluation: another detector in the volume slot
@@ -139,7 +134,7 @@ class BrandState:
             self.authors = SeasonalDetector(kind="poisson", direction="up",
                                             season_alpha=season_alpha)
         self.reach = SeasonalDetector(kind="gaussian", direction="up", season_alpha=season_alpha)
-        self.neg_share = ShareDetector(prior=0.15, direction="up", tail=share_tail)
+        self.neg_share = ShareDetector(prior=0.15, direction="up")
         self.sentiment = MeanDetector(prior=0.0, direction="down")
         self.severity = Severity.NONE
         self.dwell = 0  # minutes at the current severity
@@ -161,8 +156,6 @@ class BrandState:
         self.ew_judged = 0.0
         self.pages: list[list[Any]] = []
         self.mix = 1.0  # the last minute's mix
-        # the last minutes' (negatives, posts with sentiment, sentiment sum, expected negatives)
-        self.pool: list[tuple[int, int, float, float]] = []
 
     def __getstate__(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -199,15 +192,6 @@ class CrisisScorer:
     brand's volume and unique-authors detectors instead (any ``SeriesDetector``: a score in
     [0, 1] read as 1 - tail probability, and ``expected(t)``); a scorer holding one pickles
     only if the factory does.
-    ``pool_minutes`` (0 = off, the default) / ``pool_penalty``: each side also takes the last
-    2..``pool_minutes`` minutes pooled into one test (negativity: the pooled negative share or
-    mean sentiment; attention: the pooled negative count, Poisson), the strongest window less
-    ``pool_penalty`` in -log10 p. ``share_tail``: the negative-share test's tail ("poisson",
-    the default, or the exact "binomial", ``ShareDetector``). Both together (3 minutes, 1.5,
-    binomial) warned 26 instead of 22 of 46 tuning-seed crises within 3 min for 7 instead of 5
-    false warnings, but on held-out seeds 34 instead of 33 of 56 for 26 instead of 16 false
-    warnings and a second bot burst at crisis: not the default (docs/detection.md, "Pooled
-    evidence").
     """
 
     def __init__(self, min_dwell: int = 10, min_history: int = 30,
@@ -219,12 +203,8 @@ class CrisisScorer:
                  term_floor: float = 0.02, term_sides: str = "both",
                  term_decay: float = 0.9, term_attention_cap: float = 1.0,
                  volume_model: str = "seasonal", seasonality: Seasonality = "auto",
-                 volume_factory: Callable[[], SeriesDetector] | None = None,
-                 pool_minutes: int = POOL_MINUTES, pool_penalty: float = POOL_PENALTY,
-                 share_tail: Literal["poisson", "binomial"] = "poisson") -> None:
+                 volume_factory: Callable[[], SeriesDetector] | None = None) -> None:
         self.min_dwell = min_dwell
-        self.pool_minutes, self.pool_penalty = pool_minutes, pool_penalty
-        self.share_tail: Literal["poisson", "binomial"] = share_tail
         self.volume_model, self.seasonality = volume_model, seasonality
         self.volume_factory = volume_factory
         self.scale = scale  # evidence (-log10 p) that maps to score 1
@@ -266,8 +246,7 @@ class CrisisScorer:
             st = self.brands[minute.brand] = BrandState(
                 self.season_alpha, self.__dict__.get("volume_model", "seasonal"),
                 self.__dict__.get("seasonality", "auto"),  # older pickles: the old model
-                self.__dict__.get("volume_factory"),
-                self.__dict__.get("share_tail", "poisson"))
+                self.__dict__.get("volume_factory"))
         t, posts = minute.minute, minute.posts
         # Volume counts every post: a viral complaint is mostly reposts of one text. Bot bursts
         # and copy-paste by a few accounts are held back by the unique-authors signal.
@@ -313,13 +292,8 @@ class CrisisScorer:
             ev_terms = poisson_cusum_step(self.term_decay * st.ev_terms,
                                           minute.burst_term_negative, exp_bt,
                                           self.term_mult, cap, step=warn / 2)
-        # The last minutes pooled into one test (evidence at the warning level in 3 minutes
-        # where the leaky sum of per-minute tests takes 5-8: a slow ramp at night).
-        pool_now = (minute.negative, judged, minute.sentiment_sum, exp_neg)
-        pool_neg, pool_nc = self._pooled(st, pool_now)
-        attention = max(ev_up, ev_nc, pool_nc)
-        ev_neg_all = max(ev_neg, pool_neg)
-        ev_negativity = max(ev_neg_all, ev_terms) if self.term_sides != "off" else ev_neg_all
+        attention = max(ev_up, ev_nc)
+        ev_negativity = max(ev_neg, ev_terms) if self.term_sides != "off" else ev_neg
         if self.term_sides == "both":  # capped: alone it may warn, never call a crisis
             attention = max(attention, min(ev_terms * self.attention_scale / self.scale,
                                            self.term_attention_cap * warn_att))
@@ -362,8 +336,6 @@ class CrisisScorer:
             candidate = min(candidate, Severity.WATCH)
         evidence = {"attention": attention / warn_att, "negativity": ev_negativity / warn,
                     "negative_count": ev_nc / warn_att, "new_terms": ev_terms / warn,
-                    "pooled_negativity": pool_neg / warn,
-                    "pooled_negative_count": pool_nc / warn_att,
                     "repeat_share": repeat}
         signals = [
             _sig("volume", vol, st.volume.expected(t), s_vol),
@@ -405,7 +377,6 @@ class CrisisScorer:
                 st.pages.append([t, t, mix])
                 del st.pages[:-KEEP_PAGES]
         st.ew_posts, st.ew_repeats = ew_posts, ew_rep
-        st.pool = [*getattr(st, "pool", []), pool_now][-max(1, self._pool_w() - 1):]
         st.bot = bot and new > Severity.NONE
         if planned is None:  # an announced launch must not become the usual volume
             st.volume.learn_one(x_vol)
@@ -416,31 +387,6 @@ class CrisisScorer:
         st.n += 1
         return Assessment(minute.brand, t, score, new, prev, new != prev, signals,
                           _summary(minute.brand, new, signals), evidence, event)
-
-    def _pool_w(self) -> int:
-        return int(self.__dict__.get("pool_minutes", POOL_MINUTES))  # older pickles: default
-
-    def _pooled(self, st: BrandState,
-                now: tuple[int, int, float, float]) -> tuple[float, float]:
-        """Evidence of the last 2..``pool_minutes`` minutes (this one included) pooled into one
-        test each, the strongest window less ``pool_penalty`` (-log10 p): negativity (the
-        binomial negative share or the mean sentiment of the pooled posts) and attention (the
-        pooled negative count against its expectation, Poisson)."""
-        w_max = self._pool_w()
-        if w_max < 2:
-            return 0.0, 0.0
-        ring = getattr(st, "pool", None) or []
-        best_neg = best_nc = 0.0
-        k, n, ssum, lam = now
-        for kk, nn, s, e in reversed(ring[-(w_max - 1):]):
-            k, n, ssum, lam = k + kk, n + nn, ssum + s, lam + e
-            if n > 0:
-                s_sh = st.neg_share.score_one({"value": k / n, "n": n})
-                s_mn = st.sentiment.score_one({"value": ssum / n, "n": n})
-                best_neg = max(best_neg, _lp(max(s_sh, s_mn)))
-            best_nc = max(best_nc, -math.log10(max(count_sf(k, lam, lam), 1e-12)))
-        pen = self.__dict__.get("pool_penalty", POOL_PENALTY)
-        return max(0.0, best_neg - pen), max(0.0, best_nc - pen)
 
     def _hysteresis(self, st: BrandState, score: float, candidate: Severity) -> Severity:
         cur = st.severity
