@@ -33,7 +33,7 @@ from sklearn.multiclass import OneVsRestClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detectors.sentiment import CHAR_WEIGHT, LABELS, MODEL_PATH
-from detectors.sentiment_features import DENSE_NAMES, Features, extract
+from detectors.sentiment_features import _TOKEN, DENSE_NAMES, Features, extract, lexicon, normalise
 
 SEED = 0
 _ESC = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -92,6 +92,7 @@ def build_vocab(
     placeholder_bigrams: bool = True,
     periods: list[str] | None = None,
     min_periods: int = 1,
+    drop: frozenset[str] = frozenset(),
 ) -> dict[str, int]:
     """Names seen in at least min_char (char n-grams), min_bigram (word bigrams, default
     min_word) or min_word (the rest) tweets; ``placeholder_bigrams=False`` drops bigrams with
@@ -111,7 +112,11 @@ def build_vocab(
     def kept(k: str, n: int) -> bool:
         if k[1] != ":":
             return n >= min_char
-        if spread and len(spread[k]) < min_periods:
+        if k in spread and len(spread[k]) < min_periods:
+            return False
+        if drop and not drop.isdisjoint(
+            t.removesuffix("_NEG").lstrip("#") for t in k[2:].split(" ")
+        ):
             return False
         if k[0] == "b":
             return n >= min_bi and (
@@ -211,6 +216,26 @@ def _vocab_args(args: argparse.Namespace) -> tuple[int, int, int | None, bool]:
     return args.min_word, args.min_char, args.min_bigram, not args.no_placeholder_bigrams
 
 
+def name_words(texts: list[str], ratio: float, min_count: int = 3) -> frozenset[str]:
+    """Lower-cased words written capitalised ("Bowie", not "BOWIE") in at least ``ratio`` of
+    their mid-sentence occurrences: names of people, places, products, events, i.e. the
+    topics a tweet collection was sampled for. Lexicon words are never names."""
+    cap: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    lex = lexicon()
+    for text in texts:
+        prev = "."
+        for raw in _TOKEN.findall(normalise(text)):
+            if raw[0].isalpha() and prev[-1] not in '.!?:"' and not raw.isupper():
+                low = raw.lower()
+                seen[low] += 1
+                cap[low] += raw[0].isupper()
+            prev = raw
+    return frozenset(
+        w for w, n in seen.items() if n >= min_count and cap[w] >= ratio * n and w not in lex
+    )
+
+
 def period(file_name: str) -> str:
     """A tweet's period for --min-periods: the SemEval year of its file ("twitter-2016dev")."""
     return file_name.removeprefix("twitter-")[:4]
@@ -222,12 +247,22 @@ def train(
     args: argparse.Namespace,
     log: str = "",
     periods: list[str] | None = None,
+    dates: list[dt.date | None] | None = None,
+    drop: frozenset[str] = frozenset(),
 ) -> Trained:
     """Choose C and the logit offsets on a stratified 10% of these tweets, refit on all."""
     ds = args.dense_scale
-    idx_a, idx_b = train_test_split(np.arange(len(y)), test_size=0.1, random_state=SEED, stratify=y)
+    if args.tune_on == "newest" and dates is not None:
+        # The newest 10% (undated tweets are the oldest): tuning out of period, as the test is.
+        order = sorted(range(len(y)), key=lambda i: (dates[i] or dt.date.min, i))
+        cut = len(order) - len(order) // 10
+        idx_a, idx_b = np.array(sorted(order[:cut])), np.array(sorted(order[cut:]))
+    else:
+        idx_a, idx_b = train_test_split(
+            np.arange(len(y)), test_size=0.1, random_state=SEED, stratify=y
+        )
     pa = None if periods is None else [periods[i] for i in idx_a]
-    vocab_a = build_vocab([feats[i] for i in idx_a], *_vocab_args(args), pa, args.min_periods)
+    vocab_a = build_vocab([feats[i] for i in idx_a], *_vocab_args(args), pa, args.min_periods, drop)
     xa = matrix([feats[i] for i in idx_a], vocab_a, ds)
     xb = matrix([feats[i] for i in idx_b], vocab_a, ds)
     print(f"{log}vocab {len(vocab_a)}, matrix {xa.shape} nnz {xa.nnz}", flush=True)
@@ -243,7 +278,7 @@ def train(
         if r1 > best[0]:
             best = (r1, c, off)
     _, c, off = best
-    vocab = build_vocab(feats, *_vocab_args(args), periods, args.min_periods)
+    vocab = build_vocab(feats, *_vocab_args(args), periods, args.min_periods, drop)
     return Trained(c, off, vocab, fit(matrix(feats, vocab, ds), y, c), ds)
 
 
@@ -272,6 +307,14 @@ SPLITS: dict[str, tuple[str, Callable[[str, dt.date | None], bool | None]]] = {
 }
 
 
+def _names(args: argparse.Namespace, texts: list[str]) -> frozenset[str]:
+    if args.drop_names is None:
+        return frozenset()
+    names = name_words(texts, args.drop_names)
+    print(f"  {len(names)} name words dropped, e.g. {sorted(names)[:: max(1, len(names) // 8)]}")
+    return names
+
+
 def time_split_report(
     kept: list[tuple[str, dt.date | None, str, int]],
     feats: list[Features],
@@ -285,7 +328,15 @@ def time_split_report(
         train_i = [i for i in range(len(kept)) if i not in tset]
         y = np.array([kept[i][3] for i in train_i])
         per = [period(kept[i][0]) for i in train_i]
-        t = train([feats[i] for i in train_i], y, args, log=f"  [{name}] ", periods=per)
+        t = train(
+            [feats[i] for i in train_i],
+            y,
+            args,
+            log=f"  [{name}] ",
+            periods=per,
+            dates=[kept[i][1] for i in train_i],
+            drop=_names(args, [kept[i][2] for i in train_i]),
+        )
         pred = t.logits([feats[i] for i in test]).argmax(1)
         print(
             f"time split {name} ({desc}): train {len(train_i)}, test {len(test)}, C={t.c}, "
@@ -309,6 +360,13 @@ def main(argv: list[str] | None = None) -> int:
         help="keep word names seen in at least this many SemEval years (files) of the training",
     )
     ap.add_argument(
+        "--drop-names",
+        type=float,
+        default=None,
+        metavar="RATIO",
+        help="drop word names of words capitalised in >= RATIO of their mid-sentence uses",
+    )
+    ap.add_argument(
         "--no-placeholder-bigrams",
         action="store_true",
         help="drop word bigrams with an @user or URL placeholder",
@@ -316,6 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prune", type=float, default=0.02, help="drop features with max |w| below")
     ap.add_argument(
         "--dense-scale", type=float, default=1.0, help="scale of the dense block in training"
+    )
+    ap.add_argument(
+        "--tune-on",
+        choices=["random", "newest"],
+        default="random",
+        help="choose C and offsets on a stratified random 10%% or on the newest 10%% of tweets",
     )
     ap.add_argument(
         "--time-split",
@@ -361,7 +425,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write:
         return 0
     y = np.array(tr_y)
-    t = train(feats, y, args, periods=[period(r[0]) for r in kept])
+    t = train(
+        feats,
+        y,
+        args,
+        periods=[period(r[0]) for r in kept],
+        dates=[r[1] for r in kept],
+        drop=_names(args, tr_t),
+    )
     c, off, vocab, clf = t.c, t.offsets, t.vocab, t.clf
     coef = np.vstack([e.coef_[0] for e in clf.estimators_]).T  # (features, 3)
     intercept = np.array([e.intercept_[0] for e in clf.estimators_])
