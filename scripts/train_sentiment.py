@@ -129,7 +129,10 @@ def build_vocab(
 
 
 def matrix(
-    feats: list[Features], vocab: dict[str, int], dense_scale: float = 1.0
+    feats: list[Features],
+    vocab: dict[str, int],
+    dense_scale: float = 1.0,
+    char_weight: float = CHAR_WEIGHT,
 ) -> sparse.csr_matrix:
     """Same arithmetic as SentimentModel.logits: block-normalised counts + dense features.
     ``dense_scale`` multiplies the dense block (a lighter L2 penalty on it); the saved dense
@@ -137,7 +140,7 @@ def matrix(
     rows, cols, vals = [], [], []
     nv = len(vocab)
     for r, f in enumerate(feats):
-        for names, scale in ((f.words, 1.0), (f.chars, CHAR_WEIGHT)):
+        for names, scale in ((f.words, 1.0), (f.chars, char_weight)):
             idx = [vocab[n] for n in names if n in vocab]
             if idx:
                 w = scale / np.sqrt(len(names))  # all names, so pruning keeps the scale
@@ -205,10 +208,11 @@ class Trained:
     vocab: dict[str, int]
     clf: OneVsRestClassifier
     dense_scale: float
+    char_weight: float
 
     def logits(self, feats: list[Features]) -> np.ndarray:
         """Offset-adjusted class scores of the unpruned float64 model."""
-        x = matrix(feats, self.vocab, self.dense_scale)
+        x = matrix(feats, self.vocab, self.dense_scale, self.char_weight)
         return np.asarray(self.clf.decision_function(x)) + self.offsets
 
 
@@ -263,8 +267,9 @@ def train(
         )
     pa = None if periods is None else [periods[i] for i in idx_a]
     vocab_a = build_vocab([feats[i] for i in idx_a], *_vocab_args(args), pa, args.min_periods, drop)
-    xa = matrix([feats[i] for i in idx_a], vocab_a, ds)
-    xb = matrix([feats[i] for i in idx_b], vocab_a, ds)
+    cw = args.char_weight
+    xa = matrix([feats[i] for i in idx_a], vocab_a, ds, cw)
+    xb = matrix([feats[i] for i in idx_b], vocab_a, ds, cw)
     print(f"{log}vocab {len(vocab_a)}, matrix {xa.shape} nnz {xa.nnz}", flush=True)
     best = (-1.0, 0.0, np.zeros(3))
     for c in args.c:
@@ -279,7 +284,7 @@ def train(
             best = (r1, c, off)
     _, c, off = best
     vocab = build_vocab(feats, *_vocab_args(args), periods, args.min_periods, drop)
-    return Trained(c, off, vocab, fit(matrix(feats, vocab, ds), y, c), ds)
+    return Trained(c, off, vocab, fit(matrix(feats, vocab, ds, cw), y, c), ds, cw)
 
 
 def recall_line(y: list[int] | np.ndarray, pred: list[int] | np.ndarray) -> str:
@@ -376,6 +381,12 @@ def main(argv: list[str] | None = None) -> int:
         "--dense-scale", type=float, default=1.0, help="scale of the dense block in training"
     )
     ap.add_argument(
+        "--char-weight",
+        type=float,
+        default=CHAR_WEIGHT,
+        help=f"weight of the char n-gram block against the word block (default {CHAR_WEIGHT})",
+    )
+    ap.add_argument(
         "--tune-on",
         choices=["random", "newest"],
         default="random",
@@ -443,7 +454,12 @@ def main(argv: list[str] | None = None) -> int:
     w16 = coef[keep].astype(np.float16)
     dense_w = (coef[nv:] * args.dense_scale).astype(np.float32)
     bias = (intercept + off).astype(np.float32)
-    meta = {"C": c, "offsets": off.tolist(), "dense": list(DENSE_NAMES)}
+    meta = {
+        "C": c,
+        "offsets": off.tolist(),
+        "dense": list(DENSE_NAMES),
+        "char_weight": args.char_weight,
+    }
     if args.dense_scale != 1.0:
         meta["dense_scale"] = args.dense_scale
     arrays = {
