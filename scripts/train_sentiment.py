@@ -216,7 +216,8 @@ class Trained:
     def logits(self, feats: list[Features]) -> np.ndarray:
         """Offset-adjusted class scores of the unpruned float64 model."""
         x = matrix(feats, self.vocab, self.dense_scale, self.char_weight)
-        return np.asarray(self.clf.decision_function(x)) + self.offsets
+        out: np.ndarray = np.asarray(self.clf.decision_function(x)) + self.offsets
+        return out
 
 
 def _vocab_args(args: argparse.Namespace) -> tuple[int, int, int | None, bool]:
