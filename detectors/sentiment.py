@@ -42,8 +42,10 @@ from detectors.sentiment_features import DENSE_NAMES, analyse, char_grams
 
 Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, Label, Label] = ("negative", "neutral", "positive")
-# Relative weight of the char n-gram block against the word block (train and run time).
-CHAR_WEIGHT = 0.5
+# Relative weight of the char n-gram block against the word block (train and run time). Stored
+# in the model file's meta; files written before it was (2026-12) used 0.5.
+CHAR_WEIGHT = 1.0
+_OLD_CHAR_WEIGHT = 0.5
 MODEL_PATH = Path(__file__).parent / "models" / "sentiment.npz"
 _CACHE_MAX = 200_000  # token table rows and cached chunks (~11 MB + ~20 MB at most)
 _ZERO = (0.0, 0.0, 0.0)
@@ -82,6 +84,7 @@ class SentimentModel:
         dense_weights: npt.NDArray[np.float32],
         bias: npt.NDArray[np.float32],
         version: str = "custom",
+        char_weight: float = CHAR_WEIGHT,
     ) -> None:
         if weights.shape != (len(vocab), 3) or dense_weights.shape != (len(DENSE_NAMES), 3):
             raise ValueError("model arrays do not match the vocabulary / dense feature list")
@@ -91,6 +94,7 @@ class SentimentModel:
         self.dense_weights = dense_weights.astype(np.float32)
         self.bias = bias.astype(np.float32)
         self.version = version
+        self.char_weight = char_weight
         w64 = self.weights.astype(np.float64)
         self._w64 = w64
         # Bigram "a b" -> weight row; unigram / char n-gram name -> row as Python floats (used
@@ -149,11 +153,13 @@ class SentimentModel:
         if tuple(meta["dense"]) != DENSE_NAMES:
             raise ValueError("model file was trained with a different dense feature list")
         version = "sentiment-" + hashlib.sha256(data).hexdigest()[:12]
-        return cls(vocab, arrays["weights"], arrays["dense_weights"], arrays["bias"], version)
+        cw = float(meta.get("char_weight", _OLD_CHAR_WEIGHT))
+        return cls(vocab, arrays["weights"], arrays["dense_weights"], arrays["bias"], version, cw)
 
     def __getstate__(self) -> dict[str, Any]:
         return {
-            k: getattr(self, k) for k in ("vocab", "weights", "dense_weights", "bias", "version")
+            k: getattr(self, k)
+            for k in ("vocab", "weights", "dense_weights", "bias", "version", "char_weight")
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -213,7 +219,7 @@ class SentimentModel:
         """Raw class scores, shape (len(texts), 3): the dot product of features and weights.
 
         Same arithmetic as the training matrix: word block / sqrt(#word names), char block *
-        CHAR_WEIGHT / sqrt(#char names), plus dense features and bias. Python only maps tokens
+        char_weight / sqrt(#char names), plus dense features and bias. Python only maps tokens
         to table rows; numpy does the sums (bincount adds each post's terms in token order, so a
         post scores the same alone or in a batch).
         """
@@ -243,9 +249,10 @@ class SentimentModel:
             bw = self._w64[np.fromiter(bi_rows, dtype=np.intp, count=len(bi_rows))]
             bp = np.fromiter(bi_post, dtype=np.intp, count=len(bi_post))
             word += np.stack([np.bincount(bp, weights=bw[:, k], minlength=n) for k in range(3)], 1)
+        cw = self.char_weight
         with np.errstate(divide="ignore"):
             sw = np.where(nt > 0, 1.0 / np.sqrt(np.maximum(2 * nt - 1, 1)), 0.0)
-            sc = np.where(sums[:, 6] > 0, CHAR_WEIGHT / np.sqrt(np.maximum(sums[:, 6], 1)), 0.0)
+            sc = np.where(sums[:, 6] > 0, cw / np.sqrt(np.maximum(sums[:, 6], 1)), 0.0)
         sparse_part = word * sw[:, None] + sums[:, 3:6] * sc[:, None]
         flat = itertools.chain.from_iterable(dense_rows)
         dense = np.fromiter(flat, dtype=np.float64, count=n * len(DENSE_NAMES)).reshape(n, -1)
@@ -366,7 +373,7 @@ class SentimentModel:
                     b2 += b[2]
             prev = t
         sw = 1.0 / math.sqrt(max(2 * len(toks) - 1, 1)) if toks else 0.0
-        sc = CHAR_WEIGHT / math.sqrt(max(nc, 1.0)) if nc > 0 else 0.0
+        sc = self.char_weight / math.sqrt(max(nc, 1.0)) if nc > 0 else 0.0
         sparse_part = np.array(
             [[(w0 + b0) * sw + c0 * sc, (w1 + b1) * sw + c1 * sc, (w2 + b2) * sw + c2 * sc]]
         )

@@ -238,3 +238,60 @@ def test_time_split_dates_and_splits() -> None:
     ]
     assert [SPLITS["years"][1](f, d) for f, d in rows] == [False, False, True, True]
     assert [SPLITS["late2015"][1](f, d) for f, d in rows] == [False, False, False, True]
+
+
+def test_char_weight_comes_from_the_model_file(tmp_path: Path) -> None:
+    """The char block's weight is stored in the file's meta (scripts/train_sentiment.py
+    --char-weight); files written before it was stored were trained with 0.5."""
+    import json
+
+    from scripts.train_sentiment import save
+
+    def write(meta: dict[str, object]) -> SentimentModel:
+        arrays = {
+            "vocab": np.frombuffer(b"<go\nw:good", dtype=np.uint8),
+            "weights": np.array([[0, 0, 1], [-1, 0, 1]], dtype=np.float16),
+            "dense_weights": np.zeros((len(DENSE_NAMES), 3), dtype=np.float32),
+            "bias": np.zeros(3, dtype=np.float32),
+            "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+        }
+        path = tmp_path / f"m{len(list(tmp_path.iterdir()))}.npz"
+        save(path, arrays)
+        return SentimentModel.load(path)
+
+    old = write({"dense": list(DENSE_NAMES)})
+    new = write({"dense": list(DENSE_NAMES), "char_weight": 2.0})
+    assert (old.char_weight, new.char_weight) == (0.5, 2.0)
+    # "good": word block 1/sqrt(1) * w:good; char block cw / sqrt(#grams) * w(<go)
+    grams = len(sf.char_grams("good"))
+    for m in (old, new):
+        want = np.array([-1.0, 0.0, 1.0 + m.char_weight / np.sqrt(grams)])
+        assert m.logits(["good"])[0] == pytest.approx(want)
+        assert m.logits(["good", "good"])[1] == pytest.approx(want)
+        assert pickle.loads(pickle.dumps(m)).char_weight == m.char_weight
+
+
+def test_training_vocabulary_options() -> None:
+    """scripts/train_sentiment.py's vocabulary filters and offset-tuning recall."""
+    from sklearn.metrics import recall_score
+
+    from scripts.train_sentiment import _macro_recall_fast, build_vocab, name_words
+
+    feats = [extract("@Bowie not good at URL http://x.y #Bowie")] * 3
+    vocab = build_vocab(feats, 2, 3)
+    assert "b:@user not" in vocab and "w:#bowie" in vocab and "b:at_NEG url_NEG" in vocab
+    no_ph = build_vocab(feats, 2, 3, placeholder_bigrams=False)
+    assert "b:@user not" not in no_ph and "b:at_NEG url_NEG" not in no_ph
+    assert "b:not good_NEG" in no_ph and "w:@user" in no_ph
+    assert "w:not" not in build_vocab(feats, 4, 3) and "<go" in build_vocab(feats, 4, 3)
+    dropped = build_vocab(feats, 2, 3, drop=frozenset({"bowie"}))
+    assert "w:#bowie" not in dropped and "w:bowie" not in dropped and "w:good_NEG" in dropped
+    spread = build_vocab(feats, 2, 3, periods=["2013", "2013", "2016"], min_periods=3)
+    assert "w:good_NEG" not in spread and "<go" in spread
+    texts = ["so I met Bowie today", "was Bowie there?", "love Bowie", "Great day", "a great day"]
+    assert name_words(texts, 0.8) == frozenset({"bowie"})  # "Great" starts the tweet
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    logits = rng.normal(size=(300, 3))
+    fast = _macro_recall_fast(y, [y == k for k in range(3)], logits)
+    assert fast == pytest.approx(recall_score(y, logits.argmax(1), average="macro"), abs=1e-12)
