@@ -56,7 +56,8 @@ Rec = tuple[int, int, Any, bytes]  # partition, offset, headers, value
 Gap = list[tuple[int, Any, bytes]]  # offset, headers, value of one partition's records
 
 ENRICH_STATE = f"{stages.POSTS_RAW}>{stages.POSTS_SCORED}"  # snapshot name: offsets of posts.raw
-IN_FLIGHT = 2  # enriched batches awaiting their outputs: the child works while we send
+IN_FLIGHT = 4  # enriched batches awaiting their outputs: the child works while we send (2 -> 4:
+# each batch awaits its ClickHouse insert and Kafka delivery; bench.pipeline busy shares ~0.6)
 Inflight = tuple[list[Any], "asyncio.Future[Any]", int]  # events, result, runner generation
 RETRIES_IF_CHILD_DIES = 3  # on the same batch in a row: then it is the batch, not bad luck
 SCORED_BACKLOG_MAX = 20_000  # posts.scored records this worker has yet to aggregate
