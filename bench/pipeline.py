@@ -275,7 +275,7 @@ class _DrainWatch:
     def __init__(self, port: int, pid: int) -> None:
         self.port, self.pid = port, pid
         self.at: float | None = None
-        self.cpu, self.stored = 0.0, 0
+        self.stored = 0
         self.stack: dict[str, float] = {}
         self.each: list[float] = []
 
@@ -283,8 +283,7 @@ class _DrainWatch:
         if stored != self.stored:  # rows still arriving: drained only after the last one
             self.stored, self.at = stored, None
         if self.at is None and _drained(self.port, stored):
-            self.at, self.cpu = time.monotonic(), _cpu_s(self.pid)
-            self.stack, self.each = _stack_cpu_s(), _cpu_each_s(self.pid)
+            self.at, self.each, self.stack = time.monotonic(), _cpu_each_s(self.pid), _stack_cpu_s()
 
 
 def _drained(port: int, n: int) -> bool:
@@ -390,20 +389,19 @@ def main(argv: list[str] | None = None) -> int:
             rss = _RssWatch(proc.pid)
             rss.start()
             if "max" in phases:
-                load0, cpu0, stack0 = _load1(), _cpu_s(proc.pid), _stack_cpu_s()
-                each0 = _cpu_each_s(proc.pid)
-                deadline = t_start = time.monotonic()
-                deadline += args.timeout
+                load0, each0, stack0 = _load1(), _cpu_each_s(proc.pid), _stack_cpu_s()
+                cpu0 = sum(each0)
+                t_start = time.monotonic()
+                deadline = t_start + args.timeout
                 watch = _DrainWatch(settings.metrics_port, proc.pid)
                 stored, first, last = _wait_rows(ch, "m", args.n, deadline, watch)
                 agg_share = _aggregated_share(settings.metrics_port)
                 drained = _wait_drained(settings.metrics_port, stored, deadline)
                 if watch.at is not None and watch.stored == stored:  # before the settle
-                    drained, cpu, stack1 = watch.at, watch.cpu - cpu0, watch.stack
-                    each1 = watch.each
+                    drained, each1, stack1 = watch.at, watch.each, watch.stack
                 else:
-                    cpu, stack1 = _cpu_s(proc.pid) - cpu0, _stack_cpu_s()
-                    each1 = _cpu_each_s(proc.pid)
+                    each1, stack1 = _cpu_each_s(proc.pid), _stack_cpu_s()
+                cpu = sum(each1) - cpu0
                 span = last - (first or last)
                 whole = drained - (first or drained)
                 result.update(

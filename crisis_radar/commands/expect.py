@@ -36,7 +36,7 @@ def parse_time(value: str, flag: str) -> datetime:
 def known_brands(path: object) -> set[str]:
     from detectors.brands import Watchlist
 
-    return {b.id for b in Watchlist.from_yaml(str(path)).brands}
+    return set(Watchlist.from_yaml(str(path)).ids)
 
 
 def main(argv: list[str]) -> int:

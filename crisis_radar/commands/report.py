@@ -65,7 +65,7 @@ def _watched(settings: Any) -> set[str]:
     from detectors.brands import Watchlist
 
     try:
-        return {b.id for b in Watchlist.from_yaml(settings.watchlist_path).brands}
+        return set(Watchlist.from_yaml(settings.watchlist_path).ids)
     except Exception:  # a missing or broken watchlist is `doctor`'s to report, not the report's
         return set()
 
