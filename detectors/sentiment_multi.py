@@ -44,8 +44,10 @@ MODEL_PATH = Path(__file__).parent / "models" / "sentiment_multi.npz"
 UNDETERMINED = "und"
 UNKNOWN = Sentiment("unknown", 0.0, (0.0, 0.0, 0.0))
 _BLANK = Sentiment("neutral", 0.0, (0.0, 1.0, 0.0))
-# Relative weight of the char n-gram block against the word block (train and run time).
+# Relative weight of the char n-gram block against the word block (train and run time): the
+# model file's meta holds the value it was trained with; files without it used 0.5.
 CHAR_WEIGHT = 0.5
+_OLD_CHAR_WEIGHT = 0.5
 GRAM_MIN, GRAM_MAX = 2, 5
 _CACHE_MAX = 200_000  # token / raw-token table rows per language before a reset
 
@@ -170,6 +172,7 @@ class LangModel:
         dense_weights: npt.NDArray[Any],
         bias: npt.NDArray[Any],
         shared: dict[str, Row] | None = None,
+        char_weight: float = CHAR_WEIGHT,
     ) -> None:
         if dense_weights.shape != (len(DENSE_NAMES), 3):
             raise ValueError(f"{lang}: dense weights do not match the dense feature list")
@@ -179,6 +182,7 @@ class LangModel:
         self.dense_weights = np.asarray(dense_weights, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float32)
         self.shared = shared
+        self.char_weight = char_weight
         self._own = _table(vocab, self.weights)
         self._shared: dict[str, Row] = shared or {}
         self._dw: list[list[float]] = self.dense_weights.astype(np.float64).tolist()
@@ -197,7 +201,7 @@ class LangModel:
                 self._new_token(w)
 
     def __getstate__(self) -> dict[str, Any]:
-        keys = ("lang", "vocab", "weights", "dense_weights", "bias", "shared")
+        keys = ("lang", "vocab", "weights", "dense_weights", "bias", "shared", "char_weight")
         return {k: getattr(self, k) for k in keys}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -257,7 +261,7 @@ class LangModel:
 
     def logits_one(self, text: str) -> tuple[float, float, float]:
         """Class scores of one post: same arithmetic as the training matrix (word block /
-        sqrt(#word names), char block * CHAR_WEIGHT / sqrt(#char names), dense, bias)."""
+        sqrt(#word names), char block * char_weight / sqrt(#char names), dense, bias)."""
         if not self._filled:
             self._fill()
         raw_get = self._raw.get
@@ -293,7 +297,7 @@ class LangModel:
                 qu += dn[5]
                 el += dn[6]
         sw = 1.0 / math.sqrt(2 * nt - 1) if nt else 0.0
-        sc = CHAR_WEIGHT / math.sqrt(nc) if nc > 0 else 0.0
+        sc = self.char_weight / math.sqrt(nc) if nc > 0 else 0.0
         d = _dense(ep, en, lp, ln, ex, qu, el)
         dw, bias = self._dw, self._b
         z = [w0 * sw + c0 * sc + bias[0], w1 * sw + c1 * sc + bias[1], w2 * sw + c2 * sc + bias[2]]
@@ -335,12 +339,13 @@ def load_lang_models(data: bytes) -> tuple[dict[str, LangModel], str]:
     if "shared_vocab" in arrays:
         words = bytes(arrays["shared_vocab"]).decode("utf-8").split("\n")
         shared = _table(words, arrays["shared_weights"])
+    cw = float(meta.get("char_weight", _OLD_CHAR_WEIGHT))
     models = {}
     for lang in meta["langs"]:
         vocab = bytes(arrays[f"{lang}_vocab"]).decode("utf-8").split("\n")
         models[lang] = LangModel(
             lang, vocab, arrays[f"{lang}_weights"], arrays[f"{lang}_dense"],
-            arrays[f"{lang}_bias"], shared,
+            arrays[f"{lang}_bias"], shared, cw,
         )  # fmt: skip
     return models, "sentiment-multi-" + hashlib.sha256(data).hexdigest()[:12]
 

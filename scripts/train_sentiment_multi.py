@@ -22,6 +22,12 @@ again one linear model in the same format; see docs/sentiment-languages.md for w
 C is chosen by stratified 4-fold cross-validation on the training splits (mean of the per-language
 macro F1), then per-language negative/positive logit offsets for macro F1 on the same
 out-of-fold logits; validation splits are scored once, with the saved (pruned, float16) file.
+
+``--char-weight`` and ``--dense-weight`` are grids of block weights (the char n-gram block
+against the word block, stored in the file's meta and applied at run time; the dense block,
+folded into the exported dense weights). One value of each is shared by all languages: the pair
+with the best mean over the languages of the cross-validated macro F1 (with offsets, each
+language at its own best C), so a setting is never chosen on a language's noise alone.
 """
 
 from __future__ import annotations
@@ -92,10 +98,16 @@ def build_vocab(feats: list[_Feats], langs: list[str], joint: bool, min_df: int)
 
 
 def matrix(
-    feats: list[_Feats], langs: list[str], vocab: dict[str, int], joint: bool
+    feats: list[_Feats],
+    langs: list[str],
+    vocab: dict[str, int],
+    joint: bool,
+    cw: float = CHAR_WEIGHT,
+    dw: float = 1.0,
 ) -> sparse.csr_matrix:
-    """Same arithmetic as LangModel.logits_one: block-normalised counts + dense features (the
-    dense block is language-tagged too in joint mode)."""
+    """Same arithmetic as LangModel.logits_one: block-normalised counts (char block times
+    ``cw``) + dense features times ``dw`` (folded into the exported dense weights; the dense
+    block is language-tagged too in joint mode)."""
     nv = len(vocab)
     nd = len(DENSE_NAMES)
     lang_ids = sorted(set(langs))
@@ -103,7 +115,7 @@ def matrix(
     cols: list[int] = []
     vals: list[float] = []
     for r, ((w, c, dense), lang) in enumerate(zip(feats, langs, strict=True)):
-        for names, scale in ((w, 1.0), (c, CHAR_WEIGHT)):
+        for names, scale in ((w, 1.0), (c, cw)):
             if not names:
                 continue
             v = scale / np.sqrt(len(names))  # all names, so pruning keeps the scale
@@ -118,7 +130,7 @@ def matrix(
         for b in blocks:
             rows += [r] * nd
             cols += range(nv + b * nd, nv + (b + 1) * nd)
-            vals += dense
+            vals += [dw * v for v in dense]
     ncol = nv + nd * (1 + len(lang_ids) if joint else 1)
     return sparse.csr_matrix((vals, (rows, cols)), shape=(len(feats), ncol), dtype=np.float64)
 
@@ -197,14 +209,28 @@ def per_lang_f1(y: np.ndarray, pred: np.ndarray, langs: list[str]) -> dict[str, 
 
 
 def train(
-    feats: list[_Feats], y: np.ndarray, langs: list[str], joint: bool, c: float, min_df: int
+    feats: list[_Feats],
+    y: np.ndarray,
+    langs: list[str],
+    joint: bool,
+    c: float,
+    min_df: int,
+    cw: float = CHAR_WEIGHT,
+    dw: float = 1.0,
 ) -> tuple[OneVsRestClassifier | NBLogistic, dict[str, int]]:
     vocab = build_vocab(feats, langs, joint, min_df)
-    return fit(matrix(feats, langs, vocab, joint), y, c), vocab
+    return fit(matrix(feats, langs, vocab, joint, cw, dw), y, c), vocab
 
 
 def cross_validate(
-    feats: list[_Feats], y: np.ndarray, langs: list[str], joint: bool, c: float, min_df: int
+    feats: list[_Feats],
+    y: np.ndarray,
+    langs: list[str],
+    joint: bool,
+    c: float,
+    min_df: int,
+    cw: float = CHAR_WEIGHT,
+    dw: float = 1.0,
 ) -> tuple[float, np.ndarray]:
     """Mean per-language macro F1 of out-of-fold predictions, and the out-of-fold logits."""
     strata = np.array([f"{g}{k}" for g, k in zip(langs, y, strict=True)])
@@ -212,8 +238,8 @@ def cross_validate(
     folds = StratifiedKFold(4, shuffle=True, random_state=SEED)
     for a, b in folds.split(np.zeros(len(y)), strata):
         fa, la = [feats[i] for i in a], [langs[i] for i in a]
-        model, vocab = train(fa, y[a], la, joint, c, min_df)
-        xb = matrix([feats[i] for i in b], [langs[i] for i in b], vocab, joint)
+        model, vocab = train(fa, y[a], la, joint, c, min_df, cw, dw)
+        xb = matrix([feats[i] for i in b], [langs[i] for i in b], vocab, joint, cw, dw)
         logits[b] = model.decision_function(xb)
     pred = logits.argmax(1)
     return float(np.mean(list(per_lang_f1(y, pred, langs).values()))), logits
@@ -246,9 +272,11 @@ def export(
     langs: list[str],
     joint: bool,
     prune: float,
+    dw: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Per-language tables (own weights, and in joint mode one shared table: at run time a
-    language's weight is shared + own, see LangModel.row); names with max |w| < prune go."""
+    language's weight is shared + own, see LangModel.row); names with max |w| < prune go. The
+    dense block's weight ``dw`` is folded into the dense weights (the file scores raw values)."""
     coef = np.vstack([e.coef_[0] for e in model.estimators_]).T  # (features, 3)
     bias = np.array([e.intercept_[0] for e in model.estimators_], dtype=np.float32)
     nv, nd = len(vocab), len(DENSE_NAMES)
@@ -268,7 +296,7 @@ def export(
             k = 1 + lang_ids.index(g)
             dense += coef[nv + k * nd : nv + (k + 1) * nd]
         out[f"{g}_vocab"], out[f"{g}_weights"] = _names(own, prune)
-        out[f"{g}_dense"] = dense.astype(np.float32)
+        out[f"{g}_dense"] = (dw * dense).astype(np.float32)
         out[f"{g}_bias"] = bias
     return out
 
@@ -294,6 +322,20 @@ def main(argv: list[str] | None = None) -> int:
         "--mean-nb",
         action="store_true",
         help="mean of the plain and the NB-scaled tables (chosen by CV, see the docs)",
+    )
+    ap.add_argument(
+        "--char-weight",
+        type=float,
+        nargs="+",
+        default=[CHAR_WEIGHT],
+        help="grid: char n-gram block weight (against the word block), one for all languages",
+    )
+    ap.add_argument(
+        "--dense-weight",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="grid: dense block weight (folded into the dense weights), one for all languages",
     )
     ap.add_argument("--no-offsets", action="store_true", help="no per-language logit offsets")
     ap.add_argument("--min-df", type=int, default=2, help="keep names seen in >= N tweets")
@@ -322,36 +364,69 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
 
     groups = [sorted(tr)] if joint else [[g] for g in sorted(tr)]
+    # (char weight, dense weight) -> language -> (C, its plain CV, offsets, CV with them);
+    # per group, the out-of-fold logits at its best C
+    cvs: dict[tuple[float, float], dict[str, tuple[float, float, np.ndarray, float]]] = {}
+    for cw in args.char_weight:
+        for dw in args.dense_weight:
+            res = cvs[cw, dw] = {}
+            for group in groups:
+                idx = [i for i, g in enumerate(langs) if g in group]
+                gy, gl = y[idx], [langs[i] for i in idx]
+                best: tuple[float, float, np.ndarray] = (-1.0, 0.0, np.zeros(0))
+                for c in args.c:
+                    cv, oof = cross_validate(
+                        [feats[i] for i in idx], gy, gl, joint, c, args.min_df, cw, dw
+                    )
+                    print(f"[{time.perf_counter() - t0:.0f} s] char {cw} dense {dw} "
+                          f"{'+'.join(group)} C={c}: CV macro F1 {100 * cv:.2f}",
+                          flush=True)  # fmt: skip
+                    if cv > best[0]:
+                        best = (cv, c, oof)
+                la = np.array(gl)
+                for g in sorted(set(group) - {"en"}):
+                    plain = float(
+                        f1_score(gy[la == g], best[2][la == g].argmax(1), average="macro")
+                    )
+                    off, f = (
+                        (np.zeros(3), plain)
+                        if args.no_offsets
+                        else tune_offsets(gy[la == g], best[2][la == g])
+                    )
+                    res[g] = (best[1], plain, off, f)
+    # one setting for every language: the best mean CV (with offsets) over the languages
+    table_rows = []
+    for (cw, dw), res in cvs.items():
+        with_off = float(np.mean([r[3] for r in res.values()]))
+        plain = float(np.mean([r[1] for r in res.values()]))
+        per = " ".join(f"{g} {100 * r[3]:.2f}" for g, r in sorted(res.items()))
+        table_rows.append((with_off, cw, dw))
+        print(f"CV char {cw} dense {dw}: {per}; mean {100 * with_off:.2f} (plain "
+              f"{100 * plain:.2f})", flush=True)  # fmt: skip
+    _, cw, dw = max(table_rows, key=lambda r: r[0])  # ties: the first in grid order
+    print(f"chosen: char weight {cw}, dense weight {dw}", flush=True)
+
     table: dict[str, np.ndarray] = {}
     chosen: dict[str, float] = {}
     offsets: dict[str, list[float]] = {}
     for group in groups:
         idx = [i for i, g in enumerate(langs) if g in group]
-        gf, gy, gl = [feats[i] for i in idx], y[idx], [langs[i] for i in idx]
-        best: tuple[float, float, np.ndarray] = (-1.0, 0.0, np.zeros(0))
-        for c in args.c:
-            cv, oof = cross_validate(gf, gy, gl, joint, c, args.min_df)
-            print(f"[{time.perf_counter() - t0:.0f} s] {'+'.join(group)} C={c}: "
-                  f"CV macro F1 {100 * cv:.2f}", flush=True)  # fmt: skip
-            if cv > best[0]:
-                best = (cv, c, oof)
-        model, vocab = train(gf, gy, gl, joint, best[1], args.min_df)
-        table.update(export(model, vocab, gl, joint, args.prune))
-        la = np.array(gl)
+        gl = [langs[i] for i in idx]
+        c = cvs[cw, dw][min(set(group) - {"en"})][0]
+        model, vocab = train([feats[i] for i in idx], y[idx], gl, joint, c, args.min_df, cw, dw)
+        table.update(export(model, vocab, gl, joint, args.prune, dw))
         for g in sorted(set(group) - {"en"}):
-            off, f = (
-                (np.zeros(3), 0.0)
-                if args.no_offsets
-                else tune_offsets(gy[la == g], best[2][la == g])
-            )
+            _, _, off, f = cvs[cw, dw][g]
             table[f"{g}_bias"] = (table[f"{g}_bias"] + off).astype(np.float32)
             offsets[g] = off.tolist()
-            print(f"  {g}: C={best[1]}, offsets {off.tolist()} (CV macro F1 with them "
+            print(f"  {g}: C={c}, offsets {off.tolist()} (CV macro F1 with them "
                   f"{100 * f:.2f})", flush=True)  # fmt: skip
-        chosen.update({g: best[1] for g in group})
+        chosen.update({g: c for g in group})
     meta = {"mode": args.mode, "C": chosen, "langs": sorted(tr), "dense": list(DENSE_NAMES),
-            "char_weight": CHAR_WEIGHT, "offsets": offsets, "min_df": args.min_df,
+            "char_weight": cw, "offsets": offsets, "min_df": args.min_df,
             "prune": args.prune}  # fmt: skip
+    if dw != 1.0:  # folded into the dense weights: a record, not read at run time
+        meta["dense_weight"] = dw
     if NB:  # only then: the plain build keeps the shipped file byte for byte
         meta["nb"] = True
     if MEAN:

@@ -151,7 +151,7 @@ def _reference_logits(model: LangModel, text: str) -> list[float]:
     """The training matrix's arithmetic (scripts/train_sentiment_multi.py) from the names."""
     words, chars, dense = features(text)
     z = [float(b) for b in model.bias]
-    for names, scale in ((words, 1.0), (chars, sm.CHAR_WEIGHT)):
+    for names, scale in ((words, 1.0), (chars, model.char_weight)):
         if names:
             s = scale / math.sqrt(len(names))
             for n in names:
@@ -312,3 +312,34 @@ def test_mean_of_tables_is_the_mean_of_the_plain_and_nb_fits() -> None:
     assert not np.allclose(nb.decision_function(x), plain.decision_function(x))
     meta = json.loads(bytes(np.load(sm.MODEL_PATH)["meta"]).decode())
     assert meta.get("mean_nb") is True and meta["mode"] == "per"
+
+
+def test_block_weights_in_the_file_score_as_in_training(tmp_path: Path) -> None:
+    """--char-weight is stored in the file's meta and applied at run time, --dense-weight is
+    folded into the dense weights: the loaded model's logits equal the training matrix times
+    the fitted weights. A file without ``char_weight`` (older builds) loads with 0.5."""
+    from scripts import train_sentiment_multi as tsm
+    from scripts.train_sentiment import save
+
+    texts = [t for pairs in SMOKE.values() for _, t in pairs] * 2
+    y = np.array([0 if lab == "negative" else 2 for p in SMOKE.values() for lab, _ in p] * 2)
+    y[::5] = 1
+    feats = [features(t) for t in texts]
+    langs = ["pt"] * len(texts)
+    tsm.NB = tsm.MEAN = False
+    cw, dw = 1.5, 2.0
+    model, vocab = tsm.train(feats, y, langs, False, 3.0, 1, cw, dw)
+    want = model.decision_function(tsm.matrix(feats, langs, vocab, False, cw, dw))
+    arrays = tsm.export(model, vocab, langs, False, 0.0, dw)
+    meta = {"dense": list(sm.DENSE_NAMES), "langs": ["pt"], "char_weight": cw}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    save(tmp_path / "m.npz", arrays)
+    loaded = sm.load_lang_models((tmp_path / "m.npz").read_bytes())[0]["pt"]
+    assert loaded.char_weight == cw
+    got = np.array([loaded.logits_one(t) for t in texts])
+    assert np.allclose(got, want, atol=2e-3)  # the file's weights are float16
+    assert pickle.loads(pickle.dumps(loaded)).char_weight == cw
+    del meta["char_weight"]
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    save(tmp_path / "old.npz", arrays)
+    assert sm.load_lang_models((tmp_path / "old.npz").read_bytes())[0]["pt"].char_weight == 0.5
