@@ -277,3 +277,25 @@ def test_one_hindi_word_gives_way_to_a_sure_model(text: str, lang: str) -> None:
     # more Hindi evidence, or a model that is not sure: still Hindi
     assert identify("ki baat hai") == "hi"
     assert identify("mujhe kaise pata chega ki aap aa gaye") == "hi"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "asks_model"),
+    [("the refund is still not here and my order is late", "en", False),
+     ("why is the app down again, this is the worst", "en", False),
+     ("o app da acme is down e the support não responde", "pt", True),  # Portuguese words
+     ("the café is great and my crème brûlée was perfect", "en", True),  # not ASCII
+     ("network outage refund support order", "en", True),  # no function words
+     ("yaar the app is down and my bill is wrong", "hi", False)],  # Hindi words decide first
+)  # fmt: skip
+def test_plain_english_needs_no_model_call(
+    monkeypatch: pytest.MonkeyPatch, text: str, lang: str, asks_model: bool
+) -> None:
+    from detectors import language
+
+    calls: list[str] = []
+    ranked = language._ranked
+    monkeypatch.setattr(language, "_ranked", lambda t: calls.append(t) or ranked(t))
+    assert identify(text) == lang
+    assert bool(calls) == asks_model
+    assert language._EN_ONLY.isdisjoint(language._OTHER_WORDS)
