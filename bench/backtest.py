@@ -9,6 +9,7 @@ posts (memory must stay flat), and writes ``bench/results/backtest.json``.
 
     .venv/bin/python -m bench.backtest                 # 1M posts
     .venv/bin/python -m bench.backtest --n 300000
+    .venv/bin/python -m bench.backtest --text simulated   # the simulator's everyday English posts
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ def process_figures() -> dict[str, Any]:
     }
 
 
-def generate(path: Path, n: int, watchlist: Path, seed: int = 0) -> None:
+def generate(
+    path: Path, n: int, watchlist: Path, seed: int = 0, pool: list[str] | None = None
+) -> None:
+    """``pool``: texts for the brand posts (``--text simulated``) instead of word salads."""
     from crisis_radar.simulate.watchlist import load_brands
 
     rng = random.Random(seed)
@@ -84,6 +88,8 @@ def generate(path: Path, n: int, watchlist: Path, seed: int = 0) -> None:
                 text = f"{brand} " + " ".join(rng.sample(NEGATIVE, 6))  # a daily burst
             elif rng.random() < 0.05:
                 text = f"{brand} giveaway retweet to win #{brand}"  # exact repeats
+            elif pool is not None:
+                text = f"{rng.choice(pool)} {i % 997}"
             else:
                 text = f"{brand} " + " ".join(rng.choices(WORDS, k=9)) + f" {i % 997}"
             post = {
@@ -102,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--n", type=int, default=1_000_000, help="posts (default 1M)")
     p.add_argument("--file", type=Path, help="use this posts file instead of generating one")
+    p.add_argument(
+        "--text",
+        choices=("salad", "simulated"),
+        default="salad",
+        help="brand posts: word salads of product words (default; no function words, so the "
+        "language identifier takes its model path) or the simulator's everyday English posts",
+    )
     args = p.parse_args(argv)
 
     from crisis_radar.history.backtest import Backtest, Result
@@ -116,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         path = args.file or Path(tmp) / "posts.jsonl"
         if args.file is None:
             g0 = time.perf_counter()
-            generate(path, args.n, settings.watchlist_path)
+            pool = None
+            if args.text == "simulated":
+                from bench.pipeline import _simulated_pool
+
+                pool = _simulated_pool(settings.watchlist_path, 8)
+            generate(path, args.n, settings.watchlist_path, pool=pool)
             print(f"generated {args.n:,} posts in {time.perf_counter() - g0:.1f}s", flush=True)
         n = args.n if args.file is None else sum(1 for _ in path.open("rb"))
         rss: dict[str, float] = {}
@@ -135,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         rss["100%"] = round(_status("VmRSS"), 1)
     out: dict[str, Any] = {
         "posts": result.posts,
+        "text": args.text,
         "read": history.stats.read,
         "brand_minutes": result.minutes,
         "alerts": result.alerts,
