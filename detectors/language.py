@@ -244,6 +244,20 @@ def _surely_english(tokens: list[str]) -> bool:
     return len(words & _EN_ONLY) >= SURELY_EN and words.isdisjoint(_OTHER_WORDS)
 
 
+# Seldom-posted languages the model names, sure of itself, for short English posts: "big fan of
+# Crunchly" is Frisian at 0.92 ("big fan of" alone too), "got the Mapleberry tracking email, eta
+# 2 hours" Basque. With two English-only function words (one, if the model has English in its
+# top 3) and no other supported language's, such a post is English (docs/languages.md).
+_SPURIOUS = frozenset({"fy", "eu", "eo", "la", "ia", "ie", "io", "vo", "wa", "li", "an", "oc"})
+
+
+def _english_cues(tokens: list[str], ranked: list[tuple[float, str]]) -> bool:
+    words = set(tokens)
+    n = len(words & _EN_ONLY)
+    english_ranked = any(code == "en" for _prob, code in ranked)
+    return (n >= 2 or (n == 1 and english_ranked)) and words.isdisjoint(_OTHER_WORDS)
+
+
 def _evidence(tokens: list[str], text: str) -> list[float]:
     """Function-word hits and diacritic letters per Latin-script supported language (in
     ``_LATIN_SUPPORTED`` order), in log-units; all zero when the post shows none."""
@@ -515,6 +529,8 @@ def identify(text: str, hint: str | None = None) -> str:
             return "en"
         ranked = _ranked(lower)
         said = _from_ranked(ranked, None)
+        if said in _SPURIOUS and _english_cues(tokens, ranked):
+            said = "en"
         top = ranked[0][0] if ranked else 0.0
         if top < EVIDENCE_GATE and said in SUPPORTED:  # unsure: the post's own words have a say
             said = _second_opinion(ranked, tokens, lower) or said

@@ -299,3 +299,22 @@ def test_plain_english_needs_no_model_call(
     assert identify(text) == lang
     assert bool(calls) == asks_model
     assert language._EN_ONLY.isdisjoint(language._OTHER_WORDS)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["big fan of Crunchly 🔥",  # the model: Frisian at 0.92
+     "got the Mapleberry tracking email, eta 2 hours"],  # the model: Basque
+)  # fmt: skip
+def test_short_english_is_not_a_seldom_posted_language(text: str) -> None:
+    assert identify(text) == "en"
+
+
+def test_english_cues_need_two_words_or_english_among_the_guesses() -> None:
+    from detectors.language import _english_cues
+
+    frisian = [(0.92, "fy"), (0.07, "en")]
+    assert _english_cues(["big", "fan", "of"], frisian)
+    assert not _english_cues(["big", "fan", "of"], [(0.92, "fy"), (0.05, "nl")])
+    assert _english_cues(["got", "the", "email"], [(0.58, "eu")])
+    assert not _english_cues(["the", "de", "la"], frisian)  # another supported language's words
