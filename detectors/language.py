@@ -238,10 +238,16 @@ _OTHER_WORDS = frozenset(w for lang, ws in _FUNCTION_WORDS.items() if lang != "e
 _EN_ONLY = _FUNCTION_WORDS["en"] - _OTHER_WORDS
 
 
+def _english_only_words(tokens: list[str]) -> int:
+    """Distinct English-only function words in ``tokens`` (lower case); 0 when a function word
+    of another supported Latin-script language is there too."""
+    words = set(tokens)
+    return len(words & _EN_ONLY) if words.isdisjoint(_OTHER_WORDS) else 0
+
+
 def _surely_english(tokens: list[str]) -> bool:
     """ASCII ``tokens`` (lower case) with SURELY_EN English-only function words, no other's."""
-    words = set(tokens)
-    return len(words & _EN_ONLY) >= SURELY_EN and words.isdisjoint(_OTHER_WORDS)
+    return _english_only_words(tokens) >= SURELY_EN
 
 
 # Seldom-posted languages the model names, sure of itself, for short English posts: "big fan of
@@ -252,10 +258,8 @@ _SPURIOUS = frozenset({"fy", "eu", "eo", "la", "ia", "ie", "io", "vo", "wa", "li
 
 
 def _english_cues(tokens: list[str], ranked: list[tuple[float, str]]) -> bool:
-    words = set(tokens)
-    n = len(words & _EN_ONLY)
-    english_ranked = any(code == "en" for _prob, code in ranked)
-    return (n >= 2 or (n == 1 and english_ranked)) and words.isdisjoint(_OTHER_WORDS)
+    n = _english_only_words(tokens)
+    return n >= 2 or (n == 1 and any(code == "en" for _prob, code in ranked))
 
 
 def _evidence(tokens: list[str], text: str) -> list[float]:
