@@ -131,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             g0 = time.perf_counter()
             pool = None
             if args.text == "simulated":
-                from bench.pipeline import _simulated_pool
+                from bench.pipeline import simulated_pool
 
-                pool = _simulated_pool(settings.watchlist_path, 8)
+                pool = simulated_pool(settings.watchlist_path, 8)
             generate(path, args.n, settings.watchlist_path, pool=pool)
             print(f"generated {args.n:,} posts in {time.perf_counter() - g0:.1f}s", flush=True)
         n = args.n if args.file is None else sum(1 for _ in path.open("rb"))

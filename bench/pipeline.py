@@ -167,7 +167,7 @@ def _posts(
         ).encode()
 
 
-def _simulated_pool(watchlist: Path, n_brands: int, size: int = 20_000) -> list[str]:
+def simulated_pool(watchlist: Path, n_brands: int, size: int = 20_000) -> list[str]:
     """Everyday posts of the simulator (crisis_radar.simulate.text: English templates with the
     brands' names, typos, emoji, links; 60 % neutral, 25 % negative, 15 % positive), only
     those the watchlist matches in the language identified (~97 %: a typo'd name is no mention;
@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = base.model_copy(update=update)
     migrate(settings)
     brands = [b.id for b in Watchlist.from_yaml(settings.watchlist_path).brands][:8]
-    pool = _simulated_pool(settings.watchlist_path, 8) if args.text == "simulated" else None
+    pool = simulated_pool(settings.watchlist_path, 8) if args.text == "simulated" else None
     log = settings.stack_dir / "logs" / f"{tag}-worker.log"
     ch = make_client(settings)
     raw_topic = settings.topic("posts.raw")
