@@ -277,10 +277,10 @@ def _evidence(tokens: list[str], text: str) -> list[float]:
     return score
 
 
-def _second_opinion(ranked: list[tuple[float, str]], tokens: list[str], text: str) -> str | None:
+def _second_opinion(ranked: list[tuple[float, str]], score: list[float]) -> str | None:
     """The supported Latin-script language best supported by the model and the post's own
-    function words and diacritics, or None when the post shows none of them."""
-    score = _evidence(tokens, text)
+    function words and diacritics (``score``: their ``_evidence``), or None when the post
+    shows none of them."""
     if not any(score):
         return None
     floor = _LOG_FLOOR
@@ -468,10 +468,12 @@ def _is_hinglish(words: list[str], top: float) -> bool:
     return top < model.cap and model.score(words) > model.threshold
 
 
-def _ranked(text: str) -> list[tuple[float, str]]:
-    """The model's top guesses as (probability, ISO 639-1-ish code)."""
+def _ranked(text: str, k: int = TOP_K) -> list[tuple[float, str]]:
+    """The model's top ``k`` guesses as (probability, ISO 639-1-ish code). One guess costs
+    ~25 % less than three (~12 against ~16 us on a 10-word post): lid.176 is a hierarchical
+    softmax, whose tree search prunes harder for a shorter list; its first guess is the same."""
     out = []
-    for prob, label in _load_model().f.predict(text + "\n", TOP_K, 0.0, "strict"):
+    for prob, label in _load_model().f.predict(text + "\n", k, 0.0, "strict"):
         code = _CODES.get(label)
         if code is None:  # "__label__pt" -> "pt", regional labels folded; 176 at most
             code = _CODES[label] = _FT_LABELS.get(label[9:], label[9:])
@@ -497,7 +499,9 @@ def _from_ranked(ranked: list[tuple[float, str]], script: str | None) -> str:
 
 
 def _from_model(text: str, script: str | None) -> str:
-    return _from_ranked(_ranked(text), script)
+    # a script's default reads the first guess only; Cyrillic (no script) reads the list
+    return _from_ranked(_ranked(text, 1 if script else TOP_K), script)
+
 
 
 def identify(text: str, hint: str | None = None) -> str:
@@ -525,19 +529,33 @@ def identify(text: str, hint: str | None = None) -> str:
         tokens = lower.split()  # clean() left letters and spaces only
         if _romanised_hindi(tokens):
             if _one_hindi_word(tokens):  # "Ban Ki-moon", "Toh, che novità": the model may veto
-                ranked = _ranked(lower)
+                ranked = _ranked(lower, 1)
                 if ranked and ranked[0][0] >= HINDI_VETO and ranked[0][1] in _VETOERS:
                     return ranked[0][1]
             return "hi"
         if lower.isascii() and _surely_english(tokens):  # most English posts stop here
             return "en"
-        ranked = _ranked(lower)
+        # The model's first guess; its next two only where they can change the answer: a
+        # supported first guess is it unless the second opinion runs (the model unsure, and the
+        # post shows function words or diacritics); a sure guess of another language stands
+        # unless it is a seldom-posted one (the English cues read English in the top 3).
+        ranked = _ranked(lower, 1)
+        cues: list[float] | None = None
+        if ranked:
+            prob, code = ranked[0]
+            if code not in SUPPORTED:
+                if prob < CONFIDENT or code not in _ISO639_1 or code in _SPURIOUS:
+                    ranked = _ranked(lower)
+            elif prob < EVIDENCE_GATE:
+                cues = _evidence(tokens, lower)
+                if any(cues):
+                    ranked = _ranked(lower)
         said = _from_ranked(ranked, None)
         if said in _SPURIOUS and _english_cues(tokens, ranked):
             said = "en"
         top = ranked[0][0] if ranked else 0.0
         if top < EVIDENCE_GATE and said in SUPPORTED:  # unsure: the post's own words have a say
-            said = _second_opinion(ranked, tokens, lower) or said
+            said = _second_opinion(ranked, cues or _evidence(tokens, lower)) or said
         # Romanised Hindi the word lists missed: the model knows Hindi only in Devanagari and
         # calls it English or is unsure; the classifier decides those (docs/languages.md).
         if (said in _HINGLISH_GATE or top < CONFIDENT) and _is_hinglish(tokens, top):

@@ -295,7 +295,9 @@ def test_plain_english_needs_no_model_call(
 
     calls: list[str] = []
     ranked = language._ranked
-    monkeypatch.setattr(language, "_ranked", lambda t: calls.append(t) or ranked(t))
+    monkeypatch.setattr(
+        language, "_ranked", lambda t, k=language.TOP_K: calls.append(t) or ranked(t, k)
+    )
     assert identify(text) == lang
     assert bool(calls) == asks_model
     assert language._EN_ONLY.isdisjoint(language._OTHER_WORDS)
