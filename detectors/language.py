@@ -529,6 +529,8 @@ def identify(text: str, hint: str | None = None) -> str:
         tokens = lower.split()  # clean() left letters and spaces only
         if _romanised_hindi(tokens):
             if _one_hindi_word(tokens):  # "Ban Ki-moon", "Toh, che novità": the model may veto
+                if lower.isascii() and _surely_english(tokens):
+                    return "en"  # plain English vetoes too: "got sent to ISS today", "a KO"
                 ranked = _ranked(lower, 1)
                 if ranked and ranked[0][0] >= HINDI_VETO and ranked[0][1] in _VETOERS:
                     return ranked[0][1]

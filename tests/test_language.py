@@ -286,7 +286,8 @@ def test_one_hindi_word_gives_way_to_a_sure_model(text: str, lang: str) -> None:
      ("o app da acme is down e the support não responde", "pt", True),  # Portuguese words
      ("the café is great and my crème brûlée was perfect", "en", True),  # not ASCII
      ("network outage refund support order", "en", True),  # no function words
-     ("yaar the app is down and my bill is wrong", "hi", False)],  # Hindi words decide first
+     ("yaar the app is down and my bill is wrong", "hi", False),  # Hindi words decide first
+     ("I really don't want to go to ISS tomorrow", "en", False)],  # "iss": a learned word
 )  # fmt: skip
 def test_plain_english_needs_no_model_call(
     monkeypatch: pytest.MonkeyPatch, text: str, lang: str, asks_model: bool
