@@ -42,10 +42,19 @@ def bench_crisis(n: int, brands: int) -> tuple[float, float]:
         b, k = i % brands, i // brands
         posts = int(rng.poisson(6))
         neg = int(rng.binomial(posts, 0.2))
-        minutes.append(BrandMinute(brand=f"b{b}", minute=T0 + timedelta(minutes=k), posts=posts,
-                                   unique_posts=posts, unique_authors=posts, negative=neg,
-                                   neutral=posts - neg, sentiment_sum=-0.5 * neg,
-                                   reach=100 * posts))
+        minutes.append(
+            BrandMinute(
+                brand=f"b{b}",
+                minute=T0 + timedelta(minutes=k),
+                posts=posts,
+                unique_posts=posts,
+                unique_authors=posts,
+                negative=neg,
+                neutral=posts - neg,
+                sentiment_sum=-0.5 * neg,
+                reach=100 * posts,
+            )
+        )
     cs = CrisisScorer()
     t = time.perf_counter()
     for m in minutes:
@@ -56,11 +65,24 @@ def bench_crisis(n: int, brands: int) -> tuple[float, float]:
 
 
 def bench_aggregate(n: int) -> float:
-    posts = [ScoredPost(post=Post(platform="simulated", post_id=str(i), author=Author(id=f"a{i}"),
-                                  text="x", created_at=T0 + timedelta(seconds=i * 0.1)),
-                        brand=f"b{i % 50}", sentiment_label="neutral", sentiment_score=0.0,
-                        cluster_id=f"c{i}", is_duplicate=False, scored_at=T0)
-             for i in range(n)]
+    posts = [
+        ScoredPost(
+            post=Post(
+                platform="simulated",
+                post_id=str(i),
+                author=Author(id=f"a{i}"),
+                text="x",
+                created_at=T0 + timedelta(seconds=i * 0.1),
+            ),
+            brand=f"b{i % 50}",
+            sentiment_label="neutral",
+            sentiment_score=0.0,
+            cluster_id=f"c{i}",
+            is_duplicate=False,
+            scored_at=T0,
+        )
+        for i in range(n)
+    ]
     agg = MinuteAggregator()
     t = time.perf_counter()
     for i, p in enumerate(posts):
@@ -81,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         "value_us_per_update": bench_detector(args.n, ValueDetector),
     }
     res["crisis_us_per_brand_minute"], res["crisis_bytes_per_brand"] = bench_crisis(
-        args.n, args.brands)
+        args.n, args.brands
+    )
     res["aggregate_us_per_post"] = bench_aggregate(args.n)
     res["brands_per_worker_at_1_minute"] = 60e6 / res["crisis_us_per_brand_minute"]
     for k, v in res.items():

@@ -55,15 +55,24 @@ def _posts(n: int, brands: int, with_terms: bool) -> list[NS]:
     for i in range(n):
         t = T0 + timedelta(seconds=60 * (i // per_min) + (i % per_min) * 60 / per_min)
         terms = sorted({vocab[w] for w in words[i]}) if with_terms else []
-        out.append(NS(brand=f"b{i % brands}", post=NS(created_at=t, author=NS(
-            id=f"a{rng.integers(20000)}", followers=10)), sentiment_label="neutral",
-            sentiment_score=0.0, cluster_id=f"c{i}", is_duplicate=False, campaign=False,
-            terms=terms))
+        out.append(
+            NS(
+                brand=f"b{i % brands}",
+                post=NS(created_at=t, author=NS(id=f"a{rng.integers(20000)}", followers=10)),
+                sentiment_label="neutral",
+                sentiment_score=0.0,
+                cluster_id=f"c{i}",
+                is_duplicate=False,
+                campaign=False,
+                terms=terms,
+            )
+        )
     return out
 
 
-def bench_aggregate(n: int, brands: int, with_terms: bool,
-                    repeat: int = 3) -> tuple[float, MinuteAggregator]:
+def bench_aggregate(
+    n: int, brands: int, with_terms: bool, repeat: int = 3
+) -> tuple[float, MinuteAggregator]:
     posts = _posts(n, brands, with_terms)
     best = math.inf
     for _ in range(repeat):
@@ -91,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     per_brand = [agg.narrative_bytes(b) for b in agg.narratives]
     pickled = [len(pickle.dumps(nt)) for nt in list(agg.narratives.values())[:20]]
     res = {
-        "posts": a.n, "brands": a.brands, "minutes": minutes,
+        "posts": a.n,
+        "brands": a.brands,
+        "minutes": minutes,
         "content_terms_us_per_post": round(terms_us, 2),
         "aggregate_us_per_post_plain": round(plain_us, 2),
         "aggregate_us_per_post_with_terms": round(with_us, 2),

@@ -286,8 +286,10 @@ def _wait_rows(
             break
         time.sleep(0.25)
     if stored < n:
-        print(f"{n - stored} of {n:,} posts not stored (not matched in their language)",
-              file=sys.stderr)
+        print(
+            f"{n - stored} of {n:,} posts not stored (not matched in their language)",
+            file=sys.stderr,
+        )
         bar.close()
         return stored, first, last
     bar.close()

@@ -53,12 +53,12 @@ def cluster_ledger(cluster: str, database: str) -> str:
     all, the ``{replica}`` macro being unique cluster-wide), so the schema check answers the
     same whichever server a worker reaches."""
     db, on = check_identifier(database), check_identifier(cluster)
-    return (
-        LEDGER.replace("schema_migrations", f"{db}.schema_migrations ON CLUSTER {on}", 1).replace(
-            "ReplacingMergeTree()",
-            f"ReplicatedReplacingMergeTree('/clickhouse/tables/all/{db}.schema_migrations', "
-            "'{replica}')",
-        )
+    return LEDGER.replace(
+        "schema_migrations", f"{db}.schema_migrations ON CLUSTER {on}", 1
+    ).replace(
+        "ReplacingMergeTree()",
+        f"ReplicatedReplacingMergeTree('/clickhouse/tables/all/{db}.schema_migrations', "
+        "'{replica}')",
     )
 
 

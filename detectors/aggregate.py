@@ -198,20 +198,39 @@ class _Acc:
 
     def record(self, brand: str, minute: datetime) -> BrandMinute:
         r = self.resp or _NO_RESPONSE
-        return BrandMinute.checked(dict(  # = BrandMinute(**...), skipping checks plainly met
-            brand=brand, minute=minute, posts=self.posts, unique_posts=self.unique_posts,
-            unique_authors=len(self.authors), negative=self.negative, neutral=self.neutral,
-            positive=self.positive, unknown=self.unknown, sentiment_sum=self.sentiment_sum,
-            reach=self.reach,
-            duplicates=self.duplicates, campaign_posts=self.campaign_posts,
-            new_clusters=self.new_clusters, late_posts=self.late_posts, version=self.version,
-            burst_term_posts=self.burst_posts, burst_term_negative=self.burst_neg,
-            burst_terms=self.burst_terms, complaints=self.complaints,
-            brand_replies=self.brand_replies, due_15m=r.due_15m, answered_15m=r.answered_15m,
-            due_1h=r.due_1h, answered_1h=r.answered_1h, responses_1h=r.responses_1h,
-            response_median_s=r.response_median_s, unanswered_1h=r.unanswered_1h,
-            silent_min=r.silent_min,
-        ))
+        return BrandMinute.checked(
+            dict(  # = BrandMinute(**...), skipping checks plainly met
+                brand=brand,
+                minute=minute,
+                posts=self.posts,
+                unique_posts=self.unique_posts,
+                unique_authors=len(self.authors),
+                negative=self.negative,
+                neutral=self.neutral,
+                positive=self.positive,
+                unknown=self.unknown,
+                sentiment_sum=self.sentiment_sum,
+                reach=self.reach,
+                duplicates=self.duplicates,
+                campaign_posts=self.campaign_posts,
+                new_clusters=self.new_clusters,
+                late_posts=self.late_posts,
+                version=self.version,
+                burst_term_posts=self.burst_posts,
+                burst_term_negative=self.burst_neg,
+                burst_terms=self.burst_terms,
+                complaints=self.complaints,
+                brand_replies=self.brand_replies,
+                due_15m=r.due_15m,
+                answered_15m=r.answered_15m,
+                due_1h=r.due_1h,
+                answered_1h=r.answered_1h,
+                responses_1h=r.responses_1h,
+                response_median_s=r.response_median_s,
+                unanswered_1h=r.unanswered_1h,
+                silent_min=r.silent_min,
+            )
+        )
 
 
 _NO_RESPONSE = Counts()
@@ -303,8 +322,12 @@ class MinuteAggregator:
         if nt is None:
             nt = self.narratives[brand] = NarrativeTracker(**self.narrative_kw)  # type: ignore[arg-type]
         acc.burst_posts, acc.burst_neg, acc.burst_terms = nt.close(
-            int(minute.timestamp()) // 60, acc.term_authors, acc.term_neg, acc.post_terms,
-            len(acc.authors))
+            int(minute.timestamp()) // 60,
+            acc.term_authors,
+            acc.term_neg,
+            acc.post_terms,
+            len(acc.authors),
+        )
         acc.post_terms = PostTerms()  # not needed after close (amendments keep the counts)
         # The minute that just left the tracker's window: its author sets are read no more
         # (amendments re-emit the burst fields decided at close). Kept for max_lateness, they

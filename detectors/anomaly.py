@@ -143,8 +143,7 @@ class SeriesDetector(base.AnomalyDetector):
             setattr(self, k, v)
         # Pickles from before the River API lack the parameter attributes: derive or default.
         for name, p in inspect.signature(type(self).__init__).parameters.items():
-            if name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or hasattr(
-                    self, name):
+            if name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or hasattr(self, name):
                 continue
             alpha = self._HALFLIVES.get(name)
             setattr(self, name, _halflife(getattr(self, alpha)) if alpha else p.default)
@@ -178,7 +177,10 @@ class SeasonalDetector(SeriesDetector):
     """
 
     _HALFLIVES: ClassVar[dict[str, str]] = {
-        "level_halflife": "alpha", "fast_halflife": "fast_alpha", "var_halflife": "var_alpha"}
+        "level_halflife": "alpha",
+        "fast_halflife": "fast_alpha",
+        "var_halflife": "var_alpha",
+    }
 
     __slots__ = (
         "_last",
@@ -263,7 +265,8 @@ class SeasonalDetector(SeriesDetector):
     def _is_count(self) -> bool:
         # auto: low non-negative integers are counts; big integers behave like continuous values
         return self.kind == "poisson" or (
-            self.kind == "auto" and self.integer_only and self.level < 50.0)
+            self.kind == "auto" and self.integer_only and self.level < 50.0
+        )
 
     @classmethod
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
@@ -381,12 +384,27 @@ class ShareDetector(SeriesDetector):
 
     _HALFLIVES: ClassVar[dict[str, str]] = {"halflife": "alpha"}
 
-    __slots__ = ("alpha", "direction", "halflife", "learn_threshold", "n", "p0", "prior",
-                 "prior_weight", "slow_learn")
+    __slots__ = (
+        "alpha",
+        "direction",
+        "halflife",
+        "learn_threshold",
+        "n",
+        "p0",
+        "prior",
+        "prior_weight",
+        "slow_learn",
+    )
 
-    def __init__(self, prior: float = 0.15, halflife: float = 5000.0, direction: Direction = "up",
-                 learn_threshold: float = 0.99, slow_learn: float = 0.05,
-                 prior_weight: float = 30.0) -> None:
+    def __init__(
+        self,
+        prior: float = 0.15,
+        halflife: float = 5000.0,
+        direction: Direction = "up",
+        learn_threshold: float = 0.99,
+        slow_learn: float = 0.05,
+        prior_weight: float = 30.0,
+    ) -> None:
         self.prior = prior
         self.halflife = halflife
         self.p0 = prior
@@ -436,12 +454,24 @@ class MeanDetector(ShareDetector):
 
     __slots__ = ("prior_var", "var")
 
-    def __init__(self, prior: float = 0.0, prior_var: float = 0.25, halflife: float = 5000.0,
-                 direction: Direction = "down", learn_threshold: float = 0.99,
-                 slow_learn: float = 0.05, prior_weight: float = 30.0) -> None:
-        super().__init__(prior=prior, halflife=halflife, direction=direction,
-                         learn_threshold=learn_threshold, slow_learn=slow_learn,
-                         prior_weight=prior_weight)
+    def __init__(
+        self,
+        prior: float = 0.0,
+        prior_var: float = 0.25,
+        halflife: float = 5000.0,
+        direction: Direction = "down",
+        learn_threshold: float = 0.99,
+        slow_learn: float = 0.05,
+        prior_weight: float = 30.0,
+    ) -> None:
+        super().__init__(
+            prior=prior,
+            halflife=halflife,
+            direction=direction,
+            learn_threshold=learn_threshold,
+            slow_learn=slow_learn,
+            prior_weight=prior_weight,
+        )
         self.prior_var = prior_var
         self.var = prior_var  # per-post variance, learned
 

@@ -324,14 +324,18 @@ class BrandMatcher:
             for end, (length, entries) in self._auto.iter(t):
                 start = end - length + 1
                 # no word boundaries inside scripts without spaces: a keyword is a substring
-                if (start > 0 and _is_word(t[start - 1])
-                        and not (t[start] >= "\u0e00" and NOSPACE.match(t[start]))
-                        and not (t[start] >= "\u0600" and _after_clitic(t, start))):
+                if (
+                    start > 0
+                    and _is_word(t[start - 1])
+                    and not (t[start] >= "\u0e00" and NOSPACE.match(t[start]))
+                    and not (t[start] >= "\u0600" and _after_clitic(t, start))
+                ):
                     continue
                 if end + 1 < n:
                     nxt = t[end + 1]
-                    if ((_is_word(nxt) and not (t[end] >= "\u0e00" and NOSPACE.match(t[end])))
-                            or (nxt == "-" and t[start] == "@")):
+                    if (_is_word(nxt) and not (t[end] >= "\u0e00" and NOSPACE.match(t[end]))) or (
+                        nxt == "-" and t[start] == "@"
+                    ):
                         continue
                 for bi, kind, lang in entries:
                     if kind == _HANDLE:

@@ -82,8 +82,13 @@ def count_logpmf(k: int, mu: float, disp: float) -> float:
     if disp <= 1.02:
         return k * math.log(mu) - mu - math.lgamma(k + 1.0)
     r = mu / (disp - 1.0)
-    return (math.lgamma(k + r) - math.lgamma(r) - math.lgamma(k + 1.0)
-            - r * math.log(disp) + k * math.log1p(-1.0 / disp))
+    return (
+        math.lgamma(k + r)
+        - math.lgamma(r)
+        - math.lgamma(k + 1.0)
+        - r * math.log(disp)
+        + k * math.log1p(-1.0 / disp)
+    )
 
 
 class CountDetector(SeriesDetector):
@@ -96,15 +101,46 @@ class CountDetector(SeriesDetector):
     """
 
     _HALFLIVES: ClassVar[dict[str, str]] = {
-        "level_halflife": "alpha", "fast_halflife": "fast_alpha", "var_halflife": "var_alpha",
-        "select_halflife": "select_alpha"}
+        "level_halflife": "alpha",
+        "fast_halflife": "fast_alpha",
+        "var_halflife": "var_alpha",
+        "select_halflife": "select_alpha",
+    }
 
     __slots__ = (
-        "_last", "alpha", "anomalous_run", "chosen", "day", "day_n", "direction",
-        "disp",        "dt", "fast", "fast_alpha", "fast_halflife", "learn_threshold", "level",
-        "level_halflife", "loss", "min_points", "n", "prev_t", "rebaseline_after", "recent",
-        "season_halflife", "seasonality", "select_alpha", "select_halflife", "select_margin",
-        "slow_learn", "var_alpha", "var_halflife", "warmup", "week", "week_n")
+        "_last",
+        "alpha",
+        "anomalous_run",
+        "chosen",
+        "day",
+        "day_n",
+        "direction",
+        "disp",
+        "dt",
+        "fast",
+        "fast_alpha",
+        "fast_halflife",
+        "learn_threshold",
+        "level",
+        "level_halflife",
+        "loss",
+        "min_points",
+        "n",
+        "prev_t",
+        "rebaseline_after",
+        "recent",
+        "season_halflife",
+        "seasonality",
+        "select_alpha",
+        "select_halflife",
+        "select_margin",
+        "slow_learn",
+        "var_alpha",
+        "var_halflife",
+        "warmup",
+        "week",
+        "week_n",
+    )
 
     def __init__(
         self,

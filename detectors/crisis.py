@@ -79,8 +79,9 @@ def to_score(s: float) -> float:
     return min(1.0, -math.log10(max(1.0 - s, 1e-10)) / 10.0)
 
 
-def poisson_cusum_step(ev: float, k: int, lam0: float, mult: float, cap: float,
-                       step: float = math.inf) -> float:
+def poisson_cusum_step(
+    ev: float, k: int, lam0: float, mult: float, cap: float, step: float = math.inf
+) -> float:
     """One step of a Poisson CUSUM (log10 likelihood ratio of rate ``mult * lam0`` vs ``lam0``).
 
     Drifts down under the usual rate (so noise does not pile up, unlike a leaky sum of
@@ -114,13 +115,38 @@ class Assessment:
 class BrandState:
     """Detectors and hysteresis state of one brand (a few KB pickled)."""
 
-    __slots__ = ("authors", "below", "bot", "dwell", "ev_nc", "ev_neg", "ev_terms", "ev_up",
-                 "ew_judged", "ew_pos", "ew_posts", "ew_repeats", "mix", "n", "neg_share", "pages",
-                 "pos_share", "reach", "sentiment", "severity", "terms_base", "volume")
+    __slots__ = (
+        "authors",
+        "below",
+        "bot",
+        "dwell",
+        "ev_nc",
+        "ev_neg",
+        "ev_terms",
+        "ev_up",
+        "ew_judged",
+        "ew_pos",
+        "ew_posts",
+        "ew_repeats",
+        "mix",
+        "n",
+        "neg_share",
+        "pages",
+        "pos_share",
+        "reach",
+        "sentiment",
+        "severity",
+        "terms_base",
+        "volume",
+    )
 
-    def __init__(self, season_alpha: float = 0.002, volume_model: str = "seasonal",
-                 seasonality: Seasonality = "auto",
-                 volume_factory: Callable[[], SeriesDetector] | None = None) -> None:
+    def __init__(
+        self,
+        season_alpha: float = 0.002,
+        volume_model: str = "seasonal",
+        seasonality: Seasonality = "auto",
+        volume_factory: Callable[[], SeriesDetector] | None = None,
+    ) -> None:
         self.volume: SeriesDetector
         self.authors: SeriesDetector
         if volume_factory is not None:  # evaluation: another detector in the volume slot
@@ -129,10 +155,12 @@ class BrandState:
             self.volume = CountDetector(seasonality=seasonality, direction="up")
             self.authors = CountDetector(seasonality=seasonality, direction="up")
         else:  # the additive hour-of-day + day-of-week model (the default)
-            self.volume = SeasonalDetector(kind="poisson", direction="up",
-                                           season_alpha=season_alpha)
-            self.authors = SeasonalDetector(kind="poisson", direction="up",
-                                            season_alpha=season_alpha)
+            self.volume = SeasonalDetector(
+                kind="poisson", direction="up", season_alpha=season_alpha
+            )
+            self.authors = SeasonalDetector(
+                kind="poisson", direction="up", season_alpha=season_alpha
+            )
         self.reach = SeasonalDetector(kind="gaussian", direction="up", season_alpha=season_alpha)
         self.neg_share = ShareDetector(prior=0.15, direction="up")
         self.sentiment = MeanDetector(prior=0.0, direction="down")
@@ -194,16 +222,30 @@ class CrisisScorer:
     only if the factory does.
     """
 
-    def __init__(self, min_dwell: int = 10, min_history: int = 30,
-                 campaign_watch_share: float = 0.3, decay: float = 0.8,
-                 drift: float = 0.3, scale: float = 8.0, neg_count_mult: float = 12.0,
-                 bot_repeat: float = 0.12, bot_decay: float = 0.9, bot_min_posts: float = 10.0,
-                 bot_cap: Severity = Severity.WARNING, attention_scale: float = 8.0,
-                 season_alpha: float = 0.002, term_mult: float = 10.0,
-                 term_floor: float = 0.02, term_sides: str = "both",
-                 term_decay: float = 0.9, term_attention_cap: float = 1.0,
-                 volume_model: str = "seasonal", seasonality: Seasonality = "auto",
-                 volume_factory: Callable[[], SeriesDetector] | None = None) -> None:
+    def __init__(
+        self,
+        min_dwell: int = 10,
+        min_history: int = 30,
+        campaign_watch_share: float = 0.3,
+        decay: float = 0.8,
+        drift: float = 0.3,
+        scale: float = 8.0,
+        neg_count_mult: float = 12.0,
+        bot_repeat: float = 0.12,
+        bot_decay: float = 0.9,
+        bot_min_posts: float = 10.0,
+        bot_cap: Severity = Severity.WARNING,
+        attention_scale: float = 8.0,
+        season_alpha: float = 0.002,
+        term_mult: float = 10.0,
+        term_floor: float = 0.02,
+        term_sides: str = "both",
+        term_decay: float = 0.9,
+        term_attention_cap: float = 1.0,
+        volume_model: str = "seasonal",
+        seasonality: Seasonality = "auto",
+        volume_factory: Callable[[], SeriesDetector] | None = None,
+    ) -> None:
         self.min_dwell = min_dwell
         self.volume_model, self.seasonality = volume_model, seasonality
         self.volume_factory = volume_factory
@@ -244,9 +286,11 @@ class CrisisScorer:
         st = self.brands.get(minute.brand)
         if st is None:
             st = self.brands[minute.brand] = BrandState(
-                self.season_alpha, self.__dict__.get("volume_model", "seasonal"),
+                self.season_alpha,
+                self.__dict__.get("volume_model", "seasonal"),
                 self.__dict__.get("seasonality", "auto"),  # older pickles: the old model
-                self.__dict__.get("volume_factory"))
+                self.__dict__.get("volume_factory"),
+            )
         t, posts = minute.minute, minute.posts
         # Volume counts every post: a viral complaint is mostly reposts of one text. Bot bursts
         # and copy-paste by a few accounts are held back by the unique-authors signal.
@@ -282,21 +326,31 @@ class CrisisScorer:
         if self.neg_count_mult > 1.0:
             # at most 0.7 of the attention side's warning level per minute (half the
             # negativity side's): it takes two minutes of negatives
-            ev_nc = poisson_cusum_step(st.ev_nc, minute.negative, exp_neg, self.neg_count_mult,
-                                       cap, step=warn / 2)
+            ev_nc = poisson_cusum_step(
+                st.ev_nc, minute.negative, exp_neg, self.neg_count_mult, cap, step=warn / 2
+            )
         # New narrative: negative posts carrying terms the brand's conversation did not carry
         # (MinuteAggregator's burst terms), against their near-zero usual count.
         exp_bt = max(st.terms_base, self.term_floor)
         ev_terms = st.ev_terms
         if self.term_mult > 1.0:
-            ev_terms = poisson_cusum_step(self.term_decay * st.ev_terms,
-                                          minute.burst_term_negative, exp_bt,
-                                          self.term_mult, cap, step=warn / 2)
+            ev_terms = poisson_cusum_step(
+                self.term_decay * st.ev_terms,
+                minute.burst_term_negative,
+                exp_bt,
+                self.term_mult,
+                cap,
+                step=warn / 2,
+            )
         attention = max(ev_up, ev_nc)
         ev_negativity = max(ev_neg, ev_terms) if self.term_sides != "off" else ev_neg
         if self.term_sides == "both":  # capped: alone it may warn, never call a crisis
-            attention = max(attention, min(ev_terms * self.attention_scale / self.scale,
-                                           self.term_attention_cap * warn_att))
+            attention = max(
+                attention,
+                min(
+                    ev_terms * self.attention_scale / self.scale, self.term_attention_cap * warn_att
+                ),
+            )
         # both sides are needed; each is measured against its own scale
         score = min(1.0, attention / self.attention_scale, ev_negativity / self.scale)
         campaign = minute.campaign_posts / posts if posts else 0.0
@@ -308,8 +362,9 @@ class CrisisScorer:
         pattern = False  # this minute looks like the brand's false alarms (detectors.feedback)
         if fb is not None:
             if minute.version == 1:
-                fb.observe(minute.negative, posts, minute.sentiment_sum, judged,
-                           st.volume.expected(t))
+                fb.observe(
+                    minute.negative, posts, minute.sentiment_sum, judged, st.volume.expected(t)
+                )
             # a negative turn holds: the mix below the floor this minute and the last (one
             # minute's mix at a rush's first paging minute, on few posts, is noise: seed 313)
             pattern = fb.looks_like(fb.smoothed_mood(), fb.smoothed_volume(), max(mix, st.mix))
@@ -334,24 +389,41 @@ class CrisisScorer:
             candidate = min(candidate, self.bot_cap)
         if st.n < self.min_history:
             candidate = min(candidate, Severity.WATCH)
-        evidence = {"attention": attention / warn_att, "negativity": ev_negativity / warn,
-                    "negative_count": ev_nc / warn_att, "new_terms": ev_terms / warn,
-                    "repeat_share": repeat}
+        evidence = {
+            "attention": attention / warn_att,
+            "negativity": ev_negativity / warn,
+            "negative_count": ev_nc / warn_att,
+            "new_terms": ev_terms / warn,
+            "repeat_share": repeat,
+        }
         signals = [
             _sig("volume", vol, st.volume.expected(t), s_vol),
             _sig("unique_authors", minute.unique_authors, st.authors.expected(t), s_auth),
             _sig("negative_share", share, st.neg_share.expected(t), s_share),
             _sig("mean_sentiment", mean_sent, st.sentiment.expected(t), s_sent),
-            _sig("reach", float(minute.reach), math.expm1(max(st.reach.expected(t), 0.0)),
-                 s_reach),
+            _sig("reach", float(minute.reach), math.expm1(max(st.reach.expected(t), 0.0)), s_reach),
             _sig("negative_volume", minute.negative, exp_neg, min(1.0, ev_nc / cap)),
             _sig("campaign_share", campaign, 0.0, min(1.0, campaign)),
-            _sig("novelty", minute.new_clusters / posts if posts else 0.0, 0.0,
-                 min(1.0, minute.new_clusters / posts) if posts else 0.0),
-            _sig("repeat_posts", repeat, 0.0, min(1.0, repeat / (2 * self.bot_repeat)),
-                 "bot-like: capped at " + self.bot_cap.label if bot else ""),
-            _sig("new_terms", minute.burst_term_negative, exp_bt, min(1.0, ev_terms / warn),
-                 "new terms: " + ", ".join(minute.burst_terms) if minute.burst_terms else ""),
+            _sig(
+                "novelty",
+                minute.new_clusters / posts if posts else 0.0,
+                0.0,
+                min(1.0, minute.new_clusters / posts) if posts else 0.0,
+            ),
+            _sig(
+                "repeat_posts",
+                repeat,
+                0.0,
+                min(1.0, repeat / (2 * self.bot_repeat)),
+                "bot-like: capped at " + self.bot_cap.label if bot else "",
+            ),
+            _sig(
+                "new_terms",
+                minute.burst_term_negative,
+                exp_bt,
+                min(1.0, ev_terms / warn),
+                "new terms: " + ", ".join(minute.burst_terms) if minute.burst_terms else "",
+            ),
         ]
         prev = st.severity
         event = "" if planned is None else planned.description
@@ -360,8 +432,18 @@ class CrisisScorer:
             evidence["sensitivity_raise"] = fb.raise_ if pattern else 0.0
             evidence["tolerated_negative_share"] = fb.tolerance if pattern else 0.0
         if minute.version > 1:  # an amendment: report, but neither learn nor move state twice
-            return Assessment(minute.brand, t, score, prev, prev, False, signals,
-                              _summary(minute.brand, prev, signals), evidence, event)
+            return Assessment(
+                minute.brand,
+                t,
+                score,
+                prev,
+                prev,
+                False,
+                signals,
+                _summary(minute.brand, prev, signals),
+                evidence,
+                event,
+            )
         new = self._hysteresis(st, score, candidate)
         st.ev_up, st.ev_neg, st.ev_nc, st.ev_terms = ev_up, ev_neg, ev_nc, ev_terms
         if new == Severity.NONE:  # a narrative in progress must not become its own baseline
@@ -385,8 +467,18 @@ class CrisisScorer:
         st.neg_share.learn_one(x_share)
         st.sentiment.learn_one(x_sent)
         st.n += 1
-        return Assessment(minute.brand, t, score, new, prev, new != prev, signals,
-                          _summary(minute.brand, new, signals), evidence, event)
+        return Assessment(
+            minute.brand,
+            t,
+            score,
+            new,
+            prev,
+            new != prev,
+            signals,
+            _summary(minute.brand, new, signals),
+            evidence,
+            event,
+        )
 
     def _hysteresis(self, st: BrandState, score: float, candidate: Severity) -> Severity:
         cur = st.severity
@@ -413,11 +505,13 @@ def _level(score: float, table: dict[Severity, float]) -> Severity:
     return best
 
 
-def _sig(name: str, observed: float, expected: float, score: float,
-         detail: str = "") -> SignalExplanation:
+def _sig(
+    name: str, observed: float, expected: float, score: float, detail: str = ""
+) -> SignalExplanation:
     # = SignalExplanation(signal=name, ...), skipping the checks the values plainly meet
-    return SignalExplanation.checked(name, float(observed), float(expected),
-                                     min(1.0, max(0.0, score)), detail)
+    return SignalExplanation.checked(
+        name, float(observed), float(expected), min(1.0, max(0.0, score)), detail
+    )
 
 
 def _summary(brand: str, sev: Severity, signals: list[SignalExplanation]) -> str:

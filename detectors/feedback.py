@@ -177,8 +177,14 @@ class BrandFeedback:
             return base
         return min(0.95, base + self.raise_) if severity in PAGING else base
 
-    def observe(self, negative: int, posts: int, sentiment_sum: float = 0.0,
-                judged: int = 0, expected: float = 0.0) -> float:
+    def observe(
+        self,
+        negative: int,
+        posts: int,
+        sentiment_sum: float = 0.0,
+        judged: int = 0,
+        expected: float = 0.0,
+    ) -> float:
         """One minute's counts and expected posts; the smoothed negative share
         (``smoothed_mood``: the mood, ``smoothed_volume``: the volume ratio)."""
         self.ew_neg = SHARE_DECAY * self.ew_neg + negative
@@ -235,10 +241,21 @@ class BrandFeedback:
         """A surge at this (smoothed) negative share is what the brand's false alarms were."""
         return self.tolerance > 0.0 and share <= self.tolerance
 
-    def label(self, feedback_id: str, alert_id: str, label: str, score: float, severity: int,
-              by: str, at: datetime, note: str, negative_share: float = 0.0,
-              mean_sentiment: float = -1.0, volume_ratio: float = 0.0,
-              positive_mix: float | None = None) -> str | None:
+    def label(
+        self,
+        feedback_id: str,
+        alert_id: str,
+        label: str,
+        score: float,
+        severity: int,
+        by: str,
+        at: datetime,
+        note: str,
+        negative_share: float = 0.0,
+        mean_sentiment: float = -1.0,
+        volume_ratio: float = 0.0,
+        positive_mix: float | None = None,
+    ) -> str | None:
         """Apply one alert label; what it changed (None: applied already). ``mean_sentiment``
         and ``volume_ratio`` (posts / expected posts): the alert minute's (-1 and 0, the
         defaults for labels stored without them: the widest pattern the bounds allow).
@@ -266,8 +283,10 @@ class BrandFeedback:
             if mean_sentiment > -1.0:  # its mood is no longer the false alarms' pattern
                 self.mood = max(self.mood, min(NO_PATTERN, mean_sentiment + MOOD_MARGIN))
             name = {2: "warning", 3: "crisis"}[severity]
-            why = f"a confirmed {name} at score {score:.2f}, {negative_share:.0%} negative, " \
-                  "must still page"
+            why = (
+                f"a confirmed {name} at score {score:.2f}, {negative_share:.0%} negative, "
+                "must still page"
+            )
         else:
             why = f"{label}: no change"
         self.changes.append(Change(feedback_id, alert_id, label, by, at, note, before,
@@ -276,15 +295,21 @@ class BrandFeedback:
         del self.changes[:-KEEP_LABELS]
         if why.endswith("no change"):
             return why
-        return (f"{label}: raise {before:.2f} -> {self.raise_:.2f}, tolerated negative share "
-                f"{tol:.0%} -> {self.tolerance:.0%}, pattern mood {fmt_mood(mood)} -> "
-                f"{fmt_mood(self.mood)}, volume x{vol:.2g} -> x{self.volume_floor:.2g}"
-                + (f", positive mix {fmt_mix(mix)} -> {fmt_mix(self.mix_floor)}"
-                   if positive_mix is not None or self.mix_floor > NO_MIX else "")
-                + f" ({why})")
+        return (
+            f"{label}: raise {before:.2f} -> {self.raise_:.2f}, tolerated negative share "
+            f"{tol:.0%} -> {self.tolerance:.0%}, pattern mood {fmt_mood(mood)} -> "
+            f"{fmt_mood(self.mood)}, volume x{vol:.2g} -> x{self.volume_floor:.2g}"
+            + (
+                f", positive mix {fmt_mix(mix)} -> {fmt_mix(self.mix_floor)}"
+                if positive_mix is not None or self.mix_floor > NO_MIX
+                else ""
+            )
+            + f" ({why})"
+        )
 
-    def expect(self, event_id: str, start: datetime, end: datetime, kind: str,
-               description: str) -> bool:
+    def expect(
+        self, event_id: str, start: datetime, end: datetime, kind: str, description: str
+    ) -> bool:
         """Announce a planned event; False if known already."""
         if event_id in self.seen:
             return False
@@ -316,24 +341,98 @@ def apply_labels(labels: list[dict[str, Any]]) -> BrandFeedback:
     same running value the worker keeps)."""
     fb = BrandFeedback()
     for r in labels:
-        fb.label(r["feedback_id"], r["alert_id"], r["label"], float(r["score"]),
-                 int(r["severity"]), r["by"], r["at"], r.get("note", ""),
-                 float(r.get("negative_share", 0.0)), float(r.get("mean_sentiment", -1.0)),
-                 float(r.get("volume_ratio", 0.0)))
+        fb.label(
+            r["feedback_id"],
+            r["alert_id"],
+            r["label"],
+            float(r["score"]),
+            int(r["severity"]),
+            r["by"],
+            r["at"],
+            r.get("note", ""),
+            float(r.get("negative_share", 0.0)),
+            float(r.get("mean_sentiment", -1.0)),
+            float(r.get("volume_ratio", 0.0)),
+        )
     return fb
 
 
 # ---------------------------------------------------------------- sentiment corrections
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'_-]+")
 # too common to say two texts are paraphrases (and they would make every memory a candidate)
-_STOP = frozenset([
-    "the", "and", "for", "you", "your", "are", "was", "were", "this", "that", "with", "have",
-    "has", "had", "not", "but", "all", "just", "our", "out", "they", "them", "their", "what",
-    "when", "why", "how", "who", "its", "it's", "can", "from", "get", "got", "been", "will",
-    "would", "about", "any", "there", "here", "then", "than", "more", "most", "very", "too",
-    "now", "one", "today", "via", "is", "it", "in", "on", "of", "to", "at", "my", "me", "so",
-    "be", "do", "an", "as", "or", "if", "by", "no",
-])
+_STOP = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "you",
+        "your",
+        "are",
+        "was",
+        "were",
+        "this",
+        "that",
+        "with",
+        "have",
+        "has",
+        "had",
+        "not",
+        "but",
+        "all",
+        "just",
+        "our",
+        "out",
+        "they",
+        "them",
+        "their",
+        "what",
+        "when",
+        "why",
+        "how",
+        "who",
+        "its",
+        "it's",
+        "can",
+        "from",
+        "get",
+        "got",
+        "been",
+        "will",
+        "would",
+        "about",
+        "any",
+        "there",
+        "here",
+        "then",
+        "than",
+        "more",
+        "most",
+        "very",
+        "too",
+        "now",
+        "one",
+        "today",
+        "via",
+        "is",
+        "it",
+        "in",
+        "on",
+        "of",
+        "to",
+        "at",
+        "my",
+        "me",
+        "so",
+        "be",
+        "do",
+        "an",
+        "as",
+        "or",
+        "if",
+        "by",
+        "no",
+    ]
+)
 _SCORE = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 
 
@@ -358,9 +457,14 @@ class SentimentCorrections:
     text or None (keep the base model's).
     """
 
-    def __init__(self, per_author_day: int = 5, min_authors: int = 3,
-                 min_similarity: float = 0.5, min_proba: float = 0.2,
-                 memory: int = 5_000) -> None:
+    def __init__(
+        self,
+        per_author_day: int = 5,
+        min_authors: int = 3,
+        min_similarity: float = 0.5,
+        min_proba: float = 0.2,
+        memory: int = 5_000,
+    ) -> None:
         from river import compose, feature_extraction, linear_model, multiclass, optim
 
         self.per_author_day = per_author_day
@@ -442,5 +546,7 @@ class SentimentCorrections:
         return label, _SCORE.get(label, 0.0) * agree / (agree + others)
 
     def summary(self) -> str:
-        return (f"{self.learned} corrections learned, {self.capped} over an author's daily "
-                f"quota of {self.per_author_day}; overrides need {self.min_authors} authors")
+        return (
+            f"{self.learned} corrections learned, {self.capped} over an author's daily "
+            f"quota of {self.per_author_day}; overrides need {self.min_authors} authors"
+        )

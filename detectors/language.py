@@ -503,7 +503,6 @@ def _from_model(text: str, script: str | None) -> str:
     return _from_ranked(_ranked(text, 1 if script else TOP_K), script)
 
 
-
 def identify(text: str, hint: str | None = None) -> str:
     """Language of ``text`` as an ISO 639-1 code ("pt"), or "und" when it cannot be told.
 

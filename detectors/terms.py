@@ -134,13 +134,16 @@ def stopwords(lang: str | None) -> frozenset[str]:
         if c == "hi":
             out.update(_HI_LATIN.split())
     return frozenset(out)
+
+
 # detectors.text's url-or-mention pattern, led by its first character ([hw@]) so the regex
 # engine skips other positions fast (~2x); the same matches: each branch owns one first char
 # and the mention's lookbehind moved past the '@' it now consumes.
 _URL_OR_MENTION_FAST = re.compile(
     r"[hw@](?:(?<=h)ttps?://\S+|(?<=w)ww\.\S+|(?<=@)(?<![\w@]@)[\w.\-]+)"
     if _URL_OR_MENTION.pattern == r"(?:https?://|www\.)\S+|(?<![\w@])@[\w.\-]+"
-    else _URL_OR_MENTION.pattern)  # normalize's pattern changed: use it as it is
+    else _URL_OR_MENTION.pattern
+)  # normalize's pattern changed: use it as it is
 # _NON_WORD deletes characters one class at a time: for ASCII text one bytes.translate (a C
 # table loop, ~10x the regex) deletes the same ones
 _ASCII_NON_WORD = bytes(c for c in range(128) if _NON_WORD.match(chr(c)))
@@ -178,8 +181,12 @@ def _text_words(text: str) -> list[str]:
     return _words(text) if norm is None else norm.split()
 
 
-def content_terms(text: str, skip: frozenset[str] = frozenset(),
-                  max_terms: int = MAX_TERMS, lang: str | None = None) -> list[str]:
+def content_terms(
+    text: str,
+    skip: frozenset[str] = frozenset(),
+    max_terms: int = MAX_TERMS,
+    lang: str | None = None,
+) -> list[str]:
     """At most ``max_terms`` distinct content words of ``text``, longest first (ties: first seen).
 
     Words of 3-24 letters (digits and mixed tokens are dropped: counts, prices, typos of ids),
@@ -202,8 +209,9 @@ def content_terms(text: str, skip: frozenset[str] = frozenset(),
     if lang is None or text.isascii():
         # distinct words in first-seen order; a stable sort by length, longest first, keeps that
         # order among equal lengths (one C-level pass each, the per-post hot path of enrich)
-        kept = dict.fromkeys([w for w in _text_words(text)
-                              if 2 < len(w) < 25 and w not in drop and w.isalpha()])
+        kept = dict.fromkeys(
+            [w for w in _text_words(text) if 2 < len(w) < 25 and w not in drop and w.isalpha()]
+        )
     else:
         kept = dict.fromkeys(_unicode_terms(_text_words(text), drop))
     ranked = sorted(kept, key=len, reverse=True)
@@ -288,8 +296,9 @@ def _stop_bigram(w: str, drop: frozenset[str]) -> bool:
     return len(w) == 2 and (w[0] in drop or w[1] in drop)
 
 
-def post_terms(text: str, n_brands: int, skip: frozenset[str] = frozenset(),
-               lang: str | None = None) -> list[str]:
+def post_terms(
+    text: str, n_brands: int, skip: frozenset[str] = frozenset(), lang: str | None = None
+) -> list[str]:
     """The terms a scored post carries: ``content_terms`` (in the post's decided language),
     none for a post about two or more watched brands (a comparison: its words are neither
     brand's narrative). One rule for the worker's ``Enricher`` and the scenario replay."""
@@ -477,24 +486,47 @@ class NarrativeTracker:
     (2, 2, ['recall'])
     """
 
-    __slots__ = ("alpha", "count_all", "max_repeat", "min_authors", "neg_majority", "prior",
-                 "recent", "table", "window")
+    __slots__ = (
+        "alpha",
+        "count_all",
+        "max_repeat",
+        "min_authors",
+        "neg_majority",
+        "prior",
+        "recent",
+        "table",
+        "window",
+    )
 
-    def __init__(self, window: int = 5, half_life_min: float = 360.0, alpha: float = 1e-4,
-                 min_authors: int = 2, neg_majority: float = 0.5, prior: float = 0.5,
-                 max_terms: int = 2048, max_repeat: float = 1.5, count_all: bool = False) -> None:
+    def __init__(
+        self,
+        window: int = 5,
+        half_life_min: float = 360.0,
+        alpha: float = 1e-4,
+        min_authors: int = 2,
+        neg_majority: float = 0.5,
+        prior: float = 0.5,
+        max_terms: int = 2048,
+        max_repeat: float = 1.5,
+        count_all: bool = False,
+    ) -> None:
         self.window, self.alpha, self.prior = int(window), alpha, prior
         self.max_repeat, self.count_all = max_repeat, bool(count_all)
         self.min_authors, self.neg_majority = min_authors, neg_majority
         self.table = TermTable(half_life_min, max_terms)
         # last window-1 minutes: (minute, authors, posts per term, authors per term, negative ones)
-        self.recent: list[tuple[int, int, dict[str, int], dict[str, set[str]],
-                                dict[str, set[str]]]] = []
+        self.recent: list[
+            tuple[int, int, dict[str, int], dict[str, set[str]], dict[str, set[str]]]
+        ] = []
 
-    def close(self, minute: int, term_authors: dict[str, set[str]],
-              term_neg: dict[str, set[str]],
-              post_terms: Iterable[tuple[Sequence[str], bool]],
-              authors: int) -> tuple[int, int, list[str]]:
+    def close(
+        self,
+        minute: int,
+        term_authors: dict[str, set[str]],
+        term_neg: dict[str, set[str]],
+        post_terms: Iterable[tuple[Sequence[str], bool]],
+        authors: int,
+    ) -> tuple[int, int, list[str]]:
         """(posts with a burst term, negative posts with a negative burst term, top terms).
         ``authors``: the minute's distinct authors (with or without terms). ``post_terms`` (a
         list or a :class:`PostTerms`) is iterated up to three times."""
@@ -544,22 +576,31 @@ class NarrativeTracker:
                 neg_set = set(term_neg.get(t, ()))
                 for r in hits:
                     neg_set |= r[4].get(t, set())
-                if (len(neg_set) >= min_authors and len(neg_set) >= self.neg_majority * k
-                        and n_posts <= self.max_repeat * k):
+                if (
+                    len(neg_set) >= min_authors
+                    and len(neg_set) >= self.neg_majority * k
+                    and n_posts <= self.max_repeat * k
+                ):
                     neg_burst.add(t)
         self.table.learn({t: len(a) for t, a in term_authors.items()}, minute, authors)
         recent.append((minute, authors, term_posts, term_authors, term_neg))
-        self.recent = recent[-(self.window - 1):] if self.window > 1 else []
+        self.recent = recent[-(self.window - 1) :] if self.window > 1 else []
         if not burst:
             return 0, 0, []
         n_posts = sum(1 for ts, _ in post_terms if any(t in burst for t in ts))
-        n_neg = sum(1 for ts, neg in post_terms
-                    if (neg or self.count_all) and any(t in neg_burst for t in ts))
+        n_neg = sum(
+            1
+            for ts, neg in post_terms
+            if (neg or self.count_all) and any(t in neg_burst for t in ts)
+        )
         top = sorted(burst, key=lambda t: (t not in neg_burst, -burst[t], t))[:5]
         return n_posts, n_neg, top
 
     def nbytes(self) -> int:
         """Approximate memory: the term table plus the recent window's author sets."""
-        win = sum(sys.getsizeof(s) for _, _, _, ta, tn in self.recent
-                  for s in (*ta.values(), *tn.values()))
+        win = sum(
+            sys.getsizeof(s)
+            for _, _, _, ta, tn in self.recent
+            for s in (*ta.values(), *tn.values())
+        )
         return self.table.nbytes() + win

@@ -34,8 +34,10 @@ _NON_WORD = re.compile(rf"(?:[^\w\s{MARKS}]|(?<![^\W_])(?<![{MARKS}])[{MARKS}]+)
 _MARK = re.compile(f"[{MARKS}]")
 # Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana, Han. A word
 # boundary cannot be told there: terms cut them into bigrams, brand matching into substrings.
-NOSPACE_CHARS = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff"
-                 "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f")
+NOSPACE_CHARS = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+)
 NOSPACE = re.compile(f"[{NOSPACE_CHARS}]")
 # Faster equivalents used by normalize(): the URL/mention regex behind a lookahead for its
 # possible first characters (the engine skips to them), ASCII punctuation dropped by translate.

@@ -56,30 +56,77 @@ class ValueDetector(SeriesDetector):
     LOCO_GRID: ClassVar[tuple[dict[str, Any], ...]] = ({},)
 
     _HALFLIVES: ClassVar[dict[str, str]] = {
-        "short_halflife": "short_alpha", "long_halflife": "long_alpha",
-        "level_halflife": "level_alpha", "resid_halflife": "resid_alpha"}
+        "short_halflife": "short_alpha",
+        "long_halflife": "long_alpha",
+        "level_halflife": "level_alpha",
+        "resid_halflife": "resid_alpha",
+    }
 
-    __slots__ = ("_last", "base", "count", "counts", "damp", "hi", "kwargs", "level_alpha",
-                 "level_halflife", "level_mean", "level_n", "level_var", "level_weight", "lo",
-                 "long_alpha", "long_halflife", "long_mean", "long_var", "margin", "n", "peak",
-                 "peak_decay", "peak_halflife", "resid_alpha", "resid_halflife", "resid_mad",
-                 "resid_n", "short", "short_alpha", "short_halflife", "spatial_floor",
-                 "spatial_raw", "spatial_tol", "week", "week_alpha", "week_sig")
+    __slots__ = (
+        "_last",
+        "base",
+        "count",
+        "counts",
+        "damp",
+        "hi",
+        "kwargs",
+        "level_alpha",
+        "level_halflife",
+        "level_mean",
+        "level_n",
+        "level_var",
+        "level_weight",
+        "lo",
+        "long_alpha",
+        "long_halflife",
+        "long_mean",
+        "long_var",
+        "margin",
+        "n",
+        "peak",
+        "peak_decay",
+        "peak_halflife",
+        "resid_alpha",
+        "resid_halflife",
+        "resid_mad",
+        "resid_n",
+        "short",
+        "short_alpha",
+        "short_halflife",
+        "spatial_floor",
+        "spatial_raw",
+        "spatial_tol",
+        "week",
+        "week_alpha",
+        "week_sig",
+    )
 
-    def __init__(self, short_halflife: float = 0.3, long_halflife: float = 1000.0,
-                 peak_halflife: float = 100.0, damp: float = 0.5,
-                 level_halflife: float = 3000.0, level_weight: float = 1.0, margin: float = 1.05,
-                 spatial_tol: float = 0.02, spatial_raw: float = 1.0,
-                 spatial_floor: float = 0.5, resid_halflife: float = 360.0,
-                 week_alpha: float = 0.02, week_sig: float = 3.0, counts: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        short_halflife: float = 0.3,
+        long_halflife: float = 1000.0,
+        peak_halflife: float = 100.0,
+        damp: float = 0.5,
+        level_halflife: float = 3000.0,
+        level_weight: float = 1.0,
+        margin: float = 1.05,
+        spatial_tol: float = 0.02,
+        spatial_raw: float = 1.0,
+        spatial_floor: float = 0.5,
+        resid_halflife: float = 360.0,
+        week_alpha: float = 0.02,
+        week_sig: float = 3.0,
+        counts: bool = False,
+        **kwargs: Any,
+    ) -> None:
         self.kwargs = dict(kwargs)
         # Count path (issue 17 part 3): while every value is a non-negative integer, the
         # forecast is the CountDetector's (seasonality none/daily/weekly chosen online); the
         # first other value drops it for good. Off by default: see docs/detection.md.
         self.counts = counts
         self.count: CountDetector | None = (
-            CountDetector(direction="both", learn_threshold=1.01) if counts else None)
+            CountDetector(direction="both", learn_threshold=1.01) if counts else None
+        )
         base_params = {"kind": "auto", "direction": "both", "learn_threshold": 1.01, **kwargs}
         self.base = SeasonalDetector(**base_params)
         self.short_halflife = short_halflife

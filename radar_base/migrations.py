@@ -104,7 +104,7 @@ def _closing(text: str, start: int) -> int:
         depth += {"(": 1, ")": -1}.get(text[i], 0)
         if depth == 0:
             return i
-    raise ValueError(f"unbalanced parentheses in: {text[start:start + 80]}...")
+    raise ValueError(f"unbalanced parentheses in: {text[start : start + 80]}...")
 
 
 class ClusterDDL:

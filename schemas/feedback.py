@@ -88,9 +88,7 @@ class ExpectedEvent(_Record):
 
 
 Feedback = AlertFeedback | PostFeedback | ExpectedEvent
-_ADAPTER: TypeAdapter[Feedback] = TypeAdapter(
-    Annotated[Feedback, Field(discriminator="type")]
-)
+_ADAPTER: TypeAdapter[Feedback] = TypeAdapter(Annotated[Feedback, Field(discriminator="type")])
 
 
 def parse_feedback(data: bytes | str) -> Feedback:

@@ -12,5 +12,12 @@ BRAND_MINUTES: Final = "brand.minutes"  # per-brand per-minute aggregates (event
 CRISIS_ALERTS: Final = "crisis.alerts"  # severity changes with their explanation
 CRISIS_FEEDBACK: Final = "crisis.feedback"  # analysts' labels, corrections, planned events
 
-ALL_STAGES: Final = (POSTS_RAW, POSTS_DLQ, POSTS_VALID, POSTS_SCORED, BRAND_MINUTES, CRISIS_ALERTS,
-                     CRISIS_FEEDBACK)
+ALL_STAGES: Final = (
+    POSTS_RAW,
+    POSTS_DLQ,
+    POSTS_VALID,
+    POSTS_SCORED,
+    BRAND_MINUTES,
+    CRISIS_ALERTS,
+    CRISIS_FEEDBACK,
+)

@@ -154,9 +154,13 @@ def decode_post(raw: bytes, source: str, now: datetime) -> Post | DeadLetter:
         if len(raw) > MAX_RAW_BYTES:
             # Keep only the head: base64 of ~1 MB would exceed Kafka's max message size on
             # posts.dlq and crash the producer (tests/test_faults_poison.py).
-            return dead_letter(raw[:MAX_RAW_BYTES], "too_large",
-                               f"{len(raw)} bytes > {MAX_RAW_BYTES} (original truncated)",
-                               source, now)
+            return dead_letter(
+                raw[:MAX_RAW_BYTES],
+                "too_large",
+                f"{len(raw)} bytes > {MAX_RAW_BYTES} (original truncated)",
+                source,
+                now,
+            )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

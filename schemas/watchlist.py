@@ -90,8 +90,10 @@ def _lang(code: str) -> str:
 def _lang_key(value: str) -> str:
     code = _lang(value)
     if code != ALL_LANGUAGES and not _LANG_CODE.match(code):
-        raise ValueError(f"{value!r} is not a language code: use an ISO 639-1 code like 'pt', "
-                         f"or '{ALL_LANGUAGES}' for every language")
+        raise ValueError(
+            f"{value!r} is not a language code: use an ISO 639-1 code like 'pt', "
+            f"or '{ALL_LANGUAGES}' for every language"
+        )
     return value  # as written: _cross_checks finds two keys of one language ('pt', 'pt-BR')
 
 
@@ -190,8 +192,11 @@ class BrandSpec(BaseModel):
             return ()
         if not isinstance(value, dict):
             return tuple(("", t) for t in value)
-        return tuple(("" if _lang(lang) == ALL_LANGUAGES else _lang(lang), t)
-                     for lang, terms in value.items() for t in terms)
+        return tuple(
+            ("" if _lang(lang) == ALL_LANGUAGES else _lang(lang), t)
+            for lang, terms in value.items()
+            for t in terms
+        )
 
     def terms_of_every_language(self, field: Literal["keywords", "exclude"]) -> tuple[str, ...]:
         """The terms of ``field`` that count in every language."""
@@ -272,8 +277,10 @@ def _cross_checks(spec: WatchlistSpec) -> None:
             for key in value if isinstance(value, dict) else ():
                 lang = _lang(key)
                 if lang in seen:
-                    raise _Located(("brands", i, field, key),
-                                   f"language {lang!r} given twice (also {seen[lang]!r})")
+                    raise _Located(
+                        ("brands", i, field, key),
+                        f"language {lang!r} given twice (also {seen[lang]!r})",
+                    )
                 seen[lang] = key
                 if codes and lang != ALL_LANGUAGES and lang not in codes:
                     raise _Located(

@@ -164,8 +164,10 @@ def cross_validate(
     bases = {code: [_base(t) for t in xs] for code, xs in texts.items()}
     bases["semeval"] = [_base(t) for t in semeval]
     bases["sim-en"] = [_base(t) for t in _simulated_english()]
-    print("| positives | C | cap | threshold | overall (8) | hi | en | de | es | fr | it | pt "
-          "| SemEval called hi | simulated en called hi |")
+    print(
+        "| positives | C | cap | threshold | overall (8) | hi | en | de | es | fr | it | pt "
+        "| SemEval called hi | simulated en called hi |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     base_acc = {code: sum(b[0] == code for b in bases[code]) / len(bases[code]) for code in texts}
     fp0 = [sum(b[0] == "hi" for b in bases[x]) / len(bases[x]) for x in ("semeval", "sim-en")]

@@ -125,8 +125,17 @@ def teach(scorer: Any, fb: AlertFeedback | ExpectedEvent) -> str | None:
     learned = scorer.feedback_of(fb.brand)
     if isinstance(fb, AlertFeedback):
         what: str | None = learned.label(
-            fb.feedback_id, fb.alert_id, fb.label, fb.score, fb.severity, fb.by, fb.at, fb.note,
-            fb.negative_share, fb.mean_sentiment, fb.volume_ratio,
+            fb.feedback_id,
+            fb.alert_id,
+            fb.label,
+            fb.score,
+            fb.severity,
+            fb.by,
+            fb.at,
+            fb.note,
+            fb.negative_share,
+            fb.mean_sentiment,
+            fb.volume_ratio,
             scorer.page_mix(fb.brand, fb.minute),  # the labelled page's, from its own minutes
         )
         return what

@@ -298,11 +298,28 @@ BRAND_REPLIES = TableRows(
     unstored=frozenset(
         {
             # a reply is not a crowd post: no reach, engagement, sentiment, cluster or terms
-            "schema_version", "post.schema_version", "post.author.followers",
-            "post.author.verified", "post.lang", "post.repost_of", "post.quote_of",
-            "post.hashtags", "post.mentions", "post.engagement", "post.source",
-            "sentiment_label", "sentiment_score", "cluster_id", "is_duplicate", "cluster_size",
-            "cluster_authors", "campaign", "terms", "brand_reply", "addressed", "lang",
+            "schema_version",
+            "post.schema_version",
+            "post.author.followers",
+            "post.author.verified",
+            "post.lang",
+            "post.repost_of",
+            "post.quote_of",
+            "post.hashtags",
+            "post.mentions",
+            "post.engagement",
+            "post.source",
+            "sentiment_label",
+            "sentiment_score",
+            "cluster_id",
+            "is_duplicate",
+            "cluster_size",
+            "cluster_authors",
+            "campaign",
+            "terms",
+            "brand_reply",
+            "addressed",
+            "lang",
         }
     ),
 )

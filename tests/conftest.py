@@ -69,7 +69,8 @@ def _start_containers(names: list[str], base: Settings) -> list[Any]:
     deploy = ROOT / "deploy"
     specs: dict[str, DockerContainer] = {
         "kafka": DockerContainer("apache/kafka:3.9.1").with_envs(
-            KAFKA_NODE_ID="1", KAFKA_PROCESS_ROLES="broker,controller",
+            KAFKA_NODE_ID="1",
+            KAFKA_PROCESS_ROLES="broker,controller",
             KAFKA_LISTENERS="PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9097",
             KAFKA_ADVERTISED_LISTENERS="PLAINTEXT://127.0.0.1:9092",
             KAFKA_CONTROLLER_LISTENER_NAMES="CONTROLLER",
@@ -78,22 +79,30 @@ def _start_containers(names: list[str], base: Settings) -> list[Any]:
             KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR="1",
             KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR="1",
             KAFKA_TRANSACTION_STATE_LOG_MIN_ISR="1",
-            KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS="0", KAFKA_NUM_PARTITIONS="4",
+            KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS="0",
+            KAFKA_NUM_PARTITIONS="4",
             KAFKA_AUTO_CREATE_TOPICS_ENABLE="true",
         ),
-        "clickhouse": DockerContainer("clickhouse/clickhouse-server:latest")
-        .with_env("CLICKHOUSE_SKIP_USER_SETUP", "1"),
+        "clickhouse": DockerContainer("clickhouse/clickhouse-server:latest").with_env(
+            "CLICKHOUSE_SKIP_USER_SETUP", "1"
+        ),
         "prometheus": DockerContainer("prom/prometheus:latest")
         .with_volume_mapping(str(deploy / "prometheus"), "/etc/prometheus", "ro")
-        .with_command(["--config.file=/etc/prometheus/prometheus.docker.yml",
-                       "--web.enable-lifecycle"]),
+        .with_command(
+            ["--config.file=/etc/prometheus/prometheus.docker.yml", "--web.enable-lifecycle"]
+        ),
         "alertmanager": DockerContainer("prom/alertmanager:latest")
         .with_volume_mapping(str(deploy / "alertmanager"), "/etc/alertmanager", "ro")
-        .with_command(["--config.file=/etc/alertmanager/alertmanager.yml",
-                       "--cluster.listen-address="]),
+        .with_command(
+            ["--config.file=/etc/alertmanager/alertmanager.yml", "--cluster.listen-address="]
+        ),
     }
-    ports = {"kafka": (9092,), "clickhouse": (9000, 8123), "prometheus": (9090,),
-             "alertmanager": (9093,)}
+    ports = {
+        "kafka": (9092,),
+        "clickhouse": (9000, 8123),
+        "prometheus": (9090,),
+        "alertmanager": (9093,),
+    }
     for name, container in specs.items():
         for port in ports[name]:  # docker-py takes (host_ip, port): publish on loopback only
             container.ports[str(port)] = ("127.0.0.1", port)
@@ -189,10 +198,15 @@ def _delete_topics(bootstrap: str, prefixes: list[str]) -> None:
 def _client(base: Settings, database: str = "default") -> Any:
     from clickhouse_driver import Client
 
-    return Client(host=base.clickhouse_host, port=base.clickhouse_port, user=base.clickhouse_user,
-                  password=base.clickhouse_password, database=database,
-                  secure=base.clickhouse_secure,
-                  settings={"allow_experimental_low_cardinality_type": 1})
+    return Client(
+        host=base.clickhouse_host,
+        port=base.clickhouse_port,
+        user=base.clickhouse_user,
+        password=base.clickhouse_password,
+        database=database,
+        secure=base.clickhouse_secure,
+        settings={"allow_experimental_low_cardinality_type": 1},
+    )
 
 
 @pytest.fixture
@@ -218,7 +232,8 @@ def clickhouse(stack: Stack, clickhouse_database: str) -> Iterator[Any]:
 def settings(stack: Stack, topic_prefix: str, clickhouse_database: str) -> Settings:
     """Settings pointing at the session's services, with this test's topic prefix and database."""
     return stack.base.model_copy(
-        update={"topic_prefix": topic_prefix, "clickhouse_database": clickhouse_database})
+        update={"topic_prefix": topic_prefix, "clickhouse_database": clickhouse_database}
+    )
 
 
 @pytest.fixture(scope="module")

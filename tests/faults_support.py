@@ -40,7 +40,6 @@ _WORDS = (
 )
 
 
-
 def env_seconds(name: str, default: float) -> float:
     """A duration a CI may shorten or lengthen (``CRISIS_RADAR_FAULTS_*`` variables)."""
     return float(os.environ.get(name, default))

@@ -12,21 +12,45 @@ from schemas.models import Author, BrandMinute, Post, ScoredPost
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
-def sp(i: int, sec: float, brand: str = "acme", author: str | None = None,
-       label: str = "neutral", dup: bool = False, cluster: str | None = None,
-       followers: int = 10, campaign: bool = False) -> ScoredPost:
-    post = Post(platform="simulated", post_id=str(i), author=Author(id=author or f"a{i}",
-                followers=followers), text="x", created_at=T0 + timedelta(seconds=sec))
+def sp(
+    i: int,
+    sec: float,
+    brand: str = "acme",
+    author: str | None = None,
+    label: str = "neutral",
+    dup: bool = False,
+    cluster: str | None = None,
+    followers: int = 10,
+    campaign: bool = False,
+) -> ScoredPost:
+    post = Post(
+        platform="simulated",
+        post_id=str(i),
+        author=Author(id=author or f"a{i}", followers=followers),
+        text="x",
+        created_at=T0 + timedelta(seconds=sec),
+    )
     score = {"negative": -0.5, "positive": 0.5}.get(label, 0.0)
-    return ScoredPost(post=post, brand=brand, sentiment_label=label,  # type: ignore[arg-type]
-                      sentiment_score=score, cluster_id=cluster or f"c{i}", is_duplicate=dup,
-                      campaign=campaign, scored_at=T0)
+    return ScoredPost(
+        post=post,
+        brand=brand,
+        sentiment_label=label,  # type: ignore[arg-type]
+        sentiment_score=score,
+        cluster_id=cluster or f"c{i}",
+        is_duplicate=dup,
+        campaign=campaign,
+        scored_at=T0,
+    )
 
 
 def test_counts_of_one_minute() -> None:
     agg = MinuteAggregator(allowed_lateness_s=0)
-    posts = [sp(0, 1, label="negative", followers=100), sp(1, 2, author="a0", label="positive"),
-             sp(2, 3, dup=True, cluster="c0", campaign=True), sp(3, 59.9, brand="other")]
+    posts = [
+        sp(0, 1, label="negative", followers=100),
+        sp(1, 2, author="a0", label="positive"),
+        sp(2, 3, dup=True, cluster="c0", campaign=True),
+        sp(3, 59.9, brand="other"),
+    ]
     for p in posts:
         assert agg.add(p) == "open"
     out = agg.advance(T0 + timedelta(minutes=1))
@@ -92,8 +116,15 @@ def _replay(posts: list[ScoredPost]) -> list[BrandMinute]:
 def test_deterministic_and_picklable() -> None:
     rng = random.Random(0)
     # event times jitter by up to 90 s so some posts arrive late
-    posts = [sp(i, max(0.0, i * 2 + rng.uniform(-90, 0)), brand=rng.choice("abc"),
-                label=rng.choice(["negative", "neutral", "positive"])) for i in range(1500)]
+    posts = [
+        sp(
+            i,
+            max(0.0, i * 2 + rng.uniform(-90, 0)),
+            brand=rng.choice("abc"),
+            label=rng.choice(["negative", "neutral", "positive"]),
+        )
+        for i in range(1500)
+    ]
     a, b = _replay(posts), _replay(posts)
     assert a == b
     assert any(m.version > 1 for m in a)
@@ -130,8 +161,7 @@ def test_term_author_sets_saturate_but_minute_counts_stay_exact() -> None:
 def _with_terms(posts: list[ScoredPost]) -> list[ScoredPost]:
     rng = random.Random(1)
     words = ["outage", "refund", "order", "late", "recall"]
-    return [p.model_copy(update={"terms": rng.sample(words, rng.randrange(0, 4))})
-            for p in posts]
+    return [p.model_copy(update={"terms": rng.sample(words, rng.randrange(0, 4))}) for p in posts]
 
 
 def test_closed_minutes_keep_author_hashes_and_late_authors_count_once() -> None:
@@ -157,8 +187,17 @@ def test_snapshot_of_the_old_layout_loads_and_replays_the_same() -> None:
     """Window snapshots written before PostTerms (a list of (terms, negative) per post) load,
     and the rest of the stream gives what an undisturbed run gives."""
     rng = random.Random(2)
-    posts = _with_terms([sp(i, i * 0.5 + rng.uniform(-40, 0), brand=rng.choice("ab"),
-                            label=rng.choice(["negative", "neutral"])) for i in range(600)])
+    posts = _with_terms(
+        [
+            sp(
+                i,
+                i * 0.5 + rng.uniform(-40, 0),
+                brand=rng.choice("ab"),
+                label=rng.choice(["negative", "neutral"]),
+            )
+            for i in range(600)
+        ]
+    )
     whole = _replay(posts)
     agg = MinuteAggregator(allowed_lateness_s=30)
     out: list[BrandMinute] = []

@@ -19,8 +19,13 @@ offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minute
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(9999, 12, 30),
-                    timezones=st.just(UTC) | offsets))
+@given(
+    st.datetimes(
+        min_value=datetime(1900, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.just(UTC) | offsets,
+    )
+)
 def test_floor_minute_equals_astimezone_replace(t: datetime) -> None:
     got = floor_minute(t)
     assert got == _plain(t) and got.tzinfo is UTC
@@ -30,8 +35,9 @@ def test_floor_minute_equals_astimezone_replace(t: datetime) -> None:
 def test_floor_minute_edges_and_naive_input() -> None:
     last = datetime(2026, 11, 23, 10, 0, 59, 999999, tzinfo=UTC)
     assert floor_minute(last) == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-    assert floor_minute(last + timedelta(microseconds=1)) == datetime(2026, 11, 23, 10, 1,
-                                                                      tzinfo=UTC)
+    assert floor_minute(last + timedelta(microseconds=1)) == datetime(
+        2026, 11, 23, 10, 1, tzinfo=UTC
+    )
     naive = datetime(2026, 11, 23, 10, 0, 30)
     assert floor_minute(naive) == _plain(naive)  # local time, as before
 
@@ -49,12 +55,27 @@ def test_to_json_is_the_model_dump_json_bytes() -> None:
     from schemas.models import Author, BrandMinute, Post, ScoredPost
 
     t0 = datetime(2026, 11, 23, 10, 0, 7, 123456, tzinfo=UTC)
-    post = Post(platform="x", post_id="1", author=Author(id="a", followers=3),
-                text='Crème "brûlée" 😀 \\ recall', created_at=t0, hashtags=["acme"])
-    sp = ScoredPost(post=post, brand="acme", sentiment_label="negative", sentiment_score=-0.25,
-                    cluster_id="c", is_duplicate=False, scored_at=t0, terms=["recall"])
-    bm = BrandMinute(brand="acme", minute=floor_minute(t0), posts=2, sentiment_sum=-0.5,
-                     burst_terms=["recall"])
+    post = Post(
+        platform="x",
+        post_id="1",
+        author=Author(id="a", followers=3),
+        text='Crème "brûlée" 😀 \\ recall',
+        created_at=t0,
+        hashtags=["acme"],
+    )
+    sp = ScoredPost(
+        post=post,
+        brand="acme",
+        sentiment_label="negative",
+        sentiment_score=-0.25,
+        cluster_id="c",
+        is_duplicate=False,
+        scored_at=t0,
+        terms=["recall"],
+    )
+    bm = BrandMinute(
+        brand="acme", minute=floor_minute(t0), posts=2, sentiment_sum=-0.5, burst_terms=["recall"]
+    )
     for rec in (post, sp, bm):
         assert rec.to_json() == rec.model_dump_json().encode()
         assert type(rec).model_validate_json(rec.to_json()) == rec

@@ -140,7 +140,6 @@ def test_secrets_only_from_files() -> None:
     assert "hooks.slack.com" not in text
 
 
-
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[str]:
     """A private real Alertmanager on this config (the shared one may run an older file)."""

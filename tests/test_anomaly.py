@@ -53,8 +53,12 @@ def test_rhythmic_counts_rarely_flag_and_nights_use_count_tails() -> None:
     day = T0 + timedelta(days=5, hours=14)
     assert det.expected(night) < 0.4 * det.expected(day)  # learned the daily profile
     # 6 posts at night is anomalous, 6 at the afternoon peak is not
-    assert det.score_one({"value": 6.0, "t": night}) > 0.999 > 0.5 > det.score_one(
-        {"value": 6.0, "t": day})
+    assert (
+        det.score_one({"value": 6.0, "t": night})
+        > 0.999
+        > 0.5
+        > det.score_one({"value": 6.0, "t": day})
+    )
 
 
 def test_level_shift_is_noticed_then_accepted() -> None:
@@ -73,8 +77,10 @@ def test_level_shift_is_noticed_then_accepted() -> None:
 
 def test_cold_start_scores_low() -> None:
     det = SeasonalDetector(kind="poisson", direction="up")
-    first = [det.process_one({"value": x, "t": T0 + timedelta(minutes=i)})
-             for i, x in enumerate([3, 5, 2, 4] * 3)]
+    first = [
+        det.process_one({"value": x, "t": T0 + timedelta(minutes=i)})
+        for i, x in enumerate([3, 5, 2, 4] * 3)
+    ]
     assert max(first[:10]) == 0.0
     # wide uncertainty early
     assert det.score_one({"value": 9.0, "t": T0 + timedelta(minutes=13)}) < 0.99
@@ -99,8 +105,10 @@ def test_value_detector_flags_spike_in_continuous_series() -> None:
     det = ValueDetector()
     xs = rng.normal(50.0, 2.0, 1500)
     xs[1200] = 80.0
-    s = [det.process_one({"value": float(x), "t": T0 + timedelta(minutes=5 * i)})
-         for i, x in enumerate(xs)]
+    s = [
+        det.process_one({"value": float(x), "t": T0 + timedelta(minutes=5 * i)})
+        for i, x in enumerate(xs)
+    ]
     assert s[1200] > max(s[300:1200])
 
 
@@ -112,8 +120,12 @@ def test_pickle_roundtrip_continues_identically() -> None:
         for i, x in enumerate(xs[:200]):
             a.learn_one({"value": float(x), "t": T0 + timedelta(minutes=i)})
         b = pickle.loads(pickle.dumps(a))
-        ra = [a.process_one({"value": float(x), "t": T0 + timedelta(minutes=200 + i)}) for i, x in
-              enumerate(xs[200:])]
-        rb = [b.process_one({"value": float(x), "t": T0 + timedelta(minutes=200 + i)}) for i, x in
-              enumerate(xs[200:])]
+        ra = [
+            a.process_one({"value": float(x), "t": T0 + timedelta(minutes=200 + i)})
+            for i, x in enumerate(xs[200:])
+        ]
+        rb = [
+            b.process_one({"value": float(x), "t": T0 + timedelta(minutes=200 + i)})
+            for i, x in enumerate(xs[200:])
+        ]
         assert ra == rb

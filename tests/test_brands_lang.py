@@ -20,8 +20,11 @@ BRANDS: list[dict[str, Any]] = [
     {"id": "huawei", "keywords": ["华为", "huawei"]},
     {"id": "sony", "keywords": ["ソニー"]},
     {"id": "ais", "keywords": ["เอไอเอส"]},
-    {"id": "vale", "keywords": {"all": ["vale s.a."], "pt": ["vale"]},
-     "exclude": {"pt": ["vale a pena"]}},
+    {
+        "id": "vale",
+        "keywords": {"all": ["vale s.a."], "pt": ["vale"]},
+        "exclude": {"pt": ["vale a pena"]},
+    },
     {"id": "acme", "keywords": ["acme"], "languages": ["en"]},
     {"id": "telvana", "keywords": ["telvana"], "languages": ["en", "pt"]},
 ]
@@ -52,8 +55,9 @@ def m() -> BrandMatcher:
         ("the vale was lovely", "en", []),  # 'vale' counts in Portuguese only
     ],
 )
-def test_non_latin_names_and_per_language_terms(m: BrandMatcher, text: str, lang: str,
-                                               expected: list[str]) -> None:
+def test_non_latin_names_and_per_language_terms(
+    m: BrandMatcher, text: str, lang: str, expected: list[str]
+) -> None:
     assert m.match(text, lang=lang) == expected
 
 
@@ -90,10 +94,14 @@ def test_scan_then_resolve_is_match(m: BrandMatcher) -> None:
         ({"keywords": {"pt": "x"}}, "brands[0].keywords.pt: Input should be a valid list"),
         ({"keywords": 5}, "brands[0].keywords: Input should be a valid list, got 5 (a list, or a"),
         ({"keywords": {"pt": ["x"], "pt-BR": ["y"]}}, "keywords.pt-BR: language 'pt' given twice"),
-        ({"keywords": {"pt": ["x"]}, "languages": ["en"]},
-         "brands[0].keywords.pt: language 'pt' is not one of the brand's languages (en)"),
-        ({"keywords": ["x"], "exclude": {"de": ["y"]}, "languages": ["en", "pt"]},
-         "brands[0].exclude.de: language 'de' is not one of the brand's languages (en, pt)"),
+        (
+            {"keywords": {"pt": ["x"]}, "languages": ["en"]},
+            "brands[0].keywords.pt: language 'pt' is not one of the brand's languages (en)",
+        ),
+        (
+            {"keywords": ["x"], "exclude": {"de": ["y"]}, "languages": ["en", "pt"]},
+            "brands[0].exclude.de: language 'de' is not one of the brand's languages (en, pt)",
+        ),
     ],
 )
 def test_per_language_errors_name_the_path(brand: dict[str, Any], message: str) -> None:
@@ -110,12 +118,19 @@ def test_per_language_errors_in_a_file_give_the_line(tmp_path: Path) -> None:
 
 
 def _post(i: int, text: str, lang: str | None = None) -> Post:
-    return Post(platform="mastodon", post_id=str(i), author=Author(id=f"u{i}"), text=text,
-                lang=lang, created_at=T0)
+    return Post(
+        platform="mastodon",
+        post_id=str(i),
+        author=Author(id=f"u{i}"),
+        text=text,
+        lang=lang,
+        created_at=T0,
+    )
 
 
-def test_enricher_filters_languages_on_the_decided_language(tmp_path: Path,
-                                                            monkeypatch: Any) -> None:
+def test_enricher_filters_languages_on_the_decided_language(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     """A brand with `languages: [en]` drops an *untagged* Portuguese post too (before, only a
     tagged one); only posts where a brand occurs have their language identified."""
     import streams.processing as processing
@@ -147,8 +162,12 @@ def test_enricher_filters_languages_on_the_decided_language(tmp_path: Path,
     enricher = processing.Enricher(path, dedup_horizon_s=3600)
     out = enricher.process(posts, T0)
     got = sorted((s.post.post_id, s.brand, s.lang) for s in out)
-    assert got == [("1", "acme", "en"), ("3", "acme", "und"), ("4", "telvana", "pt"),
-                   ("6", "telvana", "pt")]
+    assert got == [
+        ("1", "acme", "en"),
+        ("3", "acme", "und"),
+        ("4", "telvana", "pt"),
+        ("6", "telvana", "pt"),
+    ]
     assert enricher.unmatched == 3
     assert posts[5].text not in identified and len(identified) == 6
     pt = next(s for s in out if s.post.post_id == "4")

@@ -169,8 +169,9 @@ def test_silent_brand_shows_within_two_minutes_and_pages(
     assert page["labels"]["severity"] == "care" and page["labels"]["team"] == "crisis-desk"
     assert page["annotations"]["summary"].startswith(f"{brand}: no reply for ")
     assert page["annotations"]["care"] == f"crisis-radar care --brand {brand}"
-    assert all(a["labels"]["alertname"] != "BrandNotAnswering"
-               for _, a in worker_paging.alerts_for(other))  # orbitel keeps answering
+    assert all(
+        a["labels"]["alertname"] != "BrandNotAnswering" for _, a in worker_paging.alerts_for(other)
+    )  # orbitel keeps answering
     # the gauges at the moment the silence showed: the brand was answering before
     assert shown["reply_posts"] == 0 and shown["own_posts"] > 0
 

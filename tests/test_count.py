@@ -52,11 +52,14 @@ def test_logpmf_sums_to_one() -> None:
         assert mean == pytest.approx(mu, rel=1e-4)
 
 
-@pytest.mark.parametrize(("rate", "days", "model"), [
-    (lambda t: 6.0, 10, "none"),
-    (_daily, 10, "daily"),
-    (_weekly, 28, "weekly"),
-])
+@pytest.mark.parametrize(
+    ("rate", "days", "model"),
+    [
+        (lambda t: 6.0, 10, "none"),
+        (_daily, 10, "daily"),
+        (_weekly, 28, "weekly"),
+    ],
+)
 def test_the_shape_chooses_the_seasonality(rate, days: int, model: str) -> None:
     det = CountDetector()
     _feed(det, rate, days)
@@ -123,9 +126,18 @@ def test_crisis_scorer_count_path_is_selectable() -> None:
     for i in range(3 * 1440):
         t = T0 + timedelta(minutes=i)
         n = 2 + (i // 7) % 5
-        cs.process_one(BrandMinute(brand="acme", minute=t, posts=n, unique_posts=n,
-                                   unique_authors=n, negative=i % 2, neutral=n - i % 2,
-                                   sentiment_sum=-0.5 * (i % 2)))
+        cs.process_one(
+            BrandMinute(
+                brand="acme",
+                minute=t,
+                posts=n,
+                unique_posts=n,
+                unique_authors=n,
+                negative=i % 2,
+                neutral=n - i % 2,
+                sentiment_sum=-0.5 * (i % 2),
+            )
+        )
     vol = cs.brands["acme"].volume
     assert isinstance(vol, CountDetector) and vol.n == 3 * 1440
 

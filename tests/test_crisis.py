@@ -20,21 +20,36 @@ def rate(i: int, base: float = 6.0) -> float:
     return base * (0.15 + 0.85 * math.exp(-((h - 15) ** 2) / 18))
 
 
-def minute(i: int, n: int, neg: int, pos: int = 0, brand: str = "acme",
-           campaign: int = 0) -> BrandMinute:
+def minute(
+    i: int, n: int, neg: int, pos: int = 0, brand: str = "acme", campaign: int = 0
+) -> BrandMinute:
     neg = min(neg, n)
     pos = min(pos, n - neg)
     return BrandMinute(
-        brand=brand, minute=T0 + timedelta(minutes=i), posts=n, unique_posts=n,
-        unique_authors=n, negative=neg, positive=pos, neutral=n - neg - pos,
-        sentiment_sum=-0.6 * neg + 0.6 * pos, reach=100 * n, campaign_posts=campaign,
+        brand=brand,
+        minute=T0 + timedelta(minutes=i),
+        posts=n,
+        unique_posts=n,
+        unique_authors=n,
+        negative=neg,
+        positive=pos,
+        neutral=n - neg - pos,
+        sentiment_sum=-0.6 * neg + 0.6 * pos,
+        reach=100 * n,
+        campaign_posts=campaign,
         new_clusters=n,
     )
 
 
-def normal_stream(rng: np.random.Generator, start: int, end: int, mult: float = 1.0,
-                  neg_share: float = 0.2, pos_share: float = 0.25,
-                  brand: str = "acme") -> list[BrandMinute]:
+def normal_stream(
+    rng: np.random.Generator,
+    start: int,
+    end: int,
+    mult: float = 1.0,
+    neg_share: float = 0.2,
+    pos_share: float = 0.25,
+    brand: str = "acme",
+) -> list[BrandMinute]:
     out = []
     for i in range(start, end):
         n = int(rng.poisson(rate(i) * mult))
@@ -53,10 +68,13 @@ def test_rhythmic_poisson_streams_rarely_warn() -> None:
     # cold start: the issue allows 1 false warning per brand-week, the scorer aims at < 0.4.
     warnings = watch = total = 0
     for seed in range(1, 8):
-        sev = run(CrisisScorer(), normal_stream(np.random.default_rng(seed), 0, 4 * 1440,
-                                                brand=f"b{seed}"))
-        warnings += sum(b >= Severity.WARNING > a for a, b in zip([Severity.NONE, *sev[:-1]], sev,
-                                                                 strict=True))
+        sev = run(
+            CrisisScorer(),
+            normal_stream(np.random.default_rng(seed), 0, 4 * 1440, brand=f"b{seed}"),
+        )
+        warnings += sum(
+            b >= Severity.WARNING > a for a, b in zip([Severity.NONE, *sev[:-1]], sev, strict=True)
+        )
         watch += sum(s >= Severity.WATCH for s in sev)
         total += len(sev)
     assert warnings <= 1
@@ -121,8 +139,9 @@ def test_lasting_level_shift_is_eventually_accepted() -> None:
 
 def test_cold_start_does_not_fire() -> None:
     cs = CrisisScorer()
-    sev = [cs.process_one(minute(i, 3 + 20 * (i == 8), 1 + 12 * (i == 8))).severity
-           for i in range(20)]
+    sev = [
+        cs.process_one(minute(i, 3 + 20 * (i == 8), 1 + 12 * (i == 8))).severity for i in range(20)
+    ]
     assert max(sev) <= Severity.WATCH
 
 
@@ -204,12 +223,21 @@ def test_bot_burst_never_reaches_crisis() -> None:
         base = normal_stream(rng, i, i + 1)[0]
         bots = int(rng.poisson(20))
         active = min(12, bots)
-        sev.append(cs.process_one(base.model_copy(update={
-            "posts": base.posts + bots, "unique_posts": base.unique_posts + bots // 4,
-            "unique_authors": base.unique_authors + active,
-            "negative": base.negative + int(0.7 * bots), "neutral": base.neutral + bots
-            - int(0.7 * bots), "sentiment_sum": base.sentiment_sum - 0.42 * bots,
-            "reach": base.reach + 12 * active})).severity)
+        sev.append(
+            cs.process_one(
+                base.model_copy(
+                    update={
+                        "posts": base.posts + bots,
+                        "unique_posts": base.unique_posts + bots // 4,
+                        "unique_authors": base.unique_authors + active,
+                        "negative": base.negative + int(0.7 * bots),
+                        "neutral": base.neutral + bots - int(0.7 * bots),
+                        "sentiment_sum": base.sentiment_sum - 0.42 * bots,
+                        "reach": base.reach + 12 * active,
+                    }
+                )
+            ).severity
+        )
     assert max(sev) >= Severity.WATCH  # seen
     assert max(sev) < Severity.CRISIS  # but not a crisis
 
@@ -243,8 +271,9 @@ def test_state_pickled_before_new_fields_still_loads() -> None:
     assert old.n == 201 and old.ev_nc >= 0.0
 
 
-def _ramp(cs: CrisisScorer, rng: np.random.Generator, start: int, narrative: bool,
-          minutes: int = 12) -> int | None:
+def _ramp(
+    cs: CrisisScorer, rng: np.random.Generator, start: int, narrative: bool, minutes: int = 12
+) -> int | None:
     """A slow product-defect ramp at the afternoon peak: +1 extra post a minute per minute,
     half of them negative; with ``narrative`` the negative extras carry burst terms."""
     for k in range(minutes):
@@ -252,13 +281,19 @@ def _ramp(cs: CrisisScorer, rng: np.random.Generator, start: int, narrative: boo
         base = normal_stream(rng, i, i + 1)[0]
         extra = k + 1
         neg = extra // 2 + (k % 2)
-        m = base.model_copy(update={
-            "posts": base.posts + extra, "unique_posts": base.unique_posts + extra,
-            "unique_authors": base.unique_authors + extra, "negative": base.negative + neg,
-            "neutral": base.neutral + extra - neg, "sentiment_sum": base.sentiment_sum - 0.6 * neg,
-            "burst_term_posts": neg if narrative else 0,
-            "burst_term_negative": neg if narrative else 0,
-            "burst_terms": ["recall", "salmonella"] if narrative else []})
+        m = base.model_copy(
+            update={
+                "posts": base.posts + extra,
+                "unique_posts": base.unique_posts + extra,
+                "unique_authors": base.unique_authors + extra,
+                "negative": base.negative + neg,
+                "neutral": base.neutral + extra - neg,
+                "sentiment_sum": base.sentiment_sum - 0.6 * neg,
+                "burst_term_posts": neg if narrative else 0,
+                "burst_term_negative": neg if narrative else 0,
+                "burst_terms": ["recall", "salmonella"] if narrative else [],
+            }
+        )
         a = cs.process_one(m)
         if a.severity >= Severity.WARNING:
             sig = {s.signal: s for s in a.signals}
@@ -293,9 +328,11 @@ def test_positive_new_terms_and_quiet_minutes_add_no_narrative_evidence() -> Non
     start = 2 * 1440 + 15 * 60
     run(cs, normal_stream(rng, 0, start))
     for k in range(30):
-        base = normal_stream(rng, start + k, start + k + 1, mult=4.0, neg_share=0.05,
-                             pos_share=0.7)[0]
-        a = cs.process_one(base.model_copy(update={
-            "burst_term_posts": base.positive, "burst_terms": ["zphone"]}))
+        base = normal_stream(
+            rng, start + k, start + k + 1, mult=4.0, neg_share=0.05, pos_share=0.7
+        )[0]
+        a = cs.process_one(
+            base.model_copy(update={"burst_term_posts": base.positive, "burst_terms": ["zphone"]})
+        )
         assert a.evidence["new_terms"] == 0.0
         assert a.severity < Severity.WARNING

@@ -107,9 +107,9 @@ def _run_all(db: Any) -> tuple[dict[str, str], list[str]]:
     return errors, empty
 
 
-
 def _check_response_panels(db: Any) -> None:
     """The seeded telvana answers every other complaint until 11:30, then goes silent."""
+
     def rows(title: str) -> list[list[tuple[Any, ...]]]:
         found = [q for w, q in CH_QUERIES if w == f"crisis-brand/{title}"]
         assert found, title
@@ -155,10 +155,16 @@ def test_clickhouse_panels_on_clickhouse_18(stack: Any, clickhouse_database: str
     ]
     rows = [(str(r[0]), str(r[1]), r[2]) for r in db.execute(expand_sql(sql))]
     assert rows == [
-        (f"{T0.replace(hour=8):%Y-%m-%d %H:%M:%S}", f"{T0.replace(minute=30):%Y-%m-%d %H:%M:%S}",
-         "orbitel: announced tv_spot"),
-        (f"{CRISIS_AT.replace(minute=0):%Y-%m-%d %H:%M:%S}",
-         f"{CRISIS_AT.replace(hour=11):%Y-%m-%d %H:%M:%S}", "telvana: announced launch"),
+        (
+            f"{T0.replace(hour=8):%Y-%m-%d %H:%M:%S}",
+            f"{T0.replace(minute=30):%Y-%m-%d %H:%M:%S}",
+            "orbitel: announced tv_spot",
+        ),
+        (
+            f"{CRISIS_AT.replace(minute=0):%Y-%m-%d %H:%M:%S}",
+            f"{CRISIS_AT.replace(hour=11):%Y-%m-%d %H:%M:%S}",
+            "telvana: announced launch",
+        ),
     ], where
 
 

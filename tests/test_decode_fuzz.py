@@ -109,8 +109,11 @@ def test_decode_post_extremes() -> None:
         assert isinstance(got, DeadLetter) and got.reason == reason, (raw[:80], got)
         # the batch path (one array validation, check_post's bounds inlined) agrees
         good = json.dumps(GOOD).encode()
-        assert decode_posts([good, raw, good], "t", NOW) == [decode_post(good, "t", NOW), got,
-                                                            decode_post(good, "t", NOW)]
+        assert decode_posts([good, raw, good], "t", NOW) == [
+            decode_post(good, "t", NOW),
+            got,
+            decode_post(good, "t", NOW),
+        ]
     assert isinstance(decode_post(json.dumps(GOOD).encode(), "t", NOW), Post)
 
 

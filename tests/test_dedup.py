@@ -216,12 +216,17 @@ def test_pickle_is_compact_and_keeps_odd_post_ids() -> None:
 # max_items, n_items and n_clusters when loaded). dedup_legacy.pickle: the default pickle of the
 # index before the compact format (detectors/dedup.py at 20f822b); dedup_v2.pickle: the compact
 # (version 2) format as written at 7385e69, before eviction went band by band.
-SNAPSHOTS = [("dedup_legacy.pickle", 30, 21, 60, 40, 38, 15),
-             ("dedup_v2.pickle", 40, 22, 90, 60, 54, 18)]
+SNAPSHOTS = [
+    ("dedup_legacy.pickle", 30, 21, 60, 40, 38, 15),
+    ("dedup_v2.pickle", 40, 22, 90, 60, 54, 18),
+]
 
 
-@pytest.mark.parametrize(("name", "n", "seed", "fed", "max_items", "items", "clusters"),
-                         SNAPSHOTS, ids=[s[0] for s in SNAPSHOTS])
+@pytest.mark.parametrize(
+    ("name", "n", "seed", "fed", "max_items", "items", "clusters"),
+    SNAPSHOTS,
+    ids=[s[0] for s in SNAPSHOTS],
+)
 def test_snapshot_of_an_earlier_version_still_loads(
     name: str, n: int, seed: int, fed: int, max_items: int, items: int, clusters: int
 ) -> None:

@@ -50,12 +50,17 @@ def _discover() -> list[type]:
     found: dict[str, type] = {}
     for path in sorted((ROOT / "detectors").rglob("*.py")):
         mod = importlib.import_module(
-            ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"))
+            ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        )
         for _, cls in inspect.getmembers(mod, inspect.isclass):
             name = f"{cls.__module__}.{cls.__qualname__}"
             scores = callable(getattr(cls, "score_one", None))
-            if (cls.__module__.startswith("detectors.") and scores
-                    and not inspect.isabstract(cls) and name not in NOT_ANOMALY_SCORERS):
+            if (
+                cls.__module__.startswith("detectors.")
+                and scores
+                and not inspect.isabstract(cls)
+                and name not in NOT_ANOMALY_SCORERS
+            ):
                 found[name] = cls
     return [found[k] for k in sorted(found)]
 
@@ -90,8 +95,16 @@ def _share_stream(seed: int, n: int = 1200, sign: float = 1.0, base_v: float = 0
         posts = rng.randint(5, 60)
         bad = i > 300 and i % 131 == 0
         v = base_v + sign * (0.45 if bad else 0.0) + rng.gauss(0.0, 0.05)
-        out.append(({"value": min(1.0, max(0.0, v)) if sign > 0 else v, "n": posts,
-                     "t": T0 + timedelta(minutes=i)}, bad))
+        out.append(
+            (
+                {
+                    "value": min(1.0, max(0.0, v)) if sign > 0 else v,
+                    "n": posts,
+                    "t": T0 + timedelta(minutes=i),
+                },
+                bad,
+            )
+        )
     return out
 
 
@@ -137,9 +150,15 @@ def test_river_checks(case: tuple[type, dict[str, Any]]) -> None:
         ran.add(name)
     # the checks that matter here did run (a River upgrade that renames them must not pass
     # silently)
-    assert {"check_clone_is_idempotent", "check_repr_roundtrips_clone", "check_pickling",
-            "check_predict_one_pure", "check_get_params_matches_signature",
-            "check_roc_auc", "check_bounded_memory_growth"} <= ran
+    assert {
+        "check_clone_is_idempotent",
+        "check_repr_roundtrips_clone",
+        "check_pickling",
+        "check_predict_one_pure",
+        "check_get_params_matches_signature",
+        "check_roc_auc",
+        "check_bounded_memory_growth",
+    } <= ran
 
 
 @pytest.mark.parametrize("case", CASES, ids=_id)

@@ -68,7 +68,7 @@ def test_watchlist_yaml_syntax_gives_file_and_line(settings: Any, tmp_path: Path
         ("  - id: acme\n    keywords: [other]\n", "wl.yaml:5: brands[1].id: duplicate id 'acme'"),
         ("  - id: beta\n    keywords: []\n", "wl.yaml:6: brands[1].keywords: empty list"),
         (
-            "  - id: beta\n    keywords: [beta]\n    handles: [x, \"@AcmeHelp\"]\n",
+            '  - id: beta\n    keywords: [beta]\n    handles: [x, "@AcmeHelp"]\n',
             "wl.yaml:7: brands[1].handles: handle 'acmehelp' is also a handle of brand 'acme'",
         ),
     ],
@@ -163,9 +163,7 @@ def test_missing_migration_on_a_fresh_database(settings: Any, clickhouse_databas
 
 
 @pytest.mark.stack
-def test_missing_migration_names_the_first_one_not_applied(
-    settings: Any, tmp_path: Path
-) -> None:
+def test_missing_migration_names_the_first_one_not_applied(settings: Any, tmp_path: Path) -> None:
     files = discover()
     part = tmp_path / "migrations"
     part.mkdir()

@@ -68,7 +68,7 @@ def write_nab_dir(root: Path) -> tuple[Path, Path]:
             name = f"{cat}/s{k}.csv"
             ts = [T0 + timedelta(minutes=5 * i) for i in range(600)]
             vals = rng.normal(100, 3, 600)
-            vals[400 + 20 * k:] += 40  # a level shift
+            vals[400 + 20 * k :] += 40  # a level shift
             with (root / "data" / name).open("w", newline="") as fh:
                 w = csv.writer(fh)
                 w.writerow(["timestamp", "value"])
@@ -100,9 +100,7 @@ def test_cli_nab_writes_results_and_scores(
     assert "OVERALL" in capsys.readouterr().out
 
 
-def test_cli_nab_runs_a_river_detector(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_nab_runs_a_river_detector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--detector gaussian: River's GaussianScorer (a supervised anomaly detector, the value as
     its target) through the same scorer."""
     rng = np.random.default_rng(3)
@@ -113,15 +111,30 @@ def test_cli_nab_runs_a_river_detector(
     with (tmp_path / "data" / "cat" / "f.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "value"])
-        w.writerows([t.strftime("%Y-%m-%d %H:%M:%S"), f"{v:.3f}"]
-                    for t, v in zip(ts, vals, strict=True))
+        w.writerows(
+            [t.strftime("%Y-%m-%d %H:%M:%S"), f"{v:.3f}"] for t, v in zip(ts, vals, strict=True)
+        )
     fmt = "%Y-%m-%d %H:%M:%S.%f"
     labels = tmp_path / "w.json"
-    labels.write_text(json.dumps({"cat/f.csv": [[ts[1190].strftime(fmt),
-                                                 ts[1215].strftime(fmt)]]}))
+    labels.write_text(json.dumps({"cat/f.csv": [[ts[1190].strftime(fmt), ts[1215].strftime(fmt)]]}))
     out = tmp_path / "o"
-    assert cmd.main(["nab", str(tmp_path / "data"), "--labels", str(labels), "--out", str(out),
-                     "--detector", "gaussian", "--profile", "standard"]) == 0
+    assert (
+        cmd.main(
+            [
+                "nab",
+                str(tmp_path / "data"),
+                "--labels",
+                str(labels),
+                "--out",
+                str(out),
+                "--detector",
+                "gaussian",
+                "--profile",
+                "standard",
+            ]
+        )
+        == 0
+    )
     with (out / "cat" / "f.csv").open() as fh:
         s = [float(r["anomaly_score"]) for r in csv.DictReader(fh)]
     assert s[1200] > max(s[300:1200])  # the spike is far in the Gaussian's tail
@@ -129,8 +142,21 @@ def test_cli_nab_runs_a_river_detector(
     assert scores["detector"] == "gaussian"
     assert scores["standard"]["normalized"] > 50
     assert "GaussianScorer" in capsys.readouterr().out
-    assert cmd.main(["nab", str(tmp_path / "data"), "--labels", str(labels), "--out", str(out),
-                     "--detector", "nope"]) == 2
+    assert (
+        cmd.main(
+            [
+                "nab",
+                str(tmp_path / "data"),
+                "--labels",
+                str(labels),
+                "--out",
+                str(out),
+                "--detector",
+                "nope",
+            ]
+        )
+        == 2
+    )
 
 
 def _synthetic_corpus() -> list[nab.FileData]:
@@ -144,6 +170,7 @@ def _synthetic_corpus() -> list[nab.FileData]:
 
 def test_loco_chooses_on_the_other_categories() -> None:
     files = _synthetic_corpus()
+
     # setting 0: a and b fire at their window start (score 0.9), c fires only late in its
     # window (0.6) and has a false positive at 0.9. Setting 1: nothing ever fires.
     def scores0(cat: str) -> list[float]:
@@ -168,13 +195,10 @@ def test_loco_chooses_on_the_other_categories() -> None:
     assert res.pooled < res.in_sample  # c's threshold transfers badly
 
 
-def test_cli_nab_loco_prints_rotations(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_nab_loco_prints_rotations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data, labels = write_nab_dir(tmp_path)
     out = tmp_path / "results"
-    assert cmd.main(["nab", str(data), "--labels", str(labels), "--out", str(out),
-                     "--loco"]) == 0
+    assert cmd.main(["nab", str(data), "--labels", str(labels), "--out", str(out), "--loco"]) == 0
     text = capsys.readouterr().out
     assert "leave-one-category-out" in text and "MEAN" in text and "POOLED" in text
     loco = json.loads((out / "scores.json").read_text())["loco"]
@@ -183,8 +207,16 @@ def test_cli_nab_loco_prints_rotations(
 
 
 def test_cli_rejects_missing_dir(tmp_path: Path) -> None:
-    code = cmd.main(["nab", str(tmp_path / "nope"), "--labels", str(tmp_path / "w.json"),
-                     "--out", str(tmp_path / "o")])
+    code = cmd.main(
+        [
+            "nab",
+            str(tmp_path / "nope"),
+            "--labels",
+            str(tmp_path / "w.json"),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 2
 
 
@@ -197,8 +229,15 @@ def test_scenario_scoring() -> None:
         return out
 
     rep = Replay()
-    rep.timeline["a"] = tl({102: Severity.WARNING, 104: Severity.CRISIS, 200: Severity.NONE,
-                            2000: Severity.WARNING, 2010: Severity.NONE})
+    rep.timeline["a"] = tl(
+        {
+            102: Severity.WARNING,
+            104: Severity.CRISIS,
+            200: Severity.NONE,
+            2000: Severity.WARNING,
+            2010: Severity.NONE,
+        }
+    )
     rep.timeline["b"] = tl({500: Severity.CRISIS, 560: Severity.NONE})
     iso = lambda i: (T0 + timedelta(minutes=i)).isoformat()  # noqa: E731
     truth = {
@@ -224,10 +263,25 @@ def test_cli_scenarios_on_simulated_posts(tmp_path: Path) -> None:
     from crisis_radar.commands import simulate
 
     posts, truth, out = tmp_path / "p.jsonl", tmp_path / "t.json", tmp_path / "r.json"
-    assert simulate.main([
-        "--days", "0.5", "--brands", "2", "--seed", "5", "--out", str(posts), "--truth",
-        str(truth), "--events", "product_defect:telvana@09:00,launch_spike:orbitel@08:30",
-    ]) == 0
+    assert (
+        simulate.main(
+            [
+                "--days",
+                "0.5",
+                "--brands",
+                "2",
+                "--seed",
+                "5",
+                "--out",
+                str(posts),
+                "--truth",
+                str(truth),
+                "--events",
+                "product_defect:telvana@09:00,launch_spike:orbitel@08:30",
+            ]
+        )
+        == 0
+    )
     assert cmd.main(["scenarios", str(posts), "--truth", str(truth), "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["kinds"]["product_defect"]["recall"] == 1.0
@@ -259,10 +313,25 @@ def test_cli_scenarios_runs_a_river_detector(tmp_path: Path) -> None:
     from crisis_radar.commands import simulate
 
     posts, truth, out = tmp_path / "p.jsonl", tmp_path / "t.json", tmp_path / "r.json"
-    assert simulate.main([
-        "--days", "0.5", "--brands", "2", "--seed", "5", "--out", str(posts), "--truth",
-        str(truth), "--events", "product_defect:telvana@09:00",
-    ]) == 0
+    assert (
+        simulate.main(
+            [
+                "--days",
+                "0.5",
+                "--brands",
+                "2",
+                "--seed",
+                "5",
+                "--out",
+                str(posts),
+                "--truth",
+                str(truth),
+                "--events",
+                "product_defect:telvana@09:00",
+            ]
+        )
+        == 0
+    )
     assert cmd.main(["scenarios", str(posts), "--truth", str(truth), "--out", str(out),
                      "--detector", "hst"]) == 0  # fmt: skip
     res = json.loads(out.read_text())
@@ -325,9 +394,11 @@ def test_scenario_breakdown_says_which_side_crossed_when() -> None:
         # attention reaches its warning level at minute 102, negativity at 105
         rep.evidence["a"].append((t, 1.2 if i >= 102 else 0.1, 1.0 if i >= 105 else 0.5))
     iso = lambda i: (T0 + timedelta(minutes=i)).isoformat()  # noqa: E731
-    truth = {"brands": {"a": {}}, "crisis_kinds": ["product_defect"],
-             "events": [{"brand": "a", "kind": "product_defect", "start": iso(100),
-                         "end": iso(140)}]}
+    truth = {
+        "brands": {"a": {}},
+        "crisis_kinds": ["product_defect"],
+        "events": [{"brand": "a", "kind": "product_defect", "start": iso(100), "end": iso(140)}],
+    }
     res = evaluate(rep, truth)
     ev = res["events"][0]
     assert (ev["delay_min"], ev["attention_min"], ev["negativity_min"]) == (5.0, 2.0, 5.0)
@@ -374,17 +445,33 @@ def test_analyst_labels_each_page_once_it_is_over() -> None:
 
 
 @pytest.mark.slow  # two replays of half a day of two brands
-def test_cli_scenarios_with_feedback_compares(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_scenarios_with_feedback_compares(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--feedback replays again with the analyst's labels and prints both; a confirmed crisis
     never makes detection later."""
     from crisis_radar.commands import simulate
 
     posts, truth, out = tmp_path / "p.jsonl", tmp_path / "t.json", tmp_path / "r.json"
-    assert simulate.main([
-        "--days", "0.5", "--brands", "2", "--seed", "5", "--out", str(posts), "--truth",
-        str(truth), "--events", "product_defect:telvana@06:00,product_defect:telvana@10:00",
-    ]) == 0
+    assert (
+        simulate.main(
+            [
+                "--days",
+                "0.5",
+                "--brands",
+                "2",
+                "--seed",
+                "5",
+                "--out",
+                str(posts),
+                "--truth",
+                str(truth),
+                "--events",
+                "product_defect:telvana@06:00,product_defect:telvana@10:00",
+            ]
+        )
+        == 0
+    )
     assert cmd.main(["scenarios", str(posts), "--truth", str(truth), "--out", str(out),
                      "--feedback"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
@@ -397,17 +484,33 @@ def test_cli_scenarios_with_feedback_compares(tmp_path: Path,
 
 
 def test_cli_scenarios_minutes_only_scores_the_same_minutes(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--minutes-only (the minute-level feedback replay, docs/feedback.md): one pass of the
     posts, its brand minutes kept next to them and reused; without feedback the same alerts as
     the full replay, to the minute."""
     from crisis_radar.commands import simulate
 
     posts, truth = tmp_path / "p.jsonl", tmp_path / "t.json"
-    assert simulate.main([
-        "--days", "0.5", "--brands", "2", "--seed", "5", "--out", str(posts), "--truth",
-        str(truth), "--events", "product_defect:telvana@06:00,launch_spike:orbitel@08:30",
-    ]) == 0
+    assert (
+        simulate.main(
+            [
+                "--days",
+                "0.5",
+                "--brands",
+                "2",
+                "--seed",
+                "5",
+                "--out",
+                str(posts),
+                "--truth",
+                str(truth),
+                "--events",
+                "product_defect:telvana@06:00,launch_spike:orbitel@08:30",
+            ]
+        )
+        == 0
+    )
     full, fast, again = tmp_path / "full.json", tmp_path / "fast.json", tmp_path / "again.json"
     assert cmd.main(["scenarios", str(posts), "--truth", str(truth), "--out", str(full)]) == 0
     assert cmd.main(["scenarios", str(posts), "--truth", str(truth), "--out", str(fast),
@@ -434,20 +537,37 @@ def test_cli_nab_runs_the_count_path(tmp_path: Path, detector: str) -> None:
     lam = 3 + 20 * np.sin(np.pi * np.array([t.hour for t in ts]) / 24) ** 2
     vals = rng.poisson(lam)
     burst = next(i for i in range(2200, 2500) if ts[i].hour == 2)
-    vals[burst:burst + 3] = 40  # 40 requests at 2 am where ~4 are usual
+    vals[burst : burst + 3] = 40  # 40 requests at 2 am where ~4 are usual
     with (tmp_path / "data" / "cat" / "f.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["timestamp", "value"])
-        w.writerows([t.strftime("%Y-%m-%d %H:%M:%S"), str(v)]
-                    for t, v in zip(ts, vals, strict=True))
+        w.writerows(
+            [t.strftime("%Y-%m-%d %H:%M:%S"), str(v)] for t, v in zip(ts, vals, strict=True)
+        )
     fmt = "%Y-%m-%d %H:%M:%S.%f"
     labels = tmp_path / "w.json"
-    labels.write_text(json.dumps({"cat/f.csv": [[ts[burst - 10].strftime(fmt),
-                                                 ts[burst + 15].strftime(fmt)]]}))
+    labels.write_text(
+        json.dumps({"cat/f.csv": [[ts[burst - 10].strftime(fmt), ts[burst + 15].strftime(fmt)]]})
+    )
     out = tmp_path / "o"
-    assert cmd.main(["nab", str(tmp_path / "data"), "--labels", str(labels), "--out", str(out),
-                     "--detector", detector, "--profile", "standard"]) == 0
+    assert (
+        cmd.main(
+            [
+                "nab",
+                str(tmp_path / "data"),
+                "--labels",
+                str(labels),
+                "--out",
+                str(out),
+                "--detector",
+                detector,
+                "--profile",
+                "standard",
+            ]
+        )
+        == 0
+    )
     with (out / "cat" / "f.csv").open() as fh:
         s = [float(r["anomaly_score"]) for r in csv.DictReader(fh)]
-    assert s[burst] > max(s[400:burst - 10])
+    assert s[burst] > max(s[400 : burst - 10])
     assert json.loads((out / "scores.json").read_text())["detector"] == detector

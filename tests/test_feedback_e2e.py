@@ -108,8 +108,22 @@ def test_feedback_and_expect_cli_store_send_and_refuse_bad_input(settings: Any, 
     assert ok.returncode == 0, ok.stderr
     ok = cli(settings, "feedback", "post", "x:p1", "--sentiment", "negative", USER="carol")
     assert ok.returncode == 0 and "positive -> negative by carol" in ok.stdout, ok.stderr
-    ok = cli(settings, "expect", "--brand", "telvana", "--from", "2026-11-24T10:00Z", "--to",
-             "2026-11-24T12:00Z", "--kind", "launch", "--note", "Telvana One", "--by", "ann")
+    ok = cli(
+        settings,
+        "expect",
+        "--brand",
+        "telvana",
+        "--from",
+        "2026-11-24T10:00Z",
+        "--to",
+        "2026-11-24T12:00Z",
+        "--kind",
+        "launch",
+        "--note",
+        "Telvana One",
+        "--by",
+        "ann",
+    )
     assert ok.returncode == 0, ok.stderr
     # overlapping the announced one: refused, nothing written
     operator_error(cli(settings, "expect", "--brand", "telvana", "--from", "2026-11-24T11:00Z",
@@ -118,7 +132,8 @@ def test_feedback_and_expect_cli_store_send_and_refuse_bad_input(settings: Any, 
     assert counts(clickhouse) == (2, 1, 1)
     # append-only: both labels kept, the later one supersedes in queries
     rows = clickhouse.execute(
-        "SELECT label, given_by, note FROM alert_feedback ORDER BY given_at, label")
+        "SELECT label, given_by, note FROM alert_feedback ORDER BY given_at, label"
+    )
     assert {r[0] for r in rows} == {"false_alarm", "real"}
     assert ("false_alarm", "ann", "launch queue") in rows
     latest = clickhouse.execute(
@@ -144,9 +159,21 @@ def test_feedback_and_expect_cli_store_send_and_refuse_bad_input(settings: Any, 
     assert "announced launch 'Telvana One'" in out and "sentiment corrections: 1" in out, out
 
 
-SIM = ["--days", "0.6", "--brands", "telvana,orbitel", "--start", "2026-11-23T00:00Z",
-       "--events", "launch_spike:orbitel@10:00,launch_spike:telvana@10:00,"
-       "product_defect:telvana@10:40", "--announce", "--rate-scale", "1.5", "--seed", "3"]
+SIM = [
+    "--days",
+    "0.6",
+    "--brands",
+    "telvana,orbitel",
+    "--start",
+    "2026-11-23T00:00Z",
+    "--events",
+    "launch_spike:orbitel@10:00,launch_spike:telvana@10:00,product_defect:telvana@10:40",
+    "--announce",
+    "--rate-scale",
+    "1.5",
+    "--seed",
+    "3",
+]
 
 
 def wait_log(proc: Any, log: Path, needle: str, n: int = 1, timeout: float = 60) -> None:
@@ -173,8 +200,22 @@ def test_running_worker_learns_announced_events_and_labels(settings: Any, clickh
         planned = json.loads(truth_file.read_text())["expected_events"]
         assert {e["brand"] for e in planned} == {"telvana", "orbitel"}
         for e in planned:
-            done = cli(settings, "expect", "--brand", e["brand"], "--from", e["from"], "--to",
-                       e["to"], "--kind", "launch", "--note", e["note"], "--by", "ann")
+            done = cli(
+                settings,
+                "expect",
+                "--brand",
+                e["brand"],
+                "--from",
+                e["from"],
+                "--to",
+                e["to"],
+                "--kind",
+                "launch",
+                "--note",
+                e["note"],
+                "--by",
+                "ann",
+            )
             assert done.returncode == 0, done.stderr
         wait_log(proc, log, "noted (expected)", n=2)  # learned before any minute is scored
         n = simulate_run(scenario, str(tmp_path / "posts.jsonl"), None, settings.topic("posts.raw"),
@@ -204,7 +245,8 @@ def test_running_worker_learns_announced_events_and_labels(settings: Any, clickh
         assert done.returncode == 0, done.stderr
         wait_log(proc, log, "telvana: false_alarm: raise 0.00 -> 0.05")
         key = clickhouse.execute(
-            "SELECT post_key FROM posts WHERE brand = 'telvana' ORDER BY post_key LIMIT 1")[0][0]
+            "SELECT post_key FROM posts WHERE brand = 'telvana' ORDER BY post_key LIMIT 1"
+        )[0][0]
         done = cli(settings, "feedback", "post", key, "--sentiment", "neutral", "--by", "ann")
         assert done.returncode == 0, done.stderr
         wait_log(proc, log, "sentiment correction(s): {'learned': 1}")

@@ -164,8 +164,11 @@ def test_three_false_alarm_labels_stop_the_page_not_the_crisis(
         # what the labels set is exported (the mix floor is learned from the worker's own
         # minutes: its log and this metric are where it shows)
         scraped = runner.scrape(worker_paging.port).items()
-        bounds = {dict(lbl)["bound"]: v for (name, lbl), v in scraped
-                  if name == "crisis_radar_brand_feedback_bound" and dict(lbl)["brand"] == brand}
+        bounds = {
+            dict(lbl)["bound"]: v
+            for (name, lbl), v in scraped
+            if name == "crisis_radar_brand_feedback_bound" and dict(lbl)["brand"] == brand
+        }
         assert bounds["raise"] == pytest.approx(3 * STEP), bounds
         mixes = re.findall(rf"{brand}: false_alarm: .*positive mix .*?-> >= ([0-9.]+)x usual",
                            log.read_text())  # fmt: skip
@@ -211,7 +214,8 @@ def test_three_false_alarm_labels_stop_the_page_not_the_crisis(
     producer.close()
 
     stored = clickhouse.execute(
-        "SELECT alert_id, label, given_by FROM alert_feedback ORDER BY given_at")
+        "SELECT alert_id, label, given_by FROM alert_feedback ORDER BY given_at"
+    )
     assert [(r[0], r[1], r[2]) for r in stored] == [
         (a.alert_id, "false_alarm", "ann") for a in labelled]  # fmt: skip
     # the fourth occurrence did not page: not in the worker, not through Alertmanager
@@ -220,7 +224,9 @@ def test_three_false_alarm_labels_stop_the_page_not_the_crisis(
     assert not quiet_pages, quiet_pages
     # ... and Prometheus saw the brand all along, at watch: the desk still sees the pattern
     assert seen_by_prometheus and float(seen_by_prometheus[0]["value"][1]) == 1.0, (
-        seen_by_prometheus, [(a.minute, a.severity.label) for a in alerts if a.minute >= fourth[0]])
+        seen_by_prometheus,
+        [(a.minute, a.severity.label) for a in alerts if a.minute >= fourth[0]],
+    )
     # the real crisis on the same brand still pages
     pages = defect_pages()
     assert pages, f"the defect did not page; worker log:\n{log.read_text()[-2000:]}"

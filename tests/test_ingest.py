@@ -197,9 +197,7 @@ def test_gzip_and_stdin_read_the_same(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
-def test_dry_run_summary(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], workers: str
-) -> None:
+def test_dry_run_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str], workers: str) -> None:
     path = mixed_file(tmp_path)
     argv = [str(path), str(SAMPLES / "x_v2_response.json"), "--dry-run", "--quiet"]
     code = ingest_cmd.main([*argv, "--workers", workers])

@@ -38,9 +38,7 @@ def test_every_statement_of_every_migration_has_a_cluster_form() -> None:
                 assert s.startswith(f"{EVERY_SERVER}ALTER TABLE {DB}."), s[:80]
             else:
                 assert f" ON CLUSTER {CLUSTER} " in s + " ", s[:120]  # a DROP ends with it
-                assert re.match(
-                    rf"^\w+( MATERIALIZED)? \w+ (IF (NOT )?EXISTS )?{DB}\.", s
-                ), s[:80]
+                assert re.match(rf"^\w+( MATERIALIZED)? \w+ (IF (NOT )?EXISTS )?{DB}\.", s), s[:80]
 
 
 def test_merge_tree_tables_become_replicated_local_plus_distributed() -> None:

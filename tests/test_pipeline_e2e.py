@@ -42,7 +42,6 @@ SIM_ARGS = [
 ]
 
 
-
 def expected_pairs(path: Path, watchlist: Path) -> int:
     """(post, brand) pairs the matcher finds in the valid input: the posts table's row count."""
     from detectors.brands import BrandMatcher, Watchlist

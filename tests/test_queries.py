@@ -50,7 +50,6 @@ def test_docs_have_queries() -> None:
         assert " OVER (" not in upper and not upper.lstrip().startswith("WITH ")
 
 
-
 def test_queries_run_on_current_clickhouse(chdb_db: Chdb) -> None:
     assert _run_all(chdb_db) == {}
     _check_numbers(chdb_db)

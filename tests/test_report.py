@@ -41,8 +41,10 @@ def test_timeline_milestones_on_a_hand_made_crisis() -> None:
     ms += [_m(60 + i, 40 + 10 * i, 30 + 8 * i) for i in range(5)]  # ramp
     ms += [_m(65 + i, 90 - 8 * i, 60 - 6 * i) for i in range(10)]  # decay from the peak at 65
     ms += [_m(75 + i, 10, 2) for i in range(30)]  # back to normal
-    alerts = [Alert(T0 + timedelta(minutes=62), 2, T0 + timedelta(minutes=63, seconds=30)),
-              Alert(T0 + timedelta(minutes=64), 3, T0 + timedelta(minutes=65, seconds=10))]
+    alerts = [
+        Alert(T0 + timedelta(minutes=62), 2, T0 + timedelta(minutes=63, seconds=30)),
+        Alert(T0 + timedelta(minutes=64), 3, T0 + timedelta(minutes=65, seconds=10)),
+    ]
     tl = tlm.compute_timeline(ms, alerts, recover_minutes=5)
     assert tl.first_anomalous == T0 + timedelta(minutes=60)
     assert tl.detection == T0 + timedelta(minutes=62)
@@ -109,8 +111,12 @@ def test_rolling_pools_posts_not_minute_shares() -> None:
 
 def test_top_terms_prefers_words_new_in_the_crisis() -> None:
     before = ["love my telvana plan", "telvana support was quick", "nice coverage today"] * 5
-    during = ["telvana outage again, no signal", "outage all morning #telvanadown",
-              "no signal since 9, outage", "refund me telvana"] * 3
+    during = [
+        "telvana outage again, no signal",
+        "outage all morning #telvanadown",
+        "no signal since 9, outage",
+        "refund me telvana",
+    ] * 3
     terms = [t.term for t in tlm.top_terms(during, before, brand_words=["telvana"])]
     assert terms[0] == "outage"
     assert "signal" in terms and "telvana" not in terms and "the" not in terms
@@ -124,12 +130,27 @@ def test_render_escapes_text_and_embeds_only_data_uris() -> None:
     ms = [_m(i, 10, 2) for i in range(30)]
     tl = tlm.compute_timeline(ms, [])
     post = TopPost(T0, "x", "@a", 10, 1, "negative", "<script>alert(1)</script> a|b", "u")
-    rep = Report("acme", T0, T0 + timedelta(minutes=30), None, ms, [], tl, tlm.phases(ms, tl),
-                 [post], [], [], [], [], {"volume": PNG_MAGIC + b"x"})
+    rep = Report(
+        "acme",
+        T0,
+        T0 + timedelta(minutes=30),
+        None,
+        ms,
+        [],
+        tl,
+        tlm.phases(ms, tl),
+        [post],
+        [],
+        [],
+        [],
+        [],
+        {"volume": PNG_MAGIC + b"x"},
+    )
     page = html(rep)
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert re.findall(r'src="([^"]*)"', page) == [
-        "data:image/png;base64," + base64.b64encode(PNG_MAGIC + b"x").decode()]
+        "data:image/png;base64," + base64.b64encode(PNG_MAGIC + b"x").decode()
+    ]
     md = markdown(rep)
     assert "![Volume](volume.png)" in md and "a\\|b" in md
 
@@ -143,14 +164,27 @@ def _simulate() -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
     from crisis_radar.simulate import EventSpec, Scenario, Simulator, load_brands
     from schemas.models import Post
 
-    brands = [b for b in load_brands(get_settings().watchlist_path)
-              if b.id in ("telvana", "orbitel")]
-    params = {"ramp_min": 10, "peak_multiple": 8.0, "plateau_min": 20, "decay_min": 15,
-              "negative_share": 0.8}
-    sc = Scenario(start=T0, minutes=360, brands=brands, seed=7, authors=5000,
-                  benign_bursts_per_day=0.0, foreign_share=0.0, offtopic_rate=0.0,
-                  events=[EventSpec("product_defect", "telvana", T0 + timedelta(hours=3),
-                                    params)])
+    brands = [
+        b for b in load_brands(get_settings().watchlist_path) if b.id in ("telvana", "orbitel")
+    ]
+    params = {
+        "ramp_min": 10,
+        "peak_multiple": 8.0,
+        "plateau_min": 20,
+        "decay_min": 15,
+        "negative_share": 0.8,
+    }
+    sc = Scenario(
+        start=T0,
+        minutes=360,
+        brands=brands,
+        seed=7,
+        authors=5000,
+        benign_bursts_per_day=0.0,
+        foreign_share=0.0,
+        offtopic_rate=0.0,
+        events=[EventSpec("product_defect", "telvana", T0 + timedelta(hours=3), params)],
+    )
     sim = Simulator(sc, record_labels=True)
     posts = [Post.model_validate(p) for p in sim.posts()]
     assert sim.labels is not None
@@ -168,28 +202,50 @@ def _score(
     from detectors.dedup import Deduplicator
     from schemas.models import ScoredPost
 
-    dedup, agg, scorer = Deduplicator(horizon_s=6 * 3600, seed=0), MinuteAggregator(120), \
-        CrisisScorer()
+    dedup, agg, scorer = (
+        Deduplicator(horizon_s=6 * 3600, seed=0),
+        MinuteAggregator(120),
+        CrisisScorer(),
+    )
     scored, minutes, changes = [], [], []
     for p in posts:
         own = matcher.official_of(p.platform, p.author.id, p.author.handle) if matcher else None
         if own is not None:  # the brand's own voice: a reply, never a crowd post
-            sp = ScoredPost(post=p, brand=own, sentiment_label="neutral", sentiment_score=0.0,
-                            cluster_id=f"reply:{p.key}", is_duplicate=False,
-                            scored_at=p.created_at, brand_reply=True)
+            sp = ScoredPost(
+                post=p,
+                brand=own,
+                sentiment_label="neutral",
+                sentiment_score=0.0,
+                cluster_id=f"reply:{p.key}",
+                is_duplicate=False,
+                scored_at=p.created_at,
+                brand_reply=True,
+            )
             scored.append(sp)
             agg.add(sp)
             continue
         brand, label = labels[p.post_id][0], labels[p.post_id][1]
         if not brand:
             continue
-        to = (matcher.addressed(p.text, p.mentions)
-              if matcher and label == "negative" and p.repost_of is None else ())
+        to = (
+            matcher.addressed(p.text, p.mentions)
+            if matcher and label == "negative" and p.repost_of is None
+            else ()
+        )
         d = dedup.process_one(p.text, p.author.id, p.created_at, p.repost_of, post_id=p.post_id)
-        sp = ScoredPost(post=p, brand=brand, sentiment_label=label, sentiment_score=SCORE[label],
-                        cluster_id=d.cluster_id, is_duplicate=not d.is_first,
-                        cluster_size=d.cluster_size, cluster_authors=d.distinct_authors,
-                        campaign=d.campaign, scored_at=p.created_at, addressed=brand in to)
+        sp = ScoredPost(
+            post=p,
+            brand=brand,
+            sentiment_label=label,
+            sentiment_score=SCORE[label],
+            cluster_id=d.cluster_id,
+            is_duplicate=not d.is_first,
+            cluster_size=d.cluster_size,
+            cluster_authors=d.distinct_authors,
+            campaign=d.campaign,
+            scored_at=p.created_at,
+            addressed=brand in to,
+        )
         scored.append(sp)
         agg.add(sp)
         for bm in agg.advance(p.created_at):
@@ -209,50 +265,130 @@ def _insert(client: Any, scored: list[Any], minutes: list[Any], changes: list[An
     own = [s for s in scored if s.brand_reply]
     scored = [s for s in scored if not s.brand_reply]
     if own:
-        client.execute(f"INSERT INTO brand_replies ({', '.join(BRAND_REPLIES.names)}) VALUES",
-                       [BRAND_REPLIES.slow_row(s) for s in own])
+        client.execute(
+            f"INSERT INTO brand_replies ({', '.join(BRAND_REPLIES.names)}) VALUES",
+            [BRAND_REPLIES.slow_row(s) for s in own],
+        )
     client.execute(
         "INSERT INTO posts (brand, created_at, post_key, platform, post_id, author_id, "
         "author_handle, followers, text, lang, url, reply_to, repost_of, hashtags, mentions, "
         "likes, reposts, replies, quotes, sentiment_label, sentiment_score, cluster_id, "
         "is_duplicate, cluster_size, cluster_authors, campaign, addressed, scored_at) VALUES",
-        [(s.brand, s.post.created_at.replace(microsecond=0), f"simulated:{s.post.post_id}",
-          s.post.platform, s.post.post_id, s.post.author.id, s.post.author.handle or "",
-          s.post.author.followers or 0, s.post.text, s.post.lang or "", s.post.url or "",
-          s.post.reply_to or "", s.post.repost_of or "", s.post.hashtags, s.post.mentions,
-          s.post.engagement.likes, 0, 0, 0, s.sentiment_label, s.sentiment_score, s.cluster_id,
-          int(s.is_duplicate), s.cluster_size, s.cluster_authors, int(s.campaign),
-          int(s.addressed), s.scored_at.replace(microsecond=0)) for s in scored],
+        [
+            (
+                s.brand,
+                s.post.created_at.replace(microsecond=0),
+                f"simulated:{s.post.post_id}",
+                s.post.platform,
+                s.post.post_id,
+                s.post.author.id,
+                s.post.author.handle or "",
+                s.post.author.followers or 0,
+                s.post.text,
+                s.post.lang or "",
+                s.post.url or "",
+                s.post.reply_to or "",
+                s.post.repost_of or "",
+                s.post.hashtags,
+                s.post.mentions,
+                s.post.engagement.likes,
+                0,
+                0,
+                0,
+                s.sentiment_label,
+                s.sentiment_score,
+                s.cluster_id,
+                int(s.is_duplicate),
+                s.cluster_size,
+                s.cluster_authors,
+                int(s.campaign),
+                int(s.addressed),
+                s.scored_at.replace(microsecond=0),
+            )
+            for s in scored
+        ],
     )
     client.execute(
         "INSERT INTO brand_minutes (brand, minute, posts, unique_posts, unique_authors, negative,"
         " neutral, positive, sentiment_sum, reach, duplicates, campaign_posts, new_clusters, "
         "late_posts, version) VALUES",
-        [(m.brand, m.minute, m.posts, m.unique_posts, m.unique_authors, m.negative, m.neutral,
-          m.positive, m.sentiment_sum, m.reach, m.duplicates, m.campaign_posts, m.new_clusters,
-          m.late_posts, m.version) for m in minutes],
+        [
+            (
+                m.brand,
+                m.minute,
+                m.posts,
+                m.unique_posts,
+                m.unique_authors,
+                m.negative,
+                m.neutral,
+                m.positive,
+                m.sentiment_sum,
+                m.reach,
+                m.duplicates,
+                m.campaign_posts,
+                m.new_clusters,
+                m.late_posts,
+                m.version,
+            )
+            for m in minutes
+        ],
     )
-    rows = [(a.brand, a.minute, alert_id(a.brand, a.minute, a.severity), int(a.severity),
-             a.severity.label, int(a.previous_severity), a.score, a.summary, "[]", "[]", [],
-             "[]", a.minute + timedelta(minutes=3)) for a in changes]  # closed after lateness
+    rows = [
+        (
+            a.brand,
+            a.minute,
+            alert_id(a.brand, a.minute, a.severity),
+            int(a.severity),
+            a.severity.label,
+            int(a.previous_severity),
+            a.score,
+            a.summary,
+            "[]",
+            "[]",
+            [],
+            "[]",
+            a.minute + timedelta(minutes=3),
+        )
+        for a in changes
+    ]  # closed after lateness
     client.execute(
         "INSERT INTO alerts (brand, minute, alert_id, severity, severity_label, "
         "previous_severity, score, summary, signals, top_posts, top_terms, top_clusters, "
-        "created_at) VALUES", rows)
+        "created_at) VALUES",
+        rows,
+    )
     return rows
 
 
 def _chromium_console_errors(html: Path, tmp: Path) -> tuple[Path, list[str]]:
     shot = tmp / "shot.png"
     proc = subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp / 'profile'}", "--enable-logging=stderr",
-         "--v=0", "--window-size=1200,2400", f"--screenshot={shot}", html.as_uri()],
-        capture_output=True, text=True, timeout=90,
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1200,2400",
+            f"--screenshot={shot}",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
-    errors = [line for line in proc.stderr.splitlines()
-              if "Uncaught" in line or ":CONSOLE(" in line or "ERR_FILE_NOT_FOUND" in line]
+    errors = [
+        line
+        for line in proc.stderr.splitlines()
+        if "Uncaught" in line or ":CONSOLE(" in line or "ERR_FILE_NOT_FOUND" in line
+    ]
     assert proc.returncode == 0, proc.stderr[-2000:]
     return shot, errors
 
@@ -277,14 +413,23 @@ def test_report_of_a_simulated_crisis_matches_ground_truth(
     start, end = T0, T0 + timedelta(hours=6)
 
     page = next(r for r in alert_rows if r[3] == 3)  # first crisis alert
-    html = write_report(clickhouse, clickhouse_database, "telvana", start, end,
-                        tmp_path / "rep", alert_id=page[2], progress=lambda _: None)
+    html = write_report(
+        clickhouse,
+        clickhouse_database,
+        "telvana",
+        start,
+        end,
+        tmp_path / "rep",
+        alert_id=page[2],
+        progress=lambda _: None,
+    )
     rep = build_report(clickhouse, "telvana", start, end, page[2], progress=lambda _: None)
     tl = rep.timeline
 
     # Peak: the minute with the most telvana posts in the simulation, inside the event.
-    per_minute = Counter(s.post.created_at.replace(second=0, microsecond=0)
-                         for s in scored if s.brand == "telvana")
+    per_minute = Counter(
+        s.post.created_at.replace(second=0, microsecond=0) for s in scored if s.brand == "telvana"
+    )
     assert tl.peak == min(t for t, c in per_minute.items() if c == max(per_minute.values()))
     assert ev_start <= tl.peak < ev_end
     # Detection: the first warning-or-worse alert of the real scorer, a few minutes in.
@@ -301,8 +446,11 @@ def test_report_of_a_simulated_crisis_matches_ground_truth(
     assert before.negative_share == pytest.approx(prof["neg_share"], abs=0.06)
     assert during.negative_share > before.negative_share + 0.3
     assert abs(after.negative_share - before.negative_share) < 0.08
-    lab = [labels[s.post.post_id][1] for s in scored
-           if s.brand == "telvana" and s.post.created_at < tl.first_anomalous]
+    lab = [
+        labels[s.post.post_id][1]
+        for s in scored
+        if s.brand == "telvana" and s.post.created_at < tl.first_anomalous
+    ]
     assert before.posts == len(lab)
     assert before.negative_share == pytest.approx(lab.count("negative") / len(lab))
     # The rest of the report is there and sane.
@@ -312,19 +460,32 @@ def test_report_of_a_simulated_crisis_matches_ground_truth(
     assert rep.terms and rep.clusters and all(c.authors >= 1 for c in rep.clusters)
     assert [p.platform for p in rep.platforms] == ["simulated"]
     # per language: what posts.lang holds for the window (the simulator's tag, '' -> und)
-    langs = Counter((s.post.lang or "und") for s in scored
-                    if s.brand == "telvana" and start <= s.post.created_at < end)
+    langs = Counter(
+        (s.post.lang or "und")
+        for s in scored
+        if s.brand == "telvana" and start <= s.post.created_at < end
+    )
     assert [(x.lang, x.posts) for x in rep.languages] == sorted(
-        langs.items(), key=lambda kv: (-kv[1], kv[0]))
+        langs.items(), key=lambda kv: (-kv[1], kv[0])
+    )
     assert sum(x.negative for x in rep.languages) == sum(
-        1 for s in scored if s.brand == "telvana" and s.sentiment_label == "negative"
-        and start <= s.post.created_at < end)
+        1
+        for s in scored
+        if s.brand == "telvana"
+        and s.sentiment_label == "negative"
+        and start <= s.post.created_at < end
+    )
     assert "Posts per language" in html.read_text(encoding="utf-8")
 
     out = html.parent
     assert sorted(p.name for p in out.iterdir()) == [
-        "competitors.png", "platforms.png", "report.html", "report.md", "sentiment.png",
-        "volume.png"]
+        "competitors.png",
+        "platforms.png",
+        "report.html",
+        "report.md",
+        "sentiment.png",
+        "volume.png",
+    ]
     text = html.read_text(encoding="utf-8")
     srcs = re.findall(r'src="([^"]*)"', text)
     assert len(srcs) == 4 and all(s.startswith("data:image/png;base64,") for s in srcs)
@@ -360,10 +521,16 @@ def _simulate_with_replies() -> tuple[list[Any], dict[str, Any], dict[str, Any]]
     from crisis_radar.simulate.replies import BrandReplies, policies_for
     from schemas.models import Post
 
-    brands = [b for b in load_brands(get_settings().watchlist_path)
-              if b.id in ("telvana", "orbitel")]
-    params = {"ramp_min": 10, "peak_multiple": 8.0, "plateau_min": 30, "decay_min": 20,
-              "negative_share": 0.8}
+    brands = [
+        b for b in load_brands(get_settings().watchlist_path) if b.id in ("telvana", "orbitel")
+    ]
+    params = {
+        "ramp_min": 10,
+        "peak_multiple": 8.0,
+        "plateau_min": 30,
+        "decay_min": 20,
+        "negative_share": 0.8,
+    }
     sc = Scenario(start=T0, minutes=540, brands=brands, seed=11, authors=5000, rate_scale=6.0,
                   benign_bursts_per_day=0.0, foreign_share=0.0, offtopic_rate=0.0,
                   events=[EventSpec("product_defect", "telvana", T0 + timedelta(hours=3),
@@ -407,8 +574,11 @@ def test_report_response_section_matches_the_simulation(
         return "before" if t < tl.first_anomalous else "during" if t < tl.recovery else "after"
 
     said = [c for c in truth["replies"]["complaints"] if c["brand"] == "telvana"]
-    own = [t for p in posts if p.author.handle == "telvana_care"
-           and (t := at(p.created_at.isoformat())) < end]  # replies posted in the window
+    own = [
+        t
+        for p in posts
+        if p.author.handle == "telvana_care" and (t := at(p.created_at.isoformat())) < end
+    ]  # replies posted in the window
     by_phase = {p.name: p for p in rep.response}
     assert list(by_phase) == ["before", "during", "after"]
     for name, got in by_phase.items():
@@ -440,8 +610,12 @@ def test_report_response_section_matches_the_simulation(
 
 @pytest.mark.stack
 def test_report_command_with_latest_alert_and_errors(
-    clickhouse: Any, clickhouse_database: str, settings: Any, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    clickhouse: Any,
+    clickhouse_database: str,
+    settings: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from crisis_radar.clickhouse import migrate
     from crisis_radar.commands import report as cmd
@@ -455,50 +629,127 @@ def test_report_command_with_latest_alert_and_errors(
     minute = T0 + timedelta(hours=1)
     clickhouse.execute(
         "INSERT INTO brand_minutes (brand, minute, posts, negative, sentiment_sum) VALUES",
-        [("telvana", T0 + timedelta(minutes=i), 10 if i != 60 else 90, 2 if i != 60 else 80,
-          -1.0) for i in range(120)])
+        [
+            (
+                "telvana",
+                T0 + timedelta(minutes=i),
+                10 if i != 60 else 90,
+                2 if i != 60 else 80,
+                -1.0,
+            )
+            for i in range(120)
+        ],
+    )
     clickhouse.execute(
         "INSERT INTO alerts (brand, minute, alert_id, severity, summary, created_at) VALUES",
-        [("telvana", minute, "a1", 3, "telvana: crisis", minute + timedelta(minutes=2))])
-    assert cmd.main(["--alert", "latest", "--out", str(tmp_path / "b"), "--before", "60",
-                     "--after", "60", "--database", clickhouse_database]) == 0
+        [("telvana", minute, "a1", 3, "telvana: crisis", minute + timedelta(minutes=2))],
+    )
+    assert (
+        cmd.main(
+            [
+                "--alert",
+                "latest",
+                "--out",
+                str(tmp_path / "b"),
+                "--before",
+                "60",
+                "--after",
+                "60",
+                "--database",
+                clickhouse_database,
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out.strip()
     assert printed == str(tmp_path / "b" / "report.html")
     assert "2026-11-23 07:00 UTC (90 posts)" in Path(printed).read_text(encoding="utf-8")
-    assert cmd.main(["--brand", "telvana", "--from", "2026-11-23T08:00Z", "--to",
-                     "2026-11-23T07:00Z", "--database", clickhouse_database]) == 2
+    assert (
+        cmd.main(
+            [
+                "--brand",
+                "telvana",
+                "--from",
+                "2026-11-23T08:00Z",
+                "--to",
+                "2026-11-23T07:00Z",
+                "--database",
+                clickhouse_database,
+            ]
+        )
+        == 2
+    )
     assert cmd.main(["--brand", "x", "--database", "bad-name"]) == 2
     capsys.readouterr()
     # a brand neither stored nor watched (a typo): one line naming the brands there are
-    assert cmd.main(["--brand", "telvanna", "--out", str(tmp_path / "c"),
-                     "--database", clickhouse_database]) == 2
+    assert (
+        cmd.main(
+            ["--brand", "telvanna", "--out", str(tmp_path / "c"), "--database", clickhouse_database]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "no brand 'telvanna'" in err and "brands with data: telvana" in err
     assert not (tmp_path / "c").exists()
     # a watched brand with nothing stored yet still gets its (quiet) report
-    assert cmd.main(["--brand", "orbitel", "--out", str(tmp_path / "d"), "--from",
-                     "2026-11-23T06:00Z", "--to", "2026-11-23T07:00Z",
-                     "--database", clickhouse_database]) == 0
+    assert (
+        cmd.main(
+            [
+                "--brand",
+                "orbitel",
+                "--out",
+                str(tmp_path / "d"),
+                "--from",
+                "2026-11-23T06:00Z",
+                "--to",
+                "2026-11-23T07:00Z",
+                "--database",
+                clickhouse_database,
+            ]
+        )
+        == 0
+    )
     shutil.rmtree(tmp_path / "b")
 
 
 def _insert_100k_posts(client: Any, minute: datetime) -> None:
     """100k post rows in the 10 minutes around ``minute``: one columnar insert (~0.2 s)."""
     n = 100_000
-    cols = ["brand", "created_at", "post_key", "platform", "post_id", "author_id", "text",
-            "sentiment_label", "sentiment_score", "cluster_id", "scored_at"]
+    cols = [
+        "brand",
+        "created_at",
+        "post_key",
+        "platform",
+        "post_id",
+        "author_id",
+        "text",
+        "sentiment_label",
+        "sentiment_score",
+        "cluster_id",
+        "scored_at",
+    ]
     times = [minute + timedelta(seconds=(i * 600) // n - 300) for i in range(n)]
-    data = [["telvana"] * n, times, [f"k{i}" for i in range(n)], ["simulated"] * n,
-            [str(i) for i in range(n)], [f"a{i % 9000}" for i in range(n)],
-            [f"telvana outage number {i % 500}" for i in range(n)],
-            ["negative" if i % 3 else "neutral" for i in range(n)],
-            [-0.6 if i % 3 else 0.0 for i in range(n)], [f"c{i % 500}" for i in range(n)], times]
+    data = [
+        ["telvana"] * n,
+        times,
+        [f"k{i}" for i in range(n)],
+        ["simulated"] * n,
+        [str(i) for i in range(n)],
+        [f"a{i % 9000}" for i in range(n)],
+        [f"telvana outage number {i % 500}" for i in range(n)],
+        ["negative" if i % 3 else "neutral" for i in range(n)],
+        [-0.6 if i % 3 else 0.0 for i in range(n)],
+        [f"c{i % 500}" for i in range(n)],
+        times,
+    ]
     client.execute(f"INSERT INTO posts ({', '.join(cols)}) VALUES", data, columnar=True)
 
 
 @pytest.mark.stack
 def test_explain_with_100k_posts_in_the_alert_window(
-    clickhouse: Any, clickhouse_database: str, settings: Any,
+    clickhouse: Any,
+    clickhouse_database: str,
+    settings: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Issue 8 wants explain within 1 s at 100k posts: bench/explain.py measures that; here only
@@ -513,7 +764,9 @@ def test_explain_with_100k_posts_in_the_alert_window(
     _insert_100k_posts(clickhouse, minute)
     clickhouse.execute(
         "INSERT INTO alerts (brand, minute, alert_id, severity, summary, top_terms, created_at)"
-        " VALUES", [("telvana", minute, "big", 3, "telvana: crisis", ["outage"], minute)])
+        " VALUES",
+        [("telvana", minute, "big", 3, "telvana: crisis", ["outage"], minute)],
+    )
     t = time.perf_counter()
     rc = explain.main(["--alert-id", "big", "--database", clickhouse_database])
     elapsed = time.perf_counter() - t
@@ -582,13 +835,16 @@ def test_report_numbers_equal_on_18_16_and_current_clickhouse(
     from crisis_radar.report.build import build_report
 
     stmts = seed_statements()
-    ClickHouseHttp(stack.base.clickhouse_host, stack.base.clickhouse_http_port,
-                   clickhouse_database).run_all(stmts)
+    ClickHouseHttp(
+        stack.base.clickhouse_host, stack.base.clickhouse_http_port, clickhouse_database
+    ).run_all(stmts)
     current = Chdb()
     try:
         current.run_all(stmts)
-        reps = [build_report(c, "telvana", S0, S0 + timedelta(hours=3), progress=lambda _: None)
-                for c in (clickhouse, _ChdbClient(current))]
+        reps = [
+            build_report(c, "telvana", S0, S0 + timedelta(hours=3), progress=lambda _: None)
+            for c in (clickhouse, _ChdbClient(current))
+        ]
     finally:
         current.close()
     old, new = reps
@@ -601,11 +857,14 @@ def test_report_numbers_equal_on_18_16_and_current_clickhouse(
     assert old.response == new.response and sum(p.complaints for p in old.response) == 180
     assert sum(p.answered for p in old.response) == sum(p.replies for p in old.response) == 54
     assert [(c.cluster_id, c.posts, c.authors, c.campaign, c.reach) for c in old.clusters] == [
-        (c.cluster_id, c.posts, c.authors, c.campaign, c.reach) for c in new.clusters]
+        (c.cluster_id, c.posts, c.authors, c.campaign, c.reach) for c in new.clusters
+    ]
     assert [(p.platform, p.posts, p.negative) for p in old.platforms] == [
-        (p.platform, p.posts, p.negative) for p in new.platforms]
+        (p.platform, p.posts, p.negative) for p in new.platforms
+    ]
     assert [p.mean_sentiment for p in old.platforms] == pytest.approx(
-        [p.mean_sentiment for p in new.platforms], abs=1e-5)
+        [p.mean_sentiment for p in new.platforms], abs=1e-5
+    )
 
 
 def test_page_time_of_a_replay_is_the_end_of_the_deciding_minute() -> None:

@@ -443,8 +443,19 @@ def test_cli_brand_replies_and_a_brand_silent_during_its_crisis(tmp_path: Path) 
     --silent-during-crisis stops the crisis brand's answers inside its event, the others keep
     answering; the truth file lists every complaint with its first reply, as the posts show."""
     out, truth, labels = tmp_path / "p.jsonl", tmp_path / "t.json", tmp_path / "l.jsonl"
-    base = ["--days", "0.3", "--brands", "telvana,orbitel", "--seed", "5", "--quiet",
-            "--start", "2026-11-23T00:00Z", "--events", "product_defect:telvana@03:00"]
+    base = [
+        "--days",
+        "0.3",
+        "--brands",
+        "telvana,orbitel",
+        "--seed",
+        "5",
+        "--quiet",
+        "--start",
+        "2026-11-23T00:00Z",
+        "--events",
+        "product_defect:telvana@03:00",
+    ]
     assert cmd.main([*base, "--silent-during-crisis", "15", "--out", str(out),
                      "--truth", str(truth), "--labels", str(labels)]) == 0  # fmt: skip
     posts = [json.loads(x) for x in out.read_text().splitlines()]

@@ -45,7 +45,6 @@ def scored(i: int, brand: str = "telvana") -> ScoredPost:
     )
 
 
-
 @pytest.fixture
 def db(settings, clickhouse, clickhouse_database):
     migrate(settings, database=clickhouse_database)

@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
 
 
-
 def test_kafka_produce_and_consume(kafka_bootstrap: str, topic_prefix: str) -> None:
     from kafka import KafkaConsumer, KafkaProducer
 
@@ -39,9 +38,13 @@ def test_kafka_produce_and_consume(kafka_bootstrap: str, topic_prefix: str) -> N
         producer.send(topic, key=b"brand", value=value)
     producer.flush(timeout=30)
     producer.close()
-    consumer = KafkaConsumer(topic, bootstrap_servers=kafka_bootstrap,
-                             group_id=f"{topic_prefix}g", auto_offset_reset="earliest",
-                             consumer_timeout_ms=15000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=f"{topic_prefix}g",
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=15000,
+    )
     got = []
     for msg in consumer:
         got.append(msg.value)
@@ -58,22 +61,27 @@ def test_kafka_health_probe(kafka_bootstrap: str) -> None:
 
 
 def test_clickhouse_low_cardinality_roundtrip(clickhouse) -> None:  # type: ignore[no-untyped-def]
-    clickhouse.execute("CREATE TABLE t (brand LowCardinality(String), n UInt32) "
-                       "ENGINE = MergeTree ORDER BY brand")
+    clickhouse.execute(
+        "CREATE TABLE t (brand LowCardinality(String), n UInt32) ENGINE = MergeTree ORDER BY brand"
+    )
     clickhouse.execute("INSERT INTO t VALUES", [("acme", 1), ("acme", 2), ("globex", 5)])
     rows = clickhouse.execute("SELECT brand, sum(n) FROM t GROUP BY brand ORDER BY brand")
     assert rows == [("acme", 3), ("globex", 5)]
     assert clickhouse.execute("SELECT toTypeName(brand) FROM t LIMIT 1") == [
-        ("LowCardinality(String)",)]
+        ("LowCardinality(String)",)
+    ]
     # Server time zone is UTC: one day after the epoch renders as midnight.
     assert clickhouse.execute("SELECT toString(toDateTime(86400))") == [("1970-01-02 00:00:00",)]
 
 
-@pytest.mark.parametrize(("tool", "args"), [
-    ("promtool", ["check", "config", "deploy/prometheus/prometheus.yml"]),
-    ("promtool", ["check", "config", "deploy/prometheus/prometheus.docker.yml"]),
-    ("amtool", ["check-config", "deploy/alertmanager/alertmanager.yml"]),
-])
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("promtool", ["check", "config", "deploy/prometheus/prometheus.yml"]),
+        ("promtool", ["check", "config", "deploy/prometheus/prometheus.docker.yml"]),
+        ("amtool", ["check-config", "deploy/alertmanager/alertmanager.yml"]),
+    ],
+)
 def test_configs_are_valid(tool: str, args: list[str]) -> None:
     exe = shutil.which(tool)
     if exe is None:
@@ -129,8 +137,7 @@ def test_stack_listens_on_loopback_only(stack) -> None:  # type: ignore[no-untyp
     assert [lst for lst in found if lst.host not in LOOPBACK] == []
 
 
-def test_missing_tool_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
-                                           tmp_path: Path) -> None:
+def test_missing_tool_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no such tool and no apt-get on this PATH
     with pytest.raises(local_stack.StackError, match=r"install .*no-such-pkg"):
         _install.ensure_tool(("no-such-tool",), ["no-such-pkg"], "No Such Tool")
@@ -142,8 +149,9 @@ def test_up_installed_the_report_fonts(stack) -> None:  # type: ignore[no-untype
     assert _install.fonts() is None  # a second call has nothing to do
 
 
-def test_fonts_without_apt_warn_with_the_packages(monkeypatch: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_fonts_without_apt_warn_with_the_packages(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no dpkg-query, no apt-get
     warning = _install.fonts()
     assert warning is not None and "fonts-noto-color-emoji" in warning and "apt-get" in warning
@@ -153,16 +161,21 @@ def test_fonts_without_apt_warn_with_the_packages(monkeypatch: pytest.MonkeyPatc
 def scratch(tmp_path: Path, stack) -> Settings:  # type: ignore[no-untyped-def]
     """A throw-away stack folder with ClickHouse and Alertmanager on free ports."""
     _local_only(stack)
-    return Settings(stack_dir=tmp_path / f"s{uuid.uuid4().hex[:6]}",
-                    clickhouse_port=free_port(), clickhouse_http_port=free_port(),
-                    alertmanager_port=free_port())
+    return Settings(
+        stack_dir=tmp_path / f"s{uuid.uuid4().hex[:6]}",
+        clickhouse_port=free_port(),
+        clickhouse_http_port=free_port(),
+        alertmanager_port=free_port(),
+    )
 
 
 def test_throwaway_up_concurrent_then_down(scratch: Settings) -> None:
     names = ["clickhouse", "alertmanager"]
     results: list[list[local_stack.ServiceStatus]] = []
-    threads = [threading.Thread(target=lambda: results.append(local_stack.up(names, scratch)))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: results.append(local_stack.up(names, scratch)))
+        for _ in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -173,8 +186,11 @@ def test_throwaway_up_concurrent_then_down(scratch: Settings) -> None:
     assert {state for state, _ in first.values()} == {"running"}
     statuses = local_stack.status(names, scratch)
     ports = {lst.port for lst in local_stack.listeners_of(statuses)}
-    assert {scratch.clickhouse_port, scratch.clickhouse_http_port,
-            scratch.alertmanager_port} <= ports
+    assert {
+        scratch.clickhouse_port,
+        scratch.clickhouse_http_port,
+        scratch.alertmanager_port,
+    } <= ports
     pids = [s.pid for s in statuses if s.pid]
     assert local_stack.reload(names, scratch) == {}  # Alertmanager re-reads its config
     assert [s.pid for s in local_stack.status(names, scratch)] == [s.pid for s in statuses]
@@ -201,7 +217,8 @@ def test_healthy_service_of_another_checkout_is_reused(stack, tmp_path: Path) ->
     other = Settings(stack_dir=tmp_path / "other-checkout")  # same ports as the shared stack
     statuses = local_stack.up(["prometheus"], other)
     assert [(s.state, s.pid) for s in statuses] == [
-        ("external", local_stack.status(["prometheus"], stack.base)[0].pid)]
+        ("external", local_stack.status(["prometheus"], stack.base)[0].pid)
+    ]
     assert local_stack.down(["prometheus"], other) == []  # never stops what it did not start
     assert local_stack.status(["prometheus"], stack.base)[0].state in ("running", "external")
 
@@ -223,8 +240,11 @@ def test_prometheus_scrapes_itself_and_alertmanager(prometheus_url: str) -> None
     while True:
         status, body = _proc.http_get(f"{prometheus_url}/api/v1/targets")
         targets = json.loads(body)["data"]["activeTargets"] if status == 200 else []
-        health = {t["labels"]["job"]: t["health"] for t in targets
-                  if t["labels"]["job"] in ("prometheus", "alertmanager")}
+        health = {
+            t["labels"]["job"]: t["health"]
+            for t in targets
+            if t["labels"]["job"] in ("prometheus", "alertmanager")
+        }
         if health == {"prometheus": "up", "alertmanager": "up"}:
             break
         assert time.monotonic() < deadline, health

@@ -25,8 +25,10 @@ USUAL = ["order", "late", "delivery", "support", "refund", "app", "price", "stor
 
 
 def test_content_terms_drop_noise_and_are_bounded() -> None:
-    t = content_terms("RT @acme_help: @Acme recall!! 12 salmonella cases https://t.co/x #AcmeFail",
-                      frozenset({"acme"}))
+    t = content_terms(
+        "RT @acme_help: @Acme recall!! 12 salmonella cases https://t.co/x #AcmeFail",
+        frozenset({"acme"}),
+    )
     assert t == ["salmonella", "recall", "cases"]  # no handle, url, number, brand, stopword
     long = " ".join(f"word{i}" for i in range(12))  # letters+digits: dropped
     assert content_terms(long) == []
@@ -83,21 +85,29 @@ def test_usual_vocabulary_never_bursts_and_a_new_narrative_does() -> None:
     quiet = _quiet(nt, range(0, 1440), rng)
     assert sum(bp for bp, _ in quiet[120:]) == 0  # after two hours the usual words are known
     # minute 1440: one author says "salmonella"; minute 1442 another one: within the window
-    assert nt.close(1440, {"salmonella": {"u1"}}, {"salmonella": {"u1"}},
-                    [(["salmonella"], True)], 1) == (0, 0, [])
-    got = nt.close(1442, {"salmonella": {"u2"}, "order": {"u3"}}, {"salmonella": {"u2"}},
-                   [(["salmonella"], True), (["order"], False)], 2)
+    assert nt.close(
+        1440, {"salmonella": {"u1"}}, {"salmonella": {"u1"}}, [(["salmonella"], True)], 1
+    ) == (0, 0, [])
+    got = nt.close(
+        1442,
+        {"salmonella": {"u2"}, "order": {"u3"}},
+        {"salmonella": {"u2"}},
+        [(["salmonella"], True), (["order"], False)],
+        2,
+    )
     assert got == (1, 1, ["salmonella"])
 
 
 def test_one_author_repeating_or_a_positive_launch_is_no_negative_narrative() -> None:
     nt = NarrativeTracker()
     _quiet(nt, range(0, 600), random.Random(2))
-    assert nt.close(600, {"giveaway": {"bot"}}, {"giveaway": {"bot"}},
-                    [(["giveaway"], True)] * 5, 1) == (0, 0, [])
+    assert nt.close(
+        600, {"giveaway": {"bot"}}, {"giveaway": {"bot"}}, [(["giveaway"], True)] * 5, 1
+    ) == (0, 0, [])
     fans = {f"f{i}" for i in range(12)}
-    bp, bn, top = nt.close(601, {"zphone": fans}, {"zphone": {"f0"}},
-                           [(["zphone"], i == 0) for i in range(12)], 12)
+    bp, bn, top = nt.close(
+        601, {"zphone": fans}, {"zphone": {"f0"}}, [(["zphone"], i == 0) for i in range(12)], 12
+    )
     assert (bp, bn, top) == (12, 0, ["zphone"])  # a burst, but carried by positive posts
 
 
@@ -107,17 +117,36 @@ def test_narrative_becomes_usual_after_hours() -> None:
     burst = []
     for m in range(600, 1200):
         authors = {f"u{m}a", f"u{m}b"}
-        burst.append(nt.close(m, {"outage": authors}, {"outage": authors},
-                              [(["outage"], True), (["outage"], True)], 2)[1])
+        burst.append(
+            nt.close(
+                m,
+                {"outage": authors},
+                {"outage": authors},
+                [(["outage"], True), (["outage"], True)],
+                2,
+            )[1]
+        )
     assert burst[0] == 2 and burst[-1] == 0  # two a minute for 10 hours is the new normal
 
 
 def _sp(i: int, minute: int, text_terms: list[str], author: str, neg: bool) -> ScoredPost:
-    post = Post(platform="simulated", post_id=str(i), author=Author(id=author), text="x",
-                created_at=T0 + timedelta(minutes=minute, seconds=i % 50))
-    return ScoredPost(post=post, brand="acme", sentiment_label="negative" if neg else "neutral",
-                      sentiment_score=-0.5 if neg else 0.0, cluster_id=f"c{i}",
-                      is_duplicate=False, scored_at=T0, terms=text_terms)
+    post = Post(
+        platform="simulated",
+        post_id=str(i),
+        author=Author(id=author),
+        text="x",
+        created_at=T0 + timedelta(minutes=minute, seconds=i % 50),
+    )
+    return ScoredPost(
+        post=post,
+        brand="acme",
+        sentiment_label="negative" if neg else "neutral",
+        sentiment_score=-0.5 if neg else 0.0,
+        cluster_id=f"c{i}",
+        is_duplicate=False,
+        scored_at=T0,
+        terms=text_terms,
+    )
 
 
 def test_aggregator_emits_burst_fields_and_the_counts_view_gives_the_same() -> None:
@@ -125,8 +154,15 @@ def test_aggregator_emits_burst_fields_and_the_counts_view_gives_the_same() -> N
     posts = []
     for m in range(300):
         for _ in range(rng.randint(3, 6)):
-            posts.append(_sp(len(posts), m, rng.sample(USUAL, 3), f"r{rng.randrange(200)}",
-                             rng.random() < 0.2))
+            posts.append(
+                _sp(
+                    len(posts),
+                    m,
+                    rng.sample(USUAL, 3),
+                    f"r{rng.randrange(200)}",
+                    rng.random() < 0.2,
+                )
+            )
     for j in range(4):  # minute 300: four authors, a new narrative
         posts.append(_sp(len(posts), 300, ["recall", "listeria", "order"], f"n{j}", True))
     full, view = MinuteAggregator(allowed_lateness_s=0), MinuteAggregator(allowed_lateness_s=0)
@@ -141,8 +177,10 @@ def test_aggregator_emits_burst_fields_and_the_counts_view_gives_the_same() -> N
     assert set(last.burst_terms) == {"recall", "listeria"}
     assert sum(m.burst_term_posts for m in a[60:-2]) == 0
     assert 0 < full.narrative_bytes("acme") < 64_000
-    assert pickle.loads(pickle.dumps(full)).narratives["acme"].table.values == \
-        full.narratives["acme"].table.values
+    assert (
+        pickle.loads(pickle.dumps(full)).narratives["acme"].table.values
+        == full.narratives["acme"].table.values
+    )
 
 
 def test_old_brand_minute_json_still_parses() -> None:
@@ -161,10 +199,21 @@ def test_enricher_puts_terms_on_scored_posts() -> None:
     path = get_settings().watchlist_path
     ids = [b.id for b in Watchlist.from_yaml(path).brands]
     a, b = ids[0], ids[1]
-    posts = [Post(platform="simulated", post_id=str(i), author=Author(id=f"u{i}"), text=text,
-                  created_at=T0) for i, text in enumerate([
-                      f"{a} recall: salmonella found in my snack bar https://t.co/x",
-                      f"glad I'm with {a} and not {b} right now"])]
+    posts = [
+        Post(
+            platform="simulated",
+            post_id=str(i),
+            author=Author(id=f"u{i}"),
+            text=text,
+            created_at=T0,
+        )
+        for i, text in enumerate(
+            [
+                f"{a} recall: salmonella found in my snack bar https://t.co/x",
+                f"glad I'm with {a} and not {b} right now",
+            ]
+        )
+    ]
     worker = Enricher(path, dedup_horizon_s=3600).process(posts, T0)
     first = [s for s in worker if s.post.post_id == "0"]
     assert first and {"salmonella", "recall"} <= set(first[0].terms)
@@ -175,11 +224,27 @@ def test_alert_lists_burst_terms_first() -> None:
     from streams.processing import AlertContext, build_alert
 
     ctx = AlertContext()
-    ctx.add(_sp(1, 0, [], "u1", True).model_copy(update={
-        "post": Post(platform="simulated", post_id="1", author=Author(id="u1"),
-                     text="order late again", created_at=T0)}))
-    minute = BrandMinute(brand="acme", minute=T0, posts=9, negative=6,
-                         burst_term_negative=4, burst_terms=["salmonella", "recall"])
+    ctx.add(
+        _sp(1, 0, [], "u1", True).model_copy(
+            update={
+                "post": Post(
+                    platform="simulated",
+                    post_id="1",
+                    author=Author(id="u1"),
+                    text="order late again",
+                    created_at=T0,
+                )
+            }
+        )
+    )
+    minute = BrandMinute(
+        brand="acme",
+        minute=T0,
+        posts=9,
+        negative=6,
+        burst_term_negative=4,
+        burst_terms=["salmonella", "recall"],
+    )
 
     class A:
         severity, score, signals = 2, 0.6, []

@@ -21,10 +21,52 @@ from detectors.text import _URL_OR_MENTION, normalize
 
 # characters that exercise every normalize step: urls, mentions, RT, tags, punctuation, digits,
 # underscores, non-ASCII letters and digits, emoji, odd whitespace
-PIECES = ["http://a.b/c", "https://x", "www.", "ht", "w.", "rt @bob: ", "RT @a ", "@ann", "a@b",
-          "@@x", "#tag", " #t1 #t2 ", "#_", "x_y", "don't", "e-mail", "Crème", "ß", "İ", "ΣΑΣ",
-          "²", "½", "٣", "😀", "✨", "\u0301", "ﬁ", "\x1c", "\t", "\n", " ", ".", "!", "12",
-          "recall", "salmonella", "the", "down", "acme", "order", "Order", "bar", "ab", "x" * 30]
+PIECES = [
+    "http://a.b/c",
+    "https://x",
+    "www.",
+    "ht",
+    "w.",
+    "rt @bob: ",
+    "RT @a ",
+    "@ann",
+    "a@b",
+    "@@x",
+    "#tag",
+    " #t1 #t2 ",
+    "#_",
+    "x_y",
+    "don't",
+    "e-mail",
+    "Crème",
+    "ß",
+    "İ",
+    "ΣΑΣ",
+    "²",
+    "½",
+    "٣",
+    "😀",
+    "✨",
+    "\u0301",
+    "ﬁ",
+    "\x1c",
+    "\t",
+    "\n",
+    " ",
+    ".",
+    "!",
+    "12",
+    "recall",
+    "salmonella",
+    "the",
+    "down",
+    "acme",
+    "order",
+    "Order",
+    "bar",
+    "ab",
+    "x" * 30,
+]
 texts = st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
 
 
@@ -63,9 +105,14 @@ def test_content_terms_accept_a_plain_set_of_skip_words() -> None:
     assert content_terms("Acme recall of snack bars", {"acme"}) == ["recall", "snack", "bars"]  # type: ignore[arg-type]
 
 
-def _close_reference(nt: NarrativeTracker, minute: int, term_authors: dict[str, set[str]],
-                     term_neg: dict[str, set[str]], post_terms: list[tuple[list[str], bool]],
-                     authors: int) -> tuple[int, int, list[str]]:
+def _close_reference(
+    nt: NarrativeTracker,
+    minute: int,
+    term_authors: dict[str, set[str]],
+    term_neg: dict[str, set[str]],
+    post_terms: list[tuple[list[str], bool]],
+    authors: int,
+) -> tuple[int, int, list[str]]:
     """NarrativeTracker.close as first written (TermTable.share per term, sets always copied)."""
     recent = [r for r in nt.recent if r[0] > minute - nt.window]
     win_authors = authors + sum(r[1] for r in recent)
@@ -92,17 +139,21 @@ def _close_reference(nt: NarrativeTracker, minute: int, term_authors: dict[str, 
             p = poisson_sf(k, nt.table.share(t, minute, before, nt.prior) * win_authors)
             if p < nt.alpha:
                 burst[t] = -math.log10(max(p, 1e-300)) + k
-                if (len(neg_set) >= nt.min_authors and len(neg_set) >= nt.neg_majority * k
-                        and n_posts <= nt.max_repeat * k):
+                if (
+                    len(neg_set) >= nt.min_authors
+                    and len(neg_set) >= nt.neg_majority * k
+                    and n_posts <= nt.max_repeat * k
+                ):
                     neg_burst.add(t)
     nt.table.learn({t: len(a) for t, a in term_authors.items()}, minute, authors)
     recent.append((minute, authors, term_posts, term_authors, term_neg))
-    nt.recent = recent[-(nt.window - 1):] if nt.window > 1 else []
+    nt.recent = recent[-(nt.window - 1) :] if nt.window > 1 else []
     if not burst:
         return 0, 0, []
     n_posts = sum(1 for ts, _ in post_terms if any(t in burst for t in ts))
-    n_neg = sum(1 for ts, neg in post_terms
-                if (neg or nt.count_all) and any(t in neg_burst for t in ts))
+    n_neg = sum(
+        1 for ts, neg in post_terms if (neg or nt.count_all) and any(t in neg_burst for t in ts)
+    )
     return n_posts, n_neg, sorted(burst, key=lambda t: (t not in neg_burst, -burst[t], t))[:5]
 
 

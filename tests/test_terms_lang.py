@@ -50,20 +50,41 @@ def test_dedup_and_routing_tell_hindi_words_apart() -> None:
 
 def test_stopwords_of_each_supported_language_are_dropped() -> None:
     cases = {
-        "pt": ("Não tenho internet há três dias, a operadora não resolve nada",
-               {"operadora", "internet", "resolve"}, {"não", "tenho"}),
-        "es": ("No tengo internet desde hace tres días y la operadora no responde",
-               {"operadora", "internet", "responde"}, {"tengo", "desde", "hace"}),
-        "de": ("Ich habe seit drei Tagen kein Internet und der Kundendienst antwortet nicht",
-               {"internet", "kundendienst", "antwortet"}, {"habe", "nicht", "und"}),
-        "fr": ("Je n'ai plus d'internet depuis trois jours et l'opérateur ne répond pas",
-               {"internet", "opérateur", "répond"}, {"depuis", "plus", "lopérateur"}),
-        "it": ("Non ho internet da tre giorni e l'operatore non risponde",
-               {"internet", "operatore", "risponde"}, {"non", "loperatore"}),
-        "ar": ("لا يوجد انترنت منذ ثلاثة أيام والشركة لا ترد",
-               {"انترنت", "والشركة"}, {"منذ", "ثلاثة"}),
-        "hi": ("इंटरनेट तीन दिन से बंद है और कोई जवाब नहीं दे रहा",
-               {"इंटरनेट", "जवाब"}, {"नहीं", "कोई", "रहा"}),
+        "pt": (
+            "Não tenho internet há três dias, a operadora não resolve nada",
+            {"operadora", "internet", "resolve"},
+            {"não", "tenho"},
+        ),
+        "es": (
+            "No tengo internet desde hace tres días y la operadora no responde",
+            {"operadora", "internet", "responde"},
+            {"tengo", "desde", "hace"},
+        ),
+        "de": (
+            "Ich habe seit drei Tagen kein Internet und der Kundendienst antwortet nicht",
+            {"internet", "kundendienst", "antwortet"},
+            {"habe", "nicht", "und"},
+        ),
+        "fr": (
+            "Je n'ai plus d'internet depuis trois jours et l'opérateur ne répond pas",
+            {"internet", "opérateur", "répond"},
+            {"depuis", "plus", "lopérateur"},
+        ),
+        "it": (
+            "Non ho internet da tre giorni e l'operatore non risponde",
+            {"internet", "operatore", "risponde"},
+            {"non", "loperatore"},
+        ),
+        "ar": (
+            "لا يوجد انترنت منذ ثلاثة أيام والشركة لا ترد",
+            {"انترنت", "والشركة"},
+            {"منذ", "ثلاثة"},
+        ),
+        "hi": (
+            "इंटरनेट तीन दिन से बंद है और कोई जवाब नहीं दे रहा",
+            {"इंटरनेट", "जवाब"},
+            {"नहीं", "कोई", "रहा"},
+        ),
     }
     for lang, (text, kept, dropped) in cases.items():
         terms = content_terms(text, lang=lang)
@@ -108,15 +129,33 @@ def test_brand_names_in_other_scripts_are_no_terms() -> None:
     skip = brand_words([B()])
     assert "华为" in skip and "为手" in skip
     assert not {"华为", "为手", "手机"} & set(content_terms("华为手机又坏了", skip, lang="zh"))
-    assert post_terms("华为手机又坏了", 1, skip, "zh") == content_terms("华为手机又坏了", skip,
-                                                                   lang="zh")
+    assert post_terms("华为手机又坏了", 1, skip, "zh") == content_terms(
+        "华为手机又坏了", skip, lang="zh"
+    )
 
 
-ASCII = st.text(alphabet=st.sampled_from([*"abcdefghijklmnopqrstuvwxyz ABCXYZ#@_'-.!0123"]),
-                max_size=80)
-WORDS = st.lists(st.sampled_from(["the", "down", "recall", "acme", "salmonella", "order",
-                                  "don't", "http://x.y", "#tag", "@bob", "rt", "12"]),
-                 max_size=15).map(" ".join)
+ASCII = st.text(
+    alphabet=st.sampled_from([*"abcdefghijklmnopqrstuvwxyz ABCXYZ#@_'-.!0123"]), max_size=80
+)
+WORDS = st.lists(
+    st.sampled_from(
+        [
+            "the",
+            "down",
+            "recall",
+            "acme",
+            "salmonella",
+            "order",
+            "don't",
+            "http://x.y",
+            "#tag",
+            "@bob",
+            "rt",
+            "12",
+        ]
+    ),
+    max_size=15,
+).map(" ".join)
 
 
 @settings(max_examples=300, deadline=None)

@@ -52,8 +52,18 @@ def test_normalize_matches_the_reference_on_known_cases() -> None:
         assert normalize(text) == _reference_normalize(text), text
 
 
-_ALPHABET = st.sampled_from([*"aZ_#@ :/.-hwtprs\n\t\u00a0é😡ßİ١!'\x1c\x0b\u2028", "http://",
-                             "https://", "://", "www.", "RT @", "rt ", "#_"])
+_ALPHABET = st.sampled_from(
+    [
+        *"aZ_#@ :/.-hwtprs\n\t\u00a0é😡ßİ١!'\x1c\x0b\u2028",
+        "http://",
+        "https://",
+        "://",
+        "www.",
+        "RT @",
+        "rt ",
+        "#_",
+    ]
+)
 
 
 @settings(max_examples=1000, deadline=None)

@@ -14,8 +14,10 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _run(det: ValueDetector, xs: np.ndarray, start: int = 0) -> list[float]:
-    return [det.process_one({"value": float(x), "t": T0 + timedelta(minutes=5 * (start + i))})
-            for i, x in enumerate(xs)]
+    return [
+        det.process_one({"value": float(x), "t": T0 + timedelta(minutes=5 * (start + i))})
+        for i, x in enumerate(xs)
+    ]
 
 
 def test_reexported_from_anomaly() -> None:
@@ -70,8 +72,7 @@ def _office_hours(holiday: bool) -> tuple[list[datetime], list[float]]:
     rng = np.random.default_rng(14)
     t0 = datetime(2026, 1, 5, tzinfo=UTC)
     ts = [t0 + timedelta(minutes=10 * i) for i in range(144 * 7 * 6)]
-    xs = [10.0 + (8.0 if t.weekday() < 5 and 8 <= t.hour < 18 else 0.0) + rng.normal()
-          for t in ts]
+    xs = [10.0 + (8.0 if t.weekday() < 5 and 8 <= t.hour < 18 else 0.0) + rng.normal() for t in ts]
     if holiday:
         for i in range(144 * 35 + 48, 144 * 35 + 108):
             xs[i] -= 8.0
@@ -89,7 +90,7 @@ def test_weekly_rhythm_makes_a_holiday_stand_out() -> None:
         return [det.process_one({"value": x, "t": t}) for x, t in zip(xs, ts, strict=True)]
 
     s = run(ValueDetector())
-    normal = sorted(s[144 * 21:144 * 35])
+    normal = sorted(s[144 * 21 : 144 * 35])
     assert s[start] > 0.45 > 0.35 > normal[int(0.995 * len(normal))]
     assert run(ValueDetector(week_alpha=0.0))[start] < 0.35  # without it: missed
 
@@ -104,8 +105,10 @@ def test_no_weekly_correction_without_weekly_rhythm() -> None:
         det.process_one({"value": 10.0 + rng.normal(), "t": t0 + timedelta(minutes=10 * i)})
     t1 = t0 + timedelta(days=28)
     assert max(abs(w) for w in det.week) > 0.05  # slot means did move...
-    assert all(det.expected(t1 + timedelta(hours=h)) == det.base.expected(t1 + timedelta(hours=h))
-               for h in range(168))  # ...but none is used
+    assert all(
+        det.expected(t1 + timedelta(hours=h)) == det.base.expected(t1 + timedelta(hours=h))
+        for h in range(168)
+    )  # ...but none is used
 
 
 def test_flat_series_with_float_noise_stays_quiet() -> None:

@@ -42,11 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     n.add_argument("--profiles", type=Path, help="NAB config/profiles.json (default: built in)")
     n.add_argument(
-        "--detector", default="value", metavar="NAME",
+        "--detector",
+        default="value",
+        metavar="NAME",
         help="detector to run: " + ", ".join(_detector_names()) + " (default: value, ours)",
     )
     n.add_argument(
-        "--loco", action="store_true",
+        "--loco",
+        action="store_true",
         help="leave-one-category-out: choose the detector's setting (its small declared grid) "
         "and the one corpus-wide threshold on all categories but one, score that one; every "
         "rotation, per-rotation and mean scores (profile: --profile, default standard)",
@@ -57,19 +60,23 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, help="write results JSON here (default: next to posts)")
     s.add_argument("--watchlist", type=Path, help="brands file (default: settings.watchlist_path)")
     s.add_argument(
-        "--feedback", action="store_true",
+        "--feedback",
+        action="store_true",
         help="replay again with an analyst's feedback applied (each page labelled once it is "
         "over: real in a crisis event of the truth, else false_alarm) and compare",
     )
     s.add_argument(
-        "--minutes-only", action="store_true",
+        "--minutes-only",
+        action="store_true",
         help="one pass of the posts through the stages, its brand minutes kept in "
         "POSTS-minutes.jsonl.gz (reused when newer than POSTS); both runs (without and with "
         "--feedback) score those minutes again, labels applied 10 min after each page ended: "
         "seconds per run instead of a full replay each",
     )
     s.add_argument(
-        "--detector", default=_scenario_default(), metavar="NAME",
+        "--detector",
+        default=_scenario_default(),
+        metavar="NAME",
         help="the crisis scorer's volume and unique-authors detector: seasonal (default, the "
         "product's) or count (ours), or any other name evaluate nab takes, its raw score "
         "turned into a tail probability by its rank among the brand's past scores "
@@ -96,8 +103,10 @@ def _nab(args: argparse.Namespace) -> int:
 
     entry = REGISTRY.get(args.detector)
     if entry is None:
-        print(f"evaluate nab: unknown detector {args.detector!r} "
-              f"(one of {', '.join(REGISTRY)})", file=sys.stderr)
+        print(
+            f"evaluate nab: unknown detector {args.detector!r} (one of {', '.join(REGISTRY)})",
+            file=sys.stderr,
+        )
         return 2
 
     if not args.data_dir.is_dir():
@@ -136,8 +145,11 @@ def _nab(args: argparse.Namespace) -> int:
     print(f"detector {entry.name}: {entry.description}")
     print(nab.format_table(results))
     print(f"cost: {cost_us:.1f} us CPU per point")
-    out: dict[str, object] = {**nab.results_json(results), "detector": entry.name,
-                              "us_per_point": cost_us}
+    out: dict[str, object] = {
+        **nab.results_json(results),
+        "detector": entry.name,
+        "us_per_point": cost_us,
+    }
     if args.loco:
         pname = args.profile or "standard"
         res = nab.loco(files, by_setting, grid, profiles[pname], pname)
@@ -166,8 +178,11 @@ def _scenarios(args: argparse.Namespace) -> int:
     from schemas.models import BrandMinute
 
     if args.detector not in REGISTRY:
-        print(f"evaluate scenarios: unknown detector {args.detector!r} "
-              f"(one of {', '.join(REGISTRY)})", file=sys.stderr)
+        print(
+            f"evaluate scenarios: unknown detector {args.detector!r} "
+            f"(one of {', '.join(REGISTRY)})",
+            file=sys.stderr,
+        )
         return 2
     make_scorer = crisis_scorer(args.detector)
     for path in (args.posts, args.truth):
@@ -196,8 +211,9 @@ def _scenarios(args: argparse.Namespace) -> int:
         with progress_bar(
             desc="replay", unit="post", total=_count_lines(args.posts), file=sys.stderr
         ) as bar:
-            rep = sc.replay_posts(sc.read_lines(args.posts), settings, progress=bar.update,
-                                  make_scorer=make_scorer)
+            rep = sc.replay_posts(
+                sc.read_lines(args.posts), settings, progress=bar.update, make_scorer=make_scorer
+            )
     res = sc.evaluate(rep, truth)
     res["minutes_only"] = args.minutes_only
     res["detector"] = args.detector

@@ -40,8 +40,11 @@ def known_brands(path: object) -> set[str]:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="crisis-radar expect", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="crisis-radar expect",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--brand", required=True, help="brand id of the watchlist")
     p.add_argument("--from", dest="start", required=True, help="start, UTC ISO 8601")
     p.add_argument("--to", dest="end", required=True, help="end, UTC ISO 8601 (exclusive)")

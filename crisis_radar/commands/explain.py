@@ -91,12 +91,24 @@ def feedback_section(client: Any, brand: str, alert: dict[str, Any] | None = Non
         fmt_mood,
     )
 
-    cols = ["feedback_id", "alert_id", "label", "score", "severity", "by", "at", "note",
-            "negative_share", "mean_sentiment", "volume_ratio"]
+    cols = [
+        "feedback_id",
+        "alert_id",
+        "label",
+        "score",
+        "severity",
+        "by",
+        "at",
+        "note",
+        "negative_share",
+        "mean_sentiment",
+        "volume_ratio",
+    ]
     rows = client.execute(
         "SELECT feedback_id, alert_id, label, score, severity, given_by, given_at, note, "
         "negative_share, mean_sentiment, volume_ratio "
-        "FROM alert_feedback WHERE brand = %(b)s ORDER BY given_at, feedback_id", {"b": brand}
+        "FROM alert_feedback WHERE brand = %(b)s ORDER BY given_at, feedback_id",
+        {"b": brand},
     )
     fb = apply_labels([dict(zip(cols, r, strict=True)) for r in rows])
     out = ["", f"  feedback on {brand}:"]
@@ -121,8 +133,12 @@ def feedback_section(client: Any, brand: str, alert: dict[str, Any] | None = Non
                  f"{c.tolerance_before:.0%} -> {c.tolerance_after:.0%}, pattern mood "
                  f"{fmt_mood(c.mood_before)} -> {fmt_mood(c.mood_after)}, volume "
                  f"x{c.volume_before:.2g} -> x{c.volume_after:.2g}")  # fmt: skip
-        if (c.after == c.before and c.tolerance_after == c.tolerance_before
-                and c.mood_after == c.mood_before and c.volume_after == c.volume_before):
+        if (
+            c.after == c.before
+            and c.tolerance_after == c.tolerance_before
+            and c.mood_after == c.mood_before
+            and c.volume_after == c.volume_before
+        ):
             moved = "no change"
         note = f" ({c.note})" if c.note else ""
         out.append(f"    {c.at:%Y-%m-%d %H:%M} {c.by}: alert {c.alert_id[:12]} {c.label}: "
@@ -135,14 +151,16 @@ def feedback_section(client: Any, brand: str, alert: dict[str, Any] | None = Non
             out.append(f"    this alert came during the {alert['expected_event']}")
     events = client.execute(
         "SELECT kind, starts, ends, note, given_by FROM expected_events WHERE brand = %(b)s "
-        "ORDER BY starts DESC LIMIT 5", {"b": brand}
+        "ORDER BY starts DESC LIMIT 5",
+        {"b": brand},
     )
     for kind, start, end, note, by in events:
         out.append(f"    announced {kind}{f' {note!r}' if note else ''} "
                    f"{start:%Y-%m-%d %H:%M}-{end:%Y-%m-%d %H:%M} UTC by {by}")  # fmt: skip
     corr = client.execute(
         "SELECT count(), uniqExact(given_by), uniqExact(post_key) FROM post_feedback "
-        "WHERE brand = %(b)s", {"b": brand}
+        "WHERE brand = %(b)s",
+        {"b": brand},
     )
     n, authors, posts = corr[0] if corr else (0, 0, 0)
     if n:

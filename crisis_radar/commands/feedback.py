@@ -68,8 +68,14 @@ def row(record: Any, columns: Sequence[str]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def store_and_send(settings: Settings, client: Any, table: str, columns: Sequence[str],
-                   record: AlertFeedback | PostFeedback | ExpectedEvent, key: bytes) -> None:
+def store_and_send(
+    settings: Settings,
+    client: Any,
+    table: str,
+    columns: Sequence[str],
+    record: AlertFeedback | PostFeedback | ExpectedEvent,
+    key: bytes,
+) -> None:
     """Stored first (the audit trail), then produced to crisis.feedback (the worker learns)."""
     from kafka import KafkaProducer
 

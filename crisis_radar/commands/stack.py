@@ -69,8 +69,8 @@ def _parser() -> argparse.ArgumentParser:
             sp.add_argument(
                 "--cluster",
                 choices=sorted(CLUSTER_PRESETS),
-                help="a preset: " + ", ".join(f"{k} = {s}x{r}" for k, (s, r) in
-                                              sorted(CLUSTER_PRESETS.items())),
+                help="a preset: "
+                + ", ".join(f"{k} = {s}x{r}" for k, (s, r) in sorted(CLUSTER_PRESETS.items())),
             )
             sp.add_argument(
                 "--kafka-brokers",

@@ -88,8 +88,9 @@ class _Ours:
         self.det.learn_one({"value": v, "t": t})
 
 
-def _ours(cls: type[ValueDetector] | type[SeasonalDetector] | type[CountDetector],
-          ) -> Callable[..., Model]:
+def _ours(
+    cls: type[ValueDetector] | type[SeasonalDetector] | type[CountDetector],
+) -> Callable[..., Model]:
     def build(**params: Any) -> Model:
         return _Ours(cls(**params))
 
@@ -151,57 +152,112 @@ def _snarimax() -> base.Estimator:
     # short non-seasonal order: a daily season at 5 minutes (m=288) costs ~300 terms per point.
     return anomaly.PredictiveAnomalyDetection(
         time_series.SNARIMAX(
-            p=6, d=1, q=3,
+            p=6,
+            d=1,
+            q=3,
             regressor=preprocessing.StandardScaler()
             | linear_model.LinearRegression(optimizer=optim.SGD(0.005), intercept_lr=0.1),
         ),
-        horizon=1, n_std=3.5, warmup_period=50,
+        horizon=1,
+        n_std=3.5,
+        warmup_period=50,
     )
 
 
 def _holtwinters(season: int = DAY_AT_5_MIN) -> base.Estimator:
     return anomaly.PredictiveAnomalyDetection(
         time_series.HoltWinters(  # type: ignore[no-untyped-call]
-            alpha=0.3, beta=0.01, gamma=0.2, seasonality=season),
-        horizon=1, n_std=3.5, warmup_period=season + 1,
+            alpha=0.3, beta=0.01, gamma=0.2, seasonality=season
+        ),
+        horizon=1,
+        n_std=3.5,
+        warmup_period=season + 1,
     )
 
 
 REGISTRY: dict[str, Entry] = {
     e.name: e
     for e in (
-        Entry("value", "ours: ValueDetector (detectors/value.py), the default",
-              _ours(ValueDetector), ValueDetector.LOCO_GRID),
-        Entry("seasonal", "ours: SeasonalDetector alone (the product's volume detector, "
-              "both directions)", lambda: _ours(SeasonalDetector)(direction="both")),
-        Entry("value-counts", "ours: ValueDetector with the count path (CountDetector "
-              "forecast while the series is non-negative integers)",
-              lambda: _ours(ValueDetector)(counts=True)),
-        Entry("count", "ours: CountDetector alone (the product's volume/authors detector, "
-              "seasonality chosen online, both directions)",
-              lambda: _ours(CountDetector)(direction="both")),
-        Entry("hst", "River HalfSpaceTrees (MinMaxScaler first)", _unsupervised(
-            lambda: compose.Pipeline(preprocessing.MinMaxScaler(),
-                                     anomaly.HalfSpaceTrees(seed=SEED)))),
-        Entry("gaussian", "River GaussianScorer (whole history)",
-              _supervised(anomaly.GaussianScorer)),
-        Entry("gaussian-window", "River GaussianScorer over the last 1000 points",
-              _supervised(lambda: anomaly.GaussianScorer(  # type: ignore[no-untyped-call]
-                  window_size=1000))),
-        Entry("sad", "River StandardAbsoluteDeviation",
-              _supervised(anomaly.StandardAbsoluteDeviation)),
-        Entry("pad-snarimax", "River PredictiveAnomalyDetection over SNARIMAX(6,1,3)",
-              _supervised(_snarimax)),
-        Entry("pad-holtwinters", "River PredictiveAnomalyDetection over additive HoltWinters "
-              f"(season {DAY_AT_5_MIN} points; a day, 1440, on per-minute series)",
-              _supervised(_holtwinters), per_minute={"season": DAY_AT_MINUTES}),
-        Entry("oneclasssvm", "River OneClassSVM (StandardScaler first)", _unsupervised(
-            lambda: compose.Pipeline(preprocessing.StandardScaler(),
-                                     anomaly.OneClassSVM(nu=0.2)))),
-        Entry("loda", "River LODA (StandardScaler first)", _unsupervised(
-            lambda: compose.Pipeline(preprocessing.StandardScaler(), anomaly.LODA(seed=SEED)))),
-        Entry("lof", "River LocalOutlierFactor (incremental LOF over the last 1000 points)",
-              _unsupervised(lambda: anomaly.LocalOutlierFactor(n_neighbors=10))),
+        Entry(
+            "value",
+            "ours: ValueDetector (detectors/value.py), the default",
+            _ours(ValueDetector),
+            ValueDetector.LOCO_GRID,
+        ),
+        Entry(
+            "seasonal",
+            "ours: SeasonalDetector alone (the product's volume detector, both directions)",
+            lambda: _ours(SeasonalDetector)(direction="both"),
+        ),
+        Entry(
+            "value-counts",
+            "ours: ValueDetector with the count path (CountDetector "
+            "forecast while the series is non-negative integers)",
+            lambda: _ours(ValueDetector)(counts=True),
+        ),
+        Entry(
+            "count",
+            "ours: CountDetector alone (the product's volume/authors detector, "
+            "seasonality chosen online, both directions)",
+            lambda: _ours(CountDetector)(direction="both"),
+        ),
+        Entry(
+            "hst",
+            "River HalfSpaceTrees (MinMaxScaler first)",
+            _unsupervised(
+                lambda: compose.Pipeline(
+                    preprocessing.MinMaxScaler(), anomaly.HalfSpaceTrees(seed=SEED)
+                )
+            ),
+        ),
+        Entry(
+            "gaussian", "River GaussianScorer (whole history)", _supervised(anomaly.GaussianScorer)
+        ),
+        Entry(
+            "gaussian-window",
+            "River GaussianScorer over the last 1000 points",
+            _supervised(
+                lambda: anomaly.GaussianScorer(  # type: ignore[no-untyped-call]
+                    window_size=1000
+                )
+            ),
+        ),
+        Entry(
+            "sad", "River StandardAbsoluteDeviation", _supervised(anomaly.StandardAbsoluteDeviation)
+        ),
+        Entry(
+            "pad-snarimax",
+            "River PredictiveAnomalyDetection over SNARIMAX(6,1,3)",
+            _supervised(_snarimax),
+        ),
+        Entry(
+            "pad-holtwinters",
+            "River PredictiveAnomalyDetection over additive HoltWinters "
+            f"(season {DAY_AT_5_MIN} points; a day, 1440, on per-minute series)",
+            _supervised(_holtwinters),
+            per_minute={"season": DAY_AT_MINUTES},
+        ),
+        Entry(
+            "oneclasssvm",
+            "River OneClassSVM (StandardScaler first)",
+            _unsupervised(
+                lambda: compose.Pipeline(
+                    preprocessing.StandardScaler(), anomaly.OneClassSVM(nu=0.2)
+                )
+            ),
+        ),
+        Entry(
+            "loda",
+            "River LODA (StandardScaler first)",
+            _unsupervised(
+                lambda: compose.Pipeline(preprocessing.StandardScaler(), anomaly.LODA(seed=SEED))
+            ),
+        ),
+        Entry(
+            "lof",
+            "River LocalOutlierFactor (incremental LOF over the last 1000 points)",
+            _unsupervised(lambda: anomaly.LocalOutlierFactor(n_neighbors=10)),
+        ),
     )
 }
 
@@ -233,11 +289,27 @@ class RankCalibrated(SeriesDetector):
     for the negative-count CUSUM and the explanations: only the anomaly score is replaced.
     """
 
-    __slots__ = ("_last", "builder", "expect", "gate_halflife", "level", "model", "n",
-                 "pending", "recent", "sorted_ref", "window")
+    __slots__ = (
+        "_last",
+        "builder",
+        "expect",
+        "gate_halflife",
+        "level",
+        "model",
+        "n",
+        "pending",
+        "recent",
+        "sorted_ref",
+        "window",
+    )
 
-    def __init__(self, builder: Callable[[], Model], window: int = 7 * DAY_AT_MINUTES,
-                 gate_halflife: float = 60.0, season_alpha: float = 0.002) -> None:
+    def __init__(
+        self,
+        builder: Callable[[], Model],
+        window: int = 7 * DAY_AT_MINUTES,
+        gate_halflife: float = 60.0,
+        season_alpha: float = 0.002,
+    ) -> None:
         self.builder = builder
         self.window = window
         self.gate_halflife = gate_halflife

@@ -145,13 +145,12 @@ def load_corpus(data_dir: Path, labels: dict[str, list[list[str]]]) -> list[File
     return files
 
 
-def run_detector(
-    f: FileData, factory: Callable[[], SeriesDetector] = ValueDetector
-) -> list[float]:
+def run_detector(f: FileData, factory: Callable[[], SeriesDetector] = ValueDetector) -> list[float]:
     """Stream one series through a fresh detector: score each row, then learn it."""
     det = factory()
-    return [det.process_one({"value": x, "t": t})
-            for x, t in zip(f.values, f.timestamps, strict=True)]
+    return [
+        det.process_one({"value": x, "t": t}) for x, t in zip(f.values, f.timestamps, strict=True)
+    ]
 
 
 def write_results(f: FileData, scores: Sequence[float], out_dir: Path) -> Path:
@@ -281,16 +280,22 @@ def loco(
     category with them. ``scores_by_setting[k][i]`` are setting k's scores of ``files[i]``;
     setting 0 is the default (ties go to the earlier setting)."""
     per_setting = [
-        [sweep_points(f.timestamps, s, f.windows, f.name, costs)
-         for f, s in zip(files, scores, strict=True)]
+        [
+            sweep_points(f.timestamps, s, f.windows, f.name, costs)
+            for f, s in zip(files, scores, strict=True)
+        ]
         for scores in scores_by_setting
     ]
     cats = sorted({f.category for f in files})
 
     def pts(k: int, cat: str | None = None, held_out: bool = False) -> list[Point]:
         """Setting k's points: all files, or those of ``cat`` (held_out) or of the others."""
-        return [p for f, ps in zip(files, per_setting[k], strict=True)
-                if cat is None or (f.category == cat) == held_out for p in ps]
+        return [
+            p
+            for f, ps in zip(files, per_setting[k], strict=True)
+            if cat is None or (f.category == cat) == held_out
+            for p in ps
+        ]
 
     def bounds(points: list[Point]) -> tuple[float, float]:
         null = _best([Point(0.5, p.sweep, p.window) for p in points], costs)[1]
@@ -315,30 +320,43 @@ def loco(
         pooled_raw += raw
         h_null, h_perfect = bounds(held)
         held0 = pts(0, cat, held_out=True)
-        rotations.append(Rotation(
-            cat, dict(settings[k]), thr, _normalise(raw_train, tr_null, tr_perfect),
-            _normalise(score_at(held0, thr0, costs), h_null, h_perfect),
-            _normalise(raw, h_null, h_perfect) if h_perfect else None, raw))
+        rotations.append(
+            Rotation(
+                cat,
+                dict(settings[k]),
+                thr,
+                _normalise(raw_train, tr_null, tr_perfect),
+                _normalise(score_at(held0, thr0, costs), h_null, h_perfect),
+                _normalise(raw, h_null, h_perfect) if h_perfect else None,
+                raw,
+            )
+        )
     scored = [r for r in rotations if r.held_out_score is not None]
     return LocoResult(
-        profile, rotations,
+        profile,
+        rotations,
         sum(r.held_out_score or 0.0 for r in scored) / max(len(scored), 1),
         sum(r.in_sample for r in scored) / max(len(scored), 1),
-        _normalise(pooled_raw, c_null, c_perfect), _normalise(raw0, c_null, c_perfect))
+        _normalise(pooled_raw, c_null, c_perfect),
+        _normalise(raw0, c_null, c_perfect),
+    )
 
 
 def format_loco(res: LocoResult) -> str:
     width = max([len(r.held_out) for r in res.rotations] + [22])
-    head = (f"{'held-out category':<{width}}  {'LOCO':>6}  {'in-sample':>9}  {'5-cat':>6}  "
-            f"{'threshold':>9}  setting")
+    head = (
+        f"{'held-out category':<{width}}  {'LOCO':>6}  {'in-sample':>9}  {'5-cat':>6}  "
+        f"{'threshold':>9}  setting"
+    )
     lines = [f"leave-one-category-out, profile {res.profile}", head, "-" * len(head)]
     for r in res.rotations:
-        loco_s = (f"{r.held_out_score:6.1f}" if r.held_out_score is not None
-                  else f"{'n/a':>6}")
+        loco_s = f"{r.held_out_score:6.1f}" if r.held_out_score is not None else f"{'n/a':>6}"
         ins = f"{r.in_sample:9.1f}" if r.held_out_score is not None else f"{'n/a':>9}"
         note = "" if r.held_out_score is not None else f"  (no windows; raw {r.held_out_raw:.2f})"
-        lines.append(f"{r.held_out:<{width}}  {loco_s}  {ins}  {r.train:6.1f}  "
-                     f"{r.threshold:9.6f}  {r.setting or 'default'}{note}")
+        lines.append(
+            f"{r.held_out:<{width}}  {loco_s}  {ins}  {r.train:6.1f}  "
+            f"{r.threshold:9.6f}  {r.setting or 'default'}{note}"
+        )
     lines.append("-" * len(head))
     lines.append(f"{'MEAN (with windows)':<{width}}  {res.mean:6.1f}  {res.in_sample_mean:9.1f}")
     lines.append(f"{'POOLED corpus score':<{width}}  {res.pooled:6.1f}  {res.in_sample:9.1f}")

@@ -108,8 +108,12 @@ def read_minutes(path: Path) -> Iterator[BrandMinute]:
             yield BrandMinute.model_validate_json(line)
 
 
-def pass_minutes(lines: Iterable[bytes], settings: Any, batch: int = 2000,
-                 progress: Callable[[int], object] | None = None) -> list[BrandMinute]:
+def pass_minutes(
+    lines: Iterable[bytes],
+    settings: Any,
+    batch: int = 2000,
+    progress: Callable[[int], object] | None = None,
+) -> list[BrandMinute]:
     """The brand minutes of one ``OfflinePipeline`` pass (what ``replay_posts`` scores)."""
     rep = replay_posts(lines, settings, batch, progress)
     return rep.minutes

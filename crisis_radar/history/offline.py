@@ -108,7 +108,9 @@ class OfflinePipeline:
         # ``make_scorer``: a brand's new crisis scorer (evaluate scenarios --detector); None:
         # the worker's
         self.crisis = CrisisStage(
-            load_brand_words(watchlist_path), self.context, load=load_state or (lambda key: None),
+            load_brand_words(watchlist_path),
+            self.context,
+            load=load_state or (lambda key: None),
             make_scorer=make_scorer or new_scorer,
         )
         for part in range(partitions):
@@ -119,7 +121,10 @@ class OfflinePipeline:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, load_state: Any = None, child: bool | None = None,
+        cls,
+        settings: Any,
+        load_state: Any = None,
+        child: bool | None = None,
         make_scorer: Callable[[], Any] | None = None,
     ) -> OfflinePipeline:
         """``child``: None = as the worker decides (``Settings.enrich_in_subprocess``: a child

@@ -118,7 +118,9 @@ def likely_fix(stats: Stats, rejects: Rejects) -> str:
         mapping.setdefault(needed, "COLUMN")
     spec = ",".join(f"{k}={v}" for k, v in mapping.items())
     canonical = "platform" in rejects.fields and "post_id" in rejects.fields
-    what = "these records are not canonical Post JSON" if canonical else "fields seen: " + (
-        ", ".join(fields[:12]) + (", ..." if len(fields) > 12 else "")
+    what = (
+        "these records are not canonical Post JSON"
+        if canonical
+        else "fields seen: " + (", ".join(fields[:12]) + (", ..." if len(fields) > 12 else ""))
     )
     return f"{what}; map their fields: --format generic --map {spec}"

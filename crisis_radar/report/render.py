@@ -183,8 +183,12 @@ def tables(r: Report) -> list[tuple[str, list[str], list[list[str]]]]:
             "Posts per language",
             ["language", "posts", "negative", "negative share"],
             [
-                [x.lang, str(x.posts), str(x.negative),
-                 "no model" if x.negative_share is None else f"{x.negative_share:.1%}"]
+                [
+                    x.lang,
+                    str(x.posts),
+                    str(x.negative),
+                    "no model" if x.negative_share is None else f"{x.negative_share:.1%}",
+                ]
                 for x in r.languages
             ],
         ),
