@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import save
+from bench import machine_ms, save
 
 WORDS = [
     "network", "outage", "refund", "support", "order", "delivery", "late", "broken", "love",
@@ -147,9 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         rss_start = _status("VmRSS")
         history = History([str(path)], "auto", None, "bench", on_dead=lambda d: None)
         bt = Backtest(OfflinePipeline.from_settings(settings))
+        speed = [machine_ms()]  # before and after: the box's speed drifts (bench/__init__.py)
         c0 = cpu_s()
         result = bt.run(history.sends(parsed=bt.pipeline.takes_posts), on_batch=on_batch)
         cpu = cpu_s() - c0
+        speed.append(machine_ms())
         rss["100%"] = round(_status("VmRSS"), 1)
     out: dict[str, Any] = {
         "posts": result.posts,
@@ -163,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "posts_per_cpu_s": round(result.posts / cpu),
         "rss_mb_start": round(rss_start, 1),
         "rss_mb": rss,
+        "machine_ms": speed,
         **process_figures(),
     }
     print(f"backtest core: {out['posts']:,} posts, {out['brand_minutes']:,} brand-minutes, "
@@ -174,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         + f"; peak (VmHWM) {out['peak_rss_mb']}, enrich child {out['child_peak_rss_mb']}"
         f"; load avg {' '.join(out['loadavg'])}"
     )
+    print(f"machine speed: {speed[0]} ms before, {speed[1]} ms after (bench.machine_ms)")
     print(f"wrote {save('backtest', out)}")
     return 0
 

@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import save
+from bench import machine_ms, save
 from crisis_radar.progress import progress_bar
 from crisis_radar.stack._proc import free_port
 
@@ -417,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         "lang": args.lang or None,
         "text": args.text,
         "cpus": os.cpu_count(),
+        "machine_ms": [machine_ms()],  # before and after: the box's speed drifts
     }
     try:
         if "max" in phases:  # preload: the worker starts on a full topic
@@ -498,6 +499,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"could not drop the benchmark database {tag}: {exc!r}", file=sys.stderr)
         ch.disconnect()
         _drop_topics(settings)
+    result["machine_ms"].append(machine_ms())
     for k, v in result.items():
         print(f"{k:>24}: {v}")
     save("pipeline", result)
