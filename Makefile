@@ -23,6 +23,7 @@ test: setup
 	$(BIN)/crisis-radar stack up
 	$(BIN)/crisis-radar stack test-tools
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy detectors schemas radar_base
 	$(BIN)/pytest
 
