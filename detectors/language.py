@@ -526,15 +526,16 @@ def identify(text: str, hint: str | None = None) -> str:
         if script is not None:  # Arabic script / Devanagari (Cyrillic is "": no script)
             return _from_model(lower, script or None)
         tokens = lower.split()  # clean() left letters and spaces only
+        plain_english = lower.isascii() and _surely_english(tokens)
         if _romanised_hindi(tokens):
             if _one_hindi_word(tokens):  # "Ban Ki-moon", "Toh, che novità": the model may veto
-                if lower.isascii() and _surely_english(tokens):
+                if plain_english:
                     return "en"  # plain English vetoes too: "got sent to ISS today", "a KO"
                 ranked = _ranked(lower, 1)
                 if ranked and ranked[0][0] >= HINDI_VETO and ranked[0][1] in _VETOERS:
                     return ranked[0][1]
             return "hi"
-        if lower.isascii() and _surely_english(tokens):  # most English posts stop here
+        if plain_english:  # most English posts stop here
             return "en"
         # The model's first guess; its next two only where they can change the answer: a
         # supported first guess is it unless the second opinion runs (the model unsure, and the
@@ -556,7 +557,9 @@ def identify(text: str, hint: str | None = None) -> str:
             said = "en"
         top = ranked[0][0] if ranked else 0.0
         if top < EVIDENCE_GATE and said in SUPPORTED:  # unsure: the post's own words have a say
-            said = _second_opinion(ranked, cues or _evidence(tokens, lower)) or said
+            if cues is None:
+                cues = _evidence(tokens, lower)
+            said = _second_opinion(ranked, cues) or said
         # Romanised Hindi the word lists missed: the model knows Hindi only in Devanagari and
         # calls it English or is unsure; the classifier decides those (docs/languages.md).
         if (said in _HINGLISH_GATE or top < CONFIDENT) and _is_hinglish(tokens, top):
