@@ -16,6 +16,7 @@ from typing import Any
 
 from radar_base.clickhouse import check_identifier, make_client
 from radar_base.migrations import (
+    EACH_SHARD,
     EVERY_SERVER,
     LOCAL_SUFFIX,
     MIGRATIONS_DIR,
@@ -31,7 +32,8 @@ from radar_base.settings import Settings
 __all__ = [
     "LEDGER", "LOCAL_SUFFIX", "MIGRATIONS_DIR", "ClusterDDL", "Migration", "applied_versions",
     "check_identifier", "cluster_ledger", "cluster_servers", "discover", "ensure_database",
-    "local_table", "make_client", "migrate", "on_cluster", "require_schema", "statements_for",
+    "local_table", "make_client", "migrate", "on_cluster", "on_each_shard", "require_schema",
+    "statements_for",
 ]  # fmt: skip
 
 
@@ -68,6 +70,20 @@ def local_table(settings: Settings, table: str) -> str:
     return check_identifier(table) + (LOCAL_SUFFIX if settings.clickhouse_cluster else "")
 
 
+# ON CLUSTER DDL waits for every server's DDL worker, up to the server's
+# distributed_ddl_task_timeout (180 s by default), which then reports which hosts did not answer.
+# The socket must outwait that: a busy cluster takes over a minute per statement at times, and the
+# client's 60 s default cut the migration off with a bare "timed out".
+DDL_TIMEOUT_S = 240
+
+
+def ddl_client(settings: Settings, database: str) -> Any:
+    """A client for migrations: on a cluster, one that outwaits the server's own DDL timeout."""
+    if settings.clickhouse_cluster:
+        return make_client(settings, database=database, send_receive_timeout=DDL_TIMEOUT_S)
+    return make_client(settings, database=database)
+
+
 def on_cluster(settings: Settings) -> str:
     """`` ON CLUSTER <name>`` for DDL on a cluster, '' on one server."""
     cluster = settings.clickhouse_cluster
@@ -86,11 +102,39 @@ def cluster_servers(settings: Settings, client: Any) -> list[tuple[str, int]]:
     return [(str(h), int(p)) for h, p in rows]
 
 
+def on_each_shard(settings: Settings, client: Any, db: str, stmt: str) -> None:
+    """Run ``stmt`` (an ALTER of a replicated table) once per shard, on the first replica that
+    answers: replication carries it to the others (radar_base.migrations: why not ON CLUSTER)."""
+    from clickhouse_driver import errors as ch
+
+    shards: dict[int, list[tuple[str, int]]] = {}
+    for shard, host, port in client.execute(
+        "SELECT shard_num, host_name, port FROM system.clusters WHERE cluster = %(c)s "
+        "ORDER BY shard_num, replica_num",
+        {"c": settings.clickhouse_cluster},
+    ):
+        shards.setdefault(int(shard), []).append((str(host), int(port)))
+    if not shards:
+        raise ValueError(f"ClickHouse knows no cluster {settings.clickhouse_cluster!r}")
+    for replicas in shards.values():
+        for i, (host, port) in enumerate(replicas):
+            one = ddl_client(
+                settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": port}), db
+            )
+            try:
+                one.execute(stmt)
+                break
+            except (ch.NetworkError, ch.SocketTimeoutError, OSError):
+                if i == len(replicas) - 1:
+                    raise
+            finally:
+                one.disconnect()
+
+
 def _on_every_server(settings: Settings, client: Any, db: str, stmt: str) -> None:
     for host, port in cluster_servers(settings, client):
-        one = make_client(
-            settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": port}),
-            database=db,
+        one = ddl_client(
+            settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": port}), db
         )
         try:
             one.execute(stmt)
@@ -99,7 +143,7 @@ def _on_every_server(settings: Settings, client: Any, db: str, stmt: str) -> Non
 
 
 def ensure_database(settings: Settings, database: str) -> None:
-    admin = make_client(settings, database="default")
+    admin = ddl_client(settings, "default")
     try:
         admin.execute(
             f"CREATE DATABASE IF NOT EXISTS {check_identifier(database)}{on_cluster(settings)}"
@@ -122,7 +166,7 @@ def migrate(
     db = check_identifier(database or settings.clickhouse_database)
     cluster = settings.clickhouse_cluster
     ensure_database(settings, db)
-    client = make_client(settings, database=db)
+    client = ddl_client(settings, db)
     try:
         client.execute(cluster_ledger(cluster, db) if cluster else LEDGER)
         done = applied_versions(client)
@@ -133,6 +177,8 @@ def migrate(
             for stmt in statements:
                 if stmt.startswith(EVERY_SERVER):
                     _on_every_server(settings, client, db, stmt)
+                elif stmt.startswith(EACH_SHARD):
+                    on_each_shard(settings, client, db, stmt)
                 else:
                     client.execute(stmt)
             client.execute(

@@ -69,15 +69,20 @@ class Migration:
 #   ``t_local``: each shard rolls up the rows it stores; the target being replicated, the other
 #   replica receives the rolled-up rows by replication (an MV does not fire on fetched parts).
 # - CREATE VIEW v AS SELECT ... FROM t: on every server, over the Distributed ``t``.
-# - ALTER TABLE t (column changes): ``t_local`` ON CLUSTER (18.16 runs it once per shard, on
-#   the leader replica: replication does the rest), then ``t`` on every server one by one (18.16
-#   refuses ON CLUSTER for a non-replicated table on replicated shards); other ALTERs on
-#   ``t_local`` only. Statements to run server by server start with ``EVERY_SERVER``.
+# - ALTER TABLE t (column changes): ``t_local`` on one replica of each shard (replication
+#   does the rest), then ``t`` on every server one by one (18.16 refuses ON CLUSTER for a
+#   non-replicated table on replicated shards); other ALTERs on ``t_local`` only. Not ON CLUSTER
+#   for ``t_local``: 18.16's DDL worker lets both replicas of a shard race for it, and the loser
+#   ("column already exists", then "Node exists" in ZooKeeper) never reports the task done, so
+#   the statement hangs for distributed_ddl_task_timeout (seen in 2 of 5 fresh clusters).
+#   Statements to run server by server start with ``EVERY_SERVER``, once per shard with
+#   ``EACH_SHARD``.
 # - Other engines (Memory, Log...): the same table ON CLUSTER (one per server).
 # Table names are qualified with the database: an ON CLUSTER statement runs on the other
 # servers in their default database. Anything else has no cluster form and is refused.
 LOCAL_SUFFIX = "_local"
 EVERY_SERVER = "/* on every server */ "
+EACH_SHARD = "/* on one replica of each shard */ "
 _IF_NOT = r"(IF\s+NOT\s+EXISTS\s+)?"
 _CREATE_TABLE = re.compile(r"^CREATE\s+TABLE\s+" + _IF_NOT + r"(\w+)\s*(.*)$", re.S | re.I)
 _CREATE_MV = re.compile(
@@ -156,7 +161,7 @@ class ClusterDDL:
             name, ops = m.groups()
             if name not in self.replicated:
                 return [f"ALTER TABLE {self._on(name)} {ops}"]
-            local = f"ALTER TABLE {self._on(name + LOCAL_SUFFIX)} {ops}"
+            local = f"{EACH_SHARD}ALTER TABLE {self.database}.{name}{LOCAL_SUFFIX} {ops}"
             if all(_COLUMN_ALTER.match(op.strip()) for op in self._split_ops(ops)):
                 return [local, f"{EVERY_SERVER}ALTER TABLE {self.database}.{name} {ops}"]
             return [local]

@@ -56,3 +56,6 @@ def test_no_time_column_is_one_line(
     assert len(err.splitlines()) == 1 and "'when'" in err and "no usable time column" in err
     assert backfill.main([str(tmp_path / "missing.csv")], settings) == 2
     assert "no such file" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()  # a directory expands to its files: here none
+    assert backfill.main([str(tmp_path / "empty")], settings) == 2
+    assert "no input file in" in capsys.readouterr().err

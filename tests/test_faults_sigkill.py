@@ -171,8 +171,11 @@ def fs_pairs(posts: list[dict[str, Any]]) -> int:
 
 @pytest.mark.parametrize("victim", ["worker", "child"])
 def test_sigkill_replay_equals_undisturbed_run(
-    settings: Any, stack: Any, tmp_path: Path, victim: str
+    settings: Any, stack: Any, tmp_path: Path, victim: str, max_lost_rows: int = 0
 ) -> None:
+    """``max_lost_rows`` (only for runs with Faust's seek fix switched off): posts, and minute
+    rows, the restarted worker may lose because Faust dropped records it re-read after its seek
+    (the race docs/faust-runtime.md's seek fix guards against). Lost only: never extra."""
     scenario = build_scenario(simulate_parser().parse_args([*SIM_ARGS, "--out", "-"]))
     path = tmp_path / "posts.jsonl"
     simulate_run(scenario, str(path))
@@ -187,7 +190,7 @@ def test_sigkill_replay_equals_undisturbed_run(
         for db in dbs:
             admin.execute(f"DROP DATABASE IF EXISTS {db}")
         admin.disconnect()
-    assert kill_n == base_n  # exactly once as analysts see it
+    assert base_n - max_lost_rows <= kill_n <= base_n  # exactly once as analysts see it
     assert len(base_min) > 100
     # The last minutes close on the idle timer (wall clock): compare everything before them.
     last = max(m[1] for m in base_min)
@@ -196,6 +199,16 @@ def test_sigkill_replay_equals_undisturbed_run(
     base_cut = [m for m in base_min if m[1] < cut]
     kill_cut = [m for m in kill_min if m[1] < cut]
     diff = sorted(set(kill_cut) ^ set(base_cut))
-    assert kill_cut == base_cut, f"{len(diff)} minute rows differ after SIGKILL, e.g. {diff[:4]}"
     assert base_alerts, "the scenario must alert, or equal alerts prove nothing"
+    if max_lost_rows and (kill_cut != base_cut or kill_n != base_n):
+        # Minutes counted without the dropped records (or missing): a few, never more posts
+        # than undisturbed, no minute of its own; the alerts may then differ too.
+        base_by = {m[:2]: m for m in base_cut}
+        kill_by = {m[:2]: m for m in kill_cut}
+        assert kill_by.keys() <= base_by.keys(), f"minutes of its own: {diff[:4]}"
+        lost = [k for k, b in base_by.items() if kill_by.get(k) != b]
+        assert len(lost) <= max_lost_rows, f"{len(lost)} minute rows differ, e.g. {diff[:4]}"
+        assert all(kill_by[k][2] <= base_by[k][2] for k in lost if k in kill_by), diff[:4]
+        return
+    assert kill_cut == base_cut, f"{len(diff)} minute rows differ after SIGKILL, e.g. {diff[:4]}"
     assert kill_alerts == base_alerts

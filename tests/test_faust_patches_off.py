@@ -25,6 +25,7 @@ OFF: dict[str, dict[str, bool]] = {
     "seek_fix_off": {"faust_seek_fix": False},
     "all_off": {"faust_fastpath": False, "faust_seek_fix": False},
 }
+MAX_LOST_ROWS = 5  # posts or minute rows (of ~160) a seek-fix-off SIGKILL replay may lose
 
 
 def _ran_without(tmp_path: Path, off: str) -> None:
@@ -49,7 +50,11 @@ def test_end_to_end_with_patches_off(settings: Any, clickhouse: Any, tmp_path: P
 def test_sigkill_replay_with_patches_off(settings: Any, stack: Any, tmp_path: Path, off: str):
     """The worker victim only: the enrich-child victim keeps the same Faust consumer running
     (nothing is sought or rebalanced), so the patches play no part there."""
+    # Without the seek fix, the restarted worker's consumer can drop records it re-reads after
+    # its seek (the Faust race the fix exists for; seen in about 1 run in 10: one minute lost
+    # its one post while the post itself was stored). Those runs may lose a few, no more.
+    lost = 0 if OFF[off].get("faust_seek_fix", True) else MAX_LOST_ROWS
     sigkill.test_sigkill_replay_equals_undisturbed_run(
-        settings.model_copy(update=OFF[off]), stack, tmp_path, "worker"
+        settings.model_copy(update=OFF[off]), stack, tmp_path, "worker", lost
     )
     _ran_without(tmp_path, off)

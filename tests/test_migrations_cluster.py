@@ -12,6 +12,7 @@ import pytest
 
 from crisis_radar.clickhouse import cluster_ledger
 from radar_base.migrations import (
+    EACH_SHARD,
     EVERY_SERVER,
     LOCAL_SUFFIX,
     ClusterDDL,
@@ -34,8 +35,9 @@ def test_every_statement_of_every_migration_has_a_cluster_form() -> None:
     for mig, stmts in CLUSTER_FORM:
         assert len(stmts) >= len(mig.statements()), mig.path.name
         for s in stmts:
-            if s.startswith(EVERY_SERVER):
-                assert s.startswith(f"{EVERY_SERVER}ALTER TABLE {DB}."), s[:80]
+            if s.startswith((EVERY_SERVER, EACH_SHARD)):
+                assert re.match(rf"/\*[\w ]+\*/ ALTER TABLE {DB}\.\w+ ", s), s[:80]
+                assert " ON CLUSTER " not in s, s[:120]
             else:
                 assert f" ON CLUSTER {CLUSTER} " in s + " ", s[:120]  # a DROP ends with it
                 assert re.match(rf"^\w+( MATERIALIZED)? \w+ (IF (NOT )?EXISTS )?{DB}\.", s), s[:80]
@@ -68,11 +70,11 @@ def test_column_alters_reach_both_tables_other_alters_only_local() -> None:
     ddl.rewrite("CREATE TABLE t (a UInt8, d Date) ENGINE = MergeTree() PARTITION BY d ORDER BY a")
     ops = "ADD COLUMN b UInt8 DEFAULT 0, DROP COLUMN a"
     assert ddl.rewrite(f"ALTER TABLE t {ops}") == [
-        f"ALTER TABLE {DB}.t_local ON CLUSTER {CLUSTER} {ops}",
+        f"{EACH_SHARD}ALTER TABLE {DB}.t_local {ops}",
         f"{EVERY_SERVER}ALTER TABLE {DB}.t {ops}",
     ]
     assert ddl.rewrite("ALTER TABLE t DROP PARTITION 202601") == [
-        f"ALTER TABLE {DB}.t_local ON CLUSTER {CLUSTER} DROP PARTITION 202601"
+        f"{EACH_SHARD}ALTER TABLE {DB}.t_local DROP PARTITION 202601"
     ]
     assert ddl.rewrite("CREATE TABLE m (x UInt8) ENGINE = Memory") == [
         f"CREATE TABLE {DB}.m ON CLUSTER {CLUSTER} (x UInt8) ENGINE = Memory"
@@ -96,7 +98,8 @@ def test_statements_without_a_cluster_form_are_refused() -> None:
 def _single_server(stmt: str) -> str:
     """The cluster form with what needs ZooKeeper and a cluster taken out, for chdb: no
     ON CLUSTER, Replicated engines without their path and replica, Distributed -> Merge."""
-    stmt = stmt.removeprefix(EVERY_SERVER).replace(f" ON CLUSTER {CLUSTER}", "")
+    stmt = stmt.removeprefix(EVERY_SERVER).removeprefix(EACH_SHARD)
+    stmt = stmt.replace(f" ON CLUSTER {CLUSTER}", "")
     stmt = re.sub(r"Replicated(\w+)\('[^']*', '\{replica\}'(?:, )?", r"\1(", stmt)
     return re.sub(
         rf"Distributed\({CLUSTER}, (\w+), (\w+), .*\)$", r"Merge(\1, '^\2$')", stmt, flags=re.S
@@ -113,7 +116,8 @@ def test_cluster_form_runs_on_current_clickhouse_chdb(tmp_path: Path) -> None:
     sess = session.Session(str(tmp_path / "chdb"))
     ledger = cluster_ledger(CLUSTER, DB)
     for stmt in [*ALL, ledger]:
-        quoted = stmt.removeprefix(EVERY_SERVER).replace("\\", "\\\\").replace("'", "\\'")
+        bare = stmt.removeprefix(EVERY_SERVER).removeprefix(EACH_SHARD)
+        quoted = bare.replace("\\", "\\\\").replace("'", "\\'")
         assert "ENGINE" in str(sess.query(f"SELECT formatQuery('{quoted}')", "TSVRaw")) or \
             "ALTER" in stmt or "VIEW" in stmt or stmt.startswith("DROP")  # fmt: skip
     sess.query(f"CREATE DATABASE {DB}")

@@ -61,6 +61,8 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     missing = [p for p in paths if not Path(p).is_file()]
     if missing:
         return _fail(f"no such file: {', '.join(missing)}")
+    if not paths:  # only empty directories
+        return _fail(f"no input file in {', '.join(args.inputs)}")
     settings = settings or get_settings()
     if args.watchlist is not None:
         if not args.watchlist.is_file():

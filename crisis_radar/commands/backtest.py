@@ -125,8 +125,10 @@ def main(argv: list[str]) -> int:
     fmt = "generic" if mapping and args.format == "auto" else args.format
     paths = paths_of(args.inputs)
     missing = [p for p in paths if p != "-" and not Path(p).is_file()]
-    if missing or not paths:
-        return _fail(f"no such file: {', '.join(missing or args.inputs)}")
+    if missing:
+        return _fail(f"no such file: {', '.join(missing)}")
+    if not paths:  # only empty directories
+        return _fail(f"no input file in {', '.join(args.inputs)}")
     settings = get_settings()
     if args.watchlist is not None:
         settings = settings.model_copy(update={"watchlist_path": args.watchlist})

@@ -174,6 +174,9 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     if missing:
         print(f"crisis-radar ingest: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if not paths and not args.live:  # only empty directories
+        print(f"crisis-radar ingest: no input file in {', '.join(args.inputs)}", file=sys.stderr)
+        return 2
     order = args.order or ("file" if args.live or "-" in paths else "time")
     if order == "time" and args.live:
         print("crisis-radar ingest: --order time needs files (a live source is unbounded)",

@@ -7,8 +7,9 @@ migration 0017) and dead letters 13 months; aggregates, rollups and alerts are k
 what post-crisis reviews need).
 
 On a cluster (``CRISIS_RADAR_CLICKHOUSE_CLUSTER``) the rows live in the ``*_local`` tables: their
-partitions are read from every shard (``cluster()``) and dropped ``ON CLUSTER``, so every replica
-of every shard loses the same months.
+partitions are read from every shard (``cluster()``) and dropped on one replica of each shard
+(replication drops them from the others; not ``ON CLUSTER``, where 18.16's DDL worker lets
+replicas race: radar_base/migrations.py), so every replica of every shard loses the same months.
 
     crisis-radar retention --dry-run
     crisis-radar retention --keep posts=6 --keep dead_letters=1
@@ -22,7 +23,7 @@ import sys
 from datetime import UTC, date, datetime
 from typing import Any
 
-from crisis_radar.clickhouse import check_identifier, make_client, on_cluster, require_schema
+from crisis_radar.clickhouse import check_identifier, make_client, on_each_shard, require_schema
 from crisis_radar.progress import progress_bar
 from crisis_radar.settings import get_settings
 
@@ -110,10 +111,11 @@ def main(argv: list[str]) -> int:
             doomed, desc="dropping partitions", unit="part", file=sys.stderr, disable=not doomed
         ):
             stored = _stored(table, settings.clickhouse_cluster)
-            client.execute(
-                f"ALTER TABLE {db}.{check_identifier(stored)}{on_cluster(settings)} "
-                f"DROP PARTITION {int(part)}"
-            )
+            drop = f"ALTER TABLE {db}.{check_identifier(stored)} DROP PARTITION {int(part)}"
+            if settings.clickhouse_cluster:  # replication drops it from the other replicas
+                on_each_shard(settings, client, db, drop)
+            else:
+                client.execute(drop)
     client.disconnect()
     print(
         f"{len(doomed)} partition(s) {'to drop' if args.dry_run else 'dropped'}; policy "
