@@ -104,7 +104,8 @@ def cluster_servers(settings: Settings, client: Any) -> list[tuple[str, int]]:
 
 def on_each_shard(settings: Settings, client: Any, db: str, stmt: str) -> None:
     """Run ``stmt`` (an ALTER of a replicated table) once per shard, on the first replica that
-    answers: replication carries it to the others (radar_base.migrations: why not ON CLUSTER)."""
+    answers: replication carries it to the others, a stopped one included once it is back
+    (radar_base.migrations: why not ON CLUSTER)."""
     from clickhouse_driver import errors as ch
 
     shards: dict[int, list[tuple[str, int]]] = {}
@@ -123,6 +124,12 @@ def on_each_shard(settings: Settings, client: Any, db: str, stmt: str) -> None:
             )
             try:
                 one.execute(stmt)
+                break
+            except ch.ServerException as exc:
+                # "Alter is not finished because some replicas are inactive right now": it is
+                # in ZooKeeper's log, and a stopped replica applies it when it is back.
+                if exc.code != ch.ErrorCodes.UNFINISHED:
+                    raise
                 break
             except (ch.NetworkError, ch.SocketTimeoutError, OSError):
                 if i == len(replicas) - 1:

@@ -21,7 +21,7 @@ from sqlcheck import ClickHouseHttp, sample_posts, seed_data_statements
 from test_queries import _check_numbers, _run_all
 
 from crisis_radar import stack
-from crisis_radar.clickhouse import make_client, migrate, require_schema
+from crisis_radar.clickhouse import make_client, migrate, on_each_shard, require_schema
 from crisis_radar.settings import Settings
 from crisis_radar.stack import _proc
 from crisis_radar.stack.cluster import ClickHouseNode
@@ -238,11 +238,46 @@ def test_replica_stopped_for_60s_mid_stream_loses_nothing(cluster_db: Settings) 
     client.disconnect()
 
 
+def test_shard_alter_goes_to_the_next_replica_when_the_first_is_down(
+    cluster_db: Settings,
+) -> None:
+    """Migrations and retention ALTER a replicated table on one replica per shard (not ON
+    CLUSTER: radar_base/migrations.py): with s2r1, shard 2's first replica, stopped, the ALTER runs
+    on s2r2, and s2r1 applies it from ZooKeeper once it is back."""
+    db = cluster_db.clickhouse_database
+    victim = _nodes(cluster_db)[2]
+    assert victim.name == "clickhouse-s2r1"
+    entry = make_client(cluster_db, db)
+    stack.down([victim.name], cluster_db)
+    try:
+        assert not victim.healthy()
+        on_each_shard(
+            cluster_db, entry, db, f"ALTER TABLE {db}.alerts_local ADD COLUMN probe UInt8 DEFAULT 7"
+        )
+    finally:
+        stack.up([victim.name], cluster_db)
+        entry.disconnect()
+    deadline = time.monotonic() + 120
+    while True:  # s2r1 catches up on the metadata change after its restart
+        has = []
+        for node in _nodes(cluster_db):
+            c = _on(cluster_db, node, db)
+            has.append(bool(c.execute(
+                "SELECT count() FROM system.columns WHERE database = %(db)s AND "
+                "table = 'alerts_local' AND name = 'probe'", {"db": db},
+            )[0][0]))  # fmt: skip
+            c.disconnect()
+        if all(has) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert has == [True, True, True, True], has
+
+
 def test_retention_drops_old_months_on_every_server(
     cluster_db: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`crisis-radar retention` on a cluster: the old month's partition of posts_local is found on
-    both shards and dropped ON CLUSTER from all four servers; this month's rows stay."""
+    both shards and dropped from all four servers; this month's rows stay."""
     from crisis_radar.commands import retention
     from crisis_radar.settings import get_settings
     from streams.sinks import POSTS_COLUMNS
