@@ -90,16 +90,32 @@ def on_cluster(settings: Settings) -> str:
     return f" ON CLUSTER {check_identifier(cluster)}" if cluster else ""
 
 
-def cluster_servers(settings: Settings, client: Any) -> list[tuple[str, int]]:
-    """(host, native port) of every server of the settings' cluster, as the server knows it."""
+def cluster_shards(settings: Settings, client: Any) -> list[list[tuple[str, int]]]:
+    """(host, native port) of every server of the settings' cluster, as the server knows it:
+    one list of replicas per shard, both in the cluster's order."""
     rows = client.execute(
-        "SELECT host_name, port FROM system.clusters WHERE cluster = %(c)s ORDER BY shard_num, "
-        "replica_num",
+        "SELECT shard_num, host_name, port FROM system.clusters WHERE cluster = %(c)s "
+        "ORDER BY shard_num, replica_num",
         {"c": settings.clickhouse_cluster},
     )
     if not rows:
         raise ValueError(f"ClickHouse knows no cluster {settings.clickhouse_cluster!r}")
-    return [(str(h), int(p)) for h, p in rows]
+    shards: dict[int, list[tuple[str, int]]] = {}
+    for shard, host, port in rows:
+        shards.setdefault(int(shard), []).append((str(host), int(port)))
+    return list(shards.values())
+
+
+def cluster_servers(settings: Settings, client: Any) -> list[tuple[str, int]]:
+    """(host, native port) of every server of the settings' cluster, shard by shard."""
+    return [server for shard in cluster_shards(settings, client) for server in shard]
+
+
+def _server_client(settings: Settings, server: tuple[str, int], db: str) -> Any:
+    host, port = server
+    return ddl_client(
+        settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": port}), db
+    )
 
 
 def on_each_shard(settings: Settings, client: Any, db: str, stmt: str) -> None:
@@ -108,41 +124,28 @@ def on_each_shard(settings: Settings, client: Any, db: str, stmt: str) -> None:
     (radar_base.migrations: why not ON CLUSTER)."""
     from clickhouse_driver import errors as ch
 
-    shards: dict[int, list[tuple[str, int]]] = {}
-    for shard, host, port in client.execute(
-        "SELECT shard_num, host_name, port FROM system.clusters WHERE cluster = %(c)s "
-        "ORDER BY shard_num, replica_num",
-        {"c": settings.clickhouse_cluster},
-    ):
-        shards.setdefault(int(shard), []).append((str(host), int(port)))
-    if not shards:
-        raise ValueError(f"ClickHouse knows no cluster {settings.clickhouse_cluster!r}")
-    for replicas in shards.values():
-        for i, (host, port) in enumerate(replicas):
-            one = ddl_client(
-                settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": port}), db
-            )
+    for replicas in cluster_shards(settings, client):
+        for i, server in enumerate(replicas):
+            one = _server_client(settings, server, db)
             try:
                 one.execute(stmt)
-                break
             except ch.ServerException as exc:
                 # "Alter is not finished because some replicas are inactive right now": it is
                 # in ZooKeeper's log, and a stopped replica applies it when it is back.
                 if exc.code != ch.ErrorCodes.UNFINISHED:
                     raise
-                break
             except (ch.NetworkError, ch.SocketTimeoutError, OSError):
                 if i == len(replicas) - 1:
                     raise
+                continue  # the shard's next replica
             finally:
                 one.disconnect()
+            break
 
 
 def _on_every_server(settings: Settings, client: Any, db: str, stmt: str) -> None:
-    for host, port in cluster_servers(settings, client):
-        one = ddl_client(
-            settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": port}), db
-        )
+    for server in cluster_servers(settings, client):
+        one = _server_client(settings, server, db)
         try:
             one.execute(stmt)
         finally:
