@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from radar_base.clickhouse import check_identifier, make_client
+from radar_base.errors import ServiceUnreachable, clickhouse_network_error
 from radar_base.migrations import (
     EACH_SHARD,
     EVERY_SERVER,
@@ -33,7 +34,7 @@ __all__ = [
     "LEDGER", "LOCAL_SUFFIX", "MIGRATIONS_DIR", "ClusterDDL", "Migration", "applied_versions",
     "check_identifier", "cluster_ledger", "cluster_servers", "discover", "ensure_database",
     "local_table", "make_client", "migrate", "on_cluster", "on_each_shard", "require_schema",
-    "statements_for",
+    "statements_for", "unreachable_servers",
 ]  # fmt: skip
 
 
@@ -152,6 +153,57 @@ def _on_every_server(settings: Settings, client: Any, db: str, stmt: str) -> Non
             one.disconnect()
 
 
+def _pending(settings: Settings, db: str, directory: Path) -> bool | None:
+    """Whether migrations are pending, read on the connected server without any DDL: None when
+    the database or its ledger is not there yet (then there is)."""
+    client = make_client(settings, database="default")
+    try:
+        ledger = client.execute(
+            "SELECT count() FROM system.tables WHERE database = %(db)s "
+            "AND name = 'schema_migrations'",
+            {"db": db},
+        )[0][0]
+    finally:
+        client.disconnect()
+    if not ledger:
+        return None
+    client = make_client(settings, database=db)
+    try:
+        done = applied_versions(client)
+    finally:
+        client.disconnect()
+    return any(mig.version not in done for mig in discover(directory))
+
+
+# A cluster server that has not answered a connection and one query in this long is down.
+PROBE_TIMEOUT_S = 5
+
+
+def unreachable_servers(settings: Settings) -> list[str]:
+    """``host:port (reason)`` of every server of the settings' cluster that does not answer."""
+    from clickhouse_driver import errors as ch
+
+    entry = make_client(settings, database="default")
+    try:
+        servers = cluster_servers(settings, entry)
+    finally:
+        entry.disconnect()
+    down = []
+    for host, port in servers:
+        one = make_client(
+            settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": port}),
+            "default", connect_timeout=PROBE_TIMEOUT_S, send_receive_timeout=PROBE_TIMEOUT_S,
+        )  # fmt: skip
+        try:
+            one.execute("SELECT 1")
+        except (ch.NetworkError, ch.SocketTimeoutError, OSError, EOFError) as exc:
+            reason = clickhouse_network_error(exc).what.rsplit("(", 1)[-1].rstrip(")")
+            down.append(f"{host}:{port} ({reason})")
+        finally:
+            one.disconnect()
+    return down
+
+
 def ensure_database(settings: Settings, database: str) -> None:
     admin = ddl_client(settings, "default")
     try:
@@ -175,6 +227,22 @@ def migrate(
     all ON CLUSTER), and the ledger is replicated on every server."""
     db = check_identifier(database or settings.clickhouse_database)
     cluster = settings.clickhouse_cluster
+    if cluster:
+        # Up to date: no DDL at all, so a cluster with a server down (the reason it has
+        # replicas) still starts a backfill or a demo. Pending: every server must take the
+        # DDL, and a stopped one would make each ON CLUSTER statement wait the server's 180 s
+        # before failing halfway; say so now, naming it, with nothing applied.
+        if _pending(settings, db, directory) is False:
+            return []
+        down = unreachable_servers(settings)
+        if down:
+            raise ServiceUnreachable(
+                f"cannot migrate database {db} on cluster {cluster}: "
+                f"{len(down)} server(s) do not answer: {', '.join(down)}",
+                "",
+                "start them (`crisis-radar stack up` here) and run `crisis-radar migrate` "
+                "again; nothing was applied",
+            )
     ensure_database(settings, db)
     client = ddl_client(settings, db)
     try:

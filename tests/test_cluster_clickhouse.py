@@ -25,6 +25,7 @@ from crisis_radar.clickhouse import make_client, migrate, on_each_shard, require
 from crisis_radar.settings import Settings
 from crisis_radar.stack import _proc
 from crisis_radar.stack.cluster import ClickHouseNode
+from radar_base.errors import ServiceUnreachable
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -271,6 +272,47 @@ def test_shard_alter_goes_to_the_next_replica_when_the_first_is_down(
             break
         time.sleep(1)
     assert has == [True, True, True, True], has
+
+
+def _ddl_tasks(settings: Settings) -> int:
+    """ON CLUSTER DDL tasks ever queued in ZooKeeper (the servers' distributed_ddl path)."""
+    client = make_client(settings, "default")
+    try:
+        return int(client.execute(
+            "SELECT count() FROM system.zookeeper WHERE path = '/clickhouse/task_queue/ddl'"
+        )[0][0])  # fmt: skip
+    finally:
+        client.disconnect()
+
+
+def test_migrate_with_a_server_down(cluster_db: Settings) -> None:
+    """With s2r1 stopped: an up-to-date database migrates as a no-op that queues no ON CLUSTER
+    DDL (a backfill or demo still starts), and a database with migrations pending fails at once
+    with an error naming the stopped server, before anything is applied (no 180 s wait per
+    ON CLUSTER statement, no half-migrated cluster)."""
+    victim = _nodes(cluster_db)[2]
+    fresh = cluster_db.model_copy(update={"clickhouse_database": f"c{uuid.uuid4().hex[:10]}"})
+    stack.down([victim.name], cluster_db)
+    try:
+        assert not victim.healthy()
+        before = _ddl_tasks(cluster_db)
+        assert migrate(cluster_db) == []
+        assert _ddl_tasks(cluster_db) == before
+        with pytest.raises(ServiceUnreachable) as caught:
+            migrate(fresh)
+        message = caught.value.headline()
+        assert f"127.0.0.1:{victim.tcp_port} (connection refused)" in message, message
+        assert "1 server(s)" in message and "nothing was applied" in caught.value.fix
+        assert _ddl_tasks(cluster_db) == before
+    finally:
+        stack.up([victim.name], cluster_db)
+    for node in _nodes(cluster_db):  # the fresh database was created nowhere
+        client = _on(cluster_db, node)
+        assert not client.execute(
+            "SELECT count() FROM system.databases WHERE name = %(db)s",
+            {"db": fresh.clickhouse_database},
+        )[0][0]
+        client.disconnect()
 
 
 def test_retention_drops_old_months_on_every_server(
