@@ -4,9 +4,12 @@ process (two cores, one batch in flight) gives exactly what it gives in process.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from crisis_radar.commands.simulate import _parser as simulate_parser
 from crisis_radar.commands.simulate import build_scenario
@@ -16,6 +19,7 @@ from crisis_radar.history.offline import OfflinePipeline, brand_partition
 from crisis_radar.ingest.history import History
 from crisis_radar.settings import get_settings
 from schemas.models import Author, Post
+from schemas.watchlist import WatchlistError
 
 SIM = ["--days", "0.5", "--brands", "telvana,orbitel", "--start", "2026-11-23T00:00Z",
        "--events", "product_defect:telvana@08:00", "--seed", "7", "--out", "-"]  # fmt: skip
@@ -96,3 +100,14 @@ def test_brand_partition_is_the_workers_producers() -> None:
             parts = list(range(n_parts))
             assert brand_partition(data, n_parts) == pick(data, parts, parts)
     assert brand_partition(b"telvana", 4) == 2
+
+
+def test_a_broken_watchlist_fails_before_the_enrich_child_starts(tmp_path: Path) -> None:
+    """The watchlist is read in this process first: a broken one is a WatchlistError naming its
+    line, and no enrich child (a spawned process loading every model) is started for it."""
+    bad = tmp_path / "watchlist.yaml"
+    bad.write_text("brands:\n  - id: x\n    keywords: 5\n")
+    before = set(multiprocessing.active_children())
+    with pytest.raises(WatchlistError, match=r"watchlist.yaml:3: brands\[0\].keywords"):
+        OfflinePipeline(bad, 4, 60.0, 3600.0, 1000, child=True)
+    assert set(multiprocessing.active_children()) == before

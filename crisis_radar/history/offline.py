@@ -93,6 +93,9 @@ class OfflinePipeline:
         self.enrich: EnrichPartitions | None = None
         self.runner: EnrichRunner | None = None
         if child:
+            from detectors.brands import Watchlist
+
+            Watchlist.from_yaml(watchlist_path)  # a broken one fails here, no child started
             self.runner = EnrichRunner(*args, subprocess=True)
             self.runner.start()
             for part in range(partitions):
