@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
 import gzip
 import io
 import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -194,6 +197,54 @@ def test_gzip_and_stdin_read_the_same(tmp_path: Path, monkeypatch: pytest.Monkey
     for size in (1, 3, 7, 1000):
         assert [line for c in read_line_chunks(str(gappy), size) for line in c] == want
         assert [line for c in read_line_chunks(str(gz), size) for line in c] == from_gz
+
+
+def _sheet(rows: list[list[str]], sep: str) -> str:
+    """A spreadsheet's CSV export: fields holding the separator or a quote are quoted."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=sep, lineterminator="\r\n").writerows(rows)
+    return out.getvalue()
+
+
+SHEET = [
+    ["tweet_id", "body", "ts", "user"],
+    ["a1", "Acme shipping delays, again; sigh", "2026-11-23 10:04:00", "ivan"],
+    ["a2", "Acme café crème brûlée\tis awful", "2026-11-23 10:05:00", "zoë"],
+    ["a3", 'one "quoted" | word', "2026-11-23 10:06:00", "kim"],
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "sep", "encode"),
+    [
+        ("plain.csv", ",", lambda t: t.encode("utf-8")),
+        ("excel-utf8.csv", ",", lambda t: codecs.BOM_UTF8 + t.encode("utf-8")),
+        ("europe.csv", ";", lambda t: t.encode("utf-8")),
+        ("windows.csv", ";", lambda t: t.encode("cp1252")),
+        ("excel-unicode.tsv", "\t", lambda t: codecs.BOM_UTF16_LE + t.encode("utf-16-le")),
+        ("no-bom-utf16.csv", ",", lambda t: t.encode("utf-16-le")),
+        ("pipes.csv.gz", "|", lambda t: gzip.compress(t.encode("utf-8"))),
+    ],
+)
+def test_spreadsheet_exports_read_the_same_rows(
+    tmp_path: Path, name: str, sep: str, encode: Any
+) -> None:
+    """Excel's "CSV UTF-8" (a BOM), its "Unicode text" (UTF-16, tabs), a European locale's ";",
+    Windows-1252 and "|" exports give the rows as written: separator and encoding are found
+    from the file's start, a letter that is not UTF-8 is read as Windows-1252, not dropped."""
+    path = tmp_path / name
+    path.write_bytes(encode(_sheet(SHEET, sep)))
+    rows = [obj for _raw, obj, kind in read_records(str(path)) if kind == "csv"]
+    assert rows == [dict(zip(SHEET[0], row, strict=True)) for row in SHEET[1:]]
+
+
+def test_a_utf8_bom_does_not_cost_the_first_record(tmp_path: Path) -> None:
+    lines = mixed_file(tmp_path).read_bytes()
+    marked = tmp_path / "marked.jsonl"
+    marked.write_bytes(codecs.BOM_UTF8 + lines)
+    want = [r[0] for r in read_records(str(mixed_file(tmp_path)))]
+    assert [r[0] for r in read_records(str(marked))] == want
+    assert [line for c in read_line_chunks(str(marked), 3) for line in c] == want
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])

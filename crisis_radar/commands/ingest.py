@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "inputs", nargs="*", help="JSONL/CSV/JSON files (.gz ok), folders, or - for stdin"
+        "inputs", nargs="*", help="JSONL/CSV/TSV/JSON files (.gz ok), folders, or - for stdin"
     )
     p.add_argument("--format", default="auto", choices=["auto", "csv", "jsonl", *FORMATS])
     p.add_argument("--map", dest="mapping", help="generic columns, e.g. text=body,created_at=ts")

@@ -7,17 +7,19 @@ original bytes are sent as they are.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import json
+import re
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -226,13 +228,65 @@ def open_input(path: str) -> IO[bytes]:
 
 
 def file_kind(path: str, fmt: str) -> str:
-    """``csv``, ``json`` (one document per file) or ``lines`` (JSONL)."""
+    """``csv`` (``.csv``, ``.tsv``), ``json`` (one document per file) or ``lines`` (JSONL)."""
     name = path[:-3] if path.endswith(".gz") else path
-    if fmt == "csv" or name.endswith(".csv"):
+    if fmt == "csv" or name.endswith((".csv", ".tsv")):
         return "csv"
     if name.endswith(".json"):
         return "json"
     return "lines"
+
+
+# Spreadsheet exports as users have them: Excel's "CSV UTF-8" starts with a BOM, its "Unicode
+# text" is UTF-16 with tabs, a European locale separates with ";", older tools write Windows-1252.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),  # before UTF-16's
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)  # fmt: skip
+DELIMITERS = ",;\t|"
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Bytes that are not UTF-8 read as Windows-1252 (a superset of Latin-1's letters):
+    "caf\xe9" is "café", not "caf\ufffd", in a file that is UTF-8 elsewhere."""
+    assert isinstance(exc, UnicodeDecodeError)
+    return exc.object[exc.start : exc.end].decode("cp1252", "replace"), exc.end
+
+
+codecs.register_error("crisis_radar_cp1252", _cp1252_fallback)
+
+
+def text_encoding(head: bytes) -> tuple[str, str]:
+    """(encoding, errors) for a text file starting with ``head``: its BOM's; UTF-16 without
+    one when every other byte is NUL; else UTF-8 with Windows-1252 for bytes that are not."""
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding, "replace"
+    if len(head) >= 4 and head.count(0) * 3 >= len(head):  # ASCII letters as UTF-16
+        return ("utf-16-le" if head[1::2].count(0) > head[::2].count(0) else "utf-16-be"), "replace"
+    return "utf-8", "crisis_radar_cp1252"
+
+
+def csv_delimiter(header: str) -> str:
+    """The separator of a CSV header line: the most frequent of ``DELIMITERS`` outside quotes
+    ("," when none is there: a one-column file)."""
+    bare = _QUOTED.sub("", header)
+    counts = [(bare.count(d), -i, d) for i, d in enumerate(DELIMITERS)]
+    n, _, best = max(counts)
+    return best if n else ","
+
+
+def csv_rows(fh: IO[bytes]) -> Iterator[dict[str, str]]:
+    """Rows of a CSV/TSV byte stream as dicts: encoding and separator found from its start."""
+    head = fh.peek(4096)[:4096] if hasattr(fh, "peek") else b""
+    encoding, errors = text_encoding(head)
+    text = io.TextIOWrapper(fh, encoding=encoding, errors=errors, newline="")
+    first = text.readline()
+    reader = csv.DictReader(chain([first], text), delimiter=csv_delimiter(first))
+    for row in reader:
+        yield {k: v for k, v in row.items() if k is not None}
 
 
 def read_records(path: str, fmt: str = "auto") -> Iterator[Record]:
@@ -241,9 +295,7 @@ def read_records(path: str, fmt: str = "auto") -> Iterator[Record]:
     fh = open_input(path)
     try:
         if kind == "csv":
-            reader = csv.DictReader(io.TextIOWrapper(fh, encoding="utf-8", errors="replace"))
-            for row in reader:
-                clean = {k: v for k, v in row.items() if k is not None}
+            for clean in csv_rows(fh):
                 yield json.dumps(clean, ensure_ascii=False).encode(), clean, "csv"
         elif kind == "json":
             data = fh.read()
@@ -255,8 +307,8 @@ def read_records(path: str, fmt: str = "auto") -> Iterator[Record]:
             for item in doc if isinstance(doc, list) else [doc]:
                 yield json.dumps(item, ensure_ascii=False).encode(), item, "jsonl"
         else:
-            for line in fh:
-                line = line.strip()
+            for i, line in enumerate(fh):
+                line = line.strip() if i else line.removeprefix(codecs.BOM_UTF8).strip()
                 if line:
                     yield line, None, "jsonl"
     finally:
@@ -269,8 +321,11 @@ def read_line_chunks(path: str, size: int) -> Iterator[list[bytes]]:
     what ``read_records`` yields, without a Python step per line (the bulk path)."""
     fh = open_input(path)
     try:
-        while block := list(islice(fh, size)):
+        if block := list(islice(fh, size)):
+            block[0] = block[0].removeprefix(codecs.BOM_UTF8)  # an editor's UTF-8 mark
+        while block:
             yield [line for line in map(bytes.strip, block) if line]
+            block = list(islice(fh, size))
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
