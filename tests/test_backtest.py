@@ -98,6 +98,7 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
 
 
 MAP = "text=body,created_at=ts,id=tweet_id,author=user"
+REJECTED = "bad_timestamp=2, missing_field=1"  # export_with_bad_rows()
 
 
 def export_with_bad_rows() -> list[list[str]]:
@@ -127,6 +128,43 @@ def test_csv_with_a_mapping_counts_bad_rows_by_reason(
     assert sorted(x["reason"] for x in letters) == ["bad_timestamp", "bad_timestamp",
                                                     "missing_field"]  # fmt: skip
     assert "telvana" in printed.split("\n\nbrand ", 1)[1]
+
+
+def test_an_xlsx_export_gives_what_its_csv_gives(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same export saved from a spreadsheet as .xlsx (a blank row above the header, dates
+    as date cells, numbers as numbers) backtests to the CSV's counts and minutes; an .xls is
+    one line, exit 2."""
+    from openpyxl import Workbook
+
+    rows = export_with_bad_rows()
+    book = Workbook()
+    sheet = book.active
+    sheet.append([])
+    sheet.append(["tweet_id", "body", "ts", "user"])
+    for i, (tid, body, ts, user) in enumerate(rows):
+        try:  # a date cell holds no time zone: the export's UTC, as a naive datetime
+            when: object = datetime.fromisoformat(ts).replace(tzinfo=None)
+        except ValueError:
+            when = ts
+        sheet.append([i if i % 2 else tid, body or None, when, user])
+    book.save(tmp_path / "export.xlsx")
+    outs = []
+    for name in ("export.xlsx", "export.csv"):
+        csv_rows = [[str(i) if i % 2 else r[0], *r[1:]] for i, r in enumerate(rows)]
+        path = tmp_path / name if name.endswith("xlsx") else write_csv(tmp_path / name, csv_rows)
+        out = tmp_path / f"out-{name}"
+        argv = [str(path), "--map", MAP, "--quiet", "--watchlist", WATCHLIST, "--out", str(out)]
+        assert backtest.main(argv) == 0
+        printed = capsys.readouterr().out
+        assert f"read 300, posts 297, skipped 0, rejected 3 ({REJECTED})" in printed
+        outs.append((out / "minutes.jsonl").read_bytes())
+    assert outs[0] and outs[0] == outs[1]
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+    assert backtest.main([str(tmp_path / "old.xls"), "--map", MAP]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "save it as .xlsx or .csv" in err
 
 
 def test_only_bad_rows_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

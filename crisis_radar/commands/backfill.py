@@ -55,14 +55,12 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     from crisis_radar.ingest.history import NoTimeColumn, read_history
-    from crisis_radar.ingest.pipeline import paths_of
+    from crisis_radar.ingest.pipeline import input_problem, paths_of
 
     paths = paths_of(args.inputs)
-    missing = [p for p in paths if not Path(p).is_file()]
-    if missing:
-        return _fail(f"no such file: {', '.join(missing)}")
-    if not paths:  # only empty directories
-        return _fail(f"no input file in {', '.join(args.inputs)}")
+    problem = input_problem(args.inputs, paths, stdin=False)
+    if problem:
+        return _fail(problem)
     settings = settings or get_settings()
     if args.watchlist is not None:
         if not args.watchlist.is_file():

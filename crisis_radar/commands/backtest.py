@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from crisis_radar.history.cli import add_input_arguments
 from crisis_radar.ingest.normalise import parse_mapping
-from crisis_radar.ingest.pipeline import paths_of
+from crisis_radar.ingest.pipeline import input_problem, paths_of
 from crisis_radar.progress import progress_bar
 from crisis_radar.settings import get_settings
 from schemas.models import Severity
@@ -124,11 +124,9 @@ def main(argv: list[str]) -> int:
         return _fail(str(exc))
     fmt = "generic" if mapping and args.format == "auto" else args.format
     paths = paths_of(args.inputs)
-    missing = [p for p in paths if p != "-" and not Path(p).is_file()]
-    if missing:
-        return _fail(f"no such file: {', '.join(missing)}")
-    if not paths:  # only empty directories
-        return _fail(f"no input file in {', '.join(args.inputs)}")
+    problem = input_problem(args.inputs, paths)
+    if problem:
+        return _fail(problem)
     settings = get_settings()
     if args.watchlist is not None:
         settings = settings.model_copy(update={"watchlist_path": args.watchlist})

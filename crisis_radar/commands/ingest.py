@@ -35,6 +35,7 @@ from crisis_radar.ingest.pipeline import (
     Send,
     Stats,
     file_kind,
+    input_problem,
     paths_of,
     read_line_chunks,
     read_records,
@@ -60,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "inputs", nargs="*", help="JSONL/CSV/TSV/JSON files (.gz ok), folders, or - for stdin"
+        "inputs",
+        nargs="*",
+        help="JSONL/CSV/TSV/JSON (.gz ok) or .xlsx files, folders, or - for stdin",
     )
     p.add_argument("--format", default="auto", choices=["auto", "csv", "jsonl", *FORMATS])
     p.add_argument("--map", dest="mapping", help="generic columns, e.g. text=body,created_at=ts")
@@ -170,12 +173,9 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
     if mapping and args.format == "auto":
         args.format = "generic"  # a column mapping only means something for generic records
     paths = paths_of(args.inputs)
-    missing = [p for p in paths if p != "-" and not _exists(p)]
-    if missing:
-        print(f"crisis-radar ingest: no such file: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    if not paths and not args.live:  # only empty directories
-        print(f"crisis-radar ingest: no input file in {', '.join(args.inputs)}", file=sys.stderr)
+    problem = input_problem(args.inputs, paths) if paths or not args.live else None
+    if problem:
+        print(f"crisis-radar ingest: {problem}", file=sys.stderr)
         return 2
     order = args.order or ("file" if args.live or "-" in paths else "time")
     if order == "time" and args.live:
@@ -310,9 +310,3 @@ def _workers(args: argparse.Namespace, paths: list[str]) -> int:
     lines = [p for p in paths if p != "-" and file_kind(p, args.format) == "lines"]
     size = sum(os.path.getsize(p) * (4 if p.endswith(".gz") else 1) for p in lines)
     return 2 if size >= AUTO_WORKERS_BYTES else 0
-
-
-def _exists(path: str) -> bool:
-    from pathlib import Path
-
-    return Path(path).is_file()

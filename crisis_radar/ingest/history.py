@@ -90,7 +90,7 @@ def check_time_column(
         if rows >= CHECK_ROWS:
             break
     if rows and rows - other >= max(other, 1):
-        where = "in the header" if file_kind(path, fmt) == "csv" else "in the records"
+        where = "in the header" if file_kind(path, fmt) in ("csv", "xlsx") else "in the records"
         raise NoTimeColumn(f"{path}: no usable time column: {_why(m, rows, bad, columns, where)}")
 
 

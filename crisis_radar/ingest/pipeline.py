@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
@@ -228,8 +228,11 @@ def open_input(path: str) -> IO[bytes]:
 
 
 def file_kind(path: str, fmt: str) -> str:
-    """``csv`` (``.csv``, ``.tsv``), ``json`` (one document per file) or ``lines`` (JSONL)."""
+    """``csv`` (``.csv``, ``.tsv``), ``xlsx`` (a workbook), ``json`` (one document per file)
+    or ``lines`` (JSONL)."""
     name = path[:-3] if path.endswith(".gz") else path
+    if name.lower().endswith((".xlsx", ".xlsm")):
+        return "xlsx"
     if fmt == "csv" or name.endswith((".csv", ".tsv")):
         return "csv"
     if name.endswith(".json"):
@@ -289,13 +292,45 @@ def csv_rows(fh: IO[bytes]) -> Iterator[dict[str, str]]:
         yield {k: v for k, v in row.items() if k is not None}
 
 
+def _cell(value: object) -> str:
+    """A workbook cell as the text a CSV export of it would hold: dates in ISO form (a
+    date-only cell at midnight), whole numbers without ".0", empty cells empty."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def xlsx_rows(fh: IO[bytes]) -> Iterator[dict[str, str]]:
+    """Rows of a workbook's first sheet as dicts keyed by its first non-empty row, streamed
+    (openpyxl's read-only mode: memory does not grow with the rows)."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(fh, read_only=True, data_only=True)
+    try:
+        header: list[str] | None = None
+        for values in book.worksheets[0].iter_rows(values_only=True):
+            cells = [_cell(v) for v in values]
+            if header is None:
+                if any(cells):
+                    header = [c.strip() for c in cells]
+                continue
+            if any(cells):
+                yield {k: v for k, v in zip(header, cells, strict=False) if k}
+    finally:
+        book.close()
+
+
 def read_records(path: str, fmt: str = "auto") -> Iterator[Record]:
     """Records of one file (or ``-`` for stdin) in file order, for deterministic replay."""
     kind = file_kind(path, fmt)
     fh = open_input(path)
     try:
-        if kind == "csv":
-            for clean in csv_rows(fh):
+        if kind in ("csv", "xlsx"):
+            for clean in csv_rows(fh) if kind == "csv" else xlsx_rows(fh):
                 yield json.dumps(clean, ensure_ascii=False).encode(), clean, "csv"
         elif kind == "json":
             data = fh.read()
@@ -377,6 +412,25 @@ class Pacer:
 def post_of(send: Send) -> Post:
     """Decode what was sent (tests and dlq tooling)."""
     return Post.model_validate_json(send.value)
+
+
+# Spreadsheet formats without a reader here: one line to say so instead of a file of bad rows.
+UNREADABLE = {".xls": "Excel 97-2003", ".ods": "OpenDocument", ".numbers": "Numbers"}
+
+
+def input_problem(inputs: list[str], paths: list[str], stdin: bool = True) -> str | None:
+    """What is wrong with the input files of a command (``paths``: ``paths_of(inputs)``), as
+    one line, or None: a missing file, only empty folders, a spreadsheet format not read."""
+    missing = [p for p in paths if not (stdin and p == "-") and not Path(p).is_file()]
+    if missing:
+        return f"no such file: {', '.join(missing)}"
+    if not paths:
+        return f"no input file in {', '.join(inputs)}"
+    for p in paths:
+        kind = UNREADABLE.get(Path(p.removesuffix(".gz")).suffix.lower())
+        if kind:
+            return f"{p}: {kind} workbooks are not read; save it as .xlsx or .csv"
+    return None
 
 
 def paths_of(inputs: list[str]) -> list[str]:
