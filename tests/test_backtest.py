@@ -167,6 +167,30 @@ def test_an_xlsx_export_gives_what_its_csv_gives(
     assert err.count("\n") == 1 and "save it as .xlsx or .csv" in err
 
 
+@pytest.mark.parametrize("layout", ["%d/%m/%Y %H:%M", "%m/%d/%Y %I:%M %p", "%d.%m.%Y %H:%M"])
+def test_numeric_dates_of_either_order_give_the_iso_minutes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], layout: str
+) -> None:
+    """Ten days from 5 October, every 30 min, dated as a European ("05/10/2026") or US
+    ("10/05/2026 01:30 PM") spreadsheet writes them: the file's own days above 12 say which
+    order it uses, so its first, ambiguous rows are read the same way, and the minutes equal
+    those of the same export in ISO 8601."""
+    t0 = datetime(2026, 10, 5, tzinfo=UTC)
+    stamps = [t0 + timedelta(minutes=30 * i) for i in range(480)]
+    outs = []
+    for name, fmt in (("iso.csv", None), ("local.csv", layout)):
+        rows = [[f"t{i}", f"telvana support is slow again {i}",
+                 t.strftime(fmt) if fmt else t.isoformat(), f"u{i % 7}"]
+                for i, t in enumerate(stamps)]  # fmt: skip
+        path = write_csv(tmp_path / name, rows)
+        out = tmp_path / f"out-{name}"
+        argv = [str(path), "--map", MAP, "--quiet", "--watchlist", WATCHLIST, "--out", str(out)]
+        assert backtest.main(argv) == 0
+        assert "read 480, posts 480, skipped 0, rejected 0" in capsys.readouterr().out
+        outs.append((out / "minutes.jsonl").read_bytes())
+    assert outs[0] and outs[0] == outs[1]
+
+
 def test_only_bad_rows_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     rows = [[f"t{i}", "", t0.isoformat(), "u"] for i in range(5)]  # no text anywhere

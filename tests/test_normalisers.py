@@ -23,6 +23,7 @@ from crisis_radar.ingest.normalise import (
     normalise_x,
     parse_mapping,
     parse_time,
+    slash_order,
 )
 from schemas.models import Post
 
@@ -164,7 +165,49 @@ def test_parse_time(value: Any, expected: datetime) -> None:
     assert parse_time(value) == expected
 
 
-@pytest.mark.parametrize("value", [None, True, "yesterday", 1e300, float("nan"), {}, "9" * 40])
+T = datetime(2026, 11, 23, 10, 4, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Mon Nov 23 10:04:00 +0000 2026", T),  # X API v1.1
+        ("Mon, 23 Nov 2026 10:04:00 GMT", T),  # RFC 2822 (RSS, mail)
+        ("2026-11-23 10:04:00 UTC", T),  # BigQuery, Postgres exports
+        ("2026-11-23 12:04:00 +0200", T),
+        ("2026/11/23 10:04", T),
+        ("11/23/2026 10:04", T),  # US spreadsheets: month first
+        ("11/23/26 10:04 AM", T),
+        ("11/23/2026 5:04:00 AM -05:00", T),
+        ("23/11/2026 10:04", T),  # the day is above 12: day first, whatever the file
+        ("23-11-2026 10:04:00", T),
+        ("23.11.2026 10:04", T),  # the dot: day first
+        ("Nov 23, 2026 10:04 AM", T),
+        ("23 Nov 2026 10:04", T),
+        ("23-Nov-2026 10:04", T),
+        ("November 23, 2026", datetime(2026, 11, 23, tzinfo=UTC)),
+        ("05/06/2026", datetime(2026, 5, 6, tzinfo=UTC)),  # ambiguous: month first by default
+        ("23/11/2026 10:04:05,5", T.replace(second=5, microsecond=500_000)),
+    ],
+)
+def test_parse_time_reads_export_layouts(value: str, expected: datetime) -> None:
+    assert parse_time(value) == expected
+
+
+def test_parse_time_day_first_decides_only_ambiguous_dates() -> None:
+    assert parse_time("05/06/2026 10:04", day_first=True) == datetime(2026, 6, 5, 10, 4, tzinfo=UTC)
+    assert parse_time("11/23/2026 10:04", day_first=True) == T  # 23 cannot be a month
+    assert parse_time("2026/06/05", day_first=True) == datetime(2026, 6, 5, tzinfo=UTC)
+    assert [slash_order(v) for v in ("23/11/2026", "11/23/2026", "05/06/2026", "23.11.2026")] == [
+        True, False, None, None
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, True, "yesterday", 1e300, float("nan"), {}, "9" * 40, "31/02/2026", "25/25/2026",
+     "not a date", "Nov 2026", "13/11/2026 25:00"],
+)  # fmt: skip
 def test_parse_time_rejects(value: Any) -> None:
     with pytest.raises(NormaliseError) as err:
         parse_time(value)

@@ -26,7 +26,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from crisis_radar.ingest.history import History, NoTimeColumn, check_time_column
+from crisis_radar.ingest.history import History, NoTimeColumn, check_time_column, file_day_first
 from crisis_radar.ingest.normalise import FORMATS, parse_mapping
 from crisis_radar.ingest.pipeline import (
     Pacer,
@@ -262,6 +262,7 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
                     finally:
                         bar.close()
                     continue
+                pipeline.day_first = file_day_first(path, args.format, mapping)
                 run(_progress(read_records(path, args.format), pipeline, args.quiet), pipeline,
                     sink, pacer, pool)  # fmt: skip
         sink.flush()

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import closing
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 from crisis_radar.ingest.normalise import (
@@ -30,6 +31,7 @@ from crisis_radar.ingest.normalise import (
     NormaliseError,
     detect_format,
     normalise,
+    slash_order,
     time_column,
 )
 from crisis_radar.ingest.order import TimeSorter
@@ -92,6 +94,30 @@ def check_time_column(
     if rows and rows - other >= max(other, 1):
         where = "in the header" if file_kind(path, fmt) in ("csv", "xlsx") else "in the records"
         raise NoTimeColumn(f"{path}: no usable time column: {_why(m, rows, bad, columns, where)}")
+
+
+DATE_ORDER_ROWS = 5000  # rows looked at for the order of a file's numeric dates
+
+
+def file_day_first(path: str, fmt: str = "auto", mapping: Mapping[str, str] | None = None) -> bool:
+    """Whether a generic file's numeric dates put the day first: among its first
+    ``DATE_ORDER_ROWS`` records, some can only be read day first ("23/11/2026") and none only
+    month first ("11/23/2026"). Then "05/06/2026" in it is 5 June, as its neighbours say; a
+    file whose first rows show neither is read month first (docs/history.md, "Dates")."""
+    if path == "-" or (fmt in FORMATS and fmt != "generic") or sniff_format(path, fmt) != fmt:
+        return False  # stdin cannot be peeked; platform formats and canonical posts use ISO
+    m, seen = dict(mapping or {}), set[bool]()
+    for raw, obj, _platform in islice(read_records(path, fmt), DATE_ORDER_ROWS):
+        if obj is None:
+            try:
+                obj = json.loads(raw)
+            except (ValueError, RecursionError):
+                continue
+        value = time_column(obj, m)[1] if isinstance(obj, Mapping) else None
+        order = slash_order(value) if isinstance(value, str) else None
+        if order is not None:
+            seen.add(order)
+    return seen == {True}
 
 
 def _why(m: dict[str, str], rows: int, bad: list[tuple[str, object]], columns: list[str],
@@ -258,6 +284,7 @@ class History:
                     yield from self._route(chunk(raws))
                     self._progress()
                 continue
+            p.day_first = file_day_first(path, self.fmt, p.mapping)
             for i, (raw, obj, platform) in enumerate(read_records(path, self.fmt), 1):
                 yield from self._route(p.process(raw, obj, platform))
                 if i % READ_CHUNK == 0:

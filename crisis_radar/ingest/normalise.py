@@ -8,10 +8,12 @@ boundary: whatever the input, it returns Posts or raises NormaliseError, never a
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any, Final
 
@@ -43,10 +45,88 @@ class NotAPost(NormaliseError):
 # --- helpers -------------------------------------------------------------------------------
 
 
-def parse_time(value: Any) -> datetime:
-    """ISO 8601 string or epoch seconds/ms/us (number or digit string) -> aware UTC datetime.
+# Dates as exports write them, beyond ISO 8601 (docs/history.md, "Dates"): numeric dates with
+# "/", "-" or "." and an optional time (12- or 24-hour) and zone, then month-name layouts.
+_NUMERIC_DATE = re.compile(
+    r"(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})"
+    r"(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*([AaPp][Mm])?)?"
+    r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?"
+)
+_NAMED_LAYOUTS = (
+    "%a %b %d %H:%M:%S %z %Y",  # X/Twitter API v1.1
+    "%b %d, %Y %I:%M:%S %p", "%b %d, %Y %I:%M %p", "%b %d, %Y %H:%M:%S", "%b %d, %Y %H:%M",
+    "%b %d, %Y", "%B %d, %Y %I:%M %p", "%B %d, %Y %H:%M", "%B %d, %Y",
+    "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%d %b %Y", "%d %B %Y %H:%M", "%d %B %Y",
+    "%d-%b-%Y %H:%M:%S", "%d-%b-%Y %H:%M", "%d-%b-%Y",
+)  # fmt: skip
 
-    Naive ISO strings are taken as UTC (CSV exports often drop the zone).
+
+def slash_order(value: str) -> bool | None:
+    """For a numeric date with "/" or "-" and the year last: True if it can only be day first
+    ("23/11/2026"), False if only month first ("11/23/2026"), None if either ("05/06/2026")."""
+    m = _NUMERIC_DATE.fullmatch(value.strip())
+    if m is None or m.group(2) == "." or len(m.group(1)) > 2:
+        return None
+    a, b = int(m.group(1)), int(m.group(3))
+    return True if a > 12 >= b else (False if b > 12 >= a else None)
+
+
+def _numeric_date(m: re.Match[str], day_first: bool) -> datetime:
+    first, sep, second, third = m.group(1), m.group(2), int(m.group(3)), m.group(4)
+    if len(first) == 4:  # 2026/11/23, 2026.11.23
+        year, month, day = int(first), second, int(third)
+    else:
+        a, year = int(first), int(third) + (2000 if len(third) == 2 else 0)
+        # the dot means day first wherever it is written; "/" and "-" by the value or the file
+        dmy = sep == "." or a > 12 or (day_first and second <= 12)
+        day, month = (a, second) if dmy else (second, a)
+    hour, minute = int(m.group(5) or 0), int(m.group(6) or 0)
+    if m.group(9):  # 12-hour clock
+        hour = hour % 12 + (12 if m.group(9).lower() == "pm" else 0)
+    micro = int((m.group(8) or "0")[:6].ljust(6, "0"))
+    ts = datetime(year, month, day, hour, minute, int(m.group(7) or 0), micro)
+    zone = m.group(10)
+    if zone and zone not in ("Z", "UTC", "GMT"):
+        sign = -1 if zone[0] == "-" else 1
+        hh, mm = int(zone[1:3]), int(zone[-2:])
+        return (ts - sign * timedelta(hours=hh, minutes=mm)).replace(tzinfo=UTC)
+    return ts.replace(tzinfo=UTC)
+
+
+def _other_layouts(text: str, day_first: bool) -> datetime | None:
+    """``text`` in a layout of ``_NUMERIC_DATE`` or ``_NAMED_LAYOUTS``, RFC 2822 or ISO 8601
+    with a " UTC" suffix; None when it is none of them."""
+    m = _NUMERIC_DATE.fullmatch(text)
+    if m is not None:
+        try:
+            return _numeric_date(m, day_first)
+        except ValueError:
+            return None  # 31/02/2026, 25/25/2026
+    if text.endswith((" UTC", " GMT")):
+        try:
+            ts = datetime.fromisoformat(text[:-4])
+            return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+        except ValueError:
+            pass
+    if "," in text[:5]:  # RFC 2822: "Mon, 23 Nov 2026 10:04:00 GMT" (mail, RSS)
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            ts = email.utils.parsedate_to_datetime(text)
+            return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+    for layout in _NAMED_LAYOUTS:
+        with contextlib.suppress(ValueError):
+            ts = datetime.strptime(text, layout)
+            return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+    return None
+
+
+def parse_time(value: Any, day_first: bool = False) -> datetime:
+    """ISO 8601 string, an export's date layout or epoch seconds/ms/us (number or digit
+    string) -> aware UTC datetime.
+
+    Naive strings are taken as UTC (CSV exports often drop the zone). A numeric date with "/"
+    or "-" and the year last is month first ("11/23/2026", as US exports write it) unless its
+    first field is above 12 or ``day_first`` (the file's dates show the day first: ingest
+    decides per file, ``file_day_first``); with "." it is day first ("23.11.2026").
     """
     if isinstance(value, bool) or value is None:
         raise NormaliseError("bad_timestamp", f"not a timestamp: {value!r}")
@@ -69,7 +149,10 @@ def parse_time(value: Any) -> datetime:
     try:
         ts = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise NormaliseError("bad_timestamp", f"unparseable timestamp {value[:64]!r}") from None
+        other = _other_layouts(value.strip(), day_first) if len(value) <= 64 else None
+        if other is None:
+            raise NormaliseError("bad_timestamp", f"unparseable timestamp {value[:64]!r}") from None
+        ts = other
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
     try:
@@ -422,9 +505,13 @@ def time_column(obj: Mapping[str, Any], mapping: Mapping[str, str]) -> tuple[str
 
 
 def normalise_generic(
-    obj: Mapping[str, Any], mapping: Mapping[str, str] | None = None, platform: str = "jsonl"
+    obj: Mapping[str, Any],
+    mapping: Mapping[str, str] | None = None,
+    platform: str = "jsonl",
+    day_first: bool = False,
 ) -> Post:
-    """A flat record with a column mapping; no id column -> a stable hash of author/time/text."""
+    """A flat record with a column mapping; no id column -> a stable hash of author/time/text.
+    ``day_first``: the file's numeric dates put the day first (``parse_time``)."""
     m = dict(mapping or {})
 
     def col(target: str, *fallbacks: str) -> Any:
@@ -443,7 +530,7 @@ def normalise_generic(
     created_raw = time_column(obj, m)[1]
     if created_raw is None:
         raise NormaliseError("missing_field", "created_at is missing")
-    created = parse_time(created_raw)
+    created = parse_time(created_raw, day_first)
     author = _str(col("author", "author_id", "user", "username"), "author", required=False)
     author = author or "unknown"
     post_id = _str(col("id", "post_id"), "id", required=False)
@@ -532,14 +619,18 @@ def expand(fmt: str, obj: Any) -> list[Any]:
 
 
 def normalise(
-    fmt: str, obj: Any, mapping: Mapping[str, str] | None = None, platform: str = "jsonl"
+    fmt: str,
+    obj: Any,
+    mapping: Mapping[str, str] | None = None,
+    platform: str = "jsonl",
+    day_first: bool = False,
 ) -> Post:
     """The boundary: any input -> Post, or NormaliseError (NotAPost for skippable events)."""
     if not isinstance(obj, Mapping):
         raise NormaliseError("not_object", f"expected a JSON object, got {type(obj).__name__}")
     try:
         if fmt == "generic":
-            return normalise_generic(obj, mapping, platform)
+            return normalise_generic(obj, mapping, platform, day_first)
         if fmt not in NORMALISERS:
             raise NormaliseError("bad_format", f"unknown format {fmt!r}")
         return NORMALISERS[fmt](obj)

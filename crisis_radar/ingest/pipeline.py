@@ -87,6 +87,7 @@ class Pipeline:
     ) -> None:
         self.fmt = fmt
         self.mapping = dict(mapping or {})
+        self.day_first = False  # the file's numeric dates put the day first (file_day_first)
         self.source = source[:256]
         self.now = now
         self.stats = Stats()
@@ -198,7 +199,7 @@ class Pipeline:
         for item in items:
             item_raw = raw if len(items) == 1 else json.dumps(item).encode()
             try:
-                post = normalise(fmt, item, self.mapping, generic_platform)
+                post = normalise(fmt, item, self.mapping, generic_platform, self.day_first)
             except NotAPost:
                 out.append(None)
                 continue
