@@ -238,6 +238,19 @@ def test_spreadsheet_exports_read_the_same_rows(
     assert rows == [dict(zip(SHEET[0], row, strict=True)) for row in SHEET[1:]]
 
 
+def test_a_huge_field_is_a_row_not_an_exception(tmp_path: Path) -> None:
+    """The csv module's 128 KiB field limit raised mid-file (a traceback, the rest unread);
+    now the row is read, and the record checks dead-letter its text as too large."""
+    path = tmp_path / "huge.csv"
+    path.write_text(_sheet([SHEET[0], ["h1", "x" * 200_000, "2026-11-23", "u"], SHEET[1]], ","))
+    rows = [obj for _raw, obj, _kind in read_records(str(path))]
+    assert [len(r["body"]) for r in rows] == [200_000, len(SHEET[1][1])]
+    outcomes = Pipeline("generic", {"text": "body", "created_at": "ts"}).process(
+        json.dumps(rows[0]).encode(), rows[0], "csv"
+    )
+    assert isinstance(outcomes[0], DeadLetter) and outcomes[0].reason == "too_large"
+
+
 def test_a_utf8_bom_does_not_cost_the_first_record(tmp_path: Path) -> None:
     lines = mixed_file(tmp_path).read_bytes()
     marked = tmp_path / "marked.jsonl"

@@ -282,6 +282,11 @@ def csv_delimiter(header: str) -> str:
     return best if n else ","
 
 
+# The csv module refuses a field over 128 KiB with an exception that would end the file's read;
+# a longer text is read and then dead-lettered by the record checks like any other bad row.
+csv.field_size_limit(2**31 - 1)
+
+
 def csv_rows(fh: IO[bytes]) -> Iterator[dict[str, str]]:
     """Rows of a CSV/TSV byte stream as dicts: encoding and separator found from its start."""
     head = fh.peek(4096)[:4096] if hasattr(fh, "peek") else b""
