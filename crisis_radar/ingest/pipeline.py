@@ -231,8 +231,8 @@ def open_input(path: str) -> IO[bytes]:
 def file_kind(path: str, fmt: str) -> str:
     """``csv`` (``.csv``, ``.tsv``), ``xlsx`` (a workbook), ``json`` (one document per file)
     or ``lines`` (JSONL)."""
-    name = path[:-3] if path.endswith(".gz") else path
-    if name.lower().endswith((".xlsx", ".xlsm")):
+    name = (path[:-3] if path.endswith(".gz") else path).lower()  # EXPORT.CSV too
+    if name.endswith((".xlsx", ".xlsm")):
         return "xlsx"
     if fmt == "csv" or name.endswith((".csv", ".tsv")):
         return "csv"
@@ -311,8 +311,9 @@ def _cell(value: object) -> str:
 
 
 def xlsx_rows(fh: IO[bytes]) -> Iterator[dict[str, str]]:
-    """Rows of a workbook's first sheet as dicts keyed by its first non-empty row, streamed
-    (openpyxl's read-only mode: memory does not grow with the rows)."""
+    """Rows of a workbook's first sheet as dicts keyed by its first non-empty row, read row by
+    row (openpyxl's read-only mode; its shared-string table, each distinct text once, is held
+    in memory: docs/history.md)."""
     from openpyxl import load_workbook
 
     book = load_workbook(fh, read_only=True, data_only=True)
