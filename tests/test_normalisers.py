@@ -165,6 +165,27 @@ def test_parse_time(value: Any, expected: datetime) -> None:
     assert parse_time(value) == expected
 
 
+def test_generic_headers_as_spreadsheets_write_them() -> None:
+    """No --map: "Full Text", "Created At", "Screen Name" are found in any case and spacing; a
+    "Date" and a "Time" column apart make one time; a --map name matches in another case."""
+    t = datetime(2026, 11, 23, 10, 4, tzinfo=UTC)
+    brandwatch = {"Tweet Id": "9", "Full Text": "Telvana down", "Date": "23.11.2026",
+                  "Time": "10:04", "Author": "ana"}  # fmt: skip
+    upper = {"ID": "9", "TEXT": "Telvana down", "Created At": "2026-11-23 10:04:00 UTC",
+             "Screen Name": "ana"}  # fmt: skip
+    for row in (brandwatch, upper):
+        p = normalise_generic(row)
+        assert (p.post_id, p.text, p.created_at, p.author.id) == ("9", "Telvana down", t, "ana")
+    assert (
+        normalise_generic({"text": "x", "date": "11/23/2026", "time": "10:04 AM"}).created_at == t
+    )
+    mapped = normalise_generic(upper, {"text": "text", "created_at": "created at"})
+    assert mapped.created_at == t
+    with pytest.raises(NormaliseError) as err:  # a bare time of day is no timestamp
+        normalise_generic({"text": "x", "Time": "10:04"})
+    assert err.value.reason == "bad_timestamp"
+
+
 T = datetime(2026, 11, 23, 10, 4, tzinfo=UTC)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -490,18 +491,61 @@ def _flag(value: Any) -> bool:
     )
 
 
-TIME_COLUMNS: Final = ("created_at", "timestamp", "time", "date", "created_utc")
+TIME_COLUMNS: Final = (
+    "created_at", "timestamp", "time", "date", "created_utc", "datetime", "published",
+    "published_at",
+)  # fmt: skip
+# Column names looked for when --map does not name one, after the field's own name.
+TEXT_COLUMNS: Final = ("body", "content", "message", "full_text", "tweet", "tweet_text")
+AUTHOR_COLUMNS: Final = ("author_id", "user", "username", "screen_name", "author_name")
+ID_COLUMNS: Final = ("post_id", "tweet_id", "status_id")
 
 
-def time_column(obj: Mapping[str, Any], mapping: Mapping[str, str]) -> tuple[str | None, Any]:
+@functools.lru_cache(maxsize=4096)
+def fold(name: str) -> str:
+    """A column name as compared when it is not found as written: "Created At", "DATE" and
+    " created-at " are ``created_at``."""
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+class Columns:
+    """A generic record's columns by name: as written first, else folded (``fold``: a
+    spreadsheet's "Full Text" or "Date" header, a --map name in another case)."""
+
+    __slots__ = ("_folded", "obj")
+
+    def __init__(self, obj: Mapping[str, Any]) -> None:
+        self.obj = obj
+        self._folded: dict[str, Any] | None = None
+
+    def get(self, name: str) -> Any:
+        value = _get(self.obj, name)
+        if value is not None:
+            return value
+        if self._folded is None:  # once per record, only when a name is not there as written
+            self._folded = {fold(k): v for k, v in self.obj.items() if isinstance(k, str)}
+        return self._folded.get(fold(name))
+
+
+def time_column(
+    obj: Mapping[str, Any] | Columns, mapping: Mapping[str, str]
+) -> tuple[str | None, Any]:
     """(column, value) of a generic record's event time: the mapped column, else the first of
     ``TIME_COLUMNS`` with a value; (None, None) when none has one."""
+    cols = obj if isinstance(obj, Columns) else Columns(obj)
     for name in (mapping.get("created_at"), *TIME_COLUMNS):
         if name is not None:
-            value = _get(obj, name)
+            value = cols.get(name)
             if value not in (None, ""):
+                if isinstance(value, str) and _TIME_OF_DAY.fullmatch(value.strip()):
+                    day = cols.get("date")  # "Date" and "Time" apart, as some tools export
+                    if isinstance(day, str) and day.strip() and day != value:
+                        return name, f"{day.strip()} {value.strip()}"
                 return name, value
     return None, None
+
+
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[AaPp][Mm])?")
 
 
 def normalise_generic(
@@ -513,27 +557,28 @@ def normalise_generic(
     """A flat record with a column mapping; no id column -> a stable hash of author/time/text.
     ``day_first``: the file's numeric dates put the day first (``parse_time``)."""
     m = dict(mapping or {})
+    cols = Columns(obj)
 
     def col(target: str, *fallbacks: str) -> Any:
         for name in (m.get(target), target, *fallbacks):
             if name is not None:
-                value = _get(obj, name)
+                value = cols.get(name)
                 if value not in (None, ""):
                     return value
         return None
 
-    text = col("text", "body", "content", "message")
+    text = col("text", *TEXT_COLUMNS)
     if text is None:
         raise NormaliseError("missing_field", f"text (column {m.get('text', 'text')!r}) is missing")
     if not isinstance(text, str):
         raise NormaliseError("bad_type", "text should be a string")
-    created_raw = time_column(obj, m)[1]
+    created_raw = time_column(cols, m)[1]
     if created_raw is None:
         raise NormaliseError("missing_field", "created_at is missing")
     created = parse_time(created_raw, day_first)
-    author = _str(col("author", "author_id", "user", "username"), "author", required=False)
+    author = _str(col("author", *AUTHOR_COLUMNS), "author", required=False)
     author = author or "unknown"
-    post_id = _str(col("id", "post_id"), "id", required=False)
+    post_id = _str(col("id", *ID_COLUMNS), "id", required=False)
     if post_id is None:
         digest = xxhash.xxh3_64_hexdigest(f"{author}\x00{created.isoformat()}\x00{text}".encode())
         post_id = f"h{digest}"
