@@ -251,6 +251,21 @@ def test_a_huge_field_is_a_row_not_an_exception(tmp_path: Path) -> None:
     assert isinstance(outcomes[0], DeadLetter) and outcomes[0].reason == "too_large"
 
 
+def test_a_json_envelope_is_opened_but_platform_containers_are_not(tmp_path: Path) -> None:
+    """{"results": [...], "next": ...} (an API page, a scraper's file) gives its posts; an X
+    response (with "includes") and a Reddit Listing stay whole for their normalisers."""
+    posts = [
+        {"text": "telvana down", "created_at": "2026-11-23T10:00:00Z", "author": "a"},
+        {"text": "telvana back", "created_at": "2026-11-23T10:01:00Z", "author": "b"},
+    ]
+    page = tmp_path / "page.json"
+    page.write_text(json.dumps({"results": posts, "next": "cursor-2"}))
+    assert [obj for _raw, obj, _kind in read_records(str(page))] == posts
+    for sample in ("x_v2_response.json", "reddit_listing.json"):
+        whole = json.loads((SAMPLES / sample).read_text())
+        assert [obj for _raw, obj, _kind in read_records(str(SAMPLES / sample))] == [whole]
+
+
 def test_a_utf8_bom_does_not_cost_the_first_record(tmp_path: Path) -> None:
     lines = mixed_file(tmp_path).read_bytes()
     marked = tmp_path / "marked.jsonl"

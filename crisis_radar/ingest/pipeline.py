@@ -331,6 +331,24 @@ def xlsx_rows(fh: IO[bytes]) -> Iterator[dict[str, str]]:
         book.close()
 
 
+# Where API responses and scrapers put their list of posts (a platform's own container, such as
+# an X response with "includes", is split by its normaliser instead).
+ENVELOPES = ("results", "data", "items", "posts", "statuses", "records", "hits", "documents")
+
+
+def json_items(doc: Any) -> list[Any]:
+    """The records of a whole-file JSON document: a list's items; a generic object's list of
+    objects under one of ``ENVELOPES`` ({"results": [...]}); else the document itself."""
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict) and detect_format(doc) == "generic":
+        for key in ENVELOPES:
+            items = doc.get(key)
+            if isinstance(items, list) and items and all(isinstance(i, dict) for i in items):
+                return items
+    return [doc]
+
+
 def read_records(path: str, fmt: str = "auto") -> Iterator[Record]:
     """Records of one file (or ``-`` for stdin) in file order, for deterministic replay."""
     kind = file_kind(path, fmt)
@@ -346,7 +364,7 @@ def read_records(path: str, fmt: str = "auto") -> Iterator[Record]:
             except (ValueError, RecursionError):
                 yield data, None, "jsonl"
                 return
-            for item in doc if isinstance(doc, list) else [doc]:
+            for item in json_items(doc):
                 yield json.dumps(item, ensure_ascii=False).encode(), item, "jsonl"
         else:
             for i, line in enumerate(fh):
