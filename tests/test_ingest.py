@@ -238,6 +238,42 @@ def test_spreadsheet_exports_read_the_same_rows(
     assert rows == [dict(zip(SHEET[0], row, strict=True)) for row in SHEET[1:]]
 
 
+PREAMBLE = [["Brand mentions export"], ["Report:", "Telvana weekly"], ["From:", "2026-11-16"], []]
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+@pytest.mark.parametrize("rows", [SHEET, SHEET[:2]])
+def test_a_report_preamble_above_the_header_is_skipped(
+    tmp_path: Path, sep: str, rows: list[list[str]]
+) -> None:
+    """Listening tools put report lines above the column header; the header is the first line
+    as wide as the data, whatever the separator and however few the rows."""
+    path = tmp_path / "report.csv"
+    path.write_text(_sheet(PREAMBLE, sep) + _sheet(rows, sep))
+    got = [obj for _raw, obj, _kind in read_records(str(path))]
+    assert got == [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def test_multiline_texts_keep_the_first_line_as_header(tmp_path: Path) -> None:
+    rows = [SHEET[0]] + [[f"m{i}", f"line one\nline two {i}\nthree", "2026-11-23", "u"]
+                         for i in range(40)]  # fmt: skip
+    path = tmp_path / "multiline.csv"
+    path.write_text(_sheet(rows, ","))
+    got = [obj for _raw, obj, _kind in read_records(str(path))]
+    assert got == [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def test_a_workbook_preamble_is_skipped(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in [*PREAMBLE, *SHEET]:
+        book.active.append(row)
+    book.save(tmp_path / "report.xlsx")
+    got = [obj for _raw, obj, _kind in read_records(str(tmp_path / "report.xlsx"))]
+    assert got == [dict(zip(SHEET[0], row, strict=True)) for row in SHEET[1:]]
+
+
 def test_a_huge_field_is_a_row_not_an_exception(tmp_path: Path) -> None:
     """The csv module's 128 KiB field limit raised mid-file (a traceback, the rest unread);
     now the row is read, and the record checks dead-letter its text as too large."""

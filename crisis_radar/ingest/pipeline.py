@@ -273,13 +273,35 @@ def text_encoding(head: bytes) -> tuple[str, str]:
     return "utf-8", "crisis_radar_cp1252"
 
 
-def csv_delimiter(header: str) -> str:
-    """The separator of a CSV header line: the most frequent of ``DELIMITERS`` outside quotes
-    ("," when none is there: a one-column file)."""
-    bare = _QUOTED.sub("", header)
-    counts = [(bare.count(d), -i, d) for i, d in enumerate(DELIMITERS)]
-    n, _, best = max(counts)
-    return best if n else ","
+SNIFF_LINES = 30  # the lines a CSV's separator and header row are found from
+
+
+def header_row(widths: list[int]) -> int:
+    """The index of the header among the first rows of a table, given each row's width (fields,
+    or filled cells): the first row at least as wide as most rows of its lower half are. Rows
+    above it are a report's preamble ("Report: Brand mentions", "From: 2026-11-01", a blank
+    row); a table without one starts at its first row, which is never narrower than its data."""
+    common = Counter(w for w in widths[len(widths) // 2 :] if w >= 2).most_common()
+    if not common:
+        return next((i for i, w in enumerate(widths) if w), 0)
+    width = max(w for w, n in common if n == common[0][1])  # ties: the wider
+    return next((i for i, w in enumerate(widths) if w >= width), 0)
+
+
+def sniff_table(lines: list[str]) -> tuple[str, int]:
+    """(separator, index of the header line) of a CSV from its first lines: the one of
+    ``DELIMITERS`` that splits the most lines into the same number of fields (ties: the one
+    that splits into more), "," when none splits any line (a one-column file)."""
+    best: tuple[tuple[int, int], str, list[int]] | None = None
+    for d in DELIMITERS:
+        widths = [len(next(csv.reader([ln], delimiter=d), [])) if ln.strip() else 0 for ln in lines]
+        common = Counter(w for w in widths if w >= 2).most_common(1)
+        key = (common[0][1], common[0][0]) if common else (0, 0)
+        if best is None or key > best[0]:
+            best = (key, d, widths)
+    if best is None or best[0][0] == 0:
+        return ",", 0
+    return best[1], header_row(best[2])
 
 
 # The csv module refuses a field over 128 KiB with an exception that would end the file's read;
@@ -292,8 +314,9 @@ def csv_rows(fh: IO[bytes]) -> Iterator[dict[str, str]]:
     head = fh.peek(4096)[:4096] if hasattr(fh, "peek") else b""
     encoding, errors = text_encoding(head)
     text = io.TextIOWrapper(fh, encoding=encoding, errors=errors, newline="")
-    first = text.readline()
-    reader = csv.DictReader(chain([first], text), delimiter=csv_delimiter(first))
+    lines = list(islice(text, SNIFF_LINES))
+    delimiter, header = sniff_table(lines)
+    reader = csv.DictReader(chain(lines[header:], text), delimiter=delimiter)
     for row in reader:
         yield {k: v for k, v in row.items() if k is not None}
 
@@ -318,13 +341,13 @@ def xlsx_rows(fh: IO[bytes]) -> Iterator[dict[str, str]]:
 
     book = load_workbook(fh, read_only=True, data_only=True)
     try:
-        header: list[str] | None = None
-        for values in book.worksheets[0].iter_rows(values_only=True):
-            cells = [_cell(v) for v in values]
-            if header is None:
-                if any(cells):
-                    header = [c.strip() for c in cells]
-                continue
+        rows = (
+            [_cell(v) for v in values] for values in book.worksheets[0].iter_rows(values_only=True)
+        )
+        first = list(islice(rows, SNIFF_LINES))
+        at = header_row([sum(1 for c in cells if c) for cells in first])
+        header = [c.strip() for c in first[at]] if first else []
+        for cells in chain(first[at + 1 :], rows):
             if any(cells):
                 yield {k: v for k, v in zip(header, cells, strict=False) if k}
     finally:
