@@ -97,7 +97,8 @@ def summary(result: Any, stats: Any, rejections: Any, out_of_order: int) -> str:
     reasons = ", ".join(f"{r}={n:,}" for r, n in rejections.counts.most_common()) or "none"
     lines = [
         f"backtest: read {stats.read:,}, posts {result.posts:,}, skipped {stats.skipped:,}, "
-        f"rejected {rejections.total:,} ({reasons}), minutes {result.minutes:,}, "
+        + (f"repeated {stats.repeated:,} (counted once), " if stats.repeated else "")
+        + f"rejected {rejections.total:,} ({reasons}), minutes {result.minutes:,}, "
         f"alerts {result.alerts:,} in {result.seconds:.1f}s "
         f"({result.posts_per_s:,.0f} posts/s)"
     ]

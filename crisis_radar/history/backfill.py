@@ -44,6 +44,7 @@ class BackfillSummary:
     baselines: int = 0  # brands whose state went to the worker
     kept_live: int = 0  # brands whose live state was newer, left alone
     out_of_order: int = 0
+    repeated: int = 0  # posts read again (overlapping exports), counted once
     first: datetime | None = None
     last: datetime | None = None
 
@@ -55,7 +56,12 @@ class BackfillSummary:
         )
         return [
             f"read {self.read:,} records: {self.posts:,} posts ({span}), "
-            f"{self.out_of_order:,} out of event-time order (sorted)",
+            f"{self.out_of_order:,} out of event-time order (sorted)"
+            + (
+                f", {self.repeated:,} repeated (same post again: counted once)"
+                if self.repeated
+                else ""
+            ),
             f"stored {self.stored:,} post rows, {self.minutes:,} brand minutes (backfill = 1)",
             f"rejected {sum(self.rejected.values()):,} to {stages.POSTS_DLQ} ({reasons})",
             f"alerts {sum(self.alerts.values())} ({alerts}), stored flagged, never paged",
@@ -127,6 +133,7 @@ def run_backfill(
     summary.read = stats.read
     summary.rejected.update(stats.rejected)
     summary.out_of_order = history.out_of_order
+    summary.repeated = stats.repeated
     return summary
 
 

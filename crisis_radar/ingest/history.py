@@ -215,6 +215,14 @@ def _stamps_by_line(lines: list[bytes]) -> list[bytes] | None:
     return stamps
 
 
+REPEAT_RUN_CAP = 100_000  # posts of one time compared for repeats (date-only exports: a day)
+
+
+def _post_key(s: Send) -> tuple[str, str]:
+    post = s.post or Post.model_validate_json(s.value)
+    return post.platform, post.post_id
+
+
 class History:
     """Posts of ``paths`` by event time; ``stats`` counts them as ingest does."""
 
@@ -266,8 +274,43 @@ class History:
             raise RuntimeError("a History is read once; read_history() again for another pass")
         self._started = True
         if self.in_order():
-            return self._read_all(parsed)
-        return self.sorter.sort(self._read_all())
+            return self._distinct(self._read_all(parsed))
+        return self._distinct(self.sorter.sort(self._read_all()))
+
+    def _distinct(self, sends: Iterator[Send]) -> Generator[Send, None, None]:
+        """``sends`` without a post read again: the same platform and id at the same time (the
+        same row in two overlapping exports; its engagement counts may differ). Of the copies
+        the one with the greatest JSON bytes is kept, whatever the input order, so an order
+        change cannot change the minutes. Only posts sharing a time are compared (one time's
+        posts held, at most ``REPEAT_RUN_CAP``; most times hold one post, never decoded)."""
+        run: list[Send] = []
+        try:
+            for s in sends:
+                if run and (s.created_at != run[0].created_at or len(run) >= REPEAT_RUN_CAP):
+                    yield from self._once(run)
+                    run = []
+                run.append(s)
+            yield from self._once(run)
+        finally:
+            close = getattr(sends, "close", None)
+            if close is not None:
+                close()  # the sort's temp files go with the generator
+
+    def _once(self, run: list[Send]) -> list[Send]:
+        if len(run) < 2:
+            return run
+        keys = [_post_key(s) for s in run]
+        kept: dict[tuple[str, str], Send] = {}
+        for key, s in zip(keys, run, strict=True):
+            other = kept.get(key)
+            if other is None or s.value > other.value:
+                kept[key] = s
+        repeats = len(run) - len(kept)
+        if not repeats:
+            return run
+        self.stats.repeated += repeats
+        self.stats.sent -= repeats
+        return [s for key, s in zip(keys, run, strict=True) if kept[key] is s]
 
     def posts(self) -> Iterator[Post]:
         """Validated ``Post`` objects, in the order of ``sends``."""

@@ -53,12 +53,15 @@ class Stats:
     sent: int = 0  # posts produced (a container document can yield several)
     skipped: int = 0  # well-formed events that are not posts
     rejected: Counter[str] = field(default_factory=Counter)
+    # posts read again (same platform and id, same time: overlapping exports), sent once
+    repeated: int = 0
 
     def add(self, other: Stats) -> None:
         self.read += other.read
         self.sent += other.sent
         self.skipped += other.skipped
         self.rejected.update(other.rejected)
+        self.repeated += other.repeated
 
     @property
     def rejected_total(self) -> int:
@@ -69,6 +72,7 @@ class Stats:
         return (
             f"read {self.read}, sent {self.sent}, skipped {self.skipped}, "
             f"rejected {self.rejected_total} ({reasons})"
+            + (f", repeated {self.repeated} (sent once)" if self.repeated else "")
         )
 
 
