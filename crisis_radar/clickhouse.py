@@ -266,6 +266,11 @@ def migrate(
             applied.append(mig)
             if log:
                 log(f"applied {mig.path.name}")
+        if cluster and applied:
+            # Done means every server's schema check passes: the ledger rows inserted here reach
+            # the other replicas asynchronously (a worker starting at once on another server
+            # found the last migration missing; a test did, on CI).
+            _on_every_server(settings, client, db, f"SYSTEM SYNC REPLICA {db}.schema_migrations")
         return applied
     finally:
         client.disconnect()
