@@ -214,6 +214,11 @@ def test_no_usable_time_column(tmp_path: Path) -> None:
     )
     with pytest.raises(NoTimeColumn, match="none of created_at, timestamp, time"):
         check_time_column(str(path), "auto")
+    blank = write_csv(tmp_path / "blank.csv", ["id", "text", "ts"], [["1", "hi", ""]] * 5)
+    with pytest.raises(NoTimeColumn) as err:
+        check_time_column(str(blank), "generic", {"created_at": "ts"})
+    assert str(err.value).endswith("'ts' (mapped to created_at) is empty in every row; "
+                                   "columns: id, text, ts")  # fmt: skip
     # a few bad dates among good ones: no error (they are dead-lettered as usual)
     mixed = write_csv(
         tmp_path / "mixed.csv",

@@ -125,8 +125,8 @@ def _why(m: dict[str, str], rows: int, bad: list[tuple[str, object]], columns: l
     listed = ", ".join(columns) or "none"
     mapped = m.get("created_at")
     if mapped is not None and mapped not in [name for name, _ in bad]:
-        state = "is missing" if mapped not in columns else "is empty in every row"
-        return f"{mapped!r} (mapped to created_at) {state} {where}; columns: {listed}"
+        state = f"is missing {where}" if mapped not in columns else "is empty in every row"
+        return f"{mapped!r} (mapped to created_at) {state}; columns: {listed}"
     if bad:
         name, example = next((b for b in bad if b[0] == mapped), bad[0])
         note = " (mapped to created_at)" if name == mapped else ""
