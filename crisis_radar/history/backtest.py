@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from crisis_radar.history.offline import OfflinePipeline, Step
-from crisis_radar.ingest.pipeline import Send
+from crisis_radar.ingest.pipeline import Send, time_runs
 from schemas.models import BrandMinute, CrisisAlert, DeadLetter, Severity
 
 BATCH = 2000  # posts per OfflinePipeline.feed: the worker's batch size order
@@ -244,13 +244,8 @@ class Backtest:
 
 def _ties_sorted(sends: Iterable[Send]) -> Iterator[Send]:
     """``sends`` (oldest first) with each run of equal created_at sorted by (key, value)."""
-    group: list[Send] = []
-    for s in sends:
-        if group and (s.created_at != group[0].created_at or len(group) >= TIE_GROUP_CAP):
-            yield from (sorted(group, key=_tie_key) if len(group) > 1 else group)
-            group = []
-        group.append(s)
-    yield from (sorted(group, key=_tie_key) if len(group) > 1 else group)
+    for group in time_runs(sends, TIE_GROUP_CAP):
+        yield from (sorted(group, key=_tie_key) if len(group) > 1 else group)
 
 
 def _tie_key(s: Send) -> tuple[bytes, bytes]:

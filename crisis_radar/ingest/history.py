@@ -45,6 +45,7 @@ from crisis_radar.ingest.pipeline import (
     read_line_chunks,
     read_records,
     sniff_format,
+    time_runs,
 )
 from schemas.models import DeadLetter, Post
 from schemas.validate import EPOCH_FLOOR, MAX_FUTURE
@@ -277,24 +278,17 @@ class History:
             return self._distinct(self._read_all(parsed))
         return self._distinct(self.sorter.sort(self._read_all()))
 
-    def _distinct(self, sends: Iterator[Send]) -> Generator[Send, None, None]:
+    def _distinct(self, sends: Generator[Send, None, None]) -> Generator[Send, None, None]:
         """``sends`` without a post read again: the same platform and id at the same time (the
         same row in two overlapping exports; its engagement counts may differ). Of the copies
         the one with the greatest JSON bytes is kept, whatever the input order, so an order
         change cannot change the minutes. Only posts sharing a time are compared (one time's
         posts held, at most ``REPEAT_RUN_CAP``; most times hold one post, never decoded)."""
-        run: list[Send] = []
         try:
-            for s in sends:
-                if run and (s.created_at != run[0].created_at or len(run) >= REPEAT_RUN_CAP):
-                    yield from self._once(run)
-                    run = []
-                run.append(s)
-            yield from self._once(run)
+            for run in time_runs(sends, REPEAT_RUN_CAP):
+                yield from self._once(run)
         finally:
-            close = getattr(sends, "close", None)
-            if close is not None:
-                close()  # the sort's temp files go with the generator
+            sends.close()  # the sort's temp files go with the generator
 
     def _once(self, run: list[Send]) -> list[Send]:
         if len(run) < 2:

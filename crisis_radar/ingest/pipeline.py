@@ -12,11 +12,10 @@ import csv
 import gzip
 import io
 import json
-import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import chain, islice
@@ -45,6 +44,18 @@ class Send:
     # the validated Post of ``value``, where a reader in the same process wants it (offline
     # commands: the enrich stage takes it instead of decoding ``value`` again); else None
     post: Post | None = None
+
+
+def time_runs(sends: Iterable[Send], cap: int) -> Iterator[list[Send]]:
+    """``sends`` (oldest first) in runs of equal ``created_at``, each at most ``cap`` long."""
+    run: list[Send] = []
+    for s in sends:
+        if run and (s.created_at != run[0].created_at or len(run) >= cap):
+            yield run
+            run = []
+        run.append(s)
+    if run:
+        yield run
 
 
 @dataclass
@@ -253,7 +264,6 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
 )  # fmt: skip
 DELIMITERS = ",;\t|"
-_QUOTED = re.compile(r'"[^"]*"')
 
 
 def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
