@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from radar_base.clickhouse import check_identifier, make_client
-from radar_base.errors import ServiceUnreachable, clickhouse_network_error
+from radar_base.errors import MissingMigration, ServiceUnreachable, clickhouse_network_error
 from radar_base.migrations import (
     EACH_SHARD,
     EVERY_SERVER,
@@ -112,11 +112,13 @@ def cluster_servers(settings: Settings, client: Any) -> list[tuple[str, int]]:
     return [server for shard in cluster_shards(settings, client) for server in shard]
 
 
-def _server_client(settings: Settings, server: tuple[str, int], db: str) -> Any:
+def _server_settings(settings: Settings, server: tuple[str, int]) -> Settings:
     host, port = server
-    return ddl_client(
-        settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": port}), db
-    )
+    return settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": port})
+
+
+def _server_client(settings: Settings, server: tuple[str, int], db: str) -> Any:
+    return ddl_client(_server_settings(settings, server), db)
 
 
 def on_each_shard(settings: Settings, client: Any, db: str, stmt: str) -> None:
@@ -153,28 +155,6 @@ def _on_every_server(settings: Settings, client: Any, db: str, stmt: str) -> Non
             one.disconnect()
 
 
-def _pending(settings: Settings, db: str, directory: Path) -> bool | None:
-    """Whether migrations are pending, read on the connected server without any DDL: None when
-    the database or its ledger is not there yet (then there is)."""
-    client = make_client(settings, database="default")
-    try:
-        ledger = client.execute(
-            "SELECT count() FROM system.tables WHERE database = %(db)s "
-            "AND name = 'schema_migrations'",
-            {"db": db},
-        )[0][0]
-    finally:
-        client.disconnect()
-    if not ledger:
-        return None
-    client = make_client(settings, database=db)
-    try:
-        done = applied_versions(client)
-    finally:
-        client.disconnect()
-    return any(mig.version not in done for mig in discover(directory))
-
-
 # A cluster server that has not answered a connection and one query in this long is down.
 PROBE_TIMEOUT_S = 5
 
@@ -189,16 +169,16 @@ def unreachable_servers(settings: Settings) -> list[str]:
     finally:
         entry.disconnect()
     down = []
-    for host, port in servers:
+    for server in servers:
         one = make_client(
-            settings.model_copy(update={"clickhouse_host": host, "clickhouse_port": port}),
-            "default", connect_timeout=PROBE_TIMEOUT_S, send_receive_timeout=PROBE_TIMEOUT_S,
+            _server_settings(settings, server), "default",
+            connect_timeout=PROBE_TIMEOUT_S, send_receive_timeout=PROBE_TIMEOUT_S,
         )  # fmt: skip
         try:
             one.execute("SELECT 1")
         except (ch.NetworkError, ch.SocketTimeoutError, OSError, EOFError) as exc:
             reason = clickhouse_network_error(exc).what.rsplit("(", 1)[-1].rstrip(")")
-            down.append(f"{host}:{port} ({reason})")
+            down.append(f"{server[0]}:{server[1]} ({reason})")
         finally:
             one.disconnect()
     return down
@@ -232,8 +212,11 @@ def migrate(
         # replicas) still starts a backfill or a demo. Pending: every server must take the
         # DDL, and a stopped one would make each ON CLUSTER statement wait the server's 180 s
         # before failing halfway; say so now, naming it, with nothing applied.
-        if _pending(settings, db, directory) is False:
+        try:
+            require_schema(settings, db, directory)  # read on one server, no DDL
             return []
+        except MissingMigration:
+            pass
         down = unreachable_servers(settings)
         if down:
             raise ServiceUnreachable(
