@@ -24,6 +24,7 @@ from contextlib import closing
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from crisis_radar.ingest.normalise import (
     FORMATS,
@@ -58,6 +59,24 @@ class NoTimeColumn(ValueError):
     """No row among the first of a file has an event time: a wrong ``--map`` or export."""
 
 
+def _generic_objects(
+    path: str, fmt: str, limit: int | None = None
+) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """(record, platform) of the JSON-object records among a file's first ``limit`` records,
+    parsed, in file order: nothing for stdin (it cannot be peeked), platform formats and
+    canonical posts (they carry ISO times)."""
+    if path == "-" or (fmt in FORMATS and fmt != "generic") or sniff_format(path, fmt) != fmt:
+        return
+    for raw, obj, platform in islice(read_records(path, fmt), limit):
+        if obj is None:
+            try:
+                obj = json.loads(raw)
+            except (ValueError, RecursionError):
+                continue
+        if isinstance(obj, Mapping):
+            yield obj, platform
+
+
 def check_time_column(
     path: str, fmt: str = "auto", mapping: Mapping[str, str] | None = None
 ) -> None:
@@ -66,18 +85,10 @@ def check_time_column(
     (``normalise`` decides, as ingest would). A few bad dates among good ones are no error:
     those rows are dead-lettered as usual; so are rows that fail on something else first."""
     m = dict(mapping or {})
-    if path == "-" or (fmt in FORMATS and fmt != "generic") or sniff_format(path, fmt) != fmt:
-        return  # stdin cannot be peeked; platform formats and canonical posts have their own
     rows, other, columns = 0, 0, list[str]()
     bad: list[tuple[str, object]] = []  # (column, value) that did not parse
-    for raw, obj, platform in read_records(path, fmt):
-        if obj is None:
-            try:
-                obj = json.loads(raw)
-            except (ValueError, RecursionError):
-                continue
-        if not isinstance(obj, Mapping) or (not m and fmt != "generic" and
-                                            detect_format(obj) != "generic"):  # fmt: skip
+    for obj, platform in _generic_objects(path, fmt):
+        if not m and fmt != "generic" and detect_format(obj) != "generic":
             continue
         columns = columns or [str(k) for k in obj]
         rows += 1
@@ -105,16 +116,9 @@ def file_day_first(path: str, fmt: str = "auto", mapping: Mapping[str, str] | No
     ``DATE_ORDER_ROWS`` records, some can only be read day first ("23/11/2026") and none only
     month first ("11/23/2026"). Then "05/06/2026" in it is 5 June, as its neighbours say; a
     file whose first rows show neither is read month first (docs/history.md, "Dates")."""
-    if path == "-" or (fmt in FORMATS and fmt != "generic") or sniff_format(path, fmt) != fmt:
-        return False  # stdin cannot be peeked; platform formats and canonical posts use ISO
     m, seen = dict(mapping or {}), set[bool]()
-    for raw, obj, _platform in islice(read_records(path, fmt), DATE_ORDER_ROWS):
-        if obj is None:
-            try:
-                obj = json.loads(raw)
-            except (ValueError, RecursionError):
-                continue
-        value = time_column(obj, m)[1] if isinstance(obj, Mapping) else None
+    for obj, _platform in _generic_objects(path, fmt, DATE_ORDER_ROWS):
+        value = time_column(obj, m)[1]
         order = slash_order(value) if isinstance(value, str) else None
         if order is not None:
             seen.add(order)
