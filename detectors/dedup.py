@@ -10,7 +10,8 @@ Memory is bounded by time and count: index entries live in rotating buckets of
 ``horizon_s / n_buckets`` seconds (or ``max_items / n_buckets`` items) and whole buckets are
 evicted once older than the horizon or when the index holds more than ``max_items`` items.
 Clusters are forgotten with the last bucket that touched them. Duplicates are counted, never
-dropped.
+dropped. The same post read twice is another matter: ``has_post`` tells whether a post's key
+(platform and id) was indexed within the horizon, so a caller can count it once.
 
 Campaign and virality signals (both sticky for a cluster's lifetime):
 
@@ -152,7 +153,7 @@ class _Bucket:
     """One slice of the horizon: what to unindex when it is evicted. ``fps``, ``posts`` and
     ``clusters`` may list keys a later bucket took over; eviction skips those."""
 
-    __slots__ = ("clusters", "fps", "id", "items", "last_ts", "n", "posts", "start")
+    __slots__ = ("clusters", "fps", "id", "items", "keys", "last_ts", "n", "posts", "start")
 
     def __init__(self, bucket_id: int, start: float) -> None:
         self.id = bucket_id
@@ -162,6 +163,7 @@ class _Bucket:
         self.items: list[_Item] = []  # the band tables' values; keys are recut on eviction
         self.fps: list[int] = []
         self.posts: list[str] = []
+        self.keys: list[str] = []  # post keys (has_post), each in one bucket only
         self.clusters: set[str] = set()
 
 
@@ -248,6 +250,7 @@ class Deduplicator:
         self._tables: list[dict[bytes, _Item]] = [{} for _ in range(self.bands)]
         self._fps: dict[int, _Ref | _Item] = {}
         self._posts: dict[str, _Ref | _Item] = {}
+        self._keys: dict[str, int] = {}  # post key -> bucket id (has_post)
         self._clusters: dict[str, _Row] = {}
         self._buckets: deque[_Bucket] = deque()
         self._next_bucket = 0
@@ -266,6 +269,26 @@ class Deduplicator:
     ) -> DedupResult:
         """Score the post against the horizon, then add it; returns its cluster."""
         return self._process(text, author_id, ts, repost_of, post_id, True)
+
+    def has_post(self, key: str) -> bool:
+        """Whether the post with this key (``Post.key``: platform and id) was added within
+        the horizon: the same post read again, not a repost or a copy of its text.
+
+        >>> d = Deduplicator()
+        >>> d.note_post("x:1", ts=0.0)
+        >>> d.has_post("x:1"), d.has_post("x:2")
+        (True, False)
+        """
+        return key in self._keys
+
+    def note_post(self, key: str, ts: float | datetime) -> None:
+        """Remember a post's key (``Post.key``) for :meth:`has_post`, until the bucket of its
+        event time ``ts`` leaves the horizon. Apart from :meth:`process_one`, so that a caller
+        remembers a batch's posts only once the whole batch went through."""
+        t = ts.timestamp() if isinstance(ts, datetime) else float(ts)
+        b = self._bucket_for(t)
+        self._keys[key] = b.id
+        b.keys.append(key)
 
     def score_one(
         self,
@@ -494,6 +517,10 @@ class Deduplicator:
                 held: list[Any] = list(map(refs.pop, ids, repeat(gone)))
                 later = map(ne, map(getitem, held, _ZEROS), bids)
                 refs.update(compress(zip(ids, held, strict=True), later))
+            keys = self._keys
+            for key in b.keys:
+                if keys.get(key) == bid:
+                    del keys[key]
             clusters = self._clusters
             for cid in b.clusters:
                 c = clusters.get(cid)
@@ -514,7 +541,7 @@ class Deduplicator:
         for b in self._buckets:
             sigs.extend([item[1] for item in b.items])
             item_cluster.extend([index[item[2]] for item in b.items])
-        fps, posts = self._fps, self._posts
+        fps, posts, keys = self._fps, self._posts, self._keys
         return {
             "version": 2,
             "params": {p: getattr(self, p) for p in _PARAMS},
@@ -528,6 +555,8 @@ class Deduplicator:
             "fp_refs": _refs(fps.values(), position, index),
             "post_ids": _join(list(posts)),
             "post_refs": _refs(posts.values(), position, index),
+            "keys": _join(list(keys)),
+            "key_buckets": array(_code(len(position)), map(position.__getitem__, keys.values())),
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -568,6 +597,13 @@ class Deduplicator:
         self._fps = _unrefs(state["fps"], state["fp_refs"], ids, by_id, "fps")
         post_ids = _split_ids(state["post_ids"])
         self._posts = _unrefs(post_ids, state["post_refs"], ids, by_id, "posts")
+        if state.get("keys"):  # snapshots before has_post have none: they start remembering
+            ids_of = list(by_id)
+            keys = _split_ids(state["keys"])
+            bids = list(map(ids_of.__getitem__, state["key_buckets"]))
+            self._keys = dict(zip(keys, bids, strict=True))
+            for key, bid in zip(keys, bids, strict=True):
+                by_id[bid].keys.append(key)
 
     def _from_legacy(self, state: dict[str, Any]) -> None:
         """Adopt the default pickle of the previous layout (one dict of xxh3 band keys, buckets
@@ -597,7 +633,7 @@ class Deduplicator:
                     if e is not None and e[0] == b.id and e[1] == sig:
                         items.append((b.id, sig, e[2]))
                         break
-            b.items = items
+            b.items, b.keys = items, []  # (no post keys then)
             self._buckets.append(b)
             for item in items:
                 for table, key in zip(self._tables, self._split(item[1]), strict=True):

@@ -445,6 +445,8 @@ class _Enrich(_Stage):
             w.send(stages.POSTS_DLQ, reason.encode(), value)
         metrics.POSTS_OUT.labels(stages.POSTS_VALID).inc(out.n_valid)
         metrics.POSTS_IN.labels(stage).inc(out.n_valid)
+        if out.n_repeated:
+            metrics.REPEATED_POSTS.labels(stage).inc(out.n_repeated)
         metrics.POSTS_OUT.labels(stage).inc(len(out.items))
         observe = metrics.LATENCY.labels(stage).observe
         for seconds in out.latencies:

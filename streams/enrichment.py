@@ -55,6 +55,7 @@ class EnrichResult:
     reply_rows: list[Row] = field(default_factory=list)  # brand_replies rows (official accounts)
     dead: list[tuple[str, str, bytes]] = field(default_factory=list)  # (stage, reason, JSON)
     n_valid: int = 0
+    n_repeated: int = 0  # valid posts read before (same platform and id), counted once
     latencies: list[float] = field(default_factory=list)  # event time -> scored, seconds
     # partition -> (pickled state.Snapshot, seconds it took to pickle), taken right after
     # this batch: the worker writes it once the batch's outputs are durable.
@@ -236,17 +237,23 @@ class EnrichPartitions:
     ) -> list[ScoredPost]:
         """A detector bug on one post must not kill the stage: retry the batch post by post
         and dead-letter (reason ``internal``) only the posts that fail."""
+        enricher = self.enricher
+        repeated = enricher.repeated
         try:
-            return self.enricher.process(posts, now, st.dedup, st.corrections)
+            batch = enricher.process(posts, now, st.dedup, st.corrections)
+            out.n_repeated += enricher.repeated - repeated
+            return batch
         except Exception:
             log.exception("enrich failed on a batch of %d; retrying one by one", len(posts))
+        enricher.repeated = repeated  # the retries count them again
         scored: list[ScoredPost] = []
         for p in posts:
             try:
-                scored += self.enricher.process([p], now, st.dedup, st.corrections)
+                scored += enricher.process([p], now, st.dedup, st.corrections)
             except Exception as exc:
                 d = dead_letter(p.to_json(), "internal", repr(exc), stages.POSTS_SCORED, now)
                 out.dead.append((stages.POSTS_SCORED, d.reason, d.to_json()))
+        out.n_repeated += enricher.repeated - repeated
         return scored
 
 

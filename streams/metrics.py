@@ -30,6 +30,9 @@ P = "crisis_radar_"
 POSTS_IN = Counter(P + "posts_in", "Records consumed by a stage", ["stage"])
 POSTS_OUT = Counter(P + "posts_out", "Records produced by a stage", ["stage"])
 DLQ = Counter(P + "dlq", "Records dead-lettered", ["stage", "reason"])
+REPEATED_POSTS = Counter(
+    P + "repeated_posts", "Posts read again (same platform and id), counted once", ["stage"]
+)
 LATE_POSTS = Counter(P + "late_posts", "Posts that arrived after their minute closed", ["stage"])
 LATENCY = Histogram(
     P + "processing_latency_seconds",

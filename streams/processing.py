@@ -93,6 +93,7 @@ class Enricher:
         # for a language without one
         self.sentiment = MultiSentiment.load_default()
         self.unmatched = 0
+        self.repeated = 0  # posts read again (same platform and id within the dedup horizon)
         # Reposts and copy-paste repeat texts (~30 % of a simulated week's posts): the language
         # of a (text, platform tag) and the sentiment of a (text, language) are pure functions
         # of them, so each is decided once while it is remembered (bounded: cleared when full);
@@ -108,6 +109,11 @@ class Enricher:
         ``corrections``: its analysts' sentiment corrections (detectors.feedback), applied
         after the base model."""
         dedup = self.dedup if dedup is None else dedup
+        # A post read again (the same platform and id: overlapping exports, a source polling
+        # the same page twice) counts once, as its first read: its key is remembered with the
+        # dedup index (its horizon) once the batch went through. Only what comes out counts,
+        # so the count does not depend on how records were batched.
+        has, batch = dedup.has_post, set[str]()
         # the brand's own voice: a reply, kept apart from the crowd; outputs stay in input
         # order (the next stage drops an offset lower than one it saw as a replay)
         pending: dict[int, list[ScoredPost]] = {}  # index in scans they go before -> replies
@@ -119,6 +125,8 @@ class Enricher:
         for p in posts:
             own = official_of(p.platform, p.author.id, p.author.handle)
             if own is not None:
+                if not self._first_read(p.key, batch, has):
+                    continue
                 pending.setdefault(len(scans), []).append(self._reply(p, own, now))
                 continue
             found = self.matcher.scan(p.text, tuple(p.hashtags), tuple(p.mentions))
@@ -138,6 +146,8 @@ class Enricher:
                 replies.setdefault(len(matched), []).extend(pending.pop(j))
             brands = self.matcher.resolve(found, lang)
             if brands:
+                if not self._first_read(p.key, batch, has):
+                    continue
                 matched.append((p, brands))
                 langs.append(lang)
             else:
@@ -186,7 +196,21 @@ class Enricher:
                         terms, lang, brand in to,
                     )  # = ScoredPost(post=p, brand=brand, ...), skipping checks plainly met
                 )  # fmt: skip
-        return out + [r for rs in replies.values() for r in rs]  # after the last crowd post
+        out += [r for rs in replies.values() for r in rs]  # after the last crowd post
+        note, prev = dedup.note_post, None
+        for sp in out:  # the batch went through: its posts count as read (has_post)
+            if sp.post is not prev:
+                prev = sp.post
+                note(prev.key, prev.created_at)
+        return out
+
+    def _first_read(self, key: str, batch: set[str], has: Callable[[str], bool]) -> bool:
+        """False (and counted) for a post read before: in this batch or within the horizon."""
+        if key in batch or has(key):
+            self.repeated += 1
+            return False
+        batch.add(key)
+        return True
 
     @staticmethod
     def _reply(p: Post, brand: str, now: datetime) -> ScoredPost:

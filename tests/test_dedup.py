@@ -280,3 +280,29 @@ def test_band_tables_hold_exactly_the_latest_live_owner_of_each_key() -> None:
             latest = {key: b.id for b in d._buckets for key in getattr(b, attr)}
             assert {key: ref[0] for key, ref in refs.items()} == latest, (k, attr)
     assert evictions > 10 and shared > 100
+
+
+def test_post_keys_are_remembered_within_the_horizon_and_survive_snapshots() -> None:
+    """``has_post``: a key noted stays known while its bucket is in the horizon (by time and by
+    count), goes with it, and survives a pickle; an index pickled before keys existed loads
+    knowing none."""
+    d = Deduplicator(horizon_s=3600, n_buckets=6, max_items=1000)
+    d.note_post("x:0", 0.0)
+    d.process_one(BASE, "u0", 0.0)
+    for i in range(1, 50):  # 49 minutes: still in the horizon
+        d.process_one(f"unrelated post number {i} about trains", f"u{i}", i * 60.0)
+        d.note_post(f"x:{i}", i * 60.0)
+    clone = pickle.loads(pickle.dumps(d))
+    assert all(clone.has_post(f"x:{i}") for i in range(50)) and not clone.has_post("x:50")
+    for i in range(50, 130):  # time moves past the first hour: its buckets leave
+        clone.process_one(f"unrelated post number {i} about trains", f"u{i}", i * 60.0)
+        clone.note_post(f"x:{i}", i * 60.0)
+    assert not clone.has_post("x:0") and clone.has_post("x:129")
+    assert len(clone._keys) <= 3600 / 60 * (1 + 1 / 6) + 1  # bounded as the index is
+    state = d.__getstate__()
+    del state["keys"], state["key_buckets"]  # as written before has_post
+    old = Deduplicator.__new__(Deduplicator)
+    old.__setstate__(state)
+    assert not old.has_post("x:1") and old.n_items == d.n_items
+    old.note_post("x:1", 50 * 60.0)
+    assert old.has_post("x:1")

@@ -173,3 +173,44 @@ def test_a_child_that_cannot_load_its_models_fails_with_their_error(tmp_path: An
             runner.start()
     finally:
         runner.close()
+
+
+def test_a_post_read_again_counts_once() -> None:
+    """The same post (platform and id) in one batch, or in a later one: one output, counted as
+    repeated; a repost or a copy of its text under another id still counts. What matched no
+    brand is neither output nor counted, and the count does not depend on batching."""
+    e = fresh()
+    e.restore(0, None)
+    first = e.process([(0, [*records(0, 5), (5, [], raw(0))])], NOW, frozenset())
+    assert first.n_valid == 6 and first.n_repeated == 1
+    keys = [v.split(b'"post_id":"')[1].split(b'"')[0] for _, v, _ in first.items]
+    assert keys.count(b"p0") == 1 and b"p1" in keys  # p1: p0's near-duplicate, another id
+    later = e.process([(0, [(6 + i, [], raw(i)) for i in range(5)])], NOW, frozenset())
+    assert later.items == [] and later.n_repeated == 4  # p4 matched no brand: not counted
+    one_by_one = fresh()
+    one_by_one.restore(0, None)
+    counts = [one_by_one.process([(0, [r])], NOW, frozenset()).n_repeated
+              for r in [*records(0, 5), (5, [], raw(0))]]  # fmt: skip
+    assert sum(counts) == 1
+
+
+def test_a_batch_retried_post_by_post_loses_no_post(monkeypatch: Any) -> None:
+    """A detector bug mid-batch: the posts before it were enriched, then the batch is retried
+    one by one; they must not count as read already (keys are noted once a batch went
+    through), and only the failing post is dead-lettered."""
+    from streams import processing
+
+    e = fresh()
+    e.restore(0, None)
+    real = processing.post_terms
+
+    def flaky(text: str, *args: Any) -> Any:
+        if "orbitel" in text:
+            raise RuntimeError("detector bug")
+        return real(text, *args)
+
+    monkeypatch.setattr(processing, "post_terms", flaky)
+    out = e.process([(0, records(0, 5))], NOW, frozenset())
+    assert [r for _, r, _ in out.dead] == ["internal"] and out.n_repeated == 0
+    ids = {v.split(b'"post_id":"')[1].split(b'"')[0] for _, v, _ in out.items}
+    assert ids == {b"p0", b"p1", b"p3"}

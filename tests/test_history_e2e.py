@@ -6,6 +6,8 @@
   aggregation watermark on the slowest posts.raw partition).
 * Backtest equals stream: ``crisis-radar backtest`` (the offline core that ``backfill`` also
   runs) gives the worker's minutes and alerts (ids, severities) on the same posts.
+* A post read twice counts once: two overlapping exports sent as they are (``--order file``)
+  give the worker the minutes of the distinct posts.
 """
 
 from __future__ import annotations
@@ -81,15 +83,22 @@ def _stored(settings: Settings, cutoff: datetime) -> tuple[list[Minute], list[tu
 
 
 def _stream(
-    settings: Settings, path: Path, log: Path, cutoff: datetime, n_minutes: int
+    settings: Settings,
+    path: Path,
+    log: Path,
+    cutoff: datetime,
+    n_minutes: int,
+    args: tuple[str, ...] = (),
+    metrics: dict[Any, float] | None = None,
 ) -> tuple[Any, Any]:
-    """Ingest ``path`` into a worker; its minutes and alerts before ``cutoff`` once the
-    ``n_minutes`` minutes there are stored (or 60 s after it caught up)."""
+    """Ingest ``path`` (with ingest ``args``) into a worker; its minutes and alerts before
+    ``cutoff`` once the ``n_minutes`` minutes there are stored (or 60 s after it caught up);
+    its last metrics into ``metrics``."""
     migrate(settings)
     want = sum(1 for _ in path.open())
     with runner.running_worker(settings, log) as proc:
         runner.wait_ready(proc, settings.metrics_port, log, timeout=60)
-        assert ingest.main([str(path), "--quiet"], settings) == 0
+        assert ingest.main([str(path), "--quiet", *args], settings) == 0
         caught_up = runner.wait_caught_up(proc, settings.metrics_port, want, 120)
         assert caught_up, log.read_text()[-3000:]
         deadline = time.monotonic() + 60
@@ -97,6 +106,8 @@ def _stream(
         while len(got[0]) < n_minutes and time.monotonic() < deadline:
             time.sleep(1)  # the idle markers close the last minutes before the cutoff
             got = _stored(settings, cutoff)
+        if metrics is not None:
+            metrics.update(runner.scrape(settings.metrics_port))
     return got
 
 
@@ -158,3 +169,46 @@ def test_any_order_counts_everything_and_equals_the_backtest(
     assert offline[1] == alerts
     assert runs["newest-first"] == runs["sorted"]
     assert runs["shuffled"] == runs["sorted"]
+
+
+def test_a_post_read_twice_counts_once(settings: Settings, tmp_path: Path) -> None:
+    """Two exports of one day that overlap by ~2 hours, concatenated and sent as they are
+    (``--order file``: the overlap comes again hours behind the stream, as a source that
+    re-reads a page does): the worker counts each post once, so its minutes are the backtest's
+    of the distinct posts, and it says how many it dropped."""
+    from detectors.brands import BrandMatcher, Watchlist
+    from schemas.models import Post
+
+    day = tmp_path / "day.jsonl"
+    args = ["--days", "1", "--brands", "telvana,orbitel", "--start", "2026-11-20T00:00Z",
+            "--events", "product_defect:orbitel@2026-11-20T15:00", "--rate-scale", "0.4",
+            "--seed", "2", "--out", "-"]  # fmt: skip
+    simulate_run(build_scenario(simulate_parser().parse_args(args)), str(day))
+    lines = day.read_bytes().splitlines()
+    n = len(lines)
+    first, second = lines[: 6 * n // 10], lines[n // 2 :]
+    both = tmp_path / "overlapping.jsonl"
+    both.write_bytes(b"\n".join(first + second) + b"\n")
+    matcher = BrandMatcher(Watchlist.from_yaml(settings.watchlist_path))
+    again = [Post.model_validate_json(x) for x in lines[n // 2 : 6 * n // 10]]
+    repeats = sum(1 for p in again if matcher.match(p.text, p.lang, p.hashtags, p.mentions))
+    assert repeats > 100
+    cutoff = _cutoff(day)
+    offline = _backtest(day, tmp_path / "backtest", cutoff)
+    s = settings.model_copy(update={
+        "metrics_port": free_port(), "topic_partitions": 4,
+        "topic_prefix": f"{settings.topic_prefix}twice.",
+        "clickhouse_database": f"{settings.clickhouse_database}_twice",
+    })  # fmt: skip
+    metrics: dict[Any, float] = {}
+    try:
+        got = _stream(s, both, tmp_path / "worker.log", cutoff, len(offline[0]), ("--order",
+                      "file"), metrics)  # fmt: skip
+    finally:
+        ch = make_client(s)
+        ch.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
+        ch.disconnect()
+    assert got[0] == offline[0]  # before: the overlap's minutes counted twice
+    assert got[1] == offline[1]
+    dropped = runner.sample(metrics, "crisis_radar_repeated_posts_total", stage="posts.scored")
+    assert dropped == repeats

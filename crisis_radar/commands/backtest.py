@@ -95,9 +95,10 @@ def brand_table(result: Any) -> str:
 
 def summary(result: Any, stats: Any, rejections: Any, out_of_order: int) -> str:
     reasons = ", ".join(f"{r}={n:,}" for r, n in rejections.counts.most_common()) or "none"
+    repeated = stats.repeated + result.repeated  # read again: in the files, or within the horizon
     lines = [
         f"backtest: read {stats.read:,}, posts {result.posts:,}, skipped {stats.skipped:,}, "
-        + (f"repeated {stats.repeated:,} (counted once), " if stats.repeated else "")
+        + (f"repeated {repeated:,} (counted once), " if repeated else "")
         + f"rejected {rejections.total:,} ({reasons}), minutes {result.minutes:,}, "
         f"alerts {result.alerts:,} in {result.seconds:.1f}s "
         f"({result.posts_per_s:,.0f} posts/s)"

@@ -111,6 +111,7 @@ def run_backfill(
 
     def store(step: Step) -> None:
         out = step.enriched
+        summary.repeated += out.n_repeated  # read before, within the dedup horizon
         for _stage, reason, value in out.dead:
             summary.rejected[reason] += 1
             dead(reason, value)
@@ -133,7 +134,7 @@ def run_backfill(
     summary.read = stats.read
     summary.rejected.update(stats.rejected)
     summary.out_of_order = history.out_of_order
-    summary.repeated = stats.repeated
+    summary.repeated += stats.repeated  # the same post in two files (or twice in one)
     return summary
 
 

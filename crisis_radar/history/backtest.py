@@ -99,6 +99,7 @@ class Result:
     read: int = 0
     posts: int = 0  # valid posts fed to the pipeline
     skipped: int = 0
+    repeated: int = 0  # posts the core read before (same platform and id), counted once
     minutes: int = 0  # minute records, versions included
     alerts: int = 0
     out_of_order: int = 0
@@ -184,6 +185,7 @@ class Backtest:
         return r
 
     def _take(self, step: Step) -> None:
+        self.result.repeated += step.enriched.n_repeated
         for _stage, _reason, value in step.enriched.dead:
             self.rejections.add_json(value)
         f = self.outputs.minutes
