@@ -628,8 +628,14 @@ def pipeline() -> Json:
             unit="ops",
         ),
         panel(
-            "Late posts (/s)",
-            [prom(f"sum by (stage) (rate(crisis_radar_late_posts_total{rate}))", "{{stage}}")],
+            "Late and repeated posts (/s)",
+            [
+                prom(f"sum by (stage) (rate(crisis_radar_late_posts_total{rate}))",
+                     "late {{stage}}"),
+                # the same post read again (overlapping exports, a source re-reading a page)
+                prom(f"sum by (stage) (rate(crisis_radar_repeated_posts_total{rate}))",
+                     "repeated (counted once) {{stage}}"),
+            ],  # fmt: skip
             unit="ops",
         ),
         panel("Consumer lag", [prom("sum by (topic) (crisis_radar_consumer_lag)", "{{topic}}")]),
