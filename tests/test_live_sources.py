@@ -63,12 +63,15 @@ def jetstream_server() -> Iterator[tuple[str, list[str]]]:
 
 
 def test_jetstream_resumes_without_loss_or_repeats(
-    jetstream_server: tuple[str, list[str]],
+    jetstream_server: tuple[str, list[str]], caplog: pytest.LogCaptureFixture
 ) -> None:
     url, requests = jetstream_server
     delays: list[float] = []
     source = JetstreamSource(url, keywords=["acme"], seed=7, base_delay=0.01, sleep=delays.append)
-    got = list(itertools.islice(source, 30))  # odd i: 15 acme posts (i % 4 == 1) + 15 likes
+    with caplog.at_level("WARNING"):
+        got = list(itertools.islice(source, 30))  # odd i: 15 acme posts (i % 4 == 1) + 15 likes
+    lines = [r.getMessage() for r in caplog.records]  # it was reached: "disconnected"
+    assert len(lines) == 2 and all(f"{url.split('/')[2]} disconnected: " in x for x in lines)
     pipeline = Pipeline("bluesky")
     post_ids = [o.key.decode() for raw in got for o in pipeline.process(raw) if o is not None]
     expected = [f"bluesky:at://{jet_event(i)['did']}/app.bsky.feed.post/k{i:06d}"
@@ -102,6 +105,26 @@ def test_gives_up_after_max_retries() -> None:
     with pytest.raises(ConnectionError, match="giving up after 2"):
         list(source)
     assert source.connections == 3
+
+
+def test_connection_errors_are_told_in_words(caplog: pytest.LogCaptureFixture) -> None:
+    """An operator reads what failed and what to check, never an exception repr; "cannot
+    connect" until the server was reached, "disconnected" after."""
+    import socket
+
+    from crisis_radar.ingest.live import describe
+
+    source = JetstreamSource("ws://127.0.0.1:9/none", max_retries=1, sleep=lambda s: None)
+    with caplog.at_level("WARNING"), pytest.raises(ConnectionError) as err:
+        list(source)
+    line = caplog.records[0].getMessage()
+    assert line.startswith("live source 127.0.0.1:9 cannot connect: connection refused"), line
+    assert "Error(" not in line and "Error(" not in str(err.value)
+    assert str(err.value).startswith("live source 127.0.0.1:9: giving up after 1 retries:")
+    dns = socket.gaierror(-2, "Name or service not known")
+    assert describe(dns) == "its host name does not resolve (no network, or a wrong --url?)"
+    assert describe(None) == "the server closed the stream"
+    assert describe(TimeoutError()) == "no answer in time"
 
 
 def test_keyword_filter() -> None:

@@ -13,6 +13,7 @@ import http.client
 import json
 import logging
 import random
+import socket
 import ssl
 import time
 from collections import OrderedDict
@@ -27,6 +28,22 @@ from crisis_radar.ingest.normalise import html_to_text
 from crisis_radar.ingest.pipeline import Record
 
 log = logging.getLogger(__name__)
+
+
+def describe(exc: BaseException | None) -> str:
+    """A connection error in words an operator can act on (no exception reprs)."""
+    if exc is None:
+        return "the server closed the stream"
+    if isinstance(exc, socket.gaierror):
+        return "its host name does not resolve (no network, or a wrong --url?)"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing listens there: a wrong --url?)"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "no answer in time"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed ({exc.reason or exc})"
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 class Backoff:
@@ -85,12 +102,18 @@ class _Source:
         self.connections = 0
         self.filtered = 0
         self.duplicates = 0
+        self.connected = False  # the last attempt reached the server
 
-    def _pause(self, exc: BaseException | None) -> None:
+    def _pause(self, exc: BaseException | None, where: str) -> None:
+        what = describe(exc)
         if self.max_retries is not None and self.backoff.attempt >= self.max_retries:
-            raise ConnectionError(f"giving up after {self.max_retries} retries: {exc!r}")
+            raise ConnectionError(f"live source {where}: giving up after {self.max_retries} "
+                                  f"retries: {what}")  # fmt: skip
         delay = self.backoff.next_delay()
-        log.warning("live source disconnected (%r); reconnecting in %.2fs", exc, delay)
+        state = "disconnected" if self.connected else "cannot connect"
+        log.warning("live source %s %s: %s; retrying in %.1f s (Ctrl-C stops)",
+                    where, state, what, delay)  # fmt: skip
+        self.connected = False
         self.sleep(delay)
 
 
@@ -133,6 +156,7 @@ class JetstreamSource(_Source):
                 self.connections += 1
                 self.replayed_until = self.last_time_us
                 with ws_connect(self.connect_url(), open_timeout=10, max_size=2**22) as ws:
+                    self.connected = True
                     for message in ws:
                         raw = message.encode() if isinstance(message, str) else message
                         self.backoff.reset()
@@ -141,7 +165,7 @@ class JetstreamSource(_Source):
                             yield out
             except (OSError, TimeoutError, WebSocketException) as exc:
                 error = exc
-            self._pause(error)
+            self._pause(error, urlsplit(self.url).netloc)
 
     def _accept(self, raw: bytes) -> bytes | None:
         try:
@@ -270,6 +294,7 @@ class MastodonSource(_Source):
             try:
                 self.connections += 1
                 conn, resp = self._get(self.url, "text/event-stream")
+                self.connected = True
                 try:
                     if self.backfill and self.last_id is not None:
                         yield from self._backfill()
@@ -283,7 +308,7 @@ class MastodonSource(_Source):
                     conn.close()
             except (OSError, TimeoutError, http.client.HTTPException, ValueError) as exc:
                 error = exc
-            self._pause(error)
+            self._pause(error, urlsplit(self.url).netloc)
 
 
 def _sse_events(resp: Any) -> Iterator[tuple[str, str]]:
