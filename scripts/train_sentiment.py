@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sklearn
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import recall_score
@@ -183,10 +184,29 @@ def tune_offsets(y: np.ndarray, logits: np.ndarray) -> np.ndarray:
     return best_off
 
 
-def fit(x: sparse.csr_matrix, y: np.ndarray, c: float) -> OneVsRestClassifier:
+def fit(
+    x: sparse.csr_matrix, y: np.ndarray, c: float, weights: np.ndarray | None = None
+) -> OneVsRestClassifier:
     # liblinear one-vs-rest converges in seconds here; lbfgs multinomial took many minutes.
     lr = LogisticRegression(C=c, class_weight="balanced", solver="liblinear", random_state=SEED)
-    return OneVsRestClassifier(lr).fit(x, y)
+    if weights is None:
+        return OneVsRestClassifier(lr).fit(x, y)
+    with sklearn.config_context(enable_metadata_routing=True):
+        lr.set_fit_request(sample_weight=True)
+        return OneVsRestClassifier(lr).fit(x, y, sample_weight=weights)
+
+
+def recency_weights(
+    dates: list[dt.date | None] | None, weight: float, share: float = 0.25
+) -> np.ndarray | None:
+    """``weight`` for the newest ``share`` of the tweets (undated ones are the oldest), 1 for
+    the rest; None when ``weight`` is 1 (unweighted)."""
+    if weight == 1.0 or dates is None:
+        return None
+    order = sorted(range(len(dates)), key=lambda i: (dates[i] or dt.date.min, i))
+    w = np.ones(len(dates))
+    w[order[len(order) - int(share * len(order)) :]] = weight
+    return w
 
 
 def save(path: Path, arrays: dict[str, np.ndarray]) -> str:
@@ -270,6 +290,8 @@ def train(
             np.arange(len(y)), test_size=0.1, random_state=SEED, stratify=y
         )
     pa = None if periods is None else [periods[i] for i in idx_a]
+    weights = recency_weights(dates, args.recent_weight)
+    wa = None if weights is None else weights[idx_a]
     vocab_a = build_vocab([feats[i] for i in idx_a], *_vocab_args(args), pa, args.min_periods, drop)
     cw = args.char_weight
     xa = matrix([feats[i] for i in idx_a], vocab_a, ds, cw)
@@ -277,7 +299,7 @@ def train(
     print(f"{log}vocab {len(vocab_a)}, matrix {xa.shape} nnz {xa.nnz}", flush=True)
     best = (-1.0, 0.0, np.zeros(3))
     for c in args.c:
-        clf = fit(xa, y[idx_a], c)
+        clf = fit(xa, y[idx_a], c, wa)
         logits = clf.decision_function(xb)
         off = tune_offsets(y[idx_b], logits)
         r0, r1 = macro_recall(y[idx_b], logits, np.zeros(3)), macro_recall(y[idx_b], logits, off)
@@ -288,7 +310,7 @@ def train(
             best = (r1, c, off)
     _, c, off = best
     vocab = build_vocab(feats, *_vocab_args(args), periods, args.min_periods, drop)
-    return Trained(c, off, vocab, fit(matrix(feats, vocab, ds, cw), y, c), ds, cw)
+    return Trained(c, off, vocab, fit(matrix(feats, vocab, ds, cw), y, c, weights), ds, cw)
 
 
 def recall_line(y: list[int] | np.ndarray, pred: list[int] | np.ndarray) -> str:
@@ -396,6 +418,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["random", "newest"],
         default="random",
         help="choose C and offsets on a stratified random 10%% or on the newest 10%% of tweets",
+    )
+    ap.add_argument(
+        "--recent-weight",
+        type=float,
+        default=1.0,
+        help="sample weight of the newest quarter of the training tweets (default 1: none)",
     )
     ap.add_argument(
         "--time-split",
