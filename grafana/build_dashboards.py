@@ -630,12 +630,15 @@ def pipeline() -> Json:
         panel(
             "Late and repeated posts (/s)",
             [
-                prom(f"sum by (stage) (rate(crisis_radar_late_posts_total{rate}))",
-                     "late {{stage}}"),
+                prom(
+                    f"sum by (stage) (rate(crisis_radar_late_posts_total{rate}))", "late {{stage}}"
+                ),
                 # the same post read again (overlapping exports, a source re-reading a page)
-                prom(f"sum by (stage) (rate(crisis_radar_repeated_posts_total{rate}))",
-                     "repeated (counted once) {{stage}}"),
-            ],  # fmt: skip
+                prom(
+                    f"sum by (stage) (rate(crisis_radar_repeated_posts_total{rate}))",
+                    "repeated (counted once) {{stage}}",
+                ),
+            ],
             unit="ops",
         ),
         panel("Consumer lag", [prom("sum by (topic) (crisis_radar_consumer_lag)", "{{topic}}")]),
