@@ -246,3 +246,31 @@ def test_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert backtest.main([str(path), "--map", "text"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("crisis-radar backtest: ") and err.count("\n") == 1
+
+
+def test_identical_rows_without_ids_are_each_a_post_but_once_across_exports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An export with no id and no author column, minute times: a copy-paste campaign of 8
+    identical rows in one minute stays 8 posts (ids are a hash of author, time and text, and
+    the n-th identical row of a file gets ``.n``); the same export twice (or an overlapping
+    one) still counts them once each."""
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    rows = [[f"{t0 + timedelta(minutes=i):%Y-%m-%d %H:%M}", f"telvana order {i} arrived late"]
+            for i in range(30)]  # fmt: skip
+    rows += [[f"{t0 + timedelta(minutes=12):%Y-%m-%d %H:%M}", "telvana stole my data, boycott"]] * 8
+    rows.sort()
+    path = tmp_path / "campaign.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([["date", "text"], *rows])
+    for files in ([path], [path, path]):
+        out = tmp_path / f"out{len(files)}"
+        argv = [*map(str, files), "--quiet", "--watchlist", WATCHLIST, "--out", str(out)]
+        assert backtest.main(argv) == 0
+        printed = capsys.readouterr().out
+        again = "" if len(files) == 1 else "repeated 38 (counted once), "
+        assert f"posts 38, skipped 0, {again}rejected 0" in printed, printed
+        minutes = [json.loads(x) for x in (out / "minutes.jsonl").read_text().splitlines()]
+        at = {m["minute"]: m["posts"] for m in minutes if m["brand"] == "telvana"}
+        assert at["2026-11-23T09:12:00Z"] == 9, at  # 8 campaign posts + the everyday one
+        assert sum(at.values()) == 38

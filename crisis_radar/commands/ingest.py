@@ -245,10 +245,10 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
             run(_progress(records, pipeline, args.quiet), pipeline, sink, pacer)
         else:
             for path in paths:
-                pipeline.fmt = sniff_format(path, args.format)
-                pipeline.source = f"ingest:{path}"[:256]
+                fmt = sniff_format(path, args.format)
                 lines = file_kind(path, args.format) == "lines"
-                if pipeline.fmt == "canonical" and not pacer and lines:
+                if fmt == "canonical" and not pacer and lines:
+                    pipeline.start_file(fmt, f"ingest:{path}")
                     if workers and pool is None:
                         pool = screen_pool(workers)
                     size = POOL_CHUNK if pool is not None else CHUNK
@@ -262,7 +262,8 @@ def main(argv: list[str], settings: Settings | None = None) -> int:
                     finally:
                         bar.close()
                     continue
-                pipeline.day_first = file_day_first(path, args.format, mapping)
+                day_first = file_day_first(path, args.format, mapping)
+                pipeline.start_file(fmt, f"ingest:{path}", day_first)
                 run(_progress(read_records(path, args.format), pipeline, args.quiet), pipeline,
                     sink, pacer, pool)  # fmt: skip
         sink.flush()

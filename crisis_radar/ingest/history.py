@@ -318,14 +318,15 @@ class History:
         p = self.pipeline
         chunk = p.parse_canonical_chunk if parsed else p.process_canonical_chunk
         for path in self.paths:
-            p.fmt = sniff_format(path, self.fmt)
-            p.source = f"{self.source}:{path}"[:256]
-            if p.fmt == "canonical" and file_kind(path, self.fmt) == "lines":
+            fmt = sniff_format(path, self.fmt)
+            source = f"{self.source}:{path}"
+            if fmt == "canonical" and file_kind(path, self.fmt) == "lines":
+                p.start_file(fmt, source)
                 for raws in read_line_chunks(path, READ_CHUNK):
                     yield from self._route(chunk(raws))
                     self._progress()
                 continue
-            p.day_first = file_day_first(path, self.fmt, p.mapping)
+            p.start_file(fmt, source, file_day_first(path, self.fmt, p.mapping))
             for i, (raw, obj, platform) in enumerate(read_records(path, self.fmt), 1):
                 yield from self._route(p.process(raw, obj, platform))
                 if i % READ_CHUNK == 0:

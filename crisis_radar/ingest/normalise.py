@@ -499,6 +499,7 @@ TIME_COLUMNS: Final = (
 TEXT_COLUMNS: Final = ("body", "content", "message", "full_text", "tweet", "tweet_text")
 AUTHOR_COLUMNS: Final = ("author_id", "user", "username", "screen_name", "author_name")
 ID_COLUMNS: Final = ("post_id", "tweet_id", "status_id")
+MAX_COPIES: Final = 200_000  # id-less row hashes remembered per file (normalise_generic)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -553,9 +554,13 @@ def normalise_generic(
     mapping: Mapping[str, str] | None = None,
     platform: str = "jsonl",
     day_first: bool = False,
+    copies: dict[int, int] | None = None,
 ) -> Post:
     """A flat record with a column mapping; no id column -> a stable hash of author/time/text.
-    ``day_first``: the file's numeric dates put the day first (``parse_time``)."""
+    ``day_first``: the file's numeric dates put the day first (``parse_time``). ``copies``
+    (one per file): how many rows of the file had each hash so far; the n-th identical row
+    gets ``.n`` after it, so a copy-paste campaign in one file stays many posts while the same
+    row in two overlapping files is one."""
     m = dict(mapping or {})
     cols = Columns(obj)
 
@@ -580,8 +585,14 @@ def normalise_generic(
     author = author or "unknown"
     post_id = _str(col("id", *ID_COLUMNS), "id", required=False)
     if post_id is None:
-        digest = xxhash.xxh3_64_hexdigest(f"{author}\x00{created.isoformat()}\x00{text}".encode())
-        post_id = f"h{digest}"
+        digest = xxhash.xxh3_64_intdigest(f"{author}\x00{created.isoformat()}\x00{text}".encode())
+        post_id = f"h{digest:016x}"
+        if copies is not None:
+            if len(copies) >= MAX_COPIES:  # bounded: identical rows share a time, so sit close
+                copies.clear()
+            n = copies[digest] = copies.get(digest, 0) + 1
+            if n > 1:
+                post_id = f"{post_id}.{n}"
     plat = col("platform")
     return _build(
         platform=plat if plat in ("bluesky", "mastodon", "x", "reddit", "simulated") else platform,
@@ -669,13 +680,14 @@ def normalise(
     mapping: Mapping[str, str] | None = None,
     platform: str = "jsonl",
     day_first: bool = False,
+    copies: dict[int, int] | None = None,
 ) -> Post:
     """The boundary: any input -> Post, or NormaliseError (NotAPost for skippable events)."""
     if not isinstance(obj, Mapping):
         raise NormaliseError("not_object", f"expected a JSON object, got {type(obj).__name__}")
     try:
         if fmt == "generic":
-            return normalise_generic(obj, mapping, platform, day_first)
+            return normalise_generic(obj, mapping, platform, day_first, copies)
         if fmt not in NORMALISERS:
             raise NormaliseError("bad_format", f"unknown format {fmt!r}")
         return NORMALISERS[fmt](obj)

@@ -104,8 +104,16 @@ class Pipeline:
         self.mapping = dict(mapping or {})
         self.day_first = False  # the file's numeric dates put the day first (file_day_first)
         self.source = source[:256]
+        self.copies: dict[int, int] = {}  # id-less rows per hash in this file (normalise_generic)
         self.now = now
         self.stats = Stats()
+
+    def start_file(self, fmt: str, source: str, day_first: bool = False) -> None:
+        """The next records come from a new file: its format, source tag and date order.
+        Identical id-less rows are counted from one again, so the same row in two
+        overlapping exports gets the same id (and is one post)."""
+        self.fmt, self.source, self.day_first = fmt, source[:256], day_first
+        self.copies.clear()
 
     def process(
         self, raw: bytes, obj: Any = None, generic_platform: str = "jsonl"
@@ -214,7 +222,9 @@ class Pipeline:
         for item in items:
             item_raw = raw if len(items) == 1 else json.dumps(item).encode()
             try:
-                post = normalise(fmt, item, self.mapping, generic_platform, self.day_first)
+                post = normalise(
+                    fmt, item, self.mapping, generic_platform, self.day_first, self.copies
+                )
             except NotAPost:
                 out.append(None)
                 continue
