@@ -240,19 +240,17 @@ class EnrichPartitions:
         enricher = self.enricher
         repeated = enricher.repeated
         try:
-            batch = enricher.process(posts, now, st.dedup, st.corrections)
-            out.n_repeated += enricher.repeated - repeated
-            return batch
+            scored = enricher.process(posts, now, st.dedup, st.corrections)
         except Exception:
             log.exception("enrich failed on a batch of %d; retrying one by one", len(posts))
-        enricher.repeated = repeated  # the retries count them again
-        scored: list[ScoredPost] = []
-        for p in posts:
-            try:
-                scored += enricher.process([p], now, st.dedup, st.corrections)
-            except Exception as exc:
-                d = dead_letter(p.to_json(), "internal", repr(exc), stages.POSTS_SCORED, now)
-                out.dead.append((stages.POSTS_SCORED, d.reason, d.to_json()))
+            enricher.repeated = repeated  # the retries count them again
+            scored = []
+            for p in posts:
+                try:
+                    scored += enricher.process([p], now, st.dedup, st.corrections)
+                except Exception as exc:
+                    d = dead_letter(p.to_json(), "internal", repr(exc), stages.POSTS_SCORED, now)
+                    out.dead.append((stages.POSTS_SCORED, d.reason, d.to_json()))
         out.n_repeated += enricher.repeated - repeated
         return scored
 

@@ -38,7 +38,7 @@ def describe(exc: BaseException | None) -> str:
         return "its host name does not resolve (no network, or a wrong --url?)"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (nothing listens there: a wrong --url?)"
-    if isinstance(exc, TimeoutError | socket.timeout):
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
         return "no answer in time"
     if isinstance(exc, ssl.SSLError):
         return f"TLS failed ({exc.reason or exc})"
